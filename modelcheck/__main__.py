@@ -1,0 +1,5 @@
+import sys
+
+from modelcheck.faces.cli import main
+
+sys.exit(main())

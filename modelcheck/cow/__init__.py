@@ -1,0 +1,10 @@
+"""The copy-on-write world: processes, PTEs, pages, pipes, speculative references.
+
+Nothing here knows how the world is searched. ``CowWorld`` is the configuration
+a spec picks; ``policies`` holds one module per kernel era; ``invariants`` the
+properties a spec can select.
+"""
+
+from modelcheck.cow.world import ACTION_KINDS, CowWorld, WorldError
+
+__all__ = ["ACTION_KINDS", "CowWorld", "WorldError"]

@@ -1,0 +1,78 @@
+"""The COW world's configuration: how big it is and which actions exist.
+
+``CowWorld`` is what a spec picks; ``CowWorld.model(policy, invariants)`` binds
+it to one policy and yields the transition system the engine searches.
+The reference world W(P, M, S) of reference-world.md is ``CowWorld(P, M, S)``
+with every action enabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from modelcheck.cow import invariants as _invariants
+from modelcheck.cow.policies import get_policy, policy_names
+
+USER_ACTIONS = ("write", "read", "munmap", "vmsplice", "pipe_read", "fork")
+KERNEL_EVENTS = ("spec_get", "spec_put")
+ACTION_KINDS = USER_ACTIONS + KERNEL_EVENTS
+
+
+class WorldError(ValueError):
+    """A world that cannot be built as asked (a bad bound, an unknown action)."""
+
+
+@dataclass(frozen=True)
+class CowWorld:
+    """A bounded world of processes, addresses, pages, pipes and speculative references.
+
+    processes   P: the parent plus at most P-1 children (only the parent forks)
+    addresses   M: virtual pages mapped in the parent at the start
+    speculative S: the most speculative references outstanding at once
+    actions     which action kinds may fire (default: all of them)
+    """
+
+    processes: int = 2
+    addresses: int = 1
+    speculative: int = 0
+    actions: frozenset[str] = field(default=frozenset(ACTION_KINDS))
+
+    def __post_init__(self) -> None:
+        for name, value, least in (("processes (P)", self.processes, 1),
+                                   ("addresses (M)", self.addresses, 1),
+                                   ("speculative references (S)", self.speculative, 0)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise WorldError(f"{name} must be a whole number, not {value!r}")
+            if value < least:
+                raise WorldError(f"{name} must be at least {least}, not {value}")
+        actions = frozenset(self.actions)
+        unknown = actions - set(ACTION_KINDS)
+        if unknown:
+            raise WorldError(f"unknown action kind(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(ACTION_KINDS)})")
+        object.__setattr__(self, "actions", actions)
+
+    @classmethod
+    def reference(cls, P: int, M: int, S: int) -> "CowWorld":
+        """The reference world W(P, M, S): every action of reference-world.md enabled."""
+        return cls(processes=P, addresses=M, speculative=S)
+
+    def describe(self) -> str:
+        text = f"W({self.processes},{self.addresses},{self.speculative})"
+        if self.actions != frozenset(ACTION_KINDS):
+            text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)
+        return text
+
+    # -- what a spec may ask of a world ---------------------------------------------
+    def policy_names(self) -> list[str]:
+        return policy_names()
+
+    def invariant_names(self) -> list[str]:
+        return _invariants.names()
+
+    def model(self, policy: str, invariants: Iterable[str]):
+        """This world bound to ``policy``, checking ``invariants``."""
+        from modelcheck.cow.model import CowModel
+
+        return CowModel(self, get_policy(policy), tuple(invariants))

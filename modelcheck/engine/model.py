@@ -1,0 +1,95 @@
+"""What a model offers the engine, in the spirit of Stateright's ``Model`` and TLC's
+separation of model, search and report.
+
+A model gives initial states, the enabled actions of a state together with the
+states they lead to, and properties. States and actions must be immutable and
+hashable; actions should be interned objects built once per model (the engine
+caches per action which transition checks look at it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence, runtime_checkable
+
+State = Hashable
+Action = Hashable
+
+
+def _always(_action: Action) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A property every reachable state must have."""
+
+    name: str
+    holds: Callable[[State], bool]
+    explain: Callable[[State], str]
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionCheck:
+    """A property of every transition (before, action, after).
+
+    An observation (a read) is judged here: what was seen is a function of the
+    state before and the action. ``watches`` says which actions the check looks
+    at at all; the engine asks it once per action and caches the answer, so the
+    hot loop runs only the checks that matter for each action.
+    """
+
+    name: str
+    holds: Callable[[State, Action, State], bool]
+    explain: Callable[[State, Action, State], str]
+    watches: Callable[[Action], bool] = field(default=_always)
+    doc: str = ""
+
+
+Property = Invariant | TransitionCheck
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The interface the engine searches.
+
+    ``successors`` is the hot path: it returns every enabled action of ``state``
+    with the state it leads to, in a fixed order. Everything else is called only
+    to build or replay traces.
+    """
+
+    def initial_states(self) -> Sequence[State]: ...
+
+    def successors(self, state: State) -> Iterable[tuple[Action, State]]: ...
+
+    def properties(self) -> Sequence[Property]: ...
+
+    def action_label(self, action: Action) -> str:
+        """A label a person can read, unique among the actions enabled in a state."""
+        ...
+
+    def action_actor(self, action: Action) -> str:
+        """Who takes the action (a process, a thread, the kernel)."""
+        ...
+
+    def describe_transition(self, before: State, action: Action, after: State) -> list[str]:
+        """What the action changed, in the user's words."""
+        ...
+
+    def state_to_json(self, state: State) -> Any:
+        """A JSON-able picture of the state, for traces."""
+        ...
+
+
+def enabled_actions(model: Model, state: State) -> list[Action]:
+    """The actions enabled in ``state`` (derived from ``successors``)."""
+    return [action for action, _ in model.successors(state)]
+
+
+def next_state(model: Model, state: State, action: Action) -> State | None:
+    """The state ``action`` leads to from ``state``, or None when it is not enabled."""
+    for candidate, after in model.successors(state):
+        if candidate == action:
+            return after
+    return None

@@ -1,0 +1,90 @@
+"""What a search returns: a verdict, statistics and counterexample traces.
+
+A ``Trace`` is self-contained (labels, descriptions and JSON pictures of the
+states are rendered when it is built), so the faces can print or export it
+without ever touching the model again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Verdict(str, Enum):
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    INCOMPLETE = "incomplete"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action of a counterexample: who did what, and what changed."""
+
+    index: int
+    actor: str
+    label: str
+    changes: tuple[str, ...]
+    state: Any  # JSON picture of the state after the step
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "actor": self.actor, "label": self.label,
+                "changes": list(self.changes), "state": self.state}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A path from an initial state to a violation of ``property``."""
+
+    property: str
+    explanation: str
+    initial_state: Any
+    steps: tuple[Step, ...]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def labels(self) -> list[str]:
+        return [step.label for step in self.steps]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A property that failed, how often (with --no-stop), and its first trace."""
+
+    property: str
+    count: int
+    trace: Trace
+
+
+@dataclass(frozen=True)
+class Stats:
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    max_frontier: int = 0
+
+    @property
+    def states_per_second(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else float(self.states)
+
+
+@dataclass(frozen=True)
+class Result:
+    verdict: Verdict
+    stats: Stats
+    violations: tuple[Violation, ...] = ()
+    incomplete_reason: str | None = None
+    strategy: str = "bfs"
+    interrupted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counterexample(self) -> Trace | None:
+        """The first violation's trace (the shortest one under breadth-first search)."""
+        return self.violations[0].trace if self.violations else None

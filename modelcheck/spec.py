@@ -1,0 +1,171 @@
+"""A spec: what to check, declared in a short Python file.
+
+A spec file defines ``SPEC = Spec(...)``: an id and a title, a ``world``
+factory that takes the spec's parameters as keywords and returns a world, the
+policies to check (all the world knows when omitted), the invariants, and the
+expected verdict per policy where history says it.
+
+    SPEC = Spec(
+        id="C3",
+        title="vmsplice() + unmap in the child (CVE-2020-29374)",
+        world=lambda P, M: CowWorld(processes=P, addresses=M),
+        params={"P": 2, "M": 1},
+        invariants=["no_leak_to_child"],
+        expect={"mapcount": "violated", "page_count": "holds"},
+    )
+
+A world is any object with ``policy_names()``, ``invariant_names()``,
+``describe()`` and ``model(policy, invariants)``; the spec does not know what
+is inside it.
+"""
+
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+VERDICTS = ("holds", "violated")
+
+
+class SpecError(Exception):
+    """A user's mistake in a spec, a parameter or a file: one line, exit status 2."""
+
+    def __init__(self, where: str | Path, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = str(where)
+        self.message = message
+
+
+class World(Protocol):
+    def policy_names(self) -> list[str]: ...
+
+    def invariant_names(self) -> list[str]: ...
+
+    def describe(self) -> str: ...
+
+    def model(self, policy: str, invariants: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Spec:
+    id: str
+    title: str
+    world: Callable[..., World]
+    invariants: Sequence[str]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    policies: Sequence[str] | None = None
+    expect: Mapping[str, str] = field(default_factory=dict)
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id or not isinstance(self.id, str):
+            raise ValueError("a spec needs an id (a short name such as 'C3')")
+        if not self.invariants:
+            raise ValueError("a spec needs at least one invariant")
+        if not callable(self.world):
+            raise ValueError("world must be a function of the spec's parameters that returns a world")
+        for policy, verdict in self.expect.items():
+            if verdict not in VERDICTS:
+                raise ValueError(f"expected verdict for {policy!r} must be one of {', '.join(VERDICTS)}, "
+                                 f"not {verdict!r}")
+
+    def expected(self, policy: str) -> str | None:
+        """The verdict the spec states for ``policy``, or None when it states none."""
+        return self.expect.get(policy)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A spec, the file it came from, and its world built for one choice of parameters."""
+
+    path: str
+    spec: Spec
+    params: dict[str, Any]
+    world: World
+
+    def policies(self, chosen: Sequence[str] | None = None) -> list[str]:
+        """The policies to run: those chosen on the command line, else the spec's, else all."""
+        known = self.world.policy_names()
+        wanted = list(chosen or self.spec.policies or known)
+        for name in wanted:
+            if name not in known:
+                raise SpecError(self.path, f"unknown policy {name!r} (known: {', '.join(known)})")
+        for name in self.spec.expect:
+            if name not in known:
+                raise SpecError(self.path, f"expect names unknown policy {name!r} (known: {', '.join(known)})")
+        return list(dict.fromkeys(wanted))
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Run a spec file and return its ``SPEC``; every failure is a ``SpecError``."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(path, "no such spec file")
+    if not path.is_file():
+        raise SpecError(path, "not a file")
+    try:
+        namespace = runpy.run_path(str(path))
+    except SyntaxError as err:
+        raise SpecError(path, f"syntax error at line {err.lineno}: {err.msg}") from None
+    except Exception as err:  # the spec's own code failed: say where, without a traceback
+        raise SpecError(path, f"the spec raised {type(err).__name__}: {err}{_line_of(err, path)}") from None
+    spec = namespace.get("SPEC")
+    if spec is None:
+        raise SpecError(path, "defines no SPEC (a spec file must set SPEC = Spec(...))")
+    if not isinstance(spec, Spec):
+        raise SpecError(path, f"SPEC is a {type(spec).__name__}, not a modelcheck Spec")
+    return spec
+
+
+def _line_of(err: BaseException, path: Path) -> str:
+    tb = err.__traceback__
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""
+
+
+def parse_param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ValueError(f"--param takes NAME=VALUE, not {text!r}")
+    return name.strip(), value.strip()
+
+
+def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedSpec:
+    """Apply ``--param NAME=VALUE`` overrides to the spec's parameters and build its world."""
+    params = dict(spec.params)
+    for text in overrides:
+        try:
+            name, raw = parse_param(text)
+        except ValueError as err:
+            raise SpecError(path, str(err)) from None
+        if name not in params:
+            known = ", ".join(params) or "none"
+            raise SpecError(path, f"unknown parameter {name!r} (this spec's parameters: {known})")
+        params[name] = _convert(path, name, raw, params[name])
+    try:
+        world = spec.world(**params)
+    except (ValueError, TypeError) as err:
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        raise SpecError(path, f"bad parameters {shown}: {err}") from None
+    return LoadedSpec(path=str(path), spec=spec, params=params, world=world)
+
+
+def _convert(path: str | Path, name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SpecError(path, f"parameter {name} takes true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SpecError(path, f"parameter {name} takes a whole number, not {raw!r}") from None
+    return raw
