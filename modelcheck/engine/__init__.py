@@ -1,7 +1,7 @@
 """The search engine: generic over any model that follows ``engine.model.Model``.
 
-Nothing here knows what a page, a process or a fork is; the engine sees opaque
-hashable states and actions, and properties that judge a state or a transition.
+Nothing here knows which world it searches: the engine sees opaque hashable
+states and actions, and properties that judge a state or a transition.
 """
 
 from modelcheck.engine.model import Model, Invariant, TransitionCheck

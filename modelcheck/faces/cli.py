@@ -1,0 +1,166 @@
+"""The command line.
+
+    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs]
+                              [--no-stop] [--max-states N] [--time-limit S]
+                              [--json] [--trace-out FILE] [--quiet]
+    python -m modelcheck replay FILE
+    python -m modelcheck policies
+
+Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
+does not replay), 2 a usage error (one line on stderr, no traceback),
+3 a run ended incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from modelcheck.engine import SearchOptions
+from modelcheck.engine.progress import progress_for
+from modelcheck.faces import export, text
+from modelcheck.runner import PolicyRun, replay_trace, run_spec
+from modelcheck.spec import SpecError, bind, load_spec
+
+EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A mistake on the command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m modelcheck",
+                description="Check a spec under every policy and print a verdict table. "
+                            "Other commands: 'replay FILE' re-executes a saved trace; "
+                            "'policies' lists the known policies.")
+    p.add_argument("spec", help="a spec file (Python defining SPEC = Spec(...))")
+    p.add_argument("--policy", action="append", metavar="NAME",
+                   help="check only this policy (repeatable; default: the spec's, else all)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one of the spec's parameters (repeatable)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--bfs", dest="strategy", action="store_const", const="bfs",
+                       help="breadth-first search: shortest counterexamples (default)")
+    order.add_argument("--dfs", dest="strategy", action="store_const", const="dfs",
+                       help="depth-first search")
+    p.set_defaults(strategy="bfs")
+    p.add_argument("--no-stop", action="store_true",
+                   help="explore every reachable state instead of stopping at the first violation")
+    p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="end the run as incomplete after this many seconds")
+    p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
+    p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _check(argv: Sequence[str]) -> int:
+    args = _check_parser().parse_args(argv)
+    try:
+        options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop,
+                                max_states=args.max_states, time_limit=args.time_limit)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    loaded = bind(args.spec, load_spec(args.spec), args.param)
+    policies = loaded.policies(args.policy)
+    runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
+    if args.json:
+        json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first)
+    if args.trace_out:
+        document = export.trace_document(loaded, runs)
+        try:
+            export.write_json(args.trace_out, document)
+        except OSError as err:
+            raise UsageError(f"{args.trace_out}: cannot write the trace file: {err.strerror}") from None
+        print(f"wrote {len(document['traces'])} trace(s) to {args.trace_out}", file=sys.stderr)
+    if any(run.result.interrupted for run in runs):
+        explored = sum(run.result.stats.states for run in runs)
+        print(f"interrupted: {explored:,} states explored", file=sys.stderr)
+    if any(run.as_expected is False for run in runs):
+        return EXIT_DIFFERS
+    if any(run.as_expected is None for run in runs) or len(runs) < len(policies):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _resolve_spec(recorded: str, trace_file: Path) -> Path:
+    """A trace names its spec as it was given; look beside the trace file too."""
+    path = Path(recorded)
+    if path.exists() or path.is_absolute():
+        return path
+    beside = trace_file.parent / path
+    return beside if beside.exists() else path
+
+
+def _replay(argv: Sequence[str]) -> int:
+    p = _Parser(prog="python -m modelcheck replay",
+                description="Re-execute the counterexamples of a trace file against the specs they name.")
+    p.add_argument("file", help="a trace file written by --trace-out")
+    p.add_argument("--quiet", action="store_true", help="print only whether each trace replays")
+    args = p.parse_args(argv)
+    trace_file = Path(args.file)
+    try:
+        traces = export.read_trace_file(trace_file)
+    except export.TraceFileError as err:
+        raise UsageError(str(err)) from None
+    failures = 0
+    for n, recorded in enumerate(traces, start=1):
+        spec_path = _resolve_spec(recorded["spec"], trace_file)
+        loaded = bind(spec_path, load_spec(spec_path), [f"{k}={v}" for k, v in recorded["params"].items()])
+        steps = recorded["steps"]
+        outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
+                               [step["label"] for step in steps],
+                               initial_state=recorded.get("initial_state"),
+                               recorded_states=[step.get("state") for step in steps])
+        name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
+        if outcome.ok:
+            print(f"{name}: replays; {recorded['property']} violated at step {len(steps)}")
+            if not args.quiet:
+                print(text.trace_text(outcome.trace))
+        else:
+            failures += 1
+            print(f"{name}: does not replay: {outcome.reason}")
+    return EXIT_DIFFERS if failures else EXIT_OK
+
+
+def _policies(argv: Sequence[str]) -> int:
+    _Parser(prog="python -m modelcheck policies", description="List the known policies.").parse_args(argv)
+    from modelcheck.cow.policies import all_policies  # the catalogue of the COW world
+
+    rows = [(p.name, p.release, ", ".join(p.commits) or "-", p.summary) for p in all_policies()]
+    widths = [max(len(r[i]) for r in rows + [("policy", "release", "commits", "")]) for i in range(3)]
+    print(f"{'policy'.ljust(widths[0])}  {'release'.ljust(widths[1])}  {'commits'.ljust(widths[2])}  rule")
+    for name, release, commits, summary in rows:
+        print(f"{name.ljust(widths[0])}  {release.ljust(widths[1])}  {commits.ljust(widths[2])}  {summary}")
+    return EXIT_OK
+
+
+COMMANDS = {"replay": _replay, "policies": _policies}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else _check(argv)
+    except (UsageError, SpecError) as err:
+        print(f"modelcheck: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("modelcheck: interrupted", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,87 @@
+"""Plain-text reports: the verdict table and counterexamples as numbered steps."""
+
+from __future__ import annotations
+
+from typing import Sequence, TextIO
+
+from modelcheck.engine import Trace
+from modelcheck.runner import PolicyRun
+from modelcheck.spec import LoadedSpec
+
+COLUMNS = ("policy", "verdict", "expected", "states", "transitions", "depth", "seconds", "states/s", "")
+
+
+def header(loaded: LoadedSpec, search: str, stop_at_first: bool) -> str:
+    params = " ".join(f"{k}={v}" for k, v in loaded.params.items())
+    mode = "stop at the first violation" if stop_at_first else "explore everything (--no-stop)"
+    lines = [f"{loaded.spec.id}: {loaded.spec.title}",
+             f"spec {loaded.path}" + (f" [{params}]" if params else "") +
+             f"  world {loaded.world.describe()}",
+             f"invariants {', '.join(loaded.spec.invariants)}  search {search}, {mode}"]
+    return "\n".join(lines)
+
+
+def _row(run: PolicyRun) -> list[str]:
+    r, s = run.result, run.result.stats
+    if run.as_expected is None:
+        mark = f"incomplete: {r.incomplete_reason}"
+    elif run.as_expected:
+        mark = ""
+    else:
+        mark = "UNEXPECTED"
+    expected = run.expected if run.expected else "(holds)"
+    return [run.policy, r.verdict.value, expected, f"{s.states:,}", f"{s.transitions:,}", str(s.depth),
+            f"{s.seconds:.2f}", f"{s.states_per_second:,.0f}", mark]
+
+
+def table(runs: Sequence[PolicyRun]) -> str:
+    rows = [list(COLUMNS)] + [_row(run) for run in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    numeric = {3, 4, 5, 6, 7}
+    lines = []
+    for row in rows:
+        cells = [cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def trace_text(trace: Trace, indent: str = "  ") -> str:
+    lines = []
+    for step in trace.steps:
+        lines.append(f"{indent}{step.index:>2}. {step.label}")
+        for change in step.changes:
+            lines.append(f"{indent}      {change}")
+    lines.append(f"{indent}=> {trace.property} violated: {trace.explanation}")
+    return "\n".join(lines)
+
+
+def counterexamples(runs: Sequence[PolicyRun]) -> str:
+    parts = []
+    for run in runs:
+        r = run.result
+        for violation in r.violations:
+            trace = violation.trace
+            shortest = "shortest counterexample" if r.strategy == "bfs" else "counterexample (depth-first)"
+            count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""
+            parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {len(trace)} steps{count}\n"
+                         + trace_text(trace))
+    return "\n\n".join(parts)
+
+
+def summary(runs: Sequence[PolicyRun]) -> str:
+    differ = [run.policy for run in runs if run.as_expected is False]
+    unfinished = [run.policy for run in runs if run.as_expected is None]
+    if differ:
+        return f"{len(differ)} of {len(runs)} verdicts differ from the spec's expectation: {', '.join(differ)}"
+    if unfinished:
+        return f"{len(unfinished)} of {len(runs)} runs ended incomplete: {', '.join(unfinished)}"
+    return f"all {len(runs)} verdicts as expected"
+
+
+def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool) -> None:
+    out.write(header(loaded, search, stop_at_first) + "\n\n")
+    out.write(table(runs) + "\n")
+    traces = counterexamples(runs)
+    if traces:
+        out.write("\n" + traces + "\n")
+    out.write("\n" + summary(runs) + "\n")
