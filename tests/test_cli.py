@@ -201,3 +201,19 @@ def test_policies_lists_each_policy_with_its_commit(capsys):
     code, out, _ = cli(capsys, "policies")
     assert code == 0
     assert "page_count" in out and "09854ba94c6a" in out and "mapcount" in out
+
+
+def test_ctrl_c_ends_the_run_incomplete_and_says_what_was_explored():
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "modelcheck", REFERENCE, "--param", "P=3", "--param", "M=2",
+                             "--policy", "page_count", "--policy", "mapcount", "--no-stop", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(2.5)  # well past start-up: the search of 50M states is under way
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    assert "incomplete: interrupted by the user" in out
+    assert "states explored; not run: mapcount" in err and "Traceback" not in err

@@ -17,8 +17,7 @@ class Progress:
     def start(self, title: str) -> None:
         pass
 
-    def update(self, *, states: int, transitions: int, frontier: int, depth: int,
-               states_per_second: float) -> None:
+    def update(self, *, states: int, transitions: int, frontier: int, depth: int) -> None:
         pass
 
     def close(self) -> None:
@@ -36,16 +35,15 @@ class TqdmProgress(Progress):
     def start(self, title: str) -> None:
         from tqdm import tqdm  # imported here: quiet runs never pay for it
 
-        self._bar = tqdm(desc=title, unit=" states", file=self._stream, delay=self._delay,
-                         dynamic_ncols=True, leave=False)
+        self._bar = tqdm(desc=title, unit=" states", unit_scale=True, file=self._stream,
+                         delay=self._delay, dynamic_ncols=True, leave=False)
 
-    def update(self, *, states: int, transitions: int, frontier: int, depth: int,
-               states_per_second: float) -> None:
+    def update(self, *, states: int, transitions: int, frontier: int, depth: int) -> None:
         if self._bar is None:
             return
         self._bar.n = states
-        self._bar.set_postfix_str(
-            f"frontier={frontier:,} depth={depth} {states_per_second:,.0f} states/s", refresh=False)
+        self._bar.set_postfix_str(f"frontier={frontier:,} depth={depth} transitions={transitions:,}",
+                                  refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

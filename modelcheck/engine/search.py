@@ -128,10 +128,8 @@ class _Explorer:
             raise _Stop(f"time limit of {self.options.time_limit:g} s reached")
         if now - self._last_report >= 0.2:
             self._last_report = now
-            elapsed = now - self.started
             self.progress.update(states=len(self.states), transitions=self.transitions,
-                                 frontier=frontier, depth=self.depth,
-                                 states_per_second=len(self.states) / elapsed if elapsed else 0.0)
+                                 frontier=frontier, depth=self.depth)
 
     # -- strategies -------------------------------------------------------------
     def bfs(self) -> None:

@@ -88,7 +88,9 @@ def _check(argv: Sequence[str]) -> int:
         print(f"wrote {len(document['traces'])} trace(s) to {args.trace_out}", file=sys.stderr)
     if any(run.result.interrupted for run in runs):
         explored = sum(run.result.stats.states for run in runs)
-        print(f"interrupted: {explored:,} states explored", file=sys.stderr)
+        skipped = policies[len(runs):]
+        print(f"interrupted: {explored:,} states explored"
+              + (f"; not run: {', '.join(skipped)}" if skipped else ""), file=sys.stderr)
     if any(run.as_expected is False for run in runs):
         return EXIT_DIFFERS
     if any(run.as_expected is None for run in runs) or len(runs) < len(policies):
