@@ -17,7 +17,7 @@ Encodings (0 always means "nothing"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def pte_make(page: int, writable: bool) -> int:
@@ -34,36 +34,32 @@ def pte_writable(pte: int) -> bool:
 
 @dataclass(frozen=True)
 class Layout:
-    """Offsets into the state tuple, for P processes, M addresses and S speculative references."""
+    """Offsets into the state tuple, for P processes, M addresses and S speculative references.
+
+    The offsets are plain attributes computed once: the successor function reads
+    them on every transition.
+    """
 
     processes: int
     addresses: int
     speculative: int
+    pages: int = field(init=False)       # enough slots for every mapping, pipe and speculative ref
+    pte_base: int = field(init=False)
+    pipe_base: int = field(init=False)
+    value_base: int = field(init=False)
+    spec_base: int = field(init=False)
+    size: int = field(init=False)
 
-    @property
-    def pages(self) -> int:
-        """Page slots: enough for every mapping, pipe and speculative reference to hold its own."""
-        return self.processes * self.addresses + self.processes + self.speculative
-
-    @property
-    def pte_base(self) -> int:
-        return 1
-
-    @property
-    def pipe_base(self) -> int:
-        return 1 + self.processes * self.addresses
-
-    @property
-    def value_base(self) -> int:
-        return self.pipe_base + self.processes
-
-    @property
-    def spec_base(self) -> int:
-        return self.value_base + self.pages
-
-    @property
-    def size(self) -> int:
-        return self.spec_base + (self.pages if self.speculative else 0)
+    def __post_init__(self) -> None:
+        P, M, S = self.processes, self.addresses, self.speculative
+        pages = P * M + P + S
+        pipe_base = 1 + P * M
+        value_base = pipe_base + P
+        spec_base = value_base + pages
+        for name, value in (("pages", pages), ("pte_base", 1), ("pipe_base", pipe_base),
+                            ("value_base", value_base), ("spec_base", spec_base),
+                            ("size", spec_base + (pages if S else 0))):
+            object.__setattr__(self, name, value)
 
     def pte_index(self, proc: int, addr: int) -> int:
         return 1 + proc * self.addresses + addr

@@ -57,16 +57,18 @@ class CowModel:
 
     # -- derived counters ---------------------------------------------------------
     def mapcount(self, s: tuple, page: int) -> int:
+        """PTEs mapping the page: its read-only and its writable PTE codes, counted."""
         L = self.layout
-        key = page + 1
-        return sum(1 for c in s[L.pte_base:L.pipe_base] if c >> 1 == key)
+        ptes = s[L.pte_base:L.pipe_base]
+        code = (page + 1) << 1
+        return ptes.count(code) + ptes.count(code | 1)
 
     def refcount(self, s: tuple | list, page: int) -> int:
         """Mappings + pipe buffers + speculative references: every holder of the page."""
         L = self.layout
-        key = page + 1
-        count = sum(1 for c in s[L.pte_base:L.pipe_base] if c >> 1 == key)
-        count += sum(1 for c in s[L.pipe_base:L.value_base] if c == key)
+        ptes = s[L.pte_base:L.pipe_base]
+        code = (page + 1) << 1
+        count = ptes.count(code) + ptes.count(code | 1) + s[L.pipe_base:L.value_base].count(page + 1)
         if L.speculative:
             count += s[L.spec_base + page]
         return count

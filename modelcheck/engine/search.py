@@ -135,7 +135,7 @@ class _Explorer:
     def bfs(self) -> None:
         """Expand states in the order they were stored, one depth level after another."""
         states, index, successors = self.states, self.index, self.model.successors
-        checks_for, add = self.checks_for, self.add
+        cached_checks, checks_for, add = self._checks_for, self.checks_for, self.add
         i = 0
         level = 0                # depth of the state being expanded
         level_end = len(states)  # first index of the next level
@@ -146,7 +146,10 @@ class _Explorer:
             state = states[i]
             for action, after in successors(state):
                 self.transitions += 1
-                for check in checks_for(action):
+                checks = cached_checks.get(action)
+                if checks is None:
+                    checks = checks_for(action)
+                for check in checks:
                     if not check.holds(state, action, after):
                         self.violation(check.name, check.explain(state, action, after), i, action, after)
                 if after not in index:
