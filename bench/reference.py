@@ -61,9 +61,10 @@ def table(rows: list[dict]) -> str:
         if r["verdict"] == "failed":
             lines.append(f"| {r['world']} | {r['policy']} | failed: {r['error'][0]} | | | | | | | |")
             continue
+        per_state = f"{r['bytes_per_state']:,.0f}" if r["bytes_per_state"] is not None else "-"
         lines.append(f"| {r['world']} | {r['policy']} | {r['verdict']} | {r['states']:,} | {r['transitions']:,} | "
                      f"{r['depth']} | {r['seconds']:.2f} | {r['states_per_second']:,} | {r['peak_mb']:,.0f} | "
-                     (f"{r['bytes_per_state']:,.0f} |" if r["bytes_per_state"] is not None else "- |"))
+                     f"{per_state} |")
     return "\n".join(lines)
 
 
