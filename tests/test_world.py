@@ -3,7 +3,7 @@
 import pytest
 
 from modelcheck.cow import CowWorld, WorldError
-from modelcheck.cow.policies import PageCounts, WriteFault, get_policy, policy_names
+from modelcheck.cow.policies import PageInfo, WriteFault, get_policy, policy_names
 from modelcheck.engine import SearchOptions, Verdict, check, replay
 
 
@@ -88,12 +88,12 @@ def test_write_through_a_writable_pte_changes_only_the_value():
 
 
 @pytest.mark.parametrize("policy, counts, decision", [
-    ("mapcount", PageCounts(mapcount=1, refcount=1), WriteFault.REUSE),
-    ("mapcount", PageCounts(mapcount=1, refcount=2), WriteFault.REUSE),   # the pipe's reference is ignored
-    ("mapcount", PageCounts(mapcount=2, refcount=2), WriteFault.COPY),
-    ("page_count", PageCounts(mapcount=1, refcount=1), WriteFault.REUSE),
-    ("page_count", PageCounts(mapcount=1, refcount=2), WriteFault.COPY),  # any extra reference copies
-    ("page_count", PageCounts(mapcount=2, refcount=2), WriteFault.COPY),
+    ("mapcount", PageInfo(mapcount=1, refcount=1), WriteFault.REUSE),
+    ("mapcount", PageInfo(mapcount=1, refcount=2), WriteFault.REUSE),   # the pipe's reference is ignored
+    ("mapcount", PageInfo(mapcount=2, refcount=2), WriteFault.COPY),
+    ("page_count", PageInfo(mapcount=1, refcount=1), WriteFault.REUSE),
+    ("page_count", PageInfo(mapcount=1, refcount=2), WriteFault.COPY),  # any extra reference copies
+    ("page_count", PageInfo(mapcount=2, refcount=2), WriteFault.COPY),
 ])
 def test_each_policy_reuse_or_copy_decision(policy, counts, decision):
     assert get_policy(policy).write_fault(counts) is decision

@@ -1,31 +1,50 @@
-"""The invariants of the COW world, each a named check a spec can select.
+"""The invariants of the COW world (cow-history §2.1), each a named check a spec can select.
 
-An observation (a CPU read, or reading a pipe filled by vmsplice) is judged on
-the transition: what was seen is the value of the page read, in the state
-before the read.
+Observations (a CPU load, reading a pipe filled by vmsplice, a device reading
+through a GUP reference) are judged on the transition: what was seen is the
+value of the page, in the state before the action.
 
-* ``no_leak_to_child`` (I1 of cow-history §2.1): a child observes only its own
-  writes and what the parent wrote before that child was forked (a sibling's
-  write counts as a leak too: it was not inherited).
+* ``no_leak_to_child`` (I1): a child observes only its own writes and what the
+  parent wrote before that child was forked (a sibling's write is a leak too).
 * ``no_leak_to_parent`` (I2): the parent observes only its own writes.
 * ``no_leak_across_fork``: both; the invariant of reference-world.md.
+* ``pin_coherent`` (I3): while a R/W pin or a R/O long-term pin is held and its
+  owner still maps the address, the owner's PTE maps the pinned page.
+* ``no_lost_write`` (I4): a load by the owner, or a device read through the
+  owner's reference, sees the owner's last completed write (CPU store or DMA).
+* ``wrprotect_effective`` (I6): after mprotect(PROT_READ), uffd-wp or clear_refs
+  returns, no store goes through that mapping without a fault.
+* ``read_gup_no_write_fault`` (O15): a read-only GUP never raises a write fault
+  (nor, through one, a uffd-wp event) on the page.
+* ``refcount_sane``: nothing references a free page, no live page is left
+  without a reference, speculative references stay within S.
+* ``no_spurious_copy`` (I5): a write fault never copies a page that only this
+  mapping and transient references hold. Every run also counts such copies
+  (``spurious_copies``) without failing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from modelcheck.engine.model import TransitionCheck
+from modelcheck.cow.layout import MM_EXITED, PAGE_LRU_BATCH, PTE_WRITE, pte_page
+from modelcheck.engine.model import Invariant, TransitionCheck, TransitionCount
 
 if TYPE_CHECKING:
     from modelcheck.cow.model import Act, CowModel
 
-_OBSERVATIONS = frozenset({"read", "pipe_read"})
+_OBSERVATIONS = frozenset({"read", "load", "pipe_read", "dma_read"})
+_STORES = frozenset({"write", "store"})
+_READ_GUPS = frozenset({"get_ro", "pin_ro", "vmsplice"})
 
 
+def _name(proc: int) -> str:
+    return "parent" if proc == 0 else f"child{proc}"
+
+
+# -- I1/I2: no leak across fork -------------------------------------------------------
 def _may_observe(model: "CowModel", observer: int, code: int) -> bool:
-    """reference-world.md: may ``observer`` see the value with this code?"""
-    writer, n = model.layout.decode_tag(code)
+    writer, n = model.tags.decode(code)
     if observer == 0:
         return writer == 0
     return writer == observer or (writer == 0 and n < observer)
@@ -36,35 +55,177 @@ def _leak_check(name: str, model: "CowModel", observers: Callable[[int], bool], 
         seen = model.observation(before, act)
         if seen is None or not observers(seen[0]):
             return True
-        return _may_observe(model, seen[0], seen[2])
+        return _may_observe(model, seen[0], seen[3])
 
     def explain(before: tuple, act: "Act", after: tuple) -> str:
-        seen = model.observation(before, act)
-        if seen is None:
-            return f"{model.action_label(act)} observes nothing"
-        observer, page, code = seen
-        who = model.action_actor(act)
+        observer, _, page, code = model.observation(before, act)
+        who = _name(observer)
         if observer == 0:
             why = "the parent must never see a write a child made after the fork"
         else:
-            why = (f"{who} may see only its own writes and the parent's writes from before fork {observer}")
-        via = "through its pipe (a vmsplice reference)" if act.kind == "pipe_read" else "through its mapping"
+            why = f"{who} may see only its own writes and the parent's writes from before fork {observer}"
+        via = {"pipe_read": "through its pipe (a vmsplice reference)",
+               "dma_read": "through a device reading its GUP reference"}.get(act.kind, "through its mapping")
         return f"{who} observed {model.value_words(code)} on page {page} {via}; {why}"
 
     return TransitionCheck(name=name, holds=holds, explain=explain,
                            watches=lambda act: act.kind in _OBSERVATIONS, doc=doc)
 
 
-_FACTORIES: dict[str, Callable[["CowModel"], TransitionCheck]] = {
+# -- I3: pin coherence ------------------------------------------------------------------
+def _pin_coherent(model: "CowModel") -> Invariant:
+    L = model.layout
+    pins = [(n, h) for n, h in enumerate(model.holders) if h.is_pin]
+
+    def broken(s: tuple):
+        for n, h in pins:
+            held = s[L.holder_base + n]
+            if not held or not model.process_alive(s, h.proc):
+                continue
+            pte = s[L.pte_index(h.proc, h.addr)]
+            if pte and pte_page(pte) != held - 1:
+                return h, held - 1, pte_page(pte)
+        return None
+
+    def explain(s: tuple) -> str:
+        h, pinned, mapped = broken(s)
+        return (f"{h.kind} {h.name} holds page {pinned} but {_name(h.proc)}'s PTE a{h.addr} maps page {mapped}: "
+                f"the device and the process no longer see the same memory")
+
+    return Invariant("pin_coherent", lambda s: broken(s) is None, explain,
+                     doc="a held R/W or R/O long-term pin and its owner's mapping reach the same page")
+
+
+# -- I4: no lost write --------------------------------------------------------------------
+def _no_lost_write(model: "CowModel") -> TransitionCheck:
+    L = model.layout
+
+    def expected(before: tuple, act: "Act"):
+        seen = model.observation(before, act)
+        if seen is None or seen[1] < 0:
+            return None
+        observer, addr, page, code = seen
+        last = before[L.last_base + observer * L.addresses + addr]
+        return (observer, addr, page, code, last) if last and last != code else None
+
+    def explain(before: tuple, act: "Act", after: tuple) -> str:
+        observer, addr, page, code, last = expected(before, act)
+        via = "the device reading for it" if act.kind == "dma_read" else "its load"
+        return (f"{_name(observer)}'s last completed write to a{addr} was {model.value_words(last)}, "
+                f"but {via} sees {model.value_words(code)} on page {page}: that write was lost")
+
+    return TransitionCheck("no_lost_write", lambda b, a, t: expected(b, a) is None, explain,
+                           watches=lambda act: act.kind in ("read", "load", "dma_read"),
+                           doc="what the owner reads is its last completed write")
+
+
+# -- I6: write-protection takes effect --------------------------------------------------------
+def _wrprotect_effective(model: "CowModel") -> TransitionCheck:
+    L = model.layout
+
+    def holds(before: tuple, act: "Act", after: tuple) -> bool:
+        requested = before[L.wp_base + act.proc * L.addresses + act.addr]
+        return not (requested and before[L.pte_index(act.proc, act.addr)] & PTE_WRITE)
+
+    def explain(before: tuple, act: "Act", after: tuple) -> str:
+        return (f"{act.actor}'s store to a{act.addr} went through a writable PTE although write-protection "
+                f"(mprotect(PROT_READ), uffd-wp or clear_refs) was requested and no fault answered it")
+
+    return TransitionCheck("wrprotect_effective", holds, explain, watches=lambda act: act.kind in _STORES,
+                           doc="after a write-protect request returns, a store faults")
+
+
+# -- O15: a read GUP does not write-fault --------------------------------------------------------
+def _read_gup_no_write_fault(model: "CowModel") -> TransitionCheck:
+    def holds(before: tuple, act: "Act", after: tuple) -> bool:
+        parts = act.branch.split("+")
+        return "gup_cow_break" not in parts and "uffd_fault" not in parts
+
+    def explain(before: tuple, act: "Act", after: tuple) -> str:
+        extra = " and raised a uffd-wp userfault" if "uffd_fault" in act.branch else ""
+        return f"the read-only GUP {model.action_label(act)} triggered a write fault{extra}"
+
+    return TransitionCheck("read_gup_no_write_fault", holds, explain, watches=lambda act: act.kind in _READ_GUPS,
+                           doc="a read-only GUP never raises a write fault or a uffd-wp event")
+
+
+# -- refcount sanity -----------------------------------------------------------------------------------
+def _refcount_sane(model: "CowModel") -> Invariant:
+    L = model.layout
+
+    def problem(s: tuple) -> str | None:
+        live = [bool(s[L.value_base + g]) for g in range(L.pages)]
+        refs = [(f"{_name(p)} PTE a{a}", pte_page(s[L.pte_index(p, a)]))
+                for p in range(L.processes) for a in range(L.addresses) if s[L.pte_index(p, a)]]
+        if L.pipe_base != L.value_base:
+            refs += [(f"{_name(p)} pipe", s[L.pipe_base + p] - 1) for p in range(L.processes) if s[L.pipe_base + p]]
+        refs += [(f"holder {h.name}", s[L.holder_base + n] - 1) for n, h in enumerate(model.holders)
+                 if s[L.holder_base + n]]
+        for who, page in refs:
+            if not live[page]:
+                return f"{who} references free page {page}"
+        for g in range(L.pages):
+            if L.speculative and s[L.spec_base + g] < 0:
+                return f"page {g} has a negative speculative count"
+            if live[g] and model.refcount(s, g) <= 0:
+                return f"page {g} is live but nothing references it (leaked)"
+            if not live[g] and model.page_flags(s, g):
+                return f"free page {g} still has page flags"
+        if L.speculative and sum(s[L.spec_base:L.spec_base + L.pages]) > L.speculative:
+            return "more speculative references than S"
+        return None
+
+    return Invariant("refcount_sane", lambda s: problem(s) is None, lambda s: problem(s) or "",
+                     doc="no free page is referenced, no live page is unreferenced, counts in bounds")
+
+
+# -- I5: spurious copies ------------------------------------------------------------------------------
+def _spurious(model: "CowModel", before: tuple, act: "Act") -> bool:
+    """A write fault copied a page held only by this PTE and transient references."""
+    if act.addr < 0 or act.proc < 0:
+        return False
+    L = model.layout
+    pte = before[L.pte_index(act.proc, act.addr)]
+    if not pte:
+        return False
+    page = pte_page(pte)
+    info = model.info(before, page, act.proc)
+    transient = (before[L.spec_base + page] if L.speculative else 0) + int(info.in_lru_batch)
+    return info.mapcount == 1 and info.refcount - transient == 1
+
+
+def _is_copy(act: "Act") -> bool:
+    return "copy" in act.branch.split("+")
+
+
+def _no_spurious_copy(model: "CowModel") -> TransitionCheck:
+    return TransitionCheck(
+        "no_spurious_copy", lambda b, a, t: not _spurious(model, b, a),
+        lambda b, a, t: (f"{model.action_label(a)} copied a page that only its own mapping and transient "
+                         f"references (speculative, LRU batch) held"),
+        watches=_is_copy, doc="a write fault never copies a page that only transient references share")
+
+
+def spurious_copy_count(model: "CowModel") -> TransitionCount:
+    return TransitionCount("spurious_copies", lambda b, a, t: _spurious(model, b, a), watches=_is_copy,
+                           doc="write faults that copied a page only transient references shared")
+
+
+_FACTORIES: dict[str, Callable[["CowModel"], object]] = {
     "no_leak_to_child": lambda m: _leak_check(
         "no_leak_to_child", m, lambda p: p > 0,
         "a child never observes the parent's (or a sibling's) writes made after it was forked"),
     "no_leak_to_parent": lambda m: _leak_check(
-        "no_leak_to_parent", m, lambda p: p == 0,
-        "the parent never observes a child's writes"),
+        "no_leak_to_parent", m, lambda p: p == 0, "the parent never observes a child's writes"),
     "no_leak_across_fork": lambda m: _leak_check(
         "no_leak_across_fork", m, lambda p: True,
         "no process observes a value that is neither its own nor inherited at fork"),
+    "pin_coherent": _pin_coherent,
+    "no_lost_write": _no_lost_write,
+    "wrprotect_effective": _wrprotect_effective,
+    "read_gup_no_write_fault": _read_gup_no_write_fault,
+    "refcount_sane": _refcount_sane,
+    "no_spurious_copy": _no_spurious_copy,
 }
 
 
@@ -72,7 +233,7 @@ def names() -> list[str]:
     return list(_FACTORIES)
 
 
-def build(name: str, model: "CowModel") -> TransitionCheck:
+def build(name: str, model: "CowModel"):
     try:
         factory = _FACTORIES[name]
     except KeyError:

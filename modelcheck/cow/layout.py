@@ -1,78 +1,127 @@
 """How a world state is laid out in one flat tuple of small ints.
 
-The tuple is exactly what reference-world.md counts, nothing more:
+Sections, in order; a section exists only when the world uses it, so a small
+world (the reference world) stores exactly what reference-world.md counts:
 
-    (nforks, pte[p*M + a] for every process p and address a, pipe[p] for every p,
-     value[g] for every page slot g, spec[g] for every page slot g when S > 0)
+    nforks                      the parent's forks so far (child i exists iff i <= nforks)
+    pte[p*M + a]                every process's PTE for every address
+    pipe[p]                     a page held by p's pipe (vmsplice), when pipes exist
+    value[g]                    every page slot's value (0 = free)
+    spec[g]                     speculative references, when S > 0
+    pageflags[g]                PG_anon_exclusive, in an LRU batch, when used
+    vma[p*M + a]                VM_WRITE, VM_DONTFORK, when mprotect/madvise are used
+    mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
+    pc[t]                       each thread's program counter, in a scripted scenario
+    holder[h]                   the page each GUP reference of the scenario holds
+    last[p*M + a]               ghost: the owner's last completed write (no_lost_write)
+    wp[p*M + a]                 ghost: a write-protect request not yet answered by a fault
+                                (wrprotect_effective)
 
-Which processes exist follows from nforks (slot i exists iff i <= nforks);
-mapcount and refcount follow from the PTEs, pipes and spec, and are never stored.
+Mapcount and refcount are never stored: they follow from the rest.
 
 Encodings (0 always means "nothing"):
-  PTE    0 = none, else (page + 1) << 1 | writable
-  pipe   0 = empty, else page + 1
-  value  0 = free page, 1 + n = the parent's write after its n-th fork
-         (1 = the initial contents), P + i = a write by child i
+  PTE     (page + 1) << 3 | writable | soft-dirty << 1 | uffd-wp << 2
+  pipe, holder   page + 1
+  value   a tag naming the write that produced it (see ``model``)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+PTE_WRITE = 1
+PTE_SOFTDIRTY = 2
+PTE_UFFD_WP = 4
+_PTE_SHIFT = 3
 
-def pte_make(page: int, writable: bool) -> int:
-    return (page + 1) << 1 | int(writable)
+PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
+PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
+
+VMA_WRITE = 1
+VMA_DONTFORK = 2
+
+MM_HAS_PINNED = 1
+MM_EXITED = 2
+
+
+def pte_make(page: int, writable: bool, flags: int = 0) -> int:
+    return (page + 1) << _PTE_SHIFT | int(writable) | flags
 
 
 def pte_page(pte: int) -> int:
-    return (pte >> 1) - 1
+    return (pte >> _PTE_SHIFT) - 1
 
 
 def pte_writable(pte: int) -> bool:
-    return bool(pte & 1)
+    return bool(pte & PTE_WRITE)
+
+
+def pte_key(page: int) -> int:
+    """The PTE codes of ``page`` are pte_key(page) .. pte_key(page) + 7."""
+    return (page + 1) << _PTE_SHIFT
+
+
+@dataclass(frozen=True)
+class Features:
+    """Which optional sections a world needs."""
+
+    pipes: bool = True
+    speculative: int = 0
+    pageflags: bool = False
+    vma: bool = False
+    mm: bool = False
+    threads: int = 0
+    holders: int = 0
+    last_write: bool = False
+    write_protect: bool = False
+    extra_pages: int = 0  # page slots beyond one per mapping, pipe, speculative and GUP reference
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Offsets into the state tuple, for P processes, M addresses and S speculative references.
-
-    The offsets are plain attributes computed once: the successor function reads
-    them on every transition.
-    """
+    """Offsets into the state tuple; computed once, read on every transition."""
 
     processes: int
     addresses: int
-    speculative: int
-    pages: int = field(init=False)       # enough slots for every mapping, pipe and speculative ref
+    features: Features = Features()
+    pages: int = field(init=False)
     pte_base: int = field(init=False)
     pipe_base: int = field(init=False)
     value_base: int = field(init=False)
     spec_base: int = field(init=False)
+    flags_base: int = field(init=False)
+    vma_base: int = field(init=False)
+    mm_base: int = field(init=False)
+    pc_base: int = field(init=False)
+    holder_base: int = field(init=False)
+    last_base: int = field(init=False)
+    wp_base: int = field(init=False)
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
-        P, M, S = self.processes, self.addresses, self.speculative
-        pages = P * M + P + S
-        pipe_base = 1 + P * M
-        value_base = pipe_base + P
-        spec_base = value_base + pages
-        for name, value in (("pages", pages), ("pte_base", 1), ("pipe_base", pipe_base),
-                            ("value_base", value_base), ("spec_base", spec_base),
-                            ("size", spec_base + (pages if S else 0))):
+        P, M, f = self.processes, self.addresses, self.features
+        pipes = P if f.pipes else 0
+        pages = P * M + pipes + f.speculative + f.holders + f.extra_pages
+        offsets = {}
+        at = 1 + P * M
+        for name, length in (("pipe_base", pipes), ("value_base", pages),
+                             ("spec_base", pages if f.speculative else 0),
+                             ("flags_base", pages if f.pageflags else 0),
+                             ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
+                             ("pc_base", f.threads), ("holder_base", f.holders),
+                             ("last_base", P * M if f.last_write else 0),
+                             ("wp_base", P * M if f.write_protect else 0)):
+            offsets[name] = at
+            at += length
+        object.__setattr__(self, "pages", pages)
+        object.__setattr__(self, "pte_base", 1)
+        for name, value in offsets.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "size", at)
+
+    @property
+    def speculative(self) -> int:
+        return self.features.speculative
 
     def pte_index(self, proc: int, addr: int) -> int:
         return 1 + proc * self.addresses + addr
-
-    # -- value tags -------------------------------------------------------------
-    def tag(self, proc: int, nforks: int) -> int:
-        """The value a write by ``proc`` leaves: (0, nforks) for the parent, (proc, 0) for a child."""
-        return 1 + nforks if proc == 0 else self.processes + proc
-
-    def decode_tag(self, code: int) -> tuple[int, int]:
-        """A value code as the (writer, n) pair of reference-world.md."""
-        if code <= 0:
-            raise ValueError("a free page has no value")
-        if code <= self.processes:
-            return (0, code - 1)
-        return (code - self.processes, 0)

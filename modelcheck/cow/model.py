@@ -1,310 +1,493 @@
 """The COW world bound to one policy: states, actions and what they do.
 
 Every action is atomic (one lock hold of the kernel). States are flat tuples
-(see ``layout``); actions are ``Act`` tuples built once per model, so the
-search never allocates an action. Page counters are derived on demand.
+(see ``layout``); the mechanisms (``mechanisms/``) change a list copy and
+name the branch they took; the action records that branch, so a run's
+coverage is the set of actions that fired. Page counters are derived on demand.
+
+Two shapes of world share this code:
+* open (the reference world): any process may take any enabled action at any time;
+* scripted: each thread runs its program in order, and the kernel events of
+  the scenario interleave anywhere.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
 
-from modelcheck.cow.layout import Layout, pte_make, pte_page, pte_writable
-from modelcheck.cow.policies import PageCounts, Policy, WriteFault
-from modelcheck.cow.world import CowWorld
 from modelcheck.cow import invariants as _invariants
+from modelcheck.cow.layout import (MM_EXITED, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
+                                   PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, Features, Layout, pte_make,
+                                   pte_page)
+from modelcheck.cow.mechanisms.faults import Faults
+from modelcheck.cow.mechanisms.fork import ForkExit
+from modelcheck.cow.mechanisms.ghost import Ghost
+from modelcheck.cow.mechanisms.gup import Gup
+from modelcheck.cow.mechanisms.kernel import KernelEvents
+from modelcheck.cow.mechanisms.memory import Memory, ValueTags
+from modelcheck.cow.mechanisms.wrprotect import WriteProtect
+from modelcheck.cow.policies import Policy
+from modelcheck.cow.scenario import GUP_OPS, Op, Scenario
+from modelcheck.cow.world import CowWorld
+
+OBSERVATIONS = frozenset({"read", "load", "pipe_read", "dma_read"})
+# the decisions a policy takes, as coverage names them
+BRANCHES = ("reuse", "copy", "lru_drain", "fork_share", "fork_copy", "gup_write_fault", "gup_cow_break",
+            "uffd_fault", "unshare_keep", "unshare_copy", "wrprotect", "skip_pinned", "mprotect_upgrade")
+GUP_READS = frozenset({"get_ro", "pin_ro", "vmsplice"})
 
 
 class Act(NamedTuple):
-    """An action instance: its kind, the process (-1 for the kernel), the address, the page."""
+    """An action that fired: its kind, who took it, its operands, and the branch the kernel took."""
 
     kind: str
-    proc: int = -1
+    actor: str       # a thread or process name, or "kernel"
+    proc: int = -1   # the process acting (-1 for a kernel event)
     addr: int = -1
-    page: int = -1
+    page: int = -1   # kernel events on a page
+    holder: int = -1 # the scenario's GUP reference, by number
+    text: str = ""   # the operation as the scenario wrote it
+    branch: str = ""
 
 
 def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
 
 
-class CowModel:
+class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost):
     """The transition system of ``world`` under ``policy`` (implements ``engine.Model``)."""
 
     def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> None:
         self.world = world
         self.policy = policy
-        self.layout = L = Layout(world.processes, world.addresses, world.speculative)
         self.invariant_names = tuple(invariant_names)
-        self._properties = tuple(_invariants.build(name, self) for name in self.invariant_names)
-        P, M, G = L.processes, L.addresses, L.pages
-        on = world.actions
-        # Per (process, address): the address actions that this world enables, built once.
-        self._addr_actions = [[tuple(Act(kind, p, a) for kind in ("write", "read", "munmap")
-                                     if kind in on) for a in range(M)] for p in range(P)]
-        self._vmsplice_acts = [[Act("vmsplice", p, a) if "vmsplice" in on else None for a in range(M)]
-                          for p in range(P)]
-        self._pipe_read_acts = [Act("pipe_read", p) if "pipe_read" in on else None for p in range(P)]
-        self._fork_act = Act("fork", 0) if "fork" in on and P > 1 else None
-        spec_on = L.speculative > 0
-        self._spec_get = [Act("spec_get", -1, -1, g) for g in range(G)] if spec_on and "spec_get" in on else None
-        self._spec_put = [Act("spec_put", -1, -1, g) for g in range(G)] if spec_on and "spec_put" in on else None
-        initial = [0] * L.size
-        for a in range(M):
-            initial[L.pte_index(0, a)] = pte_make(a, True)
-            initial[L.value_base + a] = L.tag(0, 0)
-        self._initial = tuple(initial)
+        scenario = self.scenario = world.scenario
+        self.holders = scenario.holders if scenario else ()
+        P = scenario.processes if scenario else world.processes
+        M = scenario.addresses if scenario else world.addresses
+        open_kinds = world.actions if scenario is None else frozenset()
+        self._lru_on = bool(scenario and "lru" in scenario.events)
+        self._pte_flag_bits = bool(scenario and scenario.uses("clear_refs", "uffd_wp", "uffd_unwp"))
+        if scenario is None:
+            pipes = bool(open_kinds & {"vmsplice", "pipe_read"})
+            spec = world.speculative if open_kinds & {"spec_get", "spec_put"} else 0
+        else:
+            pipes = scenario.uses("vmsplice")
+            spec = world.speculative if "spec" in scenario.events else 0
+        features = Features(
+            pipes=pipes, speculative=spec,
+            pageflags=policy.uses_exclusive or self._lru_on,
+            vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork")),
+            mm=bool(scenario and scenario.uses("exit", *GUP_OPS)),
+            threads=len(scenario.threads) if scenario else 0,
+            holders=len(self.holders),
+            last_write="no_lost_write" in self.invariant_names,
+            write_protect="wrprotect_effective" in self.invariant_names,
+            extra_pages=self._extra_pages(scenario, P, M, pipes, spec))
+        self.layout = L = Layout(P, M, features)
+        self._holder_weights = tuple((L.holder_base + n, self.pin_weight(h.is_pin))
+                                     for n, h in enumerate(self.holders))
+        writers = None
+        self._write_op: dict[tuple[int, int], int] = {}  # (thread, pc) -> write operation number
+        if scenario is not None:
+            writers = []
+            for ti, thread in enumerate(scenario.threads):
+                for pc, op in enumerate(thread.program):
+                    if op.kind in ("store", "dma_write"):
+                        writers.append((thread.proc, op.text))
+                        self._write_op[ti, pc] = len(writers)
+        self.tags = ValueTags(P, writers)
+        self._open = {kind: kind in open_kinds for kind in
+                      ("write", "read", "munmap", "vmsplice", "pipe_read", "fork", "spec_get", "spec_put")}
+        spec_events = bool(scenario and "spec" in scenario.events)
+        self._spec_get_on = self._open["spec_get"] or spec_events
+        self._spec_put_on = self._open["spec_put"] or spec_events
+        self._bases: dict[tuple, int] = {}
+        self._acts: dict[tuple[int, str], Act] = {}
+        self._open_bases = self._build_open_bases(P, M)
+        self._script_steps = [
+            [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text),
+              *self._operation(op, t.proc, ti, pc)) for pc, op in enumerate(t.program)]
+            for ti, t in enumerate(scenario.threads)] if scenario else []
+        self._properties = tuple(_invariants.build(name, self) for name in self.invariant_names) + (
+            _invariants.spurious_copy_count(self),)
+        self._initial = self._initial_state()
 
-    # -- derived counters ---------------------------------------------------------
-    def mapcount(self, s: tuple, page: int) -> int:
-        """PTEs mapping the page: its read-only and its writable PTE codes, counted."""
+    def _build_open_bases(self, P: int, M: int) -> dict:
+        """Open worlds: the operations of every process, numbered once ("read" is final: its own Act)."""
+        bases: dict = {}
+        for p in range(P):
+            name = process_name(p)
+            for a in range(M):
+                for kind in ("write", "munmap", "vmsplice"):
+                    bases[kind, p, a] = self._base(kind, name, p, a)
+                bases["read", p, a] = self.act("read", name, p, a, branch="read")
+            bases["pipe_read", p, -1] = self._base("pipe_read", name, p, -1)
+        bases["fork", 0, -1] = self._base("fork", "parent", 0, -1)
+        return bases
+
+    @staticmethod
+    def _extra_pages(scenario: Scenario | None, P: int, M: int, pipes: bool, spec: int) -> int:
+        """Scripted worlds: enough slots for every page the programs could ever allocate at once."""
+        if scenario is None:
+            return 0
+        allocating = sum(1 for t in scenario.threads for op in t.program
+                         if op.kind in ("store", "vmsplice", *GUP_OPS))
+        forks = sum(1 for t in scenario.threads for op in t.program if op.kind == "fork")
+        bound = M + allocating + forks * M
+        return max(0, bound - (P * M + (P if pipes else 0) + spec + len(scenario.holders)))
+
+    def _initial_state(self) -> tuple:
+        """The parent has each address mapped, written, writable, to its own page."""
         L = self.layout
-        ptes = s[L.pte_base:L.pipe_base]
-        code = (page + 1) << 1
-        return ptes.count(code) + ptes.count(code | 1)
-
-    def refcount(self, s: tuple | list, page: int) -> int:
-        """Mappings + pipe buffers + speculative references: every holder of the page."""
-        L = self.layout
-        ptes = s[L.pte_base:L.pipe_base]
-        code = (page + 1) << 1
-        count = ptes.count(code) + ptes.count(code | 1) + s[L.pipe_base:L.value_base].count(page + 1)
-        if L.speculative:
-            count += s[L.spec_base + page]
-        return count
-
-    def counts(self, s: tuple, page: int) -> PageCounts:
-        return PageCounts(mapcount=self.mapcount(s, page), refcount=self.refcount(s, page))
-
-    def _release(self, t: list, page: int) -> None:
-        """A holder of ``page`` let go: free the page when nothing references it any more."""
-        if self.refcount(t, page) == 0:
-            t[self.layout.value_base + page] = 0
-
-    def _lowest_free(self, s: tuple) -> int:
-        L = self.layout
-        vb = L.value_base
-        for g in range(L.pages):
-            if s[vb + g] == 0:
-                return g
-        raise RuntimeError("no free page slot: the world's page budget is wrong")
-
-    # -- the transitions ------------------------------------------------------------
-    def write_decision(self, s: tuple, page: int) -> WriteFault:
-        return self.policy.write_fault(self.counts(s, page))
-
-    def _write(self, s: tuple, proc: int, k: int, pte: int) -> tuple:
-        L = self.layout
-        page = pte_page(pte)
-        tag = L.tag(proc, s[0])
-        v = L.value_base + page
-        if pte & 1:  # writable: the store goes to the page
-            if s[v] == tag:
-                return s
-            t = list(s)
-            t[v] = tag
-            return tuple(t)
-        if self.policy.write_fault(self.counts(s, page)) is WriteFault.REUSE:
-            t = list(s)
-            t[k] = pte | 1
-            t[v] = tag
-            return tuple(t)
-        new = self._lowest_free(s)
-        t = list(s)
-        t[L.value_base + new] = tag
-        t[k] = pte_make(new, True)
-        self._release(t, page)
+        f = L.features
+        t = [0] * L.size
+        initial = self.tags.code(0, 0)
+        for a in range(L.addresses):
+            t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if self._pte_flag_bits else 0)
+            t[L.value_base + a] = initial
+            if f.pageflags and self.policy.uses_exclusive:
+                t[L.flags_base + a] = PAGE_EXCLUSIVE
+            if f.vma:
+                t[L.vma_base + a] = VMA_WRITE
+            if f.last_write:
+                t[L.last_base + a] = initial
         return tuple(t)
 
-    def _munmap(self, s: tuple, k: int, pte: int) -> tuple:
-        t = list(s)
-        t[k] = 0
-        self._release(t, pte_page(pte))
-        return tuple(t)
-
-    def _vmsplice(self, s: tuple, proc: int, pte: int) -> tuple:
-        t = list(s)
-        t[self.layout.pipe_base + proc] = pte_page(pte) + 1
-        return tuple(t)
-
-    def _pipe_read(self, s: tuple, proc: int) -> tuple:
-        L = self.layout
-        t = list(s)
-        page = t[L.pipe_base + proc] - 1
-        t[L.pipe_base + proc] = 0
-        self._release(t, page)
-        return tuple(t)
-
-    def _do_fork(self, s: tuple) -> tuple:
-        """The parent's COW mappings are write-protected and shared with the new child."""
-        L = self.layout
-        M = L.addresses
-        child = s[0] + 1
-        t = list(s)
-        t[0] = child
-        for a in range(M):
-            pte = t[1 + a]
-            if pte:
-                shared = pte & ~1
-                t[1 + a] = shared
-                t[1 + child * M + a] = shared
-        return tuple(t)
-
-    def _spec(self, s: tuple, page: int, delta: int) -> tuple:
-        t = list(s)
-        t[self.layout.spec_base + page] += delta
-        if delta < 0:
-            self._release(t, page)
-        return tuple(t)
-
-    # -- engine.Model ---------------------------------------------------------------
+    # -- engine.Model ------------------------------------------------------------------
     def initial_states(self) -> list[tuple]:
         return [self._initial]
 
     def properties(self):
         return self._properties
 
+    def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
+            text: str = "", branch: str = "") -> Act:
+        """The interned action; keyed by a small number for the operation and the branch's name."""
+        base = self._bases.get((kind, actor, addr, page, holder, text))
+        if base is None:
+            base = self._bases[kind, actor, addr, page, holder, text] = len(self._bases)
+        act = self._acts.get((base, branch))
+        if act is None:
+            act = self._acts[base, branch] = Act(kind, actor, proc, addr, page, holder, text, branch)
+        return act
+
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
+        out: list[tuple[Act, tuple]] = []
+        if self.scenario is None:
+            self._open_successors(s, out)
+        else:
+            self._scripted_successors(s, out)
+        self._kernel_successors(s, out)
+        return out
+
+    def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "") -> tuple:
+        """An operation's identity without its branch, numbered once: (number, Act fields)."""
+        key = (kind, actor, addr, -1, holder, text)
+        number = self._bases.get(key)
+        if number is None:
+            number = self._bases[key] = len(self._bases)
+        return (number, kind, actor, proc, addr, -1, holder, text)
+
+    def _try(self, s: tuple, out: list, base: tuple, run, *args, pc_index: int = -1) -> None:
+        t = list(s)
+        branch = run(t, *args)
+        if branch is None:
+            return
+        if pc_index >= 0:
+            t[pc_index] += 1
+        act = self._acts.get((base[0], branch))
+        if act is None:
+            act = self._acts[base[0], branch] = Act(*base[1:], branch)
+        out.append((act, tuple(t)))
+
+    def _open_successors(self, s: tuple, out: list) -> None:
+        """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""
         L = self.layout
         M = L.addresses
-        pipe_base = L.pipe_base
-        out = []
+        on = self._open
+        bases = self._open_bases
+        has_pipes = L.pipe_base != L.value_base
         nforks = s[0]
         k = 1
         for p in range(nforks + 1):
-            pipe_empty = s[pipe_base + p] == 0
-            acts_p = self._addr_actions[p]
+            pipe_full = bool(s[L.pipe_base + p]) if has_pipes else True
             for a in range(M):
-                pte = s[k]
-                if pte:
-                    for act in acts_p[a]:
-                        kind = act.kind
-                        if kind == "write":
-                            out.append((act, self._write(s, p, k, pte)))
-                        elif kind == "read":
-                            out.append((act, s))
-                        else:
-                            out.append((act, self._munmap(s, k, pte)))
-                    if pipe_empty and (vs := self._vmsplice_acts[p][a]) is not None:
-                        out.append((vs, self._vmsplice(s, p, pte)))
+                if s[k]:
+                    if on["write"]:
+                        self._try(s, out, bases["write", p, a], self.op_store, p, a, self.tags.code(p, nforks))
+                    if on["read"]:
+                        out.append((bases["read", p, a], s))
+                    if on["munmap"]:
+                        self._try(s, out, bases["munmap", p, a], self.op_munmap, p, a)
+                    if on["vmsplice"] and not pipe_full:
+                        self._try(s, out, bases["vmsplice", p, a], self.op_vmsplice, p, a)
                 k += 1
-            if not pipe_empty and (pr := self._pipe_read_acts[p]) is not None:
-                out.append((pr, self._pipe_read(s, p)))
-        if self._fork_act is not None and nforks < L.processes - 1:
-            out.append((self._fork_act, self._do_fork(s)))
+            if on["pipe_read"] and pipe_full and has_pipes:
+                self._try(s, out, bases["pipe_read", p, -1], self.op_pipe_read, p)
+        if on["fork"]:
+            self._try(s, out, bases["fork", 0, -1], self.op_fork)
+
+    def _scripted_successors(self, s: tuple, out: list) -> None:
+        """Each live thread may take the next operation of its program."""
+        L = self.layout
+        nforks = s[0]
+        for ti, thread in enumerate(self.scenario.threads):
+            proc = thread.proc
+            if proc > nforks or (L.features.mm and s[L.mm_base + proc] & MM_EXITED):
+                continue
+            pc_index = L.pc_base + ti
+            pc = s[pc_index]
+            if pc >= len(thread.program):
+                continue
+            base, run, args = self._script_steps[ti][pc]
+            if run is self.op_store or run is self.op_dma_write:
+                args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
+            self._try(s, out, base, run, *args, pc_index=pc_index)
+
+    def _holder_number(self, op: Op) -> int:
+        if not op.holder:
+            return -1
+        return next(n for n, h in enumerate(self.holders) if h.name == op.holder)
+
+    def _operation(self, op: Op, proc: int, thread: int, pc: int):
+        """The mechanism that carries out ``op`` and its arguments."""
+        kind, addr = op.kind, op.addr
+        if kind == "store":
+            return self.op_store, (proc, addr, self._write_op[thread, pc])
+        if kind == "load":
+            return self.op_load, (proc, addr)
+        if kind in GUP_OPS:
+            return self.op_gup, (self._holder_number(op),)
+        if kind == "dma_write":
+            return self.op_dma_write, (self._holder_number(op), self._write_op[thread, pc])
+        if kind in ("dma_read", "put"):
+            return getattr(self, f"op_{kind}"), (self._holder_number(op),)
+        if kind == "fork":
+            return self.op_fork, ()
+        if kind in ("exit", "pipe_read", "clear_refs"):
+            return getattr(self, f"op_{kind}"), (proc,)
+        return getattr(self, f"op_{kind}"), (proc, addr)
+
+    def _kernel_successors(self, s: tuple, out: list) -> None:
+        L = self.layout
+        vb = L.value_base
         if L.speculative:
-            sb, vb = L.spec_base, L.value_base
+            sb = L.spec_base
             specs = s[sb:sb + L.pages]
-            if self._spec_get is not None and sum(specs) < L.speculative:
+            if self._spec_get_on and sum(specs) < L.speculative:
                 for g in range(L.pages):
                     if s[vb + g]:
-                        out.append((self._spec_get[g], self._spec(s, g, +1)))
-            if self._spec_put is not None:
+                        self._kernel(s, out, "spec_get", g, self.op_spec, g, +1)
+            if self._spec_put_on:
                 for g in range(L.pages):
                     if specs[g]:
-                        out.append((self._spec_put[g], self._spec(s, g, -1)))
-        return out
+                        self._kernel(s, out, "spec_put", g, self.op_spec, g, -1)
+        if self._lru_on:
+            fb = L.flags_base
+            for g in range(L.pages):
+                if s[fb + g] & PAGE_LRU_BATCH:
+                    self._kernel(s, out, "lru_drain", g, self.op_lru_drain, g)
 
-    # -- observations (what invariants judge) -------------------------------------------
-    def observation(self, s: tuple, act: Act) -> tuple[int, int, int] | None:
-        """(observer, page, value code) when ``act`` is a read or a pipe read, else None."""
+    def _kernel(self, s: tuple, out: list, kind: str, page: int, run, *args) -> None:
+        t = list(s)
+        branch = run(t, *args)
+        out.append((self.act(kind, "kernel", -1, -1, page, branch=branch), tuple(t)))
+
+    # -- observations (what invariants judge) -----------------------------------------
+    def observation(self, s: tuple, act: Act) -> tuple[int, int, int, int] | None:
+        """(observer process, address, page, value code) when ``act`` observes a value, else None."""
         L = self.layout
-        if act.kind == "read":
+        kind = act.kind
+        if kind in ("read", "load"):
             page = pte_page(s[L.pte_index(act.proc, act.addr)])
-        elif act.kind == "pipe_read":
+            return act.proc, act.addr, page, s[L.value_base + page]
+        if kind == "pipe_read":
             page = s[L.pipe_base + act.proc] - 1
-        else:
-            return None
-        return act.proc, page, s[L.value_base + page]
+            return act.proc, -1, page, s[L.value_base + page]
+        if kind == "dma_read":
+            h = self.holders[act.holder]
+            page = s[L.holder_base + act.holder] - 1
+            return h.proc, h.addr, page, s[L.value_base + page]
+        return None
 
-    # -- words for people -------------------------------------------------------------
+    def process_alive(self, s: tuple, proc: int) -> bool:
+        L = self.layout
+        return proc <= s[0] and not (L.features.mm and s[L.mm_base + proc] & MM_EXITED)
+
+    # -- coverage ------------------------------------------------------------------------
+    def coverage_items(self, acts) -> set[str]:
+        items = set()
+        for act in acts:
+            items.add(f"action:{act.kind}")
+            items.update(part for part in act.branch.split("+") if part in BRANCHES)
+        return items
+
+    def coverage_universe(self) -> list[str]:
+        """The action kinds this world can take, and the policy branches they lead to."""
+        if self.scenario is None:
+            kinds = [k for k, on in self._open.items() if on]
+        else:
+            kinds = sorted({op.kind for t in self.scenario.threads for op in t.program})
+            kinds += [e for e in ("spec_get", "spec_put") if "spec" in self.scenario.events]
+            kinds += ["lru_drain"] if self._lru_on else []
+        items = [f"action:{k}" for k in kinds]
+        if {"write", "store"} & set(kinds):
+            items += ["reuse", "copy"]
+        if "fork" in kinds:
+            items += ["fork_share", "fork_copy"]
+        return items
+
+    # -- words for people -----------------------------------------------------------------
     def action_actor(self, act: Act) -> str:
-        return "kernel" if act.proc < 0 else process_name(act.proc)
+        return act.actor
 
     def action_label(self, act: Act) -> str:
-        who = self.action_actor(act)
-        if act.kind in ("spec_get", "spec_put"):
-            return f"{who} {act.kind}(page {act.page})"
-        if act.addr >= 0:
-            return f"{who} {act.kind}(a{act.addr})"
-        return f"{who} {act.kind}()"
+        if act.actor == "kernel":
+            return f"kernel {act.kind}(page {act.page})"
+        if act.text:
+            return f"{act.actor} {act.text}"
+        return f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
 
     def value_words(self, code: int) -> str:
-        writer, n = self.layout.decode_tag(code)
-        if writer == 0:
-            return f"({writer},{n}) " + ("[initial contents]" if n == 0 else
-                                         f"[the parent's write after fork {n}]")
-        return f"({writer},{n}) [a write by child{writer}]"
+        return self.tags.words(code)
 
     def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
         L = self.layout
         lines: list[str] = []
-        if act.kind == "write":
-            pte = before[L.pte_index(act.proc, act.addr)]
-            if not pte_writable(pte):
-                page = pte_page(pte)
-                c = self.counts(before, page)
-                decision = self.write_decision(before, page).value
-                lines.append(f"write fault on read-only page {page} (mapcount {c.mapcount}, "
-                             f"refcount {c.refcount}): {self.policy.name} decides {decision}")
+        branch = act.branch
+        for part in branch.split("+"):
+            if part in ("reuse", "copy") and act.kind not in ("fork",):
+                k = L.pte_index(act.proc, act.addr)
+                page = pte_page(before[k])
+                c = self.info(before, page, act.proc)
+                lines.append(f"write fault on read-only page {page} (mapcount {c.mapcount}, refcount {c.refcount}"
+                             + (", exclusive" if c.exclusive else "") + f"): {self.policy.name} decides {part}")
+            elif part in _BRANCH_WORDS:
+                lines.append(_BRANCH_WORDS[part].format(policy=self.policy.name))
         seen = self.observation(before, act)
         if seen is not None:
-            who, page, code = seen
+            who, _, page, code = seen
             lines.append(f"{process_name(who)} observes {self.value_words(code)} on page {page}")
         if after[0] != before[0]:
-            lines.append(f"child{after[0]} created (fork {after[0]}); shared PTEs made read-only")
+            lines.append(f"child{after[0]} created (fork {after[0]})")
         for p in range(L.processes):
             name = process_name(p)
             for a in range(L.addresses):
                 i = L.pte_index(p, a)
                 if before[i] != after[i]:
                     lines.append(f"{name} PTE a{a}: {self._pte_words(before[i])} -> {self._pte_words(after[i])}")
-            i = L.pipe_base + p
+                if L.features.vma:
+                    i = L.vma_base + p * L.addresses + a
+                    if before[i] != after[i]:
+                        lines.append(f"{name} VMA a{a}: {_vma_words(before[i])} -> {_vma_words(after[i])}")
+            if L.pipe_base != L.value_base:
+                i = L.pipe_base + p
+                if before[i] != after[i]:
+                    lines.append(f"{name} pipe: {_slot_words(before[i])} -> {_slot_words(after[i])}")
+            if L.features.mm:
+                i = L.mm_base + p
+                if before[i] & MM_HAS_PINNED != after[i] & MM_HAS_PINNED:
+                    lines.append(f"{name} mm: MMF_HAS_PINNED set")
+                if after[i] & MM_EXITED and not before[i] & MM_EXITED:
+                    lines.append(f"{name} exited")
+        for n, h in enumerate(self.holders):
+            i = L.holder_base + n
             if before[i] != after[i]:
-                lines.append(f"{name} pipe: {self._pipe_words(before[i])} -> {self._pipe_words(after[i])}")
+                lines.append(f"{h.kind} {h.name}: {_slot_words(before[i])} -> {_slot_words(after[i])}")
         for g in range(L.pages):
             old, new = self._page_words(before, g), self._page_words(after, g)
             if old != new:
                 lines.append(f"page {g}: {old} -> {new}")
         return lines
 
-    @staticmethod
-    def _pte_words(pte: int) -> str:
+    def _pte_words(self, pte: int) -> str:
         if not pte:
             return "none"
-        return f"page {pte_page(pte)} " + ("writable" if pte_writable(pte) else "read-only")
-
-    @staticmethod
-    def _pipe_words(code: int) -> str:
-        return "empty" if code == 0 else f"page {code - 1}"
+        text = f"page {pte_page(pte)} " + ("writable" if pte & PTE_WRITE else "read-only")
+        if self._pte_flag_bits:
+            text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
+            text += " uffd-wp" if pte & PTE_UFFD_WP else ""
+        return text
 
     def _page_words(self, s: tuple, g: int) -> str:
         L = self.layout
         code = s[L.value_base + g]
         if code == 0:
             return "free"
-        writer, n = L.decode_tag(code)
-        c = self.counts(s, g)
-        spec = s[L.spec_base + g] if L.speculative else 0
+        writer, n = self.tags.decode(code)
+        c = self.info(s, g)
         text = f"value ({writer},{n}) mapcount {c.mapcount} refcount {c.refcount}"
-        return text + (f" spec {spec}" if spec else "")
+        if L.speculative and s[L.spec_base + g]:
+            text += f" spec {s[L.spec_base + g]}"
+        if c.exclusive:
+            text += " exclusive"
+        if c.in_lru_batch:
+            text += " in-LRU-batch"
+        return text
 
     def state_to_json(self, s: tuple) -> dict[str, Any]:
         L = self.layout
+        f = L.features
         processes = {}
         for p in range(s[0] + 1):
             ptes = {}
             for a in range(L.addresses):
                 pte = s[L.pte_index(p, a)]
-                ptes[f"a{a}"] = {"page": pte_page(pte), "writable": pte_writable(pte)} if pte else None
-            pipe = s[L.pipe_base + p]
-            processes[process_name(p)] = {"pte": ptes, "pipe": pipe - 1 if pipe else None}
+                entry = None
+                if pte:
+                    entry = {"page": pte_page(pte), "writable": bool(pte & PTE_WRITE)}
+                    if self._pte_flag_bits:
+                        entry.update(soft_dirty=bool(pte & PTE_SOFTDIRTY), uffd_wp=bool(pte & PTE_UFFD_WP))
+                ptes[f"a{a}"] = entry
+            proc: dict[str, Any] = {"pte": ptes}
+            if L.pipe_base != L.value_base:
+                pipe = s[L.pipe_base + p]
+                proc["pipe"] = pipe - 1 if pipe else None
+            if f.vma:
+                proc["vma"] = {f"a{a}": _vma_words(s[L.vma_base + p * L.addresses + a]) for a in range(L.addresses)}
+            if f.mm:
+                proc["has_pinned"] = bool(s[L.mm_base + p] & MM_HAS_PINNED)
+                proc["exited"] = bool(s[L.mm_base + p] & MM_EXITED)
+            processes[process_name(p)] = proc
         pages = {}
         for g in range(L.pages):
             code = s[L.value_base + g]
             if code:
-                c = self.counts(s, g)
-                pages[str(g)] = {"value": list(L.decode_tag(code)), "mapcount": c.mapcount,
-                                 "refcount": c.refcount,
-                                 "spec": s[L.spec_base + g] if L.speculative else 0}
-        return {"nforks": s[0], "processes": processes, "pages": pages}
+                c = self.info(s, g)
+                entry = {"value": list(self.tags.decode(code)), "mapcount": c.mapcount, "refcount": c.refcount,
+                         "spec": s[L.spec_base + g] if L.speculative else 0}
+                if f.pageflags:
+                    entry.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
+                pages[str(g)] = entry
+        state: dict[str, Any] = {"nforks": s[0], "processes": processes, "pages": pages}
+        if self.holders:
+            state["holders"] = {h.name: (s[L.holder_base + n] - 1 if s[L.holder_base + n] else None)
+                                for n, h in enumerate(self.holders)}
+        if self.scenario is not None:
+            state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.scenario.threads)}
+        return state
+
+
+_BRANCH_WORDS = {
+    "gup_cow_break": "GUP breaks COW first: a write fault although the GUP only reads ({policy})",
+    "gup_write_fault": "GUP with FOLL_WRITE on a read-only PTE: a write fault first",
+    "uffd_fault": "the write fault hits a uffd-wp PTE: a userfault is raised and resolved",
+    "unshare_keep": "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only",
+    "unshare_copy": "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only",
+    "fork_copy": "fork copies a maybe-pinned page for the child ({policy})",
+    "skip_pinned": "a maybe-pinned page is skipped ({policy})",
+    "mprotect_upgrade": "mprotect maps the exclusive page writable at once ({policy})",
+    "lru_drain": "the local LRU batch is drained before deciding",
+}
+
+
+def _vma_words(flags: int) -> str:
+    words = ["VM_WRITE" if flags & VMA_WRITE else "read-only"]
+    if flags & VMA_DONTFORK:
+        words.append("VM_DONTFORK")
+    return " ".join(words)
+
+
+def _slot_words(code: int) -> str:
+    return "empty" if code == 0 else f"page {code - 1}"

@@ -1,18 +1,23 @@
-"""The COW world's configuration: how big it is and which actions exist.
+"""The COW world's configuration: how big it is, and which actions or programs run in it.
 
 ``CowWorld`` is what a spec picks; ``CowWorld.model(policy, invariants)`` binds
 it to one policy and yields the transition system the engine searches.
-The reference world W(P, M, S) of reference-world.md is ``CowWorld(P, M, S)``
-with every action enabled.
+
+* ``CowWorld(P, M, S)``: the open reference world W(P, M, S) of
+  reference-world.md, every action of it enabled (``actions`` narrows them);
+* ``CowWorld.scripted({"parent": [...], "child1": [...]}, events=[...])``: a
+  scenario, a program per thread (see ``scenario``) with kernel events
+  interleaving; the explorer tries every interleaving.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.policies import get_policy, policy_names
+from modelcheck.cow.scenario import Scenario
 
 USER_ACTIONS = ("write", "read", "munmap", "vmsplice", "pipe_read", "fork")
 KERNEL_EVENTS = ("spec_get", "spec_put")
@@ -20,23 +25,25 @@ ACTION_KINDS = USER_ACTIONS + KERNEL_EVENTS
 
 
 class WorldError(ValueError):
-    """A world that cannot be built as asked (a bad bound, an unknown action)."""
+    """A world that cannot be built as asked (a bad bound, an unknown action, a malformed scenario)."""
 
 
 @dataclass(frozen=True)
 class CowWorld:
-    """A bounded world of processes, addresses, pages, pipes and speculative references.
+    """A bounded world of processes, addresses, pages, pipes, GUP references and kernel events.
 
     processes   P: the parent plus at most P-1 children (only the parent forks)
     addresses   M: virtual pages mapped in the parent at the start
     speculative S: the most speculative references outstanding at once
-    actions     which action kinds may fire (default: all of them)
+    actions     open worlds: which action kinds may fire (default: all of them)
+    scenario    scripted worlds: the programs and events (P and M then follow from it)
     """
 
     processes: int = 2
     addresses: int = 1
     speculative: int = 0
     actions: frozenset[str] = field(default=frozenset(ACTION_KINDS))
+    scenario: Scenario | None = None
 
     def __post_init__(self) -> None:
         for name, value, least in (("processes (P)", self.processes, 1),
@@ -58,7 +65,26 @@ class CowWorld:
         """The reference world W(P, M, S): every action of reference-world.md enabled."""
         return cls(processes=P, addresses=M, speculative=S)
 
+    @classmethod
+    def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
+                 speculative: int = 0, addresses: int | None = None) -> "CowWorld":
+        """A scenario: one program per thread, and the kernel events allowed to interleave."""
+        try:
+            scenario = Scenario.build(programs, events, addresses)
+        except ValueError as err:
+            raise WorldError(f"scenario: {err}") from None
+        if "spec" in scenario.events and speculative < 1:
+            speculative = 1
+        return cls(processes=scenario.processes, addresses=scenario.addresses, speculative=speculative,
+                   scenario=scenario)
+
     def describe(self) -> str:
+        if self.scenario is not None:
+            s = self.scenario
+            events = f", events {', '.join(sorted(s.events))}" if s.events else ""
+            spec = f" S={self.speculative}" if "spec" in s.events else ""
+            return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
+                    f"{s.addresses} address(es){events}{spec}")
         text = f"W({self.processes},{self.addresses},{self.speculative})"
         if self.actions != frozenset(ACTION_KINDS):
             text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)

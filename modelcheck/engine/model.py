@@ -47,7 +47,21 @@ class TransitionCheck:
     doc: str = ""
 
 
-Property = Invariant | TransitionCheck
+@dataclass(frozen=True)
+class TransitionCount:
+    """A transition predicate that is counted, never a violation (e.g. a performance event).
+
+    The run reports how many explored transitions matched; ``watches`` works as
+    for ``TransitionCheck``.
+    """
+
+    name: str
+    matches: Callable[[State, Action, State], bool]
+    watches: Callable[[Action], bool] = field(default=_always)
+    doc: str = ""
+
+
+Property = Invariant | TransitionCheck | TransitionCount
 
 
 @runtime_checkable
@@ -80,6 +94,21 @@ class Model(Protocol):
     def state_to_json(self, state: State) -> Any:
         """A JSON-able picture of the state, for traces."""
         ...
+
+
+def coverage_of(model: Any, fired: Iterable[Action]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(covered, never covered) coverage items, for models that name them.
+
+    A model may offer ``coverage_items(actions)`` (the items the fired actions
+    cover) and ``coverage_universe()`` (every item a run could cover); the
+    engine only hands it the set of distinct actions that fired.
+    """
+    items = getattr(model, "coverage_items", None)
+    universe = getattr(model, "coverage_universe", None)
+    if items is None or universe is None:
+        return (), ()
+    covered = set(items(fired))
+    return tuple(sorted(covered)), tuple(item for item in universe() if item not in covered)
 
 
 def enabled_actions(model: Model, state: State) -> list[Action]:

@@ -82,7 +82,9 @@ class Result:
     incomplete_reason: str | None = None
     strategy: str = "bfs"
     interrupted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # TransitionCount name -> matches
+    covered: tuple[str, ...] = ()        # coverage items that fired
+    not_covered: tuple[str, ...] = ()    # coverage items the model offers that never fired
 
     @property
     def counterexample(self) -> Trace | None:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from modelcheck.engine.model import Invariant, Model, TransitionCheck
+from modelcheck.engine.model import Invariant, Model, TransitionCheck, TransitionCount, coverage_of
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Step, Trace, Verdict, Violation
 
@@ -56,7 +56,10 @@ class _Explorer:
         self.progress = progress
         properties = list(model.properties())
         self.invariants = [p for p in properties if isinstance(p, Invariant)]
-        self.transition_checks = [p for p in properties if isinstance(p, TransitionCheck)]
+        self.transition_checks: list[TransitionCheck] = [p for p in properties if isinstance(p, TransitionCheck)]
+        # a counted property rides on the same per-action cache as a check that always holds
+        self.counters = {p.name: 0 for p in properties if isinstance(p, TransitionCount)}
+        self.transition_checks += [self._counting(p) for p in properties if isinstance(p, TransitionCount)]
         self._checks_for: dict[Any, tuple[TransitionCheck, ...]] = {}
         self.index: dict[Any, int] = {}
         self.states: list[Any] = []
@@ -85,6 +88,16 @@ class _Explorer:
             if not inv.holds(state):
                 self.violation(inv.name, inv.explain(state), sid, None, None)
         return sid
+
+    def _counting(self, prop: TransitionCount) -> TransitionCheck:
+        counters = self.counters
+
+        def holds(before: Any, action: Any, after: Any) -> bool:
+            if prop.matches(before, action, after):
+                counters[prop.name] += 1
+            return True
+
+        return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
 
     def checks_for(self, action: Any) -> tuple[TransitionCheck, ...]:
         checks = self._checks_for.get(action)
@@ -205,6 +218,7 @@ class _Explorer:
         stats = Stats(states=len(self.states), transitions=self.transitions, depth=self.depth,
                       seconds=seconds, max_frontier=self.max_frontier)
         violations = tuple(Violation(name, count, trace) for name, (count, trace) in self.found.items())
+        covered, not_covered = coverage_of(self.model, self._checks_for.keys())
         if violations:
             verdict = Verdict.VIOLATED
         elif reason is not None:
@@ -212,7 +226,8 @@ class _Explorer:
         else:
             verdict = Verdict.HOLDS
         return Result(verdict=verdict, stats=stats, violations=violations, incomplete_reason=reason,
-                      strategy=self.options.strategy, interrupted=interrupted)
+                      strategy=self.options.strategy, interrupted=interrupted, counts=dict(self.counters),
+                      covered=covered, not_covered=not_covered)
 
 
 def build_trace(model: Model, name: str, explanation: str, initial: Any,

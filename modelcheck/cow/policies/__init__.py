@@ -9,15 +9,17 @@ import importlib
 import pkgutil
 from functools import cache
 
-from modelcheck.cow.policies.base import PageCounts, Policy, WriteFault
+from modelcheck.cow.policies.base import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, PageInfo,
+                                          Policy, Unshare, WriteFault)
 
-__all__ = ["PageCounts", "Policy", "WriteFault", "all_policies", "get_policy", "policy_names"]
+__all__ = ["GUP_PIN_COUNTING_BIAS", "ForkPage", "GupFirst", "GupRequest", "PageInfo", "Policy", "Unshare",
+           "WriteFault", "all_policies", "get_policy", "policy_names"]
 
 
 @cache
 def _registry() -> dict[str, Policy]:
     found: dict[str, Policy] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    for info in pkgutil.iter_modules(__path__):
         if info.name == "base":
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
@@ -29,13 +31,13 @@ def _registry() -> dict[str, Policy]:
     return found
 
 
-def policy_names() -> list[str]:
-    """Names of every known policy, in the order of the eras (oldest first)."""
-    return [p.name for p in all_policies()]
-
-
 def all_policies() -> list[Policy]:
-    return sorted(_registry().values(), key=lambda p: (_era_key(p.release), p.name))
+    """Every known policy, merged lines first in the order of their releases, then the proposals."""
+    return sorted(_registry().values(), key=lambda p: (_release_key(p.release), p.name))
+
+
+def policy_names() -> list[str]:
+    return [p.name for p in all_policies()]
 
 
 def get_policy(name: str) -> Policy:
@@ -45,10 +47,10 @@ def get_policy(name: str) -> Policy:
         raise KeyError(f"unknown policy {name!r} (known: {', '.join(policy_names())})") from None
 
 
-def _era_key(release: str) -> tuple[int, ...]:
-    """Sort key for a release string such as '<= v5.7' or 'v5.9'."""
-    digits = release.lstrip("<=> v").split(" ")[0]
+def _release_key(release: str) -> tuple[int, ...]:
+    """'<= v5.7' -> (5, 7); 'v5.9-v5.17' -> (5, 9); a proposal (no version) sorts last."""
+    text = release.lstrip("<=> v").split(" ")[0].split("-")[0]
     try:
-        return tuple(int(x) for x in digits.split("."))
+        return tuple(int(x) for x in text.split("."))
     except ValueError:
         return (999,)

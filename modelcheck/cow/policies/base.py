@@ -1,8 +1,15 @@
 """What a policy is: the kernel's decisions that changed from era to era.
 
-The mechanisms of the world (faults, fork, GUP, ...) ask the policy; the policy
-answers from the page's counters alone. A new policy is one new module in this
-package that defines ``POLICY``; nothing else has to change.
+The mechanisms of the world (faults, fork, GUP, write-protection) ask the
+policy; the policy answers from what the kernel could see at that point (the
+page's counters and flags, the mm's flags). A new policy is one new module in
+this package that defines ``POLICY``; nothing else changes. A policy that
+refines an earlier era subclasses that era's class and overrides only what
+changed, so each module reads as the era's diff.
+
+Every decision has a default: the behaviour before 2020 (share at fork,
+no special GUP handling beyond a write fault for FOLL_WRITE, write-protect
+whatever is asked).
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
+GUP_PIN_COUNTING_BIAS = 1024  # a FOLL_PIN on a small page adds this much to its refcount
+
 
 class WriteFault(Enum):
     """do_wp_page's choice for a write fault on a present, write-protected anonymous page."""
@@ -20,30 +29,102 @@ class WriteFault(Enum):
     COPY = "copy"    # allocate a new page, copy, map it writable; the old page loses this mapping
 
 
-@dataclass(frozen=True, slots=True)
-class PageCounts:
-    """The counters the kernel reads when it decides, derived from the world's state.
+class ForkPage(Enum):
+    """copy_present_pte's choice for one present page of a private mapping at fork()."""
 
-    ``mapcount`` is the number of PTEs mapping the page (page_mapcount);
-    ``refcount`` is page_count: one per mapping plus every other holder
-    (pipe buffers, GUP references, speculative references).
+    SHARE = "share"  # write-protect parent and child PTEs; both map the page
+    COPY = "copy"    # the child gets its own copy now; the parent's PTE is untouched
+
+
+class GupFirst(Enum):
+    """What GUP does to the PTE before taking its reference."""
+
+    NOTHING = "nothing"          # take a reference to whatever is mapped
+    WRITE_FAULT = "write_fault"  # trigger a write fault first (FOLL_WRITE, or a forced COW break)
+    UNSHARE = "unshare"          # trigger an unsharing fault (FAULT_FLAG_UNSHARE, copy-on-read)
+
+
+class Unshare(Enum):
+    """The outcome of an unsharing fault: keep the page (now exclusive) or copy it."""
+
+    KEEP = "keep"
+    COPY = "copy"
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    """What the kernel can see about a page (and its mm) when it decides.
+
+    ``mapcount`` is the number of PTEs mapping the page; ``refcount`` is
+    page_count: one per mapping plus every other holder (pipe buffers, FOLL_GET
+    references, FOLL_PIN references at GUP_PIN_COUNTING_BIAS each, speculative
+    references, an LRU batch). ``exclusive`` is PG_anon_exclusive (tracked only
+    for policies that use it); ``has_pinned`` is MMF_HAS_PINNED of the mm asking.
     """
 
     mapcount: int
     refcount: int
+    exclusive: bool = False
+    in_lru_batch: bool = False
+    has_pinned: bool = False
+
+    @property
+    def maybe_dma_pinned(self) -> bool:
+        """page_maybe_dma_pinned() on a small page: may be a false positive, never a false negative."""
+        return self.refcount >= GUP_PIN_COUNTING_BIAS
+
+
+@dataclass(frozen=True, slots=True)
+class GupRequest:
+    """The flags of one GUP call and what it found mapped."""
+
+    write: bool      # FOLL_WRITE
+    pin: bool        # FOLL_PIN (else FOLL_GET)
+    longterm: bool   # FOLL_LONGTERM
+    pte_writable: bool
 
 
 class Policy(ABC):
     """Base of every policy: its identity, and the rules it sets."""
 
     name: ClassVar[str]
-    release: ClassVar[str]          # the kernel releases that used the rule
+    release: ClassVar[str]              # the kernel release(s) that used the rule
     commits: ClassVar[tuple[str, ...]]  # the commit ids that introduced it
-    summary: ClassVar[str]          # one line for `modelcheck policies`
+    summary: ClassVar[str]              # one line for `modelcheck policies`
+    uses_exclusive: ClassVar[bool] = False  # the world tracks PG_anon_exclusive for it
 
     @abstractmethod
-    def write_fault(self, page: PageCounts) -> WriteFault:
+    def write_fault(self, page: PageInfo) -> WriteFault:
         """Reuse or copy on a write fault on a write-protected anonymous page."""
+
+    def drains_lru_before_reuse(self, page: PageInfo) -> bool:
+        """Drain the local LRU batch before deciding (5.18: an extra batch reference must not force a copy)."""
+        return False
+
+    def fork_page(self, page: PageInfo) -> ForkPage:
+        return ForkPage.SHARE
+
+    def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
+        """FOLL_WRITE on a write-protected PTE faults first (every era); reads take what is mapped."""
+        if request.write and not request.pte_writable:
+            return GupFirst.WRITE_FAULT
+        return GupFirst.NOTHING
+
+    def unshare(self, page: PageInfo) -> Unshare:
+        """An unsharing fault (only reached by policies whose ``gup`` asks for one)."""
+        return Unshare.COPY
+
+    def clear_refs_skips(self, page: PageInfo, pte_writable: bool) -> bool:
+        """clear_refs(4) leaves this PTE alone (neither write-protects it nor clears soft-dirty)."""
+        return False
+
+    def wrprotect_skips(self, page: PageInfo) -> bool:
+        """mprotect(PROT_READ) / uffd-wp leave this PTE writable."""
+        return False
+
+    def mprotect_makes_writable(self, page: PageInfo, pte_soft_dirty: bool) -> bool:
+        """mprotect(PROT_READ|PROT_WRITE) sets the write bit on this private anonymous PTE directly."""
+        return False
 
     def __repr__(self) -> str:
         return f"<policy {self.name}>"

@@ -12,7 +12,7 @@ the test is ``mapcount + swapcount <= 1``. The world has no swap yet, so the
 swap count is 0 here.
 """
 
-from modelcheck.cow.policies.base import PageCounts, Policy, WriteFault
+from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
 
 
 class MapcountPolicy(Policy):
@@ -21,7 +21,7 @@ class MapcountPolicy(Policy):
     commits = ()  # the long-standing rule; 17839856fd58 (v5.8) kept it for faults
     summary = "reuse on a write fault when the page's mapcount is 1 (refcount ignored)"
 
-    def write_fault(self, page: PageCounts) -> WriteFault:
+    def write_fault(self, page: PageInfo) -> WriteFault:
         return WriteFault.REUSE if page.mapcount <= 1 else WriteFault.COPY
 
 

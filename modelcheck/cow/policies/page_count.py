@@ -14,7 +14,7 @@ The world has no KSM pages and no contention for the page lock, so the rule is
 ``refcount == 1 and mapcount == 1``.
 """
 
-from modelcheck.cow.policies.base import PageCounts, Policy, WriteFault
+from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
 
 
 class PageCountPolicy(Policy):
@@ -23,7 +23,7 @@ class PageCountPolicy(Policy):
     commits = ("09854ba94c6a",)
     summary = "reuse on a write fault only when the page's refcount is 1 (any other reference copies)"
 
-    def write_fault(self, page: PageCounts) -> WriteFault:
+    def write_fault(self, page: PageInfo) -> WriteFault:
         if page.refcount == 1 and page.mapcount == 1:
             return WriteFault.REUSE
         return WriteFault.COPY

@@ -1,0 +1,79 @@
+"""CPU accesses and page faults: stores, loads, write faults (do_wp_page) and unsharing faults."""
+
+from __future__ import annotations
+
+from modelcheck.cow.layout import (PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, VMA_WRITE, pte_make,
+                                  pte_page)
+from modelcheck.cow.policies import Unshare, WriteFault
+
+
+class Faults:
+    """Mixed into ``CowModel``."""
+
+    def vma_writable(self, t, proc: int, addr: int) -> bool:
+        L = self.layout
+        return not L.features.vma or bool(t[L.vma_base + proc * L.addresses + addr] & VMA_WRITE)
+
+    def write_fault(self, t: list[int], proc: int, addr: int) -> str:
+        """do_wp_page on a write-protected present PTE: the policy reuses or copies.
+
+        The new or reused PTE is writable when the VMA is (a forced write fault
+        in a read-only VMA, as GUP's FOLL_FORCE path does, maps it read-only),
+        dirty and so soft-dirty.
+        """
+        L = self.layout
+        k = L.pte_index(proc, addr)
+        pte = t[k]
+        page = pte_page(pte)
+        info = self.info(t, page, proc)
+        branch = ""
+        if self.policy.drains_lru_before_reuse(info):
+            t[L.flags_base + page] &= ~PAGE_LRU_BATCH  # lru_add_drain() of the local CPU
+            info = self.info(t, page, proc)
+            branch = "lru_drain+"
+        writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
+        soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
+        if self.policy.write_fault(info) is WriteFault.REUSE:
+            t[k] = (pte & ~PTE_WRITE) | writable | soft_dirty
+            self.set_exclusive(t, page, True)
+            self.clear_write_protect_request(t, proc, addr)
+            return branch + "reuse"
+        new = self.allocate(t, t[L.value_base + page])
+        t[k] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
+        self.release(t, page)
+        self.clear_write_protect_request(t, proc, addr)
+        return branch + "copy"
+
+    def unshare_fault(self, t: list[int], proc: int, addr: int) -> str:
+        """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
+        L = self.layout
+        k = L.pte_index(proc, addr)
+        pte = t[k]
+        page = pte_page(pte)
+        if self.policy.unshare(self.info(t, page, proc)) is Unshare.KEEP:
+            self.set_exclusive(t, page, True)
+            return "unshare_keep"
+        new = self.allocate(t, t[L.value_base + page])
+        t[k] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))  # R/O, soft-dirty and uffd-wp kept
+        self.release(t, page)
+        return "unshare_copy"
+
+    def op_store(self, t: list[int], proc: int, addr: int, tag: int) -> str | None:
+        """A CPU store: through a writable PTE, or a write fault (blocked by uffd-wp, SIGSEGV without VM_WRITE)."""
+        L = self.layout
+        k = L.pte_index(proc, addr)
+        pte = t[k]
+        if not pte:
+            return None
+        if pte & PTE_WRITE:
+            branch = "write"
+        elif pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
+            return None  # waits for UFFDIO_WRITEPROTECT off, or would be killed by SIGSEGV
+        else:
+            branch = self.write_fault(t, proc, addr)
+        t[L.value_base + pte_page(t[k])] = tag
+        self.record_write(t, proc, addr, tag)
+        return branch
+
+    def op_load(self, t: list[int], proc: int, addr: int) -> str | None:
+        return "read" if t[self.layout.pte_index(proc, addr)] else None

@@ -1,0 +1,79 @@
+"""fork() (dup_mmap / copy_present_pte) and exit."""
+
+from __future__ import annotations
+
+from modelcheck.cow.layout import MM_EXITED, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_make, pte_page, PTE_SOFTDIRTY
+from modelcheck.cow.policies import ForkPage
+
+
+class ForkExit:
+    """Mixed into ``CowModel``."""
+
+    def op_fork(self, t: list[int]) -> str | None:
+        """The parent forks child nforks+1; each private page is shared write-protected or copied for the child.
+
+        VM_DONTFORK ranges are not copied; pipes and GUP references are not
+        inherited; the child's mm starts with no MMF_HAS_PINNED.
+        """
+        L = self.layout
+        M = L.addresses
+        child = t[0] + 1
+        if child >= L.processes:
+            return None
+        t[0] = child
+        copied = False
+        for a in range(M):
+            if L.features.vma:
+                flags = t[L.vma_base + a]
+                t[L.vma_base + child * M + a] = flags
+                if flags & VMA_DONTFORK:
+                    continue
+            pte = t[1 + a]
+            if not pte:
+                continue
+            page = pte_page(pte)
+            if self.policy.fork_page(self.info(t, page, 0)) is ForkPage.COPY:
+                # copy_present_page: the child gets a private copy now, writable if VM_WRITE
+                new = self.allocate(t, t[L.value_base + page])
+                writable = not L.features.vma or bool(t[L.vma_base + a] & VMA_WRITE)
+                t[1 + child * M + a] = pte_make(new, writable, pte & PTE_SOFTDIRTY)
+                copied = True
+            else:
+                shared = pte & ~PTE_WRITE
+                t[1 + a] = shared
+                t[1 + child * M + a] = shared
+                self.set_exclusive(t, page, False)
+            if L.features.last_write:
+                t[L.last_base + child * M + a] = t[L.last_base + a]
+        return "fork_copy" if copied else "fork_share"
+
+    def op_exit(self, t: list[int], proc: int) -> str | None:
+        """The process's mappings, pipe and GUP references are dropped (the pins of an io_uring go with it)."""
+        L = self.layout
+        for a in range(L.addresses):
+            k = L.pte_index(proc, a)
+            pte = t[k]
+            if pte:
+                t[k] = 0
+                self.release(t, pte_page(pte))
+            self.forget_writes(t, proc, a)
+            self.clear_write_protect_request(t, proc, a)
+        if L.pipe_base != L.value_base and t[L.pipe_base + proc]:
+            self.op_pipe_read(t, proc)
+        for n, h in enumerate(self.holders):
+            if h.proc == proc and t[L.holder_base + n]:
+                self.op_put(t, n)
+        t[L.mm_base + proc] |= MM_EXITED
+        return "exit"
+
+    def op_munmap(self, t: list[int], proc: int, addr: int) -> str | None:
+        L = self.layout
+        k = L.pte_index(proc, addr)
+        pte = t[k]
+        if not pte:
+            return None
+        t[k] = 0
+        self.release(t, pte_page(pte))
+        self.forget_writes(t, proc, addr)
+        self.clear_write_protect_request(t, proc, addr)
+        return "munmap"

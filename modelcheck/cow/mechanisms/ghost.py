@@ -1,0 +1,32 @@
+"""Ghost state: facts the invariants need that the kernel does not keep.
+
+``last``: the owner's last completed write to each address (CPU store or DMA
+through its GUP reference), for no_lost_write. ``wp``: a write-protection the
+owner asked for (mprotect(PROT_READ), uffd-wp, clear_refs) that no fault has
+answered yet, for wrprotect_effective. Each exists only when its invariant is
+checked, so it never splits the states of other runs.
+"""
+
+from __future__ import annotations
+
+
+class Ghost:
+    """Mixed into ``CowModel``."""
+
+    def record_write(self, t: list[int], proc: int, addr: int, tag: int) -> None:
+        L = self.layout
+        if L.features.last_write:
+            t[L.last_base + proc * L.addresses + addr] = tag
+
+    def forget_writes(self, t: list[int], proc: int, addr: int) -> None:
+        self.record_write(t, proc, addr, 0)
+
+    def request_write_protect(self, t: list[int], proc: int, addr: int) -> None:
+        L = self.layout
+        if L.features.write_protect:
+            t[L.wp_base + proc * L.addresses + addr] = 1
+
+    def clear_write_protect_request(self, t: list[int], proc: int, addr: int) -> None:
+        L = self.layout
+        if L.features.write_protect:
+            t[L.wp_base + proc * L.addresses + addr] = 0

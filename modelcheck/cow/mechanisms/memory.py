@@ -1,0 +1,128 @@
+"""Pages: who holds them, their derived counters, allocation and freeing, value tags."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from modelcheck.cow.layout import PAGE_EXCLUSIVE, PAGE_LRU_BATCH, MM_HAS_PINNED, Layout, pte_key
+from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, PageInfo, Policy
+
+
+class ValueTags:
+    """Value codes name the write that produced a value.
+
+    Open worlds (the reference world): 1 + n is the parent's write after its
+    n-th fork (1 = the initial contents), P + i a write by child i.
+    Scripted worlds: 1 + k*P + n is the k-th write operation of the scenario
+    (k = 0: the initial contents), done by the parent after n forks (n = 0
+    for a child's write), so that every write is told apart.
+    """
+
+    def __init__(self, processes: int, writers: Sequence[tuple[int, str]] | None = None) -> None:
+        self.P = processes
+        self.writers = writers  # scripted: (process, operation text) per write operation, index k - 1
+
+    def code(self, proc: int, nforks: int, write_op: int = 0) -> int:
+        if self.writers is None:
+            return 1 + nforks if proc == 0 else self.P + proc
+        return 1 + write_op * self.P + (nforks if proc == 0 else 0)
+
+    def decode(self, code: int) -> tuple[int, int]:
+        """(writer process, forks before the write) as reference-world.md pairs them."""
+        if code <= 0:
+            raise ValueError("a free page has no value")
+        if self.writers is None:
+            return (0, code - 1) if code <= self.P else (code - self.P, 0)
+        k, n = divmod(code - 1, self.P)
+        return (0, 0) if k == 0 else (self.writers[k - 1][0], n)
+
+    def words(self, code: int) -> str:
+        writer, n = self.decode(code)
+        who = "the parent" if writer == 0 else f"child{writer}"
+        if self.writers is None or (code - 1) // self.P == 0:
+            if writer == 0:
+                return f"({writer},{n}) " + ("[initial contents]" if n == 0 else f"[the parent's write after fork {n}]")
+            return f"({writer},{n}) [a write by child{writer}]"
+        k = (code - 1) // self.P
+        after = f" after fork {n}" if writer == 0 else ""
+        return f"({writer},{n}) [{who}'s '{self.writers[k - 1][1]}'{after}]"
+
+
+class Memory:
+    """Derived counters and page life cycle; mixed into ``CowModel``."""
+
+    layout: Layout
+    policy: Policy
+    tags: ValueTags
+    _holder_weights: tuple[tuple[int, int], ...]  # (state index, references it counts for)
+    _lru_on: bool
+    _pte_flag_bits: bool  # PTEs may carry soft-dirty or uffd-wp bits besides the write bit
+
+    def mapcount(self, s: Sequence[int], page: int) -> int:
+        L = self.layout
+        ptes = s[L.pte_base:L.pipe_base]
+        key = pte_key(page)
+        count = ptes.count(key) + ptes.count(key | 1)
+        if self._pte_flag_bits:
+            count += sum(ptes.count(key | bits) for bits in range(2, 8))
+        return count
+
+    def refcount(self, s: Sequence[int], page: int) -> int:
+        """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch refs."""
+        L = self.layout
+        ptes = s[L.pte_base:L.pipe_base]
+        key = pte_key(page)
+        count = ptes.count(key) + ptes.count(key | 1)
+        if self._pte_flag_bits:
+            count += sum(ptes.count(key | bits) for bits in range(2, 8))
+        if L.pipe_base != L.value_base:
+            count += s[L.pipe_base:L.value_base].count(page + 1)
+        if L.speculative:
+            count += s[L.spec_base + page]
+        for index, weight in self._holder_weights:
+            if s[index] == page + 1:
+                count += weight
+        if self._lru_on and s[L.flags_base + page] & PAGE_LRU_BATCH:
+            count += 1
+        return count
+
+    def page_flags(self, s: Sequence[int], page: int) -> int:
+        L = self.layout
+        return s[L.flags_base + page] if L.features.pageflags else 0
+
+    def info(self, s: Sequence[int], page: int, proc: int = 0) -> PageInfo:
+        L = self.layout
+        flags = self.page_flags(s, page)
+        has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
+        return PageInfo(mapcount=self.mapcount(s, page), refcount=self.refcount(s, page),
+                        exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
+                        has_pinned=has_pinned)
+
+    def release(self, t: list[int], page: int) -> None:
+        """A holder of ``page`` let go: free it when nothing references it any more."""
+        if self.refcount(t, page) == 0:
+            L = self.layout
+            t[L.value_base + page] = 0
+            if L.features.pageflags:
+                t[L.flags_base + page] = 0
+
+    def allocate(self, t: list[int], value: int) -> int:
+        """Take the lowest free page slot; a fresh anonymous page is exclusive and starts in an LRU batch."""
+        L = self.layout
+        vb = L.value_base
+        for page in range(L.pages):
+            if t[vb + page] == 0:
+                t[vb + page] = value
+                if L.features.pageflags:
+                    t[L.flags_base + page] = ((PAGE_EXCLUSIVE if self.policy.uses_exclusive else 0)
+                                              | (PAGE_LRU_BATCH if self._lru_on else 0))
+                return page
+        raise RuntimeError("no free page slot: the world's page budget is too small")
+
+    def set_exclusive(self, t: list[int], page: int, on: bool) -> None:
+        if self.policy.uses_exclusive:
+            i = self.layout.flags_base + page
+            t[i] = t[i] | PAGE_EXCLUSIVE if on else t[i] & ~PAGE_EXCLUSIVE
+
+    def pin_weight(self, pin: bool) -> int:
+        return GUP_PIN_COUNTING_BIAS if pin else 1

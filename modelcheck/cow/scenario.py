@@ -1,0 +1,179 @@
+"""Scenarios: a program per thread, and the kernel events allowed to interleave.
+
+A program is a list of operations, one string each:
+
+    store a0          CPU store (a write fault when the PTE is write-protected)
+    load a0           CPU load: the thread observes the value
+    fork              only the parent's threads fork; the i-th fork creates child<i>
+    exit              the process exits: its mappings, pipe and GUP references go
+    munmap a0
+    mprotect_ro a0    mprotect(PROT_READ)
+    mprotect_rw a0    mprotect(PROT_READ|PROT_WRITE)
+    dontfork a0       madvise(MADV_DONTFORK)
+    vmsplice a0       a read-only FOLL_GET reference held by the process's pipe
+    pipe_read         read the pipe (an observation) and drop its reference
+    clear_refs        echo 4 > /proc/self/clear_refs (soft-dirty reset)
+    uffd_wp a0        UFFDIO_WRITEPROTECT on;  uffd_unwp a0: off
+    get_ro a0 -> h    FOLL_GET (e.g. O_DIRECT write from memory), held as h
+    get_rw a0 -> h    FOLL_GET|FOLL_WRITE (O_DIRECT read into memory)
+    pin_ro a0 -> h    FOLL_PIN|FOLL_LONGTERM, read-only (gup_test's R/O pin)
+    pin_rw a0 -> h    FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (io_uring fixed buffer, RDMA, VFIO)
+    dma_write h       the device writes through h (completes a write for the owner)
+    dma_read h        the device reads through h (an observation on the owner's behalf)
+    put h             drop h (unpin / put_page / unregister)
+
+Threads are named ``parent``, ``parent.2`` (a second thread of the parent),
+``child1``, ``child1.2``, ...; a child's threads start when it is forked.
+Kernel events: ``spec`` (speculative references, bounded by the world's S) and
+``lru`` (pages start in a per-CPU LRU batch that holds a reference until drained).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+ADDRESS_OPS = frozenset({"store", "load", "munmap", "mprotect_ro", "mprotect_rw", "dontfork", "vmsplice",
+                         "uffd_wp", "uffd_unwp"})
+PLAIN_OPS = frozenset({"fork", "exit", "pipe_read", "clear_refs"})
+GUP_OPS = frozenset({"get_ro", "get_rw", "pin_ro", "pin_rw"})
+HOLDER_OPS = frozenset({"dma_write", "dma_read", "put"})
+OPS = ADDRESS_OPS | PLAIN_OPS | GUP_OPS | HOLDER_OPS
+EVENTS = ("spec", "lru")
+
+_THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
+_ADDR = re.compile(r"^a(0|[1-9][0-9]*)$")
+_HOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ScenarioError(ValueError):
+    """A malformed scenario: says which thread, which operation, and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str
+    addr: int = -1
+    holder: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Thread:
+    name: str
+    proc: int  # 0 = the parent, i = child i
+    program: tuple[Op, ...]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A GUP reference a scenario takes: who holds it, on which address, of which kind."""
+
+    name: str
+    proc: int
+    addr: int
+    kind: str  # get_ro, get_rw, pin_ro, pin_rw
+
+    @property
+    def is_pin(self) -> bool:
+        return self.kind.startswith("pin")
+
+    @property
+    def writable(self) -> bool:
+        return self.kind.endswith("rw")
+
+
+def parse_op(text: str, where: str) -> Op:
+    words = text.replace("->", " -> ").split()
+    if not words:
+        raise ScenarioError(f"{where}: empty operation")
+    kind, args = words[0], words[1:]
+    if kind not in OPS:
+        raise ScenarioError(f"{where}: unknown operation {kind!r} (known: {', '.join(sorted(OPS))})")
+
+    def addr(word: str) -> int:
+        m = _ADDR.match(word)
+        if not m:
+            raise ScenarioError(f"{where}: {text!r}: {word!r} is not an address (a0, a1, ...)")
+        return int(m.group(1))
+
+    def holder(word: str) -> str:
+        if not _HOLDER.match(word):
+            raise ScenarioError(f"{where}: {text!r}: {word!r} is not a holder name")
+        return word
+
+    if kind in PLAIN_OPS and not args:
+        return Op(kind, text=text)
+    if kind in ADDRESS_OPS and len(args) == 1:
+        return Op(kind, addr=addr(args[0]), text=text)
+    if kind in GUP_OPS and len(args) == 3 and args[1] == "->":
+        return Op(kind, addr=addr(args[0]), holder=holder(args[2]), text=text)
+    if kind in HOLDER_OPS and len(args) == 1:
+        return Op(kind, holder=holder(args[0]), text=text)
+    shape = ("" if kind in PLAIN_OPS else " aN" if kind in ADDRESS_OPS
+             else " aN -> NAME" if kind in GUP_OPS else " NAME")
+    raise ScenarioError(f"{where}: {text!r}: {kind} takes the form '{kind}{shape}'")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    threads: tuple[Thread, ...]
+    events: frozenset[str]
+    holders: tuple[Holder, ...]
+    processes: int
+    addresses: int
+
+    @classmethod
+    def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
+              addresses: int | None = None) -> "Scenario":
+        threads = []
+        for name, program in programs.items():
+            m = _THREAD.match(name)
+            if not m:
+                raise ScenarioError(f"thread {name!r}: threads are named parent, parent.2, child1, child1.2, ...")
+            if isinstance(program, str):
+                raise ScenarioError(f"thread {name}: the program must be a list of operations, not one string")
+            proc = int(m.group(2)) if m.group(2) else 0
+            ops = tuple(parse_op(text, f"thread {name}, operation {n}") for n, text in enumerate(program, 1))
+            threads.append(Thread(name, proc, ops))
+        if not any(t.proc == 0 for t in threads):
+            raise ScenarioError("a scenario needs a parent thread")
+        forks = sum(1 for t in threads for op in t.program if op.kind == "fork")
+        for t in threads:
+            if t.proc and any(op.kind == "fork" for op in t.program):
+                raise ScenarioError(f"thread {t.name}: only the parent forks")
+            if t.proc > forks:
+                raise ScenarioError(f"thread {t.name}: the parent forks only {forks} time(s)")
+        unknown = set(events) - set(EVENTS)
+        if unknown:
+            raise ScenarioError(f"unknown kernel event(s) {', '.join(sorted(unknown))} (known: {', '.join(EVENTS)})")
+        holders: dict[str, Holder] = {}
+        for t in threads:
+            for op in t.program:
+                if op.kind in GUP_OPS:
+                    if op.holder in holders:
+                        raise ScenarioError(f"thread {t.name}: holder {op.holder!r} is taken twice")
+                    holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind)
+        for t in threads:
+            for op in t.program:
+                if op.kind in HOLDER_OPS:
+                    h = holders.get(op.holder)
+                    if h is None:
+                        raise ScenarioError(f"thread {t.name}: {op.text!r} names holder {op.holder!r}, "
+                                            f"which no GUP operation takes")
+                    if h.proc != t.proc:
+                        raise ScenarioError(f"thread {t.name}: holder {op.holder!r} belongs to another process")
+                    if op.kind == "dma_write" and not h.writable:
+                        raise ScenarioError(f"thread {t.name}: {op.text!r}: {h.name} is a read-only reference")
+        used = max([op.addr for t in threads for op in t.program], default=-1) + 1
+        if addresses is None:
+            addresses = max(used, 1)
+        elif used > addresses:
+            raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
+        threads.sort(key=lambda t: (t.proc, t.name))
+        return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
+                   processes=forks + 1, addresses=addresses)
+
+    def uses(self, *kinds: str) -> bool:
+        return any(op.kind in kinds for t in self.threads for op in t.program)
