@@ -21,20 +21,19 @@ class PolicyRun:
 
     policy: str
     invariants: tuple[str, ...]
-    expected: str | None  # what the spec states, None when it states nothing
+    expected: str | None  # the verdict expected (see Spec.expected), None when unknown
     result: Result
-
-    @property
-    def expected_verdict(self) -> str:
-        """A spec with no expectation for a policy expects it to hold."""
-        return self.expected or "holds"
+    missing_coverage: tuple[str, ...] = ()  # what the spec's ``covers`` asked for and never fired
 
     @property
     def as_expected(self) -> bool | None:
-        """True or False for a finished run; None when the run ended incomplete."""
-        if self.result.verdict is Verdict.INCOMPLETE:
+        """False when the verdict differs from a known expectation or the run was vacuous;
+        None when the run ended incomplete or nothing is expected; else True."""
+        if self.missing_coverage:
+            return False
+        if self.result.verdict is Verdict.INCOMPLETE or self.expected is None:
             return None
-        return self.result.verdict.value == self.expected_verdict
+        return self.result.verdict.value == self.expected
 
 
 def chosen_invariants(loaded: LoadedSpec) -> tuple[str, ...]:
@@ -52,8 +51,10 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
     for policy in policies:
         model = loaded.world.model(policy, invariants)
         result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}")
-        yield PolicyRun(policy=policy, invariants=invariants,
-                        expected=loaded.spec.expected(policy), result=result)
+        missing = tuple(item for item in loaded.spec.covers if item not in result.covered) \
+            if result.verdict is not Verdict.INCOMPLETE and not (result.violations and options.stop_at_first) else ()
+        yield PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
+                        result=result, missing_coverage=missing)
         if result.interrupted:
             return
 

@@ -57,6 +57,7 @@ class Spec:
     params: Mapping[str, Any] = field(default_factory=dict)
     policies: Sequence[str] | None = None
     expect: Mapping[str, str] = field(default_factory=dict)
+    covers: Sequence[str] = ()  # coverage items (actions, policy branches) every complete run must fire
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -72,8 +73,18 @@ class Spec:
                                  f"not {verdict!r}")
 
     def expected(self, policy: str) -> str | None:
-        """The verdict the spec states for ``policy``, or None when it states none."""
+        """The verdict expected of ``policy``, or None when it is unknown.
+
+        A spec that states no expectation at all expects every policy to hold;
+        a spec that states some leaves the others unknown (history is silent
+        or only inferred there), and their verdicts never fail a run.
+        """
+        if not self.expect:
+            return "holds"
         return self.expect.get(policy)
+
+    def states_expectation(self, policy: str) -> bool:
+        return policy in self.expect
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         self._open_bases = self._build_open_bases(P, M)
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text),
-              *self._operation(op, t.proc, ti, pc)) for pc, op in enumerate(t.program)]
+              *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"))
+             for pc, op in enumerate(t.program)]
             for ti, t in enumerate(scenario.threads)] if scenario else []
         self._properties = tuple(_invariants.build(name, self) for name in self.invariant_names) + (
             _invariants.spurious_copy_count(self),)
@@ -240,8 +241,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             pc = s[pc_index]
             if pc >= len(thread.program):
                 continue
-            base, run, args = self._script_steps[ti][pc]
-            if run is self.op_store or run is self.op_dma_write:
+            base, run, args, writes = self._script_steps[ti][pc]
+            if writes:  # the last argument is the write's number: its value tag depends on nforks now
                 args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
             self._try(s, out, base, run, *args, pc_index=pc_index)
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from modelcheck.engine import SearchOptions
+from modelcheck.engine import SearchOptions, Verdict
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
 from modelcheck.runner import PolicyRun, replay_trace, run_spec
@@ -93,7 +93,7 @@ def _check(argv: Sequence[str]) -> int:
               + (f"; not run: {', '.join(skipped)}" if skipped else ""), file=sys.stderr)
     if any(run.as_expected is False for run in runs):
         return EXIT_DIFFERS
-    if any(run.as_expected is None for run in runs) or len(runs) < len(policies):
+    if any(run.result.verdict is Verdict.INCOMPLETE for run in runs) or len(runs) < len(policies):
         return EXIT_INCOMPLETE
     return EXIT_OK
 

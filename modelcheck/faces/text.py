@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence, TextIO
 
-from modelcheck.engine import Trace
+from modelcheck.engine import Trace, Verdict
 from modelcheck.runner import PolicyRun
 from modelcheck.spec import LoadedSpec
 
@@ -23,13 +23,15 @@ def header(loaded: LoadedSpec, search: str, stop_at_first: bool) -> str:
 
 def _row(run: PolicyRun) -> list[str]:
     r, s = run.result, run.result.stats
-    if run.as_expected is None:
+    if run.missing_coverage:
+        mark = "VACUOUS: never fired " + ", ".join(run.missing_coverage)
+    elif r.verdict is Verdict.INCOMPLETE:
         mark = f"incomplete: {r.incomplete_reason}"
-    elif run.as_expected:
-        mark = ""
-    else:
+    elif run.as_expected is False:
         mark = "UNEXPECTED"
-    expected = run.expected if run.expected else "(holds)"
+    else:
+        mark = ""
+    expected = run.expected or "-"
     return [run.policy, r.verdict.value, expected, f"{s.states:,}", f"{s.transitions:,}", str(s.depth),
             f"{s.seconds:.2f}", f"{s.states_per_second:,.0f}", mark]
 
@@ -70,12 +72,25 @@ def counterexamples(runs: Sequence[PolicyRun]) -> str:
 
 def summary(runs: Sequence[PolicyRun]) -> str:
     differ = [run.policy for run in runs if run.as_expected is False]
-    unfinished = [run.policy for run in runs if run.as_expected is None]
+    unfinished = [run.policy for run in runs if run.result.verdict is Verdict.INCOMPLETE]
+    unknown = [run.policy for run in runs if run.expected is None and run.result.verdict is not Verdict.INCOMPLETE]
     if differ:
-        return f"{len(differ)} of {len(runs)} verdicts differ from the spec's expectation: {', '.join(differ)}"
-    if unfinished:
-        return f"{len(unfinished)} of {len(runs)} runs ended incomplete: {', '.join(unfinished)}"
-    return f"all {len(runs)} verdicts as expected"
+        text = f"{len(differ)} of {len(runs)} verdicts differ from the spec's expectation: {', '.join(differ)}"
+    elif unfinished:
+        text = f"{len(unfinished)} of {len(runs)} runs ended incomplete: {', '.join(unfinished)}"
+    else:
+        text = f"all {len(runs) - len(unknown)} stated verdicts as expected"
+    if unknown:
+        text += f"; no expectation stated for {', '.join(unknown)}"
+    return text
+
+
+def coverage(runs: Sequence[PolicyRun]) -> str:
+    """The coverage items that never fired, per policy (a holds there says nothing about them)."""
+    lines = [f"  {run.policy}: {', '.join(run.result.not_covered)}" for run in runs
+             if run.result.not_covered and run.result.verdict is not Verdict.INCOMPLETE
+             and not run.result.violations]
+    return ("never fired (a 'holds' says nothing about these):\n" + "\n".join(lines)) if lines else ""
 
 
 def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool) -> None:
@@ -84,4 +99,7 @@ def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: s
     traces = counterexamples(runs)
     if traces:
         out.write("\n" + traces + "\n")
+    unfired = coverage(runs)
+    if unfired:
+        out.write("\n" + unfired + "\n")
     out.write("\n" + summary(runs) + "\n")

@@ -50,7 +50,11 @@ class Faults:
         k = L.pte_index(proc, addr)
         pte = t[k]
         page = pte_page(pte)
-        if self.policy.unshare(self.info(t, page, proc)) is Unshare.KEEP:
+        info = self.info(t, page, proc)
+        if self.policy.drains_lru_before_reuse(info):
+            t[L.flags_base + page] &= ~PAGE_LRU_BATCH
+            info = self.info(t, page, proc)
+        if self.policy.unshare(info) is Unshare.KEEP:
             self.set_exclusive(t, page, True)
             return "unshare_keep"
         new = self.allocate(t, t[L.value_base + page])

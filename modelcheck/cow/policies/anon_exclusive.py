@@ -1,0 +1,56 @@
+"""``anon_exclusive``: v5.19, "COW fixes part 2: reliable GUP pins of anonymous pages"; direction B.
+
+6c287605fd56 ("mm: remember exclusively mapped anonymous pages with
+PG_anon_exclusive") and the rest of David Hildenbrand's series:
+* a write fault on an exclusive page reuses it at once; otherwise the 5.18
+  refcount chain decides, and a reuse marks the page exclusive; a new page is
+  exclusive;
+* fork shares a page only after clearing its exclusive flag, which it refuses
+  for an exclusive page that may be pinned (MMF_HAS_PINNED and
+  page_maybe_dma_pinned): that page is copied for the child instead;
+* a FOLL_PIN without FOLL_WRITE on a read-only PTE of a non-exclusive page
+  first triggers FAULT_FLAG_UNSHARE: the page is kept (and marked exclusive)
+  when the 5.18 chain would reuse it, else copied into a fresh exclusive page
+  that stays mapped read-only. FOLL_GET reads are left alone (never reliable).
+"""
+
+from modelcheck.cow.policies.base import ForkPage, GupFirst, GupRequest, PageInfo, Unshare, WriteFault
+from modelcheck.cow.policies.refcount_5_18 import Refcount518Policy
+
+
+class AnonExclusivePolicy(Refcount518Policy):
+    name = "anon_exclusive"
+    release = "v5.19"
+    commits = ("6c287605fd56",)
+    summary = "PG_anon_exclusive: exclusive pages reuse; R/O pins unshare; fork copies pinned exclusive pages"
+    uses_exclusive = True
+
+    def write_fault(self, page: PageInfo) -> WriteFault:
+        if page.exclusive:
+            return WriteFault.REUSE
+        return super().write_fault(page)
+
+    def drains_lru_before_reuse(self, page: PageInfo) -> bool:
+        return not page.exclusive and super().drains_lru_before_reuse(page)
+
+    def fork_page(self, page: PageInfo) -> ForkPage:
+        if page.exclusive and page.has_pinned and page.maybe_dma_pinned:
+            return ForkPage.COPY
+        return ForkPage.SHARE
+
+    def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
+        if request.pte_writable:
+            return GupFirst.NOTHING
+        if request.write:
+            return GupFirst.WRITE_FAULT
+        if request.pin and not page.exclusive:
+            return GupFirst.UNSHARE
+        return GupFirst.NOTHING
+
+    def unshare(self, page: PageInfo) -> Unshare:
+        if page.exclusive or Refcount518Policy.write_fault(self, page) is WriteFault.REUSE:
+            return Unshare.KEEP
+        return Unshare.COPY
+
+
+POLICY = AnonExclusivePolicy()

@@ -1,0 +1,39 @@
+"""``page_count_fork_copy``: v5.9 final to v5.17, the page_count rule and its repairs.
+
+* 70e806e4e645 ("mm: Do early cow for pinned pages during fork() for ptes",
+  Peter Xu, with 008cfe4418b3 mm->has_pinned; v5.9): when the parent's mm has
+  ever FOLL_PIN'ed and page_maybe_dma_pinned() says the page may be pinned,
+  fork copies it for the child now (child PTE writable if VM_WRITE) and leaves
+  the parent's PTE writable on the pinned page.
+* 9348b73c2e1b ("mm: don't play games with pinned pages in clear_page_refs",
+  v5.11-rc4): clear_refs soft-dirty reset skips a writable PTE of a maybe-pinned
+  page in an mm that has pinned (it stays soft-dirty, so nothing is lost).
+* feb889fb40fa (pinned pages are not added to the swap cache, v5.11-rc4) and
+  6ce64428d620 (flush a pending TLB flush before a write fault in a uffd-wp VMA,
+  v5.12) belong here too; the world has no swap and no TLBs yet, so they are
+  not exercised.
+
+page_maybe_dma_pinned() is refcount >= 1024: FOLL_GET references (O_DIRECT,
+vmsplice) never make it true, so only FOLL_PIN users are protected.
+"""
+
+from modelcheck.cow.policies.base import ForkPage, PageInfo
+from modelcheck.cow.policies.page_count import PageCountPolicy
+
+
+class PageCountForkCopyPolicy(PageCountPolicy):
+    name = "page_count_fork_copy"
+    release = "v5.9-v5.17"
+    commits = ("70e806e4e645", "008cfe4418b3", "9348b73c2e1b", "feb889fb40fa", "6ce64428d620")
+    summary = "page_count reuse; fork copies maybe-pinned pages; clear_refs skips them"
+
+    def fork_page(self, page: PageInfo) -> ForkPage:
+        if page.has_pinned and page.maybe_dma_pinned:
+            return ForkPage.COPY
+        return ForkPage.SHARE
+
+    def clear_refs_skips(self, page: PageInfo, pte_writable: bool) -> bool:
+        return pte_writable and page.has_pinned and page.maybe_dma_pinned
+
+
+POLICY = PageCountForkCopyPolicy()
