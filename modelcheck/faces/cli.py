@@ -150,7 +150,40 @@ def _policies(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"replay": _replay, "policies": _policies}
+def _matrix(argv: Sequence[str]) -> int:
+    from modelcheck.faces import matrix
+
+    p = _Parser(prog="python -m modelcheck matrix",
+                description="Run every spec (default: specs/*.py) under every policy and write "
+                            "results/matrix.md and results/matrix.json.")
+    p.add_argument("specs", nargs="*", help="spec files (default: every file in ./specs)")
+    p.add_argument("--out-dir", default="results", help="where to write matrix.md and matrix.json")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS", help="per cell; a cell past it is incomplete")
+    p.add_argument("--max-states", type=int, metavar="N", help="per cell")
+    p.add_argument("--quiet", action="store_true", help="no line per spec on stderr")
+    args = p.parse_args(argv)
+    try:
+        options = SearchOptions(max_states=args.max_states, time_limit=args.time_limit)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    files = matrix.spec_files(args.specs)
+    if not files:
+        raise UsageError("no spec files given and none in ./specs")
+    rows = matrix.build(args.specs, options, quiet=args.quiet)
+    command = "python -m modelcheck matrix" + (" " + " ".join(args.specs) if args.specs else "")
+    md, js = matrix.write(rows, Path(args.out_dir), command)
+    runs = [run for row in rows for run in row.runs]
+    differ = sum(1 for run in runs if run.as_expected is False)
+    print(f"{len(rows)} scenarios x {len(matrix.policies_of(rows))} policies; "
+          f"{differ} disagreement(s) with stated expectations; wrote {md} and {js}")
+    if differ:
+        return EXIT_DIFFERS
+    if any(run.result.verdict is Verdict.INCOMPLETE for run in runs):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

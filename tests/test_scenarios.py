@@ -1,0 +1,191 @@
+"""The full COW world: each invariant can fail and can hold, the specs reproduce history,
+malformed scenarios are one-line errors, coverage catches vacuous runs, the matrix is generated."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelcheck.cow import CowWorld, WorldError
+from modelcheck.cow.model import CowModel
+from modelcheck.engine import SearchOptions, Verdict, check
+from modelcheck.faces.cli import main
+from modelcheck.runner import run_spec
+from modelcheck.spec import bind, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").glob("*.py"))
+
+
+def verdict(programs, policy, invariants, events=()):
+    model = CowWorld.scripted(programs, events=events).model(policy, invariants)
+    return check(model, SearchOptions(stop_at_first=False))
+
+
+# Each invariant: a scenario and a policy that break it, and a policy under which it holds there.
+INVARIANT_CASES = [
+    ("no_leak_to_child", {"parent": ["fork", "store a0"], "child1": ["vmsplice a0", "munmap a0", "pipe_read"]},
+     (), "mapcount", "page_count"),
+    ("no_leak_to_parent", {"parent": ["fork", "vmsplice a0", "munmap a0", "pipe_read"], "child1": ["store a0"]},
+     (), "mapcount", "page_count"),
+    ("no_leak_across_fork", {"parent": ["vmsplice a0", "fork", "munmap a0", "pipe_read"], "child1": ["store a0"]},
+     (), "gup_cow_break", "page_count"),
+    ("pin_coherent", {"parent": ["pin_rw a0 -> buf", "fork", "store a0"]}, (), "page_count", "page_count_fork_copy"),
+    ("no_lost_write", {"parent": ["get_rw a0 -> dio", "dma_write dio", "put dio", "load a0"],
+                       "parent.2": ["clear_refs", "store a0"]}, (), "page_count", "mapcount"),
+    ("wrprotect_effective", {"parent": ["pin_rw a0 -> mr", "mprotect_ro a0"], "parent.2": ["store a0"]},
+     (), "page_count_refuse_wrprotect", "anon_exclusive"),
+    ("read_gup_no_write_fault", {"parent": ["uffd_wp a0", "get_ro a0 -> buf"]}, (), "gup_cow_break", "page_count"),
+    ("no_spurious_copy", {"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}, ("spec",),
+     "page_count", "anon_exclusive"),
+]
+
+
+@pytest.mark.parametrize("invariant, programs, events, breaks, keeps", INVARIANT_CASES,
+                         ids=[case[0] for case in INVARIANT_CASES])
+def test_each_invariant_can_fail_and_can_hold(invariant, programs, events, breaks, keeps):
+    bad = verdict(programs, breaks, [invariant], events)
+    assert bad.verdict is Verdict.VIOLATED and bad.violations[0].property == invariant
+    good = verdict(programs, keeps, [invariant], events)
+    assert good.verdict is Verdict.HOLDS and good.stats.states > 1
+
+
+def test_refcount_sane_holds_and_catches_a_page_the_world_forgets_to_free(monkeypatch):
+    programs = {"parent": ["vmsplice a0", "fork", "munmap a0", "pipe_read"], "child1": ["store a0", "exit"]}
+    assert verdict(programs, "page_count", ["refcount_sane"]).verdict is Verdict.HOLDS
+    monkeypatch.setattr(CowModel, "release", lambda self, t, page: None)  # a deliberately broken world
+    broken = verdict(programs, "page_count", ["refcount_sane"])
+    assert broken.verdict is Verdict.VIOLATED
+    assert "nothing references it" in broken.counterexample.explanation
+
+
+def test_spurious_copies_are_counted_on_every_run():
+    programs = {"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}
+    counted = verdict(programs, "page_count", ["no_leak_to_child"], ("spec",))
+    assert counted.verdict is Verdict.HOLDS and counted.counts["spurious_copies"] == 1
+    assert verdict(programs, "anon_exclusive", ["no_leak_to_child"], ("spec",)).counts["spurious_copies"] == 0
+
+
+def test_lru_batch_reference_is_drained_by_5_18_not_by_5_9():
+    programs = {"parent": ["fork", "store a0", "mprotect_ro a0", "mprotect_rw a0", "store a0"]}
+    assert verdict(programs, "page_count", ["no_spurious_copy"], ("lru",)).verdict is Verdict.VIOLATED
+    assert verdict(programs, "refcount_5_18", ["no_spurious_copy"], ("lru",)).verdict is Verdict.HOLDS
+
+
+def test_fork_copies_a_pinned_page_for_the_child_and_keeps_the_parent_writable():
+    m = CowWorld.scripted({"parent": ["pin_rw a0 -> buf", "fork"]}).model("page_count_fork_copy", [])
+    s = m.initial_states()[0]
+    for _ in range(2):
+        ((act, s),) = m.successors(s)
+    state = m.state_to_json(s)
+    assert act.branch == "fork_copy"
+    assert state["processes"]["parent"]["pte"]["a0"] == {"page": 0, "writable": True}
+    assert state["processes"]["child1"]["pte"]["a0"] == {"page": 1, "writable": True}
+    assert state["holders"] == {"buf": 0}
+    assert state["pages"]["0"]["refcount"] == 1 + 1024
+
+
+def test_ro_pin_unshares_a_shared_page_under_anon_exclusive():
+    m = CowWorld.scripted({"parent": ["fork", "pin_ro a0 -> pin"]}).model("anon_exclusive", [])
+    s = m.initial_states()[0]
+    for _ in range(2):
+        ((act, s),) = m.successors(s)
+    state = m.state_to_json(s)
+    assert act.branch == "unshare_copy"
+    assert state["processes"]["parent"]["pte"]["a0"] == {"page": 1, "writable": False}
+    assert state["pages"]["1"]["exclusive"] and not state["pages"]["0"]["exclusive"]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_spec_reproduces_the_history_it_states(path):
+    loaded = bind(path, load_spec(path))
+    runs = list(run_spec(loaded, loaded.policies(), SearchOptions()))
+    assert len(runs) == len(loaded.world.policy_names())
+    wrong = {run.policy: run.result.verdict.value for run in runs if run.as_expected is False}
+    assert not wrong, f"{loaded.spec.id}: verdicts differ from the stated history: {wrong}"
+
+
+def test_acceptance_cells_of_the_history():
+    """The cells issue 3 names, read from the specs' own runs."""
+    def cell(name, policy):
+        path = ROOT / "specs" / name
+        loaded = bind(path, load_spec(path))
+        return next(run_spec(loaded, [policy], SearchOptions())).result.verdict.value
+
+    assert cell("vmsplice.py", "mapcount") == "violated"
+    assert {cell("vmsplice.py", p) for p in ("gup_cow_break", "page_count", "anon_exclusive")} == {"holds"}
+    assert cell("c7_iouring_mprotect.py", "page_count") == "violated"
+    assert cell("c7_iouring_mprotect.py", "anon_exclusive") == "holds"
+    assert cell("c8_iouring_fork.py", "mapcount") == cell("c8_iouring_fork.py", "page_count") == "violated"
+    assert cell("c8_iouring_fork.py", "page_count_fork_copy") == "holds"
+    assert {p for p in ("mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18",
+                        "anon_exclusive", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
+            if cell("c9_ro_pin_shared.py", p) == "holds"} == {"gup_cow_break", "anon_exclusive", "andrea_cor"}
+
+
+@pytest.mark.parametrize("programs, needle", [
+    ({"parent": ["teleport a0"]}, "unknown operation 'teleport'"),
+    ({"parent": ["store x"]}, "'x' is not an address"),
+    ({"parent": ["store"]}, "store takes the form 'store aN'"),
+    ({"parent": ["put buf"]}, "names holder 'buf', which no GUP operation takes"),
+    ({"parent": ["get_ro a0 -> b", "dma_write b"]}, "b is a read-only reference"),
+    ({"parent": ["fork"], "child1": ["fork"]}, "only the parent forks"),
+    ({"parent": [], "child2": ["store a0"]}, "the parent forks only 0 time(s)"),
+    ({"worker": ["store a0"]}, "threads are named parent"),
+    ({"child1": ["store a0"]}, "a scenario needs a parent thread"),
+    ({"parent": "store a0"}, "must be a list of operations"),
+])
+def test_malformed_scenarios_are_refused_with_a_reason(programs, needle):
+    with pytest.raises(WorldError, match="scenario: .*" + needle.replace("(", r"\(").replace(")", r"\)")):
+        CowWorld.scripted(programs)
+
+
+def test_a_malformed_scenario_file_is_one_line_and_exit_2(tmp_path, capsys):
+    spec = tmp_path / "bad.py"
+    spec.write_text("from modelcheck import Spec\nfrom modelcheck.cow import CowWorld\n"
+                    "SPEC = Spec(id='x', title='t', invariants=['pin_coherent'],\n"
+                    "            world=lambda: CowWorld.scripted({'parent': ['pin_rw a9 ->']}))\n")
+    assert main([str(spec), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{spec}: bad parameters" in err and "pin_rw takes the form" in err
+
+
+def test_covers_turns_a_vacuous_run_into_a_failure(tmp_path, capsys):
+    spec = tmp_path / "vacuous.py"
+    spec.write_text("from modelcheck import Spec\nfrom modelcheck.cow import CowWorld\n"
+                    "SPEC = Spec(id='x', title='t', invariants=['pin_coherent'], covers=['fork_copy'],\n"
+                    "            world=lambda: CowWorld.scripted({'parent': ['pin_rw a0 -> b', 'fork']}))\n")
+    assert main([str(spec), "--quiet", "--policy", "page_count_fork_copy"]) == 0
+    assert main([str(spec), "--quiet", "--policy", "page_count"]) == 1
+    assert "VACUOUS: never fired fork_copy" in capsys.readouterr().out
+
+
+def test_unfired_branches_are_reported(capsys):
+    assert main([str(ROOT / "specs" / "c1_basic_cow.py"), "--quiet", "--policy", "page_count"]) == 0
+    out = capsys.readouterr().out
+    assert "never fired" in out and "fork_copy" in out
+
+
+def test_matrix_writes_markdown_and_json(tmp_path, capsys):
+    specs = [str(ROOT / "specs" / "vmsplice.py"), str(ROOT / "specs" / "c8_iouring_fork.py")]
+    assert main(["matrix", *specs, "--out-dir", str(tmp_path), "--quiet"]) == 0
+    doc = json.loads((tmp_path / "matrix.json").read_text())
+    assert doc["schema"] == "modelcheck.matrix/1"
+    assert [s["id"] for s in doc["scenarios"]] == ["C3", "C8"]
+    cells = {(c["scenario"], c["policy"]): c for c in doc["cells"]}
+    assert len(cells) == 2 * len(doc["policies"])
+    c = cells["C3", "mapcount"]
+    assert (c["verdict"], c["counterexample_length"], c["expected"], c["as_expected"]) == ("violated", 5, "violated", True)
+    for key in ("scenario", "policy", "verdict", "states", "seconds", "counterexample_length", "expected"):
+        assert key in c
+    assert cells["C8", "jason_2020"]["expected"] is None
+    md = (tmp_path / "matrix.md").read_text()
+    assert "| **C8** fork() with an io_uring fixed buffer |" in md and "violated(" in md
+
+
+def test_committed_matrix_is_the_generated_one():
+    """results/matrix.json is written by the tool: every stated cell agrees, and nothing is typed in."""
+    doc = json.loads((ROOT / "results" / "matrix.json").read_text())
+    ids = {bind(p, load_spec(p)).spec.id for p in SPECS}
+    assert {s["id"] for s in doc["scenarios"]} == ids
+    assert all(c["as_expected"] is not False for c in doc["cells"])
