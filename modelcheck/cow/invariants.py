@@ -53,12 +53,13 @@ def _may_observe(model: "CowModel", observer: int, code: int) -> bool:
 def _leak_check(name: str, model: "CowModel", observers: Callable[[int], bool], doc: str) -> TransitionCheck:
     def holds(before: tuple, act: "Act", after: tuple) -> bool:
         seen = model.observation(before, act)
-        if seen is None or not observers(seen[0]):
+        if seen is None or not observers(seen.observer):
             return True
-        return _may_observe(model, seen[0], seen[3])
+        return _may_observe(model, seen.observer, seen.value)
 
     def explain(before: tuple, act: "Act", after: tuple) -> str:
-        observer, _, page, code = model.observation(before, act)
+        seen = model.observation(before, act)
+        observer, page, code = seen.observer, seen.page, seen.value
         who = _name(observer)
         if observer == 0:
             why = "the parent must never see a write a child made after the fork"
@@ -102,11 +103,10 @@ def _no_lost_write(model: "CowModel") -> TransitionCheck:
 
     def expected(before: tuple, act: "Act"):
         seen = model.observation(before, act)
-        if seen is None or seen[1] < 0:
+        if seen is None or seen.addr < 0:
             return None
-        observer, addr, page, code = seen
-        last = before[L.last_base + observer * L.addresses + addr]
-        return (observer, addr, page, code, last) if last and last != code else None
+        last = before[L.last_index(seen.observer, seen.addr, seen.cell)]
+        return (seen.observer, seen.addr, seen.page, seen.value, last) if last and last != seen.value else None
 
     def explain(before: tuple, act: "Act", after: tuple) -> str:
         observer, addr, page, code, last = expected(before, act)
@@ -154,7 +154,7 @@ def _refcount_sane(model: "CowModel") -> Invariant:
     L = model.layout
 
     def problem(s: tuple) -> str | None:
-        live = [bool(s[L.value_base + g]) for g in range(L.pages)]
+        live = [model.page_live(s, g) for g in range(L.pages)]
         refs = [(f"{_name(p)} PTE a{a}", pte_page(s[L.pte_index(p, a)]))
                 for p in range(L.processes) for a in range(L.addresses) if s[L.pte_index(p, a)]]
         if L.pipe_base != L.value_base:

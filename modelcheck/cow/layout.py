@@ -6,14 +6,14 @@ world (the reference world) stores exactly what reference-world.md counts:
     nforks                      the parent's forks so far (child i exists iff i <= nforks)
     pte[p*M + a]                every process's PTE for every address
     pipe[p]                     a page held by p's pipe (vmsplice), when pipes exist
-    value[g]                    every page slot's value (0 = free)
+    value[g*C + c]              every page slot's value, per cell (0 = free)
     spec[g]                     speculative references, when S > 0
     pageflags[g]                PG_anon_exclusive, in an LRU batch, when used
     vma[p*M + a]                VM_WRITE, VM_DONTFORK, when mprotect/madvise are used
     mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
     pc[t]                       each thread's program counter, in a scripted scenario
     holder[h]                   the page each GUP reference of the scenario holds
-    last[p*M + a]               ghost: the owner's last completed write (no_lost_write)
+    last[(p*M + a)*C + c]       ghost: the owner's last completed write (no_lost_write)
     wp[p*M + a]                 ghost: a write-protect request not yet answered by a fault
                                 (wrprotect_effective)
 
@@ -75,6 +75,7 @@ class Features:
     last_write: bool = False
     write_protect: bool = False
     extra_pages: int = 0  # page slots beyond one per mapping, pipe, speculative and GUP reference
+    cells: int = 1        # values per page (parts of a page the scenario tells apart)
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,13 @@ class Layout:
         pages = P * M + pipes + f.speculative + f.holders + f.extra_pages
         offsets = {}
         at = 1 + P * M
-        for name, length in (("pipe_base", pipes), ("value_base", pages),
+        C = f.cells
+        for name, length in (("pipe_base", pipes), ("value_base", pages * C),
                              ("spec_base", pages if f.speculative else 0),
                              ("flags_base", pages if f.pageflags else 0),
                              ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
                              ("pc_base", f.threads), ("holder_base", f.holders),
-                             ("last_base", P * M if f.last_write else 0),
+                             ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0)):
             offsets[name] = at
             at += length
@@ -125,3 +127,9 @@ class Layout:
 
     def pte_index(self, proc: int, addr: int) -> int:
         return 1 + proc * self.addresses + addr
+
+    def value_index(self, page: int, cell: int = 0) -> int:
+        return self.value_base + page * self.features.cells + cell
+
+    def last_index(self, proc: int, addr: int, cell: int = 0) -> int:
+        return self.last_base + (proc * self.addresses + addr) * self.features.cells + cell

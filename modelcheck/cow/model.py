@@ -47,7 +47,18 @@ class Act(NamedTuple):
     page: int = -1   # kernel events on a page
     holder: int = -1 # the scenario's GUP reference, by number
     text: str = ""   # the operation as the scenario wrote it
+    cell: int = 0    # the part of the page a store or load touches
     branch: str = ""
+
+
+class Observation(NamedTuple):
+    """What an action saw: who (the owner, for a device read), where, which page, and the value."""
+
+    observer: int
+    addr: int  # -1 for a pipe read
+    cell: int
+    page: int
+    value: int
 
 
 def process_name(proc: int) -> str:
@@ -83,7 +94,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             holders=len(self.holders),
             last_write="no_lost_write" in self.invariant_names,
             write_protect="wrprotect_effective" in self.invariant_names,
-            extra_pages=self._extra_pages(scenario, P, M, pipes, spec))
+            extra_pages=self._extra_pages(scenario, P, M, pipes, spec),
+            cells=scenario.cells if scenario else 1)
         self.layout = L = Layout(P, M, features)
         self._holder_weights = tuple((L.holder_base + n, self.pin_weight(h.is_pin))
                                      for n, h in enumerate(self.holders))
@@ -106,7 +118,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         self._acts: dict[tuple[int, str], Act] = {}
         self._open_bases = self._build_open_bases(P, M)
         self._script_steps = [
-            [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text),
+            [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell),
               *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(scenario.threads)] if scenario else []
@@ -146,13 +158,14 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         initial = self.tags.code(0, 0)
         for a in range(L.addresses):
             t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if self._pte_flag_bits else 0)
-            t[L.value_base + a] = initial
+            for cell in range(f.cells):
+                t[L.value_index(a, cell)] = initial
+                if f.last_write:
+                    t[L.last_index(0, a, cell)] = initial
             if f.pageflags and self.policy.uses_exclusive:
                 t[L.flags_base + a] = PAGE_EXCLUSIVE
             if f.vma:
                 t[L.vma_base + a] = VMA_WRITE
-            if f.last_write:
-                t[L.last_base + a] = initial
         return tuple(t)
 
     # -- engine.Model ------------------------------------------------------------------
@@ -165,12 +178,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
     def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
             text: str = "", branch: str = "") -> Act:
         """The interned action; keyed by a small number for the operation and the branch's name."""
-        base = self._bases.get((kind, actor, addr, page, holder, text))
+        base = self._bases.get((kind, actor, addr, page, holder, text, 0))
         if base is None:
-            base = self._bases[kind, actor, addr, page, holder, text] = len(self._bases)
+            base = self._bases[kind, actor, addr, page, holder, text, 0] = len(self._bases)
         act = self._acts.get((base, branch))
         if act is None:
-            act = self._acts[base, branch] = Act(kind, actor, proc, addr, page, holder, text, branch)
+            act = self._acts[base, branch] = Act(kind, actor, proc, addr, page, holder, text, 0, branch)
         return act
 
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
@@ -182,13 +195,14 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         self._kernel_successors(s, out)
         return out
 
-    def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "") -> tuple:
+    def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "",
+              cell: int = 0) -> tuple:
         """An operation's identity without its branch, numbered once: (number, Act fields)."""
-        key = (kind, actor, addr, -1, holder, text)
+        key = (kind, actor, addr, -1, holder, text, cell)
         number = self._bases.get(key)
         if number is None:
             number = self._bases[key] = len(self._bases)
-        return (number, kind, actor, proc, addr, -1, holder, text)
+        return (number, kind, actor, proc, addr, -1, holder, text, cell)
 
     def _try(self, s: tuple, out: list, base: tuple, run, *args, pc_index: int = -1) -> None:
         t = list(s)
@@ -216,7 +230,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             for a in range(M):
                 if s[k]:
                     if on["write"]:
-                        self._try(s, out, bases["write", p, a], self.op_store, p, a, self.tags.code(p, nforks))
+                        self._try(s, out, bases["write", p, a], self.op_store, p, a, 0, self.tags.code(p, nforks))
                     if on["read"]:
                         out.append((bases["read", p, a], s))
                     if on["munmap"]:
@@ -255,7 +269,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         """The mechanism that carries out ``op`` and its arguments."""
         kind, addr = op.kind, op.addr
         if kind == "store":
-            return self.op_store, (proc, addr, self._write_op[thread, pc])
+            return self.op_store, (proc, addr, op.cell, self._write_op[thread, pc])
         if kind == "load":
             return self.op_load, (proc, addr)
         if kind in GUP_OPS:
@@ -272,13 +286,13 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
 
     def _kernel_successors(self, s: tuple, out: list) -> None:
         L = self.layout
-        vb = L.value_base
+        vb, C = L.value_base, L.features.cells
         if L.speculative:
             sb = L.spec_base
             specs = s[sb:sb + L.pages]
             if self._spec_get_on and sum(specs) < L.speculative:
                 for g in range(L.pages):
-                    if s[vb + g]:
+                    if s[vb + g * C]:
                         self._kernel(s, out, "spec_get", g, self.op_spec, g, +1)
             if self._spec_put_on:
                 for g in range(L.pages):
@@ -296,20 +310,20 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         out.append((self.act(kind, "kernel", -1, -1, page, branch=branch), tuple(t)))
 
     # -- observations (what invariants judge) -----------------------------------------
-    def observation(self, s: tuple, act: Act) -> tuple[int, int, int, int] | None:
-        """(observer process, address, page, value code) when ``act`` observes a value, else None."""
+    def observation(self, s: tuple, act: Act) -> Observation | None:
+        """What ``act`` observes, or None when it observes nothing."""
         L = self.layout
         kind = act.kind
         if kind in ("read", "load"):
             page = pte_page(s[L.pte_index(act.proc, act.addr)])
-            return act.proc, act.addr, page, s[L.value_base + page]
+            return Observation(act.proc, act.addr, act.cell, page, s[L.value_index(page, act.cell)])
         if kind == "pipe_read":
             page = s[L.pipe_base + act.proc] - 1
-            return act.proc, -1, page, s[L.value_base + page]
+            return Observation(act.proc, -1, 0, page, s[L.value_index(page)])
         if kind == "dma_read":
             h = self.holders[act.holder]
             page = s[L.holder_base + act.holder] - 1
-            return h.proc, h.addr, page, s[L.value_base + page]
+            return Observation(h.proc, h.addr, h.cell, page, s[L.value_index(page, h.cell)])
         return None
 
     def process_alive(self, s: tuple, proc: int) -> bool:
@@ -368,8 +382,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
                 lines.append(_BRANCH_WORDS[part].format(policy=self.policy.name))
         seen = self.observation(before, act)
         if seen is not None:
-            who, _, page, code = seen
-            lines.append(f"{process_name(who)} observes {self.value_words(code)} on page {page}")
+            part = f" (part {seen.cell})" if L.features.cells > 1 else ""
+            lines.append(f"{process_name(seen.observer)} observes {self.value_words(seen.value)} on page "
+                         f"{seen.page}{part}")
         if after[0] != before[0]:
             lines.append(f"child{after[0]} created (fork {after[0]})")
         for p in range(L.processes):
@@ -413,12 +428,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
 
     def _page_words(self, s: tuple, g: int) -> str:
         L = self.layout
-        code = s[L.value_base + g]
-        if code == 0:
+        if not self.page_live(s, g):
             return "free"
-        writer, n = self.tags.decode(code)
+        values = ", ".join("({},{})".format(*self.tags.decode(s[L.value_index(g, cell)]))
+                           for cell in range(L.features.cells))
         c = self.info(s, g)
-        text = f"value ({writer},{n}) mapcount {c.mapcount} refcount {c.refcount}"
+        text = f"value {values} mapcount {c.mapcount} refcount {c.refcount}"
         if L.speculative and s[L.spec_base + g]:
             text += f" spec {s[L.spec_base + g]}"
         if c.exclusive:
@@ -453,11 +468,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             processes[process_name(p)] = proc
         pages = {}
         for g in range(L.pages):
-            code = s[L.value_base + g]
-            if code:
+            if self.page_live(s, g):
                 c = self.info(s, g)
-                entry = {"value": list(self.tags.decode(code)), "mapcount": c.mapcount, "refcount": c.refcount,
-                         "spec": s[L.spec_base + g] if L.speculative else 0}
+                entry = {"value": list(self.tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
+                         "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
+                if f.cells > 1:
+                    entry["values"] = [list(self.tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
                 if f.pageflags:
                     entry.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
                 pages[str(g)] = entry

@@ -2,7 +2,9 @@
 
 A program is a list of operations, one string each:
 
-    store a0          CPU store (a write fault when the PTE is write-protected)
+    store a0          CPU store (a write fault when the PTE is write-protected);
+                      a0.1 names another part of the same page (a page holds one
+                      value per part the scenario uses)
     load a0           CPU load: the thread observes the value
     fork              only the parent's threads fork; the i-th fork creates child<i>
     exit              the process exits: its mappings, pipe and GUP references go
@@ -43,7 +45,7 @@ OPS = ADDRESS_OPS | PLAIN_OPS | GUP_OPS | HOLDER_OPS
 EVENTS = ("spec", "lru")
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
-_ADDR = re.compile(r"^a(0|[1-9][0-9]*)$")
+_ADDR = re.compile(r"^a(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?$")
 _HOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -57,6 +59,7 @@ class Op:
     addr: int = -1
     holder: str = ""
     text: str = ""
+    cell: int = 0  # which part of the page a store, load or DMA touches (aN.K), 0 by default
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Holder:
     proc: int
     addr: int
     kind: str  # get_ro, get_rw, pin_ro, pin_rw
+    cell: int = 0  # the part of the page the device reads or writes
 
     @property
     def is_pin(self) -> bool:
@@ -92,11 +96,12 @@ def parse_op(text: str, where: str) -> Op:
     if kind not in OPS:
         raise ScenarioError(f"{where}: unknown operation {kind!r} (known: {', '.join(sorted(OPS))})")
 
-    def addr(word: str) -> int:
+    def addr(word: str) -> tuple[int, int]:
         m = _ADDR.match(word)
         if not m:
-            raise ScenarioError(f"{where}: {text!r}: {word!r} is not an address (a0, a1, ...)")
-        return int(m.group(1))
+            raise ScenarioError(f"{where}: {text!r}: {word!r} is not an address (a0, a1, ..., or a0.1 for "
+                                f"another part of the same page)")
+        return int(m.group(1)), int(m.group(2) or 0)
 
     def holder(word: str) -> str:
         if not _HOLDER.match(word):
@@ -106,9 +111,11 @@ def parse_op(text: str, where: str) -> Op:
     if kind in PLAIN_OPS and not args:
         return Op(kind, text=text)
     if kind in ADDRESS_OPS and len(args) == 1:
-        return Op(kind, addr=addr(args[0]), text=text)
+        a, cell = addr(args[0])
+        return Op(kind, addr=a, cell=cell, text=text)
     if kind in GUP_OPS and len(args) == 3 and args[1] == "->":
-        return Op(kind, addr=addr(args[0]), holder=holder(args[2]), text=text)
+        a, cell = addr(args[0])
+        return Op(kind, addr=a, cell=cell, holder=holder(args[2]), text=text)
     if kind in HOLDER_OPS and len(args) == 1:
         return Op(kind, holder=holder(args[0]), text=text)
     shape = ("" if kind in PLAIN_OPS else " aN" if kind in ADDRESS_OPS
@@ -123,6 +130,7 @@ class Scenario:
     holders: tuple[Holder, ...]
     processes: int
     addresses: int
+    cells: int = 1
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
@@ -154,7 +162,7 @@ class Scenario:
                 if op.kind in GUP_OPS:
                     if op.holder in holders:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} is taken twice")
-                    holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind)
+                    holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell)
         for t in threads:
             for op in t.program:
                 if op.kind in HOLDER_OPS:
@@ -172,8 +180,9 @@ class Scenario:
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
         threads.sort(key=lambda t: (t.proc, t.name))
+        cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
-                   processes=forks + 1, addresses=addresses)
+                   processes=forks + 1, addresses=addresses, cells=cells)
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)

@@ -38,7 +38,7 @@ class Faults:
             self.set_exclusive(t, page, True)
             self.clear_write_protect_request(t, proc, addr)
             return branch + "reuse"
-        new = self.allocate(t, t[L.value_base + page])
+        new = self.copy_page(t, page)
         t[k] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
         self.release(t, page)
         self.clear_write_protect_request(t, proc, addr)
@@ -57,12 +57,12 @@ class Faults:
         if self.policy.unshare(info) is Unshare.KEEP:
             self.set_exclusive(t, page, True)
             return "unshare_keep"
-        new = self.allocate(t, t[L.value_base + page])
+        new = self.copy_page(t, page)
         t[k] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))  # R/O, soft-dirty and uffd-wp kept
         self.release(t, page)
         return "unshare_copy"
 
-    def op_store(self, t: list[int], proc: int, addr: int, tag: int) -> str | None:
+    def op_store(self, t: list[int], proc: int, addr: int, cell: int, tag: int) -> str | None:
         """A CPU store: through a writable PTE, or a write fault (blocked by uffd-wp, SIGSEGV without VM_WRITE)."""
         L = self.layout
         k = L.pte_index(proc, addr)
@@ -75,8 +75,8 @@ class Faults:
             return None  # waits for UFFDIO_WRITEPROTECT off, or would be killed by SIGSEGV
         else:
             branch = self.write_fault(t, proc, addr)
-        t[L.value_base + pte_page(t[k])] = tag
-        self.record_write(t, proc, addr, tag)
+        t[L.value_index(pte_page(t[k]), cell)] = tag
+        self.record_write(t, proc, addr, tag, cell)
         return branch
 
     def op_load(self, t: list[int], proc: int, addr: int) -> str | None:

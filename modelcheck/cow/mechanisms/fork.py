@@ -34,7 +34,7 @@ class ForkExit:
             page = pte_page(pte)
             if self.policy.fork_page(self.info(t, page, 0)) is ForkPage.COPY:
                 # copy_present_page: the child gets a private copy now, writable if VM_WRITE
-                new = self.allocate(t, t[L.value_base + page])
+                new = self.copy_page(t, page)
                 writable = not L.features.vma or bool(t[L.vma_base + a] & VMA_WRITE)
                 t[1 + child * M + a] = pte_make(new, writable, pte & PTE_SOFTDIRTY)
                 copied = True
@@ -44,7 +44,8 @@ class ForkExit:
                 t[1 + child * M + a] = shared
                 self.set_exclusive(t, page, False)
             if L.features.last_write:
-                t[L.last_base + child * M + a] = t[L.last_base + a]
+                for cell in range(L.features.cells):
+                    t[L.last_index(child, a, cell)] = t[L.last_index(0, a, cell)]
         return "fork_copy" if copied else "fork_share"
 
     def op_exit(self, t: list[int], proc: int) -> str | None:

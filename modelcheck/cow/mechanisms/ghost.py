@@ -13,13 +13,14 @@ from __future__ import annotations
 class Ghost:
     """Mixed into ``CowModel``."""
 
-    def record_write(self, t: list[int], proc: int, addr: int, tag: int) -> None:
+    def record_write(self, t: list[int], proc: int, addr: int, tag: int, cell: int = 0) -> None:
         L = self.layout
         if L.features.last_write:
-            t[L.last_base + proc * L.addresses + addr] = tag
+            t[L.last_index(proc, addr, cell)] = tag
 
     def forget_writes(self, t: list[int], proc: int, addr: int) -> None:
-        self.record_write(t, proc, addr, 0)
+        for cell in range(self.layout.features.cells):
+            self.record_write(t, proc, addr, 0, cell)
 
     def request_write_protect(self, t: list[int], proc: int, addr: int) -> None:
         L = self.layout

@@ -58,9 +58,9 @@ class Gup:
         page = t[L.holder_base + holder] - 1
         if page < 0:
             return None
-        t[L.value_base + page] = tag
         h = self.holders[holder]
-        self.record_write(t, h.proc, h.addr, tag)
+        t[L.value_index(page, h.cell)] = tag
+        self.record_write(t, h.proc, h.addr, tag, h.cell)
         return "dma_write"
 
     def op_dma_read(self, t: list[int], holder: int) -> str | None:

@@ -102,22 +102,32 @@ class Memory:
         """A holder of ``page`` let go: free it when nothing references it any more."""
         if self.refcount(t, page) == 0:
             L = self.layout
-            t[L.value_base + page] = 0
+            C = L.features.cells
+            start = L.value_base + page * C
+            t[start:start + C] = [0] * C
             if L.features.pageflags:
                 t[L.flags_base + page] = 0
 
-    def allocate(self, t: list[int], value: int) -> int:
-        """Take the lowest free page slot; a fresh anonymous page is exclusive and starts in an LRU batch."""
+    def copy_page(self, t: list[int], source: int) -> int:
+        """Take the lowest free page slot and copy ``source`` into it.
+
+        A fresh anonymous page is exclusive (for policies that track it) and
+        starts in the local LRU batch (when the world has LRU batches).
+        """
         L = self.layout
+        C = L.features.cells
         vb = L.value_base
         for page in range(L.pages):
-            if t[vb + page] == 0:
-                t[vb + page] = value
+            if t[vb + page * C] == 0:
+                t[vb + page * C:vb + page * C + C] = t[vb + source * C:vb + source * C + C]
                 if L.features.pageflags:
                     t[L.flags_base + page] = ((PAGE_EXCLUSIVE if self.policy.uses_exclusive else 0)
                                               | (PAGE_LRU_BATCH if self._lru_on else 0))
                 return page
         raise RuntimeError("no free page slot: the world's page budget is too small")
+
+    def page_live(self, s: Sequence[int], page: int) -> bool:
+        return s[self.layout.value_index(page)] != 0
 
     def set_exclusive(self, t: list[int], page: int, on: bool) -> None:
         if self.policy.uses_exclusive:
