@@ -189,3 +189,47 @@ def test_committed_matrix_is_the_generated_one():
     ids = {bind(p, load_spec(p)).spec.id for p in SPECS}
     assert {s["id"] for s in doc["scenarios"]} == ids
     assert all(c["as_expected"] is not False for c in doc["cells"])
+
+
+def _follow(model, *labels):
+    state = model.initial_states()[0]
+    acts = []
+    for label in labels:
+        enabled = {model.action_label(a): (a, t) for a, t in model.successors(state)}
+        assert label in enabled, f"{label!r} not enabled: {sorted(enabled)}"
+        act, state = enabled[label]
+        acts.append(act)
+    return acts, model.state_to_json(state)
+
+
+def test_a_stale_writable_tlb_entry_bypasses_a_write_protected_pte():
+    m = CowWorld.scripted({"parent": ["store a0", "store a0"], "parent.2": ["clear_refs"]},
+                          tlb=True).model("page_count", ["wrprotect_effective"])
+    acts, state = _follow(m, "parent store a0", "parent.2 clear_refs", "parent store a0")
+    assert [a.branch for a in acts] == ["write", "clear_refs", "tlb_write"]
+    assert state["processes"]["parent"]["pte"]["a0"]["writable"] is False  # the PTE says no; the TLB said yes
+
+
+def test_write_protection_flushes_in_a_second_step_before_returning():
+    m = CowWorld.scripted({"parent": ["store a0", "mprotect_ro a0"], "parent.2": ["load a0"]},
+                          tlb=True).model("page_count", [])
+    acts, state = _follow(m, "parent store a0", "parent mprotect_ro a0")
+    assert acts[-1].branch == "wrprotect+flush_pending"
+    assert state["pc"]["parent"] == 1 and state["flush_pending"]["parent"] == 1
+    assert state["tlb"]["parent"]["a0"] == "page 0 writable"
+    acts, state = _follow(m, "parent store a0", "parent mprotect_ro a0", "parent mprotect_ro a0")
+    assert acts[-1].branch == "tlb_flush"
+    assert state["pc"]["parent"] == 2 and state["flush_pending"]["parent"] == 0
+    assert state["tlb"]["parent"]["a0"] == "empty"
+
+
+def test_a_copy_fault_whose_pte_changed_meanwhile_is_retried():
+    m = CowWorld.scripted({"parent": ["fork", "store a0", "munmap a0"], "parent.2": ["store a0"]},
+                          tlb=True).model("page_count", ["refcount_sane"])
+    acts, state = _follow(m, "parent fork", "parent.2 store a0", "parent store a0", "parent store a0")
+    assert [a.branch for a in acts[1:]] == ["copy+copy_start", "copy+copy_start", "copy_install"]
+    acts, state = _follow(m, "parent fork", "parent.2 store a0", "parent store a0", "parent store a0",
+                          "parent.2 store a0")
+    assert acts[-1].branch == "copy_retry"  # parent installed its copy first: parent.2's is dropped
+    assert state["pc"]["parent.2"] == 0
+    assert check(m, SearchOptions(stop_at_first=False)).verdict is Verdict.HOLDS  # no page leaks, none freed early

@@ -125,10 +125,11 @@ def _wrprotect_effective(model: "CowModel") -> TransitionCheck:
 
     def holds(before: tuple, act: "Act", after: tuple) -> bool:
         requested = before[L.wp_base + act.proc * L.addresses + act.addr]
-        return not (requested and before[L.pte_index(act.proc, act.addr)] & PTE_WRITE)
+        return not (requested and act.branch in ("write", "tlb_write"))  # the store took no fault
 
     def explain(before: tuple, act: "Act", after: tuple) -> str:
-        return (f"{act.actor}'s store to a{act.addr} went through a writable PTE although write-protection "
+        via = "a stale writable TLB entry" if act.branch == "tlb_write" else "a writable PTE"
+        return (f"{act.actor}'s store to a{act.addr} went through {via} although write-protection "
                 f"(mprotect(PROT_READ), uffd-wp or clear_refs) was requested and no fault answered it")
 
     return TransitionCheck("wrprotect_effective", holds, explain, watches=lambda act: act.kind in _STORES,

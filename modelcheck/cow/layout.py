@@ -16,6 +16,9 @@ world (the reference world) stores exactly what reference-world.md counts:
     last[(p*M + a)*C + c]       ghost: the owner's last completed write (no_lost_write)
     wp[p*M + a]                 ghost: a write-protect request not yet answered by a fault
                                 (wrprotect_effective)
+    tlb[t*M + a]                each thread's (CPU's) cached translation, possibly stale
+    step[t]                     how far a thread is into an operation the kernel splits
+    fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
 
 Mapcount and refcount are never stored: they follow from the rest.
 
@@ -39,9 +42,13 @@ PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
 
 VMA_WRITE = 1
 VMA_DONTFORK = 2
+VMA_UFFD_WP = 4  # registered for userfaultfd write-protect
 
 MM_HAS_PINNED = 1
 MM_EXITED = 2
+MM_FLUSH_PENDING = 4  # unit of mm->tlb_flush_pending, a count in the bits above the flags
+
+TLB_WRITE = 1  # a TLB entry is (page + 1) << 1 | writable
 
 
 def pte_make(page: int, writable: bool, flags: int = 0) -> int:
@@ -76,6 +83,7 @@ class Features:
     write_protect: bool = False
     extra_pages: int = 0  # page slots beyond one per mapping, pipe, speculative and GUP reference
     cells: int = 1        # values per page (parts of a page the scenario tells apart)
+    tlb: bool = False     # per-thread TLB entries, deferred flushes, a copy fault in two steps
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,9 @@ class Layout:
     holder_base: int = field(init=False)
     last_base: int = field(init=False)
     wp_base: int = field(init=False)
+    tlb_base: int = field(init=False)
+    step_base: int = field(init=False)
+    fault_base: int = field(init=False)
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +123,10 @@ class Layout:
                              ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
                              ("pc_base", f.threads), ("holder_base", f.holders),
                              ("last_base", P * M * C if f.last_write else 0),
-                             ("wp_base", P * M if f.write_protect else 0)):
+                             ("wp_base", P * M if f.write_protect else 0),
+                             ("tlb_base", f.threads * M if f.tlb else 0),
+                             ("step_base", f.threads if f.tlb else 0),
+                             ("fault_base", f.threads if f.tlb else 0)):
             offsets[name] = at
             at += length
         object.__setattr__(self, "pages", pages)

@@ -16,15 +16,16 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
-from modelcheck.cow.layout import (MM_EXITED, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
-                                   PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, Features, Layout, pte_make,
-                                   pte_page)
+from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH,
+                                   PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE,
+                                   Features, Layout, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import Faults
 from modelcheck.cow.mechanisms.fork import ForkExit
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.gup import Gup
 from modelcheck.cow.mechanisms.kernel import KernelEvents
 from modelcheck.cow.mechanisms.memory import Memory, ValueTags
+from modelcheck.cow.mechanisms.tlb import PARTIAL, Tlb
 from modelcheck.cow.mechanisms.wrprotect import WriteProtect
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.scenario import GUP_OPS, Op, Scenario
@@ -32,8 +33,9 @@ from modelcheck.cow.world import CowWorld
 
 OBSERVATIONS = frozenset({"read", "load", "pipe_read", "dma_read"})
 # the decisions a policy takes, as coverage names them
-BRANCHES = ("reuse", "copy", "lru_drain", "fork_share", "fork_copy", "gup_write_fault", "gup_cow_break",
-            "uffd_fault", "unshare_keep", "unshare_copy", "wrprotect", "skip_pinned", "mprotect_upgrade")
+BRANCHES = ("reuse", "copy", "copy_install", "copy_retry", "lru_drain", "fork_share", "fork_copy",
+            "gup_write_fault", "gup_cow_break", "uffd_fault", "unshare_keep", "unshare_copy", "wrprotect",
+            "skip_pinned", "mprotect_upgrade", "tlb_write", "flush_pending", "tlb_flush", "flush_before_fault")
 GUP_READS = frozenset({"get_ro", "pin_ro", "vmsplice"})
 
 
@@ -65,7 +67,7 @@ def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
 
 
-class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost):
+class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, Ghost):
     """The transition system of ``world`` under ``policy`` (implements ``engine.Model``)."""
 
     def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> None:
@@ -88,8 +90,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         features = Features(
             pipes=pipes, speculative=spec,
             pageflags=policy.uses_exclusive or self._lru_on,
-            vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork")),
-            mm=bool(scenario and scenario.uses("exit", *GUP_OPS)),
+            vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork", "uffd_wp", "uffd_unwp")),
+            mm=bool(scenario and (scenario.tlb or scenario.uses("exit", *GUP_OPS))),
+            tlb=bool(scenario and scenario.tlb),
             threads=len(scenario.threads) if scenario else 0,
             holders=len(self.holders),
             last_write="no_lost_write" in self.invariant_names,
@@ -99,6 +102,11 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         self.layout = L = Layout(P, M, features)
         self._holder_weights = tuple((L.holder_base + n, self.pin_weight(h.is_pin))
                                      for n, h in enumerate(self.holders))
+        threads = scenario.threads if scenario else ()
+        self._threads_of = tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P))
+        self._thread_number = {th.name: n for n, th in enumerate(threads)}
+        self._uffd_addrs = frozenset(op.addr for th in threads for op in th.program
+                                     if op.kind in ("uffd_wp", "uffd_unwp"))
         writers = None
         self._write_op: dict[tuple[int, int], int] = {}  # (thread, pc) -> write operation number
         if scenario is not None:
@@ -106,7 +114,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             for ti, thread in enumerate(scenario.threads):
                 for pc, op in enumerate(thread.program):
                     if op.kind in ("store", "dma_write"):
-                        writers.append((thread.proc, op.text))
+                        writers.append((thread.proc, f"{thread.name} step {pc + 1}: {op.text}"))
                         self._write_op[ti, pc] = len(writers)
         self.tags = ValueTags(P, writers)
         self._open = {kind: kind in open_kinds for kind in
@@ -119,7 +127,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         self._open_bases = self._build_open_bases(P, M)
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell),
-              *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"))
+              *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"), self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(scenario.threads)] if scenario else []
         self._properties = tuple(_invariants.build(name, self) for name in self.invariant_names) + (
@@ -147,7 +155,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         allocating = sum(1 for t in scenario.threads for op in t.program
                          if op.kind in ("store", "vmsplice", *GUP_OPS))
         forks = sum(1 for t in scenario.threads for op in t.program if op.kind == "fork")
-        bound = M + allocating + forks * M
+        bound = M + allocating + forks * M + (len(scenario.threads) if scenario.tlb else 0)
         return max(0, bound - (P * M + (P if pipes else 0) + spec + len(scenario.holders)))
 
     def _initial_state(self) -> tuple:
@@ -165,7 +173,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             if f.pageflags and self.policy.uses_exclusive:
                 t[L.flags_base + a] = PAGE_EXCLUSIVE
             if f.vma:
-                t[L.vma_base + a] = VMA_WRITE
+                t[L.vma_base + a] = VMA_WRITE | (VMA_UFFD_WP if a in self._uffd_addrs else 0)
         return tuple(t)
 
     # -- engine.Model ------------------------------------------------------------------
@@ -204,13 +212,15 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             number = self._bases[key] = len(self._bases)
         return (number, kind, actor, proc, addr, -1, holder, text, cell)
 
-    def _try(self, s: tuple, out: list, base: tuple, run, *args, pc_index: int = -1) -> None:
+    def _try(self, s: tuple, out: list, base: tuple, run, *args, pc_index: int = -1, finish=None) -> None:
         t = list(s)
         branch = run(t, *args)
         if branch is None:
             return
-        if pc_index >= 0:
+        if pc_index >= 0 and branch.rpartition("+")[2] not in PARTIAL:
             t[pc_index] += 1
+            if finish is not None:
+                finish(t)
         act = self._acts.get((base[0], branch))
         if act is None:
             act = self._acts[base[0], branch] = Act(*base[1:], branch)
@@ -255,19 +265,34 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             pc = s[pc_index]
             if pc >= len(thread.program):
                 continue
-            base, run, args, writes = self._script_steps[ti][pc]
+            base, run, args, writes, finish = self._script_steps[ti][pc]
             if writes:  # the last argument is the write's number: its value tag depends on nforks now
                 args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
-            self._try(s, out, base, run, *args, pc_index=pc_index)
+            self._try(s, out, base, run, *args, pc_index=pc_index, finish=finish)
 
     def _holder_number(self, op: Op) -> int:
         if not op.holder:
             return -1
         return next(n for n, h in enumerate(self.holders) if h.name == op.holder)
 
+    def _finisher(self, op: Op, proc: int):
+        """What happens when the system call returns (a write-protect request takes effect)."""
+        if op.kind in ("mprotect_ro", "uffd_wp", "clear_refs"):
+            return lambda t: self.complete_write_protect(t, proc, op.kind, op.addr)
+        return None
+
     def _operation(self, op: Op, proc: int, thread: int, pc: int):
         """The mechanism that carries out ``op`` and its arguments."""
         kind, addr = op.kind, op.addr
+        if self.layout.features.tlb:
+            if kind == "store":
+                return self.op_tlb_store, (thread, proc, addr, op.cell, self._write_op[thread, pc])
+            if kind == "load":
+                return self.op_tlb_load, (thread, proc, addr)
+            if kind in ("mprotect_ro", "uffd_wp", "uffd_unwp"):
+                return self.two_step, (thread, proc, getattr(self, f"op_{kind}"), addr, proc, addr)
+            if kind == "clear_refs" and self.policy.clear_refs_flushes_tlb:
+                return self.two_step, (thread, proc, self.op_clear_refs, -1, proc)
         if kind == "store":
             return self.op_store, (proc, addr, op.cell, self._write_op[thread, pc])
         if kind == "load":
@@ -315,7 +340,11 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         L = self.layout
         kind = act.kind
         if kind in ("read", "load"):
-            page = pte_page(s[L.pte_index(act.proc, act.addr)])
+            page = -1
+            if L.features.tlb:  # a cached translation wins over the PTE
+                page = self.tlb_page(s, self._thread_number[act.actor], act.addr)
+            if page < 0:
+                page = pte_page(s[L.pte_index(act.proc, act.addr)])
             return Observation(act.proc, act.addr, act.cell, page, s[L.value_index(page, act.cell)])
         if kind == "pipe_read":
             page = s[L.pipe_base + act.proc] - 1
@@ -383,8 +412,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
         seen = self.observation(before, act)
         if seen is not None:
             part = f" (part {seen.cell})" if L.features.cells > 1 else ""
-            lines.append(f"{process_name(seen.observer)} observes {self.value_words(seen.value)} on page "
-                         f"{seen.page}{part}")
+            who = act.actor if act.kind in ("load", "read") else process_name(seen.observer)
+            lines.append(f"{who} observes {self.value_words(seen.value)} on page {seen.page}{part}")
         if after[0] != before[0]:
             lines.append(f"child{after[0]} created (fork {after[0]})")
         for p in range(L.processes):
@@ -411,6 +440,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
             i = L.holder_base + n
             if before[i] != after[i]:
                 lines.append(f"{h.kind} {h.name}: {_slot_words(before[i])} -> {_slot_words(after[i])}")
+        if L.features.tlb:
+            for n, th in enumerate(self.scenario.threads):
+                for a in range(L.addresses):
+                    i = self.tlb_index(n, a)
+                    if before[i] != after[i]:
+                        lines.append(f"{th.name} TLB a{a}: {_tlb_words(before[i])} -> {_tlb_words(after[i])}")
         for g in range(L.pages):
             old, new = self._page_words(before, g), self._page_words(after, g)
             if old != new:
@@ -483,6 +518,11 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, KernelEvents, Ghost)
                                 for n, h in enumerate(self.holders)}
         if self.scenario is not None:
             state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.scenario.threads)}
+        if f.tlb:
+            state["tlb"] = {th.name: {f"a{a}": _tlb_words(s[self.tlb_index(n, a)]) for a in range(L.addresses)}
+                            for n, th in enumerate(self.scenario.threads)}
+            state["flush_pending"] = {process_name(p): s[L.mm_base + p] // MM_FLUSH_PENDING
+                                      for p in range(s[0] + 1)}
         return state
 
 
@@ -496,6 +536,14 @@ _BRANCH_WORDS = {
     "skip_pinned": "a maybe-pinned page is skipped ({policy})",
     "mprotect_upgrade": "mprotect maps the exclusive page writable at once ({policy})",
     "lru_drain": "the local LRU batch is drained before deciding",
+    "copy_start": "wp_page_copy: the old page is copied now; the new PTE goes in later",
+    "copy_install": "wp_page_copy installs the copy: the PTE is flushed and replaced",
+    "copy_retry": "the PTE changed meanwhile: the copy is dropped and the fault retried",
+    "tlb_write": "the store goes through a cached writable TLB entry, without looking at the PTE",
+    "tlb_read": "the load goes through a cached TLB entry",
+    "flush_pending": "PTEs changed; the TLB flush is deferred (mm->tlb_flush_pending raised)",
+    "tlb_flush": "the deferred TLB flush is done; the system call returns",
+    "flush_before_fault": "a TLB flush is pending in this uffd-wp VMA: the fault flushes first ({policy})",
 }
 
 
@@ -504,6 +552,10 @@ def _vma_words(flags: int) -> str:
     if flags & VMA_DONTFORK:
         words.append("VM_DONTFORK")
     return " ".join(words)
+
+
+def _tlb_words(entry: int) -> str:
+    return "empty" if not entry else f"page {(entry >> 1) - 1} " + ("writable" if entry & 1 else "read-only")
 
 
 def _slot_words(code: int) -> str:

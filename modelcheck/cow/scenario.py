@@ -24,6 +24,13 @@ A program is a list of operations, one string each:
     dma_read h        the device reads through h (an observation on the owner's behalf)
     put h             drop h (unpin / put_page / unregister)
 
+With ``tlb=True`` each thread runs on its own CPU with its own TLB: a store
+through a cached writable translation goes to that page without looking at the
+PTE; write-protecting operations change PTEs first and flush the TLBs in a
+second step (mm->tlb_flush_pending counts the flushes still owed); a copying
+write fault copies first and installs (with a flush) in a second step, as
+wp_page_copy() does.
+
 Threads are named ``parent``, ``parent.2`` (a second thread of the parent),
 ``child1``, ``child1.2``, ...; a child's threads start when it is forked.
 Kernel events: ``spec`` (speculative references, bounded by the world's S) and
@@ -131,10 +138,11 @@ class Scenario:
     processes: int
     addresses: int
     cells: int = 1
+    tlb: bool = False
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
-              addresses: int | None = None) -> "Scenario":
+              addresses: int | None = None, tlb: bool = False) -> "Scenario":
         threads = []
         for name, program in programs.items():
             m = _THREAD.match(name)
@@ -182,7 +190,7 @@ class Scenario:
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
-                   processes=forks + 1, addresses=addresses, cells=cells)
+                   processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb))
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)

@@ -67,10 +67,10 @@ class CowWorld:
 
     @classmethod
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
-                 speculative: int = 0, addresses: int | None = None) -> "CowWorld":
+                 speculative: int = 0, addresses: int | None = None, tlb: bool = False) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave."""
         try:
-            scenario = Scenario.build(programs, events, addresses)
+            scenario = Scenario.build(programs, events, addresses, tlb)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -83,8 +83,9 @@ class CowWorld:
             s = self.scenario
             events = f", events {', '.join(sorted(s.events))}" if s.events else ""
             spec = f" S={self.speculative}" if "spec" in s.events else ""
+            tlb = ", TLBs" if s.tlb else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
-                    f"{s.addresses} address(es){events}{spec}")
+                    f"{s.addresses} address(es){tlb}{events}{spec}")
         text = f"W({self.processes},{self.addresses},{self.speculative})"
         if self.actions != frozenset(ACTION_KINDS):
             text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)

@@ -25,24 +25,33 @@ class Faults:
         k = L.pte_index(proc, addr)
         pte = t[k]
         page = pte_page(pte)
+        branch = self.flush_before_wp_fault(t, proc, addr)
         info = self.info(t, page, proc)
-        branch = ""
         if self.policy.drains_lru_before_reuse(info):
             t[L.flags_base + page] &= ~PAGE_LRU_BATCH  # lru_add_drain() of the local CPU
             info = self.info(t, page, proc)
-            branch = "lru_drain+"
+            branch += "lru_drain+"
+        if self.policy.write_fault(info) is WriteFault.REUSE:
+            return branch + self.reuse_page(t, proc, addr)
         writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
         soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
-        if self.policy.write_fault(info) is WriteFault.REUSE:
-            t[k] = (pte & ~PTE_WRITE) | writable | soft_dirty
-            self.set_exclusive(t, page, True)
-            self.clear_write_protect_request(t, proc, addr)
-            return branch + "reuse"
         new = self.copy_page(t, page)
+        self.flush_address(t, proc, addr)  # ptep_clear_flush before the new PTE goes in
         t[k] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
         self.release(t, page)
         self.clear_write_protect_request(t, proc, addr)
         return branch + "copy"
+
+    def reuse_page(self, t: list[int], proc: int, addr: int) -> str:
+        """wp_page_reuse: the same page, now writable (if VM_WRITE), dirty and so soft-dirty; exclusive."""
+        k = self.layout.pte_index(proc, addr)
+        pte = t[k]
+        writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
+        soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
+        t[k] = (pte & ~PTE_WRITE) | writable | soft_dirty
+        self.set_exclusive(t, pte_page(pte), True)
+        self.clear_write_protect_request(t, proc, addr)
+        return "reuse"
 
     def unshare_fault(self, t: list[int], proc: int, addr: int) -> str:
         """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
@@ -58,6 +67,7 @@ class Faults:
             self.set_exclusive(t, page, True)
             return "unshare_keep"
         new = self.copy_page(t, page)
+        self.flush_address(t, proc, addr)
         t[k] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))  # R/O, soft-dirty and uffd-wp kept
         self.release(t, page)
         return "unshare_copy"

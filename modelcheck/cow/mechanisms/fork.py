@@ -46,6 +46,7 @@ class ForkExit:
             if L.features.last_write:
                 for cell in range(L.features.cells):
                     t[L.last_index(child, a, cell)] = t[L.last_index(0, a, cell)]
+        self.flush_mm(t, 0)  # dup_mmap flushes the parent's TLB before dropping mmap_lock
         return "fork_copy" if copied else "fork_share"
 
     def op_exit(self, t: list[int], proc: int) -> str | None:
@@ -65,6 +66,7 @@ class ForkExit:
             if h.proc == proc and t[L.holder_base + n]:
                 self.op_put(t, n)
         t[L.mm_base + proc] |= MM_EXITED
+        self.flush_mm(t, proc)
         return "exit"
 
     def op_munmap(self, t: list[int], proc: int, addr: int) -> str | None:
@@ -74,6 +76,7 @@ class ForkExit:
         if not pte:
             return None
         t[k] = 0
+        self.flush_address(t, proc, addr)
         self.release(t, pte_page(pte))
         self.forget_writes(t, proc, addr)
         self.clear_write_protect_request(t, proc, addr)

@@ -20,7 +20,7 @@ class ValueTags:
 
     def __init__(self, processes: int, writers: Sequence[tuple[int, str]] | None = None) -> None:
         self.P = processes
-        self.writers = writers  # scripted: (process, operation text) per write operation, index k - 1
+        self.writers = writers  # scripted: (process, "thread step n: operation") per write, index k - 1
 
     def code(self, proc: int, nforks: int, write_op: int = 0) -> int:
         if self.writers is None:
@@ -44,8 +44,8 @@ class ValueTags:
                 return f"({writer},{n}) " + ("[initial contents]" if n == 0 else f"[the parent's write after fork {n}]")
             return f"({writer},{n}) [a write by child{writer}]"
         k = (code - 1) // self.P
-        after = f" after fork {n}" if writer == 0 else ""
-        return f"({writer},{n}) [{who}'s '{self.writers[k - 1][1]}'{after}]"
+        after = f", after fork {n}" if writer == 0 and n else ""
+        return f"[{self.writers[k - 1][1]}{after}]"
 
 
 class Memory:
@@ -84,6 +84,10 @@ class Memory:
                 count += weight
         if self._lru_on and s[L.flags_base + page] & PAGE_LRU_BATCH:
             count += 1
+        if L.features.tlb:  # a copy fault in flight holds the old page and its copy
+            for w in s[L.fault_base:L.fault_base + L.features.threads]:
+                if w and ((w & 255) == page + 1 or (w >> 8) == page + 1):
+                    count += 1
         return count
 
     def page_flags(self, s: Sequence[int], page: int) -> int:

@@ -11,7 +11,6 @@ class WriteProtect:
     def op_mprotect_ro(self, t: list[int], proc: int, addr: int) -> str | None:
         L = self.layout
         t[L.vma_base + proc * L.addresses + addr] &= ~VMA_WRITE
-        self.request_write_protect(t, proc, addr)
         return self._wrprotect_pte(t, proc, addr, 0)
 
     def op_mprotect_rw(self, t: list[int], proc: int, addr: int) -> str | None:
@@ -46,7 +45,6 @@ class WriteProtect:
                 branches.append("skip_pinned")  # left writable and soft-dirty: a write is still recorded
                 continue
             t[k] = pte & ~(PTE_WRITE | PTE_SOFTDIRTY)
-            self.request_write_protect(t, proc, a)
         return "clear_refs" + "".join(f"+{b}" for b in sorted(set(branches)))
 
     def op_uffd_wp(self, t: list[int], proc: int, addr: int) -> str | None:
@@ -55,18 +53,34 @@ class WriteProtect:
         k = L.pte_index(proc, addr)
         if not t[k]:
             return None
-        self.request_write_protect(t, proc, addr)
         return self._wrprotect_pte(t, proc, addr, PTE_UFFD_WP)
 
     def op_uffd_unwp(self, t: list[int], proc: int, addr: int) -> str | None:
-        """UFFDIO_WRITEPROTECT off: the bit goes; the next store write-faults as usual."""
+        """UFFDIO_WRITEPROTECT off: the bit goes, and the write bit with it.
+
+        Nadav Amit's analysis for 6ce64428d620: unprotecting "unintentionally
+        *clears* the RW-bit if it was already set" (a valid request when a range
+        mixes protected and unprotected PTEs), so the next store write-faults and
+        the TLB flush is deferred like a protect's.
+        """
         L = self.layout
         k = L.pte_index(proc, addr)
         if not t[k]:
             return None
-        t[k] &= ~PTE_UFFD_WP
+        t[k] &= ~(PTE_UFFD_WP | PTE_WRITE)
         self.clear_write_protect_request(t, proc, addr)
         return "uffd_unwp"
+
+    def complete_write_protect(self, t: list[int], proc: int, kind: str, addr: int) -> None:
+        """The system call returned: from now on a store must fault (wrprotect_effective)."""
+        L = self.layout
+        if kind in ("mprotect_ro", "uffd_wp"):
+            self.request_write_protect(t, proc, addr)
+        elif kind == "clear_refs":
+            for a in range(L.addresses):
+                pte = t[L.pte_index(proc, a)]
+                if pte and not pte & (PTE_WRITE | PTE_SOFTDIRTY):  # write-protected and clean: a write must fault
+                    self.request_write_protect(t, proc, a)
 
     def _wrprotect_pte(self, t: list[int], proc: int, addr: int, bits: int) -> str:
         L = self.layout

@@ -92,6 +92,10 @@ class Policy(ABC):
     commits: ClassVar[tuple[str, ...]]  # the commit ids that introduced it
     summary: ClassVar[str]              # one line for `modelcheck policies`
     uses_exclusive: ClassVar[bool] = False  # the world tracks PG_anon_exclusive for it
+    # 6ce64428d620 (v5.12): a write fault in a uffd-wp VMA first flushes a TLB flush still pending
+    flushes_pending_tlb_before_wp_fault: ClassVar[bool] = False
+    # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)
+    clear_refs_flushes_tlb: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:

@@ -8,10 +8,15 @@
 * 9348b73c2e1b ("mm: don't play games with pinned pages in clear_page_refs",
   v5.11-rc4): clear_refs soft-dirty reset skips a writable PTE of a maybe-pinned
   page in an mm that has pinned (it stays soft-dirty, so nothing is lost).
-* feb889fb40fa (pinned pages are not added to the swap cache, v5.11-rc4) and
-  6ce64428d620 (flush a pending TLB flush before a write fault in a uffd-wp VMA,
-  v5.12) belong here too; the world has no swap and no TLBs yet, so they are
-  not exercised.
+* 6ce64428d620 ("mm/userfaultfd: fix memory corruption due to writeprotect",
+  Nadav Amit, v5.12): at the top of do_wp_page, in a VMA registered for uffd-wp
+  with a TLB flush still pending, flush the faulting address first.
+* 912efa17e512 ("mm: proc: Invalidate TLB after clearing soft-dirty page
+  state", Will Deacon, v5.12): clear_refs flushes after write-protecting.
+* feb889fb40fa (pinned pages are not added to the swap cache, v5.11-rc4)
+  belongs here too; the world has no swap yet, so it is not exercised.
+
+The policy stands for the end of that line (v5.17): every fix above is in.
 
 page_maybe_dma_pinned() is refcount >= 1024: FOLL_GET references (O_DIRECT,
 vmsplice) never make it true, so only FOLL_PIN users are protected.
@@ -24,7 +29,9 @@ from modelcheck.cow.policies.page_count import PageCountPolicy
 class PageCountForkCopyPolicy(PageCountPolicy):
     name = "page_count_fork_copy"
     release = "v5.9-v5.17"
-    commits = ("70e806e4e645", "008cfe4418b3", "9348b73c2e1b", "feb889fb40fa", "6ce64428d620")
+    commits = ("70e806e4e645", "008cfe4418b3", "9348b73c2e1b", "6ce64428d620", "912efa17e512", "feb889fb40fa")
+    flushes_pending_tlb_before_wp_fault = True
+    clear_refs_flushes_tlb = True
     summary = "page_count reuse; fork copies maybe-pinned pages; clear_refs skips them"
 
     def fork_page(self, page: PageInfo) -> ForkPage:
