@@ -233,3 +233,38 @@ def test_a_copy_fault_whose_pte_changed_meanwhile_is_retried():
     assert acts[-1].branch == "copy_retry"  # parent installed its copy first: parent.2's is dropped
     assert state["pc"]["parent.2"] == 0
     assert check(m, SearchOptions(stop_at_first=False)).verdict is Verdict.HOLDS  # no page leaks, none freed early
+
+
+def test_pageout_turns_the_pte_into_a_swap_entry_and_fork_shares_it():
+    m = CowWorld.scripted({"parent": ["pageout a0", "fork"]}).model("anon_exclusive", [])
+    acts, state = _follow(m, "parent pageout a0")
+    assert acts[0].branch == "pageout"
+    assert state["processes"]["parent"]["pte"]["a0"] == {"swap": 0, "exclusive": True}
+    assert state["pages"]["0"]["swapcache"] and state["pages"]["0"]["refcount"] == 1
+    acts, state = _follow(m, "parent pageout a0", "parent fork")
+    assert state["processes"]["parent"]["pte"]["a0"] == state["processes"]["child1"]["pte"]["a0"] == \
+        {"swap": 0, "exclusive": False}
+    assert state["pages"]["0"]["swapcount"] == 2
+
+
+def test_swap_in_write_fault_rule_per_era():
+    """Up to 5.17 the swap-in path reuses on mapcount plus swap count; 5.18 on the refcount."""
+    programs = {"parent": ["pageout a0", "fork", "store a0"], "child1": ["vmsplice a0", "munmap a0"]}
+    labels = ("parent pageout a0", "parent fork", "child1 vmsplice a0", "child1 munmap a0", "parent store a0")
+    acts, _ = _follow(CowWorld.scripted(programs).model("page_count_fork_copy", []), *labels)
+    assert acts[-1].branch == "swapin_reuse"  # the pipe's reference is not looked at
+    acts, _ = _follow(CowWorld.scripted(programs).model("refcount_5_18", []), *labels)
+    assert acts[-1].branch == "swapin+copy"
+
+
+def test_reclaim_checks_a_pin_once_and_5_19_refuses_to_unmap_a_pinned_exclusive_page():
+    programs = {"parent": ["pin_rw a0 -> buf"]}
+    acts, state = _follow(CowWorld.scripted(programs, events=["swap"]).model("page_count_fork_copy", []),
+                          "kernel swap_add(page 0)", "parent pin_rw a0 -> buf", "kernel swap_unmap(page 0)")
+    assert state["processes"]["parent"]["pte"]["a0"] == {"swap": 0, "exclusive": False}
+    m = CowWorld.scripted(programs, events=["swap"]).model("anon_exclusive", [])
+    _, pinned = _follow(m, "kernel swap_add(page 0)", "parent pin_rw a0 -> buf")
+    state = m.initial_states()[0]
+    for label in ("kernel swap_add(page 0)", "parent pin_rw a0 -> buf"):
+        state = {m.action_label(a): t for a, t in m.successors(state)}[label]
+    assert "kernel swap_unmap(page 0)" not in {m.action_label(a) for a, _ in m.successors(state)}

@@ -191,7 +191,9 @@ def _spurious(model: "CowModel", before: tuple, act: "Act") -> bool:
         return False
     page = pte_page(pte)
     info = model.info(before, page, act.proc)
-    transient = (before[L.spec_base + page] if L.speculative else 0) + int(info.in_lru_batch)
+    # transient: speculative references, an LRU batch, and the swap cache (I5, O11)
+    transient = (before[L.spec_base + page] if L.speculative else 0) + int(info.in_lru_batch) + \
+        int(info.in_swapcache)
     return info.mapcount == 1 and info.refcount - transient == 1
 
 
@@ -203,7 +205,7 @@ def _no_spurious_copy(model: "CowModel") -> TransitionCheck:
     return TransitionCheck(
         "no_spurious_copy", lambda b, a, t: not _spurious(model, b, a),
         lambda b, a, t: (f"{model.action_label(a)} copied a page that only its own mapping and transient "
-                         f"references (speculative, LRU batch) held"),
+                         f"references (speculative, LRU batch, swap cache) held"),
         watches=_is_copy, doc="a write fault never copies a page that only transient references share")
 
 

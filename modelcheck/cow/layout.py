@@ -23,7 +23,7 @@ world (the reference world) stores exactly what reference-world.md counts:
 Mapcount and refcount are never stored: they follow from the rest.
 
 Encodings (0 always means "nothing"):
-  PTE     (page + 1) << 3 | writable | soft-dirty << 1 | uffd-wp << 2
+  PTE     (page + 1) << 5 | writable | soft-dirty << 1 | uffd-wp << 2 | swap << 3 | swap-exclusive << 4
   pipe, holder   page + 1
   value   a tag naming the write that produced it (see ``model``)
 """
@@ -35,10 +35,13 @@ from dataclasses import dataclass, field
 PTE_WRITE = 1
 PTE_SOFTDIRTY = 2
 PTE_UFFD_WP = 4
-_PTE_SHIFT = 3
+PTE_SWAP = 8             # not present: a swap entry for the page's swap slot (the page stays in the swap cache)
+PTE_SWAP_EXCLUSIVE = 16  # the swap entry remembers the page was exclusive (5.19's swp-PTE bit)
+_PTE_SHIFT = 5
 
 PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
 PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
+PAGE_SWAPCACHE = 4  # in the swap cache, which holds a reference
 
 VMA_WRITE = 1
 VMA_DONTFORK = 2
@@ -63,8 +66,22 @@ def pte_writable(pte: int) -> bool:
     return bool(pte & PTE_WRITE)
 
 
+def pte_present(pte: int) -> bool:
+    return bool(pte) and not pte & PTE_SWAP
+
+
+def pte_is_swap(pte: int) -> bool:
+    return bool(pte & PTE_SWAP)
+
+
+def swap_entry(page: int, exclusive: bool, flags: int = 0) -> int:
+    """A swap PTE for the swap slot of ``page``; soft-dirty and uffd-wp bits carry over."""
+    return (page + 1) << _PTE_SHIFT | PTE_SWAP | (PTE_SWAP_EXCLUSIVE if exclusive else 0) | \
+        (flags & (PTE_SOFTDIRTY | PTE_UFFD_WP))
+
+
 def pte_key(page: int) -> int:
-    """The PTE codes of ``page`` are pte_key(page) .. pte_key(page) + 7."""
+    """The present PTE codes of ``page`` are pte_key(page) .. pte_key(page) + 7; its swap entries follow."""
     return (page + 1) << _PTE_SHIFT
 
 

@@ -17,14 +17,15 @@ from typing import Any, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH,
-                                   PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE,
-                                   Features, Layout, pte_make, pte_page)
+                                   PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE,
+                                   VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE, Features, Layout, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import Faults
 from modelcheck.cow.mechanisms.fork import ForkExit
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.gup import Gup
 from modelcheck.cow.mechanisms.kernel import KernelEvents
 from modelcheck.cow.mechanisms.memory import Memory, ValueTags
+from modelcheck.cow.mechanisms.swap import Swap
 from modelcheck.cow.mechanisms.tlb import PARTIAL, Tlb
 from modelcheck.cow.mechanisms.wrprotect import WriteProtect
 from modelcheck.cow.policies import Policy
@@ -33,7 +34,8 @@ from modelcheck.cow.world import CowWorld
 
 OBSERVATIONS = frozenset({"read", "load", "pipe_read", "dma_read"})
 # the decisions a policy takes, as coverage names them
-BRANCHES = ("reuse", "copy", "copy_install", "copy_retry", "lru_drain", "fork_share", "fork_copy",
+BRANCHES = ("reuse", "copy", "copy_install", "copy_retry", "swapin", "swapin_reuse", "swap_add", "swap_unmap",
+            "pageout", "lru_drain", "fork_share", "fork_copy",
             "gup_write_fault", "gup_cow_break", "uffd_fault", "unshare_keep", "unshare_copy", "wrprotect",
             "skip_pinned", "mprotect_upgrade", "tlb_write", "flush_pending", "tlb_flush", "flush_before_fault")
 GUP_READS = frozenset({"get_ro", "pin_ro", "vmsplice"})
@@ -67,7 +69,7 @@ def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
 
 
-class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, Ghost):
+class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEvents, Ghost):
     """The transition system of ``world`` under ``policy`` (implements ``engine.Model``)."""
 
     def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> None:
@@ -80,6 +82,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
         M = scenario.addresses if scenario else world.addresses
         open_kinds = world.actions if scenario is None else frozenset()
         self._lru_on = bool(scenario and "lru" in scenario.events)
+        self._reclaim_on = bool(scenario and "swap" in scenario.events)
+        self._swap_on = bool(scenario and (self._reclaim_on or scenario.uses("pageout")))
         self._pte_flag_bits = bool(scenario and scenario.uses("clear_refs", "uffd_wp", "uffd_unwp"))
         if scenario is None:
             pipes = bool(open_kinds & {"vmsplice", "pipe_read"})
@@ -89,7 +93,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
             spec = world.speculative if "spec" in scenario.events else 0
         features = Features(
             pipes=pipes, speculative=spec,
-            pageflags=policy.uses_exclusive or self._lru_on,
+            pageflags=policy.uses_exclusive or self._lru_on or self._swap_on,
             vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork", "uffd_wp", "uffd_unwp")),
             mm=bool(scenario and (scenario.tlb or scenario.uses("exit", *GUP_OPS))),
             tlb=bool(scenario and scenario.tlb),
@@ -328,11 +332,17 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
             for g in range(L.pages):
                 if s[fb + g] & PAGE_LRU_BATCH:
                     self._kernel(s, out, "lru_drain", g, self.op_lru_drain, g)
+        if self._reclaim_on:
+            for g in range(L.pages):
+                if s[vb + g * C]:
+                    self._kernel(s, out, "swap_add", g, self.op_swap_add, g)
+                    self._kernel(s, out, "swap_unmap", g, self.op_swap_unmap, g)
 
     def _kernel(self, s: tuple, out: list, kind: str, page: int, run, *args) -> None:
         t = list(s)
         branch = run(t, *args)
-        out.append((self.act(kind, "kernel", -1, -1, page, branch=branch), tuple(t)))
+        if branch is not None:
+            out.append((self.act(kind, "kernel", -1, -1, page, branch=branch), tuple(t)))
 
     # -- observations (what invariants judge) -----------------------------------------
     def observation(self, s: tuple, act: Act) -> Observation | None:
@@ -375,9 +385,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
             kinds = sorted({op.kind for t in self.scenario.threads for op in t.program})
             kinds += [e for e in ("spec_get", "spec_put") if "spec" in self.scenario.events]
             kinds += ["lru_drain"] if self._lru_on else []
+            kinds += ["swap_add", "swap_unmap"] if self._reclaim_on else []
         items = [f"action:{k}" for k in kinds]
         if {"write", "store"} & set(kinds):
             items += ["reuse", "copy"]
+        if self._swap_on:
+            items += ["swapin", "swapin_reuse"]
         if "fork" in kinds:
             items += ["fork_share", "fork_copy"]
         return items
@@ -455,6 +468,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
     def _pte_words(self, pte: int) -> str:
         if not pte:
             return "none"
+        if pte & PTE_SWAP:
+            return f"swap entry for page {pte_page(pte)}" + (" (exclusive)" if pte & PTE_SWAP_EXCLUSIVE else "")
         text = f"page {pte_page(pte)} " + ("writable" if pte & PTE_WRITE else "read-only")
         if self._pte_flag_bits:
             text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
@@ -475,6 +490,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
             text += " exclusive"
         if c.in_lru_batch:
             text += " in-LRU-batch"
+        if c.in_swapcache:
+            text += f" in-swap-cache swapcount {c.swapcount}"
         return text
 
     def state_to_json(self, s: tuple) -> dict[str, Any]:
@@ -486,7 +503,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
             for a in range(L.addresses):
                 pte = s[L.pte_index(p, a)]
                 entry = None
-                if pte:
+                if pte & PTE_SWAP:
+                    entry = {"swap": pte_page(pte), "exclusive": bool(pte & PTE_SWAP_EXCLUSIVE)}
+                elif pte:
                     entry = {"page": pte_page(pte), "writable": bool(pte & PTE_WRITE)}
                     if self._pte_flag_bits:
                         entry.update(soft_dirty=bool(pte & PTE_SOFTDIRTY), uffd_wp=bool(pte & PTE_UFFD_WP))
@@ -511,6 +530,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Tlb, KernelEvents, G
                     entry["values"] = [list(self.tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
                 if f.pageflags:
                     entry.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
+                if self._swap_on:
+                    entry.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
                 pages[str(g)] = entry
         state: dict[str, Any] = {"nforks": s[0], "processes": processes, "pages": pages}
         if self.holders:
@@ -536,6 +557,8 @@ _BRANCH_WORDS = {
     "skip_pinned": "a maybe-pinned page is skipped ({policy})",
     "mprotect_upgrade": "mprotect maps the exclusive page writable at once ({policy})",
     "lru_drain": "the local LRU batch is drained before deciding",
+    "swapin": "swap-in fault: the swap-cache page is mapped read-only",
+    "swapin_reuse": "swap-in write fault: {policy} maps the swap-cache page writable at once",
     "copy_start": "wp_page_copy: the old page is copied now; the new PTE goes in later",
     "copy_install": "wp_page_copy installs the copy: the PTE is flushed and replaced",
     "copy_retry": "the PTE changed meanwhile: the copy is dropped and the fault retried",

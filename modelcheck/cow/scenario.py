@@ -16,6 +16,7 @@ A program is a list of operations, one string each:
     pipe_read         read the pipe (an observation) and drop its reference
     clear_refs        echo 4 > /proc/self/clear_refs (soft-dirty reset)
     uffd_wp a0        UFFDIO_WRITEPROTECT on;  uffd_unwp a0: off
+    pageout a0        madvise(MADV_PAGEOUT): reclaim the page now, if only this process maps it
     get_ro a0 -> h    FOLL_GET (e.g. O_DIRECT write from memory), held as h
     get_rw a0 -> h    FOLL_GET|FOLL_WRITE (O_DIRECT read into memory)
     pin_ro a0 -> h    FOLL_PIN|FOLL_LONGTERM, read-only (gup_test's R/O pin)
@@ -33,8 +34,10 @@ wp_page_copy() does.
 
 Threads are named ``parent``, ``parent.2`` (a second thread of the parent),
 ``child1``, ``child1.2``, ...; a child's threads start when it is forked.
-Kernel events: ``spec`` (speculative references, bounded by the world's S) and
-``lru`` (pages start in a per-CPU LRU batch that holds a reference until drained).
+Kernel events: ``spec`` (speculative references, bounded by the world's S),
+``lru`` (pages start in a per-CPU LRU batch that holds a reference until drained)
+and ``swap`` (reclaim: a page enters the swap cache, later its PTEs become swap
+PTEs; a later access swaps it back in).
 """
 
 from __future__ import annotations
@@ -44,12 +47,12 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 ADDRESS_OPS = frozenset({"store", "load", "munmap", "mprotect_ro", "mprotect_rw", "dontfork", "vmsplice",
-                         "uffd_wp", "uffd_unwp"})
+                         "uffd_wp", "uffd_unwp", "pageout"})
 PLAIN_OPS = frozenset({"fork", "exit", "pipe_read", "clear_refs"})
 GUP_OPS = frozenset({"get_ro", "get_rw", "pin_ro", "pin_rw"})
 HOLDER_OPS = frozenset({"dma_write", "dma_read", "put"})
 OPS = ADDRESS_OPS | PLAIN_OPS | GUP_OPS | HOLDER_OPS
-EVENTS = ("spec", "lru")
+EVENTS = ("spec", "lru", "swap")
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
 _ADDR = re.compile(r"^a(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?$")

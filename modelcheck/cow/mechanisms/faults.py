@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import (PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, VMA_WRITE, pte_make,
-                                  pte_page)
+from modelcheck.cow.layout import (PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
+                                   VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.policies import Unshare, WriteFault
 
 
@@ -49,7 +49,10 @@ class Faults:
         writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
         soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
         t[k] = (pte & ~PTE_WRITE) | writable | soft_dirty
-        self.set_exclusive(t, pte_page(pte), True)
+        page = pte_page(pte)
+        self.set_exclusive(t, page, True)
+        if self._swap_on and t[self.layout.flags_base + page] & PAGE_SWAPCACHE and not self.swapcount(t, page):
+            t[self.layout.flags_base + page] &= ~PAGE_SWAPCACHE  # reuse_swap_page / try_to_free_swap
         self.clear_write_protect_request(t, proc, addr)
         return "reuse"
 
@@ -79,15 +82,24 @@ class Faults:
         pte = t[k]
         if not pte:
             return None
+        prefix = ""
+        if pte & PTE_SWAP:
+            if pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
+                return None
+            prefix = self.swap_in(t, proc, addr, write=True) + "+"
+            pte = t[k]
         if pte & PTE_WRITE:
-            branch = "write"
+            branch = prefix + "write" if not prefix else prefix.rstrip("+")
         elif pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
             return None  # waits for UFFDIO_WRITEPROTECT off, or would be killed by SIGSEGV
         else:
-            branch = self.write_fault(t, proc, addr)
+            branch = prefix + self.write_fault(t, proc, addr)
         t[L.value_index(pte_page(t[k]), cell)] = tag
         self.record_write(t, proc, addr, tag, cell)
         return branch
 
     def op_load(self, t: list[int], proc: int, addr: int) -> str | None:
-        return "read" if t[self.layout.pte_index(proc, addr)] else None
+        pte = t[self.layout.pte_index(proc, addr)]
+        if pte & PTE_SWAP:
+            return self.swap_in(t, proc, addr, write=False) + "+read"
+        return "read" if pte else None

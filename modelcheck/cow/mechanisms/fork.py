@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import MM_EXITED, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_make, pte_page, PTE_SOFTDIRTY
+from modelcheck.cow.layout import (MM_EXITED, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_WRITE, VMA_DONTFORK,
+                                   VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.policies import ForkPage
 
 
@@ -31,6 +32,10 @@ class ForkExit:
             pte = t[1 + a]
             if not pte:
                 continue
+            if pte & PTE_SWAP:  # swap_duplicate; neither PTE is exclusive any more
+                t[1 + a] = t[1 + child * M + a] = pte & ~PTE_SWAP_EXCLUSIVE
+                self._inherit_writes(t, child, a)
+                continue
             page = pte_page(pte)
             if self.policy.fork_page(self.info(t, page, 0)) is ForkPage.COPY:
                 # copy_present_page: the child gets a private copy now, writable if VM_WRITE
@@ -43,11 +48,15 @@ class ForkExit:
                 t[1 + a] = shared
                 t[1 + child * M + a] = shared
                 self.set_exclusive(t, page, False)
-            if L.features.last_write:
-                for cell in range(L.features.cells):
-                    t[L.last_index(child, a, cell)] = t[L.last_index(0, a, cell)]
+            self._inherit_writes(t, child, a)
         self.flush_mm(t, 0)  # dup_mmap flushes the parent's TLB before dropping mmap_lock
         return "fork_copy" if copied else "fork_share"
+
+    def _inherit_writes(self, t: list[int], child: int, addr: int) -> None:
+        L = self.layout
+        if L.features.last_write:
+            for cell in range(L.features.cells):
+                t[L.last_index(child, addr, cell)] = t[L.last_index(0, addr, cell)]
 
     def op_exit(self, t: list[int], proc: int) -> str | None:
         """The process's mappings, pipe and GUP references are dropped (the pins of an io_uring go with it)."""
@@ -57,7 +66,7 @@ class ForkExit:
             pte = t[k]
             if pte:
                 t[k] = 0
-                self.release(t, pte_page(pte))
+                self.release(t, pte_page(pte))  # a mapping's reference, or a swap PTE's slot
             self.forget_writes(t, proc, a)
             self.clear_write_protect_request(t, proc, a)
         if L.pipe_base != L.value_base and t[L.pipe_base + proc]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import MM_HAS_PINNED, PTE_UFFD_WP, PTE_WRITE, pte_page
+from modelcheck.cow.layout import MM_HAS_PINNED, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, pte_page
 from modelcheck.cow.policies import GupFirst, GupRequest
 
 
@@ -18,6 +18,10 @@ class Gup:
             return None
         if pin and L.features.mm:
             t[L.mm_base + proc] |= MM_HAS_PINNED  # set before any page is pinned, never cleared
+        swapped = ""
+        if pte & PTE_SWAP:  # faultin_page: a swap-in fault first (a write one for FOLL_WRITE)
+            swapped = self.swap_in(t, proc, addr, write=write and not pte & PTE_UFFD_WP) + "+"
+            pte = t[k]
         request = GupRequest(write=write, pin=pin, longterm=longterm, pte_writable=bool(pte & PTE_WRITE))
         first = self.policy.gup(request, self.info(t, pte_page(pte), proc))
         if first is GupFirst.WRITE_FAULT and not pte & PTE_WRITE:
@@ -27,10 +31,11 @@ class Gup:
             if uffd:
                 t[k] = pte & ~PTE_UFFD_WP
                 self.clear_write_protect_request(t, proc, addr)
-            return uffd + ("gup_write_fault+" if write else "gup_cow_break+") + self.write_fault(t, proc, addr)
+            return swapped + uffd + ("gup_write_fault+" if write else "gup_cow_break+") + \
+                self.write_fault(t, proc, addr)
         if first is GupFirst.UNSHARE and not pte & PTE_WRITE:
-            return self.unshare_fault(t, proc, addr)
-        return "gup"
+            return swapped + self.unshare_fault(t, proc, addr)
+        return swapped + "gup"
 
     def op_gup(self, t: list[int], holder: int) -> str | None:
         """Take the scenario's GUP reference number ``holder``."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from modelcheck.cow.layout import PAGE_EXCLUSIVE, PAGE_LRU_BATCH, MM_HAS_PINNED, Layout, pte_key
+from modelcheck.cow.layout import (MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SWAP, Layout,
+                                   pte_key)
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, PageInfo, Policy
 
 
@@ -57,6 +58,7 @@ class Memory:
     _holder_weights: tuple[tuple[int, int], ...]  # (state index, references it counts for)
     _lru_on: bool
     _pte_flag_bits: bool  # PTEs may carry soft-dirty or uffd-wp bits besides the write bit
+    _swap_on: bool        # pages may be in the swap cache and PTEs may be swap entries
 
     def mapcount(self, s: Sequence[int], page: int) -> int:
         L = self.layout
@@ -84,11 +86,21 @@ class Memory:
                 count += weight
         if self._lru_on and s[L.flags_base + page] & PAGE_LRU_BATCH:
             count += 1
+        if self._swap_on and s[L.flags_base + page] & PAGE_SWAPCACHE:
+            count += 1
         if L.features.tlb:  # a copy fault in flight holds the old page and its copy
             for w in s[L.fault_base:L.fault_base + L.features.threads]:
                 if w and ((w & 255) == page + 1 or (w >> 8) == page + 1):
                     count += 1
         return count
+
+    def swapcount(self, s: Sequence[int], page: int) -> int:
+        """Swap PTEs that name the page's swap slot."""
+        if not self._swap_on:
+            return 0
+        L = self.layout
+        key = pte_key(page)
+        return sum(1 for c in s[L.pte_base:L.pipe_base] if c & PTE_SWAP and key <= c < key + 32)
 
     def page_flags(self, s: Sequence[int], page: int) -> int:
         L = self.layout
@@ -100,10 +112,19 @@ class Memory:
         has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
         return PageInfo(mapcount=self.mapcount(s, page), refcount=self.refcount(s, page),
                         exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
-                        has_pinned=has_pinned)
+                        has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
+                        swapcount=self.swapcount(s, page))
 
     def release(self, t: list[int], page: int) -> None:
-        """A holder of ``page`` let go: free it when nothing references it any more."""
+        """A holder of ``page`` let go: free it when nothing references it any more.
+
+        A swap-cache page that no swap PTE names and nothing else holds leaves
+        the swap cache (its slot is freed) and is freed too.
+        """
+        L = self.layout
+        if (self._swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and self.refcount(t, page) == 1
+                and self.swapcount(t, page) == 0):
+            t[L.flags_base + page] &= ~PAGE_SWAPCACHE
         if self.refcount(t, page) == 0:
             L = self.layout
             C = L.features.cells

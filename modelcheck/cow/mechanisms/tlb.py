@@ -17,7 +17,7 @@ An operation split in steps keeps its thread at the same program counter;
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import (MM_FLUSH_PENDING, PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE,
+from modelcheck.cow.layout import (MM_FLUSH_PENDING, PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
                                    TLB_WRITE, VMA_UFFD_WP, pte_make, pte_page)
 from modelcheck.cow.policies import WriteFault
 
@@ -36,7 +36,8 @@ class Tlb:
 
     def tlb_fill(self, t: list[int], thread: int, proc: int, addr: int) -> None:
         pte = t[self.layout.pte_index(proc, addr)]
-        t[self.tlb_index(thread, addr)] = ((pte_page(pte) + 1) << 1 | (pte & PTE_WRITE)) if pte else 0
+        present = pte and not pte & PTE_SWAP
+        t[self.tlb_index(thread, addr)] = ((pte_page(pte) + 1) << 1 | (pte & PTE_WRITE)) if present else 0
 
     def flush_address(self, t: list[int], proc: int, addr: int) -> None:
         """flush_tlb_page on every CPU running the mm (a no-op in a world without TLBs)."""
@@ -60,10 +61,12 @@ class Tlb:
     def op_tlb_load(self, t: list[int], thread: int, proc: int, addr: int) -> str | None:
         if t[self.tlb_index(thread, addr)]:
             return "tlb_read"
-        if not t[self.layout.pte_index(proc, addr)]:
+        pte = t[self.layout.pte_index(proc, addr)]
+        if not pte:
             return None
+        branch = self.swap_in(t, proc, addr, write=False) + "+read" if pte & PTE_SWAP else "read"
         self.tlb_fill(t, thread, proc, addr)
-        return "read"
+        return branch
 
     def op_tlb_store(self, t: list[int], thread: int, proc: int, addr: int, cell: int, tag: int) -> str | None:
         L = self.layout
@@ -79,12 +82,18 @@ class Tlb:
         pte = t[k]
         if not pte:
             return None
+        prefix = ""
+        if pte & PTE_SWAP:
+            if pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
+                return None
+            prefix = self.swap_in(t, proc, addr, write=True) + "+"
+            pte = t[k]
         if pte & PTE_WRITE:
-            branch = "write"
+            branch = prefix.rstrip("+") or "write"
         elif pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
             return None
         else:
-            branch = self._fault_first_step(t, thread, proc, addr)
+            branch = prefix + self._fault_first_step(t, thread, proc, addr)
             if branch.endswith("copy_start"):
                 return branch  # the store completes when the copy is installed
         t[L.value_index(pte_page(t[k]), cell)] = tag
@@ -126,7 +135,7 @@ class Tlb:
         t[fi] = 0
         k = L.pte_index(proc, addr)
         pte = t[k]
-        if not pte or pte_page(pte) != old or pte & PTE_WRITE:
+        if not pte or pte & (PTE_SWAP | PTE_WRITE) or pte_page(pte) != old:
             self.release(t, new)  # the PTE changed meanwhile: drop the copy, fault again
             self.release(t, old)
             return "copy_retry"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page
+from modelcheck.cow.layout import PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page
 
 
 class WriteProtect:
@@ -20,7 +20,7 @@ class WriteProtect:
         self.clear_write_protect_request(t, proc, addr)
         k = L.pte_index(proc, addr)
         pte = t[k]
-        if pte and not pte & PTE_WRITE and not pte & PTE_UFFD_WP:
+        if pte and not pte & (PTE_WRITE | PTE_UFFD_WP | PTE_SWAP):
             soft_dirty = not self._pte_flag_bits or bool(pte & PTE_SOFTDIRTY)
             if self.policy.mprotect_makes_writable(self.info(t, pte_page(pte), proc), soft_dirty):
                 t[k] = pte | PTE_WRITE
@@ -39,7 +39,7 @@ class WriteProtect:
         for a in range(L.addresses):
             k = L.pte_index(proc, a)
             pte = t[k]
-            if not pte:
+            if not pte or pte & PTE_SWAP:
                 continue
             if self.policy.clear_refs_skips(self.info(t, pte_page(pte), proc), bool(pte & PTE_WRITE)):
                 branches.append("skip_pinned")  # left writable and soft-dirty: a write is still recorded
@@ -79,14 +79,14 @@ class WriteProtect:
         elif kind == "clear_refs":
             for a in range(L.addresses):
                 pte = t[L.pte_index(proc, a)]
-                if pte and not pte & (PTE_WRITE | PTE_SOFTDIRTY):  # write-protected and clean: a write must fault
+                if pte and not pte & (PTE_WRITE | PTE_SOFTDIRTY | PTE_SWAP):  # write-protected and clean
                     self.request_write_protect(t, proc, a)
 
     def _wrprotect_pte(self, t: list[int], proc: int, addr: int, bits: int) -> str:
         L = self.layout
         k = L.pte_index(proc, addr)
         pte = t[k]
-        if not pte:
+        if not pte or pte & PTE_SWAP:
             return "wrprotect"
         if pte & PTE_WRITE and self.policy.wrprotect_skips(self.info(t, pte_page(pte), proc)):
             return "wrprotect+skip_pinned"

@@ -11,7 +11,10 @@ PG_anon_exclusive") and the rest of David Hildenbrand's series:
 * a FOLL_PIN without FOLL_WRITE on a read-only PTE of a non-exclusive page
   first triggers FAULT_FLAG_UNSHARE: the page is kept (and marked exclusive)
   when the 5.18 chain would reuse it, else copied into a fresh exclusive page
-  that stays mapped read-only. FOLL_GET reads are left alone (never reliable).
+  that stays mapped read-only. FOLL_GET reads are left alone (never reliable);
+* reclaim unmaps an exclusive page only if it can clear its exclusive flag,
+  which fails for a maybe-pinned page; the swap PTE keeps the exclusive bit and
+  swap-in restores it (x86 had the bit in 5.19).
 """
 
 from modelcheck.cow.policies.base import ForkPage, GupFirst, GupRequest, PageInfo, Unshare, WriteFault
@@ -46,6 +49,14 @@ class AnonExclusivePolicy(Refcount518Policy):
         if request.pin and not page.exclusive:
             return GupFirst.UNSHARE
         return GupFirst.NOTHING
+
+    def swapin_reuse(self, page: PageInfo, swap_exclusive: bool) -> bool:
+        """The swap PTE's exclusive bit restores exclusivity; otherwise the 5.18 rule."""
+        return swap_exclusive or super().swapin_reuse(page, swap_exclusive)
+
+    def unmap_refuses(self, page: PageInfo) -> bool:
+        """page_try_share_anon_rmap: an exclusive page that may be pinned cannot be unmapped."""
+        return page.exclusive and page.maybe_dma_pinned
 
     def unshare(self, page: PageInfo) -> Unshare:
         if page.exclusive or Refcount518Policy.write_fault(self, page) is WriteFault.REUSE:

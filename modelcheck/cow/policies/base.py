@@ -58,7 +58,8 @@ class PageInfo:
     ``mapcount`` is the number of PTEs mapping the page; ``refcount`` is
     page_count: one per mapping plus every other holder (pipe buffers, FOLL_GET
     references, FOLL_PIN references at GUP_PIN_COUNTING_BIAS each, speculative
-    references, an LRU batch). ``exclusive`` is PG_anon_exclusive (tracked only
+    references, an LRU batch, the swap cache). ``swapcount`` counts the swap
+    PTEs that still name the page's swap slot. ``exclusive`` is PG_anon_exclusive (tracked only
     for policies that use it); ``has_pinned`` is MMF_HAS_PINNED of the mm asking.
     """
 
@@ -67,6 +68,8 @@ class PageInfo:
     exclusive: bool = False
     in_lru_batch: bool = False
     has_pinned: bool = False
+    in_swapcache: bool = False
+    swapcount: int = 0  # swap PTEs that refer to the page's swap slot
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -100,6 +103,23 @@ class Policy(ABC):
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:
         """Reuse or copy on a write fault on a write-protected anonymous page."""
+
+    def swapin_reuse(self, page: PageInfo, swap_exclusive: bool) -> bool:
+        """do_swap_page on a write fault: map the swap-cache page writable at once?
+
+        Every era up to 5.17 asked reuse_swap_page(): mapcount plus swap count at
+        most one, whatever the refcount (predicates-check §1c, §7: the swap-in
+        path stayed mapcount-based while do_wp_page went refcount-based).
+        """
+        return page.mapcount + page.swapcount <= 1
+
+    def reclaim_skips(self, page: PageInfo) -> bool:
+        """shrink_page_list keeps this page out of the swap cache."""
+        return False
+
+    def unmap_refuses(self, page: PageInfo) -> bool:
+        """try_to_unmap gives up on this page (it cannot stop being exclusive)."""
+        return False
 
     def drains_lru_before_reuse(self, page: PageInfo) -> bool:
         """Drain the local LRU batch before deciding (5.18: an extra batch reference must not force a copy)."""

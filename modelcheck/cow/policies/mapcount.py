@@ -8,8 +8,8 @@ reference to a page can keep reading it after the last other mapper reuses it:
 CVE-2020-29374 (Jann Horn, Project Zero issue 2045).
 
 Read in the v5.7 tree (mm/memory.c do_wp_page, mm/swapfile.c reuse_swap_page):
-the test is ``mapcount + swapcount <= 1``. The world has no swap yet, so the
-swap count is 0 here.
+the test is ``mapcount + swapcount <= 1`` (the swap count of the page's swap
+slot; a page in the swap cache has one for every swap PTE still naming it).
 """
 
 from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
@@ -22,7 +22,7 @@ class MapcountPolicy(Policy):
     summary = "reuse on a write fault when the page's mapcount is 1 (refcount ignored)"
 
     def write_fault(self, page: PageInfo) -> WriteFault:
-        return WriteFault.REUSE if page.mapcount <= 1 else WriteFault.COPY
+        return WriteFault.REUSE if page.mapcount + page.swapcount <= 1 else WriteFault.COPY
 
 
 POLICY = MapcountPolicy()

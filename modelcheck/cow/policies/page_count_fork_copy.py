@@ -13,8 +13,9 @@
   with a TLB flush still pending, flush the faulting address first.
 * 912efa17e512 ("mm: proc: Invalidate TLB after clearing soft-dirty page
   state", Will Deacon, v5.12): clear_refs flushes after write-protecting.
-* feb889fb40fa (pinned pages are not added to the swap cache, v5.11-rc4)
-  belongs here too; the world has no swap yet, so it is not exercised.
+* feb889fb40fa ("mm: don't put pinned pages into the swap cache", v5.11-rc4):
+  reclaim keeps a maybe-pinned page out of the swap cache. The check is made
+  once, before the page is unmapped: a pin taken after it is not seen (O4).
 
 The policy stands for the end of that line (v5.17): every fix above is in.
 
@@ -41,6 +42,9 @@ class PageCountForkCopyPolicy(PageCountPolicy):
 
     def clear_refs_skips(self, page: PageInfo, pte_writable: bool) -> bool:
         return pte_writable and page.has_pinned and page.maybe_dma_pinned
+
+    def reclaim_skips(self, page: PageInfo) -> bool:
+        return page.maybe_dma_pinned
 
 
 POLICY = PageCountForkCopyPolicy()
