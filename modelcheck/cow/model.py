@@ -52,6 +52,7 @@ class Act(NamedTuple):
     holder: int = -1 # the scenario's GUP reference, by number
     text: str = ""   # the operation as the scenario wrote it
     cell: int = 0    # the part of the page a store or load touches
+    last: bool = False  # the thread's last operation (a completed one ends the thread's program)
     branch: str = ""
 
 
@@ -130,7 +131,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         self._acts: dict[tuple[int, str], Act] = {}
         self._open_bases = self._build_open_bases(P, M)
         self._script_steps = [
-            [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell),
+            [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell,
+                         pc == len(t.program) - 1),
               *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"), self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(scenario.threads)] if scenario else []
@@ -190,12 +192,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
     def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
             text: str = "", branch: str = "") -> Act:
         """The interned action; keyed by a small number for the operation and the branch's name."""
-        base = self._bases.get((kind, actor, addr, page, holder, text, 0))
+        base = self._bases.get((kind, actor, addr, page, holder, text, 0, False))
         if base is None:
-            base = self._bases[kind, actor, addr, page, holder, text, 0] = len(self._bases)
+            base = self._bases[kind, actor, addr, page, holder, text, 0, False] = len(self._bases)
         act = self._acts.get((base, branch))
         if act is None:
-            act = self._acts[base, branch] = Act(kind, actor, proc, addr, page, holder, text, 0, branch)
+            act = self._acts[base, branch] = Act(kind, actor, proc, addr, page, holder, text, 0, False, branch)
         return act
 
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
@@ -208,13 +210,13 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         return out
 
     def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "",
-              cell: int = 0) -> tuple:
+              cell: int = 0, last: bool = False) -> tuple:
         """An operation's identity without its branch, numbered once: (number, Act fields)."""
-        key = (kind, actor, addr, -1, holder, text, cell)
+        key = (kind, actor, addr, -1, holder, text, cell, last)
         number = self._bases.get(key)
         if number is None:
             number = self._bases[key] = len(self._bases)
-        return (number, kind, actor, proc, addr, -1, holder, text, cell)
+        return (number, kind, actor, proc, addr, -1, holder, text, cell, last)
 
     def _try(self, s: tuple, out: list, base: tuple, run, *args, pc_index: int = -1, finish=None) -> None:
         t = list(s)
@@ -374,7 +376,10 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         items = set()
         for act in acts:
             items.add(f"action:{act.kind}")
-            items.update(part for part in act.branch.split("+") if part in BRANCHES)
+            parts = act.branch.split("+")
+            items.update(part for part in parts if part in BRANCHES)
+            if act.last and parts[-1] not in PARTIAL:
+                items.add(f"end:{act.actor}")
         return items
 
     def coverage_universe(self) -> list[str]:
@@ -387,6 +392,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             kinds += ["lru_drain"] if self._lru_on else []
             kinds += ["swap_add", "swap_unmap"] if self._reclaim_on else []
         items = [f"action:{k}" for k in kinds]
+        if self.scenario is not None:
+            items += [f"end:{t.name}" for t in self.scenario.threads if t.program]
         if {"write", "store"} & set(kinds):
             items += ["reuse", "copy"]
         if self._swap_on:
