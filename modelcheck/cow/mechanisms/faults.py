@@ -75,26 +75,35 @@ class Faults:
         self.release(t, page)
         return "unshare_copy"
 
-    def op_store(self, t: list[int], proc: int, addr: int, cell: int, tag: int) -> str | None:
-        """A CPU store: through a writable PTE, or a write fault (blocked by uffd-wp, SIGSEGV without VM_WRITE)."""
-        L = self.layout
-        k = L.pte_index(proc, addr)
+    def store_walk(self, t: list[int], proc: int, addr: int, fault) -> str | None:
+        """The page-table side of a store: swap in, go through a writable PTE, or ``fault(t, proc, addr)``.
+
+        None when the store cannot proceed: nothing mapped, a uffd-wp PTE (the
+        thread waits for UFFDIO_WRITEPROTECT off) or no VM_WRITE (SIGSEGV).
+        """
+        k = self.layout.pte_index(proc, addr)
         pte = t[k]
         if not pte:
             return None
+        if not pte & PTE_WRITE and (pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr)):
+            return None
         prefix = ""
         if pte & PTE_SWAP:
-            if pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
-                return None
             prefix = self.swap_in(t, proc, addr, write=True) + "+"
             pte = t[k]
+            if pte & PTE_WRITE:
+                return prefix.rstrip("+")
         if pte & PTE_WRITE:
-            branch = prefix + "write" if not prefix else prefix.rstrip("+")
-        elif pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
-            return None  # waits for UFFDIO_WRITEPROTECT off, or would be killed by SIGSEGV
-        else:
-            branch = prefix + self.write_fault(t, proc, addr)
-        t[L.value_index(pte_page(t[k]), cell)] = tag
+            return "write"
+        return prefix + fault(t, proc, addr)
+
+    def op_store(self, t: list[int], proc: int, addr: int, cell: int, tag: int) -> str | None:
+        """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""
+        branch = self.store_walk(t, proc, addr, self.write_fault)
+        if branch is None:
+            return None
+        L = self.layout
+        t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
         self.record_write(t, proc, addr, tag, cell)
         return branch
 

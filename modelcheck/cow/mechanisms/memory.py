@@ -70,13 +70,10 @@ class Memory:
         return count
 
     def refcount(self, s: Sequence[int], page: int) -> int:
-        """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch refs."""
+        """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch
+        references, the swap cache, and a copy fault in flight."""
         L = self.layout
-        ptes = s[L.pte_base:L.pipe_base]
-        key = pte_key(page)
-        count = ptes.count(key) + ptes.count(key | 1)
-        if self._pte_flag_bits:
-            count += sum(ptes.count(key | bits) for bits in range(2, 8))
+        count = self.mapcount(s, page)
         if L.pipe_base != L.value_base:
             count += s[L.pipe_base:L.value_base].count(page + 1)
         if L.speculative:

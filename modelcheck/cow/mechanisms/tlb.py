@@ -78,24 +78,11 @@ class Tlb:
             t[L.value_index((entry >> 1) - 1, cell)] = tag
             self.record_write(t, proc, addr, tag, cell)
             return "tlb_write"
+        branch = self.store_walk(t, proc, addr,
+                                 lambda t, proc, addr: self._fault_first_step(t, thread, proc, addr))
+        if branch is None or branch.endswith("copy_start"):
+            return branch  # a copying fault completes the store when the copy is installed
         k = L.pte_index(proc, addr)
-        pte = t[k]
-        if not pte:
-            return None
-        prefix = ""
-        if pte & PTE_SWAP:
-            if pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
-                return None
-            prefix = self.swap_in(t, proc, addr, write=True) + "+"
-            pte = t[k]
-        if pte & PTE_WRITE:
-            branch = prefix.rstrip("+") or "write"
-        elif pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr):
-            return None
-        else:
-            branch = prefix + self._fault_first_step(t, thread, proc, addr)
-            if branch.endswith("copy_start"):
-                return branch  # the store completes when the copy is installed
         t[L.value_index(pte_page(t[k]), cell)] = tag
         self.record_write(t, proc, addr, tag, cell)
         self.tlb_fill(t, thread, proc, addr)
