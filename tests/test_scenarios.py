@@ -268,3 +268,22 @@ def test_reclaim_checks_a_pin_once_and_5_19_refuses_to_unmap_a_pinned_exclusive_
     for label in ("kernel swap_add(page 0)", "parent pin_rw a0 -> buf"):
         state = {m.action_label(a): t for a, t in m.successors(state)}[label]
     assert "kernel swap_unmap(page 0)" not in {m.action_label(a) for a, _ in m.successors(state)}
+
+
+def test_page_lock_waits_before_5_9_and_copies_after():
+    programs = {"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}
+    labels = ("parent mprotect_ro a0", "parent mprotect_rw a0", "kernel lock_page(page 0)")
+    for policy, branches in (("mapcount", set()), ("page_count", {"copy"}), ("anon_exclusive", {"reuse"})):
+        m = CowWorld.scripted(programs, events=["lock"]).model(policy, [])
+        state = m.initial_states()[0]
+        for label in labels:
+            state = {m.action_label(a): t for a, t in m.successors(state)}[label]
+        stores = {a.branch for a, _ in m.successors(state) if a.kind == "store"}
+        assert stores == branches, policy  # mapcount sleeps in lock_page: no store until unlock
+
+
+def test_dontfork_leaves_the_child_without_the_mapping():
+    m = CowWorld.scripted({"parent": ["dontfork a0", "fork"]}, addresses=2).model("page_count", [])
+    _, state = _follow(m, "parent dontfork a0", "parent fork")
+    assert state["processes"]["child1"]["pte"] == {"a0": None, "a1": {"page": 1, "writable": False}}
+    assert state["processes"]["parent"]["pte"]["a0"] == {"page": 0, "writable": True}

@@ -42,6 +42,7 @@ _PTE_SHIFT = 5
 PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
 PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
 PAGE_SWAPCACHE = 4  # in the swap cache, which holds a reference
+PAGE_LOCKED = 8     # PG_locked, held for a while by some other kernel path
 
 VMA_WRITE = 1
 VMA_DONTFORK = 2

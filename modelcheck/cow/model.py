@@ -16,9 +16,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
-from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH,
-                                   PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE,
-                                   VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE, Features, Layout, pte_make, pte_page)
+from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED,
+                                   PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP,
+                                   PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE, Features, Layout, pte_make,
+                                   pte_page)
 from modelcheck.cow.mechanisms.faults import Faults
 from modelcheck.cow.mechanisms.fork import ForkExit
 from modelcheck.cow.mechanisms.ghost import Ghost
@@ -84,6 +85,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         open_kinds = world.actions if scenario is None else frozenset()
         self._lru_on = bool(scenario and "lru" in scenario.events)
         self._reclaim_on = bool(scenario and "swap" in scenario.events)
+        self._lock_on = bool(scenario and "lock" in scenario.events)
         self._swap_on = bool(scenario and (self._reclaim_on or scenario.uses("pageout")))
         self._pte_flag_bits = bool(scenario and scenario.uses("clear_refs", "uffd_wp", "uffd_unwp"))
         if scenario is None:
@@ -94,7 +96,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             spec = world.speculative if "spec" in scenario.events else 0
         features = Features(
             pipes=pipes, speculative=spec,
-            pageflags=policy.uses_exclusive or self._lru_on or self._swap_on,
+            pageflags=policy.uses_exclusive or self._lru_on or self._swap_on or self._lock_on,
             vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork", "uffd_wp", "uffd_unwp")),
             mm=bool(scenario and (scenario.tlb or scenario.uses("exit", *GUP_OPS))),
             tlb=bool(scenario and scenario.tlb),
@@ -334,6 +336,15 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             for g in range(L.pages):
                 if s[fb + g] & PAGE_LRU_BATCH:
                     self._kernel(s, out, "lru_drain", g, self.op_lru_drain, g)
+        if self._lock_on:
+            fb = L.flags_base
+            locked = [g for g in range(L.pages) if s[fb + g] & PAGE_LOCKED]
+            for g in locked:
+                self._kernel(s, out, "unlock_page", g, self.op_page_lock, g, False)
+            if not locked:
+                for g in range(L.pages):
+                    if s[vb + g * C]:
+                        self._kernel(s, out, "lock_page", g, self.op_page_lock, g, True)
         if self._reclaim_on:
             for g in range(L.pages):
                 if s[vb + g * C]:
@@ -391,6 +402,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             kinds += [e for e in ("spec_get", "spec_put") if "spec" in self.scenario.events]
             kinds += ["lru_drain"] if self._lru_on else []
             kinds += ["swap_add", "swap_unmap"] if self._reclaim_on else []
+            kinds += ["lock_page", "unlock_page"] if self._lock_on else []
         items = [f"action:{k}" for k in kinds]
         if self.scenario is not None:
             items += [f"end:{t.name}" for t in self.scenario.threads if t.program]
@@ -499,6 +511,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             text += " in-LRU-batch"
         if c.in_swapcache:
             text += f" in-swap-cache swapcount {c.swapcount}"
+        if c.locked:
+            text += " locked"
         return text
 
     def state_to_json(self, s: tuple) -> dict[str, Any]:

@@ -36,8 +36,9 @@ Threads are named ``parent``, ``parent.2`` (a second thread of the parent),
 ``child1``, ``child1.2``, ...; a child's threads start when it is forked.
 Kernel events: ``spec`` (speculative references, bounded by the world's S),
 ``lru`` (pages start in a per-CPU LRU batch that holds a reference until drained)
-and ``swap`` (reclaim: a page enters the swap cache, later its PTEs become swap
-PTEs; a later access swaps it back in).
+``swap`` (reclaim: a page enters the swap cache, later its PTEs become swap
+PTEs; a later access swaps it back in) and ``lock`` (another kernel path holds a
+page's lock for a while; one page at a time).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ PLAIN_OPS = frozenset({"fork", "exit", "pipe_read", "clear_refs"})
 GUP_OPS = frozenset({"get_ro", "get_rw", "pin_ro", "pin_rw"})
 HOLDER_OPS = frozenset({"dma_write", "dma_read", "put"})
 OPS = ADDRESS_OPS | PLAIN_OPS | GUP_OPS | HOLDER_OPS
-EVENTS = ("spec", "lru", "swap")
+EVENTS = ("spec", "lru", "swap", "lock")
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
 _ADDR = re.compile(r"^a(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?$")

@@ -14,12 +14,12 @@ class Faults:
         L = self.layout
         return not L.features.vma or bool(t[L.vma_base + proc * L.addresses + addr] & VMA_WRITE)
 
-    def write_fault(self, t: list[int], proc: int, addr: int) -> str:
+    def write_fault(self, t: list[int], proc: int, addr: int) -> str | None:
         """do_wp_page on a write-protected present PTE: the policy reuses or copies.
 
         The new or reused PTE is writable when the VMA is (a forced write fault
         in a read-only VMA, as GUP's FOLL_FORCE path does, maps it read-only),
-        dirty and so soft-dirty.
+        dirty and so soft-dirty. None when the fault has to wait for the page lock.
         """
         L = self.layout
         k = L.pte_index(proc, addr)
@@ -31,7 +31,10 @@ class Faults:
             t[L.flags_base + page] &= ~PAGE_LRU_BATCH  # lru_add_drain() of the local CPU
             info = self.info(t, page, proc)
             branch += "lru_drain+"
-        if self.policy.write_fault(info) is WriteFault.REUSE:
+        decision = self.policy.write_fault(info)
+        if decision is WriteFault.WAIT:
+            return None
+        if decision is WriteFault.REUSE:
             return branch + self.reuse_page(t, proc, addr)
         writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
         soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
@@ -95,7 +98,8 @@ class Faults:
                 return prefix.rstrip("+")
         if pte & PTE_WRITE:
             return "write"
-        return prefix + fault(t, proc, addr)
+        branch = fault(t, proc, addr)
+        return None if branch is None else prefix + branch
 
     def op_store(self, t: list[int], proc: int, addr: int, cell: int, tag: int) -> str | None:
         """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""

@@ -31,8 +31,10 @@ class Gup:
             if uffd:
                 t[k] = pte & ~PTE_UFFD_WP
                 self.clear_write_protect_request(t, proc, addr)
-            return swapped + uffd + ("gup_write_fault+" if write else "gup_cow_break+") + \
-                self.write_fault(t, proc, addr)
+            fault = self.write_fault(t, proc, addr)
+            if fault is None:
+                return None  # waits for the page lock
+            return swapped + uffd + ("gup_write_fault+" if write else "gup_cow_break+") + fault
         if first is GupFirst.UNSHARE and not pte & PTE_WRITE:
             return swapped + self.unshare_fault(t, proc, addr)
         return swapped + "gup"

@@ -1,8 +1,8 @@
-"""Kernel events that interleave with everything: speculative references and LRU batches."""
+"""Kernel events that interleave with everything: speculative references, LRU batches, page locks."""
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import PAGE_LRU_BATCH
+from modelcheck.cow.layout import PAGE_LOCKED, PAGE_LRU_BATCH
 
 
 class KernelEvents:
@@ -20,3 +20,9 @@ class KernelEvents:
         t[self.layout.flags_base + page] &= ~PAGE_LRU_BATCH
         self.release(t, page)
         return "lru_drain"
+
+    def op_page_lock(self, t: list[int], page: int, lock: bool) -> str:
+        """Some other kernel path (reclaim, migration, KSM) takes or drops the page lock."""
+        i = self.layout.flags_base + page
+        t[i] = t[i] | PAGE_LOCKED if lock else t[i] & ~PAGE_LOCKED
+        return "lock_page" if lock else "unlock_page"

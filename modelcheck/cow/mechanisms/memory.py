@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from modelcheck.cow.layout import (MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SWAP, Layout,
-                                   pte_key)
+from modelcheck.cow.layout import (MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
+                                   PTE_SWAP, Layout, pte_key)
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, PageInfo, Policy
 
 
@@ -110,7 +110,7 @@ class Memory:
         return PageInfo(mapcount=self.mapcount(s, page), refcount=self.refcount(s, page),
                         exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                         has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
-                        swapcount=self.swapcount(s, page))
+                        swapcount=self.swapcount(s, page), locked=bool(flags & PAGE_LOCKED))
 
     def release(self, t: list[int], page: int) -> None:
         """A holder of ``page`` let go: free it when nothing references it any more.

@@ -97,7 +97,7 @@ class Tlb:
             return "flush_before_fault+"
         return ""
 
-    def _fault_first_step(self, t: list[int], thread: int, proc: int, addr: int) -> str:
+    def _fault_first_step(self, t: list[int], thread: int, proc: int, addr: int) -> str | None:
         """do_wp_page under the page-table lock: reuse at once, or start wp_page_copy (copy the old page)."""
         L = self.layout
         branch = self.flush_before_wp_fault(t, proc, addr)
@@ -108,7 +108,10 @@ class Tlb:
             t[L.flags_base + page] &= ~PAGE_LRU_BATCH
             info = self.info(t, page, proc)
             branch += "lru_drain+"
-        if self.policy.write_fault(info) is WriteFault.REUSE:
+        decision = self.policy.write_fault(info)
+        if decision is WriteFault.WAIT:
+            return None
+        if decision is WriteFault.REUSE:
             return branch + self.reuse_page(t, proc, addr)
         new = self.copy_page(t, page)
         t[L.fault_base + thread] = (new + 1) | (page + 1) << 8

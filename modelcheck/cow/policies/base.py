@@ -27,6 +27,7 @@ class WriteFault(Enum):
 
     REUSE = "reuse"  # make the PTE writable and write into the same page
     COPY = "copy"    # allocate a new page, copy, map it writable; the old page loses this mapping
+    WAIT = "wait"    # sleep until the page lock is free, then fault again (lock_page before 5.9)
 
 
 class ForkPage(Enum):
@@ -70,6 +71,7 @@ class PageInfo:
     has_pinned: bool = False
     in_swapcache: bool = False
     swapcount: int = 0  # swap PTEs that refer to the page's swap slot
+    locked: bool = False  # PG_locked is held by someone else
 
     @property
     def maybe_dma_pinned(self) -> bool:

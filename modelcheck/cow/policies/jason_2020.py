@@ -19,6 +19,8 @@ class Jason2020Policy(PageCountPolicy):
     summary = "page_count reuse, but a maybe-pinned page mapped once is reused on its mapcount"
 
     def write_fault(self, page: PageInfo) -> WriteFault:
+        if page.locked:
+            return WriteFault.COPY
         if page.refcount == 1 and page.mapcount == 1:
             return WriteFault.REUSE
         if page.maybe_dma_pinned and page.mapcount <= 1:

@@ -8,7 +8,8 @@ reference to a page can keep reading it after the last other mapper reuses it:
 CVE-2020-29374 (Jann Horn, Project Zero issue 2045).
 
 Read in the v5.7 tree (mm/memory.c do_wp_page, mm/swapfile.c reuse_swap_page):
-the test is ``mapcount + swapcount <= 1`` (the swap count of the page's swap
+the test is ``mapcount + swapcount <= 1``, decided under the page lock (if
+another path holds it, the fault sleeps in lock_page and looks again);  (the swap count of the page's swap
 slot; a page in the swap cache has one for every swap PTE still naming it).
 """
 
@@ -22,6 +23,8 @@ class MapcountPolicy(Policy):
     summary = "reuse on a write fault when the page's mapcount is 1 (refcount ignored)"
 
     def write_fault(self, page: PageInfo) -> WriteFault:
+        if page.locked:
+            return WriteFault.WAIT  # lock_page: sleep, then look again
         return WriteFault.REUSE if page.mapcount + page.swapcount <= 1 else WriteFault.COPY
 
 

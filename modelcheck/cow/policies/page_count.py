@@ -10,8 +10,8 @@ faulting process, which is why this closes CVE-2020-29374 from the fault side
 without GUP having to break COW (a308c71bf1e6 removed the forced break that
 17839856fd58 had added).
 
-The world has no KSM pages and no contention for the page lock, so the rule is
-``refcount == 1 and mapcount == 1``.
+The world has no KSM pages, so the rule is: copy if the page lock is taken,
+else reuse iff ``refcount == 1 and mapcount == 1``.
 """
 
 from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
@@ -24,6 +24,8 @@ class PageCountPolicy(Policy):
     summary = "reuse on a write fault only when the page's refcount is 1 (any other reference copies)"
 
     def write_fault(self, page: PageInfo) -> WriteFault:
+        if page.locked:
+            return WriteFault.COPY  # trylock_page failed: copying is always safe
         if page.refcount == 1 and page.mapcount == 1:
             return WriteFault.REUSE
         return WriteFault.COPY

@@ -30,7 +30,7 @@ class Refcount518Policy(PageCountForkCopyPolicy):
 
     def write_fault(self, page: PageInfo) -> WriteFault:
         refcount = page.refcount
-        if refcount > 3 or refcount > 1 + page.in_swapcache:
+        if refcount > 3 or refcount > 1 + page.in_swapcache or page.locked:  # page.locked: trylock fails
             return WriteFault.COPY
         if page.in_swapcache and page.swapcount == 0:
             refcount -= 1  # try_to_free_swap drops the swap cache's reference
