@@ -83,9 +83,6 @@ class Spec:
             return "holds"
         return self.expect.get(policy)
 
-    def states_expectation(self, policy: str) -> bool:
-        return policy in self.expect
-
 
 @dataclass(frozen=True)
 class LoadedSpec:

@@ -175,7 +175,8 @@ def test_matrix_writes_markdown_and_json(tmp_path, capsys):
     cells = {(c["scenario"], c["policy"]): c for c in doc["cells"]}
     assert len(cells) == 2 * len(doc["policies"])
     c = cells["C3", "mapcount"]
-    assert (c["verdict"], c["counterexample_length"], c["expected"], c["as_expected"]) == ("violated", 5, "violated", True)
+    assert (c["verdict"], c["counterexample_length"]) == ("violated", 5)
+    assert (c["expected"], c["as_expected"]) == ("violated", True)
     for key in ("scenario", "policy", "verdict", "states", "seconds", "counterexample_length", "expected"):
         assert key in c
     assert cells["C8", "jason_2020"]["expected"] is None

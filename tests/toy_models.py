@@ -19,7 +19,8 @@ class Counter:
 
     def __init__(self, limit: int, forbidden: int | None = None, forbidden_step: int | None = None,
                  interrupt_at: int | None = None) -> None:
-        self.limit, self.forbidden, self.forbidden_step, self.interrupt_at = limit, forbidden, forbidden_step, interrupt_at
+        self.limit, self.forbidden = limit, forbidden
+        self.forbidden_step, self.interrupt_at = forbidden_step, interrupt_at
 
     def initial_states(self):
         return [0]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from modelcheck.cow.layout import MM_EXITED, PAGE_LRU_BATCH, PTE_WRITE, pte_page
+from modelcheck.cow.layout import pte_page
 from modelcheck.engine.model import Invariant, TransitionCheck, TransitionCount
 
 if TYPE_CHECKING:

@@ -67,14 +67,6 @@ def pte_writable(pte: int) -> bool:
     return bool(pte & PTE_WRITE)
 
 
-def pte_present(pte: int) -> bool:
-    return bool(pte) and not pte & PTE_SWAP
-
-
-def pte_is_swap(pte: int) -> bool:
-    return bool(pte & PTE_SWAP)
-
-
 def swap_entry(page: int, exclusive: bool, flags: int = 0) -> int:
     """A swap PTE for the swap slot of ``page``; soft-dirty and uffd-wp bits carry over."""
     return (page + 1) << _PTE_SHIFT | PTE_SWAP | (PTE_SWAP_EXCLUSIVE if exclusive else 0) | \

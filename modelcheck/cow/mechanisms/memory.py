@@ -39,7 +39,6 @@ class ValueTags:
 
     def words(self, code: int) -> str:
         writer, n = self.decode(code)
-        who = "the parent" if writer == 0 else f"child{writer}"
         if self.writers is None or (code - 1) // self.P == 0:
             if writer == 0:
                 return f"({writer},{n}) " + ("[initial contents]" if n == 0 else f"[the parent's write after fork {n}]")
