@@ -109,31 +109,3 @@ def coverage_of(model: Any, fired: Iterable[Action]) -> tuple[tuple[str, ...], t
         return (), ()
     covered = set(items(fired))
     return tuple(sorted(covered)), tuple(item for item in universe() if item not in covered)
-
-
-def coverage_of(model: Any, fired: Iterable[Action]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(covered, never covered) coverage items, for models that name them.
-
-    A model may offer ``coverage_items(actions)`` (the items the fired actions
-    cover) and ``coverage_universe()`` (every item a run could cover); the
-    engine only hands it the set of distinct actions that fired.
-    """
-    items = getattr(model, "coverage_items", None)
-    universe = getattr(model, "coverage_universe", None)
-    if items is None or universe is None:
-        return (), ()
-    covered = set(items(fired))
-    return tuple(sorted(covered)), tuple(item for item in universe() if item not in covered)
-
-
-def enabled_actions(model: Model, state: State) -> list[Action]:
-    """The actions enabled in ``state`` (derived from ``successors``)."""
-    return [action for action, _ in model.successors(state)]
-
-
-def next_state(model: Model, state: State, action: Action) -> State | None:
-    """The state ``action`` leads to from ``state``, or None when it is not enabled."""
-    for candidate, after in model.successors(state):
-        if candidate == action:
-            return after
-    return None
