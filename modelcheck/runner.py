@@ -71,3 +71,11 @@ def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], pro
     model = loaded.world.model(policy, tuple(invariants))
     return replay(model, property_name, labels, initial_state=initial_state,
                   recorded_states=recorded_states)
+
+
+def policy_catalogue() -> list[dict[str, str]]:
+    """Every known policy as plain data (name, release, commits, rule), oldest first."""
+    from modelcheck.cow.policies import all_policies
+
+    return [{"name": p.name, "release": p.release, "commits": ", ".join(p.commits) or "-", "rule": p.summary}
+            for p in all_policies()]

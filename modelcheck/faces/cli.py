@@ -22,7 +22,7 @@ from typing import Sequence
 from modelcheck.engine import SearchOptions, Verdict
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
-from modelcheck.runner import PolicyRun, replay_trace, run_spec
+from modelcheck.runner import PolicyRun, policy_catalogue, replay_trace, run_spec
 from modelcheck.spec import SpecError, bind, load_spec
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -140,9 +140,7 @@ def _replay(argv: Sequence[str]) -> int:
 
 def _policies(argv: Sequence[str]) -> int:
     _Parser(prog="python -m modelcheck policies", description="List the known policies.").parse_args(argv)
-    from modelcheck.cow.policies import all_policies  # the catalogue of the COW world
-
-    rows = [(p.name, p.release, ", ".join(p.commits) or "-", p.summary) for p in all_policies()]
+    rows = [(p["name"], p["release"], p["commits"], p["rule"]) for p in policy_catalogue()]
     widths = [max(len(r[i]) for r in rows + [("policy", "release", "commits", "")]) for i in range(3)]
     print(f"{'policy'.ljust(widths[0])}  {'release'.ljust(widths[1])}  {'commits'.ljust(widths[2])}  rule")
     for name, release, commits, summary in rows:
