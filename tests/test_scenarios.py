@@ -288,3 +288,11 @@ def test_dontfork_leaves_the_child_without_the_mapping():
     _, state = _follow(m, "parent dontfork a0", "parent fork")
     assert state["processes"]["child1"]["pte"] == {"a0": None, "a1": {"page": 1, "writable": False}}
     assert state["processes"]["parent"]["pte"]["a0"] == {"page": 0, "writable": True}
+
+
+def test_text_report_counts_spurious_copies(capsys):
+    assert main([str(ROOT / "specs" / "o11_swapcache_reuse.py"), "--quiet", "--no-stop",
+                 "--policy", "page_count", "--policy", "refcount_5_18"]) == 0
+    out = capsys.readouterr().out
+    assert "counted in the explored transitions:\n  page_count: spurious_copies 1" in out
+    assert "refcount_5_18: spurious" not in out

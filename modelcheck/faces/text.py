@@ -70,6 +70,13 @@ def counterexamples(runs: Sequence[PolicyRun]) -> str:
     return "\n\n".join(parts)
 
 
+def counts(runs: Sequence[PolicyRun]) -> str:
+    """Counted events (e.g. spurious copies: a write fault copied a page only transient references shared)."""
+    lines = [f"  {run.policy}: " + ", ".join(f"{name} {n:,}" for name, n in run.result.counts.items() if n)
+             for run in runs if any(run.result.counts.values())]
+    return ("counted in the explored transitions:\n" + "\n".join(lines)) if lines else ""
+
+
 def summary(runs: Sequence[PolicyRun]) -> str:
     differ = [run.policy for run in runs if run.as_expected is False]
     unfinished = [run.policy for run in runs if run.result.verdict is Verdict.INCOMPLETE]
@@ -102,4 +109,7 @@ def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: s
     unfired = coverage(runs)
     if unfired:
         out.write("\n" + unfired + "\n")
+    counted = counts(runs)
+    if counted:
+        out.write("\n" + counted + "\n")
     out.write("\n" + summary(runs) + "\n")
