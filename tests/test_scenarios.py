@@ -296,3 +296,13 @@ def test_text_report_counts_spurious_copies(capsys):
     out = capsys.readouterr().out
     assert "counted in the explored transitions:\n  page_count: spurious_copies 1" in out
     assert "refcount_5_18: spurious" not in out
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_counterexample_of_every_spec_replays(path, tmp_path, capsys):
+    traces = tmp_path / "traces.json"
+    main([str(path), "--quiet", "--trace-out", str(traces)])
+    if not json.loads(traces.read_text())["traces"]:
+        pytest.skip("no counterexample under any policy")
+    capsys.readouterr()
+    assert main(["replay", str(traces), "--quiet"]) == 0, capsys.readouterr().out
