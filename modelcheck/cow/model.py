@@ -67,6 +67,16 @@ class Observation(NamedTuple):
     value: int
 
 
+class _Operation:
+    """An operation of the world (who, what, where), and its actions once a branch is known."""
+
+    __slots__ = ("fields", "acts")
+
+    def __init__(self, fields: tuple) -> None:
+        self.fields = fields
+        self.acts: dict[str, Act] = {}
+
+
 def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
 
@@ -129,8 +139,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         spec_events = bool(scenario and "spec" in scenario.events)
         self._spec_get_on = self._open["spec_get"] or spec_events
         self._spec_put_on = self._open["spec_put"] or spec_events
-        self._bases: dict[tuple, int] = {}
-        self._acts: dict[tuple[int, str], Act] = {}
+        self._bases: dict[tuple, _Operation] = {}
         self._open_bases = self._build_open_bases(P, M)
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell,
@@ -142,17 +151,16 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             _invariants.spurious_copy_count(self),)
         self._initial = self._initial_state()
 
-    def _build_open_bases(self, P: int, M: int) -> dict:
-        """Open worlds: the operations of every process, numbered once ("read" is final: its own Act)."""
-        bases: dict = {}
+    def _build_open_bases(self, P: int, M: int) -> list:
+        """Open worlds: per process, per address, the (write, read, munmap, vmsplice) operations, built once."""
+        bases = []
         for p in range(P):
             name = process_name(p)
-            for a in range(M):
-                for kind in ("write", "munmap", "vmsplice"):
-                    bases[kind, p, a] = self._base(kind, name, p, a)
-                bases["read", p, a] = self.act("read", name, p, a, branch="read")
-            bases["pipe_read", p, -1] = self._base("pipe_read", name, p, -1)
-        bases["fork", 0, -1] = self._base("fork", "parent", 0, -1)
+            bases.append([(self._base("write", name, p, a), self.act("read", name, p, a, branch="read"),
+                           self._base("munmap", name, p, a), self._base("vmsplice", name, p, a))
+                          for a in range(M)])
+        self._open_pipe_reads = [self._base("pipe_read", process_name(p), p, -1) for p in range(P)]
+        self._open_fork = self._base("fork", "parent", 0, -1)
         return bases
 
     @staticmethod
@@ -194,12 +202,13 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
     def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
             text: str = "", branch: str = "") -> Act:
         """The interned action; keyed by a small number for the operation and the branch's name."""
-        base = self._bases.get((kind, actor, addr, page, holder, text, 0, False))
-        if base is None:
-            base = self._bases[kind, actor, addr, page, holder, text, 0, False] = len(self._bases)
-        act = self._acts.get((base, branch))
+        op = self._bases.get((kind, actor, addr, page, holder, text, 0, False))
+        if op is None:
+            op = self._bases[kind, actor, addr, page, holder, text, 0, False] = _Operation(
+                (kind, actor, proc, addr, page, holder, text, 0, False))
+        act = op.acts.get(branch)
         if act is None:
-            act = self._acts[base, branch] = Act(kind, actor, proc, addr, page, holder, text, 0, False, branch)
+            act = op.acts[branch] = Act(*op.fields, branch)
         return act
 
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
@@ -212,15 +221,15 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         return out
 
     def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "",
-              cell: int = 0, last: bool = False) -> tuple:
-        """An operation's identity without its branch, numbered once: (number, Act fields)."""
+              cell: int = 0, last: bool = False) -> "_Operation":
+        """An operation's identity without its branch, built once; its actions are cached per branch."""
         key = (kind, actor, addr, -1, holder, text, cell, last)
-        number = self._bases.get(key)
-        if number is None:
-            number = self._bases[key] = len(self._bases)
-        return (number, kind, actor, proc, addr, -1, holder, text, cell, last)
+        op = self._bases.get(key)
+        if op is None:
+            op = self._bases[key] = _Operation((kind, actor, proc, addr, -1, holder, text, cell, last))
+        return op
 
-    def _try(self, s: tuple, out: list, base: tuple, run, *args, pc_index: int = -1, finish=None) -> None:
+    def _try(self, s: tuple, out: list, base: "_Operation", run, *args, pc_index: int = -1, finish=None) -> None:
         t = list(s)
         branch = run(t, *args)
         if branch is None:
@@ -229,9 +238,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             t[pc_index] += 1
             if finish is not None:
                 finish(t)
-        act = self._acts.get((base[0], branch))
+        act = base.acts.get(branch)
         if act is None:
-            act = self._acts[base[0], branch] = Act(*base[1:], branch)
+            act = base.acts[branch] = Act(*base.fields, branch)
         out.append((act, tuple(t)))
 
     def _open_successors(self, s: tuple, out: list) -> None:
@@ -241,25 +250,29 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         on = self._open
         bases = self._open_bases
         has_pipes = L.pipe_base != L.value_base
+        write_on, read_on, munmap_on, vmsplice_on = on["write"], on["read"], on["munmap"], on["vmsplice"]
+        try_, store, munmap, vmsplice = self._try, self.op_store, self.op_munmap, self.op_vmsplice
         nforks = s[0]
         k = 1
         for p in range(nforks + 1):
             pipe_full = bool(s[L.pipe_base + p]) if has_pipes else True
-            for a in range(M):
+            tag = self.tags.code(p, nforks)
+            for write, read, unmap, splice in bases[p]:
                 if s[k]:
-                    if on["write"]:
-                        self._try(s, out, bases["write", p, a], self.op_store, p, a, 0, self.tags.code(p, nforks))
-                    if on["read"]:
-                        out.append((bases["read", p, a], s))
-                    if on["munmap"]:
-                        self._try(s, out, bases["munmap", p, a], self.op_munmap, p, a)
-                    if on["vmsplice"] and not pipe_full:
-                        self._try(s, out, bases["vmsplice", p, a], self.op_vmsplice, p, a)
+                    a = k - 1 - p * M
+                    if write_on:
+                        try_(s, out, write, store, p, a, 0, tag)
+                    if read_on:
+                        out.append((read, s))
+                    if munmap_on:
+                        try_(s, out, unmap, munmap, p, a)
+                    if vmsplice_on and not pipe_full:
+                        try_(s, out, splice, vmsplice, p, a)
                 k += 1
             if on["pipe_read"] and pipe_full and has_pipes:
-                self._try(s, out, bases["pipe_read", p, -1], self.op_pipe_read, p)
+                try_(s, out, self._open_pipe_reads[p], self.op_pipe_read, p)
         if on["fork"]:
-            self._try(s, out, bases["fork", 0, -1], self.op_fork)
+            try_(s, out, self._open_fork, self.op_fork)
 
     def _scripted_successors(self, s: tuple, out: list) -> None:
         """Each live thread may take the next operation of its program."""
@@ -377,6 +390,15 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             page = s[L.holder_base + act.holder] - 1
             return Observation(h.proc, h.addr, h.cell, page, s[L.value_index(page, h.cell)])
         return None
+
+    def observed_value(self, s: tuple, act: Act) -> tuple[int, int]:
+        """(observer, value) of an observation: the hot path of the leak checks."""
+        kind = act.kind
+        L = self.layout
+        if kind == "read" and not L.features.tlb:
+            return act.proc, s[L.value_index(pte_page(s[L.pte_index(act.proc, act.addr)]), act.cell)]
+        seen = self.observation(s, act)
+        return seen.observer, seen.value
 
     def process_alive(self, s: tuple, proc: int) -> bool:
         L = self.layout

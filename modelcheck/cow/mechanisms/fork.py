@@ -85,8 +85,12 @@ class ForkExit:
         if not pte:
             return None
         t[k] = 0
-        self.flush_address(t, proc, addr)
         self.release(t, pte_page(pte))
-        self.forget_writes(t, proc, addr)
-        self.clear_write_protect_request(t, proc, addr)
+        f = L.features
+        if f.tlb:
+            self.flush_address(t, proc, addr)
+        if f.last_write:
+            self.forget_writes(t, proc, addr)
+        if f.write_protect:
+            self.clear_write_protect_request(t, proc, addr)
         return "munmap"
