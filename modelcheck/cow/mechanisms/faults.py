@@ -25,13 +25,7 @@ class Faults:
         k = L.pte_index(proc, addr)
         pte = t[k]
         page = pte_page(pte)
-        branch = self.flush_before_wp_fault(t, proc, addr)
-        info = self.info(t, page, proc)
-        if self.policy.drains_lru_before_reuse(info):
-            t[L.flags_base + page] &= ~PAGE_LRU_BATCH  # lru_add_drain() of the local CPU
-            info = self.info(t, page, proc)
-            branch += "lru_drain+"
-        decision = self.policy.write_fault(info)
+        branch, decision = self.decide_write_fault(t, proc, addr)
         if decision is WriteFault.WAIT:
             return None
         if decision is WriteFault.REUSE:
@@ -44,6 +38,23 @@ class Faults:
         self.release(t, page)
         self.clear_write_protect_request(t, proc, addr)
         return branch + "copy"
+
+    def decide_write_fault(self, t: list[int], proc: int, addr: int) -> tuple[str, WriteFault]:
+        """The head of do_wp_page: a pending uffd-wp flush (6ce64428d620), then the policy's decision.
+
+        Returns the branch words so far and the decision.
+        """
+        branch = self.flush_before_wp_fault(t, proc, addr)
+        info, drained = self.info_after_drain(t, pte_page(t[self.layout.pte_index(proc, addr)]), proc)
+        return branch + drained, self.policy.write_fault(info)
+
+    def info_after_drain(self, t: list[int], page: int, proc: int):
+        """The page as the policy sees it, after lru_add_drain() of the local CPU if the policy drains first."""
+        info = self.info(t, page, proc)
+        if self.policy.drains_lru_before_reuse(info):
+            t[self.layout.flags_base + page] &= ~PAGE_LRU_BATCH
+            return self.info(t, page, proc), "lru_drain+"
+        return info, ""
 
     def reuse_page(self, t: list[int], proc: int, addr: int) -> str:
         """wp_page_reuse: the same page, now writable (if VM_WRITE), dirty and so soft-dirty; exclusive."""
@@ -65,10 +76,7 @@ class Faults:
         k = L.pte_index(proc, addr)
         pte = t[k]
         page = pte_page(pte)
-        info = self.info(t, page, proc)
-        if self.policy.drains_lru_before_reuse(info):
-            t[L.flags_base + page] &= ~PAGE_LRU_BATCH
-            info = self.info(t, page, proc)
+        info, _ = self.info_after_drain(t, page, proc)
         if self.policy.unshare(info) is Unshare.KEEP:
             self.set_exclusive(t, page, True)
             return "unshare_keep"

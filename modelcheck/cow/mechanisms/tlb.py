@@ -17,7 +17,7 @@ An operation split in steps keeps its thread at the same program counter;
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import (MM_FLUSH_PENDING, PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
+from modelcheck.cow.layout import (MM_FLUSH_PENDING, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
                                    TLB_WRITE, VMA_UFFD_WP, pte_make, pte_page)
 from modelcheck.cow.policies import WriteFault
 
@@ -100,15 +100,8 @@ class Tlb:
     def _fault_first_step(self, t: list[int], thread: int, proc: int, addr: int) -> str | None:
         """do_wp_page under the page-table lock: reuse at once, or start wp_page_copy (copy the old page)."""
         L = self.layout
-        branch = self.flush_before_wp_fault(t, proc, addr)
-        k = L.pte_index(proc, addr)
-        page = pte_page(t[k])
-        info = self.info(t, page, proc)
-        if self.policy.drains_lru_before_reuse(info):
-            t[L.flags_base + page] &= ~PAGE_LRU_BATCH
-            info = self.info(t, page, proc)
-            branch += "lru_drain+"
-        decision = self.policy.write_fault(info)
+        page = pte_page(t[L.pte_index(proc, addr)])
+        branch, decision = self.decide_write_fault(t, proc, addr)
         if decision is WriteFault.WAIT:
             return None
         if decision is WriteFault.REUSE:

@@ -9,8 +9,9 @@ anonymous page that is mapped more than once takes an unsharing fault that
 gives the caller a private copy, still mapped read-only.
 """
 
-from modelcheck.cow.policies.base import ForkPage, GupFirst, GupRequest, PageInfo, Unshare
+from modelcheck.cow.policies.base import GupRequest, PageInfo, Unshare
 from modelcheck.cow.policies.mapcount import MapcountPolicy
+from modelcheck.cow.policies.page_count_fork_copy import PageCountForkCopyPolicy
 
 
 class AndreaCorPolicy(MapcountPolicy):
@@ -19,17 +20,11 @@ class AndreaCorPolicy(MapcountPolicy):
     commits = ()
     summary = "direction C: mapcount reuse plus copy-on-read unsharing for read GUP of shared pages"
 
-    def fork_page(self, page: PageInfo) -> ForkPage:
-        if page.has_pinned and page.maybe_dma_pinned:
-            return ForkPage.COPY
-        return ForkPage.SHARE
+    fork_page = PageCountForkCopyPolicy.fork_page  # 70e806e4e645, which his revert kept
 
-    def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
-        if request.pte_writable:
-            return GupFirst.NOTHING
-        if request.write:
-            return GupFirst.WRITE_FAULT
-        return GupFirst.UNSHARE if page.mapcount > 1 else GupFirst.NOTHING
+    def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
+        """Copy-on-read: any read GUP (FOLL_GET or FOLL_PIN) of a page mapped more than once."""
+        return page.mapcount > 1
 
     def unshare(self, page: PageInfo) -> Unshare:
         return Unshare.COPY if page.mapcount > 1 else Unshare.KEEP

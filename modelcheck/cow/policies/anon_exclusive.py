@@ -17,7 +17,7 @@ PG_anon_exclusive") and the rest of David Hildenbrand's series:
   swap-in restores it (x86 had the bit in 5.19).
 """
 
-from modelcheck.cow.policies.base import ForkPage, GupFirst, GupRequest, PageInfo, Unshare, WriteFault
+from modelcheck.cow.policies.base import ForkPage, GupRequest, PageInfo, Unshare, WriteFault
 from modelcheck.cow.policies.refcount_5_18 import Refcount518Policy
 
 
@@ -41,14 +41,9 @@ class AnonExclusivePolicy(Refcount518Policy):
             return ForkPage.COPY
         return ForkPage.SHARE
 
-    def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
-        if request.pte_writable:
-            return GupFirst.NOTHING
-        if request.write:
-            return GupFirst.WRITE_FAULT
-        if request.pin and not page.exclusive:
-            return GupFirst.UNSHARE
-        return GupFirst.NOTHING
+    def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
+        """gup_must_unshare: FOLL_PIN without FOLL_WRITE on a page that is not exclusive."""
+        return request.pin and not page.exclusive
 
     def swapin_reuse(self, page: PageInfo, swap_exclusive: bool) -> bool:
         """The swap PTE's exclusive bit restores exclusivity; otherwise the 5.18 rule."""

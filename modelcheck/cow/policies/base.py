@@ -131,10 +131,17 @@ class Policy(ABC):
         return ForkPage.SHARE
 
     def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
-        """FOLL_WRITE on a write-protected PTE faults first (every era); reads take what is mapped."""
-        if request.write and not request.pte_writable:
+        """FOLL_WRITE on a write-protected PTE faults first (every era); a read takes what is mapped,
+        unless the policy unshares it first."""
+        if request.pte_writable:
+            return GupFirst.NOTHING
+        if request.write:
             return GupFirst.WRITE_FAULT
-        return GupFirst.NOTHING
+        return GupFirst.UNSHARE if self.read_gup_unshares(request, page) else GupFirst.NOTHING
+
+    def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
+        """A read GUP on a write-protected PTE first makes the page private to the caller (never, before 5.19)."""
+        return False
 
     def unshare(self, page: PageInfo) -> Unshare:
         """An unsharing fault (only reached by policies whose ``gup`` asks for one)."""
