@@ -25,7 +25,7 @@ from modelcheck.cow.mechanisms.fork import ForkExit
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.gup import Gup
 from modelcheck.cow.mechanisms.kernel import KernelEvents
-from modelcheck.cow.mechanisms.memory import Memory, ValueTags
+from modelcheck.cow.mechanisms.memory import LRU_BATCH_SIZE, Memory, ValueTags
 from modelcheck.cow.mechanisms.swap import Swap
 from modelcheck.cow.mechanisms.tlb import PARTIAL, Tlb
 from modelcheck.cow.mechanisms.wrprotect import WriteProtect
@@ -102,7 +102,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             pipes = bool(open_kinds & {"vmsplice", "pipe_read"})
             spec = world.speculative if open_kinds & {"spec_get", "spec_put"} else 0
         else:
-            pipes = scenario.uses("vmsplice")
+            pipes = scenario.uses("vmsplice", "pipe_read")
             spec = world.speculative if "spec" in scenario.events else 0
         features = Features(
             pipes=pipes, speculative=spec,
@@ -165,14 +165,21 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
     @staticmethod
     def _extra_pages(scenario: Scenario | None, P: int, M: int, pipes: bool, spec: int) -> int:
-        """Scripted worlds: enough slots for every page the programs could ever allocate at once."""
+        """Scripted worlds: page slots beyond one per PTE, pipe, speculative and GUP reference.
+
+        Every live page is held by something: a PTE (present or swap), a pipe, a
+        GUP reference, a speculative reference, the LRU batch, or a copy fault in
+        flight (its old and new page); a write fault allocates before it lets go
+        of the old page. Those bound the pages alive at once.
+        """
         if scenario is None:
-            return 0
-        allocating = sum(1 for t in scenario.threads for op in t.program
-                         if op.kind in ("store", "vmsplice", *GUP_OPS))
-        forks = sum(1 for t in scenario.threads for op in t.program if op.kind == "fork")
-        bound = M + allocating + forks * M + (len(scenario.threads) if scenario.tlb else 0)
-        return max(0, bound - (P * M + (P if pipes else 0) + spec + len(scenario.holders)))
+            return 0  # the reference world's budget is reference-world.md's
+        extra = 1
+        if "lru" in scenario.events:
+            extra += LRU_BATCH_SIZE
+        if scenario.tlb:
+            extra += 2 * len(scenario.threads)
+        return extra
 
     def _initial_state(self) -> tuple:
         """The parent has each address mapped, written, writable, to its own page."""

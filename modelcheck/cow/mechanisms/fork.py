@@ -69,8 +69,7 @@ class ForkExit:
                 self.release(t, pte_page(pte))  # a mapping's reference, or a swap PTE's slot
             self.forget_writes(t, proc, a)
             self.clear_write_protect_request(t, proc, a)
-        if L.pipe_base != L.value_base and t[L.pipe_base + proc]:
-            self.op_pipe_read(t, proc)
+        self.op_pipe_read(t, proc)  # the pipe's reference goes, if it holds one
         for n, h in enumerate(self.holders):
             if h.proc == proc and t[L.holder_base + n]:
                 self.op_put(t, n)

@@ -87,7 +87,7 @@ class Gup:
     def op_pipe_read(self, t: list[int], proc: int) -> str | None:
         L = self.layout
         i = L.pipe_base + proc
-        if not t[i]:
+        if L.pipe_base == L.value_base or not t[i]:  # no pipes in this world, or an empty one
             return None
         page = t[i] - 1
         t[i] = 0

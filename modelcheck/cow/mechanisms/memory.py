@@ -9,6 +9,9 @@ from modelcheck.cow.layout import (MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED, P
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, PageInfo, Policy
 
 
+LRU_BATCH_SIZE = 2  # pages a per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
+
+
 class ValueTags:
     """Value codes name the write that produced a value.
 
@@ -38,6 +41,8 @@ class ValueTags:
         return (0, 0) if k == 0 else (self.writers[k - 1][0], n)
 
     def words(self, code: int) -> str:
+        if code <= 0:
+            return "nothing (a free page)"
         writer, n = self.decode(code)
         if self.writers is None or (code - 1) // self.P == 0:
             if writer == 0:
@@ -138,6 +143,8 @@ class Memory:
         L = self.layout
         C = L.features.cells
         vb = L.value_base
+        if self._lru_on:
+            self._drain_if_full(t)
         for page in range(L.pages):
             if t[vb + page * C] == 0:
                 t[vb + page * C:vb + page * C + C] = t[vb + source * C:vb + source * C + C]
@@ -146,6 +153,15 @@ class Memory:
                                               | (PAGE_LRU_BATCH if self._lru_on else 0))
                 return page
         raise RuntimeError("no free page slot: the world's page budget is too small")
+
+    def _drain_if_full(self, t: list[int]) -> None:
+        """A full per-CPU LRU batch is drained before another page goes in (as a full pagevec is)."""
+        L = self.layout
+        batched = [g for g in range(L.pages) if t[L.flags_base + g] & PAGE_LRU_BATCH]
+        if len(batched) >= LRU_BATCH_SIZE:
+            for g in batched:
+                t[L.flags_base + g] &= ~PAGE_LRU_BATCH
+                self.release(t, g)
 
     def page_live(self, s: Sequence[int], page: int) -> bool:
         return s[self.layout.value_index(page)] != 0
