@@ -38,6 +38,7 @@ PTE_UFFD_WP = 4
 PTE_SWAP = 8             # not present: a swap entry for the page's swap slot (the page stays in the swap cache)
 PTE_SWAP_EXCLUSIVE = 16  # the swap entry remembers the page was exclusive (5.19's swp-PTE bit)
 _PTE_SHIFT = 5
+PTE_FLAG_MASK = (1 << _PTE_SHIFT) - 1  # every bit of a PTE code but the page
 
 PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
 PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference

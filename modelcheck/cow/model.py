@@ -29,6 +29,7 @@ from modelcheck.cow.mechanisms.memory import LRU_BATCH_SIZE, Memory, ValueTags
 from modelcheck.cow.mechanisms.swap import Swap
 from modelcheck.cow.mechanisms.tlb import PARTIAL, Tlb
 from modelcheck.cow.mechanisms.wrprotect import WriteProtect
+from modelcheck.cow.symmetry import Symmetry
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.scenario import GUP_OPS, Op, Scenario
 from modelcheck.cow.world import CowWorld
@@ -81,7 +82,7 @@ def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
 
 
-class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEvents, Ghost):
+class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEvents, Ghost, Symmetry):
     """The transition system of ``world`` under ``policy`` (implements ``engine.Model``)."""
 
     def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> None:
@@ -150,6 +151,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         self._properties = tuple(_invariants.build(name, self) for name in self.invariant_names) + (
             _invariants.spurious_copy_count(self),)
         self._initial = self._initial_state()
+        self._symmetry_tables()
 
     def _build_open_bases(self, P: int, M: int) -> list:
         """Open worlds: per process, per address, the (write, read, munmap, vmsplice) operations, built once."""

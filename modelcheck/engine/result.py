@@ -85,6 +85,7 @@ class Result:
     counts: dict[str, int] = field(default_factory=dict)  # TransitionCount name -> matches
     covered: tuple[str, ...] = ()        # coverage items that fired
     not_covered: tuple[str, ...] = ()    # coverage items the model offers that never fired
+    reductions: tuple[str, ...] = ()     # reductions the run applied (their traces replay under them)
 
     @property
     def counterexample(self) -> Trace | None:

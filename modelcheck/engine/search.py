@@ -29,6 +29,7 @@ class SearchOptions:
     stop_at_first: bool = True
     max_states: int | None = None
     time_limit: float | None = None
+    reduce: bool = False  # apply the reductions the model offers (its ``canonical`` state, for symmetry)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -70,6 +71,9 @@ class _Explorer:
         self.depth = 0
         self.max_frontier = 0
         self.max_states = options.max_states or -1
+        # symmetry: the model maps every state to one representative of its orbit; the search stores
+        # representatives only. Checks still see the real successor.
+        self.canonical = getattr(model, "canonical", None) if options.reduce else None
         self.started = time.perf_counter()
         self.deadline = self.started + options.time_limit if options.time_limit else None
         self._last_report = self.started
@@ -129,7 +133,7 @@ class _Explorer:
         ids = self.path(sid)
         hops = [(self.states[a], self.via[b], self.states[b]) for a, b in zip(ids, ids[1:])]
         if action is not None:
-            hops.append((self.states[sid], action, after))
+            hops.append((self.states[sid], action, after if self.canonical is None else self.canonical(after)))
         return build_trace(self.model, name, explanation, self.states[ids[0]], hops)
 
     # -- limits and progress --------------------------------------------------------
@@ -149,6 +153,7 @@ class _Explorer:
         """Expand states in the order they were stored, one depth level after another."""
         states, index, successors = self.states, self.index, self.model.successors
         cached_checks, checks_for, add = self._checks_for, self.checks_for, self.add
+        canonical = self.canonical
         i = 0
         level = 0                # depth of the state being expanded
         level_end = len(states)  # first index of the next level
@@ -165,6 +170,8 @@ class _Explorer:
                 for check in checks:
                     if not check.holds(state, action, after):
                         self.violation(check.name, check.explain(state, action, after), i, action, after)
+                if canonical is not None:
+                    after = canonical(after)
                 if after not in index:
                     add(after, i, action)
                     self.depth = level + 1
@@ -176,6 +183,7 @@ class _Explorer:
         """Depth-first with an explicit stack of successor iterators."""
         states, index, successors = self.states, self.index, self.model.successors
         checks_for, add = self.checks_for, self.add
+        canonical = self.canonical
         stack = [(sid, states[sid], iter(successors(states[sid]))) for sid in reversed(range(len(states)))]
         expanded = 0
         while stack:
@@ -185,6 +193,8 @@ class _Explorer:
                 for check in checks_for(action):
                     if not check.holds(state, action, after):
                         self.violation(check.name, check.explain(state, action, after), sid, action, after)
+                if canonical is not None:
+                    after = canonical(after)
                 if after not in index:
                     new = add(after, sid, action)
                     stack.append((new, after, iter(successors(after))))
@@ -202,6 +212,8 @@ class _Explorer:
         interrupted = False
         try:
             for state in self.model.initial_states():
+                if self.canonical is not None:
+                    state = self.canonical(state)
                 if state not in self.index:
                     self.add(state, -1, None)
             if self.options.strategy == "bfs":
@@ -227,7 +239,8 @@ class _Explorer:
             verdict = Verdict.HOLDS
         return Result(verdict=verdict, stats=stats, violations=violations, incomplete_reason=reason,
                       strategy=self.options.strategy, interrupted=interrupted, counts=dict(self.counters),
-                      covered=covered, not_covered=not_covered)
+                      covered=covered, not_covered=not_covered,
+                      reductions=("symmetry",) if self.canonical is not None else ())
 
 
 def build_trace(model: Model, name: str, explanation: str, initial: Any,

@@ -53,6 +53,13 @@ def _check_parser() -> argparse.ArgumentParser:
     order.add_argument("--dfs", dest="strategy", action="store_const", const="dfs",
                        help="depth-first search")
     p.set_defaults(strategy="bfs")
+    reduce = p.add_mutually_exclusive_group()
+    reduce.add_argument("--reduce", dest="reduce", action="store_true",
+                        help="apply the reductions that cannot change a verdict (page-slot symmetry); "
+                             "state counts then count representatives")
+    reduce.add_argument("--no-reduce", dest="reduce", action="store_false",
+                        help="explore every state as reference-world.md counts them (default)")
+    p.set_defaults(reduce=False)
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -68,7 +75,7 @@ def _check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
     try:
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop,
-                                max_states=args.max_states, time_limit=args.time_limit)
+                                max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce)
     except ValueError as err:
         raise UsageError(str(err)) from None
     loaded = bind(args.spec, load_spec(args.spec), args.param)
@@ -78,7 +85,7 @@ def _check(argv: Sequence[str]) -> int:
         json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first)
+        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce)
     if args.trace_out:
         document = export.trace_document(loaded, runs)
         try:
@@ -126,7 +133,8 @@ def _replay(argv: Sequence[str]) -> int:
         outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
                                [step["label"] for step in steps],
                                initial_state=recorded.get("initial_state"),
-                               recorded_states=[step.get("state") for step in steps])
+                               recorded_states=[step.get("state") for step in steps],
+                               reductions=recorded.get("reductions", []))
         name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
         if outcome.ok:
             print(f"{name}: replays; {recorded['property']} violated at step {len(steps)}")

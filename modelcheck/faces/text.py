@@ -11,9 +11,11 @@ from modelcheck.spec import LoadedSpec
 COLUMNS = ("policy", "verdict", "expected", "states", "transitions", "depth", "seconds", "states/s", "")
 
 
-def header(loaded: LoadedSpec, search: str, stop_at_first: bool) -> str:
+def header(loaded: LoadedSpec, search: str, stop_at_first: bool, reduce: bool = False) -> str:
     params = " ".join(f"{k}={v}" for k, v in loaded.params.items())
     mode = "stop at the first violation" if stop_at_first else "explore everything (--no-stop)"
+    if reduce:
+        mode += ", symmetry reduction (states are representatives)"
     lines = [f"{loaded.spec.id}: {loaded.spec.title}",
              f"spec {loaded.path}" + (f" [{params}]" if params else "") +
              f"  world {loaded.world.describe()}",
@@ -100,8 +102,9 @@ def coverage(runs: Sequence[PolicyRun]) -> str:
     return ("never fired (a 'holds' says nothing about these):\n" + "\n".join(lines)) if lines else ""
 
 
-def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool) -> None:
-    out.write(header(loaded, search, stop_at_first) + "\n\n")
+def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool,
+           reduce: bool = False) -> None:
+    out.write(header(loaded, search, stop_at_first, reduce) + "\n\n")
     out.write(table(runs) + "\n")
     traces = counterexamples(runs)
     if traces:

@@ -1,0 +1,89 @@
+"""Symmetry: physical page slots are interchangeable.
+
+Nothing the kernel decides, and nothing an invariant checks, depends on which
+slot holds a page; only which references share a page matters. So two states
+that differ by a renaming of page slots behave alike, and a search may keep one
+representative per renaming (``--reduce``). The representative numbers pages
+in the order a fixed scan first meets them: every PTE (present or swap), pipe,
+GUP reference, TLB entry and copy fault in flight; pages none of those name
+(held only by speculative references, the LRU batch or the page lock) follow,
+ordered by their contents, which is just as independent of the slot numbers.
+
+reference-world.md counts states *with* slot numbers, so its figures hold only
+without reduction.
+"""
+
+from __future__ import annotations
+
+from modelcheck.cow.layout import PTE_FLAG_MASK, Layout, pte_key, pte_page
+
+
+class Symmetry:
+    """Mixed into ``CowModel``: ``canonical(state)``, the representative of the state's renamings."""
+
+    layout: Layout
+
+    def _symmetry_tables(self) -> None:
+        L = self.layout
+        f = L.features
+        self._sym_ptes = range(L.pte_base, L.pipe_base)
+        self._sym_slots = (tuple(range(L.pipe_base, L.value_base))
+                           + tuple(range(L.holder_base, L.holder_base + f.holders)))
+        self._sym_tlb = range(L.tlb_base, L.tlb_base + (f.threads * L.addresses if f.tlb else 0))
+        self._sym_faults = range(L.fault_base, L.fault_base + (f.threads if f.tlb else 0))
+        # per-page arrays: (first index, values per page)
+        arrays = [(L.value_base, f.cells)]
+        if f.speculative:
+            arrays.append((L.spec_base, 1))
+        if f.pageflags:
+            arrays.append((L.flags_base, 1))
+        self._sym_arrays = tuple(arrays)
+
+    def canonical(self, s: tuple) -> tuple:
+        L = self.layout
+        rank: dict[int, int] = {}
+        for i in self._sym_ptes:
+            c = s[i]
+            if c:
+                rank.setdefault(pte_page(c), len(rank))
+        for i in self._sym_slots:
+            if s[i]:
+                rank.setdefault(s[i] - 1, len(rank))
+        for i in self._sym_tlb:
+            if s[i]:
+                rank.setdefault((s[i] >> 1) - 1, len(rank))
+        for i in self._sym_faults:
+            w = s[i]
+            if w:
+                rank.setdefault((w & 255) - 1, len(rank))
+                rank.setdefault((w >> 8) - 1, len(rank))
+        C = L.features.cells
+        vb = L.value_base
+        loose = [g for g in range(L.pages) if s[vb + g * C] and g not in rank]
+        if loose:
+            loose.sort(key=lambda g: tuple(s[base + g * n: base + g * n + n] for base, n in self._sym_arrays))
+            for g in loose:
+                rank[g] = len(rank)
+        if all(g == r for g, r in rank.items()):
+            return s  # already the representative
+        t = list(s)
+        for i in self._sym_ptes:
+            c = s[i]
+            if c:
+                t[i] = pte_key(rank[pte_page(c)]) | (c & PTE_FLAG_MASK)
+        for i in self._sym_slots:
+            if s[i]:
+                t[i] = rank[s[i] - 1] + 1
+        for i in self._sym_tlb:
+            if s[i]:
+                t[i] = (rank[(s[i] >> 1) - 1] + 1) << 1 | (s[i] & 1)
+        for i in self._sym_faults:
+            w = s[i]
+            if w:
+                t[i] = (rank[(w & 255) - 1] + 1) | (rank[(w >> 8) - 1] + 1) << 8
+        for base, n in self._sym_arrays:
+            block = [0] * (L.pages * n)
+            for g, r in rank.items():
+                block[r * n:r * n + n] = s[base + g * n:base + g * n + n]
+            t[base:base + L.pages * n] = block
+        return tuple(t)
