@@ -60,8 +60,7 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
 
 
 def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], property_name: str,
-                 labels: Sequence[str], initial_state=None, recorded_states=None,
-                 reductions: Sequence[str] = ()) -> ReplayOutcome:
+                 labels: Sequence[str], initial_state=None, recorded_states=None) -> ReplayOutcome:
     """Re-execute a recorded counterexample on the spec's world under ``policy``."""
     known = loaded.world.invariant_names()
     for name in invariants:
@@ -71,7 +70,7 @@ def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], pro
         raise SpecError(loaded.path, f"the trace names unknown policy {policy!r}")
     model = loaded.world.model(policy, tuple(invariants))
     return replay(model, property_name, labels, initial_state=initial_state,
-                  recorded_states=recorded_states, reductions=reductions)
+                  recorded_states=recorded_states)
 
 
 def policy_catalogue() -> list[dict[str, str]]:

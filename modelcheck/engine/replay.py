@@ -29,27 +29,22 @@ def _fail(step: int, reason: str) -> ReplayOutcome:
 
 
 def replay(model: Model, property_name: str, labels: Sequence[str],
-           initial_state: Any = None, recorded_states: Sequence[Any] | None = None,
-           reductions: Sequence[str] = ()) -> ReplayOutcome:
+           initial_state: Any = None, recorded_states: Sequence[Any] | None = None) -> ReplayOutcome:
     """Replay ``labels`` from the initial state (the one matching ``initial_state`` if given).
 
-    A trace found under symmetry reduction names things as the representatives
-    it went through; it is replayed through the same representatives.
+    Traces are executions of the model itself, also when they were found under
+    a reduction, so they replay without one.
     """
-    canonical = getattr(model, "canonical", None) if "symmetry" in reductions else None
-    if "symmetry" in reductions and canonical is None:
-        return _fail(0, "the trace was found under symmetry reduction, which this model does not offer")
-    same = canonical or (lambda state: state)
     props = {p.name: p for p in model.properties()}
     if property_name not in props:
         return _fail(0, f"the model has no property {property_name!r} (it has: {', '.join(props) or 'none'})")
     prop = props[property_name]
     initials = list(model.initial_states())
     if initial_state is not None:
-        initials = [s for s in initials if model.state_to_json(same(s)) == initial_state]
+        initials = [s for s in initials if model.state_to_json(s) == initial_state]
         if not initials:
             return _fail(0, "the recorded initial state is not an initial state of the model")
-    state = same(initials[0])
+    state = initials[0]
     if not labels:
         return _fail(0, "the trace has no steps")
     hops = []
@@ -61,10 +56,10 @@ def replay(model: Model, property_name: str, labels: Sequence[str],
         action, after = enabled[label]
         if recorded_states is not None and n <= len(recorded_states) \
                 and recorded_states[n - 1] is not None \
-                and model.state_to_json(same(after)) != recorded_states[n - 1]:
+                and model.state_to_json(after) != recorded_states[n - 1]:
             return _fail(n, f"step {n} '{label}' leads to a state other than the recorded one")
         hops.append((state, action, after))
-        state = same(after)
+        state = after
     before, action, after = hops[-1]
     if isinstance(prop, Invariant):
         violated, explanation = not prop.holds(after), prop.explain(after)
@@ -74,6 +69,5 @@ def replay(model: Model, property_name: str, labels: Sequence[str],
         explanation = prop.explain(before, action, after)
     if not violated:
         return _fail(len(labels), f"the last step does not violate {property_name}")
-    hops = [(before, action, same(after)) for before, action, after in hops]
     return ReplayOutcome(ok=True, failed_step=None, reason=None,
-                         trace=build_trace(model, property_name, explanation, same(initials[0]), hops))
+                         trace=build_trace(model, property_name, explanation, initials[0], hops))

@@ -133,8 +133,45 @@ class _Explorer:
         ids = self.path(sid)
         hops = [(self.states[a], self.via[b], self.states[b]) for a, b in zip(ids, ids[1:])]
         if action is not None:
-            hops.append((self.states[sid], action, after if self.canonical is None else self.canonical(after)))
-        return build_trace(self.model, name, explanation, self.states[ids[0]], hops)
+            hops.append((self.states[sid], action, after))
+        initial = self.states[ids[0]]
+        if self.canonical is not None:
+            initial, hops = self.real_execution(name, hops, action is not None)
+            explanation = self.explain_again(name, initial, hops, action is not None)
+        return build_trace(self.model, name, explanation, initial, hops)
+
+    def explain_again(self, name: str, initial: Any, hops: list, ends_in_transition: bool) -> str:
+        """The violation in the words of the real execution (the search saw a representative)."""
+        if ends_in_transition:
+            before, action, after = hops[-1]
+            return next(c for c in self.transition_checks if c.name == name).explain(before, action, after)
+        final = hops[-1][2] if hops else initial
+        return next(i for i in self.invariants if i.name == name).explain(final)
+
+    def real_execution(self, name: str, hops: list, ends_in_transition: bool) -> tuple[Any, list]:
+        """Turn a path through representatives into an execution of the model itself.
+
+        Renaming commutes with the transitions, so from the real state there is
+        always a successor whose representative is the next one on the path
+        (and, for the last hop of a transition violation, one that violates the
+        same check); take it, preferring the same label.
+        """
+        model, canonical = self.model, self.canonical
+        checks = {c.name: c for c in self.transition_checks}
+        state = next(s for s in model.initial_states() if canonical(s) == hops[0][0]) if hops else None
+        initial, real = state, []
+        for n, (_, action, after) in enumerate(hops):
+            target = canonical(after)
+            label = model.action_label(action)
+            last_transition = ends_in_transition and n == len(hops) - 1
+            options = [(a, t) for a, t in model.successors(state) if canonical(t) == target
+                       and (not last_transition or not checks[name].holds(state, a, t))]
+            a, t = next(((a, t) for a, t in options if model.action_label(a) == label), options[0])
+            real.append((state, a, t))
+            state = t
+        if not hops:
+            initial = next(iter(model.initial_states()))
+        return initial, real
 
     # -- limits and progress --------------------------------------------------------
     def tick(self, frontier: int) -> None:

@@ -133,8 +133,7 @@ def _replay(argv: Sequence[str]) -> int:
         outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
                                [step["label"] for step in steps],
                                initial_state=recorded.get("initial_state"),
-                               recorded_states=[step.get("state") for step in steps],
-                               reductions=recorded.get("reductions", []))
+                               recorded_states=[step.get("state") for step in steps])
         name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
         if outcome.ok:
             print(f"{name}: replays; {recorded['property']} violated at step {len(steps)}")
