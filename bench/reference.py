@@ -26,7 +26,7 @@ BIG = [(2, 3, 1)]
 POLICIES = ("mapcount", "page_count")
 
 
-def run_point(P: int, M: int, S: int, policy: str, time_limit: float) -> dict:
+def run_point(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bool = False) -> dict:
     """Runs inside the child process: one full exploration."""
     sys.path.insert(0, str(ROOT))
     from modelcheck.cow import CowWorld
@@ -34,7 +34,7 @@ def run_point(P: int, M: int, S: int, policy: str, time_limit: float) -> dict:
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = CowWorld.reference(P, M, S).model(policy, ["no_leak_across_fork"])
-    result = check(model, SearchOptions(stop_at_first=False, time_limit=time_limit))
+    result = check(model, SearchOptions(stop_at_first=False, time_limit=time_limit, reduce=reduce))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     s = result.stats
     return {"world": f"W({P},{M},{S})", "policy": policy, "verdict": result.verdict.value,
@@ -72,12 +72,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--point", nargs=4, metavar=("P", "M", "S", "POLICY"), help=argparse.SUPPRESS)
     p.add_argument("--time-limit", type=float, default=600.0, help="seconds per point (default 600)")
+    p.add_argument("--reduce", action="store_true", help=argparse.SUPPRESS)  # for --point runs
     p.add_argument("--big", action="store_true", help="add the points with tens of millions of states")
     p.add_argument("--out", default=str(ROOT / "results" / "reference-bench.md"))
     args = p.parse_args()
     if args.point:
         P, M, S, policy = args.point
-        print(json.dumps(run_point(int(P), int(M), int(S), policy, args.time_limit)))
+        print(json.dumps(run_point(int(P), int(M), int(S), policy, args.time_limit, args.reduce)))
         return 0
     grid = GRID + (BIG if args.big else [])
     rows = []
