@@ -33,7 +33,8 @@ def run_spin(peer: Path, P: int, M: int, S: int, policy: str) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"SPIN failed on W({P},{M},{S}) {policy}: {proc.stderr.strip()[-200:]}")
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the SPIN peer failed on W({P},{M},{S}) {policy} after {wall:.0f} s: {last}")
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     row["wall"] = wall
     return row
@@ -76,8 +77,18 @@ def main() -> int:
     for point in args.points:
         P, M, S = (int(x) for x in point.split(","))
         for policy in args.policies:
-            spin = run_spin(args.peer, P, M, S, policy)
+            try:
+                spin = run_spin(args.peer, P, M, S, policy)
+            except RuntimeError as err:  # the peer's own script can fail (it says why); keep measuring ours
+                print(f"  {err}", file=sys.stderr)
+                spin = None
             reduced = run_modelcheck(P, M, S, policy, args.time_limit, reduce=True)
+            if spin is None:
+                line = (f"| W({P},{M},{S}) | {policy} | peer failed | - | not run | - | - | "
+                        f"{reduced['states']:,} | {reduced['wall']:.2f} | - | - | - |")
+                print(line, flush=True)
+                lines.append(line)
+                continue
             full = run_modelcheck(P, M, S, policy, args.time_limit) if spin["states"] <= args.full_up_to else None
             spin_bps = spin["memory_mb"] * 1e6 / spin["states"] if spin.get("memory_mb") else None
             if full is None:
