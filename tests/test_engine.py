@@ -3,7 +3,7 @@
 import pytest
 
 from modelcheck.engine import SearchOptions, Verdict, check, replay
-from toy_models import Counter, NaiveLock
+from toy_models import Counter, NaiveLock, Step
 
 
 @pytest.mark.parametrize("strategy", ["bfs", "dfs"])
@@ -101,3 +101,35 @@ def test_replay_accepts_the_race_and_names_a_disabled_step():
     assert not short.ok and "does not violate" in short.reason
     wrong_state = replay(NaiveLock(), "mutual_exclusion", ["p0 test"], recorded_states=[[0, 1, 0]])
     assert not wrong_state.ok and wrong_state.failed_step == 1
+
+
+class MirrorCounter(Counter):
+    """A counter with a sign: +x and -x behave alike, so |x| is a sound canonical form."""
+
+    def initial_states(self):
+        return [0]
+
+    def successors(self, x):
+        if abs(x) >= self.limit:
+            return []
+        return [(self.INC, x + 1 if x >= 0 else x - 1), (Step("flip"), -x)]
+
+    def canonical(self, x):
+        return abs(x)
+
+
+def test_symmetry_keeps_one_representative_and_traces_stay_real():
+    plain = check(MirrorCounter(5, forbidden=-4), SearchOptions(stop_at_first=False))
+    reduced = check(MirrorCounter(5, forbidden=4), SearchOptions(stop_at_first=False, reduce=True))
+    assert plain.stats.states == 11 and reduced.stats.states == 6
+    trace = check(MirrorCounter(5, forbidden_step=3), SearchOptions(reduce=True)).counterexample
+    assert [step.state for step in trace.steps] == [{"x": 1}, {"x": 2}, {"x": 3}, {"x": 4}]
+
+
+def test_an_unsound_canonical_form_is_reported_when_a_trace_is_rebuilt():
+    class Broken(MirrorCounter):
+        def canonical(self, x):
+            return 3 if x == 2 else abs(x)  # merges 2 with 3: not a symmetry
+
+    with pytest.raises(RuntimeError, match="not a symmetry"):
+        check(Broken(5, forbidden_step=3), SearchOptions(reduce=True))

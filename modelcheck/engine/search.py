@@ -136,7 +136,7 @@ class _Explorer:
             hops.append((self.states[sid], action, after))
         initial = self.states[ids[0]]
         if self.canonical is not None:
-            initial, hops = self.real_execution(name, hops, action is not None)
+            initial, hops = self.real_execution(name, initial, hops, action is not None)
             explanation = self.explain_again(name, initial, hops, action is not None)
         return build_trace(self.model, name, explanation, initial, hops)
 
@@ -148,7 +148,7 @@ class _Explorer:
         final = hops[-1][2] if hops else initial
         return next(i for i in self.invariants if i.name == name).explain(final)
 
-    def real_execution(self, name: str, hops: list, ends_in_transition: bool) -> tuple[Any, list]:
+    def real_execution(self, name: str, start: Any, hops: list, ends_in_transition: bool) -> tuple[Any, list]:
         """Turn a path through representatives into an execution of the model itself.
 
         Renaming commutes with the transitions, so from the real state there is
@@ -158,7 +158,7 @@ class _Explorer:
         """
         model, canonical = self.model, self.canonical
         checks = {c.name: c for c in self.transition_checks}
-        state = next(s for s in model.initial_states() if canonical(s) == hops[0][0]) if hops else None
+        state = next(s for s in model.initial_states() if canonical(s) == start)
         initial, real = state, []
         for n, (_, action, after) in enumerate(hops):
             target = canonical(after)
@@ -166,11 +166,12 @@ class _Explorer:
             last_transition = ends_in_transition and n == len(hops) - 1
             options = [(a, t) for a, t in model.successors(state) if canonical(t) == target
                        and (not last_transition or not checks[name].holds(state, a, t))]
+            if not options:
+                raise RuntimeError(f"the model's canonical form is not a symmetry: at step {n + 1} ({label}) "
+                                   f"no successor of the real state has the representative the search reached")
             a, t = next(((a, t) for a, t in options if model.action_label(a) == label), options[0])
             real.append((state, a, t))
             state = t
-        if not hops:
-            initial = next(iter(model.initial_states()))
         return initial, real
 
     # -- limits and progress --------------------------------------------------------
