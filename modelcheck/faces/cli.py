@@ -5,6 +5,7 @@
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
     python -m modelcheck policies
+    python -m modelcheck matrix [SPEC ...]
 
 Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
 does not replay), 2 a usage error (one line on stderr, no traceback),
@@ -41,7 +42,8 @@ def _check_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m modelcheck",
                 description="Check a spec under every policy and print a verdict table. "
                             "Other commands: 'replay FILE' re-executes a saved trace; "
-                            "'policies' lists the known policies.")
+                            "'policies' lists the known policies; 'matrix [SPEC ...]' runs every spec "
+                            "under every policy and writes results/matrix.md and results/matrix.json.")
     p.add_argument("spec", help="a spec file (Python defining SPEC = Spec(...))")
     p.add_argument("--policy", action="append", metavar="NAME",
                    help="check only this policy (repeatable; default: the spec's, else all)")
