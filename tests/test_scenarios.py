@@ -12,6 +12,7 @@ from modelcheck.engine import SearchOptions, Verdict, check
 from modelcheck.faces.cli import main
 from modelcheck.runner import run_spec
 from modelcheck.spec import bind, load_spec
+from walk import follow, labels_enabled
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.py"))
@@ -193,13 +194,7 @@ def test_committed_matrix_is_the_generated_one():
 
 
 def _follow(model, *labels):
-    state = model.initial_states()[0]
-    acts = []
-    for label in labels:
-        enabled = {model.action_label(a): (a, t) for a, t in model.successors(state)}
-        assert label in enabled, f"{label!r} not enabled: {sorted(enabled)}"
-        act, state = enabled[label]
-        acts.append(act)
+    acts, state = follow(model, *labels)
     return acts, model.state_to_json(state)
 
 
@@ -264,11 +259,8 @@ def test_reclaim_checks_a_pin_once_and_5_19_refuses_to_unmap_a_pinned_exclusive_
                           "kernel swap_add(page 0)", "parent pin_rw a0 -> buf", "kernel swap_unmap(page 0)")
     assert state["processes"]["parent"]["pte"]["a0"] == {"swap": 0, "exclusive": False}
     m = CowWorld.scripted(programs, events=["swap"]).model("anon_exclusive", [])
-    _, pinned = _follow(m, "kernel swap_add(page 0)", "parent pin_rw a0 -> buf")
-    state = m.initial_states()[0]
-    for label in ("kernel swap_add(page 0)", "parent pin_rw a0 -> buf"):
-        state = {m.action_label(a): t for a, t in m.successors(state)}[label]
-    assert "kernel swap_unmap(page 0)" not in {m.action_label(a) for a, _ in m.successors(state)}
+    _, state = follow(m, "kernel swap_add(page 0)", "parent pin_rw a0 -> buf")
+    assert "kernel swap_unmap(page 0)" not in labels_enabled(m, state)
 
 
 def test_page_lock_waits_before_5_9_and_copies_after():
@@ -276,9 +268,7 @@ def test_page_lock_waits_before_5_9_and_copies_after():
     labels = ("parent mprotect_ro a0", "parent mprotect_rw a0", "kernel lock_page(page 0)")
     for policy, branches in (("mapcount", set()), ("page_count", {"copy"}), ("anon_exclusive", {"reuse"})):
         m = CowWorld.scripted(programs, events=["lock"]).model(policy, [])
-        state = m.initial_states()[0]
-        for label in labels:
-            state = {m.action_label(a): t for a, t in m.successors(state)}[label]
+        _, state = follow(m, *labels)
         stores = {a.branch for a, _ in m.successors(state) if a.kind == "store"}
         assert stores == branches, policy  # mapcount sleeps in lock_page: no store until unlock
 

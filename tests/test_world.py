@@ -5,6 +5,7 @@ import pytest
 from modelcheck.cow import CowWorld, WorldError
 from modelcheck.cow.policies import PageInfo, WriteFault, get_policy, policy_names
 from modelcheck.engine import SearchOptions, Verdict, check, replay
+from walk import follow
 
 
 def model(policy="mapcount", P=2, M=1, S=0, invariants=("no_leak_across_fork",)):
@@ -16,13 +17,8 @@ def enabled(m, state):
 
 
 def run(m, *labels):
-    """Follow ``labels`` from the initial state; every one must be enabled."""
-    state = m.initial_states()[0]
-    for label in labels:
-        enabled = {m.action_label(a): after for a, after in m.successors(state)}
-        assert label in enabled, f"{label!r} not enabled; enabled: {sorted(enabled)}"
-        state = enabled[label]
-    return m.state_to_json(state)
+    """Follow ``labels`` from the initial state; the JSON picture of the state reached."""
+    return m.state_to_json(follow(m, *labels)[1])
 
 
 def test_initial_state_maps_each_address_writable_to_its_own_page():

@@ -51,11 +51,9 @@ def _may_observe(model: "CowModel", observer: int, code: int) -> bool:
 
 
 def _leak_check(name: str, model: "CowModel", observers: Callable[[int], bool], doc: str) -> TransitionCheck:
-    observed = model.observed_value
-
     def holds(before: tuple, act: "Act", after: tuple) -> bool:
-        observer, value = observed(before, act)
-        return not observers(observer) or _may_observe(model, observer, value)
+        seen = model.observation(before, act)
+        return not observers(seen.observer) or _may_observe(model, seen.observer, seen.value)
 
     def explain(before: tuple, act: "Act", after: tuple) -> str:
         seen = model.observation(before, act)

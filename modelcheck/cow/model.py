@@ -77,6 +77,12 @@ class _Operation:
         self.fields = fields
         self.acts: dict[str, Act] = {}
 
+    def act(self, branch: str) -> Act:
+        act = self.acts.get(branch)
+        if act is None:
+            act = self.acts[branch] = Act(*self.fields, branch)
+        return act
+
 
 def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
@@ -210,15 +216,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
     def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
             text: str = "", branch: str = "") -> Act:
-        """The interned action; keyed by a small number for the operation and the branch's name."""
-        op = self._bases.get((kind, actor, addr, page, holder, text, 0, False))
-        if op is None:
-            op = self._bases[kind, actor, addr, page, holder, text, 0, False] = _Operation(
-                (kind, actor, proc, addr, page, holder, text, 0, False))
-        act = op.acts.get(branch)
-        if act is None:
-            act = op.acts[branch] = Act(*op.fields, branch)
-        return act
+        """The interned action of an operation that took ``branch``."""
+        return self._base(kind, actor, proc, addr, holder, text, page=page).act(branch)
 
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
         out: list[tuple[Act, tuple]] = []
@@ -230,12 +229,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         return out
 
     def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "",
-              cell: int = 0, last: bool = False) -> "_Operation":
+              cell: int = 0, last: bool = False, page: int = -1) -> "_Operation":
         """An operation's identity without its branch, built once; its actions are cached per branch."""
-        key = (kind, actor, addr, -1, holder, text, cell, last)
+        key = (kind, actor, addr, page, holder, text, cell, last)
         op = self._bases.get(key)
         if op is None:
-            op = self._bases[key] = _Operation((kind, actor, proc, addr, -1, holder, text, cell, last))
+            op = self._bases[key] = _Operation((kind, actor, proc, addr, page, holder, text, cell, last))
         return op
 
     def _try(self, s: tuple, out: list, base: "_Operation", run, *args, pc_index: int = -1, finish=None) -> None:
@@ -247,10 +246,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             t[pc_index] += 1
             if finish is not None:
                 finish(t)
-        act = base.acts.get(branch)
-        if act is None:
-            act = base.acts[branch] = Act(*base.fields, branch)
-        out.append((act, tuple(t)))
+        out.append((base.act(branch), tuple(t)))
 
     def _open_successors(self, s: tuple, out: list) -> None:
         """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""
@@ -348,36 +344,30 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             if self._spec_get_on and sum(specs) < L.speculative:
                 for g in range(L.pages):
                     if s[vb + g * C]:
-                        self._kernel(s, out, "spec_get", g, self.op_spec, g, +1)
+                        self._try(s, out, self._base("spec_get", "kernel", -1, -1, page=g), self.op_spec, g, +1)
             if self._spec_put_on:
                 for g in range(L.pages):
                     if specs[g]:
-                        self._kernel(s, out, "spec_put", g, self.op_spec, g, -1)
+                        self._try(s, out, self._base("spec_put", "kernel", -1, -1, page=g), self.op_spec, g, -1)
         if self._lru_on:
             fb = L.flags_base
             for g in range(L.pages):
                 if s[fb + g] & PAGE_LRU_BATCH:
-                    self._kernel(s, out, "lru_drain", g, self.op_lru_drain, g)
+                    self._try(s, out, self._base("lru_drain", "kernel", -1, -1, page=g), self.op_lru_drain, g)
         if self._lock_on:
             fb = L.flags_base
             locked = [g for g in range(L.pages) if s[fb + g] & PAGE_LOCKED]
             for g in locked:
-                self._kernel(s, out, "unlock_page", g, self.op_page_lock, g, False)
+                self._try(s, out, self._base("unlock_page", "kernel", -1, -1, page=g), self.op_page_lock, g, False)
             if not locked:
                 for g in range(L.pages):
                     if s[vb + g * C]:
-                        self._kernel(s, out, "lock_page", g, self.op_page_lock, g, True)
+                        self._try(s, out, self._base("lock_page", "kernel", -1, -1, page=g), self.op_page_lock, g, True)
         if self._reclaim_on:
             for g in range(L.pages):
                 if s[vb + g * C]:
-                    self._kernel(s, out, "swap_add", g, self.op_swap_add, g)
-                    self._kernel(s, out, "swap_unmap", g, self.op_swap_unmap, g)
-
-    def _kernel(self, s: tuple, out: list, kind: str, page: int, run, *args) -> None:
-        t = list(s)
-        branch = run(t, *args)
-        if branch is not None:
-            out.append((self.act(kind, "kernel", -1, -1, page, branch=branch), tuple(t)))
+                    self._try(s, out, self._base("swap_add", "kernel", -1, -1, page=g), self.op_swap_add, g)
+                    self._try(s, out, self._base("swap_unmap", "kernel", -1, -1, page=g), self.op_swap_unmap, g)
 
     # -- observations (what invariants judge) -----------------------------------------
     def observation(self, s: tuple, act: Act) -> Observation | None:
@@ -399,15 +389,6 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             page = s[L.holder_base + act.holder] - 1
             return Observation(h.proc, h.addr, h.cell, page, s[L.value_index(page, h.cell)])
         return None
-
-    def observed_value(self, s: tuple, act: Act) -> tuple[int, int]:
-        """(observer, value) of an observation: the hot path of the leak checks."""
-        kind = act.kind
-        L = self.layout
-        if kind == "read" and not L.features.tlb:
-            return act.proc, s[L.value_index(pte_page(s[L.pte_index(act.proc, act.addr)]), act.cell)]
-        seen = self.observation(s, act)
-        return seen.observer, seen.value
 
     def process_alive(self, s: tuple, proc: int) -> bool:
         L = self.layout

@@ -76,8 +76,12 @@ class Memory:
     def refcount(self, s: Sequence[int], page: int) -> int:
         """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch
         references, the swap cache, and a copy fault in flight."""
+        return self.mapcount(s, page) + self._other_holders(s, page)
+
+    def _other_holders(self, s: Sequence[int], page: int) -> int:
+        """References that are not mappings (refcount = mapcount + these)."""
         L = self.layout
-        count = self.mapcount(s, page)
+        count = 0
         if L.pipe_base != L.value_base:
             count += s[L.pipe_base:L.value_base].count(page + 1)
         if L.speculative:
@@ -111,7 +115,8 @@ class Memory:
         L = self.layout
         flags = self.page_flags(s, page)
         has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
-        return PageInfo(mapcount=self.mapcount(s, page), refcount=self.refcount(s, page),
+        mapcount = self.mapcount(s, page)
+        return PageInfo(mapcount=mapcount, refcount=mapcount + self._other_holders(s, page),
                         exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                         has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
                         swapcount=self.swapcount(s, page), locked=bool(flags & PAGE_LOCKED))
