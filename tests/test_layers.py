@@ -46,5 +46,6 @@ def test_importing_the_engine_loads_no_world_module():
 def test_engine_has_no_word_of_pages_or_forks():
     words = re.compile(r"\b(pages?|forks?|ptes?|mapcount|refcount|vmsplice|policy|policies)\b", re.I)
     for path in (PACKAGE / "engine").rglob("*.py"):
-        hit = words.search(path.read_text())
+        # the one allowed use: the operating system's process start method, not the world's fork()
+        hit = words.search(path.read_text().replace('get_context("fork")', ""))
         assert hit is None, f"{path.name} mentions {hit.group(0)!r}"

@@ -35,6 +35,8 @@ class TqdmProgress(Progress):
     def start(self, title: str) -> None:
         from tqdm import tqdm  # imported here: quiet runs never pay for it
 
+        tqdm.monitor_interval = 0  # no monitor thread: worker processes are started as copies of this one
+
         self._bar = tqdm(desc=title, unit=" states", unit_scale=True, file=self._stream,
                          delay=self._delay, dynamic_ncols=True, leave=False)
 

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from modelcheck.engine.model import Invariant, Model, TransitionCheck
 from modelcheck.engine.result import Trace
-from modelcheck.engine.search import build_trace
+from modelcheck.engine.traces import build_trace
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,10 @@ class Result:
     covered: tuple[str, ...] = ()        # coverage items that fired
     not_covered: tuple[str, ...] = ()    # coverage items the model offers that never fired
     reductions: tuple[str, ...] = ()     # reductions the run applied (their traces replay under them)
+    store: str = "dict"                  # dict, compact or fingerprint (see engine.store)
+    store_bytes: int = 0                 # the compact or fingerprint tables' size at the end
+    workers: int = 1
+    miss_probability: float | None = None  # fingerprint store: bound on the chance a state was missed
 
     @property
     def counterexample(self) -> Trace | None:

@@ -17,9 +17,11 @@ from typing import Any
 
 from modelcheck.engine.model import Invariant, Model, TransitionCheck, TransitionCount, coverage_of
 from modelcheck.engine.progress import Progress
-from modelcheck.engine.result import Result, Stats, Step, Trace, Verdict, Violation
+from modelcheck.engine.result import Result, Stats, Trace, Verdict, Violation
+from modelcheck.engine.traces import counterexample
 
 STRATEGIES = ("bfs", "dfs")
+STORES = ("dict", "compact", "fingerprint")
 _CHECK_EVERY = 1024  # expansions between looks at the clock
 
 
@@ -30,10 +32,21 @@ class SearchOptions:
     max_states: int | None = None
     time_limit: float | None = None
     reduce: bool = False  # apply the reductions the model offers (its ``canonical`` state, for symmetry)
+    store: str | None = None  # dict (exact, back-pointers), compact (exact, packed) or fingerprint;
+    #                           None: dict for one process, compact for several
+    workers: int = 1          # processes, each owning a hash partition of the store
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown search strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
+        if self.store is not None and self.store not in STORES:
+            raise ValueError(f"unknown store {self.store!r} (known: {', '.join(STORES)})")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, not {self.workers}")
+        if self.workers > 1 and self.store == "dict":
+            raise ValueError("several workers need a compact or fingerprint store, not dict")
+        if self.strategy == "dfs" and (self.workers > 1 or self.store not in (None, "dict")):
+            raise ValueError("depth-first search runs in one process over the dict store")
         if self.max_states is not None and self.max_states < 1:
             raise ValueError(f"max_states must be at least 1, not {self.max_states}")
         if self.time_limit is not None and self.time_limit <= 0:
@@ -134,45 +147,8 @@ class _Explorer:
         hops = [(self.states[a], self.via[b], self.states[b]) for a, b in zip(ids, ids[1:])]
         if action is not None:
             hops.append((self.states[sid], action, after))
-        initial = self.states[ids[0]]
-        if self.canonical is not None:
-            initial, hops = self.real_execution(name, initial, hops, action is not None)
-            explanation = self.explain_again(name, initial, hops, action is not None)
-        return build_trace(self.model, name, explanation, initial, hops)
-
-    def explain_again(self, name: str, initial: Any, hops: list, ends_in_transition: bool) -> str:
-        """The violation in the words of the real execution (the search saw a representative)."""
-        if ends_in_transition:
-            before, action, after = hops[-1]
-            return next(c for c in self.transition_checks if c.name == name).explain(before, action, after)
-        final = hops[-1][2] if hops else initial
-        return next(i for i in self.invariants if i.name == name).explain(final)
-
-    def real_execution(self, name: str, start: Any, hops: list, ends_in_transition: bool) -> tuple[Any, list]:
-        """Turn a path through representatives into an execution of the model itself.
-
-        Renaming commutes with the transitions, so from the real state there is
-        always a successor whose representative is the next one on the path
-        (and, for the last hop of a transition violation, one that violates the
-        same check); take it, preferring the same label.
-        """
-        model, canonical = self.model, self.canonical
-        checks = {c.name: c for c in self.transition_checks}
-        state = next(s for s in model.initial_states() if canonical(s) == start)
-        initial, real = state, []
-        for n, (_, action, after) in enumerate(hops):
-            target = canonical(after)
-            label = model.action_label(action)
-            last_transition = ends_in_transition and n == len(hops) - 1
-            options = [(a, t) for a, t in model.successors(state) if canonical(t) == target
-                       and (not last_transition or not checks[name].holds(state, a, t))]
-            if not options:
-                raise RuntimeError(f"the model's canonical form is not a symmetry: at step {n + 1} ({label}) "
-                                   f"no successor of the real state has the representative the search reached")
-            a, t = next(((a, t) for a, t in options if model.action_label(a) == label), options[0])
-            real.append((state, a, t))
-            state = t
-        return initial, real
+        return counterexample(self.model, self.canonical, self.invariants, self.transition_checks, name,
+                              explanation, self.states[ids[0]], hops, action is not None)
 
     # -- limits and progress --------------------------------------------------------
     def tick(self, frontier: int) -> None:
@@ -278,24 +254,27 @@ class _Explorer:
         return Result(verdict=verdict, stats=stats, violations=violations, incomplete_reason=reason,
                       strategy=self.options.strategy, interrupted=interrupted, counts=dict(self.counters),
                       covered=covered, not_covered=not_covered,
-                      reductions=("symmetry",) if self.canonical is not None else ())
-
-
-def build_trace(model: Model, name: str, explanation: str, initial: Any,
-                hops: list[tuple[Any, Any, Any]]) -> Trace:
-    """Render a path (a list of (before, action, after)) into a self-contained trace."""
-    steps = tuple(
-        Step(index=n, actor=model.action_actor(action), label=model.action_label(action),
-             changes=tuple(model.describe_transition(before, action, after)),
-             state=model.state_to_json(after))
-        for n, (before, action, after) in enumerate(hops, start=1))
-    return Trace(property=name, explanation=explanation, initial_state=model.state_to_json(initial),
-                 steps=steps)
+                      reductions=("symmetry",) if self.canonical is not None else (),
+                      store="dict")
 
 
 def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,
           title: str = "exploring") -> Result:
     """Search ``model`` and return its verdict, statistics and counterexamples."""
     progress = progress or Progress()
+    options = options or SearchOptions()
     progress.start(title)
-    return _Explorer(model, options or SearchOptions(), progress).run()
+    if options.workers > 1:
+        from modelcheck.engine import parallel
+        return parallel.run(model, options, progress)
+    if store_of(options) != "dict":
+        from modelcheck.engine import levels
+        return levels.run(model, options, progress)
+    return _Explorer(model, options, progress).run()
+
+
+def store_of(options: SearchOptions) -> str:
+    """The store a run uses: the one asked for, else dict in one process and compact in several."""
+    if options.store is not None:
+        return options.store
+    return "dict" if options.workers == 1 else "compact"

@@ -1,6 +1,7 @@
 """The command line.
 
     python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs]
+                              [--reduce] [--store dict|compact|fingerprint] [--workers N]
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
@@ -62,6 +63,12 @@ def _check_parser() -> argparse.ArgumentParser:
     reduce.add_argument("--no-reduce", dest="reduce", action="store_false",
                         help="explore every state as reference-world.md counts them (default)")
     p.set_defaults(reduce=False)
+    p.add_argument("--store", choices=("dict", "compact", "fingerprint"),
+                   help="visited states: dict (exact, default with one worker), compact (exact, packed, "
+                        "default with several) or fingerprint (8 bytes a state; may miss states, "
+                        "and says how likely that is); compact and fingerprint need --bfs")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes, each owning a hash partition of the store (breadth-first)")
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -77,7 +84,8 @@ def _check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
     try:
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop,
-                                max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce)
+                                max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
+                                store=args.store, workers=args.workers)
     except ValueError as err:
         raise UsageError(str(err)) from None
     loaded = bind(args.spec, load_spec(args.spec), args.param)
@@ -88,6 +96,8 @@ def _check(argv: Sequence[str]) -> int:
         sys.stdout.write("\n")
     else:
         text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce)
+        if options.store not in (None, "dict") or options.workers > 1:
+            sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:
         document = export.trace_document(loaded, runs)
         try:

@@ -102,6 +102,20 @@ def coverage(runs: Sequence[PolicyRun]) -> str:
     return ("never fired (a 'holds' says nothing about these):\n" + "\n".join(lines)) if lines else ""
 
 
+def stores(runs: Sequence[PolicyRun]) -> str:
+    """The store each run used, its size per state and, for fingerprints, the chance a state was missed."""
+    lines = []
+    for run in runs:
+        r = run.result
+        line = f"  {run.policy}: {r.store} store" + (f" in {r.workers} workers" if r.workers > 1 else "")
+        if r.store_bytes and r.stats.states:
+            line += f", {r.store_bytes / 2**20:,.1f} MiB ({r.store_bytes / r.stats.states:.1f} bytes/state)"
+        if r.miss_probability is not None:
+            line += f"; probability that a state was missed at most {r.miss_probability:.1e}"
+        lines.append(line)
+    return "\nstores:\n" + "\n".join(lines)
+
+
 def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool,
            reduce: bool = False) -> None:
     out.write(header(loaded, search, stop_at_first, reduce) + "\n\n")

@@ -1,0 +1,406 @@
+"""Breadth-first search one depth level at a time, over a compact store.
+
+The frontier of a level is kept as packed bytes, successors are looked up in
+the store a batch at a time, and no back-pointers are kept: a counterexample is
+rebuilt afterwards by searching again, with an exact store, from the initial
+states to the violating state (as TLC and Stateright do for fingerprint stores).
+
+A ``LevelWorker`` owns one hash partition of the state space; a single process
+is one worker owning everything, and ``parallel`` runs several that forward the
+successors they do not own to their owners.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from modelcheck.engine.model import Invariant, Model, TransitionCheck, TransitionCount, coverage_of
+from modelcheck.engine.progress import Progress
+from modelcheck.engine.result import Result, Stats, Verdict, Violation
+from modelcheck.engine.traces import counterexample, explain
+from modelcheck.engine.store import CompactStore, FingerprintStore, fingerprints, owner_of
+
+BATCH = 4096  # successors looked up in the store at once
+
+
+@dataclass
+class Found:
+    """A violation as a worker saw it: enough to find it again, not yet a trace."""
+
+    name: str
+    count: int
+    depth: int          # depth of ``state`` (the violating state, or the state before the violating transition)
+    state: Any
+    action: Any = None  # the violating transition's action and successor, for a transition check
+    after: Any = None
+
+    @property
+    def length(self) -> int:
+        return self.depth + (1 if self.action is not None else 0)
+
+
+class Stopped(Exception):
+    """A worker stops expanding (first violation, a limit, or the user)."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LevelWorker:
+    """Expands the frontier it owns; admits the successors it owns into its store."""
+
+    def __init__(self, model: Model, *, store: str, reduce: bool, stop_at_first: bool,
+                 me: int = 0, partitions: int = 1, deadline: float | None = None,
+                 should_stop: Callable[[], bool] = lambda: False) -> None:
+        self.model = model
+        self.me, self.partitions = me, partitions
+        self.stop_at_first = stop_at_first
+        self.deadline = deadline
+        self.should_stop = should_stop
+        self.canonical = getattr(model, "canonical", None) if reduce else None
+        self.store_kind = store
+        self.fingerprints_only = store == "fingerprint"
+        self.store: CompactStore | FingerprintStore | None = None
+        self.row: struct.Struct | None = None
+        properties = list(model.properties())
+        self.invariants = [p for p in properties if isinstance(p, Invariant)]
+        checks: list[TransitionCheck] = [p for p in properties if isinstance(p, TransitionCheck)]
+        self.counters = {p.name: 0 for p in properties if isinstance(p, TransitionCount)}
+        checks += [self._counting(p) for p in properties if isinstance(p, TransitionCount)]
+        self.transition_checks = checks
+        self.checks_cache: dict[Any, tuple[TransitionCheck, ...]] = {}
+        self.frontier: list[bytes] = []  # packed states of the level being expanded
+        self.next: list[bytes] = []      # packed states admitted for the next level
+        self.frontier_size = 0
+        self.next_size = 0
+        self.transitions = 0
+        self.found: dict[str, Found] = {}
+
+    # -- set-up ---------------------------------------------------------------------
+    def _counting(self, prop: TransitionCount) -> TransitionCheck:
+        counters = self.counters
+
+        def holds(before: Any, action: Any, after: Any) -> bool:
+            if prop.matches(before, action, after):
+                counters[prop.name] += 1
+            return True
+
+        return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
+
+    def _open_store(self, width: int) -> None:
+        self.row = struct.Struct(f"{width}H")
+        if self.store_kind == "fingerprint":
+            self.store = FingerprintStore()
+        else:
+            self.store = CompactStore(self.row.size)
+
+    def pack(self, states: list[tuple]) -> bytes:
+        try:
+            return b"".join(itertools.starmap(self.row.pack, states))
+        except struct.error as err:
+            raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535 "
+                             f"of one length ({err}); use the exact store") from None
+
+    def unpack(self, data: bytes) -> Iterable[tuple]:
+        return self.row.iter_unpack(data)
+
+    def owners(self, fps: np.ndarray) -> np.ndarray | None:
+        return owner_of(fps, self.partitions) if self.partitions > 1 else None
+
+    # -- admitting states -------------------------------------------------------------
+    def admit(self, states: list[tuple] | None, fps: np.ndarray, packed: bytes | None, depth: int) -> int:
+        """Store the states not seen before, check the invariants on them, queue them for expansion.
+
+        ``packed`` may be None for a fingerprint store, which needs the bytes of new states only.
+        """
+        new = self.store.insert(fps, packed)
+        fresh = np.flatnonzero(new)
+        if not fresh.size:
+            return 0
+        picked = fresh.tolist()
+        if packed is None:
+            self.next.append(self.pack([states[i] for i in picked]))
+        else:
+            rows = np.frombuffer(packed, dtype=np.uint8).reshape(len(fps), self.row.size)
+            self.next.append(rows[fresh].tobytes())
+        self.next_size += len(picked)
+        if self.invariants:
+            for i in picked:
+                state = states[i] if states is not None else self.row.unpack_from(packed, i * self.row.size)
+                for inv in self.invariants:
+                    if not inv.holds(state):
+                        self.violation(Found(inv.name, 1, depth, state))
+        return len(picked)
+
+    def admit_packed(self, fps_bytes: bytes, packed: bytes, depth: int) -> int:
+        """Admit states another worker forwarded (already fingerprinted and packed)."""
+        fps = np.frombuffer(fps_bytes, dtype=np.uint64)
+        if self.row is None and len(fps):
+            self._open_store(len(packed) // len(fps) // 2)
+        return self.admit(None, fps, packed, depth)
+
+    def seed(self, states: list[tuple]) -> int:
+        """The initial states this worker owns."""
+        if self.canonical is not None:
+            states = [self.canonical(s) for s in states]
+        if not all(isinstance(s, tuple) for s in states):
+            raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
+        self._open_store(len(states[0]))
+        fps = fingerprints([hash(s) for s in states])
+        packed = self.pack(states)
+        owners = self.owners(fps)
+        if owners is not None:
+            mine = np.flatnonzero(owners == self.me)
+            states = [states[i] for i in mine.tolist()]
+            packed = self.pack(states) if states else b""
+            fps = fps[mine]
+        return self.admit(states, fps, packed, 0) if states else 0
+
+    def violation(self, found: Found) -> None:
+        seen = self.found.get(found.name)
+        if seen is None:
+            self.found[found.name] = found
+        else:
+            seen.count += 1
+        if self.stop_at_first:
+            raise Stopped(None)
+
+    # -- expanding a level -------------------------------------------------------------
+    def start_level(self) -> None:
+        self.frontier, self.next = self.next, []
+        self.frontier_size, self.next_size = self.next_size, 0
+
+    def expand(self, depth: int, forward: Callable[[int, bytes, bytes], None] | None = None,
+               between: Callable[[], None] = lambda: None) -> None:
+        """Expand every state of the frontier (at ``depth``), admitting or forwarding each successor.
+
+        ``forward(owner, fingerprints, packed)`` sends a batch to another
+        worker; ``between`` runs after each batch (to take in forwarded ones).
+        """
+        successors, canonical = self.model.successors, self.canonical
+        cache, checks_for = self.checks_cache, self._checks_for
+        batch: list[tuple] = []
+        transitions = 0
+        frontier, self.frontier = self.frontier, []
+        try:
+            for chunk in frontier:
+                for state in self.unpack(chunk):
+                    for action, after in successors(state):
+                        transitions += 1
+                        checks = cache.get(action)
+                        if checks is None:
+                            checks = checks_for(action)
+                        for check in checks:
+                            if not check.holds(state, action, after):
+                                self.violation(Found(check.name, 1, depth, state, action, after))
+                        batch.append(canonical(after) if canonical is not None else after)
+                    if len(batch) >= BATCH:
+                        self._route(batch, depth + 1, forward)
+                        batch = []
+                        between()
+                        self._check_limits()
+            if batch:
+                self._route(batch, depth + 1, forward)
+        finally:
+            self.transitions += transitions
+
+    def _route(self, batch: list[tuple], depth: int, forward) -> None:
+        fps = fingerprints(list(map(hash, batch)))
+        owners = self.owners(fps)
+        if owners is None:
+            self.admit(batch, fps, None if self.fingerprints_only else self.pack(batch), depth)
+            return
+        for owner in range(self.partitions):
+            picked = np.flatnonzero(owners == owner)
+            if not picked.size:
+                continue
+            states = [batch[i] for i in picked.tolist()]
+            if owner == self.me:
+                self.admit(states, fps[picked], None if self.fingerprints_only else self.pack(states), depth)
+            else:
+                forward(owner, fps[picked].tobytes(), self.pack(states))
+
+    def _checks_for(self, action: Any) -> tuple[TransitionCheck, ...]:
+        checks = tuple(c for c in self.transition_checks if c.watches(action))
+        self.checks_cache[action] = checks
+        return checks
+
+    def _check_limits(self) -> None:
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            raise Stopped("time")
+        if self.should_stop():
+            raise Stopped("stop")
+
+    # -- figures ---------------------------------------------------------------------------
+    @property
+    def stored(self) -> int:
+        return self.store.count if self.store is not None else 0
+
+    @property
+    def lookups(self) -> int:
+        return self.store.lookups if self.store is not None else 0
+
+    @property
+    def store_bytes(self) -> int:
+        return self.store.nbytes if self.store is not None else 0
+
+
+def path_to(model: Model, canonical: Callable[[Any], Any] | None, target: Any, depth: int
+            ) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+    """The first path, in breadth-first order, from an initial state to ``target`` (a stored state).
+
+    Used to rebuild a counterexample when the store kept no back-pointers. The
+    hops are (before, action, after) with ``before`` as stored (a
+    representative under symmetry) and ``after`` the real successor.
+    """
+    canon = canonical or (lambda s: s)
+    parent: dict[Any, Any] = {}
+    level = []
+    for s in model.initial_states():
+        c = canon(s)
+        if c not in parent:
+            parent[c] = None
+            level.append(c)
+
+    def walk(state: Any) -> tuple[Any, list]:
+        hops = []
+        while parent[state] is not None:
+            before, action, after = parent[state]
+            hops.append((before, action, after))
+            state = before
+        hops.reverse()
+        return state, hops
+
+    if target in parent:
+        return walk(target)
+    for _ in range(depth):
+        following = []
+        for s in level:
+            for action, after in model.successors(s):
+                c = canon(after)
+                if c not in parent:
+                    parent[c] = (s, action, after)
+                    if c == target:
+                        return walk(c)
+                    following.append(c)
+        level = following
+    raise RuntimeError(f"the violating state was not found again within {depth} steps: "
+                       "the model's successors are not a function of the state")
+
+
+# -- the run ------------------------------------------------------------------------------
+
+def stop_reason(stop: str | None, options: Any, stored: int = 0) -> str | None:
+    """Why a run ended early, in the words the dict search uses."""
+    if stop == "time":
+        return f"time limit of {options.time_limit:g} s reached"
+    if stop == "states":
+        return f"state limit of {options.max_states:,} reached ({stored:,} stored)"
+    if stop == "stop":
+        return "interrupted by the user"
+    return stop
+
+
+def traces_of(model: Model, canonical: Callable[[Any], Any] | None, found: Iterable[Found]) -> tuple:
+    """Counterexamples for what the workers found, rebuilt by searching again from the initial states."""
+    properties = list(model.properties())
+    invariants = [p for p in properties if isinstance(p, Invariant)]
+    checks = [p for p in properties if isinstance(p, TransitionCheck)]
+    out = []
+    for f in found:
+        initial, hops = path_to(model, canonical, f.state, f.depth)
+        ends = f.action is not None
+        if ends:
+            hops.append((f.state, f.action, f.after))
+        explanation = explain(invariants, checks, f.name, initial, hops, ends)
+        out.append(Violation(f.name, f.count, counterexample(model, canonical, invariants, checks, f.name,
+                                                              explanation, initial, hops, ends)))
+    return tuple(out)
+
+
+def result_of(model: Model, options: Any, *, store: str, stored: int, transitions: int, depth: int,
+              seconds: float, max_frontier: int, found: list[Found], reason: str | None, interrupted: bool,
+              counts: dict[str, int], covered: set[str] | None, fired: Iterable[Any] = (),
+              store_bytes: int, lookups: int, workers: int) -> Result:
+    """One Result from the figures of one or several workers."""
+    canonical = getattr(model, "canonical", None) if options.reduce else None
+    shortest: dict[str, Found] = {}
+    for f in sorted(found, key=lambda f: f.length):  # workers of one level find violations of one length
+        if f.name in shortest:
+            shortest[f.name].count += f.count
+        else:
+            shortest[f.name] = Found(f.name, f.count, f.depth, f.state, f.action, f.after)
+    violations = traces_of(model, canonical, shortest.values())
+    if covered is None:
+        covered_items, not_covered = coverage_of(model, fired)
+    else:
+        universe = getattr(model, "coverage_universe", lambda: ())()
+        covered_items, not_covered = tuple(sorted(covered)), tuple(i for i in universe if i not in covered)
+    if violations:
+        verdict = Verdict.VIOLATED
+    elif reason is not None:
+        verdict = Verdict.INCOMPLETE
+    else:
+        verdict = Verdict.HOLDS
+    miss = min(1.0, lookups * stored / 2.0 ** 64) if store == "fingerprint" else None
+    return Result(verdict=verdict,
+                  stats=Stats(states=stored, transitions=transitions, depth=depth, seconds=seconds,
+                              max_frontier=max_frontier),
+                  violations=violations, incomplete_reason=reason, strategy="bfs", interrupted=interrupted,
+                  counts=counts, covered=covered_items, not_covered=not_covered,
+                  reductions=("symmetry",) if canonical is not None else (),
+                  store=store, store_bytes=store_bytes, workers=workers, miss_probability=miss)
+
+
+def run(model: Model, options: Any, progress: Progress) -> Result:
+    """Breadth-first search in this process over a compact or fingerprint store."""
+    started = time.perf_counter()
+    deadline = started + options.time_limit if options.time_limit else None
+    store = options.store or "compact"
+    worker = LevelWorker(model, store=store, reduce=options.reduce, stop_at_first=options.stop_at_first,
+                         deadline=deadline)
+    reason: str | None = None
+    interrupted = False
+    depth = max_frontier = 0
+    last_report = [started]
+
+    def between() -> None:
+        if options.max_states and worker.stored >= options.max_states:
+            raise Stopped("states")
+        now = time.perf_counter()
+        if now - last_report[0] >= 0.2:
+            last_report[0] = now
+            progress.update(states=worker.stored, transitions=worker.transitions,
+                            frontier=worker.frontier_size, depth=depth)
+
+    try:
+        try:
+            worker.seed(list(model.initial_states()))
+            level = 0
+            while True:
+                worker.start_level()
+                if not worker.frontier_size:
+                    break
+                max_frontier = max(max_frontier, worker.frontier_size)
+                worker.expand(level, between=between)
+                level += 1
+                if worker.next_size:
+                    depth = level
+        except Stopped as stop:
+            reason = stop_reason(stop.reason, options, worker.stored)
+    except KeyboardInterrupt:
+        reason, interrupted = "interrupted by the user", True
+    finally:
+        progress.close()
+    return result_of(model, options, store=store, stored=worker.stored, transitions=worker.transitions,
+                     depth=depth, seconds=time.perf_counter() - started, max_frontier=max_frontier,
+                     found=list(worker.found.values()), reason=reason, interrupted=interrupted,
+                     counts=dict(worker.counters), covered=None, fired=worker.checks_cache.keys(),
+                     store_bytes=worker.store_bytes, lookups=worker.lookups, workers=1)

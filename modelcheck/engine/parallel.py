@@ -1,0 +1,192 @@
+"""Breadth-first search in several worker processes with a hash-partitioned store.
+
+Each worker owns the states whose fingerprint falls in its partition: it alone
+stores them, checks the invariants on them and expands them. A successor owned
+by another worker is forwarded to it in batches (fingerprints and packed
+states, plain bytes); the owner de-duplicates it. The parent only keeps the
+workers in step, one depth level at a time, so that the first violation found
+is still a shortest one.
+
+The messages a worker sends and receives are the whole seam between workers:
+``("states", fingerprints, packed)`` and ``("done", worker)`` to a peer, and
+level reports to the parent. Another transport (a cluster scheduler) needs only
+to carry those.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import time
+import traceback
+from typing import Any
+
+from modelcheck.engine.levels import LevelWorker, Stopped, result_of, stop_reason
+from modelcheck.engine.model import Model, coverage_of
+from modelcheck.engine.progress import Progress
+from modelcheck.engine.result import Result
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process raised: its traceback, as text."""
+
+
+def _drain(worker: LevelWorker, inbox: Any, done: set[int], depth: int, block: bool) -> None:
+    """Take in forwarded states; with ``block``, until every peer has said it is done with the level."""
+    peers = worker.partitions - 1
+    while True:
+        if block and len(done) == peers:
+            return
+        try:
+            message = inbox.get() if block else inbox.get_nowait()
+        except queue.Empty:
+            return
+        if message[0] == "done":
+            done.add(message[1])
+        else:
+            _, fps, packed = message
+            try:
+                worker.admit_packed(fps, packed, depth)
+            except Stopped:
+                pass  # the violation is recorded; the level still has to be drained
+
+
+def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list, commands: Any,
+                 reports: Any, stop: Any, deadline: float | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    partitions = len(inboxes)
+    worker = LevelWorker(model, store=store, reduce=options.reduce, stop_at_first=options.stop_at_first,
+                         me=me, partitions=partitions, deadline=deadline, should_stop=stop.is_set)
+    inbox = inboxes[me]
+    try:
+        try:
+            worker.seed(list(model.initial_states()))
+            stopped = None
+        except Stopped as s:
+            stopped = s.reason
+        reports.put(("level", me, worker.next_size, worker.stored, worker.transitions, len(worker.found), stopped))
+        while True:
+            command = commands.get()
+            if command[0] == "finish":
+                covered, _ = coverage_of(model, worker.checks_cache.keys())
+                reports.put(("final", me, list(worker.found.values()), dict(worker.counters), set(covered),
+                             worker.store_bytes, worker.lookups))
+                return
+            depth = command[1]
+            worker.start_level()
+            done: set[int] = set()
+
+            def forward(owner: int, fps: bytes, packed: bytes) -> None:
+                inboxes[owner].put(("states", fps, packed))
+
+            stopped = None
+            try:
+                worker.expand(depth, forward, lambda: _drain(worker, inbox, done, depth + 1, block=False))
+            except Stopped as s:
+                stopped = s.reason
+                if s.reason is None:  # a violation, and we stop at the first: tell the others
+                    stop.set()
+            for peer in range(partitions):
+                if peer != me:
+                    inboxes[peer].put(("done", me))
+            _drain(worker, inbox, done, depth + 1, block=True)
+            reports.put(("level", me, worker.next_size, worker.stored, worker.transitions, len(worker.found),
+                         stopped))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which ends the run
+        reports.put(("error", me, traceback.format_exc()))
+
+
+def run(model: Model, options: Any, progress: Progress) -> Result:
+    """Search with ``options.workers`` processes; the parent keeps them in step and gathers the result."""
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:
+        raise ValueError("several workers need processes started as copies of this one, "
+                         "which this platform lacks") from None
+    store = options.store or "compact"
+    partitions = options.workers
+    started = time.perf_counter()
+    deadline = started + options.time_limit if options.time_limit else None
+    inboxes = [context.Queue() for _ in range(partitions)]
+    commands = [context.Queue() for _ in range(partitions)]
+    reports = context.Queue()
+    stop = context.Event()
+    processes = [context.Process(target=_worker_main, daemon=True, name=f"modelcheck-worker-{w}",
+                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, deadline))
+                 for w in range(partitions)]
+    for p in processes:
+        p.start()
+
+    interrupted = False
+    reason: str | None = None
+    depth = level = max_frontier = 0
+    stored = transitions = 0
+
+    def gather(kind: str) -> list[tuple]:
+        nonlocal interrupted
+        got: list[tuple] = []
+        while len(got) < partitions:
+            try:
+                message = reports.get()
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.set()
+                continue
+            if message[0] == "error":
+                raise WorkerFailed(f"worker {message[1]} failed:\n{message[2]}")
+            if message[0] != kind:
+                raise WorkerFailed(f"unexpected message {message[0]!r} from worker {message[1]}")
+            got.append(message)
+        return got
+
+    try:
+        levels = gather("level")
+        while True:
+            frontier = sum(m[2] for m in levels)
+            stored = sum(m[3] for m in levels)
+            transitions = sum(m[4] for m in levels)
+            found = sum(m[5] for m in levels)
+            stops = {m[6] for m in levels if m[6] is not None}
+            progress.update(states=stored, transitions=transitions, frontier=frontier, depth=depth)
+            if found and options.stop_at_first:
+                break
+            if interrupted:
+                reason = "interrupted by the user"
+                break
+            if "time" in stops:
+                reason = stop_reason("time", options)
+                break
+            if options.max_states and stored >= options.max_states:
+                reason = stop_reason("states", options, stored)
+                break
+            if not frontier:
+                break
+            if level:
+                depth = level
+            max_frontier = max(max_frontier, frontier)
+            for c in commands:
+                c.put(("level", level))
+            levels = gather("level")
+            level += 1
+        for c in commands:
+            c.put(("finish",))
+        finals = gather("final")
+    finally:
+        progress.close()
+        for p in processes:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    seconds = time.perf_counter() - started
+    found_all = [f for m in finals for f in m[2]]
+    counts: dict[str, int] = {}
+    for m in finals:
+        for name, n in m[3].items():
+            counts[name] = counts.get(name, 0) + n
+    covered = set().union(*(m[4] for m in finals))
+    return result_of(model, options, store=store, stored=stored, transitions=transitions, depth=depth,
+                     seconds=seconds, max_frontier=max_frontier, found=found_all, reason=reason,
+                     interrupted=interrupted, counts=counts, covered=covered,
+                     store_bytes=sum(m[5] for m in finals), lookups=sum(m[6] for m in finals),
+                     workers=partitions)

@@ -1,0 +1,148 @@
+"""Compact and fingerprint stores, and the hash-partitioned workers, against the dict store.
+
+The dict store is the reference: the other stores must find the same verdicts,
+the same shortest counterexample lengths and, when a run explores everything,
+exactly the same number of states and transitions.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelcheck.cow import CowWorld
+from modelcheck.engine import SearchOptions, check
+from modelcheck.engine.store import CompactStore, FingerprintStore, fingerprints, owner_of
+from modelcheck.faces.cli import main
+from modelcheck.spec import bind, load_spec
+from tests.toy_models import Counter, NaiveLock
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").glob("*.py"))
+CONFIGS = [dict(store="compact"), dict(store="fingerprint"), dict(store="compact", workers=2)]
+
+
+def summary(result):
+    trace = result.counterexample
+    return result.verdict, None if trace is None else len(trace)
+
+
+# -- the tables --------------------------------------------------------------------------------
+
+def test_batches_insert_like_a_set_and_the_table_grows():
+    rng = np.random.default_rng(7)
+    store, seen = FingerprintStore(capacity=16), set()
+    for _ in range(40):
+        fps = rng.integers(1, 3000, size=500, dtype=np.uint64)  # many repeats, within and across batches
+        new = store.insert(fps)
+        expected = []
+        for f in fps.tolist():
+            expected.append(f not in seen)
+            seen.add(f)
+        assert new.tolist() == expected
+    assert store.count == len(seen) and store.capacity > 16
+    assert store.count <= 0.8 * store.capacity and store.nbytes / store.count <= 16
+
+
+def test_compact_store_tells_apart_states_whose_hashes_collide():
+    store = CompactStore(key_bytes=4, capacity=8)
+    fps = np.array([5, 5, 5, 5, 9], dtype=np.uint64)  # one hash, three different keys, one repeated
+    keys = bytes([1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0])
+    assert store.insert(fps, keys).tolist() == [True, True, False, True, True]
+    assert store.insert(np.array([5], dtype=np.uint64), bytes([3, 0, 0, 0])).tolist() == [False]
+    grow = np.arange(100, 200, dtype=np.uint64)
+    store.insert(grow, bytes(400))  # 100 new hashes with one key: still 100 distinct (hash, key) pairs
+    assert store.count == 4 + 100
+    assert store.insert(fps, keys).tolist() == [False] * 5  # survives growing
+
+
+def test_a_fingerprint_store_takes_equal_fingerprints_for_one_state_and_says_how_likely_that_was():
+    store = FingerprintStore()
+    assert store.insert(np.array([5, 5], dtype=np.uint64)).tolist() == [True, False]
+    assert store.miss_probability() == pytest.approx(2 * 1 / 2 ** 64)
+
+
+def test_fingerprints_are_spread_and_owned_by_one_partition_each():
+    fps = fingerprints([hash((i, 0, 3)) for i in range(4096)])
+    assert len(set(fps.tolist())) == 4096 and 0 not in fps.tolist()
+    owners = owner_of(fps, 2)
+    assert 1800 < int((owners == 0).sum()) < 2300
+    assert len(set((fps % np.uint64(1024)).tolist())) > 900  # the slot bits are used evenly
+
+
+# -- the search over them ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{v}" for v in c.values()))
+def test_toy_models_give_the_dict_stores_answers(config):
+    for model in (NaiveLock(atomic=False), NaiveLock(atomic=True)):
+        for stop in (True, False):
+            plain = check(model, SearchOptions(stop_at_first=stop))
+            other = check(model, SearchOptions(stop_at_first=stop, **config))
+            assert summary(other) == summary(plain)
+            if not stop:
+                assert (other.stats.states, other.stats.transitions) == (plain.stats.states, plain.stats.transitions)
+
+
+def test_a_packed_store_refuses_states_that_are_not_flat_tuples_of_small_ints():
+    with pytest.raises(ValueError, match="flat tuple of ints"):
+        check(Counter(limit=3), SearchOptions(store="compact"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_spec_same_verdicts_and_lengths_in_every_store(path):
+    loaded = bind(path, load_spec(path))
+    for policy in loaded.policies():
+        model = loaded.world.model(policy, loaded.spec.invariants)
+        plain = check(model, SearchOptions())
+        for config in CONFIGS:
+            assert summary(check(model, SearchOptions(**config))) == summary(plain), (loaded.spec.id, policy, config)
+
+
+@pytest.mark.parametrize("point", [(2, 1, 0), (2, 2, 0), (3, 1, 1)])
+def test_reference_grid_same_counts_in_every_store(point):
+    for policy in ("mapcount", "page_count"):
+        model = CowWorld.reference(*point).model(policy, ["no_leak_across_fork"])
+        for reduce in (False, True):
+            plain = check(model, SearchOptions(stop_at_first=False, reduce=reduce))
+            for config in CONFIGS:
+                other = check(model, SearchOptions(stop_at_first=False, reduce=reduce, **config))
+                assert (other.verdict, other.stats.states, other.stats.transitions, other.stats.depth,
+                        other.counts) == (plain.verdict, plain.stats.states, plain.stats.transitions,
+                                          plain.stats.depth, plain.counts), (point, policy, reduce, config)
+                assert [v.count for v in other.violations] == [v.count for v in plain.violations]
+
+
+def test_limits_end_a_worker_run_as_incomplete():
+    model = CowWorld.reference(3, 1, 1).model("page_count", ["no_leak_across_fork"])
+    for config in CONFIGS:
+        result = check(model, SearchOptions(max_states=500, **config))
+        assert result.verdict.value == "incomplete" and "state limit of 500" in result.incomplete_reason
+
+
+def test_traces_found_by_workers_replay(tmp_path, capsys):
+    traces = tmp_path / "traces.json"
+    for spec in ("vmsplice.py", "o8_uffd_wp_stale_tlb.py", "c12a_vmsplice_child_swapped.py"):
+        for flags in (["--store", "fingerprint"], ["--workers", "2", "--reduce"]):
+            assert main([str(ROOT / "specs" / spec), "--quiet", "--trace-out", str(traces), *flags]) == 0
+            capsys.readouterr()
+            assert main(["replay", str(traces), "--quiet"]) == 0, capsys.readouterr().out
+
+
+def test_json_names_the_store_and_the_chance_of_a_miss(capsys):
+    assert main([str(ROOT / "specs" / "reference.py"), "--param", "M=2", "--policy", "page_count", "--no-stop",
+                 "--json", "--store", "fingerprint", "--workers", "2", "--quiet"]) == 0
+    run = json.loads(capsys.readouterr().out)["results"][0]
+    assert run["store"] == "fingerprint" and run["workers"] == 2 and run["states"] == 17352
+    assert 0 < run["miss_probability"] < 1e-9 and 0 < run["store_bytes"] / run["states"] <= 16
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--store", "dict", "--workers", "2"], "several workers need a compact or fingerprint store"),
+    (["--dfs", "--store", "fingerprint"], "depth-first search runs in one process"),
+    (["--workers", "0"], "workers must be at least 1"),
+])
+def test_store_mistakes_are_one_line(argv, message, capsys):
+    assert main([str(ROOT / "specs" / "vmsplice.py"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
