@@ -26,21 +26,28 @@ BIG = [(2, 3, 1)]
 POLICIES = ("mapcount", "page_count")
 
 
-def run_point(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bool = False) -> dict:
+def run_point(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bool = False,
+              store: str | None = None, workers: int = 1) -> dict:
     """Runs inside the child process: one full exploration."""
     sys.path.insert(0, str(ROOT))
     from modelcheck.cow import CowWorld
     from modelcheck.engine import SearchOptions, check
+    from modelcheck.engine import levels, parallel  # noqa: F401  (numpy too: not counted as the store's growth)
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = CowWorld.reference(P, M, S).model(policy, ["no_leak_across_fork"])
-    result = check(model, SearchOptions(stop_at_first=False, time_limit=time_limit, reduce=reduce))
+    result = check(model, SearchOptions(stop_at_first=False, time_limit=time_limit, reduce=reduce,
+                                        store=store, workers=workers))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if workers > 1:  # the workers hold the store; the largest one's peak, times their number
+        peak = max(peak, before + workers * (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - before))
     s = result.stats
     return {"world": f"W({P},{M},{S})", "policy": policy, "verdict": result.verdict.value,
             "states": s.states, "transitions": s.transitions, "depth": s.depth,
             "seconds": round(s.seconds, 3), "states_per_second": round(s.states_per_second),
-            "peak_mb": round(peak / 1024, 1),
+            "peak_mb": round(peak / 1024, 1), "store": result.store, "workers": result.workers,
+            "store_bytes_per_state": round(result.store_bytes / s.states, 1) if result.store_bytes else None,
+            "miss_probability": result.miss_probability,
             # below ~10k states the figure is resident-size granularity, not the store
             "bytes_per_state": round((peak - before) * 1024 / s.states, 1) if s.states >= 10_000 else None}
 
@@ -73,12 +80,15 @@ def main() -> int:
     p.add_argument("--point", nargs=4, metavar=("P", "M", "S", "POLICY"), help=argparse.SUPPRESS)
     p.add_argument("--time-limit", type=float, default=600.0, help="seconds per point (default 600)")
     p.add_argument("--reduce", action="store_true", help=argparse.SUPPRESS)  # for --point runs
+    p.add_argument("--store", help=argparse.SUPPRESS)
+    p.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--big", action="store_true", help="add the points with tens of millions of states")
     p.add_argument("--out", default=str(ROOT / "results" / "reference-bench.md"))
     args = p.parse_args()
     if args.point:
         P, M, S, policy = args.point
-        print(json.dumps(run_point(int(P), int(M), int(S), policy, args.time_limit, args.reduce)))
+        print(json.dumps(run_point(int(P), int(M), int(S), policy, args.time_limit, args.reduce,
+                                   args.store, args.workers)))
         return 0
     grid = GRID + (BIG if args.big else [])
     rows = []

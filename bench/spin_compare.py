@@ -7,6 +7,10 @@ shared design folder (bench/spin there); point --peer at it. It needs Debian's
 `spin` package and gcc. Both sides are timed as a user pays for them: SPIN
 with its compile, modelcheck with its interpreter start-up.
 
+Each modelcheck configuration (store, workers, reductions) runs in a fresh
+process. Ratios are modelcheck's wall time over SPIN's on the same point, and
+two workers' speed-up over the same store in one process.
+
     python bench/spin_compare.py --peer ../shared/bench/spin
     python bench/spin_compare.py --peer DIR --points 2,2,0 3,1,1 --policies page_count
 """
@@ -18,13 +22,39 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POINTS = ["1,1,0", "2,1,0", "2,2,0", "3,1,1", "2,2,1", "4,1,0"]
+DEFAULT_POINTS = ["2,2,0", "3,1,1", "2,2,1", "4,1,0", "2,3,0", "3,2,0"]
 POLICIES = ("mapcount", "page_count")
+# name, store, workers, reduce: every reduction off first (the counts of reference-world.md), then on
+CONFIGS = [
+    ("dict", "dict", 1, False),
+    ("compact", "compact", 1, False),
+    ("compact x2", "compact", 2, False),
+    ("fingerprint x2", "fingerprint", 2, False),
+    ("dict +symmetry", "dict", 1, True),
+    ("compact x2 +symmetry", "compact", 2, True),
+]
+
+
+def peer_copy(peer: Path, into: Path) -> tuple[Path, str]:
+    """The peer in a scratch folder; its JSON printer is made to accept pan's exponent notation.
+
+    pan prints large transition counts as e.g. 7.9566077e+08, which the peer's
+    printer reads with int(); it is read as int(float(...)) instead (the count
+    then has pan's 8 significant digits). Nothing else is changed.
+    """
+    for name in ("spin-point", "world.pml"):
+        shutil.copy(peer / name, into / name)
+    script = into / "spin-point"
+    text = script.read_text()
+    fixed = text.replace("int(trans) if trans", "int(float(trans)) if trans")
+    script.write_text(fixed)
+    return into, "" if fixed == text else "transitions read as int(float(...))"
 
 
 def run_spin(peer: Path, P: int, M: int, S: int, policy: str) -> dict:
@@ -40,14 +70,16 @@ def run_spin(peer: Path, P: int, M: int, S: int, policy: str) -> dict:
     return row
 
 
-def run_modelcheck(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bool = False) -> dict:
+def run_modelcheck(P: int, M: int, S: int, policy: str, time_limit: float, store: str, workers: int,
+                   reduce: bool) -> dict:
     cmd = [sys.executable, str(ROOT / "bench" / "reference.py"), "--point", str(P), str(M), str(S), policy,
-           "--time-limit", str(time_limit)] + (["--reduce"] if reduce else [])
+           "--time-limit", str(time_limit), "--store", store, "--workers", str(workers)]
+    cmd += ["--reduce"] if reduce else []
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"modelcheck failed on W({P},{M},{S}) {policy}: {proc.stderr.strip()[-200:]}")
+        raise RuntimeError(f"modelcheck failed on W({P},{M},{S}) {policy}: {proc.stderr.strip()[-300:]}")
     row = json.loads(proc.stdout)
     row["wall"] = wall
     return row
@@ -58,10 +90,12 @@ def main() -> int:
     p.add_argument("--peer", required=True, type=Path, help="the folder holding spin-point and world.pml")
     p.add_argument("--points", nargs="+", default=DEFAULT_POINTS, metavar="P,M,S")
     p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
-    p.add_argument("--time-limit", type=float, default=600.0, help="seconds per modelcheck point")
-    p.add_argument("--full-up-to", type=int, default=5_000_000, metavar="STATES",
-                   help="run modelcheck without reduction only where SPIN counts at most this many states "
-                        "(an exact store of Python tuples needs about 320 bytes a state)")
+    p.add_argument("--configs", nargs="+", default=[c[0] for c in CONFIGS], choices=[c[0] for c in CONFIGS],
+                   metavar="NAME", help="modelcheck configurations (default: all)")
+    p.add_argument("--time-limit", type=float, default=3600.0, help="seconds per modelcheck run")
+    p.add_argument("--dict-up-to", type=int, default=5_000_000, metavar="STATES",
+                   help="run the dict store without reduction only where SPIN counts at most this many states "
+                        "(it needs about 320 bytes a state)")
     p.add_argument("--out", default=str(ROOT / "results" / "bench.md"))
     args = p.parse_args()
     if not (args.peer / "spin-point").exists():
@@ -70,44 +104,73 @@ def main() -> int:
     if shutil.which("spin") is None or shutil.which("gcc") is None:
         print("spin_compare: needs Debian's spin package and gcc (apt-get install spin gcc)", file=sys.stderr)
         return 2
-    head = ("| world | policy | states (SPIN) | SPIN s | states (modelcheck) | modelcheck s | ratio | "
-            "representatives (--reduce) | --reduce s | ratio | SPIN B/state | modelcheck B/state |")
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    configs = [c for c in CONFIGS if c[0] in args.configs]
+    head = ("| world | policy | run | states | seconds | vs SPIN | vs 1 process | bytes/state | "
+            "store B/state | miss probability |")
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     print(head, flush=True)
-    for point in args.points:
-        P, M, S = (int(x) for x in point.split(","))
-        for policy in args.policies:
-            try:
-                spin = run_spin(args.peer, P, M, S, policy)
-            except RuntimeError as err:  # the peer's own script can fail (it says why); keep measuring ours
-                print(f"  {err}", file=sys.stderr)
-                spin = None
-            reduced = run_modelcheck(P, M, S, policy, args.time_limit, reduce=True)
-            if spin is None:
-                line = (f"| W({P},{M},{S}) | {policy} | peer failed | - | not run | - | - | "
-                        f"{reduced['states']:,} | {reduced['wall']:.2f} | - | - | - |")
-                print(line, flush=True)
-                lines.append(line)
-                continue
-            full = run_modelcheck(P, M, S, policy, args.time_limit) if spin["states"] <= args.full_up_to else None
-            spin_bps = spin["memory_mb"] * 1e6 / spin["states"] if spin.get("memory_mb") else None
-            if full is None:
-                full_cells = "not run | - | - |"
-            else:
-                same = "" if spin["states"] == full["states"] else " (differs!)"
-                full_cells = (f"{full['states']:,}{same} | {full['wall']:.2f} | {full['wall'] / spin['wall']:.2f}x |")
-            line = (f"| W({P},{M},{S}) | {policy} | {spin['states']:,} | {spin['wall']:.2f} | " + full_cells +
-                    f" {reduced['states']:,} | {reduced['wall']:.2f} | {reduced['wall'] / spin['wall']:.2f}x | "
-                    f"{spin_bps:,.0f} | "
-                    + (f"{full['bytes_per_state']:,.0f} |" if full and full["bytes_per_state"] else "- |"))
-            print(line, flush=True)
-            lines.append(line)
+    started = time.time()
+    notes: set[str] = set()
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        peer, note = peer_copy(args.peer, Path(scratch))
+        if note:
+            notes.add(note)
+        for point in args.points:
+            P, M, S = (int(x) for x in point.split(","))
+            world = f"W({P},{M},{S})"
+            for policy in args.policies:
+                try:
+                    spin = run_spin(peer, P, M, S, policy)
+                except RuntimeError as err:  # the peer can fail (it says why); keep measuring ours
+                    print(f"  {err}", file=sys.stderr)
+                    spin = None
+                if spin is not None:
+                    spin_bps = spin["memory_mb"] * 1e6 / spin["states"] if spin.get("memory_mb") else None
+                    emit(f"| {world} | {policy} | SPIN dfs | {spin['states']:,} | {spin['wall']:.2f} | 1.00x | - | "
+                         + (f"{spin_bps:,.1f}" if spin_bps else "-") + " | - | - |")
+                one_process: dict[tuple[str, bool], float] = {}
+                for name, store, workers, reduce in configs:
+                    if store == "dict" and not reduce and (spin is None or spin["states"] > args.dict_up_to):
+                        emit(f"| {world} | {policy} | {name} | not run (memory) | - | - | - | - | - | - |")
+                        continue
+                    try:
+                        row = run_modelcheck(P, M, S, policy, args.time_limit, store, workers, reduce)
+                    except RuntimeError as err:
+                        print(f"  {err}", file=sys.stderr)
+                        emit(f"| {world} | {policy} | {name} | failed | - | - | - | - | - | - |")
+                        continue
+                    if workers == 1:
+                        one_process[(store, reduce)] = row["wall"]
+                    base = one_process.get((store, reduce))
+                    states = f"{row['states']:,}"
+                    if row["verdict"] == "incomplete":
+                        states += " (incomplete)"
+                    elif spin is not None and not reduce and row["states"] != spin["states"]:
+                        states += " (differs from SPIN!)"
+                    vs_spin = f"{row['wall'] / spin['wall']:.2f}x" if spin else "-"
+                    speedup = f"{base / row['wall']:.2f}x" if workers > 1 and base else "-"
+                    bps = f"{row['bytes_per_state']:,.1f}" if row["bytes_per_state"] is not None else "-"
+                    store_bps = f"{row['store_bytes_per_state']:,.1f}" if row["store_bytes_per_state"] else "-"
+                    miss = f"{row['miss_probability']:.1e}" if row["miss_probability"] is not None else "-"
+                    emit(f"| {world} | {policy} | {name} | {states} | {row['wall']:.2f} | {vs_spin} | {speedup} | "
+                         f"{bps} | {store_bps} | {miss} |")
     text = (f"# modelcheck beside SPIN on the reference world\n\n"
-            f"Written by `python bench/spin_compare.py` on {date.today()}: full exploration, every reduction "
-            f"off in SPIN; SPIN 6.5 depth-first (compile included), modelcheck breadth-first, one process, exact "
-            f"store (start-up included), without and with its symmetry reduction (--reduce: one representative "
-            f"per renaming of page slots, same verdicts). SPIN's bytes/state include its hash table. Ratios are "
-            f"modelcheck's wall time over SPIN's, measured in the same run.\n\n" + "\n".join(lines) + "\n")
+            f"Written by `python bench/spin_compare.py` on {date.today()} in {time.time() - started:.0f} s. "
+            f"Full exploration. SPIN 6.5 depth-first with partial-order reduction off (compile included; "
+            f"bytes/state from pan's memory report, hash table included"
+            + (f"; {', '.join(sorted(notes))}" if notes else "") + "). "
+            f"modelcheck breadth-first (interpreter start-up included): `dict` is the exact store with "
+            f"back-pointers, `compact` the exact packed table, `fingerprint` 64-bit fingerprints; `x2` is two "
+            f"worker processes owning hash partitions; `+symmetry` adds the page-slot symmetry reduction (states "
+            f"then count representatives). bytes/state is the peak resident growth per stored state (for two "
+            f"workers, the larger worker's times two); store B/state is the table alone. vs SPIN is wall time "
+            f"over SPIN's on the same point; vs 1 process is the one-process run of the same store over this "
+            f"one.\n\n" + "\n".join(lines) + "\n")
     Path(args.out).write_text(text)
     print(f"\nwrote {args.out}")
     return 0
