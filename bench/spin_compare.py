@@ -37,6 +37,7 @@ CONFIGS = [
     ("compact x2", "compact", 2, False),
     ("fingerprint x2", "fingerprint", 2, False),
     ("dict +symmetry", "dict", 1, True),
+    ("compact +symmetry", "compact", 1, True),
     ("compact x2 +symmetry", "compact", 2, True),
 ]
 
@@ -164,13 +165,13 @@ def main() -> int:
             f"Full exploration. SPIN 6.5 depth-first with partial-order reduction off (compile included; "
             f"bytes/state from pan's memory report, hash table included"
             + (f"; {', '.join(sorted(notes))}" if notes else "") + "). "
-            f"modelcheck breadth-first (interpreter start-up included): `dict` is the exact store with "
-            f"back-pointers, `compact` the exact packed table, `fingerprint` 64-bit fingerprints; `x2` is two "
-            f"worker processes owning hash partitions; `+symmetry` adds the page-slot symmetry reduction (states "
-            f"then count representatives). bytes/state is the peak resident growth per stored state (for two "
-            f"workers, the larger worker's times two); store B/state is the table alone. vs SPIN is wall time "
-            f"over SPIN's on the same point; vs 1 process is the one-process run of the same store over this "
-            f"one.\n\n" + "\n".join(lines) + "\n")
+            "modelcheck breadth-first (interpreter start-up included): `dict` is the exact store with "
+            "back-pointers, `compact` the exact packed table, `fingerprint` 64-bit fingerprints; `x2` is two "
+            "worker processes owning hash partitions; `+symmetry` adds the page-slot symmetry reduction (states "
+            "then count representatives). bytes/state is the peak resident growth per stored state (for two "
+            "workers, the larger worker's times two); store B/state is the table alone. vs SPIN is wall time "
+            "over SPIN's on the same point; vs 1 process is the one-process run of the same store over this "
+            "one.\n\n" + "\n".join(lines) + "\n")
     Path(args.out).write_text(text)
     print(f"\nwrote {args.out}")
     return 0

@@ -13,7 +13,7 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
-from modelcheck.engine.store import CompactStore, FingerprintStore, fingerprints, owner_of
+from modelcheck.engine.store import CompactStore, FingerprintStore, StateLog, fingerprints, owner_of
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec
 from tests.toy_models import Counter, NaiveLock
@@ -55,6 +55,18 @@ def test_compact_store_tells_apart_states_whose_hashes_collide():
     store.insert(grow, bytes(400))  # 100 new hashes with one key: still 100 distinct (hash, key) pairs
     assert store.count == 4 + 100
     assert store.insert(fps, keys).tolist() == [False] * 5  # survives growing
+    assert store.log.count == store.count
+
+
+def test_the_state_log_spans_blocks(monkeypatch):
+    monkeypatch.setattr(StateLog, "BLOCK", 4)
+    store = CompactStore(key_bytes=4, capacity=4)
+    keys = np.arange(40, dtype=np.uint16).tobytes()  # 20 states of two uint16 (4 bytes), over 5 blocks
+    fps = np.arange(1, 21, dtype=np.uint64) % np.uint64(3) + np.uint64(1)  # three hashes: many collisions
+    assert store.insert(fps, keys).all()
+    assert not store.insert(fps, keys).any()
+    logged = store.log.rows(np.arange(20)).view(np.uint16).reshape(20, 2)
+    assert sorted(map(tuple, logged.tolist())) == [(2 * i, 2 * i + 1) for i in range(20)]
 
 
 def test_a_fingerprint_store_takes_equal_fingerprints_for_one_state_and_says_how_likely_that_was():

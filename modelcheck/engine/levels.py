@@ -67,6 +67,7 @@ class LevelWorker:
         self.canonical = getattr(model, "canonical", None) if reduce else None
         self.store_kind = store
         self.fingerprints_only = store == "fingerprint"
+        self.logged = not self.fingerprints_only  # the store keeps every state in a log
         self.store: CompactStore | FingerprintStore | None = None
         self.row: struct.Struct | None = None
         properties = list(model.properties())
@@ -76,8 +77,11 @@ class LevelWorker:
         checks += [self._counting(p) for p in properties if isinstance(p, TransitionCount)]
         self.transition_checks = checks
         self.checks_cache: dict[Any, tuple[TransitionCheck, ...]] = {}
-        self.frontier: list[bytes] = []  # packed states of the level being expanded
-        self.next: list[bytes] = []      # packed states admitted for the next level
+        # packed states of the level being expanded, and of the next; a compact store's log holds
+        # them already, in the order they were stored, so there the frontier is a range of the log
+        self.frontier: list[bytes] = []
+        self.next: list[bytes] = []
+        self.next_from = 0
         self.frontier_size = 0
         self.next_size = 0
         self.transitions = 0
@@ -125,11 +129,12 @@ class LevelWorker:
         if not fresh.size:
             return 0
         picked = fresh.tolist()
-        if packed is None:
-            self.next.append(self.pack([states[i] for i in picked]))
-        else:
-            rows = np.frombuffer(packed, dtype=np.uint8).reshape(len(fps), self.row.size)
-            self.next.append(rows[fresh].tobytes())
+        if not self.logged:
+            if packed is None:
+                self.next.append(self.pack([states[i] for i in picked]))
+            else:
+                rows = np.frombuffer(packed, dtype=np.uint8).reshape(len(fps), self.row.size)
+                self.next.append(rows[fresh].tobytes())
         self.next_size += len(picked)
         if self.invariants:
             for i in picked:
@@ -174,8 +179,18 @@ class LevelWorker:
 
     # -- expanding a level -------------------------------------------------------------
     def start_level(self) -> None:
-        self.frontier, self.next = self.next, []
+        if self.logged and self.store is not None:
+            self.frontier = self._log_chunks(self.next_from, self.store.log.count)
+            self.next_from = self.store.log.count
+        else:
+            self.frontier, self.next = self.next, []
         self.frontier_size, self.next_size = self.next_size, 0
+
+    def _log_chunks(self, start: int, end: int) -> Iterable[bytes]:
+        """The packed states start..end of the store's log, a batch at a time."""
+        log = self.store.log
+        for at in range(start, end, BATCH):
+            yield log.rows(np.arange(at, min(at + BATCH, end))).tobytes()
 
     def expand(self, depth: int, forward: Callable[[int, bytes, bytes], None] | None = None,
                between: Callable[[], None] = lambda: None) -> None:

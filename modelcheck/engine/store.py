@@ -4,9 +4,10 @@ Both stores are open-addressing hash tables in numpy arrays, filled a batch at a
 time (a batch is the successors of a few thousand states), so that the Python
 interpreter does one call per batch instead of one per state:
 
-``CompactStore``      exact: each slot keeps a 64-bit hash and the whole state,
-                      packed into fixed-width bytes. Two states are the same
-                      only when their packed bytes are equal.
+``CompactStore``      exact: each slot keeps a 64-bit hash and the index of the
+                      whole state, packed into fixed-width bytes, in a log of
+                      states. Two states are the same only when their packed
+                      bytes are equal.
 ``FingerprintStore``  a slot keeps only a 64-bit fingerprint (8 bytes), as
                       TLC's and SPIN's hash-compact stores do. Two different
                       states with the same fingerprint are taken for one, so a
@@ -131,6 +132,7 @@ class FingerprintStore(_Table):
 
     def _resize(self, capacity: int) -> None:
         old = self.hashes[self.hashes != _EMPTY]
+        self.hashes = None  # freed before the larger table is made
         self.capacity, self.count = capacity, 0
         self.hashes = np.zeros(capacity, dtype=np.uint64)
         self._insert(old, None)
@@ -147,35 +149,95 @@ class FingerprintStore(_Table):
         return min(1.0, lookups * self.count / 2.0 ** 64)
 
 
+class StateLog:
+    """Packed states in the order they were stored, in fixed-size numpy blocks (no copy when it grows)."""
+
+    BLOCK = 1 << 18  # rows per block
+
+    def __init__(self, row_bytes: int) -> None:
+        self.row_bytes = row_bytes
+        self.blocks: list[np.ndarray] = []
+        self.count = 0
+
+    def append(self, rows: np.ndarray) -> np.ndarray:
+        """Store rows; returns their indices."""
+        first = self.count
+        done = 0
+        while done < len(rows):
+            at = self.count % self.BLOCK
+            if at == 0:
+                self.blocks.append(np.empty((self.BLOCK, self.row_bytes), dtype=np.uint8))
+            take = min(self.BLOCK - at, len(rows) - done)
+            self.blocks[-1][at:at + take] = rows[done:done + take]
+            done += take
+            self.count += take
+        return np.arange(first, self.count, dtype=np.int64)
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        """The rows at ``indices`` (any order)."""
+        if len(self.blocks) == 1:
+            return self.blocks[0][indices]
+        out = np.empty((len(indices), self.row_bytes), dtype=np.uint8)
+        block_of = indices // self.BLOCK
+        for b in np.unique(block_of).tolist():
+            pick = block_of == b
+            out[pick] = self.blocks[b][indices[pick] % self.BLOCK]
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes in use (a block's rows are only resident once written)."""
+        return self.count * self.row_bytes
+
+
 class CompactStore(_Table):
-    """Exact: a 64-bit hash and the packed state per slot."""
+    """Exact: per slot a 64-bit hash and the index of the packed state in a log of states.
+
+    The log grows a block at a time and the table holds 12 bytes a slot, so
+    growing the table never needs room for two copies of the states.
+    """
 
     kind = "compact"
 
     def __init__(self, key_bytes: int, capacity: int = 1 << 10) -> None:
         super().__init__(capacity)
         self.key_bytes = key_bytes
-        self.keys = np.zeros((capacity, key_bytes), dtype=np.uint8)
+        self.log = StateLog(key_bytes)
+        self.where = np.zeros(capacity, dtype=np.uint32)
 
     def insert(self, fps: np.ndarray, packed: bytes) -> np.ndarray:
         rows = np.frombuffer(packed, dtype=np.uint8).reshape(len(fps), self.key_bytes)
         return self._insert(fps, rows)
 
     def _keys_equal(self, slots: np.ndarray, items: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        return (self.keys[slots] == keys[items]).all(axis=1)
+        if isinstance(keys, _Moved):
+            return np.zeros(len(slots), dtype=bool)
+        return (self.log.rows(self.where[slots].astype(np.int64)) == keys[items]).all(axis=1)
 
     def _store_keys(self, slots: np.ndarray, items: np.ndarray, keys: np.ndarray) -> None:
-        self.keys[slots] = keys[items]
+        if isinstance(keys, _Moved):  # growing: the states are in the log already
+            self.where[slots] = keys.where[items]
+        else:
+            self.where[slots] = self.log.append(keys[items])
 
     def _resize(self, capacity: int) -> None:
         used = self.hashes != _EMPTY
-        old_fps, old_keys = self.hashes[used], self.keys[used]
+        old = _Moved(self.hashes[used], self.where[used])
+        del used
+        self.hashes = self.where = None  # freed before the larger table is made: never both at once
         self.capacity, self.count = capacity, 0
         self.hashes = np.zeros(capacity, dtype=np.uint64)
-        self.keys = np.zeros((capacity, self.key_bytes), dtype=np.uint8)
-        self._insert(old_fps, old_keys)
-        self.lookups -= old_fps.size
+        self.where = np.zeros(capacity, dtype=np.uint32)
+        self._insert(old.fps, old)
+        self.lookups -= old.fps.size
 
     @property
     def nbytes(self) -> int:
-        return self.hashes.nbytes + self.keys.nbytes
+        return self.hashes.nbytes + self.where.nbytes + self.log.nbytes
+
+
+class _Moved:
+    """Entries being moved to a larger table: distinct, and already in the log."""
+
+    def __init__(self, fps: np.ndarray, where: np.ndarray) -> None:
+        self.fps, self.where = fps, where
