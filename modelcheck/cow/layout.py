@@ -37,8 +37,8 @@ PTE_SOFTDIRTY = 2
 PTE_UFFD_WP = 4
 PTE_SWAP = 8             # not present: a swap entry for the page's swap slot (the page stays in the swap cache)
 PTE_SWAP_EXCLUSIVE = 16  # the swap entry remembers the page was exclusive (5.19's swp-PTE bit)
-_PTE_SHIFT = 5
-PTE_FLAG_MASK = (1 << _PTE_SHIFT) - 1  # every bit of a PTE code but the page
+PTE_SHIFT = 5
+PTE_FLAG_MASK = (1 << PTE_SHIFT) - 1  # every bit of a PTE code but the page
 
 PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
 PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
@@ -57,11 +57,11 @@ TLB_WRITE = 1  # a TLB entry is (page + 1) << 1 | writable
 
 
 def pte_make(page: int, writable: bool, flags: int = 0) -> int:
-    return (page + 1) << _PTE_SHIFT | int(writable) | flags
+    return (page + 1) << PTE_SHIFT | int(writable) | flags
 
 
 def pte_page(pte: int) -> int:
-    return (pte >> _PTE_SHIFT) - 1
+    return (pte >> PTE_SHIFT) - 1
 
 
 def pte_writable(pte: int) -> bool:
@@ -70,13 +70,13 @@ def pte_writable(pte: int) -> bool:
 
 def swap_entry(page: int, exclusive: bool, flags: int = 0) -> int:
     """A swap PTE for the swap slot of ``page``; soft-dirty and uffd-wp bits carry over."""
-    return (page + 1) << _PTE_SHIFT | PTE_SWAP | (PTE_SWAP_EXCLUSIVE if exclusive else 0) | \
+    return (page + 1) << PTE_SHIFT | PTE_SWAP | (PTE_SWAP_EXCLUSIVE if exclusive else 0) | \
         (flags & (PTE_SOFTDIRTY | PTE_UFFD_WP))
 
 
 def pte_key(page: int) -> int:
     """The present PTE codes of ``page`` are pte_key(page) .. pte_key(page) + 7; its swap entries follow."""
-    return (page + 1) << _PTE_SHIFT
+    return (page + 1) << PTE_SHIFT
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,10 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             t[pc_index] += 1
             if finish is not None:
                 finish(t)
-        out.append((base.act(branch), tuple(t)))
+        after = tuple(t)
+        # an action that changed nothing yields the state itself: the search then knows it is
+        # its own representative under symmetry without asking
+        out.append((base.act(branch), s if after == s else after))
 
     def _open_successors(self, s: tuple, out: list) -> None:
         """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""

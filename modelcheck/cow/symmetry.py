@@ -15,7 +15,7 @@ without reduction.
 
 from __future__ import annotations
 
-from modelcheck.cow.layout import PTE_FLAG_MASK, Layout, pte_key, pte_page
+from modelcheck.cow.layout import PTE_SHIFT, PTE_FLAG_MASK, Layout, pte_key, pte_page
 
 
 class Symmetry:
@@ -27,6 +27,7 @@ class Symmetry:
         L = self.layout
         f = L.features
         self._sym_ptes = range(L.pte_base, L.pipe_base)
+        self._sym_pte_span = (L.pte_base, L.pipe_base)
         self._sym_slots = (tuple(range(L.pipe_base, L.value_base))
                            + tuple(range(L.holder_base, L.holder_base + f.holders)))
         self._sym_tlb = range(L.tlb_base, L.tlb_base + (f.threads * L.addresses if f.tlb else 0))
@@ -38,25 +39,27 @@ class Symmetry:
         if f.pageflags:
             arrays.append((L.flags_base, 1))
         self._sym_arrays = tuple(arrays)
+        self._identity = list(range(L.pages))
 
     def canonical(self, s: tuple) -> tuple:
         L = self.layout
         rank: dict[int, int] = {}
-        for i in self._sym_ptes:
-            c = s[i]
+        setdefault = rank.setdefault
+        pte_from, pte_to = self._sym_pte_span
+        for c in s[pte_from:pte_to]:
             if c:
-                rank.setdefault(pte_page(c), len(rank))
+                setdefault((c >> PTE_SHIFT) - 1, len(rank))  # pte_page, inlined: this runs on every successor
         for i in self._sym_slots:
             if s[i]:
-                rank.setdefault(s[i] - 1, len(rank))
+                setdefault(s[i] - 1, len(rank))
         for i in self._sym_tlb:
             if s[i]:
-                rank.setdefault((s[i] >> 1) - 1, len(rank))
+                setdefault((s[i] >> 1) - 1, len(rank))
         for i in self._sym_faults:
             w = s[i]
             if w:
-                rank.setdefault((w & 255) - 1, len(rank))
-                rank.setdefault((w >> 8) - 1, len(rank))
+                setdefault((w & 255) - 1, len(rank))
+                setdefault((w >> 8) - 1, len(rank))
         C = L.features.cells
         vb = L.value_base
         loose = [g for g in range(L.pages) if s[vb + g * C] and g not in rank]
@@ -64,7 +67,8 @@ class Symmetry:
             loose.sort(key=lambda g: tuple(s[base + g * n: base + g * n + n] for base, n in self._sym_arrays))
             for g in loose:
                 rank[g] = len(rank)
-        if all(g == r for g, r in rank.items()):
+        order = list(rank)
+        if order == self._identity[:len(order)]:
             return s  # already the representative
         t = list(s)
         for i in self._sym_ptes:

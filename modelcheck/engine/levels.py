@@ -215,7 +215,7 @@ class LevelWorker:
                         for check in checks:
                             if not check.holds(state, action, after):
                                 self.violation(Found(check.name, 1, depth, state, action, after))
-                        batch.append(canonical(after) if canonical is not None else after)
+                        batch.append(canonical(after) if canonical is not None and after is not state else after)
                     if len(batch) >= BATCH:
                         self._route(batch, depth + 1, forward)
                         batch = []

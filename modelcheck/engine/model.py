@@ -71,6 +71,12 @@ class Model(Protocol):
     ``successors`` is the hot path: it returns every enabled action of ``state``
     with the state it leads to, in a fixed order. Everything else is called only
     to build or replay traces.
+
+    A model may also offer ``canonical(state)``: one representative of the
+    state's symmetry orbit, used with ``reduce``. It must commute with the
+    transitions and the properties, and a representative must be its own; an
+    action that changes nothing may return the very state object it was given,
+    which the search then does not canonicalise again.
     """
 
     def initial_states(self) -> Sequence[State]: ...

@@ -184,7 +184,7 @@ class _Explorer:
                 for check in checks:
                     if not check.holds(state, action, after):
                         self.violation(check.name, check.explain(state, action, after), i, action, after)
-                if canonical is not None:
+                if canonical is not None and after is not state:  # a representative is its own
                     after = canonical(after)
                 if after not in index:
                     add(after, i, action)
@@ -207,7 +207,7 @@ class _Explorer:
                 for check in checks_for(action):
                     if not check.holds(state, action, after):
                         self.violation(check.name, check.explain(state, action, after), sid, action, after)
-                if canonical is not None:
+                if canonical is not None and after is not state:  # a representative is its own
                     after = canonical(after)
                 if after not in index:
                     new = add(after, sid, action)
