@@ -47,7 +47,7 @@ def run_point(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bo
             "seconds": round(s.seconds, 3), "states_per_second": round(s.states_per_second),
             "peak_mb": round(peak / 1024, 1), "store": result.store, "workers": result.workers,
             "store_bytes_per_state": round(result.store_bytes / s.states, 1) if result.store_bytes else None,
-            "miss_probability": result.miss_probability,
+            "miss_probability": result.miss_probability, "batched": result.batched,
             # below ~10k states the figure is resident-size granularity, not the store
             "bytes_per_state": round((peak - before) * 1024 / s.states, 1) if s.states >= 10_000 else None}
 

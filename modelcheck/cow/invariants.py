@@ -43,7 +43,7 @@ def _name(proc: int) -> str:
 
 
 # -- I1/I2: no leak across fork -------------------------------------------------------
-def _may_observe(model: "CowModel", observer: int, code: int) -> bool:
+def may_observe(model: "CowModel", observer: int, code: int) -> bool:
     writer, n = model.tags.decode(code)
     if observer == 0:
         return writer == 0
@@ -51,9 +51,15 @@ def _may_observe(model: "CowModel", observer: int, code: int) -> bool:
 
 
 def _leak_check(name: str, model: "CowModel", observers: Callable[[int], bool], doc: str) -> TransitionCheck:
+    verdicts: dict[tuple[int, int], bool] = {}  # (observer, value) -> allowed; a memo of this model's own
+
     def holds(before: tuple, act: "Act", after: tuple) -> bool:
         seen = model.observation(before, act)
-        return not observers(seen.observer) or _may_observe(model, seen.observer, seen.value)
+        key = (seen.observer, seen.value)
+        allowed = verdicts.get(key)
+        if allowed is None:
+            allowed = verdicts[key] = not observers(seen.observer) or may_observe(model, *key)
+        return allowed
 
     def explain(before: tuple, act: "Act", after: tuple) -> str:
         seen = model.observation(before, act)
@@ -212,14 +218,21 @@ def spurious_copy_count(model: "CowModel") -> TransitionCount:
                            doc="write faults that copied a page only transient references shared")
 
 
+# which observers each leak check judges
+LEAK_OBSERVERS: dict[str, Callable[[int], bool]] = {
+    "no_leak_to_child": lambda p: p > 0,
+    "no_leak_to_parent": lambda p: p == 0,
+    "no_leak_across_fork": lambda p: True,
+}
+
 _FACTORIES: dict[str, Callable[["CowModel"], object]] = {
     "no_leak_to_child": lambda m: _leak_check(
-        "no_leak_to_child", m, lambda p: p > 0,
+        "no_leak_to_child", m, LEAK_OBSERVERS["no_leak_to_child"],
         "a child never observes the parent's (or a sibling's) writes made after it was forked"),
     "no_leak_to_parent": lambda m: _leak_check(
-        "no_leak_to_parent", m, lambda p: p == 0, "the parent never observes a child's writes"),
+        "no_leak_to_parent", m, LEAK_OBSERVERS["no_leak_to_parent"], "the parent never observes a child's writes"),
     "no_leak_across_fork": lambda m: _leak_check(
-        "no_leak_across_fork", m, lambda p: True,
+        "no_leak_across_fork", m, LEAK_OBSERVERS["no_leak_across_fork"],
         "no process observes a value that is neither its own nor inherited at fork"),
     "pin_coherent": _pin_coherent,
     "no_lost_write": _no_lost_write,

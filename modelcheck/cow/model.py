@@ -219,6 +219,14 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         """The interned action of an operation that took ``branch``."""
         return self._base(kind, actor, proc, addr, holder, text, page=page).act(branch)
 
+    def batch_successors(self):
+        """The same transitions a batch of states at a time (numpy), when this world allows it; else None."""
+        if self.scenario is not None:
+            return None
+        from modelcheck.cow.batch import ReferenceBatch  # numpy is loaded only by the runs that use it
+
+        return ReferenceBatch.for_model(self)
+
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
         out: list[tuple[Act, tuple]] = []
         if self.scenario is None:

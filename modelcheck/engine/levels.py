@@ -24,7 +24,7 @@ from modelcheck.engine.model import Invariant, Model, TransitionCheck, Transitio
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Verdict, Violation
 from modelcheck.engine.traces import counterexample, explain
-from modelcheck.engine.store import CompactStore, FingerprintStore, fingerprints, owner_of
+from modelcheck.engine.store import CompactStore, FingerprintStore, fingerprints, owner_of, row_fingerprints
 
 BATCH = 4096  # successors looked up in the store at once
 
@@ -86,6 +86,15 @@ class LevelWorker:
         self.next_size = 0
         self.transitions = 0
         self.found: dict[str, Found] = {}
+        # a model may offer its successors a batch of states at a time, as array operations
+        # (``batch_successors``); used when it judges every transition property the model has
+        self.kernel = None
+        offer = getattr(model, "batch_successors", None)
+        if offer is not None and self.canonical is None:
+            kernel = offer()
+            if kernel is not None and {c.name for c in checks} <= kernel.checks:
+                self.kernel = kernel
+        self.fired_ids: set[int] = set()
 
     # -- set-up ---------------------------------------------------------------------
     def _counting(self, prop: TransitionCount) -> TransitionCheck:
@@ -114,6 +123,18 @@ class LevelWorker:
 
     def unpack(self, data: bytes) -> Iterable[tuple]:
         return self.row.iter_unpack(data)
+
+    def fingerprints(self, states: list[tuple]) -> np.ndarray:
+        """One fingerprint function per run: rows' when a batch kernel makes the states, else Python's hash."""
+        if self.kernel is not None:
+            return row_fingerprints(np.array(states, dtype=np.int64).reshape(len(states), -1))
+        return fingerprints([hash(s) for s in states])
+
+    def fired(self) -> list[Any]:
+        """The distinct actions that fired (coverage)."""
+        if self.kernel is not None:
+            return [self.kernel.actions[i] for i in sorted(self.fired_ids)]
+        return list(self.checks_cache)
 
     def owners(self, fps: np.ndarray) -> np.ndarray | None:
         return owner_of(fps, self.partitions) if self.partitions > 1 else None
@@ -158,7 +179,7 @@ class LevelWorker:
         if not all(isinstance(s, tuple) for s in states):
             raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
         self._open_store(len(states[0]))
-        fps = fingerprints([hash(s) for s in states])
+        fps = self.fingerprints(states)
         packed = self.pack(states)
         owners = self.owners(fps)
         if owners is not None:
@@ -199,6 +220,9 @@ class LevelWorker:
         ``forward(owner, fingerprints, packed)`` sends a batch to another
         worker; ``between`` runs after each batch (to take in forwarded ones).
         """
+        if self.kernel is not None:
+            self._expand_batches(depth, forward, between)
+            return
         successors, canonical = self.model.successors, self.canonical
         cache, checks_for = self.checks_cache, self._checks_for
         batch: list[tuple] = []
@@ -225,6 +249,45 @@ class LevelWorker:
                 self._route(batch, depth + 1, forward)
         finally:
             self.transitions += transitions
+
+    def _expand_batches(self, depth: int, forward, between: Callable[[], None]) -> None:
+        """Expand the frontier with the model's batch kernel: no Python object per transition."""
+        kernel, width = self.kernel, self.row.size // 2
+        frontier, self.frontier = self.frontier, []
+        for chunk in _regroup(frontier, BATCH * self.row.size):
+            rows = np.frombuffer(chunk, dtype=np.uint16).reshape(-1, width)
+            for at in range(0, len(rows), BATCH):
+                part = rows[at:at + BATCH]
+                out = kernel.expand(part)
+                self.transitions += len(out.parents)
+                self.fired_ids.update(np.unique(out.actions).tolist())
+                for name, n in out.counted.items():
+                    self.counters[name] += n
+                for name, where in out.failed.items():
+                    for i in where.tolist():
+                        self.violation(Found(name, 1, depth, tuple(part[out.parents[i]].tolist()),
+                                             kernel.actions[out.actions[i]], tuple(out.states[i].tolist())))
+                succ = out.states
+                if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
+                    raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
+                self._route_rows(succ.astype(np.uint16), depth + 1, forward)
+                between()
+                self._check_limits()
+
+    def _route_rows(self, rows: np.ndarray, depth: int, forward) -> None:
+        fps = row_fingerprints(rows)
+        owners = self.owners(fps)
+        if owners is None:
+            self.admit(None, fps, rows.tobytes(), depth)
+            return
+        for owner in range(self.partitions):
+            picked = np.flatnonzero(owners == owner)
+            if not picked.size:
+                continue
+            if owner == self.me:
+                self.admit(None, fps[picked], rows[picked].tobytes(), depth)
+            else:
+                forward(owner, fps[picked].tobytes(), rows[picked].tobytes())
 
     def _route(self, batch: list[tuple], depth: int, forward) -> None:
         fps = fingerprints(list(map(hash, batch)))
@@ -265,6 +328,20 @@ class LevelWorker:
     @property
     def store_bytes(self) -> int:
         return self.store.nbytes if self.store is not None else 0
+
+
+def _regroup(chunks: Iterable[bytes], size: int) -> Iterable[bytes]:
+    """The same bytes in pieces of about ``size`` (small pieces joined, so a batch is worth its call)."""
+    pending: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def path_to(model: Model, canonical: Callable[[Any], Any] | None, target: Any, depth: int
@@ -343,7 +420,7 @@ def traces_of(model: Model, canonical: Callable[[Any], Any] | None, found: Itera
 def result_of(model: Model, options: Any, *, store: str, stored: int, transitions: int, depth: int,
               seconds: float, max_frontier: int, found: list[Found], reason: str | None, interrupted: bool,
               counts: dict[str, int], covered: set[str] | None, fired: Iterable[Any] = (),
-              store_bytes: int, lookups: int, workers: int) -> Result:
+              store_bytes: int, lookups: int, workers: int, batched: bool = False) -> Result:
     """One Result from the figures of one or several workers."""
     canonical = getattr(model, "canonical", None) if options.reduce else None
     shortest: dict[str, Found] = {}
@@ -371,7 +448,8 @@ def result_of(model: Model, options: Any, *, store: str, stored: int, transition
                   violations=violations, incomplete_reason=reason, strategy="bfs", interrupted=interrupted,
                   counts=counts, covered=covered_items, not_covered=not_covered,
                   reductions=("symmetry",) if canonical is not None else (),
-                  store=store, store_bytes=store_bytes, workers=workers, miss_probability=miss)
+                  store=store, store_bytes=store_bytes, workers=workers, miss_probability=miss,
+                  batched=batched)
 
 
 def run(model: Model, options: Any, progress: Progress) -> Result:
@@ -417,5 +495,6 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
     return result_of(model, options, store=store, stored=worker.stored, transitions=worker.transitions,
                      depth=depth, seconds=time.perf_counter() - started, max_frontier=max_frontier,
                      found=list(worker.found.values()), reason=reason, interrupted=interrupted,
-                     counts=dict(worker.counters), covered=None, fired=worker.checks_cache.keys(),
-                     store_bytes=worker.store_bytes, lookups=worker.lookups, workers=1)
+                     counts=dict(worker.counters), covered=None, fired=worker.fired(),
+                     store_bytes=worker.store_bytes, lookups=worker.lookups, workers=1,
+                     batched=worker.kernel is not None)

@@ -69,9 +69,9 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
         while True:
             command = commands.get()
             if command[0] == "finish":
-                covered, _ = coverage_of(model, worker.checks_cache.keys())
+                covered, _ = coverage_of(model, worker.fired())
                 reports.put(("final", me, list(worker.found.values()), dict(worker.counters), set(covered),
-                             worker.store_bytes, worker.lookups))
+                             worker.store_bytes, worker.lookups, worker.kernel is not None))
                 return
             depth = command[1]
             worker.start_level()
@@ -189,4 +189,4 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
                      seconds=seconds, max_frontier=max_frontier, found=found_all, reason=reason,
                      interrupted=interrupted, counts=counts, covered=covered,
                      store_bytes=sum(m[5] for m in finals), lookups=sum(m[6] for m in finals),
-                     workers=partitions)
+                     workers=partitions, batched=all(m[7] for m in finals))

@@ -90,6 +90,7 @@ class Result:
     store_bytes: int = 0                 # the compact or fingerprint tables' size at the end
     workers: int = 1
     miss_probability: float | None = None  # fingerprint store: bound on the chance a state was missed
+    batched: bool = False                # successors came from the model's batch form (array operations)
 
     @property
     def counterexample(self) -> Trace | None:

@@ -12,7 +12,7 @@ never as *holds*.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from modelcheck.engine.model import Invariant, Model, TransitionCheck, TransitionCount, coverage_of
@@ -267,14 +267,21 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
     if options.workers > 1:
         from modelcheck.engine import parallel
         return parallel.run(model, options, progress)
-    if store_of(options) != "dict":
+    store = store_of(options, model)
+    if store != "dict":
         from modelcheck.engine import levels
-        return levels.run(model, options, progress)
+        return levels.run(model, replace(options, store=store), progress)
     return _Explorer(model, options, progress).run()
 
 
-def store_of(options: SearchOptions) -> str:
-    """The store a run uses: the one asked for, else dict in one process and compact in several."""
+def store_of(options: SearchOptions, model: Model | None = None) -> str:
+    """The store a run uses: the one asked for; else compact in several processes, or in one when the
+    model offers batch successors (the fastest exact form); else dict (back-pointers, depth-first too)."""
     if options.store is not None:
         return options.store
-    return "dict" if options.workers == 1 else "compact"
+    if options.workers > 1:
+        return "compact"
+    offer = getattr(model, "batch_successors", None)
+    if options.strategy == "bfs" and not options.reduce and offer is not None and offer() is not None:
+        return "compact"
+    return "dict"

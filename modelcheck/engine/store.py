@@ -41,11 +41,39 @@ def fingerprints(hashes: Sequence[int]) -> np.ndarray:
     """
     x = np.fromiter(hashes, dtype=np.int64, count=len(hashes)).view(np.uint64)
     with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * _M1
-        x = (x ^ (x >> np.uint64(27))) * _M2
-        x = x ^ (x >> np.uint64(31))
+        x = _mix(x)
     x[x == _EMPTY] = np.uint64(1)
     return x
+
+
+_ROW_KEYS = np.random.default_rng(0x6D6F64656C).integers(1, 2 ** 63, size=(2, 512), dtype=np.uint64) | np.uint64(1)
+
+
+def row_fingerprints(rows: np.ndarray) -> np.ndarray:
+    """64-bit fingerprints of states given as rows of small non-negative ints (at most 512 columns).
+
+    Two multilinear sums with fixed random odd keys (mod 2**64): two rows collide in
+    one sum with probability at most 2**-48 (entries below 2**16), in both at
+    once with about 2**-96; the mix of the two is then a 64-bit fingerprint.
+    The keys are fixed, so every worker process computes the same fingerprints.
+    """
+    x = rows.astype(np.uint64, copy=False)
+    width = x.shape[1]
+    with np.errstate(over="ignore"):
+        a = (x * _ROW_KEYS[0, :width]).sum(axis=1, dtype=np.uint64)
+        b = (x * _ROW_KEYS[1, :width]).sum(axis=1, dtype=np.uint64)
+        a = _mix(a)
+        b = _mix(b ^ np.uint64(0x9E3779B97F4A7C15))
+        x = _mix(a ^ ((b << np.uint64(32)) | (b >> np.uint64(32))))
+    x[x == _EMPTY] = np.uint64(1)
+    return x
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser (a bijection of 64-bit values)."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
 
 
 def owner_of(fps: np.ndarray, partitions: int) -> np.ndarray:
@@ -72,18 +100,30 @@ class _Table:
     def _resize(self, capacity: int) -> None:
         raise NotImplementedError
 
-    def _grow_for(self, incoming: int) -> None:
-        if self.count + incoming > _MAX_LOAD * self.capacity:
-            capacity = self.capacity
-            while self.count + incoming > _MAX_LOAD * capacity:
-                capacity = int(capacity * _GROWTH) + 1
-            self._resize(capacity)
-
     def _insert(self, fps: np.ndarray, keys: Any) -> np.ndarray:
-        """Insert a batch; True for each item that was not there before (first of equal items only)."""
+        """Insert a batch; True for each item that was not there before (first of equal items only).
+
+        The batch goes in slices that fit below the load limit, and the table
+        grows only when it is full: most of a batch is usually seen already.
+        """
+        n = len(fps)
+        new = np.zeros(n, dtype=bool)
+        at = 0
+        while at < n:
+            room = int(_MAX_LOAD * self.capacity) - self.count
+            if room <= 0:
+                self._resize(int(self.capacity * _GROWTH) + 1)
+                continue
+            end = min(n, at + room)
+            part = keys[at:end] if isinstance(keys, np.ndarray) else keys
+            new[at:end] = self._insert_fitting(fps[at:end], part)
+            at = end
+        return new
+
+    def _insert_fitting(self, fps: np.ndarray, keys: Any) -> np.ndarray:
+        """Insert items that fit in the table without passing the load limit."""
         n = len(fps)
         self.lookups += n
-        self._grow_for(n)
         new = np.zeros(n, dtype=bool)
         table, cap = self.hashes, np.uint64(self.capacity)
         pending = np.arange(n)

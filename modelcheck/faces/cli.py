@@ -96,7 +96,7 @@ def _check(argv: Sequence[str]) -> int:
         sys.stdout.write("\n")
     else:
         text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce)
-        if options.store not in (None, "dict") or options.workers > 1:
+        if any(run.result.store != "dict" for run in runs):
             sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:
         document = export.trace_document(loaded, runs)

@@ -46,6 +46,7 @@ def run_json(run: PolicyRun) -> dict[str, Any]:
         "store_bytes": r.store_bytes,
         "workers": r.workers,
         "miss_probability": r.miss_probability,
+        "batched": r.batched,
         "covered": list(r.covered),
         "not_covered": list(r.not_covered),
         "missing_coverage": list(run.missing_coverage),

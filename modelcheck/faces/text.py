@@ -108,7 +108,9 @@ def stores(runs: Sequence[PolicyRun]) -> str:
     for run in runs:
         r = run.result
         line = f"  {run.policy}: {r.store} store" + (f" in {r.workers} workers" if r.workers > 1 else "")
-        if r.store_bytes and r.stats.states:
+        if r.batched:
+            line += ", batch successors"
+        if r.store_bytes and r.stats.states >= 10_000:  # below that the figure is the tables' starting size
             line += f", {r.store_bytes / 2**20:,.1f} MiB ({r.store_bytes / r.stats.states:.1f} bytes/state)"
         if r.miss_probability is not None:
             line += f"; probability that a state was missed at most {r.miss_probability:.1e}"
