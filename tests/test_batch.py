@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from modelcheck.cow import CowWorld
-from modelcheck.cow.batch import ReferenceBatch
+from modelcheck.cow.batch import ReferenceBatch, page_order
 from modelcheck.cow.model import CowModel
 from modelcheck.cow.policies import ForkPage, PageInfo, Unshare, WriteFault, policy_names
 from modelcheck.cow.policies.page_count import PageCountPolicy
@@ -152,3 +152,19 @@ def test_every_branch_of_the_batch_form(policy):
     fired = check(model, SearchOptions(stop_at_first=False)).covered
     assert {"test_fork_copy": {"fork_copy"}, "test_unshare": {"unshare_copy", "unshare_keep"},
             "test_wait": {"copy"}}[policy.name] <= set(fired)
+
+
+@pytest.mark.parametrize("point, policy", [((2, 2, 0), "page_count"), ((2, 1, 2), "mapcount"),
+                                           ((3, 1, 1), "anon_exclusive"), ((2, 2, 1), "gup_cow_break")])
+def test_batch_representatives_are_the_models(point, policy):
+    model = CowWorld.reference(*point).model(policy, CHECKS)
+    states = reachable(model)
+    got = kernel_of(model).canonical_rows(np.array(states, dtype=np.int64))
+    assert [model.canonical(s) for s in states] == [tuple(row) for row in got.tolist()]
+
+
+def test_both_ways_of_ordering_pages_agree():
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 6, size=(2000, 7))
+    contents = np.where(rng.random((2000, 7)) < 0.5, rng.integers(0, 3, size=(2000, 7)) << 32, 0)
+    assert (page_order(first, contents, 6) == page_order(first, contents, 6, one_key=False)).all()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from modelcheck.cow.invariants import LEAK_OBSERVERS, may_observe
-from modelcheck.cow.layout import PAGE_EXCLUSIVE, PTE_SHIFT, PTE_WRITE
+from modelcheck.cow.layout import PAGE_EXCLUSIVE, PTE_FLAG_MASK, PTE_SHIFT, PTE_WRITE
 from modelcheck.cow.policies import ForkPage, GupFirst, GupRequest, PageInfo, Unshare, WriteFault
 
 if TYPE_CHECKING:
@@ -37,6 +37,16 @@ _SPURIOUS = ("spurious_copies", "no_spurious_copy")
 _REUSE, _COPY, _WAIT = 0, 1, 2                 # write fault
 _NOTHING, _FAULT, _UNSHARE = 0, 1, 2           # GUP's first step on a write-protected PTE
 _KEEP = 0                                      # unshare: keep (else copy)
+
+
+def page_order(first: np.ndarray, contents: np.ndarray, most_first: int, one_key: bool = True) -> np.ndarray:
+    """Per row, the page slots sorted by (first column naming them, contents, slot): one int64 sort key
+    when the three fit in 63 bits (contents < 2**48), else numpy's lexsort."""
+    n, pages = first.shape
+    slot_bits = pages.bit_length()
+    if one_key and 48 + slot_bits + most_first.bit_length() <= 63:
+        return np.argsort((first << (48 + slot_bits)) | (contents << slot_bits) | np.arange(pages), axis=1)
+    return np.lexsort((np.broadcast_to(np.arange(pages), (n, pages)), contents, first), axis=-1)
 
 
 class BatchExpansion(NamedTuple):
@@ -412,3 +422,44 @@ class ReferenceBatch:
             else:
                 failed[name] = found
         return BatchExpansion(parents, actions, states, failed, counted)
+
+    # -- symmetry -----------------------------------------------------------------------------
+    def canonical_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``CowModel.canonical`` of every row: page slots renumbered in the order the PTEs, then the
+        pipes, name them; pages only speculative references hold follow, by their contents."""
+        L = self.layout
+        n, pages = len(rows), self.pages
+        W = rows.astype(np.int64, copy=True)
+        ptes = W[:, L.pte_base:L.pipe_base]
+        pipes = W[:, L.pipe_base:L.value_base]
+        named = np.concatenate([np.where(ptes != 0, (ptes >> PTE_SHIFT) - 1, pages),
+                                np.where(pipes != 0, pipes - 1, pages)], axis=1)  # ``pages``: names no page
+        K = named.shape[1]
+        value = W[:, L.value_base:L.value_base + pages]
+        # first[row, g]: the first column naming page g (K + 1: none; column ``pages`` takes the -1s)
+        first = np.full((n, pages + 1), K + 1, dtype=np.int64)
+        rows_n = np.arange(n)
+        for j in range(K - 1, -1, -1):  # right to left, so the leftmost column is the one that stays
+            first[rows_n, named[:, j]] = j
+        first = first[:, :pages]
+        loose = (first == K + 1) & (value != 0)
+        first[loose] = K  # held only by speculative references: after the named ones, by contents
+        contents = value << 32
+        if self.S:
+            contents = contents | (W[:, L.spec_base:L.spec_base + pages] << 16)
+        if self.exclusive:
+            contents = contents | W[:, L.flags_base:L.flags_base + pages]
+        contents = np.where(loose, contents, 0)
+        order = page_order(first, contents, K + 1)  # order[r] = the old page that gets number r
+        renumber = np.empty_like(order)
+        np.put_along_axis(renumber, order, np.broadcast_to(np.arange(pages), (n, pages)), axis=1)
+        present = ptes != 0
+        old_page = np.where(present, (ptes >> PTE_SHIFT) - 1, 0)
+        renamed = (np.take_along_axis(renumber, old_page, axis=1) + 1) << PTE_SHIFT | (ptes & PTE_FLAG_MASK)
+        W[:, L.pte_base:L.pipe_base] = np.where(present, renamed, 0)
+        if pipes.shape[1]:
+            W[:, L.pipe_base:L.value_base] = np.where(
+                pipes != 0, np.take_along_axis(renumber, np.maximum(pipes - 1, 0), axis=1) + 1, 0)
+        for base in [L.value_base] + ([L.spec_base] if self.S else []) + ([L.flags_base] if self.exclusive else []):
+            W[:, base:base + pages] = np.take_along_axis(W[:, base:base + pages], order, axis=1)
+        return W

@@ -88,12 +88,13 @@ class LevelWorker:
         self.found: dict[str, Found] = {}
         # a model may offer its successors a batch of states at a time, as array operations
         # (``batch_successors``); used when it judges every transition property the model has
+        # (and, under a symmetry reduction, representatives of a batch of rows: ``canonical_rows``)
         self.kernel = None
         offer = getattr(model, "batch_successors", None)
-        if offer is not None and self.canonical is None:
-            kernel = offer()
-            if kernel is not None and {c.name for c in checks} <= kernel.checks:
-                self.kernel = kernel
+        kernel = offer() if offer is not None else None
+        if kernel is not None and {c.name for c in checks} <= kernel.checks and \
+                (self.canonical is None or hasattr(kernel, "canonical_rows")):
+            self.kernel = kernel
         self.fired_ids: set[int] = set()
 
     # -- set-up ---------------------------------------------------------------------
@@ -194,7 +195,7 @@ class LevelWorker:
         if seen is None:
             self.found[found.name] = found
         else:
-            seen.count += 1
+            seen.count += found.count
         if self.stop_at_first:
             raise Stopped(None)
 
@@ -264,10 +265,11 @@ class LevelWorker:
                 for name, n in out.counted.items():
                     self.counters[name] += n
                 for name, where in out.failed.items():
-                    for i in where.tolist():
-                        self.violation(Found(name, 1, depth, tuple(part[out.parents[i]].tolist()),
+                    if where.size:  # the first is kept as a counterexample, the others counted
+                        i = where[0]
+                        self.violation(Found(name, int(where.size), depth, tuple(part[out.parents[i]].tolist()),
                                              kernel.actions[out.actions[i]], tuple(out.states[i].tolist())))
-                succ = out.states
+                succ = out.states if self.canonical is None else kernel.canonical_rows(out.states)
                 if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
                     raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
                 self._route_rows(succ.astype(np.uint16), depth + 1, forward)

@@ -282,6 +282,7 @@ def store_of(options: SearchOptions, model: Model | None = None) -> str:
     if options.workers > 1:
         return "compact"
     offer = getattr(model, "batch_successors", None)
-    if options.strategy == "bfs" and not options.reduce and offer is not None and offer() is not None:
+    kernel = offer() if offer is not None and options.strategy == "bfs" else None
+    if kernel is not None and (not options.reduce or hasattr(kernel, "canonical_rows")):
         return "compact"
     return "dict"
