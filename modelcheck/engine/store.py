@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 _MAX_LOAD = 0.8
+_SLICE = 1 << 18  # items inserted at once: bounds the temporaries (growing re-inserts the whole table)
 _GROWTH = 1.6
 _EMPTY = np.uint64(0)
 
@@ -114,8 +115,8 @@ class _Table:
             if room <= 0:
                 self._resize(int(self.capacity * _GROWTH) + 1)
                 continue
-            end = min(n, at + room)
-            part = keys[at:end] if isinstance(keys, np.ndarray) else keys
+            end = min(n, at + room, at + _SLICE)
+            part = keys[at:end] if keys is not None else None
             new[at:end] = self._insert_fitting(fps[at:end], part)
             at = end
         return new
@@ -192,7 +193,7 @@ class FingerprintStore(_Table):
 class StateLog:
     """Packed states in the order they were stored, in fixed-size numpy blocks (no copy when it grows)."""
 
-    BLOCK = 1 << 18  # rows per block
+    BLOCK = 1 << 21  # rows per block: few blocks, so gathering rows loops over few (untouched rows cost no memory)
 
     def __init__(self, row_bytes: int) -> None:
         self.row_bytes = row_bytes
@@ -220,8 +221,8 @@ class StateLog:
         out = np.empty((len(indices), self.row_bytes), dtype=np.uint8)
         block_of = indices // self.BLOCK
         for b in np.unique(block_of).tolist():
-            pick = block_of == b
-            out[pick] = self.blocks[b][indices[pick] % self.BLOCK]
+            pick = np.flatnonzero(block_of == b)
+            out[pick] = self.blocks[b][indices[pick] - b * self.BLOCK]
         return out
 
     @property
@@ -281,3 +282,6 @@ class _Moved:
 
     def __init__(self, fps: np.ndarray, where: np.ndarray) -> None:
         self.fps, self.where = fps, where
+
+    def __getitem__(self, part: slice) -> "_Moved":
+        return _Moved(self.fps[part], self.where[part])
