@@ -431,6 +431,9 @@ def result_of(model: Model, options: Any, *, store: str, stored: int, transition
             shortest[f.name].count += f.count
         else:
             shortest[f.name] = Found(f.name, f.count, f.depth, f.state, f.action, f.after)
+    if options.stop_at_first:  # a batch or a second worker may have seen more before stopping: not counted
+        for f in shortest.values():
+            f.count = 1
     violations = traces_of(model, canonical, shortest.values())
     if covered is None:
         covered_items, not_covered = coverage_of(model, fired)
