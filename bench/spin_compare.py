@@ -11,7 +11,7 @@ Each modelcheck configuration (store, workers, reductions) runs in a fresh
 process. Ratios are modelcheck's wall time over SPIN's on the same point, and
 two workers' speed-up over the same store in one process.
 
-    python bench/spin_compare.py --peer ../shared/bench/spin
+    python bench/spin_compare.py --peer DIR   # DIR: the folder holding spin-point and world.pml
     python bench/spin_compare.py --peer DIR --points 2,2,0 3,1,1 --policies page_count
 """
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from modelcheck.engine.model import Invariant, Model, TransitionCheck, TransitionCount, coverage_of
+from modelcheck.engine.model import Model, TransitionCheck, coverage_of, split_properties
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Verdict, Violation
 from modelcheck.engine.traces import counterexample, explain
@@ -70,11 +70,7 @@ class LevelWorker:
         self.logged = not self.fingerprints_only  # the store keeps every state in a log
         self.store: CompactStore | FingerprintStore | None = None
         self.row: struct.Struct | None = None
-        properties = list(model.properties())
-        self.invariants = [p for p in properties if isinstance(p, Invariant)]
-        checks: list[TransitionCheck] = [p for p in properties if isinstance(p, TransitionCheck)]
-        self.counters = {p.name: 0 for p in properties if isinstance(p, TransitionCount)}
-        checks += [self._counting(p) for p in properties if isinstance(p, TransitionCount)]
+        self.invariants, checks, self.counters = split_properties(model)
         self.transition_checks = checks
         self.checks_cache: dict[Any, tuple[TransitionCheck, ...]] = {}
         # packed states of the level being expanded, and of the next; a compact store's log holds
@@ -98,16 +94,6 @@ class LevelWorker:
         self.fired_ids: set[int] = set()
 
     # -- set-up ---------------------------------------------------------------------
-    def _counting(self, prop: TransitionCount) -> TransitionCheck:
-        counters = self.counters
-
-        def holds(before: Any, action: Any, after: Any) -> bool:
-            if prop.matches(before, action, after):
-                counters[prop.name] += 1
-            return True
-
-        return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
-
     def _open_store(self, width: int) -> None:
         self.row = struct.Struct(f"{width}H")
         if self.store_kind == "fingerprint":
@@ -404,9 +390,7 @@ def stop_reason(stop: str | None, options: Any, stored: int = 0) -> str | None:
 
 def traces_of(model: Model, canonical: Callable[[Any], Any] | None, found: Iterable[Found]) -> tuple:
     """Counterexamples for what the workers found, rebuilt by searching again from the initial states."""
-    properties = list(model.properties())
-    invariants = [p for p in properties if isinstance(p, Invariant)]
-    checks = [p for p in properties if isinstance(p, TransitionCheck)]
+    invariants, checks, _ = split_properties(model)
     out = []
     for f in found:
         initial, hops = path_to(model, canonical, f.state, f.depth)

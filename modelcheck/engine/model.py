@@ -102,6 +102,31 @@ class Model(Protocol):
         ...
 
 
+def split_properties(model: Any) -> tuple[list[Invariant], list[TransitionCheck], dict[str, int]]:
+    """A model's state invariants and transition checks, and the counters of its counted properties.
+
+    A counted property rides on the same per-action path as a check: it becomes
+    a check that always holds and adds its matches to the returned counters.
+    """
+    properties = list(model.properties())
+    invariants = [p for p in properties if isinstance(p, Invariant)]
+    checks = [p for p in properties if isinstance(p, TransitionCheck)]
+    counters = {p.name: 0 for p in properties if isinstance(p, TransitionCount)}
+    for prop in properties:
+        if isinstance(prop, TransitionCount):
+            checks.append(_counting(prop, counters))
+    return invariants, checks, counters
+
+
+def _counting(prop: TransitionCount, counters: dict[str, int]) -> TransitionCheck:
+    def holds(before: State, action: Action, after: State) -> bool:
+        if prop.matches(before, action, after):
+            counters[prop.name] += 1
+        return True
+
+    return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
+
+
 def coverage_of(model: Any, fired: Iterable[Action]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered, never covered) coverage items, for models that name them.
 

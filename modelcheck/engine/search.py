@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modelcheck.engine.model import Invariant, Model, TransitionCheck, TransitionCount, coverage_of
+from modelcheck.engine.model import Model, TransitionCheck, coverage_of, split_properties
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Trace, Verdict, Violation
 from modelcheck.engine.traces import counterexample
@@ -68,12 +68,7 @@ class _Explorer:
         self.model = model
         self.options = options
         self.progress = progress
-        properties = list(model.properties())
-        self.invariants = [p for p in properties if isinstance(p, Invariant)]
-        self.transition_checks: list[TransitionCheck] = [p for p in properties if isinstance(p, TransitionCheck)]
-        # a counted property rides on the same per-action cache as a check that always holds
-        self.counters = {p.name: 0 for p in properties if isinstance(p, TransitionCount)}
-        self.transition_checks += [self._counting(p) for p in properties if isinstance(p, TransitionCount)]
+        self.invariants, self.transition_checks, self.counters = split_properties(model)
         self._checks_for: dict[Any, tuple[TransitionCheck, ...]] = {}
         self.index: dict[Any, int] = {}
         self.states: list[Any] = []
@@ -105,16 +100,6 @@ class _Explorer:
             if not inv.holds(state):
                 self.violation(inv.name, inv.explain(state), sid, None, None)
         return sid
-
-    def _counting(self, prop: TransitionCount) -> TransitionCheck:
-        counters = self.counters
-
-        def holds(before: Any, action: Any, after: Any) -> bool:
-            if prop.matches(before, action, after):
-                counters[prop.name] += 1
-            return True
-
-        return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
 
     def checks_for(self, action: Any) -> tuple[TransitionCheck, ...]:
         checks = self._checks_for.get(action)

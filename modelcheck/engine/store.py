@@ -20,6 +20,7 @@ half its slots in use: at most 16 bytes per state for fingerprints.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
 import numpy as np
@@ -82,7 +83,7 @@ def owner_of(fps: np.ndarray, partitions: int) -> np.ndarray:
     return ((fps >> np.uint64(40)) % np.uint64(partitions)).astype(np.int64)
 
 
-class _Table:
+class _Table(ABC):
     """Open addressing with linear probing, inserted a batch at a time."""
 
     def __init__(self, capacity: int = 1 << 10) -> None:
@@ -98,8 +99,9 @@ class _Table:
     def _store_keys(self, slots: np.ndarray, items: np.ndarray, keys: Any) -> None:
         pass
 
+    @abstractmethod
     def _resize(self, capacity: int) -> None:
-        raise NotImplementedError
+        """Move every entry to a table of ``capacity`` slots."""
 
     def _insert(self, fps: np.ndarray, keys: Any) -> np.ndarray:
         """Insert a batch; True for each item that was not there before (first of equal items only).
