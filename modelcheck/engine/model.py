@@ -77,6 +77,15 @@ class Model(Protocol):
     transitions and the properties, and a representative must be its own; an
     action that changes nothing may return the very state object it was given,
     which the search then does not canonicalise again.
+
+    And ``batch_successors()``: None, or an object that computes the same
+    transitions for many states at once, when states are flat tuples of small
+    ints. It has ``checks`` (the names of the transition checks and counts it
+    judges; it is used only if that covers all of the model's), ``actions``
+    (its action objects, indexed), ``expand(rows)`` returning per transition
+    the parent row, the action index and the successor row, with the indices
+    of the transitions that violate each check and the matches of each count,
+    and, to be used under ``reduce``, ``canonical_rows(rows)``.
     """
 
     def initial_states(self) -> Sequence[State]: ...
