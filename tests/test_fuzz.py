@@ -1,6 +1,7 @@
 """Random scenarios under every policy: the world never crashes, never leaks or double-frees a page,
 every counterexample it finds replays, and the symmetry reduction finds the same violations with
-counterexamples of the same length. Seeds are fixed, so a failure reproduces; FUZZ_SEEDS=1000
+counterexamples of the same length, and so do the packed stores in one process and in two.
+Seeds are fixed, so a failure reproduces; FUZZ_SEEDS=1000
 runs more of them. A scenario whose state space exceeds the bound is checked as far as it was explored."""
 
 import random
@@ -75,3 +76,17 @@ def test_random_scenarios_keep_the_world_consistent(seed):
                 assert len(plain.trace) == len(short.trace), (programs, events, tlb, policy, plain.property)
                 assert replay(model, short.property, short.trace.labels(),
                               recorded_states=[step.state for step in short.trace.steps]).ok
+        # the packed stores, in one process and in two: the same exploration, counted exactly
+        if result.stats.states < 20_000:
+            configs = [dict(store="compact")]
+            if policy == "page_count":
+                configs.append(dict(store="fingerprint", workers=2))
+            for config in configs:
+                other = check(model, SearchOptions(stop_at_first=False, **config))
+                assert (other.stats.states, other.stats.transitions, other.counts) == \
+                    (result.stats.states, result.stats.transitions, result.counts), (programs, events, tlb, policy)
+                assert sorted((v.property, v.count, len(v.trace)) for v in other.violations) == \
+                    sorted((v.property, v.count, len(v.trace)) for v in result.violations), (programs, policy, config)
+                for violation in other.violations:
+                    assert replay(model, violation.property, violation.trace.labels(),
+                                  recorded_states=[step.state for step in violation.trace.steps]).ok
