@@ -100,6 +100,8 @@ class ReferenceBatch:
         self._ids: dict[Any, int] = {}
         self.checks = frozenset(p.name for p in model.properties())
         self._tabulate(model.policy)
+        # the value tag of a write by process p after n forks (ValueTags.code), by [p, n]
+        self._tags = np.array([[model.tags.code(p, n) for n in range(self.P)] for p in range(self.P)])
         self._allowed = {name: self._leak_table(model, observers) for name, observers in LEAK_OBSERVERS.items()
                          if name in self.checks}
 
@@ -130,7 +132,7 @@ class ReferenceBatch:
 
     def _leak_table(self, model: "CowModel", observers) -> np.ndarray:
         """allowed[observer, value code]: may this process observe this value?"""
-        codes = 2 * self.P + 1
+        codes = int(self._tags.max()) + 1  # every value a write can leave (0: a free page, never seen)
         table = np.ones((self.P, codes), dtype=bool)
         for p in range(self.P):
             if observers(p):
@@ -270,7 +272,8 @@ class ReferenceBatch:
     def _writes(self, S: np.ndarray, present: np.ndarray, p: int, k: int, base, blocks: list[_Block]) -> None:
         L = self.layout
         writable = present & ((S[:, k] & PTE_WRITE) != 0)
-        tag_of = (lambda W: 1 + W[:, 0]) if p == 0 else (lambda W: np.full(len(W), self.P + p))
+        tags = self._tags[p]
+        tag_of = lambda W: tags[W[:, 0]]  # noqa: E731 - the value a write by p after nforks forks leaves
         r = np.flatnonzero(writable)
         if r.size:
             W = S[r]
