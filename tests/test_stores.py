@@ -13,6 +13,7 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
+from modelcheck.engine.parallel import WorkerFailed
 from modelcheck.engine.store import CompactStore, FingerprintStore, StateLog, fingerprints, owner_of
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec
@@ -158,3 +159,15 @@ def test_store_mistakes_are_one_line(argv, message, capsys):
     assert main([str(ROOT / "specs" / "vmsplice.py"), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_worker_that_dies_ends_the_run_with_a_clear_error():
+    class Dies(NaiveLock):
+        def successors(self, s):
+            if s == (1, 0, 0):
+                import os
+                os._exit(9)  # as the kernel's OOM killer would end it: no report, no traceback
+            return super().successors(s)
+
+    with pytest.raises(WorkerFailed, match=r"exit status 9\) ended without reporting"):
+        check(Dies(), SearchOptions(store="compact", workers=2, stop_at_first=False))

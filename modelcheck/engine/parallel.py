@@ -128,10 +128,16 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
         got: list[tuple] = []
         while len(got) < partitions:
             try:
-                message = reports.get()
+                message = reports.get(timeout=1.0)
             except KeyboardInterrupt:
                 interrupted = True
                 stop.set()
+                continue
+            except queue.Empty:  # a worker killed from outside (out of memory) never reports
+                dead = [f"worker {w} (exit status {p.exitcode})" for w, p in enumerate(processes)
+                        if p.exitcode not in (None, 0)]
+                if dead:
+                    raise WorkerFailed(f"{', '.join(dead)} ended without reporting; the run cannot go on") from None
                 continue
             if message[0] == "error":
                 raise WorkerFailed(f"worker {message[1]} failed:\n{message[2]}")
@@ -140,6 +146,7 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
             got.append(message)
         return got
 
+    finals: list[tuple] | None = None
     try:
         levels = gather("level")
         while True:
@@ -175,6 +182,8 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
     finally:
         progress.close()
         for p in processes:
+            if finals is None:  # the run failed: nobody is waiting for what the workers hold
+                p.terminate()
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
