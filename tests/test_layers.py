@@ -49,3 +49,13 @@ def test_engine_has_no_word_of_pages_or_forks():
         # the one allowed use: the operating system's process start method, not the world's fork()
         hit = words.search(path.read_text().replace('get_context("fork")', ""))
         assert hit is None, f"{path.name} mentions {hit.group(0)!r}"
+
+
+def test_a_scripted_run_does_not_load_numpy():
+    """numpy serves the packed stores and the batch form only: a scenario's run starts without it."""
+    spec = PACKAGE.parent / "specs" / "c1_basic_cow.py"
+    code = ("import sys, contextlib, io; from modelcheck.faces.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()): main([{str(spec)!r}, '--quiet'])\n"
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -13,7 +13,7 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
-from modelcheck.engine.parallel import WorkerFailed
+from modelcheck.engine.search import WorkerFailed
 from modelcheck.engine.store import CompactStore, FingerprintStore, StateLog, fingerprints, owner_of
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec

@@ -26,10 +26,7 @@ from modelcheck.engine.levels import LevelWorker, Stopped, result_of, stop_reaso
 from modelcheck.engine.model import Model, coverage_of
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result
-
-
-class WorkerFailed(RuntimeError):
-    """A worker process raised: its traceback, as text."""
+from modelcheck.engine.search import WorkerFailed
 
 
 def _drain(worker: LevelWorker, inbox: Any, done: set[int], depth: int, block: bool) -> None:

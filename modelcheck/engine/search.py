@@ -53,6 +53,10 @@ class SearchOptions:
             raise ValueError(f"time_limit must be positive, not {self.time_limit}")
 
 
+class WorkerFailed(RuntimeError):
+    """A worker process of a run with several failed or vanished (its traceback, as text, when it had one)."""
+
+
 class _Stop(Exception):
     """Raised inside the search to end it (first violation, or a limit)."""
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from modelcheck.engine import SearchOptions, Verdict
+from modelcheck.engine.search import WorkerFailed
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
 from modelcheck.runner import PolicyRun, policy_catalogue, replay_trace, run_spec
@@ -213,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("modelcheck: interrupted", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except WorkerFailed as err:  # e.g. a worker process killed for want of memory
+        print(f"modelcheck: {str(err).splitlines()[0]}", file=sys.stderr)
         return EXIT_INCOMPLETE
     except BrokenPipeError:
         return EXIT_OK
