@@ -24,7 +24,8 @@ from modelcheck.engine.model import Model, TransitionCheck, coverage_of, split_p
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Verdict, Violation
 from modelcheck.engine.traces import counterexample, explain
-from modelcheck.engine.store import CompactStore, FingerprintStore, fingerprints, owner_of, row_fingerprints
+from modelcheck.engine.store import (CompactStore, FingerprintStore, fingerprints, miss_probability, owner_of,
+                                     row_fingerprints)
 
 BATCH = 4096  # successors looked up in the store at once
 
@@ -422,16 +423,9 @@ def result_of(model: Model, options: Any, *, store: str, stored: int, transition
     if covered is None:
         covered_items, not_covered = coverage_of(model, fired)
     else:
-        universe = getattr(model, "coverage_universe", lambda: ())()
-        covered_items, not_covered = tuple(sorted(covered)), tuple(i for i in universe if i not in covered)
-    if violations:
-        verdict = Verdict.VIOLATED
-    elif reason is not None:
-        verdict = Verdict.INCOMPLETE
-    else:
-        verdict = Verdict.HOLDS
-    miss = min(1.0, lookups * stored / 2.0 ** 64) if store == "fingerprint" else None
-    return Result(verdict=verdict,
+        covered_items, not_covered = coverage_of(model, (), covered)
+    miss = miss_probability(lookups, stored) if store == "fingerprint" else None
+    return Result(verdict=Verdict.of(bool(violations), reason),
                   stats=Stats(states=stored, transitions=transitions, depth=depth, seconds=seconds,
                               max_frontier=max_frontier),
                   violations=violations, incomplete_reason=reason, strategy="bfs", interrupted=interrupted,

@@ -136,16 +136,18 @@ def _counting(prop: TransitionCount, counters: dict[str, int]) -> TransitionChec
     return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
 
 
-def coverage_of(model: Any, fired: Iterable[Action]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def coverage_of(model: Any, fired: Iterable[Action],
+                also: Iterable[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered, never covered) coverage items, for models that name them.
 
     A model may offer ``coverage_items(actions)`` (the items the fired actions
     cover) and ``coverage_universe()`` (every item a run could cover); the
-    engine only hands it the set of distinct actions that fired.
+    engine only hands it the set of distinct actions that fired, and ``also``
+    the items other processes of the run covered.
     """
     items = getattr(model, "coverage_items", None)
     universe = getattr(model, "coverage_universe", None)
     if items is None or universe is None:
         return (), ()
-    covered = set(items(fired))
+    covered = set(items(fired)) | set(also)
     return tuple(sorted(covered)), tuple(item for item in universe() if item not in covered)

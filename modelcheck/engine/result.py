@@ -20,6 +20,13 @@ class Verdict(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    @classmethod
+    def of(cls, violated: bool, incomplete_reason: str | None) -> "Verdict":
+        """A violation found is a verdict even in an unfinished run; otherwise unfinished means incomplete."""
+        if violated:
+            return cls.VIOLATED
+        return cls.INCOMPLETE if incomplete_reason is not None else cls.HOLDS
+
 
 @dataclass(frozen=True)
 class Step:

@@ -234,13 +234,8 @@ class _Explorer:
                       seconds=seconds, max_frontier=self.max_frontier)
         violations = tuple(Violation(name, count, trace) for name, (count, trace) in self.found.items())
         covered, not_covered = coverage_of(self.model, self._checks_for.keys())
-        if violations:
-            verdict = Verdict.VIOLATED
-        elif reason is not None:
-            verdict = Verdict.INCOMPLETE
-        else:
-            verdict = Verdict.HOLDS
-        return Result(verdict=verdict, stats=stats, violations=violations, incomplete_reason=reason,
+        return Result(verdict=Verdict.of(bool(violations), reason), stats=stats, violations=violations,
+                      incomplete_reason=reason,
                       strategy=self.options.strategy, interrupted=interrupted, counts=dict(self.counters),
                       covered=covered, not_covered=not_covered,
                       reductions=("symmetry",) if self.canonical is not None else (),

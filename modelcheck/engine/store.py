@@ -78,6 +78,16 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def miss_probability(lookups: int, stored: int) -> float:
+    """An upper bound on the chance that a fingerprint store missed some reachable state.
+
+    Each lookup of a state not yet stored is a false hit with probability at
+    most (stored fingerprints) / 2**64, assuming fingerprints of distinct states
+    behave as independent uniform 64-bit values (TLC's assumption).
+    """
+    return min(1.0, lookups * stored / 2.0 ** 64)
+
+
 def owner_of(fps: np.ndarray, partitions: int) -> np.ndarray:
     """Which of ``partitions`` workers owns each fingerprint (high bits, independent of the slot bits)."""
     return ((fps >> np.uint64(40)) % np.uint64(partitions)).astype(np.int64)
@@ -181,15 +191,8 @@ class FingerprintStore(_Table):
         self._insert(old, None)
         self.lookups -= old.size
 
-    def miss_probability(self, lookups: int | None = None) -> float:
-        """An upper bound on the chance that some reachable state was never explored.
-
-        Each lookup of a state not yet stored is a false hit with probability at
-        most (stored fingerprints) / 2**64, assuming fingerprints of distinct
-        states behave as independent uniform 64-bit values (TLC's assumption).
-        """
-        lookups = self.lookups if lookups is None else lookups
-        return min(1.0, lookups * self.count / 2.0 ** 64)
+    def miss_probability(self) -> float:
+        return miss_probability(self.lookups, self.count)
 
 
 class StateLog:
