@@ -171,3 +171,23 @@ def test_a_worker_that_dies_ends_the_run_with_a_clear_error():
 
     with pytest.raises(WorkerFailed, match=r"exit status 9\) ended without reporting"):
         check(Dies(), SearchOptions(store="compact", workers=2, stop_at_first=False))
+
+
+def test_workers_report_progress_within_a_level(monkeypatch):
+    from modelcheck.engine import parallel
+    from modelcheck.engine.progress import Progress
+
+    class Recorder(Progress):
+        def __init__(self):
+            self.seen = []
+
+        def update(self, *, states, transitions, frontier, depth):
+            self.seen.append((states, transitions, depth))
+
+    monkeypatch.setattr(parallel, "PROGRESS_EVERY", 0.0)  # a message after every batch
+    recorder = Recorder()
+    model = CowWorld.reference(3, 1, 1).model("page_count", ["no_leak_across_fork"])
+    result = check(model, SearchOptions(workers=2, stop_at_first=False), progress=recorder)
+    assert len(recorder.seen) > result.stats.depth + 1  # more than one update per level
+    assert recorder.seen[-1][0] == result.stats.states
+    assert all(a[0] <= b[0] for a, b in zip(recorder.seen, recorder.seen[1:]))  # states never go back

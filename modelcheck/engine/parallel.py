@@ -9,7 +9,7 @@ is still a shortest one.
 
 The messages a worker sends and receives are the whole seam between workers:
 ``("states", fingerprints, packed)`` and ``("done", worker)`` to a peer, and
-level reports to the parent. Another transport (a cluster scheduler) needs only
+level reports (and progress figures within a level) to the parent. Another transport (a cluster scheduler) needs only
 to carry those.
 """
 
@@ -27,6 +27,8 @@ from modelcheck.engine.model import Model, coverage_of
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result
 from modelcheck.engine.search import WorkerFailed
+
+PROGRESS_EVERY = 0.5  # seconds between a worker's progress messages within a level
 
 
 def _drain(worker: LevelWorker, inbox: Any, done: set[int], depth: int, block: bool) -> None:
@@ -77,9 +79,18 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
             def forward(owner: int, fps: bytes, packed: bytes) -> None:
                 inboxes[owner].put(("states", fps, packed))
 
+            last_report = [time.perf_counter()]
+
+            def between() -> None:
+                _drain(worker, inbox, done, depth + 1, block=False)
+                now = time.perf_counter()
+                if now - last_report[0] >= PROGRESS_EVERY:  # for the progress bar, between level reports
+                    last_report[0] = now
+                    reports.put(("progress", me, worker.stored, worker.transitions))
+
             stopped = None
             try:
-                worker.expand(depth, forward, lambda: _drain(worker, inbox, done, depth + 1, block=False))
+                worker.expand(depth, forward, between)
             except Stopped as s:
                 stopped = s.reason
                 if s.reason is None:  # a violation, and we stop at the first: tell the others
@@ -120,6 +131,9 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
     depth = level = max_frontier = 0
     stored = transitions = 0
 
+    figures = [(0, 0)] * partitions  # (stored, transitions) per worker, as last reported
+    frontier_now = 0
+
     def gather(kind: str) -> list[tuple]:
         nonlocal interrupted
         got: list[tuple] = []
@@ -138,8 +152,15 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
                 continue
             if message[0] == "error":
                 raise WorkerFailed(f"worker {message[1]} failed:\n{message[2]}")
+            if message[0] == "progress":
+                figures[message[1]] = message[2:]
+                progress.update(states=sum(f[0] for f in figures), transitions=sum(f[1] for f in figures),
+                                frontier=frontier_now, depth=depth)
+                continue
             if message[0] != kind:
                 raise WorkerFailed(f"unexpected message {message[0]!r} from worker {message[1]}")
+            if kind == "level":
+                figures[message[1]] = (message[3], message[4])
             got.append(message)
         return got
 
@@ -169,6 +190,7 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
             if level:
                 depth = level
             max_frontier = max(max_frontier, frontier)
+            frontier_now = frontier
             for c in commands:
                 c.put(("level", level))
             levels = gather("level")
