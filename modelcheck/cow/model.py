@@ -223,9 +223,11 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         """The same transitions a batch of states at a time (numpy), when this world allows it; else None."""
         if self.scenario is not None:
             return None
-        from modelcheck.cow.batch import ReferenceBatch  # numpy is loaded only by the runs that use it
+        if not hasattr(self, "_batch"):  # built once: choosing a store and running both ask
+            from modelcheck.cow.batch import ReferenceBatch  # numpy is loaded only by the runs that use it
 
-        return ReferenceBatch.for_model(self)
+            self._batch = ReferenceBatch.for_model(self)
+        return self._batch
 
     def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
         out: list[tuple[Act, tuple]] = []

@@ -107,7 +107,7 @@ class LevelWorker:
             return b"".join(itertools.starmap(self.row.pack, states))
         except struct.error as err:
             raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535 "
-                             f"of one length ({err}); use the exact store") from None
+                             f"of one length ({err}); use --store dict") from None
 
     def unpack(self, data: bytes) -> Iterable[tuple]:
         return self.row.iter_unpack(data)
@@ -142,8 +142,7 @@ class LevelWorker:
             if packed is None:
                 self.next.append(self.pack([states[i] for i in picked]))
             else:
-                rows = np.frombuffer(packed, dtype=np.uint8).reshape(len(fps), self.row.size)
-                self.next.append(rows[fresh].tobytes())
+                self.next.append(self._rows(packed)[fresh].tobytes())
         self.next_size += len(picked)
         if self.invariants:
             for i in picked:
@@ -155,27 +154,16 @@ class LevelWorker:
 
     def admit_packed(self, fps_bytes: bytes, packed: bytes, depth: int) -> int:
         """Admit states another worker forwarded (already fingerprinted and packed)."""
-        fps = np.frombuffer(fps_bytes, dtype=np.uint64)
-        if self.row is None and len(fps):
-            self._open_store(len(packed) // len(fps) // 2)
-        return self.admit(None, fps, packed, depth)
+        return self.admit(None, np.frombuffer(fps_bytes, dtype=np.uint64), packed, depth)
 
-    def seed(self, states: list[tuple]) -> int:
-        """The initial states this worker owns."""
+    def seed(self, states: list[tuple]) -> None:
+        """The initial states this worker owns (every worker is handed all of them)."""
         if self.canonical is not None:
             states = [self.canonical(s) for s in states]
         if not all(isinstance(s, tuple) for s in states):
             raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
         self._open_store(len(states[0]))
-        fps = self.fingerprints(states)
-        packed = self.pack(states)
-        owners = self.owners(fps)
-        if owners is not None:
-            mine = np.flatnonzero(owners == self.me)
-            states = [states[i] for i in mine.tolist()]
-            packed = self.pack(states) if states else b""
-            fps = fps[mine]
-        return self.admit(states, fps, packed, 0) if states else 0
+        self._dispatch(self.fingerprints(states), states, self._rows(self.pack(states)), 0, lambda *_: None)
 
     def violation(self, found: Found) -> None:
         seen = self.found.get(found.name)
@@ -259,40 +247,39 @@ class LevelWorker:
                 succ = out.states if self.canonical is None else kernel.canonical_rows(out.states)
                 if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
                     raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
-                self._route_rows(succ.astype(np.uint16), depth + 1, forward)
+                after = succ.astype(np.uint16)
+                self._dispatch(row_fingerprints(after), None, after.view(np.uint8), depth + 1, forward)
                 between()
                 self._check_limits()
 
-    def _route_rows(self, rows: np.ndarray, depth: int, forward) -> None:
-        fps = row_fingerprints(rows)
+    def _route(self, batch: list[tuple], depth: int, forward) -> None:
+        """Successors as tuples: a fingerprint store kept in one process needs none of them packed."""
+        rows = None if self.fingerprints_only and self.partitions == 1 else self._rows(self.pack(batch))
+        self._dispatch(fingerprints(list(map(hash, batch))), batch, rows, depth, forward)
+
+    def _dispatch(self, fps: np.ndarray, states: list[tuple] | None, rows: np.ndarray | None, depth: int,
+                  forward) -> None:
+        """Admit the states this worker owns and forward the others to their owners.
+
+        ``states`` (tuples, when at hand) spare unpacking them for the invariants;
+        ``rows`` are the packed states, (n, row bytes), or None when nothing needs them.
+        """
         owners = self.owners(fps)
         if owners is None:
-            self.admit(None, fps, rows.tobytes(), depth)
+            self.admit(states, fps, None if rows is None else rows.tobytes(), depth)
             return
         for owner in range(self.partitions):
             picked = np.flatnonzero(owners == owner)
             if not picked.size:
                 continue
             if owner == self.me:
-                self.admit(None, fps[picked], rows[picked].tobytes(), depth)
+                mine = None if states is None else [states[i] for i in picked.tolist()]
+                self.admit(mine, fps[picked], rows[picked].tobytes(), depth)
             else:
                 forward(owner, fps[picked].tobytes(), rows[picked].tobytes())
 
-    def _route(self, batch: list[tuple], depth: int, forward) -> None:
-        fps = fingerprints(list(map(hash, batch)))
-        owners = self.owners(fps)
-        if owners is None:
-            self.admit(batch, fps, None if self.fingerprints_only else self.pack(batch), depth)
-            return
-        for owner in range(self.partitions):
-            picked = np.flatnonzero(owners == owner)
-            if not picked.size:
-                continue
-            states = [batch[i] for i in picked.tolist()]
-            if owner == self.me:
-                self.admit(states, fps[picked], None if self.fingerprints_only else self.pack(states), depth)
-            else:
-                forward(owner, fps[picked].tobytes(), self.pack(states))
+    def _rows(self, packed: bytes) -> np.ndarray:
+        return np.frombuffer(packed, dtype=np.uint8).reshape(-1, self.row.size)
 
     def _checks_for(self, action: Any) -> tuple[TransitionCheck, ...]:
         checks = tuple(c for c in self.transition_checks if c.watches(action))
