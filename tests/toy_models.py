@@ -104,3 +104,101 @@ class NaiveLock:
 
     def state_to_json(self, s):
         return list(s)
+
+
+class Op(NamedTuple):
+    """A step of a thread: ``write`` sets ``var`` to ``value``; ``copy`` sets ``var`` to ``source``'s value;
+    ``await`` waits until ``var`` holds ``value`` (it is disabled until then)."""
+
+    thread: int
+    kind: str
+    var: int
+    value: int = 1
+    source: int = -1
+
+
+class Programs:
+    """Threads running fixed programs over shared variables; a state is (program counters, variables).
+
+    It declares step keys (the thread) and footprints, so DPOR can search it.
+    ``forbidden`` is a variable picture (None where any value will do) no state
+    may match; ``read_watch`` is (variable, value) a ``copy`` must never read.
+    ``lie`` drops what a footprint would say about the properties' reads (and,
+    with "writes", the steps' writes): a deliberately unsound reduction.
+    """
+
+    def __init__(self, programs: list[list[tuple]], variables: int, forbidden: tuple | None = None,
+                 read_watch: tuple[int, int] | None = None, lie: str = "", loop: bool = False) -> None:
+        self.programs = [[Op(t, *op) for op in prog] for t, prog in enumerate(programs)]
+        self.variables, self.forbidden, self.read_watch, self.lie, self.loop = \
+            variables, forbidden, read_watch, lie, loop
+
+    def initial_states(self):
+        return [((0,) * len(self.programs), (0,) * self.variables)]
+
+    def successors(self, state):
+        pcs, values = state
+        out = []
+        for t, prog in enumerate(self.programs):
+            if pcs[t] < len(prog):
+                op = prog[pcs[t]]
+                if op.kind == "await" and values[op.var] != op.value:
+                    continue
+                new = list(values)
+                if op.kind != "await":
+                    new[op.var] = op.value if op.kind == "write" else values[op.source]
+                next_pcs = list(pcs)
+                next_pcs[t] = (pcs[t] + 1) % len(prog) if self.loop else pcs[t] + 1
+                out.append((op, (tuple(next_pcs), tuple(new))))
+        return out
+
+    def step_key(self, op):
+        return op.thread
+
+    def step_keys(self):
+        return range(len(self.programs))
+
+    def footprint(self, state, thread):
+        pcs, _ = state
+        reads, writes = {("pc", thread)}, {("pc", thread)}
+        if pcs[thread] >= len(self.programs[thread]) and not self.loop:
+            return reads, set()  # finished: its test read its own program counter
+        op = self.programs[thread][pcs[thread]]
+        if op.kind == "copy":
+            reads.add(op.source)
+        if op.kind == "await":
+            reads.add(op.var)
+        elif self.lie != "writes":
+            writes.add(op.var)
+        if not self.lie:  # the properties read these, when they judge the step and the state after it
+            reads |= {i for i, want in enumerate(self.forbidden or ()) if want is not None}
+        return reads, writes
+
+    def properties(self):
+        props = []
+        if self.forbidden is not None:
+            props.append(Invariant(
+                "not_forbidden",
+                lambda s: any(want is not None and v != want for v, want in zip(s[1], self.forbidden)),
+                lambda s: f"variables are {s[1]}"))
+        if self.read_watch is not None:
+            var, value = self.read_watch
+            props.append(TransitionCheck(
+                "no_bad_read", lambda b, op, a: not (op.source == var and b[1][var] == value),
+                lambda b, op, a: f"thread {op.thread} read {value} from v{var}",
+                watches=lambda op: op.kind == "copy"))
+        return props
+
+    def action_label(self, op):
+        if op.kind == "await":
+            return f"t{op.thread}: await v{op.var} == {op.value}"
+        return f"t{op.thread}: v{op.var} = " + (str(op.value) if op.kind == "write" else f"v{op.source}")
+
+    def action_actor(self, op):
+        return f"t{op.thread}"
+
+    def describe_transition(self, before, op, after):
+        return [f"variables {before[1]} -> {after[1]}"]
+
+    def state_to_json(self, state):
+        return {"pcs": list(state[0]), "variables": list(state[1])}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
+from modelcheck.cow.footprint import Tracked
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED,
                                    PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP,
                                    PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE, Features, Layout, pte_make,
@@ -33,6 +34,7 @@ from modelcheck.cow.symmetry import Symmetry
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.scenario import GUP_OPS, Op, Scenario
 from modelcheck.cow.world import CowWorld
+from modelcheck.engine.model import Invariant, TransitionCheck
 
 OBSERVATIONS = frozenset({"read", "load", "pipe_read", "dma_read"})
 # the decisions a policy takes, as coverage names them
@@ -146,8 +148,15 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         spec_events = bool(scenario and "spec" in scenario.events)
         self._spec_get_on = self._open["spec_get"] or spec_events
         self._spec_put_on = self._open["spec_put"] or spec_events
+        spec_on = bool(spec)
+        self._kernel_families = tuple(family for family, on in (
+            (("spec_get",), self._spec_get_on and spec_on), (("spec_put",), self._spec_put_on and spec_on),
+            (("lru_drain",), self._lru_on), (("unlock_page",), self._lock_on), (("lock_page",), self._lock_on),
+            (("swap_add", "swap_unmap"), self._reclaim_on)) if on)
         self._bases: dict[tuple, _Operation] = {}
         self._open_bases = self._build_open_bases(P, M)
+        self._kernel_base = {(kind, g): self._base(kind, "kernel", -1, -1, page=g)
+                             for family in self._kernel_families for kind in family for g in range(self.layout.pages)}
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell,
                          pc == len(t.program) - 1),
@@ -248,7 +257,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         return op
 
     def _try(self, s: tuple, out: list, base: "_Operation", run, *args, pc_index: int = -1, finish=None) -> None:
-        t = list(s)
+        t = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked state (footprints)
         branch = run(t, *args)
         if branch is None:
             return
@@ -256,7 +265,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             t[pc_index] += 1
             if finish is not None:
                 finish(t)
-        after = tuple(t)
+        after = tuple(t) if t.__class__ is list else t.frozen()
         # an action that changed nothing yields the state itself: the search then knows it is
         # its own representative under symmetry without asking
         out.append((base.act(branch), s if after == s else after))
@@ -294,20 +303,25 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
     def _scripted_successors(self, s: tuple, out: list) -> None:
         """Each live thread may take the next operation of its program."""
+        for ti in range(len(self.scenario.threads)):
+            self._thread_step(s, ti, out)
+
+    def _thread_step(self, s: tuple, ti: int, out: list) -> None:
+        """Thread ``ti``'s next operation, if its process lives and its program has one left."""
         L = self.layout
+        thread = self.scenario.threads[ti]
+        pc_index = L.pc_base + ti
+        pc = s[pc_index]
+        if pc >= len(thread.program):  # (looked at first: a finished thread depends on nothing else)
+            return
+        proc = thread.proc
         nforks = s[0]
-        for ti, thread in enumerate(self.scenario.threads):
-            proc = thread.proc
-            if proc > nforks or (L.features.mm and s[L.mm_base + proc] & MM_EXITED):
-                continue
-            pc_index = L.pc_base + ti
-            pc = s[pc_index]
-            if pc >= len(thread.program):
-                continue
-            base, run, args, writes, finish = self._script_steps[ti][pc]
-            if writes:  # the last argument is the write's number: its value tag depends on nforks now
-                args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
-            self._try(s, out, base, run, *args, pc_index=pc_index, finish=finish)
+        if proc > nforks or (L.features.mm and s[L.mm_base + proc] & MM_EXITED):
+            return
+        base, run, args, writes, finish = self._script_steps[ti][pc]
+        if writes:  # the last argument is the write's number: its value tag depends on nforks now
+            args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
+        self._try(s, out, base, run, *args, pc_index=pc_index, finish=finish)
 
     def _holder_number(self, op: Op) -> int:
         if not op.holder:
@@ -349,38 +363,76 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         return getattr(self, f"op_{kind}"), (proc, addr)
 
     def _kernel_successors(self, s: tuple, out: list) -> None:
+        """The kernel events the world allows, page by page, in a fixed order."""
+        pages = range(self.layout.pages)
+        for family in self._kernel_families:
+            for g in pages:
+                for kind in family:
+                    self._kernel_step(s, kind, g, out)
+
+    def _kernel_step(self, s: tuple, kind: str, g: int, out: list) -> None:
+        """Kernel event ``kind`` on page ``g``, if it is enabled."""
         L = self.layout
-        vb, C = L.value_base, L.features.cells
-        if L.speculative:
-            sb = L.spec_base
-            specs = s[sb:sb + L.pages]
-            if self._spec_get_on and sum(specs) < L.speculative:
-                for g in range(L.pages):
-                    if s[vb + g * C]:
-                        self._try(s, out, self._base("spec_get", "kernel", -1, -1, page=g), self.op_spec, g, +1)
-            if self._spec_put_on:
-                for g in range(L.pages):
-                    if specs[g]:
-                        self._try(s, out, self._base("spec_put", "kernel", -1, -1, page=g), self.op_spec, g, -1)
-        if self._lru_on:
-            fb = L.flags_base
-            for g in range(L.pages):
-                if s[fb + g] & PAGE_LRU_BATCH:
-                    self._try(s, out, self._base("lru_drain", "kernel", -1, -1, page=g), self.op_lru_drain, g)
-        if self._lock_on:
-            fb = L.flags_base
-            locked = [g for g in range(L.pages) if s[fb + g] & PAGE_LOCKED]
-            for g in locked:
-                self._try(s, out, self._base("unlock_page", "kernel", -1, -1, page=g), self.op_page_lock, g, False)
-            if not locked:
-                for g in range(L.pages):
-                    if s[vb + g * C]:
-                        self._try(s, out, self._base("lock_page", "kernel", -1, -1, page=g), self.op_page_lock, g, True)
-        if self._reclaim_on:
-            for g in range(L.pages):
-                if s[vb + g * C]:
-                    self._try(s, out, self._base("swap_add", "kernel", -1, -1, page=g), self.op_swap_add, g)
-                    self._try(s, out, self._base("swap_unmap", "kernel", -1, -1, page=g), self.op_swap_unmap, g)
+        vb, C, fb = L.value_base, L.features.cells, L.flags_base
+        if kind == "spec_get":  # on a live page, while fewer than S speculative references exist
+            if sum(s[L.spec_base:L.spec_base + L.pages]) < L.speculative and s[vb + g * C]:
+                self._try(s, out, self._kernel_base[kind, g], self.op_spec, g, +1)
+        elif kind == "spec_put":
+            if s[L.spec_base + g]:
+                self._try(s, out, self._kernel_base[kind, g], self.op_spec, g, -1)
+        elif kind == "lru_drain":
+            if s[fb + g] & PAGE_LRU_BATCH:
+                self._try(s, out, self._kernel_base[kind, g], self.op_lru_drain, g)
+        elif kind == "unlock_page":
+            if s[fb + g] & PAGE_LOCKED:
+                self._try(s, out, self._kernel_base[kind, g], self.op_page_lock, g, False)
+        elif kind == "lock_page":  # one page locked at a time
+            if s[vb + g * C] and not any(s[fb + h] & PAGE_LOCKED for h in range(L.pages)):
+                self._try(s, out, self._kernel_base[kind, g], self.op_page_lock, g, True)
+        elif kind in ("swap_add", "swap_unmap"):
+            if s[vb + g * C]:
+                run = self.op_swap_add if kind == "swap_add" else self.op_swap_unmap
+                self._try(s, out, self._kernel_base[kind, g], run, g)
+
+    # -- footprints (for dynamic partial-order reduction) ---------------------------------------
+    def step_key(self, act: Act) -> tuple:
+        """A thread of the script, or a kernel event on one page."""
+        if act.proc < 0:
+            return (act.kind, act.page)
+        return ("thread", act.actor)
+
+    def step_keys(self) -> list[tuple] | None:
+        """Every thread and every kernel event on every page; None for an open world, whose reads
+        return to the state they read (DPOR needs finite executions)."""
+        if self.scenario is None:
+            return None
+        return [("thread", t.name) for t in self.scenario.threads] + [
+            (kind, g) for family in self._kernel_families for kind in family for g in range(self.layout.pages)]
+
+    def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
+        """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
+        judge it and the state after it; for a disabled step, what its enabledness test read.
+
+        Found by taking the step again on a ``Tracked`` state (see ``footprint.py``).
+        """
+        reads: set[int] = set()
+        writes: set[int] = set()
+        out: list = []
+        state = Tracked(s, reads, writes)
+        if key[0] == "thread":
+            self._thread_step(state, self._thread_number[key[1]], out)
+        else:
+            self._kernel_step(state, key[0], key[1], out)
+        if out:
+            (act, after), = out
+            after = after.frozen() if isinstance(after, Tracked) else after
+            judged_before, judged_after = Tracked(s, reads, set()), Tracked(after, reads, set())
+            for prop in self._properties:
+                if isinstance(prop, Invariant):
+                    prop.holds(judged_after)
+                elif isinstance(prop, TransitionCheck) and prop.watches(act):
+                    prop.holds(judged_before, act, judged_after)
+        return reads, writes
 
     # -- observations (what invariants judge) -----------------------------------------
     def observation(self, s: tuple, act: Act) -> Observation | None:

@@ -86,6 +86,14 @@ class Model(Protocol):
     the parent row, the action index and the successor row, with the indices
     of the transitions that violate each check and the matches of each count,
     and, to be used under ``reduce``, ``canonical_rows(rows)``.
+
+    And, for dynamic partial-order reduction (``engine.dpor``): ``step_key(action)``
+    (which step an action is across states: at most one enabled action per key),
+    ``step_keys()`` (every key; None when the model offers no DPOR) and
+    ``footprint(state, key)``: the locations the key's step reads and writes
+    from ``state``, as two sets, including what the properties read to judge
+    the transition and the state after it (for a disabled key: what its test
+    of enabledness read).
     """
 
     def initial_states(self) -> Sequence[State]: ...

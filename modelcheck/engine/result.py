@@ -75,6 +75,7 @@ class Stats:
     depth: int
     seconds: float
     max_frontier: int = 0
+    executions: int = 0  # DPOR: complete executions explored (the other searches keep states, not executions)
 
     @property
     def states_per_second(self) -> float:
@@ -93,11 +94,12 @@ class Result:
     covered: tuple[str, ...] = ()        # coverage items that fired
     not_covered: tuple[str, ...] = ()    # coverage items the model offers that never fired
     reductions: tuple[str, ...] = ()     # reductions the run applied (their traces replay under them)
-    store: str = "dict"                  # dict, compact or fingerprint (see engine.store)
+    store: str = "dict"                  # dict, compact or fingerprint (see engine.store); none for DPOR
     store_bytes: int = 0                 # the compact or fingerprint tables' size at the end
     workers: int = 1
     miss_probability: float | None = None  # fingerprint store: bound on the chance a state was missed
     batched: bool = False                # successors came from the model's batch form (array operations)
+    notes: tuple[str, ...] = ()          # what the run did other than what was asked, and why
 
     @property
     def counterexample(self) -> Trace | None:

@@ -20,7 +20,7 @@ from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Trace, Verdict, Violation
 from modelcheck.engine.traces import counterexample
 
-STRATEGIES = ("bfs", "dfs")
+STRATEGIES = ("bfs", "dfs", "dpor")
 STORES = ("dict", "compact", "fingerprint")
 _CHECK_EVERY = 1024  # expansions between looks at the clock
 
@@ -47,6 +47,9 @@ class SearchOptions:
             raise ValueError("several workers need a compact or fingerprint store, not dict")
         if self.strategy == "dfs" and (self.workers > 1 or self.store not in (None, "dict")):
             raise ValueError("depth-first search runs in one process over the dict store")
+        if self.strategy == "dpor" and (self.workers > 1 or self.store is not None or self.reduce):
+            raise ValueError("DPOR runs in one process without a state store and is a reduction of its own: "
+                             "it does not combine with --store, --workers or --reduce")
         if self.max_states is not None and self.max_states < 1:
             raise ValueError(f"max_states must be at least 1, not {self.max_states}")
         if self.time_limit is not None and self.time_limit <= 0:
@@ -247,6 +250,8 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
     """Search ``model`` and return its verdict, statistics and counterexamples."""
     progress = progress or Progress()
     options = options or SearchOptions()
+    if options.strategy == "dpor":
+        return _dpor(model, options, progress, title)
     progress.start(title)
     if options.workers > 1:
         from modelcheck.engine import parallel
@@ -256,6 +261,25 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
         from modelcheck.engine import levels
         return levels.run(model, replace(options, store=store), progress)
     return _Explorer(model, options, progress).run()
+
+
+def _dpor(model: Model, options: SearchOptions, progress: Progress, title: str) -> Result:
+    """DPOR where the model declares its steps' footprints and every execution is finite; else
+    breadth-first search, with a note saying why."""
+    from modelcheck.engine import dpor
+
+    if dpor.offers_dpor(model):
+        progress.start(title)
+        try:
+            return dpor.run(model, options.max_states, options.time_limit, options.stop_at_first, progress)
+        except dpor.NotFinite as loop:
+            note = (f"DPOR needs finite executions, and an execution returned to one of its states "
+                    f"(by {loop}): searched breadth-first instead")
+    else:
+        note = ("DPOR needs a model that declares its steps' footprints, and this one declares none (a model "
+                "whose executions never end has none to declare): searched breadth-first instead")
+    result = check(model, replace(options, strategy="bfs"), progress, title)
+    return replace(result, notes=result.notes + (note,))
 
 
 def store_of(options: SearchOptions, model: Model | None = None) -> str:

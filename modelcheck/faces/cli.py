@@ -1,6 +1,6 @@
 """The command line.
 
-    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs]
+    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor]
                               [--reduce] [--store dict|compact|fingerprint] [--workers N]
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
@@ -56,6 +56,10 @@ def _check_parser() -> argparse.ArgumentParser:
                        help="breadth-first search: shortest counterexamples (default)")
     order.add_argument("--dfs", dest="strategy", action="store_const", const="dfs",
                        help="depth-first search")
+    order.add_argument("--dpor", dest="strategy", action="store_const", const="dpor",
+                       help="depth-first with dynamic partial-order reduction (scripted scenarios: one "
+                            "execution per order of their conflicting steps); falls back to --bfs, "
+                            "and says so, where executions can repeat a state")
     p.set_defaults(strategy="bfs")
     reduce = p.add_mutually_exclusive_group()
     reduce.add_argument("--reduce", dest="reduce", action="store_true",
@@ -97,7 +101,7 @@ def _check(argv: Sequence[str]) -> int:
         sys.stdout.write("\n")
     else:
         text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce)
-        if any(run.result.store != "dict" for run in runs):
+        if any(run.result.store in ("compact", "fingerprint") for run in runs):
             sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:
         document = export.trace_document(loaded, runs)

@@ -47,6 +47,7 @@ def run_json(run: PolicyRun) -> dict[str, Any]:
         "workers": r.workers,
         "miss_probability": r.miss_probability,
         "batched": r.batched,
+        "notes": list(r.notes),
         "covered": list(r.covered),
         "not_covered": list(r.not_covered),
         "missing_coverage": list(run.missing_coverage),

@@ -65,7 +65,8 @@ def counterexamples(runs: Sequence[PolicyRun]) -> str:
         r = run.result
         for violation in r.violations:
             trace = violation.trace
-            shortest = "shortest counterexample" if r.strategy == "bfs" else "counterexample (depth-first)"
+            shortest = {"bfs": "shortest counterexample", "dpor": "counterexample (depth-first, DPOR)"}.get(
+                r.strategy, "counterexample (depth-first)")
             count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""
             parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {len(trace)} steps{count}\n"
                          + trace_text(trace))
@@ -118,6 +119,17 @@ def stores(runs: Sequence[PolicyRun]) -> str:
     return "\nstores:\n" + "\n".join(lines)
 
 
+def notes(runs: Sequence[PolicyRun]) -> str:
+    """What a run did other than what was asked (a reduction that did not apply), and why."""
+    by_note: dict[str, list[str]] = {}
+    for run in runs:
+        for note in run.result.notes:
+            by_note.setdefault(note, []).append(run.policy)
+    lines = [f"  {'every policy' if len(who) == len(runs) > 1 else ', '.join(who)}: {note}"
+             for note, who in by_note.items()]
+    return ("notes:\n" + "\n".join(lines)) if lines else ""
+
+
 def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool,
            reduce: bool = False) -> None:
     out.write(header(loaded, search, stop_at_first, reduce) + "\n\n")
@@ -128,7 +140,7 @@ def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: s
     unfired = coverage(runs)
     if unfired:
         out.write("\n" + unfired + "\n")
-    counted = counts(runs)
-    if counted:
-        out.write("\n" + counted + "\n")
+    for part in (counts(runs), notes(runs)):
+        if part:
+            out.write("\n" + part + "\n")
     out.write("\n" + summary(runs) + "\n")

@@ -1,0 +1,326 @@
+"""Dynamic partial-order reduction, for models whose every execution is finite.
+
+Source-DPOR with sleep sets (Abdulla, Aronis, Jonsson and Sagonas, "Optimal
+dynamic partial order reduction", POPL 2014, Algorithm 1). The search runs
+executions depth-first without a state store. Two steps that touch disjoint
+locations (neither writes what the other reads or writes) commute, so of the
+executions that differ only by swapping such neighbours one is enough. When a
+step conflicts with an earlier one of another key and nothing orders the two,
+the pair is a race: the search comes back to the state before the earlier
+step and tries, from there, a step that starts the reversed order.
+
+What a model offers for it (``Model`` names these as optional):
+
+* ``step_key(action)``: which step this is across states (a thread of a
+  script, one kind of background event on one object). A key has at most one
+  enabled action per state; the actions of one key are ordered with each other.
+* ``step_keys()``: every key the model has (None: the model offers no DPOR).
+* ``footprint(state, key)``: ``(reads, writes)``, the locations the key's step
+  reads and writes from ``state``, including what the model's properties read
+  to judge the transition and the state after it; for a key that is not
+  enabled, what its test of enabledness read. That is what makes the search
+  exact for the properties: each step of an explored execution reads the same
+  values as in every execution that differs by swaps, so every verdict on a
+  transition or on the state after it is seen.
+
+A step can disable another for good (one that takes a resource another waits for), so the
+disabled steps also take part in race detection: at each state, a key that is
+not enabled is treated as a step that would read what its enabledness test
+read, and its races with the execution's steps are reversed like any other
+(the treatment of blocked steps in Flanagan and Godefroid's DPOR, POPL 2005).
+
+States are cached: a state explored before with no more keys asleep is not
+explored again; instead the steps once taken below it (its summary) are raced
+against the current execution (stateful DPOR after Yang, Chen, Gopalakrishnan
+and Kirby, SPIN 2008). Where the steps between the end of the execution and a
+summarised step are unknown, every enabled key is tried.
+
+Executions must be finite: a step that returns to a state of the current
+execution ends the attempt with ``NotFinite`` and the caller searches without
+the reduction. Each distinct state and transition is judged once.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Hashable, NamedTuple
+
+from modelcheck.engine.model import Model, TransitionCheck, coverage_of, split_properties
+from modelcheck.engine.progress import Progress
+from modelcheck.engine.result import Result, Stats, Verdict, Violation
+from modelcheck.engine.traces import build_trace
+
+_CHECK_EVERY = 256  # steps between looks at the clock
+
+
+class NotFinite(Exception):
+    """An execution of the model returned to one of its own states: DPOR needs finite executions."""
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Step(NamedTuple):
+    """A step of the current execution: who, what, from where to where, and what it touched."""
+
+    key: Hashable
+    action: Any
+    before: Any
+    after: Any
+    reads: frozenset
+    writes: frozenset
+
+
+def dependent(a: Step, b: Step) -> bool:
+    """Steps of one key are ordered; others conflict when one writes what the other reads or writes."""
+    return a.key == b.key or not a.writes.isdisjoint(b.reads) or not a.writes.isdisjoint(b.writes) \
+        or not b.writes.isdisjoint(a.reads)
+
+
+def offers_dpor(model: Any) -> bool:
+    return all(callable(getattr(model, name, None)) for name in ("step_key", "step_keys", "footprint")) \
+        and model.step_keys() is not None
+
+
+class _Dpor:
+    """One run: the current execution, its happens-before relation, backtrack and sleep sets."""
+
+    def __init__(self, model: Model, max_states: int | None, time_limit: float | None, stop_at_first: bool,
+                 progress: Progress) -> None:
+        self.model = model
+        self.stop_at_first = stop_at_first
+        self.progress = progress
+        self.invariants, self.checks, self.counters = split_properties(model)
+        self._checks_for: dict[Any, tuple[TransitionCheck, ...]] = {}
+        self.key_of = model.step_key
+        self.keys = tuple(model.step_keys())
+        self._footprints: dict[tuple[Any, Hashable], tuple[frozenset, frozenset]] = {}
+        self.seen: set[Any] = set()          # distinct states reached (each judged once)
+        self.judged: set[tuple[Any, Any]] = set()  # distinct transitions taken (each judged once)
+        self.found: dict[str, list[Any]] = {}
+        self.steps: list[Step] = []          # the current execution
+        self.happens_before: list[set[int]] = []  # per step: the earlier steps ordered before it
+        self.backtrack: list[set[Hashable]] = []  # per state of the execution: keys still to try there
+        self.enabled_at: list[dict[Hashable, tuple[Any, Any]]] = []
+        self.on_path: set[Any] = set()
+        self.explored: dict[Any, tuple[frozenset, frozenset]] = {}  # state -> (keys asleep, summary)
+        self.revisits = 0
+        self.root: Any = None
+        self.transitions = self.executions = self.blocked = self.depth = 0
+        self.max_states = max_states or -1
+        self.started = time.perf_counter()
+        self.deadline = self.started + time_limit if time_limit else None
+        self.time_limit = time_limit
+        self._last_report = self.started
+
+    # -- the model's steps ------------------------------------------------------------
+    def enabled(self, state: Any) -> dict[Hashable, tuple[Any, Any]]:
+        out: dict[Hashable, tuple[Any, Any]] = {}
+        for action, after in self.model.successors(state):
+            key = self.key_of(action)
+            if key in out:
+                raise ValueError(f"step_key {key!r} has two enabled actions in one state: "
+                                 f"{self.model.action_label(out[key][0])} and {self.model.action_label(action)}")
+            out[key] = (action, after)
+        return out
+
+    def footprint(self, state: Any, key: Hashable) -> tuple[frozenset, frozenset]:
+        memo = self._footprints.get((state, key))
+        if memo is None:
+            reads, writes = self.model.footprint(state, key)
+            memo = self._footprints[state, key] = (frozenset(reads), frozenset(writes))
+        return memo
+
+    def step(self, key: Hashable, before: Any, action: Any, after: Any) -> Step:
+        return Step(key, action, before, after, *self.footprint(before, key))
+
+    # -- properties ------------------------------------------------------------------------
+    def reach(self, state: Any) -> None:
+        if state in self.seen:
+            return
+        if len(self.seen) == self.max_states:
+            raise _Stop(f"state limit of {self.max_states:,} reached")
+        self.seen.add(state)
+        for inv in self.invariants:
+            if not inv.holds(state):
+                self.violation(inv.name, inv.explain(state))
+
+    def judge(self, step: Step) -> None:
+        if (step.before, step.action) in self.judged:
+            return
+        self.judged.add((step.before, step.action))
+        checks = self._checks_for.get(step.action)
+        if checks is None:
+            checks = self._checks_for[step.action] = tuple(c for c in self.checks if c.watches(step.action))
+        for check in checks:
+            if not check.holds(step.before, step.action, step.after):
+                self.violation(check.name, check.explain(step.before, step.action, step.after))
+
+    def violation(self, name: str, explanation: str) -> None:
+        """A property failed on the current execution's last transition or on the state it reached."""
+        entry = self.found.get(name)
+        if entry is not None:
+            entry[0] += 1
+        else:
+            hops = [(s.before, s.action, s.after) for s in self.steps]
+            initial = hops[0][0] if hops else self.root
+            self.found[name] = [1, build_trace(self.model, name, explanation, initial, hops)]
+        if self.stop_at_first:
+            raise _Stop(None)
+
+    # -- the search ----------------------------------------------------------------------------
+    def push(self, step: Step) -> None:
+        """Append ``step`` to the execution, planning the reversal of each race it closes."""
+        self.happens_before.append(self.races(step))
+        self.steps.append(step)
+
+    def races(self, step: Step, summarised: bool = False) -> set[int]:
+        """For each race between the execution's steps and ``step`` (taken next, a disabled step that
+        would read what it read, or, ``summarised``, a step taken somewhere below a state already
+        explored), plan the reversed order; return the steps ordered before it."""
+        n = len(self.steps)
+        deps = [j for j in range(n) if dependent(self.steps[j], step)]
+        before: set[int] = set()
+        for j in deps:
+            before.add(j)
+            before |= self.happens_before[j]
+        for j in deps:
+            if self.steps[j].key != step.key and not any(j in self.happens_before[k] for k in deps if k != j):
+                self.reverse(j, n, before, step, summarised)
+        return before
+
+    def reverse(self, j: int, n: int, before_new: set[int], new: Step, summarised: bool) -> None:
+        """Race between step j and ``new``: from the state before j, some step must start
+        ``notdep(j).new`` (the steps after j that do not depend on it, then the new one).
+
+        For a summarised step the steps between the end of the execution and it are not known, so
+        only the execution's own steps are trusted as starts; without one, every enabled key is tried.
+        """
+        later = [k for k in range(j + 1, n) if j not in self.happens_before[k]]
+        starts: list[Hashable] = []
+        candidates = [(k, self.happens_before[k]) for k in later] + ([] if summarised else [(n, before_new)])
+        for x, hb in candidates:
+            if not any(y in hb for y in later if y < x):
+                starts.append(self.steps[x].key if x < n else new.key)
+        backtrack, enabled = self.backtrack[j], self.enabled_at[j]
+        if any(key in backtrack for key in starts):
+            return
+        ready = [key for key in starts if key in enabled]
+        if ready and len(ready) == len(starts):
+            backtrack.add(ready[0])
+        else:  # no start known, or one not enabled there: try them all
+            backtrack.update(enabled)
+
+    def explore(self, state: Any, sleep: dict[Hashable, Step]) -> frozenset:
+        """Explore from ``state`` (reached by the current execution) and return its summary: every step
+        taken, and every disabled step's test, in the part of the graph explored from it."""
+        known = self.explored.get(state)
+        if known is not None and known[0] <= sleep.keys():
+            # explored before with no more steps asleep: only the races of what lies below with this
+            # execution's steps are new
+            self.revisits += 1
+            for key, reads, writes in known[1]:
+                self.races(Step(key, None, None, None, reads, writes), summarised=True)
+            return known[1]
+        n = len(self.steps)
+        enabled = self.enabled(state)
+        summary: set[tuple] = set()
+        for key in self.keys:  # a step disabled here races with the steps that could have come after it
+            if key not in enabled:
+                reads, writes = self.footprint(state, key)
+                self.races(Step(key, None, state, None, reads, writes))
+                summary.add((key, reads, writes))
+        awake = [key for key in enabled if key not in sleep]
+        if not enabled:
+            self.executions += 1
+        elif not awake:
+            self.blocked += 1
+        else:
+            self.backtrack.append({awake[0]})
+            self.enabled_at.append(enabled)
+            self.on_path.add(state)
+            sleeping = dict(sleep)
+            while True:
+                key = next((k for k in enabled if k in self.backtrack[n] and k not in sleeping), None)
+                if key is None:
+                    break
+                summary |= self.take(state, key, enabled, sleeping)
+            self.backtrack.pop()
+            self.enabled_at.pop()
+            self.on_path.discard(state)
+        asleep = frozenset(sleep) if known is None else known[0] & sleep.keys()
+        result = frozenset(summary) if known is None else known[1] | summary
+        self.explored[state] = (asleep, result)
+        return result
+
+    def take(self, state: Any, key: Hashable, enabled: dict, sleeping: dict[Hashable, Step]) -> set[tuple]:
+        """Take ``key``'s step from ``state``, explore below it, and put it to sleep; its summary."""
+        action, after = enabled[key]
+        step = self.step(key, state, action, after)
+        if after in self.on_path:
+            raise NotFinite(self.model.action_label(action))
+        self.transitions += 1
+        self.push(step)
+        self.judge(step)
+        self.reach(after)
+        if len(self.steps) > self.depth:
+            self.depth = len(self.steps)
+        if not self.transitions % _CHECK_EVERY:
+            self.tick()
+        still = {}
+        for other in sleeping:
+            if other in enabled:
+                asleep = self.step(other, state, *enabled[other])
+                if not dependent(step, asleep):
+                    still[other] = asleep
+        below = self.explore(after, still)
+        self.steps.pop()
+        self.happens_before.pop()
+        sleeping[key] = step
+        return {(key, step.reads, step.writes)} | below
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if self.deadline is not None and now >= self.deadline:
+            raise _Stop(f"time limit of {self.time_limit:g} s reached")
+        if now - self._last_report >= 0.2:
+            self._last_report = now
+            self.progress.update(states=len(self.seen), transitions=self.transitions, frontier=len(self.steps),
+                                 depth=self.depth)
+
+    def run(self) -> Result:
+        reason: str | None = None
+        interrupted = False
+        limit = sys.getrecursionlimit()
+        try:
+            sys.setrecursionlimit(max(limit, 20_000))
+            for state in self.model.initial_states():
+                self.root = state
+                self.reach(state)
+                self.explore(state, {})
+        except _Stop as stop:
+            reason = stop.reason
+        except KeyboardInterrupt:
+            reason, interrupted = "interrupted by the user", True
+        finally:
+            sys.setrecursionlimit(limit)
+            self.progress.close()
+        seconds = time.perf_counter() - self.started
+        stats = Stats(states=len(self.seen), transitions=self.transitions, depth=self.depth, seconds=seconds,
+                      executions=self.executions)  # executions that ended in a state not explored before
+        violations = tuple(Violation(name, count, trace) for name, (count, trace) in self.found.items())
+        covered, not_covered = coverage_of(self.model, self._checks_for.keys())
+        return Result(verdict=Verdict.of(bool(violations), reason), stats=stats, violations=violations,
+                      incomplete_reason=reason, strategy="dpor", interrupted=interrupted,
+                      counts=dict(self.counters), covered=covered, not_covered=not_covered,
+                      reductions=("dpor",), store="none")
+
+
+def run(model: Model, max_states: int | None, time_limit: float | None, stop_at_first: bool,
+        progress: Progress) -> Result:
+    """Search ``model`` with DPOR; raises ``NotFinite`` when an execution repeats a state."""
+    return _Dpor(model, max_states, time_limit, stop_at_first, progress).run()
