@@ -77,7 +77,9 @@ class ReferenceBatch:
         """The batch form of ``model``, or None when the model uses something it does not cover."""
         L = model.layout
         f = L.features
-        if model.scenario is not None or f.vma or f.mm or f.tlb or f.threads or f.holders or f.last_write \
+        if model.scenario is not None or model.world.symbolic_refs:
+            return None
+        if f.vma or f.mm or f.tlb or f.threads or f.holders or f.last_write \
                 or f.write_protect or f.cells != 1 or f.extra_pages or model._pte_flag_bits:
             return None
         if f.pageflags and not model.policy.uses_exclusive:

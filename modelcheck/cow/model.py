@@ -163,6 +163,15 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
               *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"), self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(scenario.threads)] if scenario else []
+        # symbolic references: z3 decides the refcount tests of a step (symbolic.py); explicit worlds
+        # never import z3
+        self._feasibility = None
+        self._decisions = None   # the outcomes of the step being taken (symbolic references only)
+        self._witnesses = None   # (action, successor) -> the tests that led there, while a trace asks
+        if world.symbolic_refs:
+            from modelcheck.cow.symbolic import Feasibility
+
+            self._feasibility = Feasibility()
         self._properties = tuple(_invariants.build(name, self) for name in self.invariant_names) + (
             _invariants.spurious_copy_count(self),)
         self._initial = self._initial_state()
@@ -257,6 +266,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         return op
 
     def _try(self, s: tuple, out: list, base: "_Operation", run, *args, pc_index: int = -1, finish=None) -> None:
+        if self._feasibility is not None and self._decisions is None:
+            self._try_every_outcome(s, out, base, run, args, pc_index, finish)
+            return
         t = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked state (footprints)
         branch = run(t, *args)
         if branch is None:
@@ -269,6 +281,51 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         # an action that changed nothing yields the state itself: the search then knows it is
         # its own representative under symmetry without asking
         out.append((base.act(branch), s if after == s else after))
+
+    def _try_every_outcome(self, s: tuple, out: list, base: "_Operation", run, args: tuple, pc_index: int,
+                           finish) -> None:
+        """Symbolic references: take the step once per feasible outcome of the refcount tests it makes."""
+        from modelcheck.cow.symbolic import every_outcome
+
+        def attempt(decisions):
+            self._decisions = decisions
+            try:
+                found: list = []
+                self._try(s, found, base, run, *args, pc_index=pc_index, finish=finish)
+                return found
+            finally:
+                self._decisions = None
+
+        for found, decisions in every_outcome(self._feasibility, attempt):
+            for pair in found:
+                if pair not in out:
+                    out.append(pair)
+                if self._witnesses is not None:
+                    self._witnesses.setdefault(pair, tuple(decisions.tests))
+
+    def symbolic_count(self, known: int, page: int):
+        """The refcount a policy sees during a symbolic step: ``known`` plus page ``page``'s unknown ones."""
+        from modelcheck.cow.symbolic import SymCount
+
+        return SymCount.of(known, page, self._decisions)
+
+    def run_stats(self) -> dict[str, float]:
+        """Figures of the run beyond states and transitions (the solver's, with symbolic references)."""
+        return self._feasibility.stats.as_dict() if self._feasibility is not None else {}
+
+    def unknown_references(self, before: tuple, act: Act, after: tuple) -> dict[str, int]:
+        """Symbolic references: how many unknown references on which page make ``act`` lead from
+        ``before`` to ``after`` (the smallest counts z3 finds; u<g> is page g's); empty when the step
+        tested none."""
+        if self._feasibility is None:
+            return {}
+        self._witnesses = {}
+        try:
+            self.successors(before)
+            tests = self._witnesses[act, after]
+        finally:
+            self._witnesses = None
+        return self._feasibility.witness(tests) if tests else {}
 
     def _open_successors(self, s: tuple, out: list) -> None:
         """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""
@@ -508,6 +565,10 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
     def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
         L = self.layout
         lines: list[str] = []
+        unknown = self.unknown_references(before, act, after)
+        if unknown:  # symbolic references: the counts z3 found for this step
+            lines.append("unknown (speculative) references during this step: " + ", ".join(
+                f"{n} on page {name[1:]}" for name, n in sorted(unknown.items())))
         branch = act.branch
         for part in branch.split("+"):
             if part in ("reuse", "copy") and act.kind not in ("fork",):

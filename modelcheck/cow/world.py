@@ -12,7 +12,7 @@ it to one policy and yields the transition system the engine searches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from modelcheck.cow import invariants as _invariants
@@ -37,6 +37,8 @@ class CowWorld:
     speculative S: the most speculative references outstanding at once
     actions     open worlds: which action kinds may fire (default: all of them)
     scenario    scripted worlds: the programs and events (P and M then follow from it)
+    symbolic_refs  speculative and transient references are one unknown count per page and step,
+                   decided by z3 (``symbolic.py``) instead of enumerated up to S
     """
 
     processes: int = 2
@@ -44,6 +46,7 @@ class CowWorld:
     speculative: int = 0
     actions: frozenset[str] = field(default=frozenset(ACTION_KINDS))
     scenario: Scenario | None = None
+    symbolic_refs: bool = False
 
     def __post_init__(self) -> None:
         for name, value, least in (("processes (P)", self.processes, 1),
@@ -78,15 +81,24 @@ class CowWorld:
         return cls(processes=scenario.processes, addresses=scenario.addresses, speculative=speculative,
                    scenario=scenario)
 
+    def with_symbolic_refs(self) -> "CowWorld":
+        """This world with its speculative references unknown in number instead of enumerated (S goes)."""
+        scenario = self.scenario
+        if scenario is not None:
+            scenario = replace(scenario, events=scenario.events - {"spec"})
+        return replace(self, speculative=0, symbolic_refs=True, scenario=scenario,
+                       actions=self.actions - {"spec_get", "spec_put"})
+
     def describe(self) -> str:
         if self.scenario is not None:
             s = self.scenario
             events = f", events {', '.join(sorted(s.events))}" if s.events else ""
             spec = f" S={self.speculative}" if "spec" in s.events else ""
             tlb = ", TLBs" if s.tlb else ""
+            unknown = ", any number of speculative references (symbolic)" if self.symbolic_refs else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
-                    f"{s.addresses} address(es){tlb}{events}{spec}")
-        text = f"W({self.processes},{self.addresses},{self.speculative})"
+                    f"{s.addresses} address(es){tlb}{events}{spec}{unknown}")
+        text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"
         if self.actions != frozenset(ACTION_KINDS):
             text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)
         return text

@@ -100,6 +100,7 @@ class Result:
     miss_probability: float | None = None  # fingerprint store: bound on the chance a state was missed
     batched: bool = False                # successors came from the model's batch form (array operations)
     notes: tuple[str, ...] = ()          # what the run did other than what was asked, and why
+    model_stats: dict[str, float] = field(default_factory=dict)  # the model's own figures (run_stats())
 
     @property
     def counterexample(self) -> Trace | None:

@@ -248,8 +248,12 @@ class _Explorer:
 def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,
           title: str = "exploring") -> Result:
     """Search ``model`` and return its verdict, statistics and counterexamples."""
-    progress = progress or Progress()
-    options = options or SearchOptions()
+    result = _check(model, options or SearchOptions(), progress or Progress(), title)
+    figures = getattr(model, "run_stats", None)
+    return replace(result, model_stats=dict(figures())) if callable(figures) else result
+
+
+def _check(model: Model, options: SearchOptions, progress: Progress, title: str) -> Result:
     if options.strategy == "dpor":
         return _dpor(model, options, progress, title)
     progress.start(title)

@@ -1,7 +1,7 @@
 """The command line.
 
     python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor]
-                              [--reduce] [--store dict|compact|fingerprint] [--workers N]
+                              [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
@@ -16,6 +16,7 @@ does not replay), 2 a usage error (one line on stderr, no traceback),
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -74,6 +75,9 @@ def _check_parser() -> argparse.ArgumentParser:
                         "and says how likely that is); compact and fingerprint need --bfs")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes, each owning a hash partition of the store (breadth-first)")
+    p.add_argument("--symbolic-refs", action="store_true",
+                   help="speculative and transient references: any number per page at every step, "
+                        "decided by z3, instead of enumerated up to S (the verdict then holds for any number)")
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -94,6 +98,11 @@ def _check(argv: Sequence[str]) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     loaded = bind(args.spec, load_spec(args.spec), args.param)
+    if args.symbolic_refs:
+        symbolic = getattr(loaded.world, "with_symbolic_refs", None)
+        if symbolic is None:
+            raise UsageError(f"{args.spec}: this spec's world has no symbolic references")
+        loaded = dataclasses.replace(loaded, world=symbolic())
     policies = loaded.policies(args.policy)
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
     if args.json:

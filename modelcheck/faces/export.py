@@ -48,6 +48,7 @@ def run_json(run: PolicyRun) -> dict[str, Any]:
         "miss_probability": r.miss_probability,
         "batched": r.batched,
         "notes": list(r.notes),
+        "model_stats": dict(r.model_stats),
         "covered": list(r.covered),
         "not_covered": list(r.not_covered),
         "missing_coverage": list(run.missing_coverage),

@@ -119,6 +119,13 @@ def stores(runs: Sequence[PolicyRun]) -> str:
     return "\nstores:\n" + "\n".join(lines)
 
 
+def model_figures(runs: Sequence[PolicyRun]) -> str:
+    """The world's own figures per run (e.g. the solver's calls, cache hits and seconds)."""
+    lines = [f"  {run.policy}: " + ", ".join(f"{name} {value:,}" for name, value in run.result.model_stats.items())
+             for run in runs if run.result.model_stats]
+    return ("also measured:\n" + "\n".join(lines)) if lines else ""
+
+
 def notes(runs: Sequence[PolicyRun]) -> str:
     """What a run did other than what was asked (a reduction that did not apply), and why."""
     by_note: dict[str, list[str]] = {}
@@ -140,7 +147,7 @@ def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: s
     unfired = coverage(runs)
     if unfired:
         out.write("\n" + unfired + "\n")
-    for part in (counts(runs), notes(runs)):
+    for part in (counts(runs), model_figures(runs), notes(runs)):
         if part:
             out.write("\n" + part + "\n")
     out.write("\n" + summary(runs) + "\n")

@@ -116,7 +116,10 @@ class Memory:
         flags = self.page_flags(s, page)
         has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
         mapcount = self.mapcount(s, page)
-        return PageInfo(mapcount=mapcount, refcount=mapcount + self._other_holders(s, page),
+        refcount = mapcount + self._other_holders(s, page)
+        if self._decisions is not None:  # symbolic references: the policy sees known + unknown ones
+            refcount = self.symbolic_count(refcount, page)
+        return PageInfo(mapcount=mapcount, refcount=refcount,
                         exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                         has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
                         swapcount=self.swapcount(s, page), locked=bool(flags & PAGE_LOCKED))

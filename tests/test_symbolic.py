@@ -1,0 +1,77 @@
+"""Symbolic unknown references (--symbolic-refs): z3 decides the refcount tests of each step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelcheck.cow import CowWorld
+from modelcheck.engine import SearchOptions, Verdict, check
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("point", [(1, 1), (2, 1), (3, 1), pytest.param((2, 2), marks=pytest.mark.slow)])
+@pytest.mark.parametrize("policy", ["mapcount", "page_count", "anon_exclusive"])
+def test_reference_world_symbolic_verdict_is_the_explicit_one_for_s_0_to_3(point, policy):
+    P, M = point
+    symbolic_world = CowWorld.reference(P, M, 0).with_symbolic_refs()
+    symbolic = check(symbolic_world.model(policy, ["no_leak_across_fork"]), SearchOptions(stop_at_first=False))
+    explicit = {S: check(CowWorld.reference(P, M, S).model(policy, ["no_leak_across_fork"]),
+                         SearchOptions(stop_at_first=False)) for S in range(4)}
+    assert symbolic.verdict is not Verdict.INCOMPLETE
+    assert {r.verdict for r in explicit.values()} == {symbolic.verdict}
+    assert symbolic.stats.states <= explicit[1].stats.states
+    assert symbolic_world.describe().startswith(f"W({P},{M},*)")
+
+
+def test_a_copy_forced_by_unknown_references_comes_with_their_count():
+    world = CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]})
+    assert check(world.model("page_count", ["no_spurious_copy"]), SearchOptions()).verdict is Verdict.HOLDS
+    model = world.with_symbolic_refs().model("page_count", ["no_spurious_copy"])
+    result = check(model, SearchOptions())
+    assert result.verdict is Verdict.VIOLATED
+    last = result.counterexample.steps[-1]
+    assert last.changes[0] == "unknown (speculative) references during this step: 1 on page 0"
+    assert result.model_stats["solver calls"] >= 1
+
+
+def test_each_feasible_outcome_of_a_step_is_one_successor():
+    from modelcheck.cow.symbolic import Feasibility, SymCount, every_outcome
+
+    feasibility = Feasibility()
+
+    def rule(decisions):  # a policy-like rule on a page with one known reference
+        refcount = SymCount.of(1, 0, decisions)
+        if refcount == 1:
+            return "reuse"
+        return "pinned?" if refcount >= 1024 else "copy"
+
+    outcomes = {result: feasibility.witness(tuple(d.tests)) for result, d in every_outcome(feasibility, rule)}
+    assert outcomes == {"reuse": {"u0": 0}, "copy": {"u0": 1}, "pinned?": {"u0": 1023}}
+    before = feasibility.stats.calls
+    list(every_outcome(feasibility, rule))
+    assert feasibility.stats.calls == before and feasibility.stats.cache_hits > 0
+
+
+def test_explicit_runs_never_import_z3():
+    code = ("import sys\n"
+            "from modelcheck.faces.cli import main\n"
+            "status = main(['specs/vmsplice.py', '--quiet'])\n"
+            "status = main(['specs/c5_vmsplice_before_fork.py', '--quiet']) or status\n"
+            "assert 'z3' not in sys.modules, 'z3 was imported'\n"
+            "sys.exit(status)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_command_line_reports_the_solver(capsys):
+    from modelcheck.faces.cli import main
+
+    assert main([str(ROOT / "specs" / "reference.py"), "--symbolic-refs", "--policy", "page_count",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "W(2,1,*)" in out and "solver calls" in out
