@@ -75,3 +75,13 @@ def test_the_command_line_reports_the_solver(capsys):
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "W(2,1,*)" in out and "solver calls" in out
+
+
+def test_a_symbolic_trace_file_replays(tmp_path, capsys):
+    from modelcheck.faces.cli import main
+
+    out = tmp_path / "traces.json"
+    assert main([str(ROOT / "specs" / "reference.py"), "--symbolic-refs", "--policy", "mapcount", "--quiet",
+                 "--trace-out", str(out)]) == 0
+    assert main(["replay", str(out), "--quiet"]) == 0
+    assert "replays" in capsys.readouterr().out

@@ -155,6 +155,8 @@ def _replay(argv: Sequence[str]) -> int:
     for n, recorded in enumerate(traces, start=1):
         spec_path = _resolve_spec(recorded["spec"], trace_file)
         loaded = bind(spec_path, load_spec(spec_path), [f"{k}={v}" for k, v in recorded["params"].items()])
+        if recorded.get("symbolic_refs"):  # found with --symbolic-refs: replayed in that world
+            loaded = dataclasses.replace(loaded, world=loaded.world.with_symbolic_refs())
         steps = recorded["steps"]
         outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
                                [step["label"] for step in steps],

@@ -88,6 +88,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun]) -> dict[str, A
                 "spec": loaded.path,
                 "spec_id": loaded.spec.id,
                 "params": loaded.params,
+                "symbolic_refs": bool(getattr(loaded.world, "symbolic_refs", False)),
                 "policy": run.policy,
                 "invariants": list(run.invariants),
                 "search": run.result.strategy,
