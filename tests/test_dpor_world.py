@@ -9,7 +9,7 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, Verdict, check, replay
-from modelcheck.engine.dpor import Step, dependent
+from modelcheck.engine.dpor import Event, dependent
 from modelcheck.engine.model import split_properties
 from modelcheck.spec import bind, load_spec
 
@@ -53,8 +53,8 @@ def noncommuting(model, limit: int = 5) -> list[str]:
 
     def steps_from(state):
         enabled = {model.step_key(a): (a, t) for a, t in model.successors(state)}
-        return enabled, {k: Step(k, *enabled[k][:1], state, enabled[k][1], *map(frozenset, model.footprint(state, k)))
-                         if k in enabled else Step(k, None, state, None, *map(frozenset, model.footprint(state, k)))
+        return enabled, {k: Event(k, *enabled[k][:1], state, enabled[k][1], *map(frozenset, model.footprint(state, k)))
+                         if k in enabled else Event(k, None, state, None, *map(frozenset, model.footprint(state, k)))
                          for k in model.step_keys()}
 
     seen = set(model.initial_states())

@@ -64,7 +64,7 @@ class _Stop(Exception):
         self.reason = reason
 
 
-class Step(NamedTuple):
+class Event(NamedTuple):
     """A step of the current execution: who, what, from where to where, and what it touched."""
 
     key: Hashable
@@ -75,7 +75,7 @@ class Step(NamedTuple):
     writes: frozenset
 
 
-def dependent(a: Step, b: Step) -> bool:
+def dependent(a: Event, b: Event) -> bool:
     """Steps of one key are ordered; others conflict when one writes what the other reads or writes."""
     return a.key == b.key or not a.writes.isdisjoint(b.reads) or not a.writes.isdisjoint(b.writes) \
         or not b.writes.isdisjoint(a.reads)
@@ -102,7 +102,7 @@ class _Dpor:
         self.seen: set[Any] = set()          # distinct states reached (each judged once)
         self.judged: set[tuple[Any, Any]] = set()  # distinct transitions taken (each judged once)
         self.found: dict[str, list[Any]] = {}
-        self.steps: list[Step] = []          # the current execution
+        self.steps: list[Event] = []          # the current execution
         self.happens_before: list[set[int]] = []  # per step: the earlier steps ordered before it
         self.backtrack: list[set[Hashable]] = []  # per state of the execution: keys still to try there
         self.enabled_at: list[dict[Hashable, tuple[Any, Any]]] = []
@@ -135,8 +135,8 @@ class _Dpor:
             memo = self._footprints[state, key] = (frozenset(reads), frozenset(writes))
         return memo
 
-    def step(self, key: Hashable, before: Any, action: Any, after: Any) -> Step:
-        return Step(key, action, before, after, *self.footprint(before, key))
+    def step(self, key: Hashable, before: Any, action: Any, after: Any) -> Event:
+        return Event(key, action, before, after, *self.footprint(before, key))
 
     # -- properties ------------------------------------------------------------------------
     def reach(self, state: Any) -> None:
@@ -149,7 +149,7 @@ class _Dpor:
             if not inv.holds(state):
                 self.violation(inv.name, inv.explain(state))
 
-    def judge(self, step: Step) -> None:
+    def judge(self, step: Event) -> None:
         if (step.before, step.action) in self.judged:
             return
         self.judged.add((step.before, step.action))
@@ -173,12 +173,12 @@ class _Dpor:
             raise _Stop(None)
 
     # -- the search ----------------------------------------------------------------------------
-    def push(self, step: Step) -> None:
+    def push(self, step: Event) -> None:
         """Append ``step`` to the execution, planning the reversal of each race it closes."""
         self.happens_before.append(self.races(step))
         self.steps.append(step)
 
-    def races(self, step: Step, summarised: bool = False) -> set[int]:
+    def races(self, step: Event, summarised: bool = False) -> set[int]:
         """For each race between the execution's steps and ``step`` (taken next, a disabled step that
         would read what it read, or, ``summarised``, a step taken somewhere below a state already
         explored), plan the reversed order; return the steps ordered before it."""
@@ -193,7 +193,7 @@ class _Dpor:
                 self.reverse(j, n, before, step, summarised)
         return before
 
-    def reverse(self, j: int, n: int, before_new: set[int], new: Step, summarised: bool) -> None:
+    def reverse(self, j: int, n: int, before_new: set[int], new: Event, summarised: bool) -> None:
         """Race between step j and ``new``: from the state before j, some step must start
         ``notdep(j).new`` (the steps after j that do not depend on it, then the new one).
 
@@ -215,7 +215,7 @@ class _Dpor:
         else:  # no start known, or one not enabled there: try them all
             backtrack.update(enabled)
 
-    def explore(self, state: Any, sleep: dict[Hashable, Step]) -> frozenset:
+    def explore(self, state: Any, sleep: dict[Hashable, Event]) -> frozenset:
         """Explore from ``state`` (reached by the current execution) and return its summary: every step
         taken, and every disabled step's test, in the part of the graph explored from it."""
         known = self.explored.get(state)
@@ -224,7 +224,7 @@ class _Dpor:
             # execution's steps are new
             self.revisits += 1
             for key, reads, writes in known[1]:
-                self.races(Step(key, None, None, None, reads, writes), summarised=True)
+                self.races(Event(key, None, None, None, reads, writes), summarised=True)
             return known[1]
         n = len(self.steps)
         enabled = self.enabled(state)
@@ -232,7 +232,7 @@ class _Dpor:
         for key in self.keys:  # a step disabled here races with the steps that could have come after it
             if key not in enabled:
                 reads, writes = self.footprint(state, key)
-                self.races(Step(key, None, state, None, reads, writes))
+                self.races(Event(key, None, state, None, reads, writes))
                 summary.add((key, reads, writes))
         awake = [key for key in enabled if key not in sleep]
         if not enabled:
@@ -257,7 +257,7 @@ class _Dpor:
         self.explored[state] = (asleep, result)
         return result
 
-    def take(self, state: Any, key: Hashable, enabled: dict, sleeping: dict[Hashable, Step]) -> set[tuple]:
+    def take(self, state: Any, key: Hashable, enabled: dict, sleeping: dict[Hashable, Event]) -> set[tuple]:
         """Take ``key``'s step from ``state``, explore below it, and put it to sleep; its summary."""
         action, after = enabled[key]
         step = self.step(key, state, action, after)
