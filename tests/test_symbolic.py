@@ -85,3 +85,9 @@ def test_a_symbolic_trace_file_replays(tmp_path, capsys):
                  "--trace-out", str(out)]) == 0
     assert main(["replay", str(out), "--quiet"]) == 0
     assert "replays" in capsys.readouterr().out
+
+
+def test_dpor_with_symbolic_references_falls_back_and_says_so():
+    world = CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}).with_symbolic_refs()
+    result = check(world.model("page_count", ["no_spurious_copy"]), SearchOptions(strategy="dpor"))
+    assert result.verdict is Verdict.VIOLATED and result.strategy == "bfs" and result.notes

@@ -460,8 +460,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
     def step_keys(self) -> list[tuple] | None:
         """Every thread and every kernel event on every page; None for an open world, whose reads
-        return to the state they read (DPOR needs finite executions)."""
-        if self.scenario is None:
+        return to the state they read (DPOR needs finite executions), and with symbolic references,
+        where one step has a successor per outcome of its refcount tests."""
+        if self.scenario is None or self._feasibility is not None:
             return None
         return [("thread", t.name) for t in self.scenario.threads] + [
             (kind, g) for family in self._kernel_families for kind in family for g in range(self.layout.pages)]
