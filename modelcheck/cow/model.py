@@ -313,10 +313,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         """Figures of the run beyond states and transitions (the solver's, with symbolic references)."""
         return self._feasibility.stats.as_dict() if self._feasibility is not None else {}
 
-    def unknown_references(self, before: tuple, act: Act, after: tuple) -> dict[str, int]:
-        """Symbolic references: how many unknown references on which page make ``act`` lead from
-        ``before`` to ``after`` (the smallest counts z3 finds; u<g> is page g's); empty when the step
-        tested none."""
+    def unknown_references(self, before: tuple, act: Act, after: tuple) -> dict[int, int]:
+        """Symbolic references: per page, how many unknown references make ``act`` lead from ``before``
+        to ``after`` (the smallest counts z3 finds); empty when the step tested none."""
         if self._feasibility is None:
             return {}
         self._witnesses = {}
@@ -464,8 +463,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         where one step has a successor per outcome of its refcount tests."""
         if self.scenario is None or self._feasibility is not None:
             return None
-        return [("thread", t.name) for t in self.scenario.threads] + [
-            (kind, g) for family in self._kernel_families for kind in family for g in range(self.layout.pages)]
+        return [("thread", t.name) for t in self.scenario.threads] + list(self._kernel_base)
 
     def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
         """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
@@ -569,7 +567,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         unknown = self.unknown_references(before, act, after)
         if unknown:  # symbolic references: the counts z3 found for this step
             lines.append("unknown (speculative) references during this step: " + ", ".join(
-                f"{n} on page {name[1:]}" for name, n in sorted(unknown.items())))
+                f"{n} on page {page}" for page, n in sorted(unknown.items())))
         branch = act.branch
         for part in branch.split("+"):
             if part in ("reuse", "copy") and act.kind not in ("fork",):

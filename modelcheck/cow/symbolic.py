@@ -12,6 +12,10 @@ z3 which outcomes are feasible together with the step's earlier tests. The
 step is taken again for each feasible combination (``Decisions``), so one
 action of the explicit world becomes one successor per outcome.
 
+A test is kept in a normal form, ``u<page> <op> <constant>``, so that the
+answers can be cached on it without building or printing z3 terms; z3 sees
+the terms only when the cache has no answer.
+
 Unknown references hold no page alive: once the references the world tracks
 are gone nothing can observe the page (no mapping, pipe or GUP reference
 reaches it), so freeing it then changes no verdict.
@@ -19,11 +23,31 @@ reaches it), so freeing it then changes no verdict.
 
 from __future__ import annotations
 
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import z3
+
+Test = tuple[int, str, int]  # (page, comparison, constant): u<page> <comparison> <constant>
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge}
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def unknown(page: int) -> Any:
+    return z3.Int(f"u{page}")
+
+
+def term(test: Test) -> Any:
+    page, comparison, constant = test
+    return _COMPARE[comparison](unknown(page), constant)
+
+
+def negate(test: Test) -> Test:
+    page, comparison, constant = test
+    return page, _NEGATE[comparison], constant
 
 
 @dataclass
@@ -45,11 +69,11 @@ class Feasibility:
 
     bound: int | None = None  # at most this many unknown references on a page (None: any number)
     stats: SolverStats = field(default_factory=SolverStats)
-    _answers: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    _answers: dict[frozenset[Test], bool] = field(default_factory=dict)
     _solver: Any = None
 
-    def feasible(self, tests: tuple[Any, ...]) -> bool:
-        key = tuple(sorted(t.sexpr() for t in tests))
+    def feasible(self, tests: tuple[Test, ...]) -> bool:
+        key = frozenset(tests)
         known = self._answers.get(key)
         if known is not None:
             self.stats.cache_hits += 1
@@ -57,7 +81,7 @@ class Feasibility:
         started = time.perf_counter()
         solver = self._solver = self._solver or z3.Solver()
         solver.push()
-        solver.add(*tests, *self.domain(tests))
+        solver.add(*self.constraints(key))
         answer = solver.check() == z3.sat
         solver.pop()
         self.stats.calls += 1
@@ -65,37 +89,26 @@ class Feasibility:
         self._answers[key] = answer
         return answer
 
-    def witness(self, tests: tuple[Any, ...]) -> dict[str, int]:
-        """One assignment of the unknowns that makes ``tests`` hold (the smallest counts z3 finds)."""
+    def witness(self, tests: tuple[Test, ...]) -> dict[int, int]:
+        """Per page, the smallest number of unknown references that makes ``tests`` hold."""
         optimizer = z3.Optimize()
-        optimizer.add(*tests, *self.domain(tests))
-        names = sorted({str(v) for t in tests for v in _variables(t)})
-        for name in names:
-            optimizer.minimize(z3.Int(name))
+        optimizer.add(*self.constraints(tests))
+        pages = sorted({page for page, _, _ in tests})
+        for page in pages:
+            optimizer.minimize(unknown(page))
         if optimizer.check() != z3.sat:
-            raise ValueError("no assignment satisfies the step's tests")
+            raise ValueError("no number of unknown references satisfies the step's tests")
         model = optimizer.model()
-        return {name: model.eval(z3.Int(name), model_completion=True).as_long() for name in names}
+        return {page: model.eval(unknown(page), model_completion=True).as_long() for page in pages}
 
-    def domain(self, tests: tuple[Any, ...]) -> list[Any]:
-        constraints = []
-        for v in {str(v) for t in tests for v in _variables(t)}:
-            var = z3.Int(v)
-            constraints.append(var >= 0)
+    def constraints(self, tests: Any) -> list[Any]:
+        """The tests as z3 terms, with each unknown's domain (at least 0, at most ``bound``)."""
+        found = [term(t) for t in tests]
+        for page in {page for page, _, _ in tests}:
+            found.append(unknown(page) >= 0)
             if self.bound is not None:
-                constraints.append(var <= self.bound)
-        return constraints
-
-
-def _variables(expr: Any) -> set[Any]:
-    found, stack = set(), [expr]
-    while stack:
-        e = stack.pop()
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            found.add(e)
-        else:
-            stack.extend(e.children())
-    return found
+                found.append(unknown(page) <= self.bound)
+        return found
 
 
 class Decisions:
@@ -106,24 +119,24 @@ class Decisions:
         self.feasibility = feasibility
         self.prefix = prefix
         self.taken: list[bool] = []
-        self.tests: list[Any] = []  # the z3 tests as decided (negated where the outcome was false)
+        self.tests: list[Test] = []  # the tests as decided (negated where the outcome was false)
         self.pending: list[tuple[bool, ...]] = []
 
-    def decide(self, test: Any) -> bool:
+    def decide(self, test: Test) -> bool:
         n = len(self.taken)
         if n < len(self.prefix):
             outcome = self.prefix[n]
         else:
             so_far = tuple(self.tests)
             can_hold = self.feasibility.feasible(so_far + (test,))
-            can_fail = self.feasibility.feasible(so_far + (z3.Not(test),))
+            can_fail = self.feasibility.feasible(so_far + (negate(test),))
             if not (can_hold or can_fail):
                 raise RuntimeError("a step's earlier tests contradict each other")
             outcome = can_hold
             if can_hold and can_fail:
                 self.pending.append(tuple(self.taken) + (False,))
         self.taken.append(outcome)
-        self.tests.append(test if outcome else z3.Not(test))
+        self.tests.append(test if outcome else negate(test))
         return outcome
 
 
@@ -140,60 +153,57 @@ def every_outcome(feasibility: Feasibility, run: Callable[[Decisions], Any]) -> 
 class SymBool:
     """A test of a symbolic count: it becomes a Python bool only through a decision."""
 
-    __slots__ = ("term", "decisions")
+    __slots__ = ("test", "decisions")
 
-    def __init__(self, term: Any, decisions: Decisions) -> None:
-        self.term, self.decisions = term, decisions
+    def __init__(self, test: Test, decisions: Decisions) -> None:
+        self.test, self.decisions = test, decisions
 
     def __bool__(self) -> bool:
-        return self.decisions.decide(self.term)
+        return self.decisions.decide(self.test)
 
     def __invert__(self) -> "SymBool":
-        return SymBool(z3.Not(self.term), self.decisions)
+        return SymBool(negate(self.test), self.decisions)
 
 
 class SymCount:
-    """``known`` references plus the page's unknown ones, as a policy sees a refcount."""
+    """A page's unknown references plus ``offset`` (the known ones), as a policy sees a refcount."""
 
-    __slots__ = ("known", "term", "decisions")
+    __slots__ = ("page", "offset", "decisions")
 
-    def __init__(self, known: int, term: Any, decisions: Decisions) -> None:
-        self.known, self.term, self.decisions = known, term, decisions
+    def __init__(self, page: int, offset: int, decisions: Decisions) -> None:
+        self.page, self.offset, self.decisions = page, offset, decisions
 
     @classmethod
     def of(cls, known: int, page: int, decisions: Decisions) -> "SymCount":
-        return cls(known, z3.Int(f"u{page}") + known, decisions)
-
-    def _with(self, term: Any) -> "SymCount":
-        return SymCount(self.known, term, self.decisions)
-
-    def _test(self, term: Any) -> SymBool:
-        return SymBool(term, self.decisions)
+        return cls(page, known, decisions)
 
     def __add__(self, other: int) -> "SymCount":
-        return self._with(self.term + other)
+        return SymCount(self.page, self.offset + operator.index(other), self.decisions)
 
     __radd__ = __add__
 
     def __sub__(self, other: int) -> "SymCount":
-        return self._with(self.term - other)
+        return SymCount(self.page, self.offset - operator.index(other), self.decisions)
+
+    def _test(self, comparison: str, other: int) -> SymBool:
+        return SymBool((self.page, comparison, operator.index(other) - self.offset), self.decisions)
 
     def __eq__(self, other: object) -> SymBool:  # type: ignore[override]
-        return self._test(self.term == other)
+        return self._test("==", other)  # type: ignore[arg-type]
 
     def __ne__(self, other: object) -> SymBool:  # type: ignore[override]
-        return self._test(self.term != other)
+        return self._test("!=", other)  # type: ignore[arg-type]
 
     def __lt__(self, other: int) -> SymBool:
-        return self._test(self.term < other)
+        return self._test("<", other)
 
     def __le__(self, other: int) -> SymBool:
-        return self._test(self.term <= other)
+        return self._test("<=", other)
 
     def __gt__(self, other: int) -> SymBool:
-        return self._test(self.term > other)
+        return self._test(">", other)
 
     def __ge__(self, other: int) -> SymBool:
-        return self._test(self.term >= other)
+        return self._test(">=", other)
 
     __hash__ = None  # type: ignore[assignment]

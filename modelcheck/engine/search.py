@@ -282,7 +282,7 @@ def _dpor(model: Model, options: SearchOptions, progress: Progress, title: str) 
     else:
         note = ("DPOR needs a model that declares its steps' footprints, and this one declares none (a model "
                 "whose executions never end has none to declare): searched breadth-first instead")
-    result = check(model, replace(options, strategy="bfs"), progress, title)
+    result = _check(model, replace(options, strategy="bfs"), progress, title)
     return replace(result, notes=result.notes + (note,))
 
 
