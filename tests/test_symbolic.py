@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from modelcheck.cow import CowWorld
-from modelcheck.engine import SearchOptions, Verdict, check
+from modelcheck.engine import SearchOptions, Verdict, check, replay
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,3 +91,19 @@ def test_dpor_with_symbolic_references_falls_back_and_says_so():
     world = CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}).with_symbolic_refs()
     result = check(world.model("page_count", ["no_spurious_copy"]), SearchOptions(strategy="dpor"))
     assert result.verdict is Verdict.VIOLATED and result.strategy == "bfs" and result.notes
+
+
+@pytest.mark.parametrize("world, policy, invariant", [
+    (CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}), "page_count",
+     "no_spurious_copy"),
+    (CowWorld.reference(2, 1, 0), "page_count", "no_spurious_copy"),
+    (CowWorld.reference(2, 1, 0), "mapcount", "no_leak_across_fork"),
+    (CowWorld.reference(3, 1, 0), "refcount_5_18", "no_spurious_copy"),
+])
+def test_a_symbolic_counterexample_replays_on_the_explicit_world_at_the_count_z3_gives(world, policy, invariant):
+    model = world.with_symbolic_refs().model(policy, [invariant])
+    result = check(model, SearchOptions())
+    assert result.verdict is Verdict.VIOLATED
+    explicit_world, labels = model.explicit_counterpart(result.counterexample.labels())
+    explicit = explicit_world.model(policy, [invariant])
+    assert replay(explicit, invariant, labels).ok, labels

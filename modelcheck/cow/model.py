@@ -553,10 +553,33 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
     def action_label(self, act: Act) -> str:
         if act.actor == "kernel":
-            return f"kernel {act.kind}(page {act.page})"
-        if act.text:
-            return f"{act.actor} {act.text}"
-        return f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
+            label = f"kernel {act.kind}(page {act.page})"
+        elif act.text:
+            label = f"{act.actor} {act.text}"
+        else:
+            label = f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
+        if self._feasibility is not None:  # one operation has a successor per outcome: name the outcome
+            label += f" [{act.branch}]"
+        return label
+
+    def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:
+        """Symbolic references: the explicit world at the S z3's counts need, and ``labels`` as a trace
+        of it: before each step its unknown references taken as speculative ones, dropped after it
+        (except after the last, the violating one)."""
+        state, concrete, most = self._initial, [], 0
+        for n, label in enumerate(labels, start=1):
+            options = {self.action_label(a): (a, t) for a, t in self.successors(state)}
+            if label not in options:
+                raise ValueError(f"step {n} '{label}' is not enabled")
+            act, after = options[label]
+            counts = sorted(self.unknown_references(state, act, after).items())
+            most = max(most, sum(k for _, k in counts))
+            concrete += [f"kernel spec_get(page {page})" for page, k in counts for _ in range(k)]
+            concrete.append(label.rpartition(" [")[0])
+            if n < len(labels):
+                concrete += [f"kernel spec_put(page {page})" for page, k in counts for _ in range(k)]
+            state = after
+        return self.world.with_speculative(most), concrete
 
     def value_words(self, code: int) -> str:
         return self.tags.words(code)

@@ -89,6 +89,15 @@ class CowWorld:
         return replace(self, speculative=0, symbolic_refs=True, scenario=scenario,
                        actions=self.actions - {"spec_get", "spec_put"})
 
+    def with_speculative(self, S: int) -> "CowWorld":
+        """This world with up to S enumerated speculative references (the explicit counterpart of
+        ``with_symbolic_refs``, where a symbolic counterexample replays at the S z3 found)."""
+        scenario = self.scenario
+        if scenario is not None:
+            scenario = replace(scenario, events=scenario.events | {"spec"})
+        return replace(self, speculative=max(S, 1), symbolic_refs=False, scenario=scenario,
+                       actions=self.actions | {"spec_get", "spec_put"})
+
     def describe(self) -> str:
         if self.scenario is not None:
             s = self.scenario
