@@ -35,7 +35,8 @@ def test_a_copy_forced_by_unknown_references_comes_with_their_count():
     result = check(model, SearchOptions())
     assert result.verdict is Verdict.VIOLATED
     last = result.counterexample.steps[-1]
-    assert last.changes[0] == "unknown (speculative) references during this step: 1 on page 0"
+    assert last.changes[0] == "unknown references (speculative, or held outside the scenario) during this step: " \
+        "1 on page 0"
     assert result.model_stats["solver calls"] >= 1
 
 
@@ -107,3 +108,21 @@ def test_a_symbolic_counterexample_replays_on_the_explicit_world_at_the_count_z3
     explicit_world, labels = model.explicit_counterpart(result.counterexample.labels())
     explicit = explicit_world.model(policy, [invariant])
     assert replay(explicit, invariant, labels).ok, labels
+
+
+def test_the_maybe_pinned_false_positive_needs_1023_references_and_replays_with_them():
+    """O16: no explicit run can reach it (S = 3 holds); the symbolic one finds it with the count z3 gives,
+    and that counterexample replays on the explicit world with S = 1023."""
+    path = ROOT / "specs" / "o16_maybe_pinned_false_positive.py"
+    from modelcheck.spec import bind, load_spec
+
+    loaded = bind(path, load_spec(path))
+    model = loaded.world.model("page_count_fork_copy", loaded.spec.invariants)
+    result = check(model, SearchOptions())
+    assert result.verdict is Verdict.VIOLATED
+    explicit_world, labels = model.explicit_counterpart(result.counterexample.labels())
+    assert explicit_world.speculative == 1023 and labels.count("kernel spec_get(page 0)") == 1023
+    explicit = explicit_world.model("page_count_fork_copy", loaded.spec.invariants)
+    assert replay(explicit, "pin_checks_exact", labels).ok
+    bounded = loaded.world.with_speculative(3).model("page_count_fork_copy", loaded.spec.invariants)
+    assert check(bounded, SearchOptions(stop_at_first=False)).verdict is Verdict.HOLDS

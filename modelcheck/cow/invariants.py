@@ -18,6 +18,10 @@ value of the page, in the state before the action.
   (nor, through one, a uffd-wp event) on the page.
 * ``refcount_sane``: nothing references a free page, no live page is left
   without a reference, speculative references stay within S.
+* ``pin_checks_exact``: fork copies, and clear_refs leaves writable, only pages a
+  FOLL_PIN holds. page_maybe_dma_pinned() (refcount >= 1024) is a heuristic, so
+  a page with 1023 plain references more is taken for pinned; with symbolic
+  references this shows, since z3 may give a page that many.
 * ``no_spurious_copy`` (I5): a write fault never copies a page that only this
   mapping and transient references hold. Every run also counts such copies
   (``spurious_copies``) without failing.
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from modelcheck.cow.layout import pte_page
+from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.engine.model import Invariant, TransitionCheck, TransitionCount
 
 if TYPE_CHECKING:
@@ -218,6 +222,43 @@ def spurious_copy_count(model: "CowModel") -> TransitionCount:
                            doc="write faults that copied a page only transient references shared")
 
 
+# -- page_maybe_dma_pinned's false positives ---------------------------------------------------------
+def _pin_checks_exact(model: "CowModel") -> TransitionCheck:
+    L = model.layout
+    pins = [L.holder_base + n for n, h in enumerate(model.holders) if h.is_pin]
+
+    def unpinned(s: tuple, page: int) -> bool:
+        return all(s[i] != page + 1 for i in pins)
+
+    def taken_for_pinned(before: tuple, act: "Act", after: tuple) -> list[int]:
+        """The pages this step treated as pinned though no pin holds them."""
+        pages: list[int] = []
+        branches = act.branch.split("+")
+        if act.kind == "fork" and "fork_copy" in branches:
+            child = after[0]
+            for a in range(L.addresses):
+                mine, theirs = before[L.pte_index(0, a)], after[L.pte_index(child, a)]
+                if mine and theirs and not (mine | theirs) & PTE_SWAP and pte_page(mine) != pte_page(theirs) \
+                        and unpinned(before, pte_page(mine)):
+                    pages.append(pte_page(mine))
+        elif act.kind == "clear_refs" and "skip_pinned" in branches:
+            for a in range(L.addresses):
+                pte = after[L.pte_index(act.proc, a)]
+                if pte and not pte & PTE_SWAP and pte & PTE_WRITE and unpinned(before, pte_page(pte)):
+                    pages.append(pte_page(pte))
+        return pages
+
+    def explain(before: tuple, act: "Act", after: tuple) -> str:
+        what = "fork copied" if act.kind == "fork" else "clear_refs left writable"
+        pages = ", ".join(str(p) for p in taken_for_pinned(before, act, after))
+        return (f"{what} page {pages} as if pinned, but no FOLL_PIN holds it: page_maybe_dma_pinned() saw "
+                f"a refcount of 1024 or more made of plain references")
+
+    return TransitionCheck("pin_checks_exact", lambda b, a, t: not taken_for_pinned(b, a, t), explain,
+                           watches=lambda act: act.kind in ("fork", "clear_refs"),
+                           doc="fork copies, and clear_refs skips, only pages a FOLL_PIN holds")
+
+
 # which observers each leak check judges
 LEAK_OBSERVERS: dict[str, Callable[[int], bool]] = {
     "no_leak_to_child": lambda p: p > 0,
@@ -240,6 +281,7 @@ _FACTORIES: dict[str, Callable[["CowModel"], object]] = {
     "read_gup_no_write_fault": _read_gup_no_write_fault,
     "refcount_sane": _refcount_sane,
     "no_spurious_copy": _no_spurious_copy,
+    "pin_checks_exact": _pin_checks_exact,
 }
 
 

@@ -58,6 +58,7 @@ class Act(NamedTuple):
     cell: int = 0    # the part of the page a store or load touches
     last: bool = False  # the thread's last operation (a completed one ends the thread's program)
     branch: str = ""
+    unknown: tuple[tuple[int, int], ...] = ()  # symbolic references: (page, count) z3 found for this outcome
 
 
 class Observation(NamedTuple):
@@ -167,7 +168,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         # never import z3
         self._feasibility = None
         self._decisions = None   # the outcomes of the step being taken (symbolic references only)
-        self._witnesses = None   # (action, successor) -> the tests that led there, while a trace asks
+        self._outcomes: dict[tuple, Act] = {}  # (action, unknown counts) -> the action of that outcome
         if world.symbolic_refs:
             from modelcheck.cow.symbolic import Feasibility
 
@@ -297,11 +298,13 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
                 self._decisions = None
 
         for found, decisions in every_outcome(self._feasibility, attempt):
-            for pair in found:
-                if pair not in out:
-                    out.append(pair)
-                if self._witnesses is not None:
-                    self._witnesses.setdefault(pair, tuple(decisions.tests))
+            counts = self._feasibility.witness(tuple(decisions.tests)) if decisions.tests else {}
+            unknown = tuple((page, n) for page, n in sorted(counts.items()) if n)
+            for act, after in found:
+                if unknown:  # the outcome's smallest counts tell it apart from the operation's other outcomes
+                    act = self._outcomes.setdefault((act, unknown), act._replace(unknown=unknown))
+                if (act, after) not in out:
+                    out.append((act, after))
 
     def symbolic_count(self, known: int, page: int):
         """The refcount a policy sees during a symbolic step: ``known`` plus page ``page``'s unknown ones."""
@@ -312,19 +315,6 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
     def run_stats(self) -> dict[str, float]:
         """Figures of the run beyond states and transitions (the solver's, with symbolic references)."""
         return self._feasibility.stats.as_dict() if self._feasibility is not None else {}
-
-    def unknown_references(self, before: tuple, act: Act, after: tuple) -> dict[int, int]:
-        """Symbolic references: per page, how many unknown references make ``act`` lead from ``before``
-        to ``after`` (the smallest counts z3 finds); empty when the step tested none."""
-        if self._feasibility is None:
-            return {}
-        self._witnesses = {}
-        try:
-            self.successors(before)
-            tests = self._witnesses[act, after]
-        finally:
-            self._witnesses = None
-        return self._feasibility.witness(tests) if tests else {}
 
     def _open_successors(self, s: tuple, out: list) -> None:
         """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""
@@ -559,7 +549,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         else:
             label = f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
         if self._feasibility is not None:  # one operation has a successor per outcome: name the outcome
-            label += f" [{act.branch}]"
+            unknown = "".join(f"; {n} unknown on page {page}" for page, n in act.unknown)
+            label += f" [{act.branch}{unknown}]"
         return label
 
     def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:
@@ -572,7 +563,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             if label not in options:
                 raise ValueError(f"step {n} '{label}' is not enabled")
             act, after = options[label]
-            counts = sorted(self.unknown_references(state, act, after).items())
+            counts = act.unknown
             most = max(most, sum(k for _, k in counts))
             concrete += [f"kernel spec_get(page {page})" for page, k in counts for _ in range(k)]
             concrete.append(label.rpartition(" [")[0])
@@ -587,10 +578,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
     def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
         L = self.layout
         lines: list[str] = []
-        unknown = self.unknown_references(before, act, after)
-        if unknown:  # symbolic references: the counts z3 found for this step
-            lines.append("unknown (speculative) references during this step: " + ", ".join(
-                f"{n} on page {page}" for page, n in sorted(unknown.items())))
+        if act.unknown:  # symbolic references: the counts z3 found for this step
+            lines.append("unknown references (speculative, or held outside the scenario) during this step: "
+                         + ", ".join(f"{n} on page {page}" for page, n in act.unknown))
         branch = act.branch
         for part in branch.split("+"):
             if part in ("reuse", "copy") and act.kind not in ("fork",):

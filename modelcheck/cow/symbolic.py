@@ -70,6 +70,7 @@ class Feasibility:
     bound: int | None = None  # at most this many unknown references on a page (None: any number)
     stats: SolverStats = field(default_factory=SolverStats)
     _answers: dict[frozenset[Test], bool] = field(default_factory=dict)
+    _witnesses: dict[frozenset[Test], dict[int, int]] = field(default_factory=dict)
     _solver: Any = None
 
     def feasible(self, tests: tuple[Test, ...]) -> bool:
@@ -91,6 +92,18 @@ class Feasibility:
 
     def witness(self, tests: tuple[Test, ...]) -> dict[int, int]:
         """Per page, the smallest number of unknown references that makes ``tests`` hold."""
+        key = frozenset(tests)
+        known = self._witnesses.get(key)
+        if known is None:
+            started = time.perf_counter()
+            known = self._witnesses[key] = self._smallest(key)
+            self.stats.calls += 1
+            self.stats.seconds += time.perf_counter() - started
+        else:
+            self.stats.cache_hits += 1
+        return dict(known)
+
+    def _smallest(self, tests: frozenset[Test]) -> dict[int, int]:
         optimizer = z3.Optimize()
         optimizer.add(*self.constraints(tests))
         pages = sorted({page for page, _, _ in tests})

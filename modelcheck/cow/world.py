@@ -104,7 +104,7 @@ class CowWorld:
             events = f", events {', '.join(sorted(s.events))}" if s.events else ""
             spec = f" S={self.speculative}" if "spec" in s.events else ""
             tlb = ", TLBs" if s.tlb else ""
-            unknown = ", any number of speculative references (symbolic)" if self.symbolic_refs else ""
+            unknown = ", any number of unknown references per page and step (symbolic)" if self.symbolic_refs else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
                     f"{s.addresses} address(es){tlb}{events}{spec}{unknown}")
         text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"

@@ -280,8 +280,9 @@ def _dpor(model: Model, options: SearchOptions, progress: Progress, title: str) 
             note = (f"DPOR needs finite executions, and an execution returned to one of its states "
                     f"(by {loop}): searched breadth-first instead")
     else:
-        note = ("DPOR needs a model that declares its steps' footprints, and this one declares none (a model "
-                "whose executions never end has none to declare): searched breadth-first instead")
+        note = ("DPOR needs a model that declares its steps' footprints, and this one declares none for this "
+                "world (an open world, whose executions never end, or one step with several outcomes): "
+                "searched breadth-first instead")
     result = _check(model, replace(options, strategy="bfs"), progress, title)
     return replace(result, notes=result.notes + (note,))
 

@@ -19,8 +19,9 @@
 
 The policy stands for the end of that line (v5.17): every fix above is in.
 
-page_maybe_dma_pinned() is refcount >= 1024: FOLL_GET references (O_DIRECT,
-vmsplice) never make it true, so only FOLL_PIN users are protected.
+page_maybe_dma_pinned() is refcount >= 1024: a few FOLL_GET references (O_DIRECT,
+vmsplice) do not make it true, so only FOLL_PIN users are protected; 1023 of
+them more than the mappings do, a false positive (O16).
 """
 
 from modelcheck.cow.policies.base import ForkPage, PageInfo
