@@ -77,7 +77,7 @@ class ReferenceBatch:
         """The batch form of ``model``, or None when the model uses something it does not cover."""
         L = model.layout
         f = L.features
-        if model.scenario is not None or model.world.symbolic_refs:
+        if model.scenario is not None or model.world.symbolic_refs or model.world.held_unknown:
             return None
         if f.vma or f.mm or f.tlb or f.threads or f.holders or f.last_write \
                 or f.write_protect or f.cells != 1 or f.extra_pages or model._pte_flag_bits:

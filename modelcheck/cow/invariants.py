@@ -193,6 +193,8 @@ def _spurious(model: "CowModel", before: tuple, act: "Act") -> bool:
     """A write fault copied a page held only by this PTE and transient references."""
     if act.addr < 0 or act.proc < 0:
         return False
+    if any(name[0] == "h" and n for name, n in act.unknown):  # it copied because of references held outside
+        return False
     L = model.layout
     pte = before[L.pte_index(act.proc, act.addr)]
     if not pte:

@@ -95,6 +95,8 @@ class Features:
     extra_pages: int = 0  # page slots beyond one per mapping, pipe, speculative and GUP reference
     cells: int = 1        # values per page (parts of a page the scenario tells apart)
     tlb: bool = False     # per-thread TLB entries, deferred flushes, a copy fault in two steps
+    held: int = 0         # unknown holders: per holder its page + 1, and the least and most (+1, 0: any)
+    #                       number of references it may hold (symbolic.py)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Layout:
     tlb_base: int = field(init=False)
     step_base: int = field(init=False)
     fault_base: int = field(init=False)
+    held_base: int = field(init=False)
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -137,7 +140,8 @@ class Layout:
                              ("wp_base", P * M if f.write_protect else 0),
                              ("tlb_base", f.threads * M if f.tlb else 0),
                              ("step_base", f.threads if f.tlb else 0),
-                             ("fault_base", f.threads if f.tlb else 0)):
+                             ("fault_base", f.threads if f.tlb else 0),
+                             ("held_base", 3 * f.held)):
             offsets[name] = at
             at += length
         object.__setattr__(self, "pages", pages)

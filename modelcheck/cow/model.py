@@ -58,7 +58,7 @@ class Act(NamedTuple):
     cell: int = 0    # the part of the page a store or load touches
     last: bool = False  # the thread's last operation (a completed one ends the thread's program)
     branch: str = ""
-    unknown: tuple[tuple[int, int], ...] = ()  # symbolic references: (page, count) z3 found for this outcome
+    unknown: tuple[tuple[str, int], ...] = ()  # symbolic references: (u<page> or h<holder>, count) z3 found
 
 
 class Observation(NamedTuple):
@@ -125,7 +125,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             last_write="no_lost_write" in self.invariant_names,
             write_protect="wrprotect_effective" in self.invariant_names,
             extra_pages=self._extra_pages(scenario, P, M, pipes, spec),
-            cells=scenario.cells if scenario else 1)
+            cells=scenario.cells if scenario else 1,
+            held=len(world.held_unknown))
         self.layout = L = Layout(P, M, features)
         self._holder_weights = tuple((L.holder_base + n, self.pin_weight(h.is_pin))
                                      for n, h in enumerate(self.holders))
@@ -169,7 +170,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         self._feasibility = None
         self._decisions = None   # the outcomes of the step being taken (symbolic references only)
         self._outcomes: dict[tuple, Act] = {}  # (action, unknown counts) -> the action of that outcome
-        if world.symbolic_refs:
+        if world.symbolic_refs or world.held_unknown:
             from modelcheck.cow.symbolic import Feasibility
 
             self._feasibility = Feasibility()
@@ -224,6 +225,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
                 t[L.flags_base + a] = PAGE_EXCLUSIVE
             if f.vma:
                 t[L.vma_base + a] = VMA_WRITE | (VMA_UFFD_WP if a in self._uffd_addrs else 0)
+        for k, a in enumerate(self.world.held_unknown):  # on address a's first page, any number so far
+            t[L.held_base + 3 * k] = a + 1
         return tuple(t)
 
     # -- engine.Model ------------------------------------------------------------------
@@ -285,7 +288,12 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
     def _try_every_outcome(self, s: tuple, out: list, base: "_Operation", run, args: tuple, pc_index: int,
                            finish) -> None:
-        """Symbolic references: take the step once per feasible outcome of the refcount tests it makes."""
+        """Symbolic references: take the step once per feasible outcome of the refcount tests it makes.
+
+        Each outcome's action carries the smallest counts z3 finds for it (which tells it apart from
+        the operation's other outcomes); a held unknown's interval in the successor is what the state
+        knew narrowed by the outcome's tests.
+        """
         from modelcheck.cow.symbolic import every_outcome
 
         def attempt(decisions):
@@ -297,20 +305,53 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             finally:
                 self._decisions = None
 
-        for found, decisions in every_outcome(self._feasibility, attempt):
-            counts = self._feasibility.witness(tuple(decisions.tests)) if decisions.tests else {}
-            unknown = tuple((page, n) for page, n in sorted(counts.items()) if n)
+        domain = self._held_domain(s)
+        for found, decisions in every_outcome(self._feasibility, attempt, domain):
+            tests = tuple(decisions.tests)
+            counts = self._feasibility.witness(tests, domain) if tests else {}
+            unknown = tuple((name, n) for name, n in sorted(counts.items()) if n)
             for act, after in found:
-                if unknown:  # the outcome's smallest counts tell it apart from the operation's other outcomes
+                if unknown:
                     act = self._outcomes.setdefault((act, unknown), act._replace(unknown=unknown))
+                after = self._narrow_held(after, tests, domain)
                 if (act, after) not in out:
                     out.append((act, after))
 
-    def symbolic_count(self, known: int, page: int):
-        """The refcount a policy sees during a symbolic step: ``known`` plus page ``page``'s unknown ones."""
+    def _held_domain(self, s: tuple) -> tuple:
+        """What ``s`` knows of each held unknown still attached to a page: (name, least, most or None)."""
+        L = self.layout
+        domain = []
+        for k in range(L.features.held):
+            i = L.held_base + 3 * k
+            if s[i]:
+                domain.append((f"h{k}", s[i + 1], s[i + 2] - 1 if s[i + 2] else None))
+        return tuple(domain)
+
+    def _narrow_held(self, after: tuple, tests: tuple, domain: tuple) -> tuple:
+        named = {n for names, _, _ in tests for n in names}
+        if not any(name in named for name, _, _ in domain):
+            return after
+        L = self.layout
+        t = list(after)
+        for name, _, _ in domain:
+            if name in named:
+                i = L.held_base + 3 * int(name[1:])
+                if t[i]:  # still attached after the step
+                    least, most = self._feasibility.interval(name, tests, domain)
+                    t[i + 1], t[i + 2] = least, 0 if most is None else most + 1
+        return tuple(t)
+
+    def symbolic_count(self, known: int, page: int, s: Sequence[int]) -> Any:
+        """The refcount a policy sees during a symbolic step: ``known`` plus the page's unknown ones
+        (transient ones, and the held ones attached to it); a plain number when it has none."""
+        L = self.layout
+        names = (f"u{page}",) if self.world.symbolic_refs else ()
+        names += tuple(f"h{k}" for k in range(L.features.held) if s[L.held_base + 3 * k] == page + 1)
+        if not names:
+            return known
         from modelcheck.cow.symbolic import SymCount
 
-        return SymCount.of(known, page, self._decisions)
+        return SymCount(names, known, self._decisions)
 
     def run_stats(self) -> dict[str, float]:
         """Figures of the run beyond states and transitions (the solver's, with symbolic references)."""
@@ -549,28 +590,35 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         else:
             label = f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
         if self._feasibility is not None:  # one operation has a successor per outcome: name the outcome
-            unknown = "".join(f"; {n} unknown on page {page}" for page, n in act.unknown)
-            label += f" [{act.branch}{unknown}]"
+            label += f" [{act.branch}" + "".join(f"; {self._unknown_words(name, n)}" for name, n in act.unknown) + "]"
         return label
+
+    @staticmethod
+    def _unknown_words(name: str, n: int) -> str:
+        return f"{n} unknown on page {name[1:]}" if name[0] == "u" else f"{n} held outside ({name})"
 
     def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:
         """Symbolic references: the explicit world at the S z3's counts need, and ``labels`` as a trace
-        of it: before each step its unknown references taken as speculative ones, dropped after it
-        (except after the last, the violating one)."""
-        state, concrete, most = self._initial, [], 0
+        of it. Held references are taken first, as many as the last state allows at least, as
+        speculative references on their pages that stay; each step's transient ones are taken before
+        it and dropped after it (except after the last, the violating one)."""
+        state, steps, most = self._initial, [], 0
         for n, label in enumerate(labels, start=1):
             options = {self.action_label(a): (a, t) for a, t in self.successors(state)}
             if label not in options:
                 raise ValueError(f"step {n} '{label}' is not enabled")
             act, after = options[label]
-            counts = act.unknown
-            most = max(most, sum(k for _, k in counts))
-            concrete += [f"kernel spec_get(page {page})" for page, k in counts for _ in range(k)]
-            concrete.append(label.rpartition(" [")[0])
+            transient = [(int(name[1:]), k) for name, k in act.unknown if name[0] == "u"]
+            most = max(most, sum(k for _, k in transient))
+            steps += [f"kernel spec_get(page {page})" for page, k in transient for _ in range(k)]
+            steps.append(label.rpartition(" [")[0])
             if n < len(labels):
-                concrete += [f"kernel spec_put(page {page})" for page, k in counts for _ in range(k)]
+                steps += [f"kernel spec_put(page {page})" for page, k in transient for _ in range(k)]
             state = after
-        return self.world.with_speculative(most), concrete
+        L = self.layout
+        held = [(self.world.held_unknown[k], state[L.held_base + 3 * k + 1]) for k in range(L.features.held)]
+        first = [f"kernel spec_get(page {a})" for a, k in held for _ in range(k)]
+        return self.world.with_speculative(most + sum(k for _, k in held)), first + steps
 
     def value_words(self, code: int) -> str:
         return self.tags.words(code)
@@ -580,7 +628,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         lines: list[str] = []
         if act.unknown:  # symbolic references: the counts z3 found for this step
             lines.append("unknown references (speculative, or held outside the scenario) during this step: "
-                         + ", ".join(f"{n} on page {page}" for page, n in act.unknown))
+                         + ", ".join(self._unknown_words(name, n).replace(" unknown", "") for name, n in act.unknown))
         branch = act.branch
         for part in branch.split("+"):
             if part in ("reuse", "copy") and act.kind not in ("fork",):
@@ -710,6 +758,10 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
                                 for n, h in enumerate(self.holders)}
         if self.scenario is not None:
             state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.scenario.threads)}
+        if f.held:  # what the steps have learnt of the references held outside the scenario
+            state["held_outside"] = {f"h{k}": None if not s[i] else {
+                "page": s[i] - 1, "least": s[i + 1], "most": s[i + 2] - 1 if s[i + 2] else None}
+                for k, i in enumerate(range(L.held_base, L.held_base + 3 * f.held, 3))}
         if f.tlb:
             state["tlb"] = {th.name: {f"a{a}": _tlb_words(s[self.tlb_index(n, a)]) for a in range(L.addresses)}
                             for n, th in enumerate(self.scenario.threads)}

@@ -12,9 +12,17 @@ z3 which outcomes are feasible together with the step's earlier tests. The
 step is taken again for each feasible combination (``Decisions``), so one
 action of the explicit world becomes one successor per outcome.
 
-A test is kept in a normal form, ``u<page> <op> <constant>``, so that the
-answers can be cached on it without building or printing z3 terms; z3 sees
-the terms only when the cache has no answer.
+Unknown *holders* (``held``) are the other kind: references held outside the
+scenario for the whole run (pipes a process vmsplice'd before it, O_DIRECT
+requests in flight), one unknown ``h<k> >= 0`` per holder, the same at every
+step. What the steps have learnt about it is an interval the state carries
+(``lo``, ``hi``): the path constraint in a normal form, exact because every
+decided test is a half-line or a point (an ``!=`` is decided as ``<`` or
+``>``), so states that learnt the same compare equal.
+
+A test is kept in a normal form, ``(unknowns, comparison, constant)`` meaning
+``sum(unknowns) <comparison> constant``, so that answers can be cached on it
+without building or printing z3 terms; z3 sees terms only on a cache miss.
 
 Unknown references hold no page alive: once the references the world tracks
 are gone nothing can observe the page (no mapping, pipe or GUP reference
@@ -30,24 +38,37 @@ from typing import Any, Callable
 
 import z3
 
-Test = tuple[int, str, int]  # (page, comparison, constant): u<page> <comparison> <constant>
+Test = tuple[tuple[str, ...], str, int]  # (unknowns, comparison, constant): sum(unknowns) <comparison> constant
+Domain = tuple[tuple[str, int, int | None], ...]  # (unknown, least, most or None) for the held unknowns
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
             ">=": operator.ge}
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 
 
-def unknown(page: int) -> Any:
-    return z3.Int(f"u{page}")
+def unknown(name: str) -> Any:
+    return z3.Int(name)
 
 
 def term(test: Test) -> Any:
-    page, comparison, constant = test
-    return _COMPARE[comparison](unknown(page), constant)
+    names, comparison, constant = test
+    return _COMPARE[comparison](z3.Sum([unknown(n) for n in names]) if len(names) > 1 else unknown(names[0]),
+                                constant)
 
 
 def negate(test: Test) -> Test:
-    page, comparison, constant = test
-    return page, _NEGATE[comparison], constant
+    names, comparison, constant = test
+    return names, _NEGATE[comparison], constant
+
+
+def outcomes(test: Test) -> list[tuple[Test, bool]]:
+    """The convex outcomes of a test, each with the truth value the policy sees: an equality's failure is
+    "less" or "greater", so every decided test is a half-line or a point."""
+    names, comparison, constant = test
+    if comparison in ("==", "!="):
+        equal = comparison == "=="
+        return [((names, "==", constant), equal), ((names, "<", constant), not equal),
+                ((names, ">", constant), not equal)]
+    return [(test, True), (negate(test), False)]
 
 
 @dataclass
@@ -67,97 +88,120 @@ class SolverStats:
 class Feasibility:
     """Answers "can these tests all hold?" with z3, remembering every answer."""
 
-    bound: int | None = None  # at most this many unknown references on a page (None: any number)
+    bound: int | None = None  # at most this many transient unknown references on a page (None: any number)
     stats: SolverStats = field(default_factory=SolverStats)
-    _answers: dict[frozenset[Test], bool] = field(default_factory=dict)
-    _witnesses: dict[frozenset[Test], dict[int, int]] = field(default_factory=dict)
+    _answers: dict[tuple, Any] = field(default_factory=dict)
     _solver: Any = None
 
-    def feasible(self, tests: tuple[Test, ...]) -> bool:
-        key = frozenset(tests)
+    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         known = self._answers.get(key)
         if known is not None:
             self.stats.cache_hits += 1
             return known
         started = time.perf_counter()
-        solver = self._solver = self._solver or z3.Solver()
-        solver.push()
-        solver.add(*self.constraints(key))
-        answer = solver.check() == z3.sat
-        solver.pop()
+        known = self._answers[key] = compute()
         self.stats.calls += 1
         self.stats.seconds += time.perf_counter() - started
-        self._answers[key] = answer
-        return answer
+        return known
 
-    def witness(self, tests: tuple[Test, ...]) -> dict[int, int]:
-        """Per page, the smallest number of unknown references that makes ``tests`` hold."""
-        key = frozenset(tests)
-        known = self._witnesses.get(key)
-        if known is None:
-            started = time.perf_counter()
-            known = self._witnesses[key] = self._smallest(key)
-            self.stats.calls += 1
-            self.stats.seconds += time.perf_counter() - started
-        else:
-            self.stats.cache_hits += 1
-        return dict(known)
+    def feasible(self, tests: tuple[Test, ...], domain: Domain = ()) -> bool:
+        tests_key = frozenset(tests)
 
-    def _smallest(self, tests: frozenset[Test]) -> dict[int, int]:
-        optimizer = z3.Optimize()
-        optimizer.add(*self.constraints(tests))
-        pages = sorted({page for page, _, _ in tests})
-        for page in pages:
-            optimizer.minimize(unknown(page))
-        if optimizer.check() != z3.sat:
-            raise ValueError("no number of unknown references satisfies the step's tests")
-        model = optimizer.model()
-        return {page: model.eval(unknown(page), model_completion=True).as_long() for page in pages}
+        def ask() -> bool:
+            solver = self._solver = self._solver or z3.Solver()
+            solver.push()
+            solver.add(*self.constraints(tests_key, domain))
+            answer = solver.check() == z3.sat
+            solver.pop()
+            return answer
 
-    def constraints(self, tests: Any) -> list[Any]:
-        """The tests as z3 terms, with each unknown's domain (at least 0, at most ``bound``)."""
+        return self._cached(("sat", tests_key, domain), ask)
+
+    def witness(self, tests: tuple[Test, ...], domain: Domain = ()) -> dict[str, int]:
+        """Per unknown the tests name, the smallest value that makes them hold (with the others')."""
+        tests_key = frozenset(tests)
+
+        def smallest() -> dict[str, int]:
+            optimizer = z3.Optimize()
+            optimizer.add(*self.constraints(tests_key, domain))
+            names = sorted({n for names, _, _ in tests_key for n in names})
+            for name in names:
+                optimizer.minimize(unknown(name))
+            if optimizer.check() != z3.sat:
+                raise ValueError("no number of unknown references satisfies the step's tests")
+            model = optimizer.model()
+            return {n: model.eval(unknown(n), model_completion=True).as_long() for n in names}
+
+        return dict(self._cached(("witness", tests_key, domain), smallest))
+
+    def interval(self, name: str, tests: tuple[Test, ...], domain: Domain) -> tuple[int, int | None]:
+        """The values ``name`` can still take under ``tests`` (None: no upper bound); exact, since the
+        tests are half-lines and points and the other unknowns only shift them."""
+        tests_key = frozenset(tests)
+
+        def bounds() -> tuple[int, int | None]:
+            found = []
+            for goal in ("minimize", "maximize"):
+                optimizer = z3.Optimize()
+                optimizer.add(*self.constraints(tests_key, domain))
+                handle = getattr(optimizer, goal)(unknown(name))
+                if optimizer.check() != z3.sat:
+                    raise ValueError("the step's tests contradict what the state knows")
+                value = handle.value()
+                found.append(value.as_long() if z3.is_int_value(value) else None)
+            return found[0], found[1]
+
+        return self._cached(("interval", name, tests_key, domain), bounds)
+
+    def constraints(self, tests: Any, domain: Domain = ()) -> list[Any]:
+        """The tests as z3 terms, with each unknown's domain: at least 0, for a transient one at most
+        ``bound``, for a held one what the state knows."""
         found = [term(t) for t in tests]
-        for page in {page for page, _, _ in tests}:
-            found.append(unknown(page) >= 0)
-            if self.bound is not None:
-                found.append(unknown(page) <= self.bound)
+        held = {name: (least, most) for name, least, most in domain}
+        for name in {n for names, _, _ in tests for n in names} | set(held):
+            least, most = held.get(name, (0, self.bound))
+            found.append(unknown(name) >= least)
+            if most is not None:
+                found.append(unknown(name) <= most)
         return found
 
 
 class Decisions:
     """The outcomes of one run of a step: taken from ``prefix`` first, then the first feasible one,
-    remembering each test whose other outcome was feasible too (to be taken by a later run)."""
+    remembering each other feasible outcome (to be taken by a later run)."""
 
-    def __init__(self, feasibility: Feasibility, prefix: tuple[bool, ...] = ()) -> None:
+    def __init__(self, feasibility: Feasibility, prefix: tuple[int, ...] = (), domain: Domain = ()) -> None:
         self.feasibility = feasibility
         self.prefix = prefix
-        self.taken: list[bool] = []
-        self.tests: list[Test] = []  # the tests as decided (negated where the outcome was false)
-        self.pending: list[tuple[bool, ...]] = []
+        self.domain = domain
+        self.taken: list[int] = []
+        self.tests: list[Test] = []  # the tests as decided, each a half-line or a point
+        self.pending: list[tuple[int, ...]] = []
 
     def decide(self, test: Test) -> bool:
+        choices = outcomes(test)
         n = len(self.taken)
         if n < len(self.prefix):
-            outcome = self.prefix[n]
+            choice = self.prefix[n]
         else:
             so_far = tuple(self.tests)
-            can_hold = self.feasibility.feasible(so_far + (test,))
-            can_fail = self.feasibility.feasible(so_far + (negate(test),))
-            if not (can_hold or can_fail):
+            feasible = [i for i, (t, _) in enumerate(choices) if self.feasibility.feasible(so_far + (t,), self.domain)]
+            if not feasible:
                 raise RuntimeError("a step's earlier tests contradict each other")
-            outcome = can_hold
-            if can_hold and can_fail:
-                self.pending.append(tuple(self.taken) + (False,))
-        self.taken.append(outcome)
-        self.tests.append(test if outcome else negate(test))
-        return outcome
+            choice = feasible[0]
+            self.pending.extend(tuple(self.taken) + (i,) for i in feasible[1:])
+        self.taken.append(choice)
+        decided, truth = choices[choice]
+        self.tests.append(decided)
+        return truth
 
 
-def every_outcome(feasibility: Feasibility, run: Callable[[Decisions], Any]) -> list[tuple[Any, Decisions]]:
+def every_outcome(feasibility: Feasibility, run: Callable[[Decisions], Any],
+                  domain: Domain = ()) -> list[tuple[Any, Decisions]]:
     """Run a step once per feasible combination of its tests' outcomes."""
     results, todo = [], [()]
     while todo:
-        decisions = Decisions(feasibility, todo.pop())
+        decisions = Decisions(feasibility, todo.pop(), domain)
         results.append((run(decisions), decisions))
         todo.extend(decisions.pending)
     return results
@@ -179,27 +223,23 @@ class SymBool:
 
 
 class SymCount:
-    """A page's unknown references plus ``offset`` (the known ones), as a policy sees a refcount."""
+    """Unknown references (``names``) plus ``offset`` (the known ones), as a policy sees a refcount."""
 
-    __slots__ = ("page", "offset", "decisions")
+    __slots__ = ("names", "offset", "decisions")
 
-    def __init__(self, page: int, offset: int, decisions: Decisions) -> None:
-        self.page, self.offset, self.decisions = page, offset, decisions
-
-    @classmethod
-    def of(cls, known: int, page: int, decisions: Decisions) -> "SymCount":
-        return cls(page, known, decisions)
+    def __init__(self, names: tuple[str, ...], offset: int, decisions: Decisions) -> None:
+        self.names, self.offset, self.decisions = names, offset, decisions
 
     def __add__(self, other: int) -> "SymCount":
-        return SymCount(self.page, self.offset + operator.index(other), self.decisions)
+        return SymCount(self.names, self.offset + operator.index(other), self.decisions)
 
     __radd__ = __add__
 
     def __sub__(self, other: int) -> "SymCount":
-        return SymCount(self.page, self.offset - operator.index(other), self.decisions)
+        return SymCount(self.names, self.offset - operator.index(other), self.decisions)
 
     def _test(self, comparison: str, other: int) -> SymBool:
-        return SymBool((self.page, comparison, operator.index(other) - self.offset), self.decisions)
+        return SymBool((self.names, comparison, operator.index(other) - self.offset), self.decisions)
 
     def __eq__(self, other: object) -> SymBool:  # type: ignore[override]
         return self._test("==", other)  # type: ignore[arg-type]

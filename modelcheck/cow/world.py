@@ -39,6 +39,8 @@ class CowWorld:
     scenario    scripted worlds: the programs and events (P and M then follow from it)
     symbolic_refs  speculative and transient references are one unknown count per page and step,
                    decided by z3 (``symbolic.py``) instead of enumerated up to S
+    held_unknown   addresses whose first page has references held outside the scenario for the whole
+                   run, an unknown number (z3 again; the state keeps what the steps learnt of it)
     """
 
     processes: int = 2
@@ -47,6 +49,7 @@ class CowWorld:
     actions: frozenset[str] = field(default=frozenset(ACTION_KINDS))
     scenario: Scenario | None = None
     symbolic_refs: bool = False
+    held_unknown: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name, value, least in (("processes (P)", self.processes, 1),
@@ -62,6 +65,10 @@ class CowWorld:
             raise WorldError(f"unknown action kind(s) {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(ACTION_KINDS)})")
         object.__setattr__(self, "actions", actions)
+        addresses = self.scenario.addresses if self.scenario is not None else self.addresses
+        for a in self.held_unknown:
+            if not isinstance(a, int) or not 0 <= a < addresses:
+                raise WorldError(f"held_unknown names address {a!r}; the world has a0..a{addresses - 1}")
 
     @classmethod
     def reference(cls, P: int, M: int, S: int) -> "CowWorld":
@@ -89,13 +96,18 @@ class CowWorld:
         return replace(self, speculative=0, symbolic_refs=True, scenario=scenario,
                        actions=self.actions - {"spec_get", "spec_put"})
 
+    def with_unknown_holders(self, *addresses: int) -> "CowWorld":
+        """This world with references held outside the scenario, an unknown number for the whole run,
+        on the first page of each of ``addresses`` (pipes filled by vmsplice before the scenario, say)."""
+        return replace(self, held_unknown=tuple(sorted(set(self.held_unknown) | set(addresses))))
+
     def with_speculative(self, S: int) -> "CowWorld":
         """This world with up to S enumerated speculative references (the explicit counterpart of
         ``with_symbolic_refs``, where a symbolic counterexample replays at the S z3 found)."""
         scenario = self.scenario
         if scenario is not None:
             scenario = replace(scenario, events=scenario.events | {"spec"})
-        return replace(self, speculative=max(S, 1), symbolic_refs=False, scenario=scenario,
+        return replace(self, speculative=max(S, 1), symbolic_refs=False, held_unknown=(), scenario=scenario,
                        actions=self.actions | {"spec_get", "spec_put"})
 
     def describe(self) -> str:
@@ -105,11 +117,15 @@ class CowWorld:
             spec = f" S={self.speculative}" if "spec" in s.events else ""
             tlb = ", TLBs" if s.tlb else ""
             unknown = ", any number of unknown references per page and step (symbolic)" if self.symbolic_refs else ""
+            if self.held_unknown:
+                unknown += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
                     f"{s.addresses} address(es){tlb}{events}{spec}{unknown}")
         text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"
         if self.actions != frozenset(ACTION_KINDS):
             text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)
+        if self.held_unknown:
+            text += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)
         return text
 
     # -- what a spec may ask of a world ---------------------------------------------

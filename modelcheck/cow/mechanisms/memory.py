@@ -118,7 +118,7 @@ class Memory:
         mapcount = self.mapcount(s, page)
         refcount = mapcount + self._other_holders(s, page)
         if self._decisions is not None:  # symbolic references: the policy sees known + unknown ones
-            refcount = self.symbolic_count(refcount, page)
+            refcount = self.symbolic_count(refcount, page, s)
         return PageInfo(mapcount=mapcount, refcount=refcount,
                         exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                         has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
@@ -141,6 +141,11 @@ class Memory:
             t[start:start + C] = [0] * C
             if L.features.pageflags:
                 t[L.flags_base + page] = 0
+            for k in range(L.features.held):
+                # references held outside the scenario: once the scenario lets go of their page nothing in
+                # it can reach the page again, so they no longer count (their slot would be reused)
+                if t[L.held_base + 3 * k] == page + 1:
+                    t[L.held_base + 3 * k:L.held_base + 3 * k + 3] = [0, 0, 0]
 
     def copy_page(self, t: list[int], source: int) -> int:
         """Take the lowest free page slot and copy ``source`` into it.
