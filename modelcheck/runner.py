@@ -51,8 +51,9 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
     for policy in policies:
         model = loaded.world.model(policy, invariants)
         result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}")
-        missing = tuple(item for item in loaded.spec.covers if item not in result.covered) \
-            if result.verdict is not Verdict.INCOMPLETE and not (result.violations and options.stop_at_first) else ()
+        judged = result.verdict is not Verdict.INCOMPLETE and not (result.violations and options.stop_at_first) \
+            and result.strategy != "bmc"  # the bounded model checker does not enumerate what fired
+        missing = tuple(item for item in loaded.spec.covers if item not in result.covered) if judged else ()
         yield PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
                         result=result, missing_coverage=missing)
         if result.interrupted:

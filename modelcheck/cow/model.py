@@ -18,9 +18,9 @@ from typing import Any, NamedTuple, Sequence
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.footprint import Tracked
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP,
-                                   PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE, Features, Layout, pte_make,
-                                   pte_page)
+                                   PAGE_LRU_BATCH, PTE_FLAG_MASK, PTE_SHIFT, PTE_SOFTDIRTY, PTE_SWAP,
+                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP,
+                                   VMA_WRITE, Features, Layout, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import Faults
 from modelcheck.cow.mechanisms.fork import ForkExit
 from modelcheck.cow.mechanisms.ghost import Ghost
@@ -496,6 +496,46 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             return None
         return [("thread", t.name) for t in self.scenario.threads] + list(self._kernel_base)
 
+    def step(self, s: Any, key: tuple) -> list[tuple[Act, Any]]:
+        """The enabled action of ``key`` (a thread, or a kernel event on a page) with its successor."""
+        out: list = []
+        if key[0] == "thread":
+            self._thread_step(s, self._thread_number[key[1]], out)
+        else:
+            self._kernel_step(s, key[0], key[1], out)
+        return out
+
+    def slot_bounds(self) -> list[tuple[int, int]]:
+        """Inclusive bounds of every slot over every state the world can reach (for the bounded model
+        checker, whose states are free variables within them)."""
+        L = self.layout
+        f = L.features
+        P, M, C, pages = L.processes, L.addresses, f.cells, L.pages
+        code = self.tags.code(0, P - 1, len(self.tags.writers or ())) + P  # above every value code
+        any_value = (0, 1 << 20)
+        bounds = [any_value] * L.size
+        bounds[0] = (0, P - 1)
+
+        def section(base: int, length: int, most: int) -> None:
+            bounds[base:base + length] = [(0, most)] * length
+
+        section(L.pte_base, P * M, ((pages + 1) << PTE_SHIFT) | PTE_FLAG_MASK)
+        section(L.pipe_base, L.value_base - L.pipe_base, pages)
+        section(L.value_base, pages * C, code)
+        if f.speculative:
+            section(L.spec_base, pages, f.speculative)
+        if f.pageflags:
+            section(L.flags_base, pages, 255)
+        if self.scenario is not None:
+            for n, thread in enumerate(self.scenario.threads):
+                bounds[L.pc_base + n] = (0, len(thread.program))
+        section(L.holder_base, f.holders, pages)
+        if f.last_write:
+            section(L.last_base, P * M * C, code)
+        if f.write_protect:
+            section(L.wp_base, P * M, 1)
+        return bounds
+
     def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
         """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
         judge it and the state after it; for a disabled step, what its enabledness test read.
@@ -504,12 +544,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         """
         reads: set[int] = set()
         writes: set[int] = set()
-        out: list = []
-        state = Tracked(s, reads, writes)
-        if key[0] == "thread":
-            self._thread_step(state, self._thread_number[key[1]], out)
-        else:
-            self._kernel_step(state, key[0], key[1], out)
+        out = self.step(Tracked(s, reads, writes), key)
         if out:
             (act, after), = out
             after = after.frozen() if isinstance(after, Tracked) else after

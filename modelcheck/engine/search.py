@@ -20,7 +20,7 @@ from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Trace, Verdict, Violation
 from modelcheck.engine.traces import counterexample
 
-STRATEGIES = ("bfs", "dfs", "dpor")
+STRATEGIES = ("bfs", "dfs", "dpor", "bmc")
 STORES = ("dict", "compact", "fingerprint")
 _CHECK_EVERY = 1024  # expansions between looks at the clock
 
@@ -35,6 +35,7 @@ class SearchOptions:
     store: str | None = None  # dict (exact, back-pointers), compact (exact, packed) or fingerprint;
     #                           None: dict for one process, compact for several
     workers: int = 1          # processes, each owning a hash partition of the store
+    depth: int | None = None  # bmc: the most steps a counterexample may have
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -47,6 +48,14 @@ class SearchOptions:
             raise ValueError("several workers need a compact or fingerprint store, not dict")
         if self.strategy == "dfs" and (self.workers > 1 or self.store not in (None, "dict")):
             raise ValueError("depth-first search runs in one process over the dict store")
+        if self.strategy == "bmc" and (self.depth is None or self.depth < 1):
+            raise ValueError("the bounded model checker needs --depth K, K at least 1")
+        if self.strategy == "bmc" and (self.workers > 1 or self.store is not None or self.reduce
+                                       or self.max_states is not None):
+            raise ValueError("the bounded model checker keeps no states: it does not combine with --store, "
+                             "--workers, --reduce or --max-states")
+        if self.depth is not None and self.strategy != "bmc":
+            raise ValueError("--depth bounds the bounded model checker (--engine bmc) only")
         if self.strategy == "dpor" and (self.workers > 1 or self.store is not None or self.reduce):
             raise ValueError("DPOR runs in one process without a state store and is a reduction of its own: "
                              "it does not combine with --store, --workers or --reduce")
@@ -58,6 +67,10 @@ class SearchOptions:
 
 class WorkerFailed(RuntimeError):
     """A worker process of a run with several failed or vanished (its traceback, as text, when it had one)."""
+
+
+class EnginesDisagree(RuntimeError):
+    """A counterexample the bounded model checker found does not replay on the model itself."""
 
 
 class _Stop(Exception):
@@ -254,6 +267,17 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
 
 
 def _check(model: Model, options: SearchOptions, progress: Progress, title: str) -> Result:
+    if options.strategy == "bmc":
+        from modelcheck.engine import bmc
+
+        if not bmc.offers_bmc(model):
+            raise ValueError("the bounded model checker needs a model that offers its steps one key at a "
+                             "time and bounds on its slots (a scripted scenario without symbolic references)")
+        progress.start(title)
+        try:
+            return bmc.run(model, options.depth, options.stop_at_first, options.time_limit)
+        finally:
+            progress.close()
     if options.strategy == "dpor":
         return _dpor(model, options, progress, title)
     progress.start(title)

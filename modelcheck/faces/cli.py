@@ -2,6 +2,7 @@
 
     python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor]
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
+                              [--engine explicit|bmc] [--depth K]
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from modelcheck.engine import SearchOptions, Verdict
-from modelcheck.engine.search import WorkerFailed
+from modelcheck.engine.search import EnginesDisagree, WorkerFailed
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
 from modelcheck.runner import PolicyRun, policy_catalogue, replay_trace, run_spec
@@ -78,6 +79,10 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbolic-refs", action="store_true",
                    help="speculative and transient references: any number per page at every step, "
                         "decided by z3, instead of enumerated up to S (the verdict then holds for any number)")
+    p.add_argument("--engine", choices=("explicit", "bmc"), default="explicit",
+                   help="explicit: search the states (default); bmc: bounded model checking in z3, the "
+                        "transition relation unrolled --depth steps (scripted scenarios), as a second opinion")
+    p.add_argument("--depth", type=int, metavar="K", help="bmc: look for counterexamples of at most K steps")
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -92,7 +97,11 @@ def _check_parser() -> argparse.ArgumentParser:
 def _check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
     try:
-        options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop,
+        if args.engine == "bmc":
+            args.strategy = "bmc"
+        elif args.depth is not None:
+            raise ValueError("--depth needs --engine bmc")
+        options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
                                 store=args.store, workers=args.workers)
     except ValueError as err:
@@ -104,6 +113,12 @@ def _check(argv: Sequence[str]) -> int:
             raise UsageError(f"{args.spec}: this spec's world has no symbolic references")
         loaded = dataclasses.replace(loaded, world=symbolic())
     policies = loaded.policies(args.policy)
+    if options.strategy == "bmc":
+        from modelcheck.engine.bmc import offers_bmc
+
+        if not offers_bmc(loaded.world.model(policies[0], loaded.spec.invariants)):
+            raise UsageError(f"{args.spec}: the bounded model checker runs scripted scenarios without symbolic "
+                             f"or held references; this spec's world is not one")
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
@@ -235,3 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INCOMPLETE
     except BrokenPipeError:
         return EXIT_OK
+    except EnginesDisagree as err:
+        print(f"modelcheck: the two engines disagree (a bounded model checking run does not replay): {err}",
+              file=sys.stderr)
+        return EXIT_DIFFERS

@@ -65,7 +65,8 @@ def counterexamples(runs: Sequence[PolicyRun]) -> str:
         r = run.result
         for violation in r.violations:
             trace = violation.trace
-            shortest = {"bfs": "shortest counterexample", "dpor": "counterexample (depth-first, DPOR)"}.get(
+            shortest = {"bfs": "shortest counterexample", "bmc": "shortest counterexample (bounded model checking)",
+                        "dpor": "counterexample (depth-first, DPOR)"}.get(
                 r.strategy, "counterexample (depth-first)")
             count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""
             parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {len(trace)} steps{count}\n"
