@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.py"))
 # the quick ones run in the default suite; every scripted spec under every policy in the slow one
 QUICK = [("c1_basic_cow", ("mapcount", "page_count")), ("c8_iouring_fork", ("mapcount", "page_count")),
-         ("c9_ro_pin_shared", ("mapcount", "page_count"))]
+         ("c9_ro_pin_shared", ("mapcount", "page_count")),
+         # a leak found through a memo of the leak check: symbolic values must not be kept as its keys
+         ("c5_vmsplice_before_fork", ("mapcount", "page_count"))]
 
 
 def both(path: Path, policy: str, time_limit: float | None = None):

@@ -29,6 +29,7 @@ value of the page, in the state before the action.
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Callable
 
 from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
@@ -59,7 +60,7 @@ def _leak_check(name: str, model: "CowModel", observers: Callable[[int], bool], 
 
     def holds(before: tuple, act: "Act", after: tuple) -> bool:
         seen = model.observation(before, act)
-        key = (seen.observer, seen.value)
+        key = (seen.observer, operator.index(seen.value))  # plain ints: the memo outlives any one state
         allowed = verdicts.get(key)
         if allowed is None:
             allowed = verdicts[key] = not observers(seen.observer) or may_observe(model, *key)

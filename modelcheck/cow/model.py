@@ -519,7 +519,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         def section(base: int, length: int, most: int) -> None:
             bounds[base:base + length] = [(0, most)] * length
 
-        section(L.pte_base, P * M, ((pages + 1) << PTE_SHIFT) | PTE_FLAG_MASK)
+        section(L.pte_base, P * M, (pages << PTE_SHIFT) | PTE_FLAG_MASK)  # the last page's PTE codes
         section(L.pipe_base, L.value_base - L.pipe_base, pages)
         section(L.value_base, pages * C, code)
         if f.speculative:
@@ -534,6 +534,9 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             section(L.last_base, P * M * C, code)
         if f.write_protect:
             section(L.wp_base, P * M, 1)
+        if f.tlb:
+            section(L.tlb_base, f.threads * M, (pages << 1) | 1)
+            section(L.fault_base, f.threads, pages | pages << 8)
         return bounds
 
     def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:

@@ -34,7 +34,7 @@ from modelcheck.engine.model import Invariant, Model, TransitionCheck
 from modelcheck.engine.replay import replay
 from modelcheck.engine.result import Result, Stats, Verdict, Violation
 from modelcheck.engine.search import EnginesDisagree
-from modelcheck.engine.symexec import WIDTH, SymState, every_path
+from modelcheck.engine.symexec import WIDTH, SymState, TooManyValues, every_path
 from modelcheck.engine.traces import build_trace
 
 
@@ -137,8 +137,8 @@ def run(model: Model, depth: int, stop_at_first: bool = True, time_limit: float 
     deadline = started + time_limit if time_limit else None
     try:
         return _run(model, depth, stop_at_first, started, deadline)
-    except _OutOfTime:
-        reason = f"time limit of {time_limit:g} s reached"
+    except (_OutOfTime, TooManyValues) as stop:
+        reason = f"time limit of {time_limit:g} s reached" if isinstance(stop, _OutOfTime) else str(stop)
         return Result(verdict=Verdict.INCOMPLETE, stats=Stats(0, 0, 0, time.perf_counter() - started),
                       incomplete_reason=reason, strategy="bmc", store="none")
 

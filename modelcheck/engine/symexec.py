@@ -38,6 +38,11 @@ class Infeasible(Exception):
     """The path's constraints contradict each other (never expected: every choice is checked first)."""
 
 
+class StalePath(Exception):
+    """A term was used after its path ended (kept in a memo across steps, say): a bug to fix, never a
+    path to drop."""
+
+
 class TooManyValues(Exception):
     """The step code needs a term as a Python value, and the term has too many feasible values."""
 
@@ -55,6 +60,7 @@ class Path:
         self.constraints: list[Any] = []
         self.pending: list[tuple[Any, ...]] = []
         self.model: Any = None
+        self.closed = False
 
     def _constrain(self, condition: Any, keeps_model: bool = False) -> None:
         self.constraints.append(condition)
@@ -67,6 +73,7 @@ class Path:
         """Take the path's constraints off the solver."""
         for _ in self.constraints:
             self.solver.pop()
+        self.closed = True
 
     def _feasible(self, extra: Any) -> bool:
         self.solver.push()
@@ -84,6 +91,8 @@ class Path:
         return self.model
 
     def truth(self, condition: Any) -> bool:
+        if self.closed:
+            raise StalePath("a symbolic value was used after its path ended")
         condition = z3.simplify(condition)
         if z3.is_true(condition):
             return True
@@ -105,6 +114,8 @@ class Path:
 
     def value(self, term: Any) -> int:
         """A concrete value of ``term``; a later run takes each other feasible one."""
+        if self.closed:
+            raise StalePath("a symbolic value was used after its path ended")
         term = z3.simplify(term)
         if z3.is_bv_value(term):
             return term.as_signed_long()
