@@ -1,9 +1,11 @@
 """Benchmark: the bounded model checker against breadth-first search, on every scripted spec and policy.
 
 For each spec and policy: breadth-first search's verdict, shortest counterexample length and seconds,
-and the bounded model checker's with the depth breadth-first search reached plus one (enough for a full
-verdict: if no run of that many steps exists, every execution ended before). A bounded run that hits
-the time limit is marked so. Prints a table and writes results/bmc-bench.md.
+and the bounded model checker's. Its depth bound is the larger of breadth-first search's depth plus one
+and its state count: no run that visits no state twice is longer, so the bound never cuts a search
+short; the bounded run ends on its own as soon as no such run of the next length exists (the depth it
+reached is in the table). A bounded run that hits the time limit is marked so. Prints a table and
+writes results/bmc-bench.md.
 
     python bench/bmc_compare.py                   # 20 s per bounded run
     python bench/bmc_compare.py --time-limit 60
@@ -38,13 +40,14 @@ def main() -> int:
     lines = [f"# Bounded model checking against breadth-first search ({date.today()}, Python "
              f"{platform.python_version()})", "",
              f"Written by `python bench/bmc_compare.py --time-limit {args.time_limit:g}`. Each spec's own "
-             "invariants; the bounded run's depth is breadth-first search's depth + 1; its transitions are the "
-             "guarded updates symbolic execution found (paths through the step code), not explored "
-             "transitions. 'agree': same verdict and, where violated, same shortest length.", "",
-             "| spec | policy | BFS verdict | BFS length | BFS states | BFS s | BMC verdict | BMC length | "
-             "BMC guarded updates | BMC s | agree | faster |",
-             "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|---|"]
-    counts = {"agree": 0, "disagree": 0, "timeout": 0, "bfs faster": 0, "bmc faster": 0}
+             "invariants; the bounded run's depth bound is max(BFS depth + 1, BFS states), and it stops by itself "
+             "once no run of the next length visits only new states ('BMC depth' is where it stopped); its "
+             "transitions are the guarded updates symbolic execution found (paths through the step code), not "
+             "explored transitions. 'agree': same verdict and, where violated, same shortest length.", "",
+             "| spec | policy | BFS verdict | BFS length | BFS states | BFS depth | BFS s | BMC verdict | BMC length | "
+             "BMC depth | BMC guarded updates | BMC s | agree | faster |",
+             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|"]
+    counts = {"agree": 0, "disagree": 0, "incomplete": 0, "bfs faster": 0, "bmc faster": 0}
     for path in sorted((ROOT / "specs").glob("*.py")):
         loaded = bind(path, load_spec(path))
         for policy in loaded.policies(args.policy):
@@ -55,10 +58,12 @@ def main() -> int:
             bfs = check(model, SearchOptions(store="dict"))
             t_bfs = time.perf_counter() - started
             started = time.perf_counter()
-            bmc = check(model, SearchOptions(strategy="bmc", depth=bfs.stats.depth + 1, time_limit=args.time_limit))
+            bmc = check(model, SearchOptions(strategy="bmc", depth=max(bfs.stats.depth + 1, bfs.stats.states),
+                                             time_limit=args.time_limit))
             t_bmc = time.perf_counter() - started
             if bmc.verdict is Verdict.INCOMPLETE:
-                agree, counts["timeout"] = "timed out", counts["timeout"] + 1
+                agree = "timed out" if "time limit" in (bmc.incomplete_reason or "") else "incomplete"
+                counts["incomplete"] += 1
             else:
                 same = (bfs.verdict, length(bfs)) == (bmc.verdict, length(bmc))
                 agree = "yes" if same else "NO"
@@ -66,7 +71,8 @@ def main() -> int:
             faster = "BMC" if t_bmc < t_bfs else "BFS"
             counts["bmc faster" if faster == "BMC" else "bfs faster"] += 1
             lines.append(f"| {path.stem} | {policy} | {bfs.verdict.value} | {length(bfs)} | {bfs.stats.states:,} | "
-                         f"{t_bfs:.3f} | {bmc.verdict.value} | {length(bmc)} | {bmc.stats.transitions:,} | "
+                         f"{bfs.stats.depth} | {t_bfs:.3f} | {bmc.verdict.value} | {length(bmc)} | {bmc.stats.depth} | "
+                         f"{bmc.stats.transitions:,} | "
                          f"{t_bmc:.2f} | {agree} | {faster} |")
             print(lines[-1], flush=True)
     lines += ["", "Summary: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "."]

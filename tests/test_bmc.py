@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from modelcheck.engine import SearchOptions, Verdict, check
+from modelcheck.engine.search import EnginesDisagree
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec
+from tests.toy_models import Ring, Wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.py"))
@@ -47,14 +49,19 @@ SCRIPTED = [p for p in SPECS if bind(p, load_spec(p)).world.scenario is not None
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SCRIPTED, ids=[p.stem for p in SCRIPTED])
 def test_every_scenario_under_every_policy_both_engines(path):
-    """Wherever the bounded run finishes within 10 s it agrees with breadth-first search; which runs
-    do not finish is in results/bmc-bench.md (bench/bmc_compare.py)."""
+    """Both engines give every scripted spec under every policy the same verdict and shortest length,
+    and the bounded run reaches a full verdict by itself (its bound is one no run that repeats no state
+    can exceed); results/bmc-bench.md has the figures (bench/bmc_compare.py)."""
     loaded = bind(path, load_spec(path))
     if loaded.world.symbolic_refs or loaded.world.held_unknown:
         pytest.skip("symbolic references: the explicit engines only")
     for policy in loaded.policies():
-        bfs, bmc = both(path, policy, time_limit=10)
-        assert bmc.verdict is Verdict.INCOMPLETE or same(bfs, bmc), (path.stem, policy)
+        model = loaded.world.model(policy, loaded.spec.invariants)
+        bfs = check(model, SearchOptions(store="dict"))
+        bmc = check(model, SearchOptions(strategy="bmc", depth=max(bfs.stats.depth + 1, bfs.stats.states),
+                                         time_limit=900))
+        assert bmc.verdict is not Verdict.INCOMPLETE, (path.stem, policy, bmc.incomplete_reason)
+        assert same(bfs, bmc), (path.stem, policy, bfs.verdict, bmc.verdict)
 
 
 def test_a_depth_bound_below_the_shortest_counterexample_is_incomplete_not_holds():
@@ -85,3 +92,61 @@ def test_bmc_mistakes_are_one_line(argv, message, capsys):
     assert main([str(ROOT / argv[0]), *argv[1:], "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# -- the engine alone, on a model with answers by hand -------------------------------------------------------
+
+def test_a_cyclic_model_gets_a_full_verdict_and_a_short_bound_says_incomplete():
+    # 9 states, every one on a cycle; the longest run without a repeat takes 5 steps:
+    # (0,0) (1,0) (1,1) (1,2) (2,2) (0,2), so the 6th step is where none is left
+    model = Ring(3, at=1, top=2, far=1024)
+    bfs = check(model, SearchOptions(store="dict"))
+    assert bfs.stats.states == 9 and bfs.stats.depth == 5
+    done = check(model, SearchOptions(strategy="bmc", depth=20))
+    assert done.verdict is Verdict.HOLDS and done.stats.depth == 6
+    short = check(model, SearchOptions(strategy="bmc", depth=5))
+    assert short.verdict is Verdict.INCOMPLETE and "within 5" in short.incomplete_reason
+
+
+def test_the_search_ends_where_breadth_first_search_does_not_where_loop_free_runs_do():
+    """Two wheels turning independently: every state within 2(n-1) steps, but runs that never repeat a
+    state go on for n*n - 1 steps; once the newest frame has only states earlier frames have, the
+    search is complete."""
+    n = 5
+    model = Wheels(n, never=(n, n))
+    bfs = check(model, SearchOptions(store="dict"))
+    assert bfs.stats.states == n * n and bfs.stats.depth == 2 * (n - 1)
+    result = check(model, SearchOptions(strategy="bmc", depth=n * n))
+    assert result.verdict is Verdict.HOLDS and result.stats.depth == 2 * (n - 1) + 1
+
+
+@pytest.mark.parametrize("n, at, top", [(3, 1, 2), (4, 3, 3), (2, 0, 4)])
+def test_shortest_violations_of_a_cyclic_model_match_breadth_first_search(n, at, top):
+    model = Ring(n, at=at, top=top, bad=top, bad_step=True)
+    bfs = check(model, SearchOptions(store="dict", stop_at_first=False))
+    bmc = check(model, SearchOptions(strategy="bmc", depth=n * (top + 1), stop_at_first=False))
+    shortest = at + top
+    assert {v.property: len(v.trace) for v in bmc.violations} == {v.property: len(v.trace) for v in bfs.violations} \
+        == {"y_below_bad": shortest, "no_bump_to_top": shortest}
+
+
+def test_past_the_listing_cap_only_the_end_of_loop_free_runs_completes_the_search(monkeypatch):
+    from modelcheck.engine import bmc
+    monkeypatch.setattr(bmc._Unrolling, "LISTING_CAP", 3)
+    result = check(Wheels(3, never=(3, 3)), SearchOptions(strategy="bmc", depth=20))
+    assert result.verdict is Verdict.HOLDS and result.stats.depth == 3 * 3  # 8 loop-free steps, then none
+    assert any("more than 3 states" in note for note in result.notes)
+
+
+def test_code_runs_only_on_reachable_states_and_guards_serve_every_later_frame():
+    """tick indexes a list by x: on a free x symbolic execution would need 2^32 values; on the frames it
+    needs n, found at the first frames and reused after (the table has n + 1 transitions at any depth)."""
+    n = 5
+    result = check(Ring(n, at=2, top=3), SearchOptions(strategy="bmc", depth=40))
+    assert result.verdict is Verdict.HOLDS and result.stats.transitions == n + 1
+
+
+def test_code_that_fails_on_a_reachable_state_is_an_error_not_a_dropped_path():
+    model = Ring(3, at=1, top=1, successor_of=[1, 2])  # x == 2 is reachable and has no successor entry
+    with pytest.raises(EnginesDisagree, match="IndexError"):
+        check(model, SearchOptions(strategy="bmc", depth=10))

@@ -202,3 +202,103 @@ class Programs:
 
     def state_to_json(self, state):
         return {"pcs": list(state[0]), "variables": list(state[1])}
+
+
+class Ring:
+    """x goes round 0..n-1 ("tick"); "bump" raises y by one whenever x == ``at``, up to ``top``.
+
+    n * (top + 1) states, with cycles; the shortest run to y == top takes at + top steps. States are
+    flat integer tuples and the model names its step keys, so the bounded model checker can run its
+    code symbolically: ``tick`` looks x up in a list (symbolic execution must then take x's values
+    one by one, and a free x would have 2^32 of them). ``successor_of`` replaces that list, e.g. with
+    one too short, which fails on a reachable state.
+
+    A third slot z is 0 in every reachable state, and tick doubles it; with ``far`` the invariant
+    z != far holds (a property that reads a slot no step changes)."""
+
+    def __init__(self, n: int, at: int, top: int, bad: int | None = None, bad_step: bool = False,
+                 successor_of: list[int] | None = None, far: int | None = None) -> None:
+        self.n, self.at, self.top, self.bad, self.bad_step, self.far = n, at, top, bad, bad_step, far
+        self.successor_of = successor_of if successor_of is not None else [(x + 1) % n for x in range(n)]
+
+    def initial_states(self):
+        return [(0, 0, 0)]
+
+    def step_keys(self):
+        return ["tick", "bump"]
+
+    def step(self, s, key):
+        t = list(s) if isinstance(s, tuple) else s.copy()
+        if key == "tick":
+            t[0] = self.successor_of[s[0]]
+            t[2] = s[2] * 2
+        elif s[0] == self.at and s[1] < self.top:
+            t[1] = s[1] + 1
+        else:
+            return []
+        return [(Step(key), tuple(t) if isinstance(s, tuple) else t)]
+
+    def successors(self, s):
+        return [pair for key in self.step_keys() for pair in self.step(s, key)]
+
+    def properties(self):
+        props = []
+        if self.bad is not None:
+            props.append(Invariant("y_below_bad", lambda s: s[1] != self.bad, lambda s: f"y reached {s[1]}"))
+        if self.far is not None:
+            props.append(Invariant("z_not_far", lambda s: s[2] != self.far, lambda s: f"z reached {s[2]}"))
+        if self.bad_step:
+            props.append(TransitionCheck("no_bump_to_top",
+                                         lambda a, act, b: not (act.name == "bump" and b[1] == self.top),
+                                         lambda a, act, b: f"bumped y to {b[1]}"))
+        return props
+
+    def action_label(self, act):
+        return act.name
+
+    def action_actor(self, act):
+        return "ring"
+
+    def describe_transition(self, before, act, after):
+        return [f"(x, y, z): {before} -> {after}"]
+
+    def state_to_json(self, s):
+        return {"x": s[0], "y": s[1], "z": s[2]}
+
+
+class Wheels:
+    """Two wheels of n positions, each turned by its own step: n*n states, all within 2(n-1) steps, and
+    runs that repeat no state for n*n - 1 steps. ``never`` is a state the invariant forbids."""
+
+    def __init__(self, n: int, never: tuple[int, int]) -> None:
+        self.n, self.never = n, never
+
+    def initial_states(self):
+        return [(0, 0)]
+
+    def step_keys(self):
+        return [0, 1]
+
+    def step(self, s, wheel):
+        t = list(s) if isinstance(s, tuple) else s.copy()
+        t[wheel] = (s[wheel] + 1) % self.n
+        return [(Step("turn", wheel), tuple(t) if isinstance(s, tuple) else t)]
+
+    def successors(self, s):
+        return [pair for wheel in self.step_keys() for pair in self.step(s, wheel)]
+
+    def properties(self):
+        return [Invariant("not_never", lambda s: not (s[0] == self.never[0] and s[1] == self.never[1]),
+                          lambda s: f"reached {tuple(s)}")]
+
+    def action_label(self, act):
+        return f"turn wheel {act.who}"
+
+    def action_actor(self, act):
+        return f"wheel {act.who}"
+
+    def describe_transition(self, before, act, after):
+        return [f"{before} -> {after}"]
+
+    def state_to_json(self, s):
+        return {"wheels": list(s)}

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Sequence
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.footprint import Tracked
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH, PTE_FLAG_MASK, PTE_SHIFT, PTE_SOFTDIRTY, PTE_SWAP,
+                                   PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP,
                                    VMA_WRITE, Features, Layout, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import Faults
@@ -504,40 +504,6 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         else:
             self._kernel_step(s, key[0], key[1], out)
         return out
-
-    def slot_bounds(self) -> list[tuple[int, int]]:
-        """Inclusive bounds of every slot over every state the world can reach (for the bounded model
-        checker, whose states are free variables within them)."""
-        L = self.layout
-        f = L.features
-        P, M, C, pages = L.processes, L.addresses, f.cells, L.pages
-        code = self.tags.code(0, P - 1, len(self.tags.writers or ())) + P  # above every value code
-        any_value = (0, 1 << 20)
-        bounds = [any_value] * L.size
-        bounds[0] = (0, P - 1)
-
-        def section(base: int, length: int, most: int) -> None:
-            bounds[base:base + length] = [(0, most)] * length
-
-        section(L.pte_base, P * M, (pages << PTE_SHIFT) | PTE_FLAG_MASK)  # the last page's PTE codes
-        section(L.pipe_base, L.value_base - L.pipe_base, pages)
-        section(L.value_base, pages * C, code)
-        if f.speculative:
-            section(L.spec_base, pages, f.speculative)
-        if f.pageflags:
-            section(L.flags_base, pages, 255)
-        if self.scenario is not None:
-            for n, thread in enumerate(self.scenario.threads):
-                bounds[L.pc_base + n] = (0, len(thread.program))
-        section(L.holder_base, f.holders, pages)
-        if f.last_write:
-            section(L.last_base, P * M * C, code)
-        if f.write_protect:
-            section(L.wp_base, P * M, 1)
-        if f.tlb:
-            section(L.tlb_base, f.threads * M, (pages << 1) | 1)
-            section(L.fault_base, f.threads, pages | pages << 8)
-        return bounds
 
     def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
         """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to

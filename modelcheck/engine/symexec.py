@@ -53,42 +53,34 @@ class Path:
 
     VALUES_CAP = 4096  # a value the code needs concretely, with more feasible values than this, is an error
 
-    def __init__(self, solver: Any, prefix: tuple[Any, ...] = ()) -> None:
+    def __init__(self, solver: Any, prefix: tuple[Any, ...] = (), known: list[tuple[Any, Any]] | None = None) -> None:
         self.solver = solver  # holds what every state satisfies; each constraint of the path is pushed on it
         self.prefix = prefix
+        self.known = known or []  # (variable, value) pairs the solver's assertions imply: decide without asking
         self.taken: list[Any] = []
-        self.constraints: list[Any] = []
+        self.constraints: list[Any] = []  # every condition the path took, over the state's own terms
         self.pending: list[tuple[Any, ...]] = []
-        self.model: Any = None
+        self.pushes = 0
         self.closed = False
 
-    def _constrain(self, condition: Any, keeps_model: bool = False) -> None:
+    def _constrain(self, condition: Any) -> None:
         self.constraints.append(condition)
         self.solver.push()
+        self.pushes += 1
         self.solver.add(condition)
-        if not keeps_model:
-            self.model = None
+
+    def _given(self, term: Any) -> Any:
+        """``term`` simplified with the known values put in."""
+        return z3.simplify(z3.substitute(term, *self.known) if self.known else term)
 
     def close(self) -> None:
         """Take the path's constraints off the solver."""
-        for _ in self.constraints:
+        for _ in range(self.pushes):
             self.solver.pop()
         self.closed = True
 
     def _feasible(self, extra: Any) -> bool:
-        self.solver.push()
-        self.solver.add(extra)
-        answer = self.solver.check() == z3.sat
-        self.solver.pop()
-        return answer
-
-    def _model(self) -> Any:
-        """A solution of the path's constraints (one check, then kept while choices agree with it)."""
-        if self.model is None:
-            if self.solver.check() != z3.sat:
-                raise Infeasible("the path is infeasible")
-            self.model = self.solver.model()
-        return self.model
+        return self.solver.check(extra) == z3.sat
 
     def truth(self, condition: Any) -> bool:
         if self.closed:
@@ -98,18 +90,25 @@ class Path:
             return True
         if z3.is_false(condition):
             return False
+        given = self._given(condition)
+        if z3.is_true(given) or z3.is_false(given):  # implied: recorded for the guard, no question asked
+            self.constraints.append(condition if z3.is_true(given) else z3.Not(condition))
+            return z3.is_true(given)
         n = len(self.taken)
         if n < len(self.prefix):
             choice = bool(self.prefix[n])
             self.taken.append(choice)
             self._constrain(condition if choice else z3.Not(condition))
             return choice
-        # the outcome the current solution takes is feasible; only the other one needs asking
-        choice = z3.is_true(self._model().eval(condition, model_completion=True))
-        if self._feasible(z3.Not(condition) if choice else condition):
+        # two questions: with the bit-blasting solver they cost less than one solution to evaluate
+        yes, no = self._feasible(condition), self._feasible(z3.Not(condition))
+        if not (yes or no):
+            raise Infeasible("the path is infeasible")
+        choice = yes
+        if yes and no:
             self.pending.append(tuple(self.taken) + (not choice,))
         self.taken.append(choice)
-        self._constrain(condition if choice else z3.Not(condition), keeps_model=True)
+        self._constrain(condition if choice else z3.Not(condition))
         return choice
 
     def value(self, term: Any) -> int:
@@ -119,6 +118,10 @@ class Path:
         term = z3.simplify(term)
         if z3.is_bv_value(term):
             return term.as_signed_long()
+        given = self._given(term)
+        if z3.is_bv_value(given):
+            self.constraints.append(term == given)
+            return given.as_signed_long()
         n = len(self.taken)
         if n < len(self.prefix):
             v = int(self.prefix[n])
@@ -139,7 +142,7 @@ class Path:
             if len(found) > self.VALUES_CAP:
                 self.solver.pop()
                 raise TooManyValues(f"a value the step needs concretely has more than {self.VALUES_CAP} "
-                                    f"possibilities: bound the state's slots more tightly")
+                                    "possibilities on the states the frame holds")
             self.solver.add(term != z3.BitVecVal(v, WIDTH))
         self.solver.pop()
         if not found:
@@ -271,25 +274,22 @@ class SymState:
     __hash__ = None  # type: ignore[assignment]
 
 
-def every_path(solver: Any, run: Callable[[Path], Any]) -> tuple[list[tuple[Any, Path]], int]:
-    """Run ``run`` once per feasible path; returns the results and how many paths failed.
+def every_path(solver: Any, run: Callable[[Path], Any],
+               known: list[tuple[Any, Any]] | None = None) -> list[tuple[Any, Path]]:
+    """Run ``run`` once per path feasible under the solver's assertions; each result with its path.
 
-    A path on which the code raises an ``IndexError``, ``KeyError``, ``ValueError`` or ``RuntimeError`` is
-    dropped: its
-    input is a vector the slot bounds allow but no execution reaches (the code runs on every reachable
-    state explicitly too, and never fails there). The bounded model checker's cross-check against the
-    explicit search is what shows that assumption holds.
+    ``known`` are values the assertions imply, used to decide without asking z3. An exception the code
+    raises is not caught: the bounded model checker asks only about states some run reaches, where the
+    explicit engines run the same code without failing.
     """
-    results, dropped, todo = [], 0, [()]
+    results, todo = [], [()]
     while todo:
-        path = Path(solver, todo.pop())
+        path = Path(solver, todo.pop(), known)
         try:
             results.append((run(path), path))
         except Infeasible:
             pass
-        except (IndexError, KeyError, ValueError, RuntimeError):
-            dropped += 1
         finally:
             path.close()
         todo.extend(path.pending)
-    return results, dropped
+    return results
