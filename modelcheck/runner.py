@@ -61,8 +61,10 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
 
 
 def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], property_name: str,
-                 labels: Sequence[str], initial_state=None, recorded_states=None) -> ReplayOutcome:
-    """Re-execute a recorded counterexample on the spec's world under ``policy``."""
+                 labels: Sequence[str], initial_state=None, recorded_states=None,
+                 parameters: dict[int, int] | None = None) -> ReplayOutcome:
+    """Re-execute a recorded counterexample on the spec's world under ``policy`` (with the run's
+    parameters at the values the bounded model checker found, if it left any free)."""
     known = loaded.world.invariant_names()
     for name in invariants:
         if name not in known:
@@ -70,6 +72,8 @@ def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], pro
     if policy not in loaded.world.policy_names():
         raise SpecError(loaded.path, f"the trace names unknown policy {policy!r}")
     model = loaded.world.model(policy, tuple(invariants))
+    if parameters:
+        model = model.fixing(parameters)
     return replay(model, property_name, labels, initial_state=initial_state,
                   recorded_states=recorded_states)
 

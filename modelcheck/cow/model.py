@@ -113,7 +113,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             spec = world.speculative if open_kinds & {"spec_get", "spec_put"} else 0
         else:
             pipes = scenario.uses("vmsplice", "pipe_read")
-            spec = world.speculative if "spec" in scenario.events else 0
+            spec = world.speculative if "spec" in scenario.events or world.held else 0
         features = Features(
             pipes=pipes, speculative=spec,
             pageflags=policy.uses_exclusive or self._lru_on or self._swap_on or self._lock_on,
@@ -227,6 +227,8 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
                 t[L.vma_base + a] = VMA_WRITE | (VMA_UFFD_WP if a in self._uffd_addrs else 0)
         for k, a in enumerate(self.world.held_unknown):  # on address a's first page, any number so far
             t[L.held_base + 3 * k] = a + 1
+        for a, count in self.world.held:  # a number of them, on its speculative-reference slot
+            t[L.spec_base + a] = count or 0
         return tuple(t)
 
     # -- engine.Model ------------------------------------------------------------------
@@ -504,6 +506,24 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         else:
             self._kernel_step(s, key[0], key[1], out)
         return out
+
+    HELD_MOST = 1 << 20  # held references the bounded model checker considers, at most
+
+    def free_slots(self) -> dict[int, tuple[int, int]]:
+        """For the bounded model checker: initial-state slots that are parameters of the run (held
+        references in an unknown number), with inclusive bounds."""
+        L = self.layout
+        return {L.spec_base + a: (0, self.HELD_MOST) for a, count in self.world.held if count is None}
+
+    def describe_parameter(self, slot: int, value: int | None = None) -> str:
+        a = slot - self.layout.spec_base
+        return f"references held outside on a{a}" + ("" if value is None else f": {value}")
+
+    def fixing(self, values: dict[int, int]) -> "CowModel":
+        """This model with the parameters ``free_slots`` names set: a concrete model to replay on."""
+        L = self.layout
+        counts = {a: values[L.spec_base + a] for a, count in self.world.held if count is None}
+        return self.world.with_held_counts(counts).model(self.policy.name, self.invariant_names)
 
     def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
         """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to

@@ -41,6 +41,10 @@ class CowWorld:
                    decided by z3 (``symbolic.py``) instead of enumerated up to S
     held_unknown   addresses whose first page has references held outside the scenario for the whole
                    run, an unknown number (z3 again; the state keeps what the steps learnt of it)
+    held           (address, count) pairs: such references as a number in the state, on the page's
+                   speculative-reference slot (no speculative events take or drop them); a count of
+                   None is a parameter of the run, left free by the bounded model checker (the
+                   explicit engines would start it at 0: ``bounded_form`` is the only maker of None)
     """
 
     processes: int = 2
@@ -50,6 +54,7 @@ class CowWorld:
     scenario: Scenario | None = None
     symbolic_refs: bool = False
     held_unknown: tuple[int, ...] = ()
+    held: tuple[tuple[int, int | None], ...] = ()
 
     def __post_init__(self) -> None:
         for name, value, least in (("processes (P)", self.processes, 1),
@@ -66,9 +71,12 @@ class CowWorld:
                              f"(known: {', '.join(ACTION_KINDS)})")
         object.__setattr__(self, "actions", actions)
         addresses = self.scenario.addresses if self.scenario is not None else self.addresses
-        for a in self.held_unknown:
+        for a in self.held_unknown + tuple(a for a, _ in self.held):
             if not isinstance(a, int) or not 0 <= a < addresses:
-                raise WorldError(f"held_unknown names address {a!r}; the world has a0..a{addresses - 1}")
+                raise WorldError(f"held references name address {a!r}; the world has a0..a{addresses - 1}")
+        if self.held and (self.speculative < 1 or (self.scenario is not None and "spec" in self.scenario.events)):
+            raise WorldError("held references sit on the speculative-reference slots: they need S >= 1 and "
+                             "no speculative events")
 
     @classmethod
     def reference(cls, P: int, M: int, S: int) -> "CowWorld":
@@ -101,6 +109,19 @@ class CowWorld:
         on the first page of each of ``addresses`` (pipes filled by vmsplice before the scenario, say)."""
         return replace(self, held_unknown=tuple(sorted(set(self.held_unknown) | set(addresses))))
 
+    def bounded_form(self) -> "CowWorld":
+        """This world as the bounded model checker takes it: references held outside the scenario in an
+        unknown number become a count in the state that the checker leaves free (z3 then finds the
+        number a violation needs, as the symbolic explicit run does)."""
+        if not self.held_unknown:
+            return self
+        return replace(self, held_unknown=(), held=tuple((a, None) for a in self.held_unknown),
+                       speculative=max(self.speculative, 1))
+
+    def with_held_counts(self, counts: dict[int, int]) -> "CowWorld":
+        """This world with the given number of held references on each address's first page."""
+        return replace(self, held=tuple((a, counts.get(a, n)) for a, n in self.held))
+
     def with_speculative(self, S: int) -> "CowWorld":
         """This world with up to S enumerated speculative references (the explicit counterpart of
         ``with_symbolic_refs``, where a symbolic counterexample replays at the S z3 found)."""
@@ -119,6 +140,9 @@ class CowWorld:
             unknown = ", any number of unknown references per page and step (symbolic)" if self.symbolic_refs else ""
             if self.held_unknown:
                 unknown += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)
+            if self.held:
+                unknown += ", references held outside: " + " ".join(
+                    f"a{a} {'any number' if n is None else n}" for a, n in self.held)
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
                     f"{s.addresses} address(es){tlb}{events}{spec}{unknown}")
         text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"

@@ -36,11 +36,15 @@ shows as a failed replay.
 
 What a model offers for it: ``step_keys()`` and ``step(state, key)`` (the
 enabled actions of one key with their successors, as ``successors`` lists
-them), on states that are flat tuples of integers.
+them), on states that are flat tuples of integers. Optionally, parameters of
+the run: ``free_slots()`` (initial-state slots left free, with inclusive bounds)
+and ``fixing(values)`` (the model with them set, to replay a counterexample
+on): z3 then finds the values a violation needs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -111,15 +115,21 @@ class _Unrolling:
 
     LISTING_CAP = 5000  # states listed to find the reachability diameter, at most
 
-    def __init__(self, model: Model, init: tuple[int, ...], deadline: float | None) -> None:
+    def __init__(self, model: Model, init: tuple[int, ...], free: dict[int, tuple[int, int]],
+                 deadline: float | None) -> None:
         self.model = model
         self.deadline = deadline
         self.x = [z3.BitVec(f"x{i}", WIDTH) for i in range(len(init))]  # the state a piece of code runs on
         self.y = [z3.BitVec(f"y{i}", WIDTH) for i in range(len(init))]  # the state after, for transition checks
-        self.frames: list[list[Any]] = [[z3.BitVecVal(v, WIDTH) for v in init]]
+        self.solver = z3.SolverFor("QF_BV")  # bit-blasted, incremental: several times faster here than the default
+        first = [z3.BitVecVal(v, WIDTH) for v in init]
+        self.parameters = {slot: z3.BitVec(f"p{slot}", WIDTH) for slot in free}  # free initial slots
+        for slot, (least, most) in free.items():
+            first[slot] = self.parameters[slot]
+            self.solver.add(z3.ULE(least, first[slot]), z3.ULE(first[slot], most))
+        self.frames: list[list[Any]] = [first]
         self.choices: list[Any] = []
         self.live: list[list[int]] = []  # per step, the table's transitions whose guard the frame does not refute
-        self.solver = z3.SolverFor("QF_BV")  # bit-blasted, incremental: several times faster here than the default
         self.table: list[Transition] = []
         self.steps = [_Code(f"the step of {key!r}", self._stepper(key), self.x, steps=True)
                       for key in model.step_keys()]
@@ -128,7 +138,7 @@ class _Unrolling:
         self.apart: list[Any] = []  # for each pair of frames that can differ, the condition that they do
         self.repeats = False
         self.seen: list[tuple[Any, ...]] = []  # every state of the frames so far (listed by ``saturated``)
-        self.listing = True  # until the frames hold more than LISTING_CAP states
+        self.listing = not free  # until the frames hold more than LISTING_CAP states (with parameters: never)
 
     def _stepper(self, key: Any) -> Callable[[Any], Any]:
         def step(path):
@@ -256,6 +266,36 @@ class _Unrolling:
             code = self.properties[check.name, action] = _Code(f"the check {check.name}", judge, self.x + self.y)
         return code
 
+    def broken_initially(self, invariants: list[Invariant]) -> dict[str, Any]:
+        """For each invariant the initial state violates (for some value of the parameters), a solution."""
+        jobs = [(self._invariant(inv), self.frames[0], z3.BoolVal(True)) for inv in invariants]
+        self.explore(jobs)
+        return self._solutions({inv.name: z3.substitute(self._invariant(inv).failing(), *zip(self.x, self.frames[0]))
+                                for inv in invariants})
+
+    def _solutions(self, conditions: dict[str, Any]) -> dict[str, Any]:
+        """For each condition some run meets, a solution; with parameters, the one with the least values
+        (each in turn, by bisection), as the smallest counts make the clearest counterexample."""
+        solutions = {}
+        for name, bad in conditions.items():
+            bad = z3.simplify(bad)
+            if z3.is_false(bad) or self.solver.check(bad) != z3.sat:
+                continue
+            solution = self.solver.model()
+            fixed = [bad]
+            for p in self.parameters.values():
+                least, most = 0, solution.eval(p, model_completion=True).as_long()
+                while least < most:
+                    self._in_time()
+                    middle = (least + most) // 2
+                    if self.solver.check(*fixed, z3.ULE(p, middle)) == z3.sat:
+                        solution, most = self.solver.model(), middle
+                    else:
+                        least = middle + 1
+                fixed.append(p == most)
+            solutions[name] = solution
+        return solutions
+
     def broken(self, invariants: list[Invariant], checks: list[TransitionCheck], k: int) -> dict[str, Any]:
         """For each property some run violates at frame ``k + 1`` (an invariant) or step ``k`` (a check),
         a solution of the unrolling that does."""
@@ -276,12 +316,7 @@ class _Unrolling:
             code = self._check(check, action)
             bad = z3.And(taken[action], z3.substitute(code.failing(), *zip(code.variables, both)))
             found[check.name] = z3.Or(found[check.name], bad) if check.name in found else bad
-        solutions = {}
-        for name, bad in found.items():
-            bad = z3.simplify(bad)
-            if not z3.is_false(bad) and self.solver.check(bad) == z3.sat:
-                solutions[name] = self.solver.model()
-        return solutions
+        return self._solutions(found)
 
     def saturated(self) -> bool:
         """Whether the newest frame has no state an earlier frame does not have. Then the frames before
@@ -365,16 +400,36 @@ def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline
     invariants, checks = _judged(model)
     names = [p.name for p in invariants] + list(dict.fromkeys(c.name for c in checks))
     found: dict[str, Violation] = {}
-    for inv in invariants:  # the initial state itself
-        if not inv.holds(init):
-            found[inv.name] = Violation(inv.name, 1, build_trace(model, inv.name, inv.explain(init), init, []))
-    unrolling = _Unrolling(model, init, deadline)
+    free = model.free_slots() if callable(getattr(model, "free_slots", None)) else {}
+    unrolling = _Unrolling(model, init, free, deadline)
+
+    def parameter(slot: int, value: int | None = None) -> str:
+        describe = getattr(model, "describe_parameter", None)
+        if describe is not None:
+            return describe(slot, value)
+        return f"slot {slot}" + ("" if value is None else f" = {value}")
+
+    def parameters(solution: Any) -> dict[int, int]:
+        return {slot: solution.eval(p, model_completion=True).as_long() for slot, p in unrolling.parameters.items()}
+
+    def concrete(values: dict[int, int]) -> Model:
+        """The model with its parameters at ``values`` (itself if it has none)."""
+        return model.fixing(values) if values else model  # type: ignore[attr-defined]
+
+    for name, solution in unrolling.broken_initially(invariants).items():  # the initial state itself
+        values = parameters(solution)
+        fixed = concrete(values)
+        start = list(fixed.initial_states())[0]
+        inv = next(p for p in _judged(fixed)[0] if p.name == name)
+        trace = build_trace(fixed, name, inv.explain(start), start, [])
+        found[name] = Violation(name, 1, dataclasses.replace(trace, parameters=tuple(sorted(values.items()))))
 
     def report(name: str, solution: Any, steps: int) -> None:
-        outcome = replay(model, name, unrolling.labels(solution, steps))
+        values = parameters(solution)
+        outcome = replay(concrete(values), name, unrolling.labels(solution, steps))
         if not outcome.ok:
             raise EnginesDisagree(f"{name}: {outcome.reason}")
-        found[name] = Violation(name, 1, outcome.trace)
+        found[name] = Violation(name, 1, dataclasses.replace(outcome.trace, parameters=tuple(sorted(values.items()))))
 
     complete = False
     reached = 0
@@ -388,15 +443,15 @@ def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline
         if k == depth:  # a run of depth+1 steps exists: the bound cut the search
             break
         unrolling.advance(k, choice, taken)
-        saturated = unrolling.saturated()
         reached = k + 1
         pending = [p for p in invariants if p.name not in found], [c for c in checks if c.name not in found]
         for name, solution in unrolling.broken(*pending, k).items():
             report(name, solution, k + 1)
         if found and stop_at_first:
             break
-        # frames 0..k hold every reachable state, steps 0..k every transition
-        if saturated or not unrolling.loop_free_run():
+        # frames 0..k hold every reachable state, steps 0..k every transition (the newest frame is listed
+        # before the next step constrains it)
+        if unrolling.saturated() or not unrolling.loop_free_run():
             complete = True
             break
     seconds = time.perf_counter() - started
@@ -405,7 +460,12 @@ def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline
     stats = Stats(states=0, transitions=len(unrolling.table), depth=reached, seconds=seconds)
     notes = (f"{unrolling.paths} path(s) through the model's code run symbolically, on states some run "
              f"reaches; {len(unrolling.table)} guarded update(s) in the relation",)
-    if not unrolling.listing:
+    if free:
+        notes += ("parameters of the run left free (" + ", ".join(parameter(slot) for slot in free) + "): only the "
+                  "end of loop-free runs can make the search complete",)
+        notes += tuple(f"{v.property}: the least parameters z3 finds for it: "
+                       + ", ".join(parameter(slot, value) for slot, value in v.trace.parameters) for v in violations)
+    elif not unrolling.listing:
         notes += (f"more than {unrolling.LISTING_CAP} states: only the end of loop-free runs could make the "
                   "search complete",)
     return Result(verdict=Verdict.of(bool(violations), reason), stats=stats, violations=violations,

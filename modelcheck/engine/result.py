@@ -51,6 +51,7 @@ class Trace:
     explanation: str
     initial_state: Any
     steps: tuple[Step, ...]
+    parameters: tuple[tuple[int, int], ...] = ()  # (slot, value) of a run's free parameters (bmc), if any
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -116,9 +116,12 @@ def _check(argv: Sequence[str]) -> int:
     if options.strategy == "bmc":
         from modelcheck.engine.bmc import offers_bmc
 
+        bounded = getattr(loaded.world, "bounded_form", None)  # unknown counts as free parameters
+        if bounded is not None:
+            loaded = dataclasses.replace(loaded, world=bounded())
         if not offers_bmc(loaded.world.model(policies[0], loaded.spec.invariants)):
             raise UsageError(f"{args.spec}: the bounded model checker runs scripted scenarios without symbolic "
-                             f"or held references; this spec's world is not one")
+                             f"references; this spec's world is not one")
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
@@ -172,11 +175,14 @@ def _replay(argv: Sequence[str]) -> int:
         loaded = bind(spec_path, load_spec(spec_path), [f"{k}={v}" for k, v in recorded["params"].items()])
         if recorded.get("symbolic_refs"):  # found with --symbolic-refs: replayed in that world
             loaded = dataclasses.replace(loaded, world=loaded.world.with_symbolic_refs())
+        parameters = {int(slot): value for slot, value in recorded.get("parameters", {}).items()}
+        if parameters:  # the bounded model checker chose them: its form of the world names them
+            loaded = dataclasses.replace(loaded, world=loaded.world.bounded_form())
         steps = recorded["steps"]
         outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
                                [step["label"] for step in steps],
                                initial_state=recorded.get("initial_state"),
-                               recorded_states=[step.get("state") for step in steps])
+                               recorded_states=[step.get("state") for step in steps], parameters=parameters)
         name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
         if outcome.ok:
             print(f"{name}: replays; {recorded['property']} violated at step {len(steps)}")

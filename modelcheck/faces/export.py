@@ -96,6 +96,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun]) -> dict[str, A
                 "property": trace.property,
                 "explanation": trace.explanation,
                 "initial_state": trace.initial_state,
+                "parameters": {str(slot): value for slot, value in trace.parameters},
                 "steps": trace_json(trace),
             })
     return {"schema": TRACE_SCHEMA, "modelcheck": __version__, "traces": traces}
