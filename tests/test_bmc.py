@@ -170,7 +170,41 @@ def test_code_runs_only_on_reachable_states_and_guards_serve_every_later_frame()
     assert result.verdict is Verdict.HOLDS and result.stats.transitions == n + 1
 
 
+class _InterruptAt(list):
+    """A successor list that stands for Ctrl-C when x reaches ``at``."""
+
+    def __init__(self, items, at):
+        super().__init__(items)
+        self.at = at
+
+    def __getitem__(self, i):
+        if int(i) == self.at:
+            raise KeyboardInterrupt
+        return super().__getitem__(i)
+
+
+def test_ctrl_c_ends_a_bounded_run_with_what_it_explored():
+    model = Ring(3, at=1, top=2, successor_of=_InterruptAt([1, 2, 0], at=2))
+    result = check(model, SearchOptions(strategy="bmc", depth=20))
+    assert result.verdict is Verdict.INCOMPLETE and result.interrupted
+    assert result.incomplete_reason == "interrupted by the user" and result.stats.depth >= 1
+
+
 def test_code_that_fails_on_a_reachable_state_is_an_error_not_a_dropped_path():
     model = Ring(3, at=1, top=1, successor_of=[1, 2])  # x == 2 is reachable and has no successor entry
     with pytest.raises(EnginesDisagree, match="IndexError"):
         check(model, SearchOptions(strategy="bmc", depth=10))
+
+
+def test_an_unknown_answer_from_z3_is_an_error_not_a_third_verdict():
+    """A check that tested "== sat" would take unknown for unsat: the solver raises instead."""
+    import z3
+
+    from modelcheck.engine.symexec import Solver, SolverGaveUp
+
+    solver = Solver("QF_BV")
+    solver._z3.set("rlimit", 1)  # a resource limit that no real question fits in
+    x, y = z3.BitVecs("x y", 32)
+    solver.add(x * y == 1234567, x > 1, y > 1)
+    with pytest.raises(SolverGaveUp, match="resource limit"):
+        solver.check()

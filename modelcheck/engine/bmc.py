@@ -44,18 +44,18 @@ on): z3 then finds the values a violation needs.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import z3
 
 from modelcheck.engine.model import Invariant, Model, TransitionCheck
+from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import replay
 from modelcheck.engine.result import Result, Stats, Verdict, Violation
 from modelcheck.engine.search import EnginesDisagree
-from modelcheck.engine.symexec import WIDTH, SymState, TooManyValues, every_path
+from modelcheck.engine.symexec import WIDTH, Solver, SolverGaveUp, SymState, TooManyValues, every_path
 from modelcheck.engine.traces import build_trace
 
 
@@ -121,7 +121,7 @@ class _Unrolling:
         self.deadline = deadline
         self.x = [z3.BitVec(f"x{i}", WIDTH) for i in range(len(init))]  # the state a piece of code runs on
         self.y = [z3.BitVec(f"y{i}", WIDTH) for i in range(len(init))]  # the state after, for transition checks
-        self.solver = z3.SolverFor("QF_BV")  # bit-blasted, incremental: several times faster here than the default
+        self.solver = Solver("QF_BV")  # bit-blasted, incremental: several times faster here than the default
         first = [z3.BitVecVal(v, WIDTH) for v in init]
         self.parameters = {slot: z3.BitVec(f"p{slot}", WIDTH) for slot in free}  # free initial slots
         for slot, (least, most) in free.items():
@@ -380,19 +380,28 @@ def _judged(model: Model) -> tuple[list[Invariant], list[TransitionCheck]]:
             [p for p in properties if isinstance(p, TransitionCheck)])
 
 
-def run(model: Model, depth: int, stop_at_first: bool = True, time_limit: float | None = None) -> Result:
+def run(model: Model, depth: int, stop_at_first: bool = True, time_limit: float | None = None,
+        progress: Progress | None = None) -> Result:
     """Look for the shortest violation of each property within ``depth`` steps."""
     started = time.perf_counter()
     deadline = started + time_limit if time_limit else None
+    reached: list[Stats] = [Stats(0, 0, 0, 0.0)]  # the frames done so far, for a run cut short
     try:
-        return _run(model, depth, stop_at_first, started, deadline)
-    except (_OutOfTime, TooManyValues) as stop:
-        reason = f"time limit of {time_limit:g} s reached" if isinstance(stop, _OutOfTime) else str(stop)
-        return Result(verdict=Verdict.INCOMPLETE, stats=Stats(0, 0, 0, time.perf_counter() - started),
-                      incomplete_reason=reason, strategy="bmc", store="none")
+        return _run(model, depth, stop_at_first, started, deadline, progress or Progress(), reached)
+    except (_OutOfTime, TooManyValues, SolverGaveUp, KeyboardInterrupt) as stop:
+        if isinstance(stop, KeyboardInterrupt):
+            reason = "interrupted by the user"
+        elif isinstance(stop, SolverGaveUp):
+            reason = f"z3 gave up on a question ({stop})"
+        else:
+            reason = f"time limit of {time_limit:g} s reached" if isinstance(stop, _OutOfTime) else str(stop)
+        stats = replace(reached[-1], seconds=time.perf_counter() - started)
+        return Result(verdict=Verdict.INCOMPLETE, stats=stats, incomplete_reason=reason, strategy="bmc",
+                      store="none", interrupted=isinstance(stop, KeyboardInterrupt))
 
 
-def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline: float | None) -> Result:
+def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline: float | None,
+         progress: Progress, reached_so_far: list[Stats]) -> Result:
     initial = list(model.initial_states())
     if len(initial) != 1:
         raise ValueError("the bounded model checker needs exactly one initial state")
@@ -422,14 +431,14 @@ def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline
         start = list(fixed.initial_states())[0]
         inv = next(p for p in _judged(fixed)[0] if p.name == name)
         trace = build_trace(fixed, name, inv.explain(start), start, [])
-        found[name] = Violation(name, 1, dataclasses.replace(trace, parameters=tuple(sorted(values.items()))))
+        found[name] = Violation(name, 1, replace(trace, parameters=tuple(sorted(values.items()))))
 
     def report(name: str, solution: Any, steps: int) -> None:
         values = parameters(solution)
         outcome = replay(concrete(values), name, unrolling.labels(solution, steps))
         if not outcome.ok:
             raise EnginesDisagree(f"{name}: {outcome.reason}")
-        found[name] = Violation(name, 1, dataclasses.replace(outcome.trace, parameters=tuple(sorted(values.items()))))
+        found[name] = Violation(name, 1, replace(outcome.trace, parameters=tuple(sorted(values.items()))))
 
     complete = False
     reached = 0
@@ -447,6 +456,9 @@ def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline
         pending = [p for p in invariants if p.name not in found], [c for c in checks if c.name not in found]
         for name, solution in unrolling.broken(*pending, k).items():
             report(name, solution, k + 1)
+        so_far = Stats(states=len(unrolling.seen), transitions=len(unrolling.table), depth=reached, seconds=0.0)
+        reached_so_far.append(so_far)
+        progress.update(states=so_far.states, transitions=so_far.transitions, frontier=0, depth=reached)
         if found and stop_at_first:
             break
         # frames 0..k hold every reachable state, steps 0..k every transition (the newest frame is listed
@@ -457,7 +469,8 @@ def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline
     seconds = time.perf_counter() - started
     violations = tuple(found[n] for n in names if n in found)
     reason = None if violations or complete else f"no violation within {depth} steps (depth bound)"
-    stats = Stats(states=0, transitions=len(unrolling.table), depth=reached, seconds=seconds)
+    # states: those the frames were found to hold (listed for completeness; 0 when not listed)
+    stats = Stats(states=len(unrolling.seen), transitions=len(unrolling.table), depth=reached, seconds=seconds)
     notes = (f"{unrolling.paths} path(s) through the model's code run symbolically, on states some run "
              f"reaches; {len(unrolling.table)} guarded update(s) in the relation",)
     if free:

@@ -272,10 +272,10 @@ def _check(model: Model, options: SearchOptions, progress: Progress, title: str)
 
         if not bmc.offers_bmc(model):
             raise ValueError("the bounded model checker needs a model that offers its steps one key at a "
-                             "time and bounds on its slots (a scripted scenario without symbolic references)")
+                             "time (a scripted scenario without symbolic references)")
         progress.start(title)
         try:
-            return bmc.run(model, options.depth, options.stop_at_first, options.time_limit)
+            return bmc.run(model, options.depth, options.stop_at_first, options.time_limit, progress)
         finally:
             progress.close()
     if options.strategy == "dpor":
