@@ -43,21 +43,22 @@ def main() -> int:
              f"{platform.python_version()})", "",
              f"Written by `python bench/bmc_compare.py --time-limit {args.time_limit:g}`. Each spec's own "
              "invariants; the bounded run's depth bound is max(BFS depth + 1, BFS states), and it stops by itself "
-             "once no run of the next length visits only new states ('BMC depth' is where it stopped); its "
+             "once the newest frame holds no state the earlier ones do not, or no run of the next length "
+             "repeats no state ('BMC depth' is where it stopped); its "
              "transitions are the guarded updates symbolic execution found (paths through the step code), not "
              "explored transitions. 'agree': same verdict and, where violated, same shortest length. O16's references "
              "held outside in an unknown number: BFS searches its symbolic world, the bounded run takes the count as "
-             "a free parameter (CowWorld.bounded_form).", "",
+             "a free parameter (CowWorld.with_held_as_parameters).", "",
              "| spec | policy | BFS verdict | BFS length | BFS states | BFS depth | BFS s | BMC verdict | BMC length | "
              "BMC depth | BMC guarded updates | BMC s | agree | faster |",
              "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|"]
     counts = {"agree": 0, "disagree": 0, "incomplete": 0, "bfs faster": 0, "bmc faster": 0}
     for path in sorted((ROOT / "specs").glob("*.py")):
         loaded = bind(path, load_spec(path))
-        bounded_world = loaded.world.bounded_form()  # references held in an unknown number: free parameters
+        parametric = loaded.world.with_held_as_parameters()  # references held in an unknown number: parameters
         for policy in loaded.policies(args.policy):
             model = loaded.world.model(policy, loaded.spec.invariants)
-            bounded = bounded_world.model(policy, loaded.spec.invariants)
+            bounded = parametric.model(policy, loaded.spec.invariants)
             if not offers_bmc(bounded):
                 break
             started = time.perf_counter()

@@ -59,7 +59,7 @@ def test_every_scenario_under_every_policy_both_engines(path):
     for policy in loaded.policies():
         model = loaded.world.model(policy, loaded.spec.invariants)
         bfs = check(model, SearchOptions(store="dict"))
-        bounded = loaded.world.bounded_form().model(policy, loaded.spec.invariants)
+        bounded = loaded.world.with_held_as_parameters().model(policy, loaded.spec.invariants)
         bmc = check(bounded, SearchOptions(strategy="bmc", depth=max(bfs.stats.depth + 1, bfs.stats.states),
                                          time_limit=900))
         assert bmc.verdict is not Verdict.INCOMPLETE, (path.stem, policy, bmc.incomplete_reason)
@@ -74,7 +74,7 @@ def test_references_held_in_an_unknown_number_are_a_parameter_z3_finds(tmp_path,
     loaded = bind(path, load_spec(path))
     for policy, verdict in (("page_count_fork_copy", Verdict.VIOLATED), ("page_count", Verdict.HOLDS)):
         bfs = check(loaded.world.model(policy, loaded.spec.invariants), SearchOptions(store="dict"))
-        bmc = check(loaded.world.bounded_form().model(policy, loaded.spec.invariants),
+        bmc = check(loaded.world.with_held_as_parameters().model(policy, loaded.spec.invariants),
                     SearchOptions(strategy="bmc", depth=8))
         assert bfs.verdict is bmc.verdict is verdict and same(bfs, bmc)
     assert bmc.stats.depth == 4  # holds: the script ends, no run of 5 steps

@@ -124,10 +124,11 @@ def test_held_references_need_their_slot_to_themselves():
     on an address it does not have, is refused; a given count shows in the initial refcount."""
     with pytest.raises(WorldError, match="no speculative events"):
         CowWorld.scripted({"parent": ["store a0"]}, events=["spec"], speculative=1).with_unknown_holders(0) \
-            .bounded_form()
+            .with_held_as_parameters()
     with pytest.raises(WorldError, match="a0..a0"):
         CowWorld(processes=1, addresses=1, speculative=1, held=((3, 1),))
-    world = CowWorld.scripted({"parent": ["store a0"]}).with_unknown_holders(0).bounded_form().with_held_counts({0: 7})
+    world = CowWorld.scripted({"parent": ["store a0"]}).with_unknown_holders(0).with_held_as_parameters() \
+        .with_held_counts({0: 7})
     m = world.model("page_count", ["pin_checks_exact"])
     assert m.state_to_json(m.initial_states()[0])["pages"]["0"]["refcount"] == 8
 

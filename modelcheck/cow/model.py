@@ -507,11 +507,11 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
             self._kernel_step(s, key[0], key[1], out)
         return out
 
-    HELD_MOST = 1 << 20  # held references the bounded model checker considers, at most
+    HELD_MOST = 1 << 20  # the most held references a parameter stands for
 
     def free_slots(self) -> dict[int, tuple[int, int]]:
-        """For the bounded model checker: initial-state slots that are parameters of the run (held
-        references in an unknown number), with inclusive bounds."""
+        """Initial-state slots that are parameters of the run (held references in an unknown number),
+        with inclusive bounds: a search that takes them may leave them free."""
         L = self.layout
         return {L.spec_base + a: (0, self.HELD_MOST) for a, count in self.world.held if count is None}
 

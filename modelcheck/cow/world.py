@@ -43,8 +43,9 @@ class CowWorld:
                    run, an unknown number (z3 again; the state keeps what the steps learnt of it)
     held           (address, count) pairs: such references as a number in the state, on the page's
                    speculative-reference slot (no speculative events take or drop them); a count of
-                   None is a parameter of the run, left free by the bounded model checker (the
-                   explicit engines would start it at 0: ``bounded_form`` is the only maker of None)
+                   None is a parameter of the run (``CowModel.free_slots``), which a search may leave
+                   free (one that does not would start it at 0: ``with_held_as_parameters`` is the
+                   only maker of None)
     """
 
     processes: int = 2
@@ -109,10 +110,10 @@ class CowWorld:
         on the first page of each of ``addresses`` (pipes filled by vmsplice before the scenario, say)."""
         return replace(self, held_unknown=tuple(sorted(set(self.held_unknown) | set(addresses))))
 
-    def bounded_form(self) -> "CowWorld":
-        """This world as the bounded model checker takes it: references held outside the scenario in an
-        unknown number become a count in the state that the checker leaves free (z3 then finds the
-        number a violation needs, as the symbolic explicit run does)."""
+    def with_held_as_parameters(self) -> "CowWorld":
+        """This world with references held outside the scenario in an unknown number as a count in the
+        state that is a parameter of the run (``CowModel.free_slots``), instead of the symbolic knowledge
+        ``held_unknown`` keeps."""
         if not self.held_unknown:
             return self
         return replace(self, held_unknown=(), held=tuple((a, None) for a in self.held_unknown),

@@ -116,9 +116,9 @@ def _check(argv: Sequence[str]) -> int:
     if options.strategy == "bmc":
         from modelcheck.engine.bmc import offers_bmc
 
-        bounded = getattr(loaded.world, "bounded_form", None)  # unknown counts as free parameters
-        if bounded is not None:
-            loaded = dataclasses.replace(loaded, world=bounded())
+        parametric = getattr(loaded.world, "with_held_as_parameters", None)  # unknown counts: free parameters
+        if parametric is not None:
+            loaded = dataclasses.replace(loaded, world=parametric())
         if not offers_bmc(loaded.world.model(policies[0], loaded.spec.invariants)):
             raise UsageError(f"{args.spec}: the bounded model checker runs scripted scenarios without symbolic "
                              f"references; this spec's world is not one")
@@ -176,8 +176,8 @@ def _replay(argv: Sequence[str]) -> int:
         if recorded.get("symbolic_refs"):  # found with --symbolic-refs: replayed in that world
             loaded = dataclasses.replace(loaded, world=loaded.world.with_symbolic_refs())
         parameters = {int(slot): value for slot, value in recorded.get("parameters", {}).items()}
-        if parameters:  # the bounded model checker chose them: its form of the world names them
-            loaded = dataclasses.replace(loaded, world=loaded.world.bounded_form())
+        if parameters:  # the bounded model checker chose them: the world with parameters names them
+            loaded = dataclasses.replace(loaded, world=loaded.world.with_held_as_parameters())
         steps = recorded["steps"]
         outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
                                [step["label"] for step in steps],
