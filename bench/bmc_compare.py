@@ -3,10 +3,11 @@
 For each spec and policy: breadth-first search's verdict, shortest counterexample length and seconds,
 and the bounded model checker's. Its depth bound is the larger of breadth-first search's depth plus one
 and its state count: no run that visits no state twice is longer, so the bound never cuts a search
-short; the bounded run ends on its own as soon as no such run of the next length exists (the depth it
-reached is in the table). A bounded run that hits the time limit is marked so. A world with references
-held outside in an unknown number (O16) is searched symbolically by breadth-first search and in its bounded
-form by the bounded model checker (the count a free parameter). Prints a table and writes
+short; the bounded run ends on its own once its newest frame holds no state the earlier ones do not, or
+no run of the next length repeats no state (the depth it reached is in the table). A bounded run that
+hits the time limit is marked so. A world with references held outside in an unknown number (O16) is
+searched symbolically by breadth-first search, and by the bounded model checker with the count as a
+parameter of the run (CowWorld.with_held_as_parameters). Prints a table and writes
 results/bmc-bench.md.
 
     python bench/bmc_compare.py                   # up to 900 s per bounded run (the longest here: ~3 min)
