@@ -200,10 +200,10 @@ def test_an_unknown_answer_from_z3_is_an_error_not_a_third_verdict():
     """A check that tested "== sat" would take unknown for unsat: the solver raises instead."""
     import z3
 
-    from modelcheck.engine.symexec import Solver, SolverGaveUp
+    from modelcheck.symbolic import SolverGaveUp
+    from modelcheck.symbolic.solver import Solver
 
-    solver = Solver("QF_BV")
-    solver._z3.set("rlimit", 1)  # a resource limit that no real question fits in
+    solver = Solver("QF_BV", resource_limit=1)  # a resource limit that no real question fits in
     x, y = z3.BitVecs("x y", 32)
     solver.add(x * y == 1234567, x > 1, y > 1)
     with pytest.raises(SolverGaveUp, match="resource limit"):

@@ -152,3 +152,27 @@ def test_references_held_outside_are_one_number_for_the_whole_run():
                 stack.append(after)
     assert {(0, None), (0, 0)} <= learnt  # before the first fault; after a reuse
     assert None in learnt  # after a copy the page is the scenario's no longer: the holder detaches
+
+
+def test_an_unknown_answer_is_never_read_as_infeasible():
+    """z3 under a resource limit answers unknown: the feasibility question raises instead of saying no."""
+    from modelcheck.cow.symbolic import Feasibility
+    from modelcheck.symbolic import SolverGaveUp
+
+    hard = ((("u0", "u1"), "==", 1234567),)  # any question at all exceeds a limit of 1
+    with pytest.raises(SolverGaveUp):
+        Feasibility(resource_limit=1).feasible(hard)
+    with pytest.raises(SolverGaveUp):
+        Feasibility(resource_limit=1).witness(hard)
+    with pytest.raises(SolverGaveUp):
+        Feasibility(resource_limit=1).interval("u0", hard, ())
+    assert Feasibility().feasible(hard)
+
+
+def test_a_run_whose_solver_gives_up_is_incomplete_not_holds():
+    world = CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}).with_symbolic_refs()
+    model = world.model("page_count", ["no_spurious_copy"])
+    model._feasibility.resource_limit = 1
+    result = check(model, SearchOptions())
+    assert result.verdict is Verdict.INCOMPLETE
+    assert "z3 gave up" in result.incomplete_reason

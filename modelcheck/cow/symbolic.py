@@ -38,6 +38,8 @@ from typing import Any, Callable
 
 import z3
 
+from modelcheck.symbolic.solver import Optimizer, Solver
+
 Test = tuple[tuple[str, ...], str, int]  # (unknowns, comparison, constant): sum(unknowns) <comparison> constant
 Domain = tuple[tuple[str, int, int | None], ...]  # (unknown, least, most or None) for the held unknowns
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -89,6 +91,7 @@ class Feasibility:
     """Answers "can these tests all hold?" with z3, remembering every answer."""
 
     bound: int | None = None  # at most this many transient unknown references on a page (None: any number)
+    resource_limit: int | None = None  # z3's work per question; past it a question raises SolverGaveUp
     stats: SolverStats = field(default_factory=SolverStats)
     _answers: dict[tuple, Any] = field(default_factory=dict)
     _solver: Any = None
@@ -108,12 +111,13 @@ class Feasibility:
         tests_key = frozenset(tests)
 
         def ask() -> bool:
-            solver = self._solver = self._solver or z3.Solver()
+            solver = self._solver = self._solver or Solver(resource_limit=self.resource_limit)
             solver.push()
-            solver.add(*self.constraints(tests_key, domain))
-            answer = solver.check() == z3.sat
-            solver.pop()
-            return answer
+            try:
+                solver.add(*self.constraints(tests_key, domain))
+                return solver.satisfiable()
+            finally:
+                solver.pop()
 
         return self._cached(("sat", tests_key, domain), ask)
 
@@ -122,12 +126,12 @@ class Feasibility:
         tests_key = frozenset(tests)
 
         def smallest() -> dict[str, int]:
-            optimizer = z3.Optimize()
+            optimizer = Optimizer(self.resource_limit)
             optimizer.add(*self.constraints(tests_key, domain))
             names = sorted({n for names, _, _ in tests_key for n in names})
             for name in names:
                 optimizer.minimize(unknown(name))
-            if optimizer.check() != z3.sat:
+            if not optimizer.satisfiable():
                 raise ValueError("no number of unknown references satisfies the step's tests")
             model = optimizer.model()
             return {n: model.eval(unknown(n), model_completion=True).as_long() for n in names}
@@ -142,10 +146,10 @@ class Feasibility:
         def bounds() -> tuple[int, int | None]:
             found = []
             for goal in ("minimize", "maximize"):
-                optimizer = z3.Optimize()
+                optimizer = Optimizer(self.resource_limit)
                 optimizer.add(*self.constraints(tests_key, domain))
                 handle = getattr(optimizer, goal)(unknown(name))
-                if optimizer.check() != z3.sat:
+                if not optimizer.satisfiable():
                     raise ValueError("the step's tests contradict what the state knows")
                 value = handle.value()
                 found.append(value.as_long() if z3.is_int_value(value) else None)

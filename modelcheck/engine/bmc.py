@@ -55,7 +55,9 @@ from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import replay
 from modelcheck.engine.result import Result, Stats, Verdict, Violation
 from modelcheck.engine.search import EnginesDisagree
-from modelcheck.engine.symexec import WIDTH, Solver, SolverGaveUp, SymState, TooManyValues, every_path
+from modelcheck.engine.symexec import WIDTH, SymState, TooManyValues, every_path
+from modelcheck.symbolic import SolverGaveUp
+from modelcheck.symbolic.solver import Solver
 from modelcheck.engine.traces import build_trace
 
 

@@ -19,6 +19,7 @@ from modelcheck.engine.model import Model, TransitionCheck, coverage_of, split_p
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.result import Result, Stats, Trace, Verdict, Violation
 from modelcheck.engine.traces import counterexample
+from modelcheck.symbolic import SolverGaveUp
 
 STRATEGIES = ("bfs", "dfs", "dpor", "bmc")
 STORES = ("dict", "compact", "fingerprint")
@@ -241,6 +242,8 @@ class _Explorer:
                 self.dfs()
         except _Stop as stop:
             reason = stop.reason
+        except SolverGaveUp as gave_up:  # a model whose steps ask z3 (symbolic references)
+            reason = f"z3 gave up on a question ({gave_up})"
         except KeyboardInterrupt:
             reason, interrupted = "interrupted by the user", True
         finally:

@@ -47,40 +47,6 @@ class TooManyValues(Exception):
     """The step code needs a term as a Python value, and the term has too many feasible values."""
 
 
-class SolverGaveUp(Exception):
-    """z3 answered unknown (a resource limit): the question has no answer to build on."""
-
-
-class Solver:
-    """z3's solver, where an answer of "unknown" is an exception instead of a third verdict that a test
-    for sat or unsat would silently take as the other one. An interrupt (Ctrl-C while z3 works, which
-    z3 answers with unknown) is a ``KeyboardInterrupt``."""
-
-    def __init__(self, logic: str) -> None:
-        self._z3 = z3.SolverFor(logic)
-
-    def check(self, *assumptions: Any) -> Any:
-        answer = self._z3.check(*assumptions)
-        if answer == z3.unknown:
-            why = self._z3.reason_unknown()
-            if "interrupt" in why or "cancel" in why:
-                raise KeyboardInterrupt
-            raise SolverGaveUp(why)
-        return answer
-
-    def add(self, *constraints: Any) -> None:
-        self._z3.add(*constraints)
-
-    def push(self) -> None:
-        self._z3.push()
-
-    def pop(self) -> None:
-        self._z3.pop()
-
-    def model(self) -> Any:
-        return self._z3.model()
-
-
 class Path:
     """The choices of one run through the step code: replayed from ``prefix``, then the first feasible
     one, remembering each other feasible choice for a later run."""
