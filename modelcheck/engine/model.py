@@ -10,7 +10,7 @@ caches per action which transition checks look at it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 State = Hashable
 Action = Hashable
@@ -72,28 +72,9 @@ class Model(Protocol):
     with the state it leads to, in a fixed order. Everything else is called only
     to build or replay traces.
 
-    A model may also offer ``canonical(state)``: one representative of the
-    state's symmetry orbit, used with ``reduce``. It must commute with the
-    transitions and the properties, and a representative must be its own; an
-    action that changes nothing may return the very state object it was given,
-    which the search then does not canonicalise again.
-
-    And ``batch_successors()``: None, or an object that computes the same
-    transitions for many states at once, when states are flat tuples of small
-    ints. It has ``checks`` (the names of the transition checks and counts it
-    judges; it is used only if that covers all of the model's), ``actions``
-    (its action objects, indexed), ``expand(rows)`` returning per transition
-    the parent row, the action index and the successor row, with the indices
-    of the transitions that violate each check and the matches of each count,
-    and, to be used under ``reduce``, ``canonical_rows(rows)``.
-
-    And, for dynamic partial-order reduction (``engine.dpor``): ``step_key(action)``
-    (which step an action is across states: at most one enabled action per key),
-    ``step_keys()`` (every key; None when the model offers no DPOR) and
-    ``footprint(state, key)``: the locations the key's step reads and writes
-    from ``state``, as two sets, including what the properties read to judge
-    the transition and the state after it (for a disabled key: what its test
-    of enabledness read).
+    What a model may offer beyond this is declared by the capability protocols
+    below, each checked with ``isinstance``: a strategy decides from them
+    whether it can search the model, and the model only says what it has.
     """
 
     def initial_states(self) -> Sequence[State]: ...
@@ -117,6 +98,105 @@ class Model(Protocol):
     def state_to_json(self, state: State) -> Any:
         """A JSON-able picture of the state, for traces."""
         ...
+
+
+# -- capabilities: what a model may offer, each a protocol of its own -------------------------------------------
+
+@runtime_checkable
+class Symmetric(Protocol):
+    """States that differ by a renaming behave alike: ``canonical`` is one representative of the orbit.
+
+    It must commute with the transitions and the properties, and a
+    representative must be its own; an action that changes nothing may return
+    the very state object it was given, which a search then does not
+    canonicalise again.
+    """
+
+    def canonical(self, state: State) -> State: ...
+
+
+@runtime_checkable
+class BatchForm(Protocol):
+    """A model's transitions for many states at once, when states are flat tuples of small ints.
+
+    ``checks``: the names of the transition checks and counts it judges (a
+    search uses it only if that covers all of the model's); ``actions``: its
+    action objects, indexed; ``expand(rows)``: per transition the parent row,
+    the action index and the successor row, with the indices of the
+    transitions that violate each check and the matches of each count.
+    """
+
+    checks: frozenset[str]
+    actions: Sequence[Action]
+
+    def expand(self, rows: Any) -> Any: ...
+
+
+@runtime_checkable
+class SymmetricBatchForm(BatchForm, Protocol):
+    """A batch form that also maps a batch of rows to their representatives (``Symmetric`` on rows)."""
+
+    def canonical_rows(self, rows: Any) -> Any: ...
+
+
+@runtime_checkable
+class Batched(Protocol):
+    """The model's transitions as array operations on batches of states (``BatchForm``)."""
+
+    def batch_successors(self) -> BatchForm: ...
+
+
+@runtime_checkable
+class StepKeyed(Protocol):
+    """Steps one key at a time: a key is a step across states (a thread of a script, one kind of event on
+    one object), with at most one enabled action per key in a state, and the actions of one key ordered
+    with each other. ``step`` lists what ``successors`` lists for that key."""
+
+    def step_keys(self) -> Sequence[Hashable]: ...
+
+    def step_key(self, action: Action) -> Hashable: ...
+
+    def step(self, state: State, key: Hashable) -> list[tuple[Action, State]]: ...
+
+
+@runtime_checkable
+class Footprinted(StepKeyed, Protocol):
+    """Step keys with the locations each step touches: ``footprint(state, key)`` is (reads, writes) from
+    ``state``, including what the properties read to judge the transition and the state after it; for a
+    key not enabled there, what its test of enabledness read."""
+
+    def footprint(self, state: State, key: Hashable) -> tuple[set[Any], set[Any]]: ...
+
+
+@runtime_checkable
+class Parametric(Protocol):
+    """Parameters of the run: initial-state slots a search may leave free, by name.
+
+    ``parameters()`` maps each name (words a person reads, e.g. "references held
+    outside on a0") to (slot, least, most), inclusive bounds; ``fixing(values)``
+    is the model with them set to ``values`` (by name), to replay a
+    counterexample on.
+    """
+
+    def parameters(self) -> Mapping[str, tuple[int, int, int]]: ...
+
+    def fixing(self, values: Mapping[str, int]) -> Model: ...
+
+
+@runtime_checkable
+class Covered(Protocol):
+    """Coverage items: what the fired actions cover, and every item a run could cover."""
+
+    def coverage_items(self, actions: Iterable[Action]) -> set[str]: ...
+
+    def coverage_universe(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class Counted(Protocol):
+    """The model's own figures of a run (a solver's calls, say), read when the run ends."""
+
+    def figures(self) -> Mapping[str, float]: ...
 
 
 def split_properties(model: Any) -> tuple[list[Invariant], list[TransitionCheck], dict[str, int]]:
