@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
-from modelcheck.cow.footprint import Tracked
+from modelcheck.engine.footprint import Tracked
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED,
                                    PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP,
@@ -529,7 +529,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
         """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
         judge it and the state after it; for a disabled step, what its enabledness test read.
 
-        Found by taking the step again on a ``Tracked`` state (see ``footprint.py``).
+        Found by taking the step again on a ``Tracked`` state (see ``engine.footprint``).
         """
         reads: set[int] = set()
         writes: set[int] = set()
