@@ -80,7 +80,7 @@ class ReferenceBatch:
         if model.scenario is not None or model.world.symbolic_refs or model.world.held_unknown:
             return None
         if f.vma or f.mm or f.tlb or f.threads or f.holders or f.last_write \
-                or f.write_protect or f.cells != 1 or f.extra_pages or model._pte_flag_bits:
+                or f.write_protect or f.cells != 1 or f.extra_pages or model.kernel.pte_flag_bits:
             return None
         if f.pageflags and not model.policy.uses_exclusive:
             return None
@@ -97,7 +97,7 @@ class ReferenceBatch:
         self.pages = L.pages
         self.pipes = L.pipe_base != L.value_base
         self.exclusive = L.features.pageflags  # PG_anon_exclusive is tracked
-        self.on = dict(model._open)
+        self.on = dict(model.kernel.open)
         self.actions: list[Any] = []
         self._ids: dict[Any, int] = {}
         self.checks = frozenset(p.name for p in model.properties())
@@ -139,7 +139,7 @@ class ReferenceBatch:
         for p in range(self.P):
             if observers(p):
                 for code in range(1, codes):
-                    table[p, code] = may_observe(model, p, code)
+                    table[p, code] = may_observe(model.tags, p, code)
         return table
 
     def _id(self, act: Any) -> int:
@@ -387,14 +387,14 @@ class ReferenceBatch:
         room = spec.sum(axis=1) < self.S
         model = self.model
         for g in range(self.pages):
-            if model._spec_get_on:
+            if model.kernel.spec_get_on:
                 r = np.flatnonzero(room & (S[:, L.value_base + g] != 0))
                 if r.size:
                     W = S[r]
                     W[:, L.spec_base + g] += 1
                     act = model._base("spec_get", "kernel", -1, -1, page=g).act("spec_get")
                     blocks.append(_Block(r, np.full(r.size, self._id(act)), W, {}))
-            if model._spec_put_on:
+            if model.kernel.spec_put_on:
                 r = np.flatnonzero(spec[:, g] > 0)
                 if r.size:
                     W = S[r]
