@@ -18,17 +18,15 @@ from typing import Any, Callable, Sequence
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.actions import Act, Observation, Operation, observation, process_name
 from modelcheck.cow.kernel import Kernel, Machine
-from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH, PTE_SOFTDIRTY, PTE_SWAP,
-                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP,
-                                   VMA_WRITE, pte_make, pte_page)
+from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
+                                   VMA_UFFD_WP, VMA_WRITE, pte_make)
 from modelcheck.cow.mechanisms import cpu, events, fork, gup, swap, wrprotect
-from modelcheck.cow.mechanisms.memory import info, page_live
-from modelcheck.cow.mechanisms.tlb import PARTIAL, tlb_index, two_step
+from modelcheck.cow.mechanisms.tlb import PARTIAL, two_step
 from modelcheck.cow.policies import Policy
+from modelcheck.cow.render import Renderer
 from modelcheck.cow.scenario import GUP_OPS, Op
 from modelcheck.cow.symmetry import PageSymmetry
-from modelcheck.cow.unknowns import UnknownReferences, explicit_counterpart, unknown_words
+from modelcheck.cow.unknowns import UnknownReferences, explicit_counterpart
 from modelcheck.cow.world import CowWorld
 from modelcheck.engine.footprint import Tracked
 from modelcheck.engine.model import Invariant, TransitionCheck
@@ -67,7 +65,8 @@ class CowModel:
               *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"), self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(k.threads)]
-        self._properties = tuple(_invariants.build(name, k, self) for name in self.invariant_names) + (
+        self.words = Renderer(k, policy.name)
+        self._properties = tuple(_invariants.build(name, k, self.words) for name in self.invariant_names) + (
             _invariants.spurious_copy_count(k),)
         self._initial = self._initial_state()
         self._symmetry = PageSymmetry(L)
@@ -314,6 +313,22 @@ class CowModel:
                 run = swap.op_swap_add if kind == "swap_add" else swap.op_swap_unmap
                 self._try(s, out, self._kernel_base[kind, g], run, g)
 
+    # -- words for people (the renderer's) ---------------------------------------------------------
+    def action_actor(self, act: Act) -> str:
+        return self.words.action_actor(act)
+
+    def action_label(self, act: Act) -> str:
+        return self.words.action_label(act)
+
+    def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
+        return self.words.describe_transition(before, act, after)
+
+    def state_to_json(self, s: tuple) -> dict[str, Any]:
+        return self.words.state_to_json(s)
+
+    def value_words(self, code: int) -> str:
+        return self.tags.words(code)
+
     # -- footprints (for dynamic partial-order reduction) ---------------------------------------
     def step_key(self, act: Act) -> tuple:
         """A thread of the script, or a kernel event on one page."""
@@ -408,209 +423,7 @@ class CowModel:
             items += ["fork_share", "fork_copy"]
         return items
 
-    # -- words for people -----------------------------------------------------------------
-    def action_actor(self, act: Act) -> str:
-        return act.actor
-
-    def action_label(self, act: Act) -> str:
-        if act.actor == "kernel":
-            label = f"kernel {act.kind}(page {act.page})"
-        elif act.text:
-            label = f"{act.actor} {act.text}"
-        else:
-            label = f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
-        if self.unknowns is not None:  # one operation has a successor per outcome: name the outcome
-            label += f" [{act.branch}" + "".join(f"; {unknown_words(name, n)}" for name, n in act.unknown) + "]"
-        return label
-
     def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:
         """Symbolic references: the explicit world at the S z3's counts need, and ``labels`` as a trace
         of it (``unknowns.explicit_counterpart``)."""
         return explicit_counterpart(self, self.world, labels)
-
-    def value_words(self, code: int) -> str:
-        return self.tags.words(code)
-
-    def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
-        L = self.layout
-        lines: list[str] = []
-        if act.unknown:  # symbolic references: the counts z3 found for this step
-            lines.append("unknown references (speculative, or held outside the scenario) during this step: "
-                         + ", ".join(unknown_words(name, n).replace(" unknown", "") for name, n in act.unknown))
-        branch = act.branch
-        for part in branch.split("+"):
-            if part in ("reuse", "copy") and act.kind not in ("fork",):
-                k = L.pte_index(act.proc, act.addr)
-                page = pte_page(before[k])
-                c = info(self.kernel, before, page, act.proc)
-                lines.append(f"write fault on read-only page {page} (mapcount {c.mapcount}, refcount {c.refcount}"
-                             + (", exclusive" if c.exclusive else "") + f"): {self.policy.name} decides {part}")
-            elif part in _BRANCH_WORDS:
-                lines.append(_BRANCH_WORDS[part].format(policy=self.policy.name))
-        seen = observation(self.kernel, before, act)
-        if seen is not None:
-            part = f" (part {seen.cell})" if L.features.cells > 1 else ""
-            who = act.actor if act.kind in ("load", "read") else process_name(seen.observer)
-            lines.append(f"{who} observes {self.value_words(seen.value)} on page {seen.page}{part}")
-        if after[0] != before[0]:
-            lines.append(f"child{after[0]} created (fork {after[0]})")
-        for p in range(L.processes):
-            name = process_name(p)
-            for a in range(L.addresses):
-                i = L.pte_index(p, a)
-                if before[i] != after[i]:
-                    lines.append(f"{name} PTE a{a}: {self._pte_words(before[i])} -> {self._pte_words(after[i])}")
-                if L.features.vma:
-                    i = L.vma_base + p * L.addresses + a
-                    if before[i] != after[i]:
-                        lines.append(f"{name} VMA a{a}: {_vma_words(before[i])} -> {_vma_words(after[i])}")
-            if L.pipe_base != L.value_base:
-                i = L.pipe_base + p
-                if before[i] != after[i]:
-                    lines.append(f"{name} pipe: {_slot_words(before[i])} -> {_slot_words(after[i])}")
-            if L.features.mm:
-                i = L.mm_base + p
-                if before[i] & MM_HAS_PINNED != after[i] & MM_HAS_PINNED:
-                    lines.append(f"{name} mm: MMF_HAS_PINNED set")
-                if after[i] & MM_EXITED and not before[i] & MM_EXITED:
-                    lines.append(f"{name} exited")
-        for n, h in enumerate(self.holders):
-            i = L.holder_base + n
-            if before[i] != after[i]:
-                lines.append(f"{h.kind} {h.name}: {_slot_words(before[i])} -> {_slot_words(after[i])}")
-        if L.features.tlb:
-            for n, th in enumerate(self.scenario.threads):
-                for a in range(L.addresses):
-                    i = tlb_index(self.kernel, n, a)
-                    if before[i] != after[i]:
-                        lines.append(f"{th.name} TLB a{a}: {_tlb_words(before[i])} -> {_tlb_words(after[i])}")
-        for g in range(L.pages):
-            old, new = self._page_words(before, g), self._page_words(after, g)
-            if old != new:
-                lines.append(f"page {g}: {old} -> {new}")
-        return lines
-
-    def _pte_words(self, pte: int) -> str:
-        if not pte:
-            return "none"
-        if pte & PTE_SWAP:
-            return f"swap entry for page {pte_page(pte)}" + (" (exclusive)" if pte & PTE_SWAP_EXCLUSIVE else "")
-        text = f"page {pte_page(pte)} " + ("writable" if pte & PTE_WRITE else "read-only")
-        if self.kernel.pte_flag_bits:
-            text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
-            text += " uffd-wp" if pte & PTE_UFFD_WP else ""
-        return text
-
-    def _page_words(self, s: tuple, g: int) -> str:
-        L = self.layout
-        if not page_live(self.kernel, s, g):
-            return "free"
-        values = ", ".join("({},{})".format(*self.tags.decode(s[L.value_index(g, cell)]))
-                           for cell in range(L.features.cells))
-        c = info(self.kernel, s, g)
-        text = f"value {values} mapcount {c.mapcount} refcount {c.refcount}"
-        if L.speculative and s[L.spec_base + g]:
-            text += f" spec {s[L.spec_base + g]}"
-        if c.exclusive:
-            text += " exclusive"
-        if c.in_lru_batch:
-            text += " in-LRU-batch"
-        if c.in_swapcache:
-            text += f" in-swap-cache swapcount {c.swapcount}"
-        if c.locked:
-            text += " locked"
-        return text
-
-    def state_to_json(self, s: tuple) -> dict[str, Any]:
-        L = self.layout
-        f = L.features
-        processes = {}
-        for p in range(s[0] + 1):
-            ptes = {}
-            for a in range(L.addresses):
-                pte = s[L.pte_index(p, a)]
-                entry = None
-                if pte & PTE_SWAP:
-                    entry = {"swap": pte_page(pte), "exclusive": bool(pte & PTE_SWAP_EXCLUSIVE)}
-                elif pte:
-                    entry = {"page": pte_page(pte), "writable": bool(pte & PTE_WRITE)}
-                    if self.kernel.pte_flag_bits:
-                        entry.update(soft_dirty=bool(pte & PTE_SOFTDIRTY), uffd_wp=bool(pte & PTE_UFFD_WP))
-                ptes[f"a{a}"] = entry
-            proc: dict[str, Any] = {"pte": ptes}
-            if L.pipe_base != L.value_base:
-                pipe = s[L.pipe_base + p]
-                proc["pipe"] = pipe - 1 if pipe else None
-            if f.vma:
-                proc["vma"] = {f"a{a}": _vma_words(s[L.vma_base + p * L.addresses + a]) for a in range(L.addresses)}
-            if f.mm:
-                proc["has_pinned"] = bool(s[L.mm_base + p] & MM_HAS_PINNED)
-                proc["exited"] = bool(s[L.mm_base + p] & MM_EXITED)
-            processes[process_name(p)] = proc
-        pages = {}
-        for g in range(L.pages):
-            if page_live(self.kernel, s, g):
-                c = info(self.kernel, s, g)
-                entry = {"value": list(self.tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
-                         "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
-                if f.cells > 1:
-                    entry["values"] = [list(self.tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
-                if f.pageflags:
-                    entry.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
-                if self.kernel.swap_on:
-                    entry.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
-                pages[str(g)] = entry
-        state: dict[str, Any] = {"nforks": s[0], "processes": processes, "pages": pages}
-        if self.holders:
-            state["holders"] = {h.name: (s[L.holder_base + n] - 1 if s[L.holder_base + n] else None)
-                                for n, h in enumerate(self.holders)}
-        if self.scenario is not None:
-            state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.scenario.threads)}
-        if f.held:  # what the steps have learnt of the references held outside the scenario
-            state["held_outside"] = {f"h{k}": None if not s[i] else {
-                "page": s[i] - 1, "least": s[i + 1], "most": s[i + 2] - 1 if s[i + 2] else None}
-                for k, i in enumerate(range(L.held_base, L.held_base + 3 * f.held, 3))}
-        if f.tlb:
-            state["tlb"] = {th.name: {f"a{a}": _tlb_words(s[tlb_index(self.kernel, n, a)]) for a in range(L.addresses)}
-                            for n, th in enumerate(self.scenario.threads)}
-            state["flush_pending"] = {process_name(p): s[L.mm_base + p] // MM_FLUSH_PENDING
-                                      for p in range(s[0] + 1)}
-        return state
-
-
-_BRANCH_WORDS = {
-    "gup_cow_break": "GUP breaks COW first: a write fault although the GUP only reads ({policy})",
-    "gup_write_fault": "GUP with FOLL_WRITE on a read-only PTE: a write fault first",
-    "uffd_fault": "the write fault hits a uffd-wp PTE: a userfault is raised and resolved",
-    "unshare_keep": "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only",
-    "unshare_copy": "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only",
-    "fork_copy": "fork copies a maybe-pinned page for the child ({policy})",
-    "skip_pinned": "a maybe-pinned page is skipped ({policy})",
-    "mprotect_upgrade": "mprotect maps the exclusive page writable at once ({policy})",
-    "lru_drain": "the local LRU batch is drained before deciding",
-    "swapin": "swap-in fault: the swap-cache page is mapped read-only",
-    "swapin_reuse": "swap-in write fault: {policy} maps the swap-cache page writable at once",
-    "copy_start": "wp_page_copy: the old page is copied now; the new PTE goes in later",
-    "copy_install": "wp_page_copy installs the copy: the PTE is flushed and replaced",
-    "copy_retry": "the PTE changed meanwhile: the copy is dropped and the fault retried",
-    "tlb_write": "the store goes through a cached writable TLB entry, without looking at the PTE",
-    "tlb_read": "the load goes through a cached TLB entry",
-    "flush_pending": "PTEs changed; the TLB flush is deferred (mm->tlb_flush_pending raised)",
-    "tlb_flush": "the deferred TLB flush is done; the system call returns",
-    "flush_before_fault": "a TLB flush is pending in this uffd-wp VMA: the fault flushes first ({policy})",
-}
-
-
-def _vma_words(flags: int) -> str:
-    words = ["VM_WRITE" if flags & VMA_WRITE else "read-only"]
-    if flags & VMA_DONTFORK:
-        words.append("VM_DONTFORK")
-    return " ".join(words)
-
-
-def _tlb_words(entry: int) -> str:
-    return "empty" if not entry else f"page {(entry >> 1) - 1} " + ("writable" if entry & 1 else "read-only")
-
-
-def _slot_words(code: int) -> str:
-    return "empty" if code == 0 else f"page {code - 1}"
