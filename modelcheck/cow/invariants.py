@@ -37,7 +37,7 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
 from modelcheck.cow.values import ValueTags
-from modelcheck.engine.model import Invariant, TransitionCheck, TransitionCount
+from modelcheck.engine.model import Invariant, Property, TransitionCheck, TransitionCount
 
 
 class Words(Protocol):
@@ -225,8 +225,11 @@ def _no_spurious_copy(m: Machine, words: Words) -> TransitionCheck:
         watches=_is_copy, doc="a write fault never copies a page that only transient references share")
 
 
+SPURIOUS_COPIES = "spurious_copies"  # counted on every run
+
+
 def spurious_copy_count(m: Machine) -> TransitionCount:
-    return TransitionCount("spurious_copies", lambda b, a, t: _spurious(m, b, a), watches=_is_copy,
+    return TransitionCount(SPURIOUS_COPIES, lambda b, a, t: _spurious(m, b, a), watches=_is_copy,
                            doc="write faults that copied a page only transient references shared")
 
 
@@ -303,3 +306,13 @@ def build(name: str, m: Machine, words: Words) -> Invariant | TransitionCheck:
     except KeyError:
         raise KeyError(f"unknown invariant {name!r} (known: {', '.join(names())})") from None
     return factory(m, words)
+
+
+def build_all(chosen: tuple[str, ...], m: Machine, words: Words) -> tuple[Property, ...]:
+    """The properties a model of ``m`` checks for the ``chosen`` invariants, and what every run counts."""
+    return tuple(build(name, m, words) for name in chosen) + (spurious_copy_count(m),)
+
+
+def property_names(chosen: tuple[str, ...]) -> frozenset[str]:
+    """The names of ``build_all``'s properties."""
+    return frozenset(chosen) | {SPURIOUS_COPIES}

@@ -1,4 +1,4 @@
-"""The COW world bound to one policy: states, actions and what they do.
+"""The COW world bound to one policy: its transition core (states, actions and what they do).
 
 Every action is atomic (one lock hold of the kernel). States are flat tuples
 (see ``layout``); the mechanisms (``mechanisms/``) change a list copy and
@@ -9,14 +9,22 @@ Two shapes of world share this code:
 * open (the reference world): any process may take any enabled action at any time;
 * scripted: each thread runs its program in order, and the kernel events of
   the scenario interleave anywhere.
+
+The core takes its steps one key at a time as well (``keys``, ``take``): a
+key is a thread of a script, one operation of a process on an address in an
+open world, or one kind of kernel event on one page. What the core offers the
+engine beyond ``engine.Model`` is in ``capabilities``; words and JSON are the
+renderer's (``render``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
-from modelcheck.cow.actions import Act, Observation, Operation, observation, process_name
+from modelcheck.cow.actions import Act, Operation, process_name
+from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
+from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
                                    VMA_UFFD_WP, VMA_WRITE, pte_make)
@@ -28,25 +36,31 @@ from modelcheck.cow.scenario import GUP_OPS, Op
 from modelcheck.cow.symmetry import PageSymmetry
 from modelcheck.cow.unknowns import UnknownReferences, explicit_counterpart
 from modelcheck.cow.world import CowWorld
-from modelcheck.engine.footprint import Tracked
-from modelcheck.engine.model import Invariant, TransitionCheck
+from modelcheck.engine.model import Property
 
-# the decisions a policy takes, as coverage names them
-BRANCHES = ("reuse", "copy", "copy_install", "copy_retry", "swapin", "swapin_reuse", "swap_add", "swap_unmap",
-            "pageout", "lru_drain", "fork_share", "fork_copy",
-            "gup_write_fault", "gup_cow_break", "uffd_fault", "unshare_keep", "unshare_copy", "wrprotect",
-            "skip_pinned", "mprotect_upgrade", "tlb_write", "flush_pending", "tlb_flush", "flush_before_fault")
 Mechanism = Callable[..., "str | None"]
+Key = tuple[Any, ...]  # ("thread", name), (kind, page) for a kernel event, (kind, proc, addr) in an open world
+
+
+class OpenOperations(NamedTuple):
+    """The open world's operations, interned once: per process and address (write, the read action,
+    munmap, vmsplice), per process its pipe read, and the fork."""
+
+    at: list[list[tuple[Operation, Act, Operation, Operation]]]
+    pipe_reads: list[Operation]
+    fork: Operation
 
 
 class CowModel:
     """The transition system of ``world`` under ``policy`` (implements ``engine.Model``)."""
 
-    def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> None:
+    def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str],
+                 machine: Machine | None = None) -> None:
         self.world = world
         self.policy = policy
         self.invariant_names = tuple(invariant_names)
-        machine = Machine.build(world, self.invariant_names, policy.uses_exclusive)
+        if machine is None:
+            machine = Machine.build(world, self.invariant_names, policy.uses_exclusive)
         self.layout = L = machine.layout
         # symbolic references: z3 decides the refcount tests of a step (unknowns.py); explicit worlds
         # never import z3
@@ -56,7 +70,7 @@ class CowModel:
         self.holders = k.holders
         self.tags = k.tags
         self._bases: dict[tuple, Operation] = {}
-        self._open_bases = self._build_open_bases(L.processes, L.addresses)
+        self.open_ops = self._open_operations(L.processes, L.addresses)
         self._kernel_base = {(kind, g): self._base(kind, "kernel", -1, -1, page=g)
                              for family in k.kernel_families for kind in family for g in range(L.pages)}
         self._script_steps = [
@@ -66,22 +80,23 @@ class CowModel:
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(k.threads)]
         self.words = Renderer(k, policy.name)
-        self._properties = tuple(_invariants.build(name, k, self.words) for name in self.invariant_names) + (
-            _invariants.spurious_copy_count(k),)
+        self._properties: tuple[Property, ...] = _invariants.build_all(self.invariant_names, k, self.words)
         self._initial = self._initial_state()
-        self._symmetry = PageSymmetry(L)
+        # the adapters of the capabilities a world may offer (``capabilities`` decides which it does)
+        self.symmetry = PageSymmetry(L)
+        self.coverage = Coverage(k)
+        self.stepping = KeyedSteps(self)
+        self.held = HeldParameters(world, L, policy, self.invariant_names)
 
-    def _build_open_bases(self, P: int, M: int) -> list:
-        """Open worlds: per process, per address, the (write, read, munmap, vmsplice) operations, built once."""
-        bases = []
+    def _open_operations(self, P: int, M: int) -> OpenOperations:
+        at = []
         for p in range(P):
             name = process_name(p)
-            bases.append([(self._base("write", name, p, a), self.act("read", name, p, a, branch="read"),
-                           self._base("munmap", name, p, a), self._base("vmsplice", name, p, a))
-                          for a in range(M)])
-        self._open_pipe_reads = [self._base("pipe_read", process_name(p), p, -1) for p in range(P)]
-        self._open_fork = self._base("fork", "parent", 0, -1)
-        return bases
+            at.append([(self._base("write", name, p, a), self.act("read", name, p, a, branch="read"),
+                        self._base("munmap", name, p, a), self._base("vmsplice", name, p, a))
+                       for a in range(M)])
+        return OpenOperations(at, [self._base("pipe_read", process_name(p), p, -1) for p in range(P)],
+                              self._base("fork", "parent", 0, -1))
 
     def _initial_state(self) -> tuple:
         """The parent has each address mapped, written, writable, to its own page."""
@@ -110,38 +125,43 @@ class CowModel:
     def initial_states(self) -> list[tuple]:
         return [self._initial]
 
-    def properties(self):
+    def properties(self) -> tuple[Property, ...]:
         return self._properties
 
-    def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
-            text: str = "", branch: str = "") -> Act:
-        """The interned action of an operation that took ``branch``."""
-        return self._base(kind, actor, proc, addr, holder, text, page=page).act(branch)
-
-    def canonical(self, s: tuple) -> tuple:
-        return self._symmetry.canonical(s)
-
-    def observation(self, s: Any, act: Act) -> Observation | None:
-        return observation(self.kernel, s, act)
-
-    def batch_successors(self):
-        """The same transitions a batch of states at a time (numpy), when this world allows it; else None."""
-        if self.scenario is not None:
-            return None
-        if not hasattr(self, "_batch"):  # built once: choosing a store and running both ask
-            from modelcheck.cow.batch import ReferenceBatch  # numpy is loaded only by the runs that use it
-
-            self._batch = ReferenceBatch.for_model(self)
-        return self._batch
-
-    def successors(self, s: tuple) -> list[tuple[Act, tuple]]:
-        out: list[tuple[Act, tuple]] = []
+    def successors(self, s: tuple) -> Successors:
+        out: Successors = []
         if self.scenario is None:
             self._open_successors(s, out)
         else:
             self._scripted_successors(s, out)
         self._kernel_successors(s, out)
         return out
+
+    # -- words for people (the renderer's) ---------------------------------------------------------
+    def action_actor(self, act: Act) -> str:
+        return self.words.action_actor(act)
+
+    def action_label(self, act: Act) -> str:
+        return self.words.action_label(act)
+
+    def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
+        return self.words.describe_transition(before, act, after)
+
+    def state_to_json(self, s: tuple) -> dict[str, Any]:
+        return self.words.state_to_json(s)
+
+    def value_words(self, code: int) -> str:
+        return self.tags.words(code)
+
+    # -- action identity ------------------------------------------------------------------
+    def act(self, kind: str, actor: str, proc: int = -1, addr: int = -1, page: int = -1, holder: int = -1,
+            text: str = "", branch: str = "") -> Act:
+        """The interned action of an operation that took ``branch``."""
+        return self._base(kind, actor, proc, addr, holder, text, page=page).act(branch)
+
+    def kernel_operation(self, kind: str, page: int) -> Operation:
+        """The kernel event ``kind`` on ``page``, as an operation (one of the world's)."""
+        return self._kernel_base[kind, page]
 
     def _base(self, kind: str, actor: str, proc: int, addr: int, holder: int = -1, text: str = "",
               cell: int = 0, last: bool = False, page: int = -1) -> Operation:
@@ -152,14 +172,15 @@ class CowModel:
             op = self._bases[key] = Operation((kind, actor, proc, addr, page, holder, text, cell, last))
         return op
 
-    def _try(self, s: Any, out: list, base: Operation, run: Mechanism, *args: Any, pc_index: int = -1,
+    # -- taking a step ------------------------------------------------------------------
+    def _try(self, s: Any, out: Successors, base: Operation, run: Mechanism, *args: Any, pc_index: int = -1,
              finish: Callable[[Any], None] | None = None) -> None:
         unknowns = self.unknowns
         if unknowns is not None and unknowns.decisions is None:
             unknowns.take_every_outcome(s, out, lambda found: self._try(s, found, base, run, *args,
                                                                         pc_index=pc_index, finish=finish))
             return
-        t = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked state (footprints)
+        t = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
         branch = run(self.kernel, t, *args)
         if branch is None:
             return
@@ -172,16 +193,12 @@ class CowModel:
         # its own representative under symmetry without asking
         out.append((base.act(branch), s if after == s else after))
 
-    def run_stats(self) -> dict[str, float]:
-        """Figures of the run beyond states and transitions (the solver's, with symbolic references)."""
-        return self.unknowns.figures() if self.unknowns is not None else {}
-
-    def _open_successors(self, s: tuple, out: list) -> None:
+    def _open_successors(self, s: tuple, out: Successors) -> None:
         """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""
         L = self.layout
         M = L.addresses
         on = self.kernel.open
-        bases = self._open_bases
+        ops = self.open_ops.at
         has_pipes = L.pipe_base != L.value_base
         write_on, read_on, munmap_on, vmsplice_on = on["write"], on["read"], on["munmap"], on["vmsplice"]
         try_, store, munmap, vmsplice = self._try, cpu.op_store, fork.op_munmap, gup.op_vmsplice
@@ -191,7 +208,7 @@ class CowModel:
         for p in range(nforks + 1):
             pipe_full = bool(s[L.pipe_base + p]) if has_pipes else True
             tag = tags.code(p, nforks)
-            for write, read, unmap, splice in bases[p]:
+            for write, read, unmap, splice in ops[p]:
                 if s[k]:
                     a = k - 1 - p * M
                     if write_on:
@@ -204,16 +221,16 @@ class CowModel:
                         try_(s, out, splice, vmsplice, p, a)
                 k += 1
             if on["pipe_read"] and pipe_full and has_pipes:
-                try_(s, out, self._open_pipe_reads[p], gup.op_pipe_read, p)
+                try_(s, out, self.open_ops.pipe_reads[p], gup.op_pipe_read, p)
         if on["fork"]:
-            try_(s, out, self._open_fork, fork.op_fork)
+            try_(s, out, self.open_ops.fork, fork.op_fork)
 
-    def _scripted_successors(self, s: tuple, out: list) -> None:
+    def _scripted_successors(self, s: tuple, out: Successors) -> None:
         """Each live thread may take the next operation of its program."""
         for ti in range(len(self.kernel.threads)):
             self._thread_step(s, ti, out)
 
-    def _thread_step(self, s: Any, ti: int, out: list) -> None:
+    def _thread_step(self, s: Any, ti: int, out: Successors) -> None:
         """Thread ``ti``'s next operation, if its process lives and its program has one left."""
         L = self.layout
         thread = self.kernel.threads[ti]
@@ -281,7 +298,7 @@ class CowModel:
             return swap.op_pageout, (proc, addr)
         return getattr(wrprotect, f"op_{kind}"), (proc, addr)
 
-    def _kernel_successors(self, s: tuple, out: list) -> None:
+    def _kernel_successors(self, s: tuple, out: Successors) -> None:
         """The kernel events the world allows, page by page, in a fixed order."""
         pages = range(self.layout.pages)
         for family in self.kernel.kernel_families:
@@ -289,7 +306,7 @@ class CowModel:
                 for kind in family:
                     self._kernel_step(s, kind, g, out)
 
-    def _kernel_step(self, s: Any, kind: str, g: int, out: list) -> None:
+    def _kernel_step(self, s: Any, kind: str, g: int, out: Successors) -> None:
         """Kernel event ``kind`` on page ``g``, if it is enabled."""
         L = self.layout
         vb, C, fb = L.value_base, L.features.cells, L.flags_base
@@ -313,116 +330,76 @@ class CowModel:
                 run = swap.op_swap_add if kind == "swap_add" else swap.op_swap_unmap
                 self._try(s, out, self._kernel_base[kind, g], run, g)
 
-    # -- words for people (the renderer's) ---------------------------------------------------------
-    def action_actor(self, act: Act) -> str:
-        return self.words.action_actor(act)
+    # -- one key at a time -----------------------------------------------------------------------
+    def keys(self) -> list[Key]:
+        """Every key of the world, in the order ``successors`` lists their actions."""
+        if self.scenario is not None:
+            steps: list[Key] = [("thread", t.name) for t in self.kernel.threads]
+        else:
+            steps = self._open_keys()
+        return steps + list(self._kernel_base)
 
-    def action_label(self, act: Act) -> str:
-        return self.words.action_label(act)
-
-    def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
-        return self.words.describe_transition(before, act, after)
-
-    def state_to_json(self, s: tuple) -> dict[str, Any]:
-        return self.words.state_to_json(s)
-
-    def value_words(self, code: int) -> str:
-        return self.tags.words(code)
-
-    # -- footprints (for dynamic partial-order reduction) ---------------------------------------
-    def step_key(self, act: Act) -> tuple:
-        """A thread of the script, or a kernel event on one page."""
+    def key_of(self, act: Act) -> Hashable:
+        """The key ``act`` is a step of."""
         if act.proc < 0:
             return (act.kind, act.page)
-        return ("thread", act.actor)
+        if self.scenario is not None:
+            return ("thread", act.actor)
+        return (act.kind, act.proc, act.addr)
 
-    def step_keys(self) -> list[tuple] | None:
-        """Every thread and every kernel event on every page; None for an open world, whose reads
-        return to the state they read (DPOR needs finite executions), and with symbolic references,
-        where one step has a successor per outcome of its refcount tests."""
-        if self.scenario is None or self.unknowns is not None:
-            return None
-        return [("thread", t.name) for t in self.kernel.threads] + list(self._kernel_base)
-
-    def step(self, s: Any, key: tuple) -> list[tuple[Act, Any]]:
-        """The enabled action of ``key`` (a thread, or a kernel event on a page) with its successor."""
-        out: list = []
+    def take(self, s: Any, key: Hashable) -> Successors:
+        """The enabled actions of ``key`` in ``s`` (at most one) with their successors, as ``successors``
+        lists them."""
+        out: Successors = []
+        assert isinstance(key, tuple)
         if key[0] == "thread":
             self._thread_step(s, self.kernel.thread_number[key[1]], out)
-        else:
+        elif len(key) == 2:
             self._kernel_step(s, key[0], key[1], out)
+        else:
+            self._open_step(s, key, out)
         return out
 
-    HELD_MOST = 1 << 20  # the most held references a parameter stands for
+    def _open_keys(self) -> list[Key]:
+        L, on = self.layout, self.kernel.open
+        keys: list[Key] = []
+        has_pipes = L.pipe_base != L.value_base
+        for p in range(L.processes):
+            for a in range(L.addresses):
+                keys += [(kind, p, a) for kind in ("write", "read", "munmap", "vmsplice") if on[kind]]
+            if on["pipe_read"] and has_pipes:
+                keys.append(("pipe_read", p, -1))
+        if on["fork"]:
+            keys.append(("fork", 0, -1))
+        return keys
 
-    def free_slots(self) -> dict[int, tuple[int, int]]:
-        """Initial-state slots that are parameters of the run (held references in an unknown number),
-        with inclusive bounds: a search that takes them may leave them free."""
+    def _open_step(self, s: Any, key: Key, out: Successors) -> None:
+        """One operation of an open world, enabled as ``_open_successors`` enables it."""
+        kind, p, a = key
         L = self.layout
-        return {L.spec_base + a: (0, self.HELD_MOST) for a, count in self.world.held if count is None}
+        if kind == "fork":
+            self._try(s, out, self.open_ops.fork, fork.op_fork)
+            return
+        if p > s[0]:  # the process does not exist yet
+            return
+        has_pipes = L.pipe_base != L.value_base
+        if kind == "pipe_read":
+            if has_pipes and s[L.pipe_base + p]:
+                self._try(s, out, self.open_ops.pipe_reads[p], gup.op_pipe_read, p)
+            return
+        if not s[L.pte_index(p, a)]:
+            return
+        write, read, unmap, splice = self.open_ops.at[p][a]
+        if kind == "write":
+            self._try(s, out, write, cpu.op_store, p, a, 0, self.tags.code(p, s[0]))
+        elif kind == "read":
+            out.append((read, s))
+        elif kind == "munmap":
+            self._try(s, out, unmap, fork.op_munmap, p, a)
+        elif not (s[L.pipe_base + p] if has_pipes else True):  # vmsplice, into an empty pipe
+            self._try(s, out, splice, gup.op_vmsplice, p, a)
 
-    def describe_parameter(self, slot: int, value: int | None = None) -> str:
-        a = slot - self.layout.spec_base
-        return f"references held outside on a{a}" + ("" if value is None else f": {value}")
-
-    def fixing(self, values: dict[int, int]) -> "CowModel":
-        """This model with the parameters ``free_slots`` names set: a concrete model to replay on."""
-        L = self.layout
-        counts = {a: values[L.spec_base + a] for a, count in self.world.held if count is None}
-        return self.world.with_held_counts(counts).model(self.policy.name, self.invariant_names)
-
-    def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
-        """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
-        judge it and the state after it; for a disabled step, what its enabledness test read.
-
-        Found by taking the step again on a ``Tracked`` state (see ``engine.footprint``).
-        """
-        reads: set[int] = set()
-        writes: set[int] = set()
-        out = self.step(Tracked(s, reads, writes), key)
-        if out:
-            (act, after), = out
-            after = after.frozen() if isinstance(after, Tracked) else after
-            judged_before, judged_after = Tracked(s, reads, set()), Tracked(after, reads, set())
-            for prop in self._properties:
-                if isinstance(prop, Invariant):
-                    prop.holds(judged_after)
-                elif isinstance(prop, TransitionCheck) and prop.watches(act):
-                    prop.holds(judged_before, act, judged_after)
-        return reads, writes
-
-    # -- coverage ------------------------------------------------------------------------
-    def coverage_items(self, acts) -> set[str]:
-        items = set()
-        for act in acts:
-            items.add(f"action:{act.kind}")
-            parts = act.branch.split("+")
-            items.update(part for part in parts if part in BRANCHES)
-            if act.last and parts[-1] not in PARTIAL:
-                items.add(f"end:{act.actor}")
-        return items
-
-    def coverage_universe(self) -> list[str]:
-        """The action kinds this world can take, and the policy branches they lead to."""
-        if self.scenario is None:
-            kinds = [k for k, on in self.kernel.open.items() if on]
-        else:
-            kinds = sorted({op.kind for t in self.scenario.threads for op in t.program})
-            kinds += [e for e in ("spec_get", "spec_put") if "spec" in self.scenario.events]
-            kinds += ["lru_drain"] if self.kernel.lru_on else []
-            kinds += ["swap_add", "swap_unmap"] if self.kernel.reclaim_on else []
-            kinds += ["lock_page", "unlock_page"] if self.kernel.lock_on else []
-        items = [f"action:{k}" for k in kinds]
-        if self.scenario is not None:
-            items += [f"end:{t.name}" for t in self.scenario.threads if t.program]
-        if {"write", "store"} & set(kinds):
-            items += ["reuse", "copy"]
-        if self.kernel.swap_on:
-            items += ["swapin", "swapin_reuse"]
-        if "fork" in kinds:
-            items += ["fork_share", "fork_copy"]
-        return items
-
+    # -- symbolic references ------------------------------------------------------------------
     def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:
         """Symbolic references: the explicit world at the S z3's counts need, and ``labels`` as a trace
         of it (``unknowns.explicit_counterpart``)."""
