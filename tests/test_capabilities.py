@@ -13,8 +13,8 @@ EVERY = {Symmetric, Covered}
 STEPS = {StepKeyed, Footprinted}
 
 CASES = [
-    ("the reference world", CowWorld.reference(2, 1, 0), ["no_leak_across_fork"], EVERY | {Batched}),
-    ("with a ghost invariant", CowWorld.reference(2, 1, 0), ["no_lost_write"], EVERY),
+    ("the reference world", CowWorld.reference(2, 1, 0), ["no_leak_across_fork"], EVERY | STEPS | {Batched}),
+    ("with a ghost invariant", CowWorld.reference(2, 1, 0), ["no_lost_write"], EVERY | STEPS),
     ("a scenario", CowWorld.scripted(SCRIPT), ["no_spurious_copy"], EVERY | STEPS),
     ("symbolic references", CowWorld.scripted(SCRIPT).with_symbolic_refs(), ["no_spurious_copy"],
      EVERY | {Counted}),

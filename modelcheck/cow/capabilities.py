@@ -135,7 +135,7 @@ def offers(machine: Machine, policy: Policy, invariant_names: tuple[str, ...]) -
     found = {Symmetric, Covered}
     if batch_applies(machine, policy, property_names(invariant_names)):
         found.add(Batched)
-    if machine.scenario is not None and not machine.symbolic:
+    if not machine.symbolic:
         found.add(StepKeyed)
     if any(count is None for _, count in machine.world.held):
         found.add(Parametric)
