@@ -24,3 +24,15 @@ def test_readme_starts_with_exactly_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert _setup_commands()[1] in ci
+
+
+def test_the_readme_lists_the_operations_the_mechanisms_declare():
+    """The list of operations under "Writing a spec" is generated (operations.operation_list()): a new
+    operation declared with its mechanism shows up there, or this test says where to paste it."""
+    from modelcheck.cow.operations import operation_list
+
+    text = (ROOT / "README.md").read_text()
+    start, end = "<!-- operations:", "<!-- /operations -->"
+    assert start in text and end in text
+    block = text.split(start, 1)[1].split("\n", 1)[1].split(end, 1)[0]
+    assert " ".join(block.split()) == operation_list(), f"paste this between the markers:\n{operation_list()}"

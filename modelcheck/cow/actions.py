@@ -7,6 +7,7 @@ from typing import NamedTuple
 from modelcheck.cow.kernel import Machine, Slots
 from modelcheck.cow.layout import MM_EXITED, pte_page
 from modelcheck.cow.mechanisms.tlb import tlb_page
+from modelcheck.cow.registry import check_branch
 
 
 class Act(NamedTuple):
@@ -38,9 +39,11 @@ class Operation:
         self.acts: dict[str, Act] = {}
 
     def act(self, branch: str) -> Act:
-        """The interned action of this operation taking ``branch`` (built once per branch)."""
+        """The interned action of this operation taking ``branch`` (built once per branch, when the branch
+        is checked against the mechanisms' declarations)."""
         act = self.acts.get(branch)
         if act is None:
+            check_branch(branch)
             act = self.acts[branch] = Act(*self.fields, branch)
         return act
 

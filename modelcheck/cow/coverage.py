@@ -10,13 +10,7 @@ from typing import Iterable
 
 from modelcheck.cow.actions import Act
 from modelcheck.cow.kernel import Machine
-from modelcheck.cow.mechanisms.tlb import PARTIAL
-
-# the decisions a policy takes, as coverage names them
-BRANCHES = ("reuse", "copy", "copy_install", "copy_retry", "swapin", "swapin_reuse", "swap_add", "swap_unmap",
-            "pageout", "lru_drain", "fork_share", "fork_copy",
-            "gup_write_fault", "gup_cow_break", "uffd_fault", "unshare_keep", "unshare_copy", "wrprotect",
-            "skip_pinned", "mprotect_upgrade", "tlb_write", "flush_pending", "tlb_flush", "flush_before_fault")
+from modelcheck.cow.operations import COVERED, PARTIAL, expected, rank
 
 
 class Coverage:
@@ -30,7 +24,7 @@ class Coverage:
         for act in acts:
             items.add(f"action:{act.kind}")
             parts = act.branch.split("+")
-            items.update(part for part in parts if part in BRANCHES)
+            items.update(part for part in parts if part in COVERED)
             if act.last and parts[-1] not in PARTIAL:
                 items.add(f"end:{act.actor}")
         return items
@@ -50,10 +44,5 @@ class Coverage:
         items = [f"action:{k}" for k in kinds]
         if scenario is not None:
             items += [f"end:{t.name}" for t in scenario.threads if t.program]
-        if {"write", "store"} & set(kinds):
-            items += ["reuse", "copy"]
-        if m.swap_on:
-            items += ["swapin", "swapin_reuse"]
-        if "fork" in kinds:
-            items += ["fork_share", "fork_copy"]
-        return items
+        branches = {branch.value for kind in kinds for branch in expected(kind)}
+        return items + sorted(branches, key=rank)

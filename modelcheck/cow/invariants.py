@@ -25,16 +25,22 @@ value of the page, in the state before the action.
 * ``no_spurious_copy`` (I5): a write fault never copies a page that only this
   mapping and transient references hold. Every run also counts such copies
   (``spurious_copies``) without failing.
+
+Each is registered where it is written, with the actions it watches and the
+ghost state it needs (``mechanisms.ghost``): a world keeps that state only when
+a check that needs it is chosen.
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Callable, Protocol
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol, TypeVar
 
 from modelcheck.cow.actions import Act, observation, process_alive, process_name
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
+from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
 from modelcheck.cow.values import ValueTags
 from modelcheck.engine.model import Invariant, Property, TransitionCheck, TransitionCount
@@ -47,9 +53,56 @@ class Words(Protocol):
 
     def action_label(self, act: Act) -> str: ...
 
-_OBSERVATIONS = frozenset({"read", "load", "pipe_read", "dma_read"})
-_STORES = frozenset({"write", "store"})
-_READ_GUPS = frozenset({"get_ro", "pin_ro", "vmsplice"})
+
+Judge = tuple[Callable[..., bool], Callable[..., str]]  # (holds, explain) of a check of one model
+Factory = Callable[[Machine, Words], Judge]
+F = TypeVar("F", bound=Factory)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An invariant a spec can select: a state invariant, or a check of every transition it ``watches``
+    (action kinds, or a test of the action)."""
+
+    name: str
+    doc: str
+    factory: Factory
+    watches: frozenset[str] | Callable[[Act], bool] | None = None  # None: a state invariant
+    ghost: frozenset[Ghost] = frozenset()
+
+    def build(self, m: Machine, words: Words) -> Invariant | TransitionCheck:
+        holds, explain = self.factory(m, words)
+        if self.watches is None:
+            return Invariant(self.name, holds, explain, doc=self.doc)
+        watches = self.watches
+        if not callable(watches):
+            kinds = watches
+            watches = lambda act: act.kind in kinds  # noqa: E731
+        return TransitionCheck(self.name, holds, explain, watches=watches, doc=self.doc)
+
+
+_DECLARED: dict[str, Declared] = {}
+
+
+def state_invariant(name: str, *, doc: str, ghost: Iterable[Ghost] = ()) -> Callable[[F], F]:
+    """Register a property every reachable state must have; the factory gives (holds(s), explain(s))."""
+    def register(factory: F) -> F:
+        _DECLARED[name] = Declared(name, doc, factory, None, frozenset(ghost))
+        return factory
+    return register
+
+
+def transition_check(name: str, *, doc: str, watches: Iterable[str] | Callable[[Act], bool],
+                     ghost: Iterable[Ghost] = ()) -> Callable[[F], F]:
+    """Register a property of every transition it watches; the factory gives (holds(b, a, t), explain(b, a, t))."""
+    def register(factory: F) -> F:
+        _DECLARED[name] = Declared(name, doc, factory, watches if callable(watches) else frozenset(watches),
+                                   frozenset(ghost))
+        return factory
+    return register
+
+
+OBSERVATIONS = ("read", "load", "pipe_read", "dma_read")  # the actions that see a value
 
 
 # -- I1/I2: no leak across fork -------------------------------------------------------
@@ -60,7 +113,12 @@ def may_observe(tags: ValueTags, observer: int, code: int) -> bool:
     return writer == observer or (writer == 0 and n < observer)
 
 
-def _leak_check(name: str, m: Machine, words: Words, observers: Callable[[int], bool], doc: str) -> TransitionCheck:
+def _leak_check(observers: Callable[[int], bool]) -> Factory:
+    """A check that the processes ``observers`` accepts observe only values they may (``may_observe``)."""
+    return lambda m, words: _judge_leaks(m, words, observers)
+
+
+def _judge_leaks(m: Machine, words: Words, observers: Callable[[int], bool]) -> Judge:
     verdicts: dict[tuple[int, int], bool] = {}  # (observer, value) -> allowed; a memo of this model's own
 
     def holds(before: tuple, act: Act, after: tuple) -> bool:
@@ -83,12 +141,28 @@ def _leak_check(name: str, m: Machine, words: Words, observers: Callable[[int], 
                "dma_read": "through a device reading its GUP reference"}.get(act.kind, "through its mapping")
         return f"{who} observed {words.value_words(code)} on page {page} {via}; {why}"
 
-    return TransitionCheck(name=name, holds=holds, explain=explain,
-                           watches=lambda act: act.kind in _OBSERVATIONS, doc=doc)
+    return holds, explain
+
+
+# which observers each leak check judges
+LEAK_OBSERVERS: dict[str, Callable[[int], bool]] = {
+    "no_leak_to_child": lambda p: p > 0,
+    "no_leak_to_parent": lambda p: p == 0,
+    "no_leak_across_fork": lambda p: True,
+}
+transition_check("no_leak_to_child", watches=OBSERVATIONS,
+                 doc="a child never observes the parent's (or a sibling's) writes made after it was forked")(
+    _leak_check(LEAK_OBSERVERS["no_leak_to_child"]))
+transition_check("no_leak_to_parent", watches=OBSERVATIONS, doc="the parent never observes a child's writes")(
+    _leak_check(LEAK_OBSERVERS["no_leak_to_parent"]))
+transition_check("no_leak_across_fork", watches=OBSERVATIONS,
+                 doc="no process observes a value that is neither its own nor inherited at fork")(
+    _leak_check(LEAK_OBSERVERS["no_leak_across_fork"]))
 
 
 # -- I3: pin coherence ------------------------------------------------------------------
-def _pin_coherent(m: Machine, words: Words) -> Invariant:
+@state_invariant("pin_coherent", doc="a held R/W or R/O long-term pin and its owner's mapping reach the same page")
+def _pin_coherent(m: Machine, words: Words) -> Judge:
     L = m.layout
     pins = [(n, h) for n, h in enumerate(m.holders) if h.is_pin]
 
@@ -107,12 +181,13 @@ def _pin_coherent(m: Machine, words: Words) -> Invariant:
         return (f"{h.kind} {h.name} holds page {pinned} but {process_name(h.proc)}'s PTE a{h.addr} maps page {mapped}: "
                 f"the device and the process no longer see the same memory")
 
-    return Invariant("pin_coherent", lambda s: broken(s) is None, explain,
-                     doc="a held R/W or R/O long-term pin and its owner's mapping reach the same page")
+    return lambda s: broken(s) is None, explain
 
 
 # -- I4: no lost write --------------------------------------------------------------------
-def _no_lost_write(m: Machine, words: Words) -> TransitionCheck:
+@transition_check("no_lost_write", watches=("read", "load", "dma_read"), ghost=[Ghost.LAST_WRITE],
+                  doc="what the owner reads is its last completed write")
+def _no_lost_write(m: Machine, words: Words) -> Judge:
     L = m.layout
 
     def expected(before: tuple, act: Act):
@@ -128,13 +203,13 @@ def _no_lost_write(m: Machine, words: Words) -> TransitionCheck:
         return (f"{process_name(observer)}'s last completed write to a{addr} was {words.value_words(last)}, "
                 f"but {via} sees {words.value_words(code)} on page {page}: that write was lost")
 
-    return TransitionCheck("no_lost_write", lambda b, a, t: expected(b, a) is None, explain,
-                           watches=lambda act: act.kind in ("read", "load", "dma_read"),
-                           doc="what the owner reads is its last completed write")
+    return lambda b, a, t: expected(b, a) is None, explain
 
 
 # -- I6: write-protection takes effect --------------------------------------------------------
-def _wrprotect_effective(m: Machine, words: Words) -> TransitionCheck:
+@transition_check("wrprotect_effective", watches=("write", "store"), ghost=[Ghost.WRITE_PROTECT],
+                  doc="after a write-protect request returns, a store faults")
+def _wrprotect_effective(m: Machine, words: Words) -> Judge:
     L = m.layout
 
     def holds(before: tuple, act: Act, after: tuple) -> bool:
@@ -146,12 +221,13 @@ def _wrprotect_effective(m: Machine, words: Words) -> TransitionCheck:
         return (f"{act.actor}'s store to a{act.addr} went through {via} although write-protection "
                 f"(mprotect(PROT_READ), uffd-wp or clear_refs) was requested and no fault answered it")
 
-    return TransitionCheck("wrprotect_effective", holds, explain, watches=lambda act: act.kind in _STORES,
-                           doc="after a write-protect request returns, a store faults")
+    return holds, explain
 
 
 # -- O15: a read GUP does not write-fault --------------------------------------------------------
-def _read_gup_no_write_fault(m: Machine, words: Words) -> TransitionCheck:
+@transition_check("read_gup_no_write_fault", watches=("get_ro", "pin_ro", "vmsplice"),
+                  doc="a read-only GUP never raises a write fault or a uffd-wp event")
+def _read_gup_no_write_fault(m: Machine, words: Words) -> Judge:
     def holds(before: tuple, act: Act, after: tuple) -> bool:
         parts = act.branch.split("+")
         return "gup_cow_break" not in parts and "uffd_fault" not in parts
@@ -160,12 +236,12 @@ def _read_gup_no_write_fault(m: Machine, words: Words) -> TransitionCheck:
         extra = " and raised a uffd-wp userfault" if "uffd_fault" in act.branch else ""
         return f"the read-only GUP {words.action_label(act)} triggered a write fault{extra}"
 
-    return TransitionCheck("read_gup_no_write_fault", holds, explain, watches=lambda act: act.kind in _READ_GUPS,
-                           doc="a read-only GUP never raises a write fault or a uffd-wp event")
+    return holds, explain
 
 
 # -- refcount sanity -----------------------------------------------------------------------------------
-def _refcount_sane(m: Machine, words: Words) -> Invariant:
+@state_invariant("refcount_sane", doc="no free page is referenced, no live page is unreferenced, counts in bounds")
+def _refcount_sane(m: Machine, words: Words) -> Judge:
     L = m.layout
 
     def problem(s: tuple) -> str | None:
@@ -190,8 +266,7 @@ def _refcount_sane(m: Machine, words: Words) -> Invariant:
             return "more speculative references than S"
         return None
 
-    return Invariant("refcount_sane", lambda s: problem(s) is None, lambda s: problem(s) or "",
-                     doc="no free page is referenced, no live page is unreferenced, counts in bounds")
+    return lambda s: problem(s) is None, lambda s: problem(s) or ""
 
 
 # -- I5: spurious copies ------------------------------------------------------------------------------
@@ -217,12 +292,12 @@ def _is_copy(act: Act) -> bool:
     return "copy" in act.branch.split("+")
 
 
-def _no_spurious_copy(m: Machine, words: Words) -> TransitionCheck:
-    return TransitionCheck(
-        "no_spurious_copy", lambda b, a, t: not _spurious(m, b, a),
-        lambda b, a, t: (f"{words.action_label(a)} copied a page that only its own mapping and transient "
-                         f"references (speculative, LRU batch, swap cache) held"),
-        watches=_is_copy, doc="a write fault never copies a page that only transient references share")
+@transition_check("no_spurious_copy", watches=_is_copy,
+                  doc="a write fault never copies a page that only transient references share")
+def _no_spurious_copy(m: Machine, words: Words) -> Judge:
+    return (lambda b, a, t: not _spurious(m, b, a),
+            lambda b, a, t: (f"{words.action_label(a)} copied a page that only its own mapping and transient "
+                             f"references (speculative, LRU batch, swap cache) held"))
 
 
 SPURIOUS_COPIES = "spurious_copies"  # counted on every run
@@ -234,7 +309,9 @@ def spurious_copy_count(m: Machine) -> TransitionCount:
 
 
 # -- page_maybe_dma_pinned's false positives ---------------------------------------------------------
-def _pin_checks_exact(m: Machine, words: Words) -> TransitionCheck:
+@transition_check("pin_checks_exact", watches=("fork", "clear_refs"),
+                  doc="fork copies, and clear_refs skips, only pages a FOLL_PIN holds")
+def _pin_checks_exact(m: Machine, words: Words) -> Judge:
     L = m.layout
     pins = [L.holder_base + n for n, h in enumerate(m.holders) if h.is_pin]
 
@@ -265,47 +342,27 @@ def _pin_checks_exact(m: Machine, words: Words) -> TransitionCheck:
         return (f"{what} page {pages} as if pinned, but no FOLL_PIN holds it: page_maybe_dma_pinned() saw "
                 f"a refcount of 1024 or more made of plain references")
 
-    return TransitionCheck("pin_checks_exact", lambda b, a, t: not taken_for_pinned(b, a, t), explain,
-                           watches=lambda act: act.kind in ("fork", "clear_refs"),
-                           doc="fork copies, and clear_refs skips, only pages a FOLL_PIN holds")
-
-
-# which observers each leak check judges
-LEAK_OBSERVERS: dict[str, Callable[[int], bool]] = {
-    "no_leak_to_child": lambda p: p > 0,
-    "no_leak_to_parent": lambda p: p == 0,
-    "no_leak_across_fork": lambda p: True,
-}
-
-_FACTORIES: dict[str, Callable[[Machine, Words], Invariant | TransitionCheck]] = {
-    "no_leak_to_child": lambda m, w: _leak_check(
-        "no_leak_to_child", m, w, LEAK_OBSERVERS["no_leak_to_child"],
-        "a child never observes the parent's (or a sibling's) writes made after it was forked"),
-    "no_leak_to_parent": lambda m, w: _leak_check(
-        "no_leak_to_parent", m, w, LEAK_OBSERVERS["no_leak_to_parent"], "the parent never observes a child's writes"),
-    "no_leak_across_fork": lambda m, w: _leak_check(
-        "no_leak_across_fork", m, w, LEAK_OBSERVERS["no_leak_across_fork"],
-        "no process observes a value that is neither its own nor inherited at fork"),
-    "pin_coherent": _pin_coherent,
-    "no_lost_write": _no_lost_write,
-    "wrprotect_effective": _wrprotect_effective,
-    "read_gup_no_write_fault": _read_gup_no_write_fault,
-    "refcount_sane": _refcount_sane,
-    "no_spurious_copy": _no_spurious_copy,
-    "pin_checks_exact": _pin_checks_exact,
-}
+    return lambda b, a, t: not taken_for_pinned(b, a, t), explain
 
 
 def names() -> list[str]:
-    return list(_FACTORIES)
+    return list(_DECLARED)
+
+
+def declared(name: str) -> Declared:
+    try:
+        return _DECLARED[name]
+    except KeyError:
+        raise KeyError(f"unknown invariant {name!r} (known: {', '.join(names())})") from None
 
 
 def build(name: str, m: Machine, words: Words) -> Invariant | TransitionCheck:
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise KeyError(f"unknown invariant {name!r} (known: {', '.join(names())})") from None
-    return factory(m, words)
+    return declared(name).build(m, words)
+
+
+def ghost_needed(chosen: Iterable[str]) -> frozenset[Ghost]:
+    """The ghost state the ``chosen`` invariants need the world to keep."""
+    return frozenset(g for name in chosen if name in _DECLARED for g in _DECLARED[name].ghost)
 
 
 def build_all(chosen: tuple[str, ...], m: Machine, words: Words) -> tuple[Property, ...]:

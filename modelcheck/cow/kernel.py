@@ -19,15 +19,14 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from modelcheck.cow.layout import Features, Layout
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, Policy
-from modelcheck.cow.scenario import GUP_OPS, Holder, Scenario, Thread
 from modelcheck.cow.values import ValueTags
 
 if TYPE_CHECKING:
+    from modelcheck.cow.scenario import Holder, Scenario, Thread
     from modelcheck.cow.unknowns import UnknownReferences
     from modelcheck.cow.world import CowWorld
 
 LRU_BATCH_SIZE = 2  # pages a per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
-OPEN_KINDS = ("write", "read", "munmap", "vmsplice", "pipe_read", "fork", "spec_get", "spec_put")
 
 
 class Slots(Protocol):
@@ -76,6 +75,12 @@ class Machine:
     def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool) -> Machine:
         """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
         PG_anon_exclusive or not (the only thing of a policy the state's layout depends on)."""
+        # the declarations of the mechanisms and invariants (which import this module)
+        from modelcheck.cow.invariants import ghost_needed
+        from modelcheck.cow.mechanisms.ghost import Ghost
+        from modelcheck.cow.operations import OPERATIONS, needed
+        from modelcheck.cow.world import ACTION_KINDS
+
         scenario = world.scenario
         holders = scenario.holders if scenario else ()
         threads = scenario.threads if scenario else ()
@@ -85,24 +90,25 @@ class Machine:
         lru_on = bool(scenario and "lru" in scenario.events)
         reclaim_on = bool(scenario and "swap" in scenario.events)
         lock_on = bool(scenario and "lock" in scenario.events)
-        swap_on = bool(scenario and (reclaim_on or scenario.uses("pageout")))
-        pte_flag_bits = bool(scenario and scenario.uses("clear_refs", "uffd_wp", "uffd_unwp"))
+        needs = needed({op.kind for t in threads for op in t.program})
+        swap_on = reclaim_on or "swap" in needs
+        pte_flag_bits = "pte_flags" in needs
         if scenario is None:
             pipes = bool(open_kinds & {"vmsplice", "pipe_read"})
             spec = world.speculative if open_kinds & {"spec_get", "spec_put"} else 0
         else:
-            pipes = scenario.uses("vmsplice", "pipe_read")
+            pipes = "pipes" in needs
             spec = world.speculative if "spec" in scenario.events or world.held else 0
         features = Features(
             pipes=pipes, speculative=spec,
             pageflags=uses_exclusive or lru_on or swap_on or lock_on,
-            vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork", "uffd_wp", "uffd_unwp")),
-            mm=bool(scenario and (scenario.tlb or scenario.uses("exit", *GUP_OPS))),
+            vma="vma" in needs,
+            mm=bool(scenario and scenario.tlb) or "mm" in needs,
             tlb=bool(scenario and scenario.tlb),
             threads=len(threads),
             holders=len(holders),
-            last_write="no_lost_write" in invariant_names,
-            write_protect="wrprotect_effective" in invariant_names,
+            last_write=Ghost.LAST_WRITE in ghost_needed(invariant_names),
+            write_protect=Ghost.WRITE_PROTECT in ghost_needed(invariant_names),
             extra_pages=_extra_pages(scenario),
             cells=scenario.cells if scenario else 1,
             held=len(world.held_unknown))
@@ -113,10 +119,10 @@ class Machine:
             writers = []
             for ti, thread in enumerate(threads):
                 for pc, op in enumerate(thread.program):
-                    if op.kind in ("store", "dma_write"):
+                    if OPERATIONS[op.kind].writes:
                         writers.append((thread.proc, f"{thread.name} step {pc + 1}: {op.text}"))
                         write_op[ti, pc] = len(writers)
-        is_open = {kind: kind in open_kinds for kind in OPEN_KINDS}
+        is_open = {kind: kind in open_kinds for kind in ACTION_KINDS}
         spec_events = bool(scenario and "spec" in scenario.events)
         spec_get_on = is_open["spec_get"] or spec_events
         spec_put_on = is_open["spec_put"] or spec_events
@@ -132,7 +138,7 @@ class Machine:
             threads_of=tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P)),
             thread_number={th.name: n for n, th in enumerate(threads)}, write_op=write_op,
             uffd_addrs=frozenset(op.addr for th in threads for op in th.program
-                                 if op.kind in ("uffd_wp", "uffd_unwp")),
+                                 if "uffd" in OPERATIONS[op.kind].needs),
             open=is_open, pte_flag_bits=pte_flag_bits, swap_on=swap_on, lru_on=lru_on, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             symbolic=world.symbolic_refs or bool(world.held_unknown))

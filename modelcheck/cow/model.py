@@ -28,11 +28,11 @@ from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
                                    VMA_UFFD_WP, VMA_WRITE, pte_make)
-from modelcheck.cow.mechanisms import cpu, events, fork, gup, swap, wrprotect
-from modelcheck.cow.mechanisms.tlb import PARTIAL, two_step
+from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.render import Renderer
-from modelcheck.cow.scenario import GUP_OPS, Op
+from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
+from modelcheck.cow.scenario import Op
 from modelcheck.cow.symmetry import PageSymmetry
 from modelcheck.cow.unknowns import UnknownReferences, explicit_counterpart
 from modelcheck.cow.world import CowWorld
@@ -76,7 +76,7 @@ class CowModel:
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell,
                          pc == len(t.program) - 1),
-              *self._operation(op, t.proc, ti, pc), op.kind in ("store", "dma_write"), self._finisher(op, t.proc))
+              *self._operation(op, t.proc, ti, pc), OPERATIONS[op.kind].writes, self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(k.threads)]
         self.words = Renderer(k, policy.name)
@@ -201,7 +201,7 @@ class CowModel:
         ops = self.open_ops.at
         has_pipes = L.pipe_base != L.value_base
         write_on, read_on, munmap_on, vmsplice_on = on["write"], on["read"], on["munmap"], on["vmsplice"]
-        try_, store, munmap, vmsplice = self._try, cpu.op_store, fork.op_munmap, gup.op_vmsplice
+        try_, store, munmap, vmsplice = self._try, OPEN_ACTIONS["write"], OPEN_ACTIONS["munmap"], OPEN_ACTIONS["vmsplice"]
         tags = self.tags
         nforks = s[0]
         k = 1
@@ -221,9 +221,9 @@ class CowModel:
                         try_(s, out, splice, vmsplice, p, a)
                 k += 1
             if on["pipe_read"] and pipe_full and has_pipes:
-                try_(s, out, self.open_ops.pipe_reads[p], gup.op_pipe_read, p)
+                try_(s, out, self.open_ops.pipe_reads[p], OPEN_ACTIONS["pipe_read"], p)
         if on["fork"]:
-            try_(s, out, self.open_ops.fork, fork.op_fork)
+            try_(s, out, self.open_ops.fork, OPEN_ACTIONS["fork"])
 
     def _scripted_successors(self, s: tuple, out: Successors) -> None:
         """Each live thread may take the next operation of its program."""
@@ -253,50 +253,25 @@ class CowModel:
         return next(n for n, h in enumerate(self.holders) if h.name == op.holder)
 
     def _finisher(self, op: Op, proc: int) -> Callable[[Any], None] | None:
-        """What happens when the system call returns (a write-protect request takes effect)."""
-        if op.kind in ("mprotect_ro", "uffd_wp", "clear_refs"):
-            k = self.kernel
-            return lambda t: wrprotect.complete_write_protect(k, t, proc, op.kind, op.addr)
-        return None
+        """What the system call's return makes true (a write-protect request takes effect), if anything."""
+        on_return = OPERATIONS[op.kind].on_return
+        if on_return is None:
+            return None
+        k = self.kernel
+        return lambda t: on_return(k, t, proc, op.addr)
 
     def _operation(self, op: Op, proc: int, thread: int, pc: int) -> tuple[Mechanism, tuple]:
-        """The mechanism that carries out ``op`` and its arguments."""
-        kind, addr = op.kind, op.addr
-        write_op = self.kernel.write_op
+        """The mechanism that carries out ``op`` in this world and its arguments (as it declares them)."""
+        decl = OPERATIONS[op.kind]
+        given = {"thread": thread, "proc": proc, "addr": op.addr, "cell": op.cell,
+                 "holder": self._holder_number(op), "tag": self.kernel.write_op.get((thread, pc), 0)}
         if self.layout.features.tlb:
-            if kind == "store":
-                return cpu.op_tlb_store, (thread, proc, addr, op.cell, write_op[thread, pc])
-            if kind == "load":
-                return cpu.op_tlb_load, (thread, proc, addr)
-            if kind in ("mprotect_ro", "uffd_wp", "uffd_unwp"):
-                return two_step, (thread, proc, getattr(wrprotect, f"op_{kind}"), addr, proc, addr)
-            if kind == "clear_refs" and self.policy.clear_refs_flushes_tlb:
-                return two_step, (thread, proc, wrprotect.op_clear_refs, -1, proc)
-        if kind == "store":
-            return cpu.op_store, (proc, addr, op.cell, write_op[thread, pc])
-        if kind == "load":
-            return cpu.op_load, (proc, addr)
-        if kind in GUP_OPS:
-            return gup.op_gup, (self._holder_number(op),)
-        if kind == "dma_write":
-            return gup.op_dma_write, (self._holder_number(op), write_op[thread, pc])
-        if kind in ("dma_read", "put"):
-            return getattr(gup, f"op_{kind}"), (self._holder_number(op),)
-        if kind == "fork":
-            return fork.op_fork, ()
-        if kind == "exit":
-            return fork.op_exit, (proc,)
-        if kind == "pipe_read":
-            return gup.op_pipe_read, (proc,)
-        if kind == "clear_refs":
-            return wrprotect.op_clear_refs, (proc,)
-        if kind == "munmap":
-            return fork.op_munmap, (proc, addr)
-        if kind == "vmsplice":
-            return gup.op_vmsplice, (proc, addr)
-        if kind == "pageout":
-            return swap.op_pageout, (proc, addr)
-        return getattr(wrprotect, f"op_{kind}"), (proc, addr)
+            if decl.tlb_run is not None:
+                return decl.tlb_run, tuple(given[name] for name in decl.tlb_params)
+            if decl.deferred_flush is not None and decl.defers(self.policy):
+                flushed = op.addr if decl.deferred_flush == "address" else -1
+                return two_step, (thread, proc, decl.run, flushed, *(given[name] for name in decl.params))
+        return decl.run, tuple(given[name] for name in decl.params)
 
     def _kernel_successors(self, s: tuple, out: Successors) -> None:
         """The kernel events the world allows, page by page, in a fixed order."""
@@ -310,25 +285,25 @@ class CowModel:
         """Kernel event ``kind`` on page ``g``, if it is enabled."""
         L = self.layout
         vb, C, fb = L.value_base, L.features.cells, L.flags_base
+        base, run = self._kernel_base[kind, g], KERNEL_EVENT_RUNS[kind]
         if kind == "spec_get":  # on a live page, while fewer than S speculative references exist
             if sum(s[L.spec_base:L.spec_base + L.pages]) < L.speculative and s[vb + g * C]:
-                self._try(s, out, self._kernel_base[kind, g], events.op_spec, g, +1)
+                self._try(s, out, base, run, g, +1)
         elif kind == "spec_put":
             if s[L.spec_base + g]:
-                self._try(s, out, self._kernel_base[kind, g], events.op_spec, g, -1)
+                self._try(s, out, base, run, g, -1)
         elif kind == "lru_drain":
             if s[fb + g] & PAGE_LRU_BATCH:
-                self._try(s, out, self._kernel_base[kind, g], events.op_lru_drain, g)
+                self._try(s, out, base, run, g)
         elif kind == "unlock_page":
             if s[fb + g] & PAGE_LOCKED:
-                self._try(s, out, self._kernel_base[kind, g], events.op_page_lock, g, False)
+                self._try(s, out, base, run, g, False)
         elif kind == "lock_page":  # one page locked at a time
             if s[vb + g * C] and not any(s[fb + h] & PAGE_LOCKED for h in range(L.pages)):
-                self._try(s, out, self._kernel_base[kind, g], events.op_page_lock, g, True)
+                self._try(s, out, base, run, g, True)
         elif kind in ("swap_add", "swap_unmap"):
             if s[vb + g * C]:
-                run = swap.op_swap_add if kind == "swap_add" else swap.op_swap_unmap
-                self._try(s, out, self._kernel_base[kind, g], run, g)
+                self._try(s, out, base, run, g)
 
     # -- one key at a time -----------------------------------------------------------------------
     def keys(self) -> list[Key]:
@@ -377,27 +352,28 @@ class CowModel:
         """One operation of an open world, enabled as ``_open_successors`` enables it."""
         kind, p, a = key
         L = self.layout
+        run = OPEN_ACTIONS[kind]
         if kind == "fork":
-            self._try(s, out, self.open_ops.fork, fork.op_fork)
+            self._try(s, out, self.open_ops.fork, run)
             return
         if p > s[0]:  # the process does not exist yet
             return
         has_pipes = L.pipe_base != L.value_base
         if kind == "pipe_read":
             if has_pipes and s[L.pipe_base + p]:
-                self._try(s, out, self.open_ops.pipe_reads[p], gup.op_pipe_read, p)
+                self._try(s, out, self.open_ops.pipe_reads[p], run, p)
             return
         if not s[L.pte_index(p, a)]:
             return
         write, read, unmap, splice = self.open_ops.at[p][a]
         if kind == "write":
-            self._try(s, out, write, cpu.op_store, p, a, 0, self.tags.code(p, s[0]))
+            self._try(s, out, write, run, p, a, 0, self.tags.code(p, s[0]))
         elif kind == "read":
             out.append((read, s))
         elif kind == "munmap":
-            self._try(s, out, unmap, fork.op_munmap, p, a)
+            self._try(s, out, unmap, run, p, a)
         elif not (s[L.pipe_base + p] if has_pipes else True):  # vmsplice, into an empty pipe
-            self._try(s, out, splice, gup.op_vmsplice, p, a)
+            self._try(s, out, splice, run, p, a)
 
     # -- symbolic references ------------------------------------------------------------------
     def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:

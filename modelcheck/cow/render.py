@@ -13,9 +13,13 @@ from modelcheck.cow.actions import Act, observation, process_name
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page)
+from modelcheck.cow.mechanisms.faults import WriteFaultBranch
 from modelcheck.cow.mechanisms.memory import info, page_live
 from modelcheck.cow.mechanisms.tlb import tlb_index
+from modelcheck.cow.operations import BRANCH_WORDS
 from modelcheck.cow.unknowns import unknown_words
+
+_DECISIONS = (WriteFaultBranch.REUSE, WriteFaultBranch.COPY)  # said with the page's counters
 
 
 class Renderer:
@@ -51,14 +55,14 @@ class Renderer:
                          + ", ".join(unknown_words(name, n).replace(" unknown", "") for name, n in act.unknown))
         branch = act.branch
         for part in branch.split("+"):
-            if part in ("reuse", "copy") and act.kind not in ("fork",):
+            if part in _DECISIONS and act.kind not in ("fork",):
                 k = L.pte_index(act.proc, act.addr)
                 page = pte_page(before[k])
                 c = info(self.machine, before, page, act.proc)
                 lines.append(f"write fault on read-only page {page} (mapcount {c.mapcount}, refcount {c.refcount}"
                              + (", exclusive" if c.exclusive else "") + f"): {self.policy_name} decides {part}")
-            elif part in _BRANCH_WORDS:
-                lines.append(_BRANCH_WORDS[part].format(policy=self.policy_name))
+            elif part in BRANCH_WORDS:
+                lines.append(BRANCH_WORDS[part].format(policy=self.policy_name))
         seen = observation(self.machine, before, act)
         if seen is not None:
             part = f" (part {seen.cell})" if L.features.cells > 1 else ""
@@ -188,29 +192,6 @@ class Renderer:
             state["flush_pending"] = {process_name(p): s[L.mm_base + p] // MM_FLUSH_PENDING
                                       for p in range(s[0] + 1)}
         return state
-
-
-_BRANCH_WORDS = {
-    "gup_cow_break": "GUP breaks COW first: a write fault although the GUP only reads ({policy})",
-    "gup_write_fault": "GUP with FOLL_WRITE on a read-only PTE: a write fault first",
-    "uffd_fault": "the write fault hits a uffd-wp PTE: a userfault is raised and resolved",
-    "unshare_keep": "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only",
-    "unshare_copy": "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only",
-    "fork_copy": "fork copies a maybe-pinned page for the child ({policy})",
-    "skip_pinned": "a maybe-pinned page is skipped ({policy})",
-    "mprotect_upgrade": "mprotect maps the exclusive page writable at once ({policy})",
-    "lru_drain": "the local LRU batch is drained before deciding",
-    "swapin": "swap-in fault: the swap-cache page is mapped read-only",
-    "swapin_reuse": "swap-in write fault: {policy} maps the swap-cache page writable at once",
-    "copy_start": "wp_page_copy: the old page is copied now; the new PTE goes in later",
-    "copy_install": "wp_page_copy installs the copy: the PTE is flushed and replaced",
-    "copy_retry": "the PTE changed meanwhile: the copy is dropped and the fault retried",
-    "tlb_write": "the store goes through a cached writable TLB entry, without looking at the PTE",
-    "tlb_read": "the load goes through a cached TLB entry",
-    "flush_pending": "PTEs changed; the TLB flush is deferred (mm->tlb_flush_pending raised)",
-    "tlb_flush": "the deferred TLB flush is done; the system call returns",
-    "flush_before_fault": "a TLB flush is pending in this uffd-wp VMA: the fault flushes first ({policy})",
-}
 
 
 def _vma_words(flags: int) -> str:

@@ -1,29 +1,12 @@
 """Scenarios: a program per thread, and the kernel events allowed to interleave.
 
-A program is a list of operations, one string each:
-
-    store a0          CPU store (a write fault when the PTE is write-protected);
-                      a0.1 names another part of the same page (a page holds one
-                      value per part the scenario uses)
-    load a0           CPU load: the thread observes the value
-    fork              only the parent's threads fork; the i-th fork creates child<i>
-    exit              the process exits: its mappings, pipe and GUP references go
-    munmap a0
-    mprotect_ro a0    mprotect(PROT_READ)
-    mprotect_rw a0    mprotect(PROT_READ|PROT_WRITE)
-    dontfork a0       madvise(MADV_DONTFORK)
-    vmsplice a0       a read-only FOLL_GET reference held by the process's pipe
-    pipe_read         read the pipe (an observation) and drop its reference
-    clear_refs        echo 4 > /proc/self/clear_refs (soft-dirty reset)
-    uffd_wp a0        UFFDIO_WRITEPROTECT on;  uffd_unwp a0: off
-    pageout a0        madvise(MADV_PAGEOUT): reclaim the page now, if only this process maps it
-    get_ro a0 -> h    FOLL_GET (e.g. O_DIRECT write from memory), held as h
-    get_rw a0 -> h    FOLL_GET|FOLL_WRITE (O_DIRECT read into memory)
-    pin_ro a0 -> h    FOLL_PIN|FOLL_LONGTERM, read-only (gup_test's R/O pin)
-    pin_rw a0 -> h    FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (io_uring fixed buffer, RDMA, VFIO)
-    dma_write h       the device writes through h (completes a write for the owner)
-    dma_read h        the device reads through h (an observation on the owner's behalf)
-    put h             drop h (unpin / put_page / unregister)
+A program is a list of operations, one string each, such as ``store a0``,
+``fork``, ``pin_rw a0 -> buf`` or ``put buf``. Each operation is declared
+with its mechanism (``mechanisms/``): its form, what it does, what it needs of
+the world (``operations``; the README's list is ``operations.operation_list()``).
+``a0.1`` names another part of the same page (a page holds one value per part
+the scenario uses). An operation written ``kind aN -> NAME`` takes a GUP
+reference held as NAME; one written ``kind NAME`` uses it, in the same process.
 
 With ``tlb=True`` each thread runs on its own CPU with its own TLB: a store
 through a cached writable translation goes to that page without looking at the
@@ -47,12 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-ADDRESS_OPS = frozenset({"store", "load", "munmap", "mprotect_ro", "mprotect_rw", "dontfork", "vmsplice",
-                         "uffd_wp", "uffd_unwp", "pageout"})
-PLAIN_OPS = frozenset({"fork", "exit", "pipe_read", "clear_refs"})
-GUP_OPS = frozenset({"get_ro", "get_rw", "pin_ro", "pin_rw"})
-HOLDER_OPS = frozenset({"dma_write", "dma_read", "put"})
-OPS = ADDRESS_OPS | PLAIN_OPS | GUP_OPS | HOLDER_OPS
+from modelcheck.cow.operations import OPERATIONS, Form
+
 EVENTS = ("spec", "lru", "swap", "lock")
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
@@ -104,8 +83,9 @@ def parse_op(text: str, where: str) -> Op:
     if not words:
         raise ScenarioError(f"{where}: empty operation")
     kind, args = words[0], words[1:]
-    if kind not in OPS:
-        raise ScenarioError(f"{where}: unknown operation {kind!r} (known: {', '.join(sorted(OPS))})")
+    decl = OPERATIONS.get(kind)
+    if decl is None:
+        raise ScenarioError(f"{where}: unknown operation {kind!r} (known: {', '.join(sorted(OPERATIONS))})")
 
     def addr(word: str) -> tuple[int, int]:
         m = _ADDR.match(word)
@@ -119,19 +99,18 @@ def parse_op(text: str, where: str) -> Op:
             raise ScenarioError(f"{where}: {text!r}: {word!r} is not a holder name")
         return word
 
-    if kind in PLAIN_OPS and not args:
+    form = decl.form
+    if form is Form.PLAIN and not args:
         return Op(kind, text=text)
-    if kind in ADDRESS_OPS and len(args) == 1:
+    if form is Form.ADDRESS and len(args) == 1:
         a, cell = addr(args[0])
         return Op(kind, addr=a, cell=cell, text=text)
-    if kind in GUP_OPS and len(args) == 3 and args[1] == "->":
+    if form is Form.TAKES_HOLDER and len(args) == 3 and args[1] == "->":
         a, cell = addr(args[0])
         return Op(kind, addr=a, cell=cell, holder=holder(args[2]), text=text)
-    if kind in HOLDER_OPS and len(args) == 1:
+    if form is Form.USES_HOLDER and len(args) == 1:
         return Op(kind, holder=holder(args[0]), text=text)
-    shape = ("" if kind in PLAIN_OPS else " aN" if kind in ADDRESS_OPS
-             else " aN -> NAME" if kind in GUP_OPS else " NAME")
-    raise ScenarioError(f"{where}: {text!r}: {kind} takes the form '{kind}{shape}'")
+    raise ScenarioError(f"{where}: {text!r}: {kind} takes the form '{decl.written}'")
 
 
 @dataclass(frozen=True)
@@ -171,20 +150,21 @@ class Scenario:
         holders: dict[str, Holder] = {}
         for t in threads:
             for op in t.program:
-                if op.kind in GUP_OPS:
+                if OPERATIONS[op.kind].form is Form.TAKES_HOLDER:
                     if op.holder in holders:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} is taken twice")
                     holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell)
         for t in threads:
             for op in t.program:
-                if op.kind in HOLDER_OPS:
+                decl = OPERATIONS[op.kind]
+                if decl.form is Form.USES_HOLDER:
                     h = holders.get(op.holder)
                     if h is None:
                         raise ScenarioError(f"thread {t.name}: {op.text!r} names holder {op.holder!r}, "
                                             f"which no GUP operation takes")
                     if h.proc != t.proc:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} belongs to another process")
-                    if op.kind == "dma_write" and not h.writable:
+                    if decl.writes and not h.writable:
                         raise ScenarioError(f"thread {t.name}: {op.text!r}: {h.name} is a read-only reference")
         used = max([op.addr for t in threads for op in t.program], default=-1) + 1
         if addresses is None:

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.policies import Policy, get_policy, policy_names
+from modelcheck.cow.operations import OPEN_ACTIONS
 from modelcheck.cow.scenario import Scenario
 
 if TYPE_CHECKING:
     from modelcheck.cow.model import CowModel
 
-USER_ACTIONS = ("write", "read", "munmap", "vmsplice", "pipe_read", "fork")
+USER_ACTIONS = tuple(OPEN_ACTIONS)  # write, read, munmap, vmsplice, pipe_read, fork
 KERNEL_EVENTS = ("spec_get", "spec_put")
 ACTION_KINDS = USER_ACTIONS + KERNEL_EVENTS
 

@@ -1,6 +1,15 @@
 """The kernel's mechanisms, one module each: plain functions of a ``Kernel`` (``cow.kernel``).
 
 Each mechanism works on a mutable copy ``t`` of the state tuple and returns
-the branch it took (a short name such as ``reuse`` or ``fork_copy``), or None
-when the operation is not enabled in that state.
+the branch it took (a short name such as ``reuse`` or ``fork_copy``, declared
+with the mechanism: ``registry``), or None when the operation is not enabled
+in that state.
 """
+
+from modelcheck.cow.mechanisms import cpu, events, faults, fork, ghost, gup, memory, swap, tlb, wrprotect
+
+# the order in which the operations of a scenario are listed for people: accesses, the address space,
+# write-protection, references, reclaim
+PRESENTATION = (cpu, fork, wrprotect, gup, swap)
+
+__all__ = ["PRESENTATION", "cpu", "events", "faults", "fork", "ghost", "gup", "memory", "swap", "tlb", "wrprotect"]

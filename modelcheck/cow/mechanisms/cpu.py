@@ -12,14 +12,25 @@ from typing import Callable
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import fault_first_step, install_copy, vma_writable, write_fault
+from modelcheck.cow.mechanisms.faults import WriteFaultBranch, fault_first_step, install_copy, vma_writable, write_fault
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.mechanisms.tlb import tlb_fill, tlb_index
+from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome, through_tlb
+
+
+
+class Access(Branch):
+    WRITE = outcome("write")  # through a writable PTE
+    READ = outcome("read")
+    TLB_WRITE = "tlb_write", "the store goes through a cached writable TLB entry, without looking at the PTE"
+    TLB_READ = outcome("tlb_read", "the load goes through a cached TLB entry")
+
 
 Fault = Callable[[Kernel, MutableSlots, int, int], "str | None"]
 
 
+@mechanism(Access)
 def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -> str | None:
     """The page-table side of a store: swap in, go through a writable PTE, or ``fault(k, t, proc, addr)``.
 
@@ -44,6 +55,10 @@ def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -
     return None if branch is None else prefix + branch
 
 
+@operation("store aN", Access, summary="CPU store (a write fault when the PTE is write-protected); a0.1 names "
+           "another part of the same page (a page holds one value per part the scenario uses)",
+           expects=(WriteFaultBranch.REUSE, WriteFaultBranch.COPY))
+@batch_twin("ReferenceBatch._writes")
 def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: int) -> str | None:
     """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""
     branch = store_walk(k, t, proc, addr, write_fault)
@@ -55,6 +70,7 @@ def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: i
     return branch
 
 
+@operation("load aN", Access, summary="CPU load: the thread observes the value")
 def op_load(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     pte = t[k.layout.pte_index(proc, addr)]
     if pte & PTE_SWAP:
@@ -62,6 +78,7 @@ def op_load(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     return "read" if pte else None
 
 
+@through_tlb("load")
 def op_tlb_load(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
     if t[tlb_index(k, thread, addr)]:
         return "tlb_read"
@@ -73,6 +90,7 @@ def op_tlb_load(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -
     return branch
 
 
+@through_tlb("store")
 def op_tlb_store(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int, tag: int) -> str | None:
     L = k.layout
     if t[L.fault_base + thread]:

@@ -17,6 +17,32 @@ from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_
 from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive, swapcount
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
 from modelcheck.cow.policies import PageInfo, Unshare, WriteFault
+from modelcheck.cow.registry import Branch, batch_twin, mechanism, outcome
+
+
+class WriteFaultBranch(Branch):
+    """do_wp_page: the policy's decision, and what the fault does first."""
+
+    REUSE = "reuse"  # (the renderer says these with the page's counters)
+    COPY = "copy"
+    FLUSH_BEFORE_FAULT = ("flush_before_fault",
+                          "a TLB flush is pending in this uffd-wp VMA: the fault flushes first ({policy})")
+    LRU_DRAIN = "lru_drain", "the local LRU batch is drained before deciding"
+
+
+class UnshareBranch(Branch):
+    UNSHARE_KEEP = "unshare_keep", "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only"
+    UNSHARE_COPY = "unshare_copy", "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only"
+
+
+class CopyInTwoSteps(Branch):
+    """wp_page_copy in a world with TLBs: the copy, then the PTE."""
+
+    COPY_START = outcome("copy_start", "wp_page_copy: the old page is copied now; the new PTE goes in later",
+                         partial=True)
+    COPY_INSTALL = "copy_install", "wp_page_copy installs the copy: the PTE is flushed and replaced"
+    COPY_RETRY = ("copy_retry", "the PTE changed meanwhile: the copy is dropped and the fault retried", True,
+                  True)
 
 
 def vma_writable(m: Machine, t: Slots, proc: int, addr: int) -> bool:
@@ -24,6 +50,8 @@ def vma_writable(m: Machine, t: Slots, proc: int, addr: int) -> bool:
     return not L.features.vma or bool(t[L.vma_base + proc * L.addresses + addr] & VMA_WRITE)
 
 
+@mechanism(WriteFaultBranch)
+@batch_twin("ReferenceBatch._write_fault_on")
 def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """do_wp_page on a write-protected present PTE: the policy reuses or copies.
 
@@ -95,6 +123,7 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     return "reuse"
 
 
+@mechanism(UnshareBranch)
 def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
     L = k.layout
@@ -112,6 +141,7 @@ def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     return "unshare_copy"
 
 
+@mechanism(WriteFaultBranch, CopyInTwoSteps)
 def fault_first_step(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
     """do_wp_page under the page-table lock: reuse at once, or start wp_page_copy (copy the old page)."""
     L = k.layout
@@ -126,6 +156,7 @@ def fault_first_step(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: i
     return branch + "copy+copy_start"
 
 
+@mechanism(CopyInTwoSteps)
 def install_copy(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int, tag: int) -> str:
     """wp_page_copy's second half: if the PTE still maps the old page, flush it and install the copy."""
     L = k.layout

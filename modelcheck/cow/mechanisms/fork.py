@@ -10,8 +10,22 @@ from modelcheck.cow.mechanisms.gup import op_pipe_read, op_put
 from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_mm
 from modelcheck.cow.policies import ForkPage
+from modelcheck.cow.registry import Branch, batch_twin, operation, outcome
 
 
+class ForkBranch(Branch):
+    FORK_SHARE = "fork_share"
+    FORK_COPY = "fork_copy", "fork copies a maybe-pinned page for the child ({policy})"
+
+
+class Unmapping(Branch):
+    EXIT = outcome("exit")
+    MUNMAP = outcome("munmap")
+
+
+@operation("fork", ForkBranch, summary="only the parent's threads fork; the i-th fork creates child<i>",
+           expects=(ForkBranch.FORK_SHARE, ForkBranch.FORK_COPY))
+@batch_twin("ReferenceBatch._fork")
 def op_fork(k: Kernel, t: MutableSlots) -> str | None:
     """The parent forks child nforks+1; each private page is shared write-protected or copied for the child.
 
@@ -62,6 +76,7 @@ def inherit_writes(m: Machine, t: MutableSlots, child: int, addr: int) -> None:
             t[L.last_index(child, addr, cell)] = t[L.last_index(0, addr, cell)]
 
 
+@operation("exit", Unmapping, summary="the process exits: its mappings, pipe and GUP references go", needs=("mm",))
 def op_exit(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     """The process's mappings, pipe and GUP references are dropped (the pins of an io_uring go with it)."""
     L = k.layout
@@ -82,6 +97,8 @@ def op_exit(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     return "exit"
 
 
+@operation("munmap aN", Unmapping, summary="munmap() of the page")
+@batch_twin("ReferenceBatch.expand")
 def op_munmap(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
     i = L.pte_index(proc, addr)

@@ -3,13 +3,23 @@
 ``last``: the owner's last completed write to each address (CPU store or DMA
 through its GUP reference), for no_lost_write. ``wp``: a write-protection the
 owner asked for (mprotect(PROT_READ), uffd-wp, clear_refs) that no fault has
-answered yet, for wrprotect_effective. Each exists only when its invariant is
-checked, so it never splits the states of other runs.
+answered yet, for wrprotect_effective. Each exists only when an invariant that
+needs it is checked (invariants declare it), so it never splits the states of
+other runs.
 """
 
 from __future__ import annotations
 
+from enum import Enum
+
 from modelcheck.cow.kernel import Machine, MutableSlots
+
+
+class Ghost(Enum):
+    """A piece of ghost state an invariant can ask the world to keep (a section of ``layout``)."""
+
+    LAST_WRITE = "last_write"
+    WRITE_PROTECT = "write_protect"
 
 
 def record_write(m: Machine, t: MutableSlots, proc: int, addr: int, tag: int, cell: int = 0) -> None:

@@ -9,8 +9,29 @@ from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_
 from modelcheck.cow.mechanisms.memory import info, release
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.policies import GupFirst, GupRequest
+from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome
 
 
+class GupBranch(Branch):
+    """What get_user_pages does before it takes its reference."""
+
+    GUP = outcome("gup")  # took a reference to what is mapped
+    GUP_WRITE_FAULT = "gup_write_fault", "GUP with FOLL_WRITE on a read-only PTE: a write fault first"
+    GUP_COW_BREAK = "gup_cow_break", "GUP breaks COW first: a write fault although the GUP only reads ({policy})"
+    UFFD_FAULT = "uffd_fault", "the write fault hits a uffd-wp PTE: a userfault is raised and resolved"
+
+
+class Holding(Branch):
+    """A reference taken before, used or dropped."""
+
+    PUT = outcome("put")
+    DMA_WRITE = outcome("dma_write")
+    DMA_READ = outcome("dma_read")
+    PIPE_READ = outcome("pipe_read")
+
+
+@mechanism(GupBranch)
+@batch_twin("ReferenceBatch._vmsplice")
 def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, pin: bool,
                 longterm: bool) -> str | None:
     """Fault the page in as the policy asks before a reference is taken; None when nothing is mapped."""
@@ -43,44 +64,9 @@ def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, p
     return swapped + "gup"
 
 
-def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
-    """Take the scenario's GUP reference number ``holder``."""
-    h = k.holders[holder]
-    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.is_pin)
-    if branch is None:
-        return None
-    L = k.layout
-    t[L.holder_base + holder] = pte_page(t[L.pte_index(h.proc, h.addr)]) + 1
-    return branch
-
-
-def op_put(k: Kernel, t: MutableSlots, holder: int) -> str | None:
-    L = k.layout
-    i = L.holder_base + holder
-    if not t[i]:
-        return None
-    page = t[i] - 1
-    t[i] = 0
-    release(k, t, page)
-    return "put"
-
-
-def op_dma_write(k: Kernel, t: MutableSlots, holder: int, tag: int) -> str | None:
-    """The device writes through the reference; for its owner that write has completed."""
-    L = k.layout
-    page = t[L.holder_base + holder] - 1
-    if page < 0:
-        return None
-    h = k.holders[holder]
-    t[L.value_index(page, h.cell)] = tag
-    record_write(k, t, h.proc, h.addr, tag, h.cell)
-    return "dma_write"
-
-
-def op_dma_read(k: Kernel, t: MutableSlots, holder: int) -> str | None:
-    return "dma_read" if t[k.layout.holder_base + holder] else None
-
-
+@operation("vmsplice aN", GupBranch, summary="a read-only FOLL_GET reference held by the process's pipe",
+           needs=("pipes",))
+@batch_twin("ReferenceBatch._vmsplice")
 def op_vmsplice(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """vmsplice(): a read FOLL_GET through get_user_pages_fast, held by the process's pipe."""
     L = k.layout
@@ -93,6 +79,8 @@ def op_vmsplice(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     return branch
 
 
+@operation("pipe_read", Holding, summary="read the pipe (an observation) and drop its reference", needs=("pipes",))
+@batch_twin("ReferenceBatch.expand")
 def op_pipe_read(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     L = k.layout
     i = L.pipe_base + proc
@@ -102,3 +90,53 @@ def op_pipe_read(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     t[i] = 0
     release(k, t, page)
     return "pipe_read"
+
+
+# (decorators apply from the bottom up: get_ro is declared first)
+@operation("pin_rw aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (io_uring fixed buffer, RDMA, "
+           "VFIO)", needs=("mm",))
+@operation("pin_ro aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_LONGTERM, read-only (gup_test's R/O pin)",
+           needs=("mm",))
+@operation("get_rw aN -> NAME", GupBranch, summary="FOLL_GET|FOLL_WRITE (O_DIRECT read into memory)", needs=("mm",))
+@operation("get_ro aN -> NAME", GupBranch, summary="FOLL_GET (e.g. O_DIRECT write from memory), held as NAME",
+           note="FOLL_GET / FOLL_PIN|FOLL_LONGTERM references: O_DIRECT, io_uring, RDMA, VFIO, gup_test",
+           needs=("mm",))
+def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    """Take the scenario's GUP reference number ``holder``."""
+    h = k.holders[holder]
+    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.is_pin)
+    if branch is None:
+        return None
+    L = k.layout
+    t[L.holder_base + holder] = pte_page(t[L.pte_index(h.proc, h.addr)]) + 1
+    return branch
+
+
+@operation("dma_write NAME", Holding, summary="the device writes through NAME (completes a write for the owner)")
+def op_dma_write(k: Kernel, t: MutableSlots, holder: int, tag: int) -> str | None:
+    """The device writes through the reference; for its owner that write has completed."""
+    L = k.layout
+    page = t[L.holder_base + holder] - 1
+    if page < 0:
+        return None
+    h = k.holders[holder]
+    t[L.value_index(page, h.cell)] = tag
+    record_write(k, t, h.proc, h.addr, tag, h.cell)
+    return "dma_write"
+
+
+@operation("dma_read NAME", Holding, summary="the device reads through NAME (an observation on the owner's behalf)")
+def op_dma_read(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    return "dma_read" if t[k.layout.holder_base + holder] else None
+
+
+@operation("put NAME", Holding, summary="drop NAME (unpin / put_page / unregister)")
+def op_put(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    L = k.layout
+    i = L.holder_base + holder
+    if not t[i]:
+        return None
+    page = t[i] - 1
+    t[i] = 0
+    release(k, t, page)
+    return "put"

@@ -18,8 +18,26 @@ from modelcheck.cow.mechanisms.faults import vma_writable
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request
 from modelcheck.cow.mechanisms.memory import info, mapcount, set_exclusive, swapcount
 from modelcheck.cow.mechanisms.tlb import flush_address
+from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
 
+class Reclaim(Branch):
+    SWAP_ADD = "swap_add"
+    SWAP_UNMAP = "swap_unmap"
+    PAGEOUT = "pageout"
+    PAGEOUT_NOTHING = outcome("pageout_nothing")  # already a swap PTE
+    PAGEOUT_SKIPPED = outcome("pageout_skipped")  # mapped elsewhere too, or kept out of the swap cache
+    PAGEOUT_ADDED = outcome("pageout_added")      # in the swap cache, but try_to_unmap refused
+
+
+class SwapIn(Branch):
+    """do_swap_page."""
+
+    SWAPIN = "swapin", "swap-in fault: the swap-cache page is mapped read-only"
+    SWAPIN_REUSE = "swapin_reuse", "swap-in write fault: {policy} maps the swap-cache page writable at once"
+
+
+@mechanism(Reclaim)
 def op_swap_add(k: Kernel, t: MutableSlots, page: int) -> str | None:
     """add_to_swap: a mapped anonymous page not yet in the swap cache goes in (unless the policy keeps it)."""
     L = k.layout
@@ -31,6 +49,7 @@ def op_swap_add(k: Kernel, t: MutableSlots, page: int) -> str | None:
     return "swap_add"
 
 
+@mechanism(Reclaim, expects=(SwapIn.SWAPIN, SwapIn.SWAPIN_REUSE))  # the swap PTEs it leaves are faulted in
 def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
     """try_to_unmap: every PTE of the swap-cache page becomes a swap PTE, flushed at once."""
     L = k.layout
@@ -51,6 +70,8 @@ def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
     return "swap_unmap"
 
 
+@operation("pageout aN", Reclaim, summary="madvise(MADV_PAGEOUT): reclaim the page now, if only this process maps it",
+           note="MADV_PAGEOUT", needs=("swap",), expects=(SwapIn.SWAPIN, SwapIn.SWAPIN_REUSE))
 def op_pageout(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """madvise(MADV_PAGEOUT): reclaim the page now if only this process maps it."""
     pte = t[k.layout.pte_index(proc, addr)]
@@ -64,6 +85,7 @@ def op_pageout(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     return "pageout" if op_swap_unmap(k, t, page) else "pageout_added"
 
 
+@mechanism(SwapIn)
 def swap_in(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> str:
     """do_swap_page: map the swap-cache page again; on a write fault, writable at once if the era allows."""
     L = k.layout

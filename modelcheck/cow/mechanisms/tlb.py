@@ -18,8 +18,13 @@ from typing import Any, Callable
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import MM_FLUSH_PENDING, PTE_SWAP, PTE_WRITE, pte_page
+from modelcheck.cow.registry import Branch, mechanism
 
-PARTIAL = frozenset({"copy_start", "copy_retry", "flush_pending"})  # branches that leave the thread mid-operation
+
+class DeferredFlush(Branch):
+    FLUSH_PENDING = ("flush_pending", "PTEs changed; the TLB flush is deferred (mm->tlb_flush_pending raised)",
+                     True, True)
+    TLB_FLUSH = "tlb_flush", "the deferred TLB flush is done; the system call returns"
 
 
 def tlb_index(m: Machine, thread: int, addr: int) -> int:
@@ -55,6 +60,7 @@ def tlb_page(m: Machine, s: Slots, thread: int, addr: int) -> int:
     return (s[tlb_index(m, thread, addr)] >> 1) - 1
 
 
+@mechanism(DeferredFlush)
 def two_step(k: Kernel, t: MutableSlots, thread: int, proc: int, change: Callable[..., str | None],
              flush_addr: int, *args: Any) -> str | None:
     """First the PTE change under the lock with tlb_flush_pending raised; then the flush, and return."""

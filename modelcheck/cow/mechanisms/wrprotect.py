@@ -6,14 +6,42 @@ from modelcheck.cow.kernel import Kernel, Machine, MutableSlots
 from modelcheck.cow.layout import PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, request_write_protect
 from modelcheck.cow.mechanisms.memory import info
+from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
 
+class Protection(Branch):
+    WRPROTECT = "wrprotect"
+    SKIP_PINNED = "skip_pinned", "a maybe-pinned page is skipped ({policy})"
+    MPROTECT_UPGRADE = "mprotect_upgrade", "mprotect maps the exclusive page writable at once ({policy})"
+    MPROTECT_RW = outcome("mprotect_rw")
+    DONTFORK = outcome("dontfork")
+    CLEAR_REFS = outcome("clear_refs")
+    UFFD_UNWP = outcome("uffd_unwp")
+
+
+def address_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    """mprotect(PROT_READ) or uffd-wp returned: from now on a store to ``addr`` must fault (ghost state)."""
+    request_write_protect(m, t, proc, addr)
+
+
+def clean_ptes_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    """clear_refs returned: a store through any write-protected, clean PTE of the process must fault."""
+    L = m.layout
+    for a in range(L.addresses):
+        pte = t[L.pte_index(proc, a)]
+        if pte and not pte & (PTE_WRITE | PTE_SOFTDIRTY | PTE_SWAP):  # write-protected and clean
+            request_write_protect(m, t, proc, a)
+
+
+@operation("mprotect_ro aN", Protection, summary="mprotect(PROT_READ)", needs=("vma",), on_return=address_protected,
+           deferred_flush="address")
 def op_mprotect_ro(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
     t[L.vma_base + proc * L.addresses + addr] &= ~VMA_WRITE
     return wrprotect_pte(k, t, proc, addr, 0)
 
 
+@operation("mprotect_rw aN", Protection, summary="mprotect(PROT_READ|PROT_WRITE)", needs=("vma",))
 def op_mprotect_rw(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """VM_WRITE again; a private anonymous PTE stays read-only unless the policy upgrades it (6.0)."""
     L = k.layout
@@ -29,12 +57,16 @@ def op_mprotect_rw(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
     return "mprotect_rw"
 
 
+@operation("dontfork aN", Protection, summary="madvise(MADV_DONTFORK)", needs=("vma",))
 def op_dontfork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
     t[L.vma_base + proc * L.addresses + addr] |= VMA_DONTFORK
     return "dontfork"
 
 
+@operation("clear_refs", Protection, summary="echo 4 > /proc/self/clear_refs (soft-dirty reset)", needs=("pte_flags",),
+           on_return=clean_ptes_protected, deferred_flush="mm",
+           defers=lambda policy: policy.clear_refs_flushes_tlb)  # before 912efa17e512 it did not flush at all
 def op_clear_refs(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     """Soft-dirty reset of every PTE of the process (clear_refs_write with 4)."""
     L = k.layout
@@ -51,6 +83,8 @@ def op_clear_refs(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     return "clear_refs" + "".join(f"+{b}" for b in sorted(set(branches)))
 
 
+@operation("uffd_wp aN", Protection, summary="UFFDIO_WRITEPROTECT on", needs=("vma", "pte_flags", "uffd"),
+           on_return=address_protected, deferred_flush="address")
 def op_uffd_wp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """UFFDIO_WRITEPROTECT on: the uffd-wp bit, and no write bit."""
     i = k.layout.pte_index(proc, addr)
@@ -59,6 +93,8 @@ def op_uffd_wp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     return wrprotect_pte(k, t, proc, addr, PTE_UFFD_WP)
 
 
+@operation("uffd_unwp aN", Protection, summary="UFFDIO_WRITEPROTECT off", needs=("vma", "pte_flags", "uffd"),
+           deferred_flush="address")
 def op_uffd_unwp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """UFFDIO_WRITEPROTECT off: the bit goes, and the write bit with it.
 
@@ -75,18 +111,7 @@ def op_uffd_unwp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None
     return "uffd_unwp"
 
 
-def complete_write_protect(m: Machine, t: MutableSlots, proc: int, kind: str, addr: int) -> None:
-    """The system call returned: from now on a store must fault (wrprotect_effective)."""
-    L = m.layout
-    if kind in ("mprotect_ro", "uffd_wp"):
-        request_write_protect(m, t, proc, addr)
-    elif kind == "clear_refs":
-        for a in range(L.addresses):
-            pte = t[L.pte_index(proc, a)]
-            if pte and not pte & (PTE_WRITE | PTE_SOFTDIRTY | PTE_SWAP):  # write-protected and clean
-                request_write_protect(m, t, proc, a)
-
-
+@mechanism(Protection)
 def wrprotect_pte(k: Kernel, t: MutableSlots, proc: int, addr: int, bits: int) -> str:
     L = k.layout
     i = L.pte_index(proc, addr)
