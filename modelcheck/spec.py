@@ -24,7 +24,7 @@ from __future__ import annotations
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 VERDICTS = ("holds", "violated")
 
@@ -46,6 +46,13 @@ class World(Protocol):
     def describe(self) -> str: ...
 
     def model(self, policy: str, invariants: Sequence[str]) -> Any: ...
+
+
+@runtime_checkable
+class NamesCoverage(Protocol):
+    """A world that can say every coverage item a run of it could report (what ``covers`` may name)."""
+
+    def coverage_names(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,12 @@ def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedS
     except (ValueError, TypeError) as err:
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         raise SpecError(path, f"bad parameters {shown}: {err}") from None
+    if spec.covers and isinstance(world, NamesCoverage):
+        known = list(world.coverage_names())
+        unknown = [item for item in spec.covers if item not in known]
+        if unknown:
+            raise SpecError(path, f"covers names {', '.join(map(repr, unknown))}, which no run of this world "
+                                  f"reports (it can report: {', '.join(known)})")
     return LoadedSpec(path=str(path), spec=spec, params=params, world=world)
 
 

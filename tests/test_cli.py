@@ -223,3 +223,44 @@ def test_ctrl_c_ends_the_run_incomplete_and_says_what_was_explored():
     assert proc.returncode == 3
     assert "incomplete: interrupted by the user" in out
     assert "states explored; not run: mapcount" in err and "Traceback" not in err
+
+
+LOAD_TIME_MISTAKES = [
+    ("covers=['fork_cpy'], world=lambda: CowWorld.scripted({'parent': ['pin_rw a0 -> b', 'fork']})",
+     "covers names 'fork_cpy', which no run of this world reports"),
+    ("covers=['end:child1'], world=lambda: CowWorld.scripted({'parent': ['store a0']})",
+     "covers names 'end:child1'"),
+    ("covers=['action:store'], world=lambda: CowWorld(processes=2, addresses=1)", "covers names 'action:store'"),
+    ("world=lambda: CowWorld.scripted({'parent': ['put b', 'pin_rw a0 -> b']})",
+     "'put b' (operation 1) uses holder 'b' before the thread takes it (operation 2)"),
+    ("world=lambda: CowWorld.scripted({'parent': ['get_rw a0 -> b', 'dma_read c', 'dma_write b', 'dma_read b'],"
+     " 'parent.2': ['dma_write c', 'get_rw a0 -> c']})",
+     "'dma_write c' (operation 1) uses holder 'c' before the thread takes it (operation 2)"),
+]
+
+
+@pytest.mark.parametrize("spec, needle", LOAD_TIME_MISTAKES)
+def test_a_spec_is_checked_when_it_is_loaded(tmp_path, capsys, spec, needle):
+    """A covers entry no run of the world can report, or a GUP reference its own thread uses before it takes
+    it: one line naming the file, exit status 2, before anything runs."""
+    path = write_spec(tmp_path, f"SPEC = Spec(id='x', title='t', invariants=['no_lost_write'], {spec})\n")
+    code, out, err = cli(capsys, path, "--quiet")
+    assert (code, out) == (2, "") and err.count("\n") == 1 and err.startswith(f"modelcheck: {path}: "), err
+    assert needle in err
+
+
+def test_a_reference_another_thread_takes_may_be_used_in_any_order(tmp_path, capsys):
+    path = write_spec(tmp_path, "SPEC = Spec(id='x', title='t', invariants=['pin_coherent'], covers=['fork_copy'],\n"
+                                "            world=lambda: CowWorld.scripted({'parent': ['pin_rw a0 -> b', 'fork'],\n"
+                                "                                             'parent.2': ['put b']}))\n")
+    code, _, err = cli(capsys, path, "--quiet", "--policy", "page_count_fork_copy")
+    assert code in (0, 1) and err == ""
+
+
+def test_python_dash_m_refuses_a_bad_spec_in_one_line(tmp_path):
+    path = write_spec(tmp_path, "SPEC = Spec(id='x', title='t', invariants=['pin_coherent'], covers=['fork_cpy'],\n"
+                                "            world=lambda: CowWorld.scripted({'parent': ['pin_rw a0 -> b', 'fork']}))\n")
+    proc = subprocess.run([sys.executable, "-m", "modelcheck", path], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"modelcheck: {path}: covers names 'fork_cpy'")
+    assert "Traceback" not in proc.stderr

@@ -31,6 +31,21 @@ class Coverage:
 
     def coverage_universe(self) -> list[str]:
         """The action kinds this world can take, and the policy branches they lead to."""
+        kinds = self._kinds()
+        items = [f"action:{k}" for k in kinds] + self._ends()
+        branches = {branch.value for kind in kinds for branch in expected(kind)}
+        return items + sorted(branches, key=rank)
+
+    def names(self) -> list[str]:
+        """Every item some run of this world could cover under some policy: its action kinds, its threads'
+        ends, and the COW world's policy branches."""
+        return [f"action:{k}" for k in self._kinds()] + self._ends() + sorted(COVERED, key=rank)
+
+    def _ends(self) -> list[str]:
+        scenario = self.machine.scenario
+        return [f"end:{t.name}" for t in scenario.threads if t.program] if scenario is not None else []
+
+    def _kinds(self) -> list[str]:
         m = self.machine
         scenario = m.scenario
         if scenario is None:
@@ -41,8 +56,4 @@ class Coverage:
             kinds += ["lru_drain"] if m.lru_on else []
             kinds += ["swap_add", "swap_unmap"] if m.reclaim_on else []
             kinds += ["lock_page", "unlock_page"] if m.lock_on else []
-        items = [f"action:{k}" for k in kinds]
-        if scenario is not None:
-            items += [f"end:{t.name}" for t in scenario.threads if t.program]
-        branches = {branch.value for kind in kinds for branch in expected(kind)}
-        return items + sorted(branches, key=rank)
+        return kinds

@@ -148,14 +148,16 @@ class Scenario:
         if unknown:
             raise ScenarioError(f"unknown kernel event(s) {', '.join(sorted(unknown))} (known: {', '.join(EVENTS)})")
         holders: dict[str, Holder] = {}
+        taken_at: dict[str, tuple[str, int]] = {}  # holder -> (thread, operation number) that takes it
         for t in threads:
-            for op in t.program:
+            for n, op in enumerate(t.program, 1):
                 if OPERATIONS[op.kind].form is Form.TAKES_HOLDER:
                     if op.holder in holders:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} is taken twice")
                     holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell)
+                    taken_at[op.holder] = (t.name, n)
         for t in threads:
-            for op in t.program:
+            for n, op in enumerate(t.program, 1):
                 decl = OPERATIONS[op.kind]
                 if decl.form is Form.USES_HOLDER:
                     h = holders.get(op.holder)
@@ -164,6 +166,10 @@ class Scenario:
                                             f"which no GUP operation takes")
                     if h.proc != t.proc:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} belongs to another process")
+                    taker, when = taken_at[op.holder]
+                    if taker == t.name and when > n:
+                        raise ScenarioError(f"thread {t.name}: {op.text!r} (operation {n}) uses holder "
+                                            f"{op.holder!r} before the thread takes it (operation {when})")
                     if decl.writes and not h.writable:
                         raise ScenarioError(f"thread {t.name}: {op.text!r}: {h.name} is a read-only reference")
         used = max([op.addr for t in threads for op in t.program], default=-1) + 1

@@ -164,6 +164,13 @@ class CowWorld:
     def invariant_names(self) -> list[str]:
         return _invariants.names()
 
+    def coverage_names(self) -> list[str]:
+        """Every coverage item a run of this world can report (what a spec's ``covers`` may name)."""
+        from modelcheck.cow.coverage import Coverage
+        from modelcheck.cow.kernel import Machine
+
+        return Coverage(Machine.build(self, (), uses_exclusive=False)).names()
+
     def model(self, policy: str | Policy, invariants: Iterable[str]) -> CowModel:
         """This world bound to ``policy`` (a name, or a policy of one's own), checking ``invariants``, with
         the capabilities it offers the engine (``capabilities``)."""
