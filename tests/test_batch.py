@@ -168,3 +168,26 @@ def test_both_ways_of_ordering_pages_agree():
     first = rng.integers(0, 6, size=(2000, 7))
     contents = np.where(rng.random((2000, 7)) < 0.5, rng.integers(0, 3, size=(2000, 7)) << 32, 0)
     assert (page_order(first, contents, 6) == page_order(first, contents, 6, one_key=False)).all()
+
+
+def test_every_batch_routine_is_the_twin_a_mechanism_names():
+    """Each mechanism the batch form restates on columns names its twin (registry.batch_twin): every twin
+    named exists, and every routine of the batch form is named by one (or restates nothing: NOT_TWINS)."""
+    import inspect
+
+    from modelcheck.cow import batch, capabilities  # noqa: F401  (every declaration: the model, its checks)
+    from modelcheck.cow.registry import BATCH_TWINS
+
+    def written_here(value) -> bool:  # a function of batch.py's own text
+        value = value.__func__ if isinstance(value, staticmethod) else value
+        return inspect.isfunction(value) and value.__code__.co_filename == batch.__file__
+
+    routines = {name for name, value in vars(batch).items() if written_here(value)}
+    for cls in (value for value in vars(batch).values() if inspect.isclass(value)):
+        routines |= {f"{cls.__name__}.{name}" for name, value in vars(cls).items() if written_here(value)}
+    claimed = {twin for twins in BATCH_TWINS.values() for twin in twins}
+    for twin in claimed:
+        owner, _, name = twin.rpartition(".")
+        assert hasattr(getattr(batch, owner) if owner else batch, name), f"{twin} is named but not in batch.py"
+    assert routines - batch.NOT_TWINS == claimed, (routines - batch.NOT_TWINS) ^ claimed
+    assert not claimed & batch.NOT_TWINS

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from modelcheck.cow.kernel import Machine, Slots
 from modelcheck.cow.layout import MM_EXITED, pte_page
 from modelcheck.cow.mechanisms.tlb import tlb_page
-from modelcheck.cow.registry import check_branch
+from modelcheck.cow.registry import batch_twin, check_branch
 
 
 class Act(NamedTuple):
@@ -62,6 +62,7 @@ def process_name(proc: int) -> str:
     return "parent" if proc == 0 else f"child{proc}"
 
 
+@batch_twin("ReferenceBatch._observe")
 def observation(m: Machine, s: Slots, act: Act) -> Observation | None:
     """What ``act`` observes in the state before it, or None when it observes nothing."""
     L = m.layout

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from modelcheck.cow.model import CowModel
 
 _SPURIOUS = ("spurious_copies", "no_spurious_copy")
+# the routines here that restate nothing of the per-state code (each other one is the twin a mechanism names
+# with ``registry.batch_twin``, and a test holds both ends to it): the policy's rules are asked, not restated
+NOT_TWINS = frozenset({"ReferenceBatch.for_model", "ReferenceBatch.__init__", "ReferenceBatch._tabulate",
+                       "ReferenceBatch._id", "ReferenceBatch._join", "_Block.__init__"})
 
 _REUSE, _COPY, _WAIT = 0, 1, 2                 # write fault
 _NOTHING, _FAULT, _UNSHARE = 0, 1, 2           # GUP's first step on a write-protected PTE

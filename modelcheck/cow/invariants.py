@@ -42,6 +42,7 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
+from modelcheck.cow.registry import batch_twin
 from modelcheck.cow.values import ValueTags
 from modelcheck.engine.model import Invariant, Property, TransitionCheck, TransitionCount
 
@@ -106,6 +107,7 @@ OBSERVATIONS = ("read", "load", "pipe_read", "dma_read")  # the actions that see
 
 
 # -- I1/I2: no leak across fork -------------------------------------------------------
+@batch_twin("ReferenceBatch._leak_table")
 def may_observe(tags: ValueTags, observer: int, code: int) -> bool:
     writer, n = tags.decode(code)
     if observer == 0:
@@ -118,6 +120,7 @@ def _leak_check(observers: Callable[[int], bool]) -> Factory:
     return lambda m, words: _judge_leaks(m, words, observers)
 
 
+@batch_twin("ReferenceBatch._observe")
 def _judge_leaks(m: Machine, words: Words, observers: Callable[[int], bool]) -> Judge:
     verdicts: dict[tuple[int, int], bool] = {}  # (observer, value) -> allowed; a memo of this model's own
 
@@ -270,6 +273,7 @@ def _refcount_sane(m: Machine, words: Words) -> Judge:
 
 
 # -- I5: spurious copies ------------------------------------------------------------------------------
+@batch_twin("ReferenceBatch._write_fault_on")
 def _spurious(m: Machine, before: tuple, act: Act) -> bool:
     """A write fault copied a page held only by this PTE and transient references."""
     if act.addr < 0 or act.proc < 0:

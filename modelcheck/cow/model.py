@@ -32,6 +32,7 @@ from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.render import Renderer
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
+from modelcheck.cow.registry import batch_twin
 from modelcheck.cow.scenario import Op
 from modelcheck.cow.symmetry import PageSymmetry
 from modelcheck.cow.unknowns import UnknownReferences, explicit_counterpart
@@ -193,6 +194,7 @@ class CowModel:
         # its own representative under symmetry without asking
         out.append((base.act(branch), s if after == s else after))
 
+    @batch_twin("ReferenceBatch.expand")
     def _open_successors(self, s: tuple, out: Successors) -> None:
         """reference-world.md: every existing process may write, read, munmap, vmsplice, read its pipe."""
         L = self.layout
@@ -281,6 +283,7 @@ class CowModel:
                 for kind in family:
                     self._kernel_step(s, kind, g, out)
 
+    @batch_twin("ReferenceBatch._speculative")
     def _kernel_step(self, s: Any, kind: str, g: int, out: Successors) -> None:
         """Kernel event ``kind`` on page ``g``, if it is enabled."""
         L = self.layout

@@ -16,6 +16,7 @@ without reduction.
 from __future__ import annotations
 
 from modelcheck.cow.layout import PTE_SHIFT, PTE_FLAG_MASK, Layout, pte_key, pte_page
+from modelcheck.cow.registry import batch_twin
 
 
 class PageSymmetry:
@@ -40,6 +41,7 @@ class PageSymmetry:
         self._sym_arrays = tuple(arrays)
         self._identity = list(range(L.pages))
 
+    @batch_twin("ReferenceBatch.canonical_rows", "page_order")
     def canonical(self, s: tuple) -> tuple:
         L = self.layout
         rank: dict[int, int] = {}

@@ -31,6 +31,7 @@ Fault = Callable[[Kernel, MutableSlots, int, int], "str | None"]
 
 
 @mechanism(Access)
+@batch_twin("ReferenceBatch._writes")
 def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -> str | None:
     """The page-table side of a store: swap in, go through a writable PTE, or ``fault(k, t, proc, addr)``.
 

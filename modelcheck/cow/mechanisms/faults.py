@@ -107,6 +107,7 @@ def info_after_drain(k: Kernel, t: MutableSlots, page: int, proc: int) -> tuple[
     return page_info, ""
 
 
+@batch_twin("ReferenceBatch._write_fault_on")
 def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     """wp_page_reuse: the same page, now writable (if VM_WRITE), dirty and so soft-dirty; exclusive."""
     L = k.layout
@@ -124,6 +125,7 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
 
 
 @mechanism(UnshareBranch)
+@batch_twin("ReferenceBatch._vmsplice")
 def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
     L = k.layout

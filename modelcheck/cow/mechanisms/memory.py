@@ -6,8 +6,10 @@ from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots,
 from modelcheck.cow.layout import (MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
                                    PTE_SWAP, pte_key)
 from modelcheck.cow.policies import PageInfo
+from modelcheck.cow.registry import batch_twin
 
 
+@batch_twin("ReferenceBatch._mapcount")
 def mapcount(m: Machine, s: Slots, page: int) -> int:
     L = m.layout
     ptes = s[L.pte_base:L.pipe_base]
@@ -18,12 +20,14 @@ def mapcount(m: Machine, s: Slots, page: int) -> int:
     return count
 
 
+@batch_twin("ReferenceBatch._refcount")
 def refcount(m: Machine, s: Slots, page: int) -> int:
     """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch
     references, the swap cache, and a copy fault in flight."""
     return mapcount(m, s, page) + other_holders(m, s, page)
 
 
+@batch_twin("ReferenceBatch._refcount", "ReferenceBatch._spec")
 def other_holders(m: Machine, s: Slots, page: int) -> int:
     """References that are not mappings (refcount = mapcount + these)."""
     L = m.layout
@@ -60,6 +64,7 @@ def page_flags(m: Machine, s: Slots, page: int) -> int:
     return s[L.flags_base + page] if L.features.pageflags else 0
 
 
+@batch_twin("ReferenceBatch._info", "ReferenceBatch._exclusive")
 def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     """The page as the kernel sees it when it decides (and the mm of ``proc``)."""
     L = m.layout
@@ -76,6 +81,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
                     swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED))
 
 
+@batch_twin("ReferenceBatch._release")
 def release(m: Machine, t: MutableSlots, page: int) -> None:
     """A holder of ``page`` let go: free it when nothing references it any more.
 
@@ -90,6 +96,7 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
         free_page(m, t, page)
 
 
+@batch_twin("ReferenceBatch._release")
 def free_page(m: Machine, t: MutableSlots, page: int) -> None:
     """Nothing references ``page``: its slot is free again."""
     L = m.layout
@@ -105,6 +112,7 @@ def free_page(m: Machine, t: MutableSlots, page: int) -> None:
             t[L.held_base + 3 * k:L.held_base + 3 * k + 3] = [0, 0, 0]
 
 
+@batch_twin("ReferenceBatch._copy_page")
 def copy_page(k: Kernel, t: MutableSlots, source: int) -> int:
     """Take the lowest free page slot and copy ``source`` into it.
 
@@ -140,6 +148,7 @@ def page_live(m: Machine, s: Slots, page: int) -> bool:
     return s[m.layout.value_index(page)] != 0
 
 
+@batch_twin("ReferenceBatch._set_exclusive")
 def set_exclusive(k: Kernel, t: MutableSlots, page: int, on: bool) -> None:
     if k.policy.uses_exclusive:
         i = k.layout.flags_base + page
