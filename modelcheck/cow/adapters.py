@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Hashable, Mapping, Protocol, Sequence
 
 from modelcheck.engine.footprint import Tracked
-from modelcheck.engine.model import Invariant, Model, Property, TransitionCheck
+from modelcheck.engine.model import Invariant, Property, TransitionCheck
 
 if TYPE_CHECKING:
     from modelcheck.cow.actions import Act
     from modelcheck.cow.layout import Layout
+    from modelcheck.cow.model import CowModel
     from modelcheck.cow.policies import Policy
     from modelcheck.cow.world import CowWorld
 
@@ -55,7 +56,9 @@ class KeyedSteps:
         if out:
             (act, after), = out
             after = after.frozen() if isinstance(after, Tracked) else after
-            judged_before, judged_after = Tracked(s, reads, set()), Tracked(after, reads, set())
+            # (a recording stand-in for a state: what the properties read of it is noted)
+            judged_before: Any = Tracked(s, reads, set())
+            judged_after: Any = Tracked(after, reads, set())
             for prop in self.core.properties():
                 if isinstance(prop, Invariant):
                     prop.holds(judged_after)
@@ -79,7 +82,7 @@ class HeldParameters:
     def parameters(self) -> dict[str, tuple[int, int, int]]:
         return {self.name(a): (slot, 0, HELD_MOST) for a, slot in self.slots.items()}
 
-    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> Model:
+    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> CowModel:
         """The model with the parameters set, by name (or by slot, as trace files record them)."""
         counts = {self._address(key): value for key, value in values.items()}
         return self.world.with_held_counts(counts).model(self.policy, self.invariant_names)

@@ -34,9 +34,10 @@ from modelcheck.cow.model import CowModel
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.symmetry import PageSymmetry
 from modelcheck.cow.unknowns import UnknownReferences
-from modelcheck.engine.model import Batched, BatchForm, Counted, Covered, Model, Parametric, StepKeyed, Symmetric
+from modelcheck.engine.model import Batched, Counted, Covered, Parametric, StepKeyed, Symmetric
 
 if TYPE_CHECKING:
+    from modelcheck.cow.batch import ReferenceBatch
     from modelcheck.cow.world import CowWorld
 
 
@@ -64,9 +65,9 @@ class OffersCoverage:
 class OffersBatch:
     """``Batched``: the batch form, built on first use (numpy is loaded only by the runs that use it)."""
 
-    _batch: BatchForm | None = None
+    _batch: ReferenceBatch | None = None
 
-    def batch_successors(self) -> BatchForm:
+    def batch_successors(self) -> ReferenceBatch:
         if self._batch is None:
             from modelcheck.cow.batch import ReferenceBatch
 
@@ -103,7 +104,7 @@ class OffersParameters:
     def parameters(self) -> dict[str, tuple[int, int, int]]:
         return self.held.parameters()
 
-    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> Model:
+    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> CowModel:
         return self.held.fixing(values)
 
     def free_slots(self) -> dict[int, tuple[int, int]]:

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Protocol, TypeVar
 
-from modelcheck.cow.actions import Act, observation, process_alive, process_name
+from modelcheck.cow.actions import Act, Observation, observation, process_alive, process_name
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import Ghost
@@ -68,16 +68,18 @@ class Declared:
     name: str
     doc: str
     factory: Factory
-    watches: frozenset[str] | Callable[[Act], bool] | None = None  # None: a state invariant
+    watches: frozenset[str] | Callable[[Any], bool] | None = None  # None: a state invariant
     ghost: frozenset[Ghost] = frozenset()
 
     def build(self, m: Machine, words: Words) -> Invariant | TransitionCheck:
         holds, explain = self.factory(m, words)
         if self.watches is None:
             return Invariant(self.name, holds, explain, doc=self.doc)
-        watches = self.watches
-        if not callable(watches):
-            kinds = watches
+        watches: Callable[[Any], bool]
+        if callable(self.watches):
+            watches = self.watches
+        else:
+            kinds = self.watches
             watches = lambda act: act.kind in kinds  # noqa: E731
         return TransitionCheck(self.name, holds, explain, watches=watches, doc=self.doc)
 
@@ -120,12 +122,20 @@ def _leak_check(observers: Callable[[int], bool]) -> Factory:
     return lambda m, words: _judge_leaks(m, words, observers)
 
 
+def _seen(m: Machine, before: tuple, act: Act) -> Observation:
+    """What a watched action observed (a check watches only actions that observe)."""
+    seen = observation(m, before, act)
+    if seen is None:
+        raise ValueError(f"{act.kind} observes nothing")
+    return seen
+
+
 @batch_twin("ReferenceBatch._observe")
 def _judge_leaks(m: Machine, words: Words, observers: Callable[[int], bool]) -> Judge:
     verdicts: dict[tuple[int, int], bool] = {}  # (observer, value) -> allowed; a memo of this model's own
 
     def holds(before: tuple, act: Act, after: tuple) -> bool:
-        seen = observation(m, before, act)
+        seen = _seen(m, before, act)
         key = (seen.observer, operator.index(seen.value))  # plain ints: the memo outlives any one state
         allowed = verdicts.get(key)
         if allowed is None:
@@ -133,7 +143,7 @@ def _judge_leaks(m: Machine, words: Words, observers: Callable[[int], bool]) -> 
         return allowed
 
     def explain(before: tuple, act: Act, after: tuple) -> str:
-        seen = observation(m, before, act)
+        seen = _seen(m, before, act)
         observer, page, code = seen.observer, seen.page, seen.value
         who = process_name(observer)
         if observer == 0:
@@ -308,7 +318,11 @@ SPURIOUS_COPIES = "spurious_copies"  # counted on every run
 
 
 def spurious_copy_count(m: Machine) -> TransitionCount:
-    return TransitionCount(SPURIOUS_COPIES, lambda b, a, t: _spurious(m, b, a), watches=_is_copy,
+    def matches(before: Any, act: Any, after: Any) -> bool:
+        return _spurious(m, before, act)
+
+    watches: Callable[[Any], bool] = _is_copy
+    return TransitionCount(SPURIOUS_COPIES, matches, watches=watches,
                            doc="write faults that copied a page only transient references shared")
 
 

@@ -41,6 +41,7 @@ from modelcheck.engine.model import Property
 
 Mechanism = Callable[..., "str | None"]
 Key = tuple[Any, ...]  # ("thread", name), (kind, page) for a kernel event, (kind, proc, addr) in an open world
+_OPEN_RUNS: dict[str, Mechanism] = {kind: run for kind, run in OPEN_ACTIONS.items() if run is not None}
 
 
 class OpenOperations(NamedTuple):
@@ -181,7 +182,7 @@ class CowModel:
             unknowns.take_every_outcome(s, out, lambda found: self._try(s, found, base, run, *args,
                                                                         pc_index=pc_index, finish=finish))
             return
-        t = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
+        t: Any = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
         branch = run(self.kernel, t, *args)
         if branch is None:
             return
@@ -203,7 +204,7 @@ class CowModel:
         ops = self.open_ops.at
         has_pipes = L.pipe_base != L.value_base
         write_on, read_on, munmap_on, vmsplice_on = on["write"], on["read"], on["munmap"], on["vmsplice"]
-        try_, store, munmap, vmsplice = self._try, OPEN_ACTIONS["write"], OPEN_ACTIONS["munmap"], OPEN_ACTIONS["vmsplice"]
+        try_, store, munmap, vmsplice = self._try, _OPEN_RUNS["write"], _OPEN_RUNS["munmap"], _OPEN_RUNS["vmsplice"]
         tags = self.tags
         nforks = s[0]
         k = 1
@@ -223,9 +224,9 @@ class CowModel:
                         try_(s, out, splice, vmsplice, p, a)
                 k += 1
             if on["pipe_read"] and pipe_full and has_pipes:
-                try_(s, out, self.open_ops.pipe_reads[p], OPEN_ACTIONS["pipe_read"], p)
+                try_(s, out, self.open_ops.pipe_reads[p], _OPEN_RUNS["pipe_read"], p)
         if on["fork"]:
-            try_(s, out, self.open_ops.fork, OPEN_ACTIONS["fork"])
+            try_(s, out, self.open_ops.fork, _OPEN_RUNS["fork"])
 
     def _scripted_successors(self, s: tuple, out: Successors) -> None:
         """Each live thread may take the next operation of its program."""
@@ -355,28 +356,27 @@ class CowModel:
         """One operation of an open world, enabled as ``_open_successors`` enables it."""
         kind, p, a = key
         L = self.layout
-        run = OPEN_ACTIONS[kind]
         if kind == "fork":
-            self._try(s, out, self.open_ops.fork, run)
+            self._try(s, out, self.open_ops.fork, _OPEN_RUNS[kind])
             return
         if p > s[0]:  # the process does not exist yet
             return
         has_pipes = L.pipe_base != L.value_base
         if kind == "pipe_read":
             if has_pipes and s[L.pipe_base + p]:
-                self._try(s, out, self.open_ops.pipe_reads[p], run, p)
+                self._try(s, out, self.open_ops.pipe_reads[p], _OPEN_RUNS[kind], p)
             return
         if not s[L.pte_index(p, a)]:
             return
         write, read, unmap, splice = self.open_ops.at[p][a]
-        if kind == "write":
-            self._try(s, out, write, run, p, a, 0, self.tags.code(p, s[0]))
-        elif kind == "read":
+        if kind == "read":  # it changes nothing
             out.append((read, s))
+        elif kind == "write":
+            self._try(s, out, write, _OPEN_RUNS[kind], p, a, 0, self.tags.code(p, s[0]))
         elif kind == "munmap":
-            self._try(s, out, unmap, run, p, a)
+            self._try(s, out, unmap, _OPEN_RUNS[kind], p, a)
         elif not (s[L.pipe_base + p] if has_pipes else True):  # vmsplice, into an empty pipe
-            self._try(s, out, splice, run, p, a)
+            self._try(s, out, splice, _OPEN_RUNS[kind], p, a)
 
     # -- symbolic references ------------------------------------------------------------------
     def explicit_counterpart(self, labels: Sequence[str]) -> tuple[CowWorld, list[str]]:

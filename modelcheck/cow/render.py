@@ -142,10 +142,10 @@ class Renderer:
         f = L.features
         processes = {}
         for p in range(s[0] + 1):
-            ptes = {}
+            ptes: dict[str, Any] = {}
             for a in range(L.addresses):
                 pte = s[L.pte_index(p, a)]
-                entry = None
+                entry: dict[str, Any] | None = None
                 if pte & PTE_SWAP:
                     entry = {"swap": pte_page(pte), "exclusive": bool(pte & PTE_SWAP_EXCLUSIVE)}
                 elif pte:
@@ -163,19 +163,20 @@ class Renderer:
                 proc["has_pinned"] = bool(s[L.mm_base + p] & MM_HAS_PINNED)
                 proc["exited"] = bool(s[L.mm_base + p] & MM_EXITED)
             processes[process_name(p)] = proc
-        pages = {}
+        pages: dict[str, Any] = {}
         for g in range(L.pages):
             if page_live(self.machine, s, g):
                 c = info(self.machine, s, g)
-                entry = {"value": list(self.machine.tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
-                         "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
+                tags = self.machine.tags
+                page: dict[str, Any] = {"value": list(tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
+                                        "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
                 if f.cells > 1:
-                    entry["values"] = [list(self.machine.tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
+                    page["values"] = [list(tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
                 if f.pageflags:
-                    entry.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
+                    page.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
                 if self.machine.swap_on:
-                    entry.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
-                pages[str(g)] = entry
+                    page.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
+                pages[str(g)] = page
         state: dict[str, Any] = {"nforks": s[0], "processes": processes, "pages": pages}
         if self.machine.holders:
             state["holders"] = {h.name: (s[L.holder_base + n] - 1 if s[L.holder_base + n] else None)

@@ -144,7 +144,7 @@ class Feasibility:
         tests_key = frozenset(tests)
 
         def bounds() -> tuple[int, int | None]:
-            found = []
+            found: list[int | None] = []
             for goal in ("minimize", "maximize"):
                 optimizer = Optimizer(self.resource_limit)
                 optimizer.add(*self.constraints(tests_key, domain))
@@ -153,7 +153,10 @@ class Feasibility:
                     raise ValueError("the step's tests contradict what the state knows")
                 value = handle.value()
                 found.append(value.as_long() if z3.is_int_value(value) else None)
-            return found[0], found[1]
+            least, most = found
+            if least is None:
+                raise ValueError("an unknown count has no least value")  # never: every unknown is at least 0
+            return least, most
 
         return self._cached(("interval", name, tests_key, domain), bounds)
 
@@ -203,7 +206,8 @@ class Decisions:
 def every_outcome(feasibility: Feasibility, run: Callable[[Decisions], Any],
                   domain: Domain = ()) -> list[tuple[Any, Decisions]]:
     """Run a step once per feasible combination of its tests' outcomes."""
-    results, todo = [], [()]
+    results: list[tuple[Any, Decisions]] = []
+    todo: list[tuple[int, ...]] = [()]
     while todo:
         decisions = Decisions(feasibility, todo.pop(), domain)
         results.append((run(decisions), decisions))

@@ -52,17 +52,17 @@ class UnknownReferences:
         self.decisions: Decisions | None = None
         self._outcomes: dict[tuple[Act, tuple[tuple[str, int], ...]], Act] = {}  # the action of each outcome
 
-    def count(self, known: int, page: int, s: Slots) -> Any:
-        """The refcount a policy sees during a step: ``known`` plus the page's unknown references (transient
-        ones, and the held ones attached to it); a plain number when it has none."""
+    def count(self, known: int, page: int, s: Slots, decisions: Decisions) -> Any:
+        """The refcount a policy sees during a step (``decisions``): ``known`` plus the page's unknown
+        references (transient ones, and the held ones attached to it); a plain number when it has none."""
         L = self.layout
-        names = (f"u{page}",) if self.world.symbolic_refs else ()
+        names: tuple[str, ...] = (f"u{page}",) if self.world.symbolic_refs else ()
         names += tuple(f"h{k}" for k in range(L.features.held) if s[L.held_base + 3 * k] == page + 1)
         if not names:
             return known
         from modelcheck.cow.symbolic import SymCount
 
-        return SymCount(names, known, self.decisions)
+        return SymCount(names, known, decisions)
 
     def take_every_outcome(self, s: tuple, out: Successors, take: Callable[[Successors], None]) -> None:
         """Take a step once per feasible outcome of the refcount tests it makes (``take(found)`` takes it

@@ -74,7 +74,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     references = count + other_holders(m, s, page)
     unknowns = m.unknowns
     if unknowns is not None and unknowns.decisions is not None:  # the policy sees known + unknown ones
-        references = unknowns.count(references, page, s)
+        references = unknowns.count(references, page, s, unknowns.decisions)
     return PageInfo(mapcount=count, refcount=references,
                     exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                     has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
