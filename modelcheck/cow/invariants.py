@@ -135,7 +135,9 @@ def _judge_leaks(m: Machine, words: Words, observers: Callable[[int], bool]) -> 
     verdicts: dict[tuple[int, int], bool] = {}  # (observer, value) -> allowed; a memo of this model's own
 
     def holds(before: tuple, act: Act, after: tuple) -> bool:
-        seen = _seen(m, before, act)
+        seen = observation(m, before, act)  # (on every observation: no call more than it needs)
+        if seen is None:
+            raise ValueError(f"{act.kind} observes nothing")
         key = (seen.observer, operator.index(seen.value))  # plain ints: the memo outlives any one state
         allowed = verdicts.get(key)
         if allowed is None:

@@ -29,10 +29,10 @@ from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
                                    VMA_UFFD_WP, VMA_WRITE, pte_make)
 from modelcheck.cow.mechanisms.tlb import two_step
-from modelcheck.cow.policies import Policy
-from modelcheck.cow.render import Renderer
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
+from modelcheck.cow.policies import Policy
 from modelcheck.cow.registry import batch_twin
+from modelcheck.cow.render import Renderer
 from modelcheck.cow.scenario import Op
 from modelcheck.cow.symmetry import PageSymmetry
 from modelcheck.cow.unknowns import UnknownReferences, explicit_counterpart
@@ -54,7 +54,8 @@ class OpenOperations(NamedTuple):
 
 
 class CowModel:
-    """The transition system of ``world`` under ``policy`` (implements ``engine.Model``)."""
+    """The transition system of ``world`` under ``policy`` (implements ``engine.Model``); ``CowWorld.model``
+    gives it the capabilities its world offers (``capabilities``)."""
 
     def __init__(self, world: CowWorld, policy: Policy, invariant_names: Sequence[str],
                  machine: Machine | None = None) -> None:

@@ -7,6 +7,11 @@ of it: which unknowns a page has (``u<page>``, fresh at every step, and
 state keeps what the steps learnt of the held ones (an interval per holder),
 the words for them, and the explicit world a symbolic counterexample replays
 on. z3 is imported only when a world with unknown references is built.
+
+Unknown references hold no page alive: once the references the world tracks
+are gone nothing can observe the page (no mapping, pipe or GUP reference
+reaches it), so freeing it then changes no verdict (``memory.free_page``
+forgets the held ones of a freed page).
 """
 
 from __future__ import annotations
