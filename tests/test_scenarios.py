@@ -171,7 +171,7 @@ def test_matrix_writes_markdown_and_json(tmp_path, capsys):
     specs = [str(ROOT / "specs" / "vmsplice.py"), str(ROOT / "specs" / "c8_iouring_fork.py")]
     assert main(["matrix", *specs, "--out-dir", str(tmp_path), "--quiet"]) == 0
     doc = json.loads((tmp_path / "matrix.json").read_text())
-    assert doc["schema"] == "modelcheck.matrix/1"
+    assert doc["schema"] == "modelcheck.matrix/2"
     assert [s["id"] for s in doc["scenarios"]] == ["C3", "C8"]
     cells = {(c["scenario"], c["policy"]): c for c in doc["cells"]}
     assert len(cells) == 2 * len(doc["policies"])
