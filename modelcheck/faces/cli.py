@@ -1,8 +1,8 @@
 """The command line.
 
-    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor]
+    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor|--simulate]
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
-                              [--engine explicit|bmc] [--depth K]
+                              [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
@@ -77,7 +77,7 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="explicit: search the states (default); bmc: bounded model checking in z3, the "
                         "transition relation unrolled --depth steps (scripted scenarios), as a second opinion")
     p.add_argument("--depth", type=int, metavar="K",
-                   help="bmc: look for counterexamples of at most K steps")
+                   help="bmc: look for counterexamples of at most K steps; --simulate: the longest walk")
     for name, help_text in sorted({setting for s in STRATEGIES.values() for setting in s.settings}):
         p.add_argument(f"--{name}", type=int, metavar="N", dest=f"setting_{name}", help=help_text)
     p.add_argument("--no-stop", action="store_true",

@@ -93,4 +93,4 @@ def _execute(strategy: Strategy, run: Run, title: str) -> Result:
 
 
 # the built-in strategies: each module registers its own
-from modelcheck.engine.strategies import explicit, dpor, bmc  # noqa: E402,F401
+from modelcheck.engine.strategies import explicit, dpor, bmc, simulate  # noqa: E402,F401

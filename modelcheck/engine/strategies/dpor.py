@@ -89,7 +89,7 @@ class Dpor(Strategy):
             return ("DPOR runs in one process without a state store and is a reduction of its own: "
                     "it does not combine with --store, --workers or --reduce")
         if options.depth is not None:
-            return "--depth bounds the bounded model checker (--engine bmc)"
+            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
         return None
 
     @classmethod

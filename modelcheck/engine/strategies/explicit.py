@@ -78,7 +78,7 @@ class BreadthFirst(Strategy):
         if options.workers > 1 and options.store is not None and not STORES[options.store].packed:
             return f"several workers need a packed store (compact or fingerprint), not {options.store}"
         if options.depth is not None:
-            return "--depth bounds the bounded model checker (--engine bmc)"
+            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
         return None
 
     def run(self, model: Model, run: Run) -> None:
@@ -130,7 +130,7 @@ class DepthFirst(Strategy):
         if options.workers > 1 or options.store not in (None, DictStore.name):
             return "depth-first search runs in one process over the dict store"
         if options.depth is not None:
-            return "--depth bounds the bounded model checker (--engine bmc)"
+            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
         return None
 
     def run(self, model: Model, run: Run) -> None:
