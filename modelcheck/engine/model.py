@@ -149,7 +149,7 @@ class Batched(Protocol):
 
 
 @runtime_checkable
-class StepKeyed(Protocol):
+class StepKeyed(Model, Protocol):
     """Steps one key at a time: a key is a step across states (a thread of a script, one kind of event on
     one object), with at most one enabled action per key in a state, and the actions of one key ordered
     with each other. ``step`` lists what ``successors`` lists for that key."""

@@ -273,7 +273,7 @@ class FingerprintStore(_Table):
 
     def _resize(self, capacity: int) -> None:
         old = self.hashes[self.hashes != _EMPTY]
-        self.hashes = None  # freed before the larger table is made
+        self.hashes = np.zeros(0, dtype=np.uint64)  # freed before the larger table is made
         self.capacity, self.count = capacity, 0
         self.hashes = np.zeros(capacity, dtype=np.uint64)
         self._insert(old, None)
@@ -368,7 +368,8 @@ class CompactStore(_Table):
         used = self.hashes != _EMPTY
         old = _Moved(self.hashes[used], self.where[used])
         del used
-        self.hashes = self.where = None  # freed before the larger table is made: never both at once
+        # freed before the larger table is made: never both at once
+        self.hashes, self.where = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint32)
         self.capacity, self.count = capacity, 0
         self.hashes = np.zeros(capacity, dtype=np.uint64)
         self.where = np.zeros(capacity, dtype=np.uint32)

@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from modelcheck.engine import STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict, WorkerFailed
 from modelcheck.engine.progress import progress_for
@@ -36,7 +36,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -160,7 +160,7 @@ def _replay(argv: Sequence[str]) -> int:
         loaded, outcome = replay_record(recorded, _resolve_spec(recorded["spec"], trace_file))
         steps = recorded["steps"]
         name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
-        if outcome.ok:
+        if outcome.ok and outcome.trace is not None:
             print(f"{name}: replays; {recorded['property']} violated at step {len(steps)}")
             if not args.quiet:
                 print(text.trace_text(outcome.trace))

@@ -62,7 +62,7 @@ def to_json(rows: Sequence[Row]) -> dict[str, Any]:
 def _cell_text(row: Row, run: PolicyRun) -> str:
     r = run.result
     verdict = r.verdict.value
-    if r.verdict is Verdict.VIOLATED:
+    if r.verdict is Verdict.VIOLATED and r.counterexample is not None:
         verdict = f"violated({len(r.counterexample)})"
     mark = ""
     if run.policy in row.loaded.spec.expect:

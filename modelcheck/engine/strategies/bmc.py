@@ -13,7 +13,7 @@ steps visits k+2 different states (the recurrence diameter as completeness
 threshold, as in Biere et al.'s bounded model checking), whichever comes first.
 
 The guarded updates come from the model's own step code, run by symbolic
-execution (``symexec``) on a state of variables x bound to frame k: each path
+execution (``symbolic.bitvec``) on a state of variables x bound to frame k: each path
 through the code is a guard on x and the terms of the successor's slots. The
 relation is built lazily: at frame k only the paths that some run of k steps
 takes and that no guard found so far covers are explored, so the code is never
@@ -81,7 +81,7 @@ class BoundedModelChecking(Strategy):
         assert isinstance(model, StepKeyed)
         run.coverage_known = False  # frames are not enumerated: what fired is not known
         from modelcheck.engine.strategies import unrolling  # z3 is loaded here: explicit runs never need it
-        from modelcheck.engine.symexec import TooManyValues
+        from modelcheck.symbolic.bitvec import TooManyValues
 
         try:
             unrolling.search(model, run)

@@ -60,8 +60,8 @@ class LevelWorker:
         self.store_class = STORES[store]
         self.fingerprints_only = not self.store_class.exact
         self.logged = not self.fingerprints_only  # the store keeps every state in a log
-        self.store: Any = None
-        self.row: struct.Struct | None = None
+        self.store: Any = None  # opened by ``seed``, when the width of a state is known
+        self.row: Any = None    # struct.Struct of a packed state, likewise
         # packed states of the level being expanded, and of the next; a compact store's log holds
         # them already, in the order they were stored, so there the frontier is a range of the log
         self.frontier: Iterable[bytes] = []
@@ -72,7 +72,7 @@ class LevelWorker:
         self.found: dict[str, Found] = {}
         # a model may offer its successors a batch of states at a time, as array operations (``Batched``);
         # used when it judges every transition property the model has
-        self.form = None
+        self.form: Any = None
         form = batch_form(self.model, self.canonical is not None)
         if form is not None and {c.name for c in run.checks} <= form.checks:
             self.form = form
@@ -83,7 +83,7 @@ class LevelWorker:
         self.row = struct.Struct(f"{width}H")
         self.store = self.store_class.opened(self.row.size)
 
-    def pack(self, states: list[tuple]) -> bytes:
+    def pack(self, states: list[Any]) -> bytes:
         try:
             return b"".join(itertools.starmap(self.row.pack, states))
         except struct.error as err:
@@ -93,7 +93,7 @@ class LevelWorker:
     def unpack(self, data: bytes) -> Iterable[tuple]:
         return self.row.iter_unpack(data)
 
-    def fingerprints(self, states: list[tuple]) -> np.ndarray:
+    def fingerprints(self, states: list[Any]) -> np.ndarray:
         """One fingerprint function per run: rows' when a batch form makes the states, else Python's hash."""
         if self.form is not None:
             return row_fingerprints(np.array(states, dtype=np.int64).reshape(len(states), -1))
@@ -109,7 +109,7 @@ class LevelWorker:
         return owner_of(fps, self.partitions) if self.partitions > 1 else None
 
     # -- admitting states -------------------------------------------------------------
-    def admit(self, states: list[tuple] | None, fps: np.ndarray, packed: bytes | None, depth: int) -> int:
+    def admit(self, states: list[Any] | None, fps: np.ndarray, packed: Any, depth: int) -> int:
         """Store the states not seen before, check the invariants on them, queue them for expansion.
 
         ``packed`` may be None for a fingerprint store, which needs the bytes of new states only.
@@ -121,6 +121,7 @@ class LevelWorker:
         picked = fresh.tolist()
         if not self.logged:
             if packed is None:
+                assert states is not None  # a batch comes as states or as packed rows
                 self.next.append(self.pack([states[i] for i in picked]))
             else:
                 self.next.append(self._rows(packed)[fresh].tobytes())
@@ -136,7 +137,7 @@ class LevelWorker:
         """Admit states another worker forwarded (already fingerprinted and packed)."""
         return self.admit(None, np.frombuffer(fps_bytes, dtype=np.uint64), packed, depth)
 
-    def seed(self, states: list[tuple]) -> None:
+    def seed(self, states: list[Any]) -> None:
         """The initial states this worker owns (every worker is handed all of them)."""
         if self.canonical is not None:
             states = [self.canonical(s) for s in states]
@@ -180,7 +181,7 @@ class LevelWorker:
             self._expand_batches(depth, forward, between)
             return
         transitions = self.pipeline.transitions
-        batch: list[tuple] = []
+        batch: list[Any] = []
         frontier, self.frontier = self.frontier, []
         for chunk in frontier:
             for state in self.unpack(chunk):
@@ -222,12 +223,12 @@ class LevelWorker:
                 between()
                 self._check_limits()
 
-    def _route(self, batch: list[tuple], depth: int, forward) -> None:
+    def _route(self, batch: list[Any], depth: int, forward: Any) -> None:
         """Successors as tuples: a fingerprint store kept in one process needs none of them packed."""
         rows = None if self.fingerprints_only and self.partitions == 1 else self._rows(self.pack(batch))
         self._dispatch(fingerprints(list(map(hash, batch))), batch, rows, depth, forward)
 
-    def _dispatch(self, fps: np.ndarray, states: list[tuple] | None, rows: np.ndarray | None, depth: int,
+    def _dispatch(self, fps: np.ndarray, states: list[Any] | None, rows: Any, depth: int,
                   forward) -> None:
         """Admit the states this worker owns and forward the others to their owners.
 

@@ -7,7 +7,7 @@ bounded run starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 import z3
 
@@ -16,7 +16,7 @@ from modelcheck.engine.model import Invariant, Model, Parametric, StepKeyed, Tra
 from modelcheck.engine.replay import replay
 from modelcheck.engine.result import Violation
 from modelcheck.engine.run import Run
-from modelcheck.engine.symexec import WIDTH, SymState, every_path
+from modelcheck.symbolic.bitvec import WIDTH, SymState, every_path
 from modelcheck.engine.traces import build_trace
 from modelcheck.symbolic.solver import Solver
 
@@ -94,7 +94,7 @@ class _Unrolling:
 
     def _stepper(self, key: Any) -> Callable[[Any], Any]:
         def step(path):
-            state = SymState(list(self.x), path)
+            state: Any = SymState(list(self.x), path)  # stands for a state: the model's code runs on it
             return [(action, successor.terms()) for action, successor in self.model.step(state, key)]
         return step
 
@@ -123,7 +123,9 @@ class _Unrolling:
         """Step ``k``'s choice variable and the condition that it names a transition whose guard holds."""
         pairs = list(zip(self.x, self.frames[k]))
         choice = z3.BitVec(f"step{k}", CHOICE_WIDTH)
-        live, guards, seen = [], [], {}
+        live: list[int] = []
+        guards: list[Any] = []
+        seen: dict[int, Any] = {}
         for n, t in enumerate(self.table):
             guard = seen.get(t.guard.get_id())
             if guard is None:  # the transitions of one path share its guard
@@ -205,7 +207,7 @@ class _Unrolling:
         code = self.properties.get(inv.name)
         if code is None:
             code = self.properties[inv.name] = _Code(f"the invariant {inv.name}",
-                                                     lambda path: bool(inv.holds(SymState(list(self.x), path))),
+                                                     lambda path: bool(inv.holds(cast(Any, SymState(list(self.x), path)))),
                                                      self.x)
         return code
 
@@ -340,7 +342,7 @@ def search(model: StepKeyed, run: Run) -> None:
     names = [p.name for p in invariants] + list(dict.fromkeys(c.name for c in checks))
     found: dict[str, Violation] = {}
     free = dict(model.parameters()) if isinstance(model, Parametric) else {}
-    unrolling = _Unrolling(model, init, free, run)
+    unrolling = _Unrolling(model, cast(tuple, init), free, run)
 
     def parameters(solution: Any) -> dict[str, int]:
         return {name: solution.eval(p, model_completion=True).as_long() for name, p in unrolling.parameters.items()}
