@@ -13,11 +13,10 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.cow.batch import ReferenceBatch, page_order
-from modelcheck.cow.model import CowModel
 from modelcheck.cow.policies import ForkPage, PageInfo, Unshare, WriteFault, policy_names
 from modelcheck.cow.policies.page_count import PageCountPolicy
 from modelcheck.engine import SearchOptions, check
-from modelcheck.engine.model import TransitionCheck, TransitionCount
+from modelcheck.engine.model import Batched, TransitionCheck, TransitionCount
 
 CHECKS = ("no_leak_across_fork", "no_spurious_copy")
 
@@ -104,9 +103,9 @@ def test_the_comparison_catches_a_wrong_rule():
 
 def test_worlds_it_does_not_cover_use_the_model_itself():
     scripted = CowWorld.scripted({"parent": ["store a0", "fork", "store a0"], "child1": ["load a0"]})
-    assert scripted.model("page_count", ["no_leak_to_child"]).batch_successors() is None
+    assert not isinstance(scripted.model("page_count", ["no_leak_to_child"]), Batched)
     ghost = CowWorld.reference(2, 1, 0).model("page_count", ["no_lost_write"])
-    assert ghost.batch_successors() is None
+    assert not isinstance(ghost, Batched) and ReferenceBatch.for_model(ghost) is None
     assert check(ghost, SearchOptions(stop_at_first=False)).figures["store"] == "dict"
 
 
@@ -147,7 +146,8 @@ class _WaitsWhenShared(PageCountPolicy):
 @pytest.mark.parametrize("policy", [_CopiesReferencedAtFork(), _UnsharesOnReadGup(), _WaitsWhenShared()],
                          ids=lambda p: p.name)
 def test_every_branch_of_the_batch_form(policy):
-    model = CowModel(CowWorld.reference(2, 1, 1), policy, CHECKS)
+    model = CowWorld.reference(2, 1, 1).model(policy, CHECKS)
+    assert isinstance(model, Batched)
     assert mismatches(model, kernel_of(model)) == []
     fired = check(model, SearchOptions(stop_at_first=False)).covered
     assert {"test_fork_copy": {"fork_copy"}, "test_unshare": {"unshare_copy", "unshare_keep"},

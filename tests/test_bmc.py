@@ -108,7 +108,8 @@ def test_the_command_line_runs_the_bounded_model_checker(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["specs/vmsplice.py", "--engine", "bmc", "--depth", "4", "--symbolic-refs"], "one key at a time"),
+    # a world with symbolic references has no step that is one transition function of the state
+    (["specs/vmsplice.py", "--symbolic-refs", "--engine", "bmc", "--depth", "4"], "one key at a time"),
     (["specs/c1_basic_cow.py", "--engine", "bmc"], "--depth K"),
     (["specs/c1_basic_cow.py", "--depth", "4"], "--engine bmc"),
 ])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelcheck.cow import CowWorld, WorldError
-from modelcheck.cow.model import CowModel
+from modelcheck.cow.mechanisms import memory
 from modelcheck.engine import SearchOptions, Verdict, check
 from modelcheck.faces.cli import main
 from modelcheck.runner import run_spec
@@ -54,7 +54,7 @@ def test_each_invariant_can_fail_and_can_hold(invariant, programs, events, break
 def test_refcount_sane_holds_and_catches_a_page_the_world_forgets_to_free(monkeypatch):
     programs = {"parent": ["vmsplice a0", "fork", "munmap a0", "pipe_read"], "child1": ["store a0", "exit"]}
     assert verdict(programs, "page_count", ["refcount_sane"]).verdict is Verdict.HOLDS
-    monkeypatch.setattr(CowModel, "release", lambda self, t, page: None)  # a deliberately broken world
+    monkeypatch.setattr(memory, "free_page", lambda m, t, page: None)  # a deliberately broken world
     broken = verdict(programs, "page_count", ["refcount_sane"])
     assert broken.verdict is Verdict.VIOLATED
     assert "nothing references it" in broken.counterexample.explanation

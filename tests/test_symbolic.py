@@ -172,7 +172,7 @@ def test_an_unknown_answer_is_never_read_as_infeasible():
 def test_a_run_whose_solver_gives_up_is_incomplete_not_holds():
     world = CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"]}).with_symbolic_refs()
     model = world.model("page_count", ["no_spurious_copy"])
-    model._feasibility.resource_limit = 1
+    model.unknowns.feasibility.resource_limit = 1
     result = check(model, SearchOptions())
     assert result.verdict is Verdict.INCOMPLETE
     assert "z3 gave up" in result.incomplete_reason

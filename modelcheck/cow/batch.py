@@ -12,8 +12,8 @@ rest (which page a fault takes, what fork shares, what a release frees) is the
 same few steps as ``mechanisms``, on columns instead of list entries.
 
 It serves only the open reference world with the properties listed in
-``PROPERTIES``; ``for_model`` returns None for anything else, and the search
-then uses ``CowModel`` itself. A test compares both on every reachable state of
+``batch_scope.PROPERTIES`` (``batch_scope.batch_applies``); ``for_model``
+returns None for anything else, and a world offers no batch form there. A test compares both on every reachable state of
 several grid points under every policy: the same successors, the same actions,
 the same violating transitions and counts.
 """
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from modelcheck.cow.batch_scope import batch_applies, decision_grid, grid_pages
 from modelcheck.cow.invariants import LEAK_OBSERVERS, may_observe
 from modelcheck.cow.layout import PAGE_EXCLUSIVE, PTE_FLAG_MASK, PTE_SHIFT, PTE_WRITE
-from modelcheck.cow.policies import ForkPage, GupFirst, GupRequest, PageInfo, Unshare, WriteFault
+from modelcheck.cow.policies import ForkPage, GupFirst, GupRequest, Unshare, WriteFault
 
 if TYPE_CHECKING:
     from modelcheck.cow.model import CowModel
 
-PROPERTIES = frozenset(LEAK_OBSERVERS) | {"spurious_copies", "no_spurious_copy"}
 _SPURIOUS = ("spurious_copies", "no_spurious_copy")
 
 _REUSE, _COPY, _WAIT = 0, 1, 2                 # write fault
@@ -75,20 +75,8 @@ class ReferenceBatch:
     @staticmethod
     def for_model(model: "CowModel") -> "ReferenceBatch | None":
         """The batch form of ``model``, or None when the model uses something it does not cover."""
-        L = model.layout
-        f = L.features
-        if model.scenario is not None or model.world.symbolic_refs or model.world.held_unknown:
-            return None
-        if f.vma or f.mm or f.tlb or f.threads or f.holders or f.last_write \
-                or f.write_protect or f.cells != 1 or f.extra_pages or model._pte_flag_bits:
-            return None
-        if f.pageflags and not model.policy.uses_exclusive:
-            return None
-        names = {p.name for p in model.properties()}
-        if not names <= PROPERTIES:
-            return None
-        batch = ReferenceBatch(model)
-        return batch if batch._tables_ok else None
+        names = frozenset(p.name for p in model.properties())
+        return ReferenceBatch(model) if batch_applies(model.kernel, model.policy, names) else None
 
     def __init__(self, model: "CowModel") -> None:
         self.model = model
@@ -97,7 +85,7 @@ class ReferenceBatch:
         self.pages = L.pages
         self.pipes = L.pipe_base != L.value_base
         self.exclusive = L.features.pageflags  # PG_anon_exclusive is tracked
-        self.on = dict(model._open)
+        self.on = dict(model.kernel.open)
         self.actions: list[Any] = []
         self._ids: dict[Any, int] = {}
         self.checks = frozenset(p.name for p in model.properties())
@@ -110,27 +98,20 @@ class ReferenceBatch:
     # -- the policy, tabulated -------------------------------------------------------------
     def _tabulate(self, policy) -> None:
         """Every decision the policy can be asked in this world, by mapcount, refcount and exclusive."""
-        most_maps = self.P * self.M
-        most_refs = most_maps + self.P + self.S
+        most_maps, most_refs = decision_grid(self.model.kernel)
         shape = (most_maps + 1, most_refs + 1, 2)
         self._write_fault = np.zeros(shape, dtype=np.int8)
         self._fork_copy = np.zeros(shape, dtype=bool)
         self._gup_first = np.zeros(shape, dtype=np.int8)
         self._unshare_keep = np.zeros(shape, dtype=bool)
-        self._tables_ok = True
         codes = {WriteFault.REUSE: _REUSE, WriteFault.COPY: _COPY, WriteFault.WAIT: _WAIT}
         firsts = {GupFirst.NOTHING: _NOTHING, GupFirst.WRITE_FAULT: _FAULT, GupFirst.UNSHARE: _UNSHARE}
         read_gup = GupRequest(write=False, pin=False, longterm=False, pte_writable=False)
-        for mc in range(shape[0]):
-            for rc in range(shape[1]):
-                for ex in (0, 1):
-                    info = PageInfo(mapcount=mc, refcount=rc, exclusive=bool(ex))
-                    if policy.drains_lru_before_reuse(info):
-                        self._tables_ok = False  # an LRU drain needs the LRU flag, which this world lacks
-                    self._write_fault[mc, rc, ex] = codes[policy.write_fault(info)]
-                    self._fork_copy[mc, rc, ex] = policy.fork_page(info) is ForkPage.COPY
-                    self._gup_first[mc, rc, ex] = firsts[policy.gup(read_gup, info)]
-                    self._unshare_keep[mc, rc, ex] = policy.unshare(info) is Unshare.KEEP
+        for mc, rc, ex, info in grid_pages(self.model.kernel):
+            self._write_fault[mc, rc, ex] = codes[policy.write_fault(info)]
+            self._fork_copy[mc, rc, ex] = policy.fork_page(info) is ForkPage.COPY
+            self._gup_first[mc, rc, ex] = firsts[policy.gup(read_gup, info)]
+            self._unshare_keep[mc, rc, ex] = policy.unshare(info) is Unshare.KEEP
 
     def _leak_table(self, model: "CowModel", observers) -> np.ndarray:
         """allowed[observer, value code]: may this process observe this value?"""
@@ -139,7 +120,7 @@ class ReferenceBatch:
         for p in range(self.P):
             if observers(p):
                 for code in range(1, codes):
-                    table[p, code] = may_observe(model, p, code)
+                    table[p, code] = may_observe(model.tags, p, code)
         return table
 
     def _id(self, act: Any) -> int:
@@ -236,7 +217,7 @@ class ReferenceBatch:
             if not exists.any():
                 continue
             for a in range(self.M):
-                write, read, unmap, splice = model._open_bases[p][a]
+                write, read, unmap, splice = model.open_ops.at[p][a]
                 k = L.pte_index(p, a)
                 present = exists & (S[:, k] != 0)
                 if not present.any():
@@ -263,7 +244,7 @@ class ReferenceBatch:
                     page = W[:, L.pipe_base + p] - 1
                     W[:, L.pipe_base + p] = 0
                     self._release(W, page)
-                    act = model._open_pipe_reads[p].act("pipe_read")
+                    act = model.open_ops.pipe_reads[p].act("pipe_read")
                     blocks.append(self._observe(S, r, p, page, self._id(act), W))
         if self.on["fork"]:
             self._fork(S, blocks)
@@ -374,7 +355,7 @@ class ReferenceBatch:
                 W[s_rows, 1 + a] = shared
                 W[s_rows, child_col[s_rows]] = shared
                 self._set_exclusive(W, share, page, False)
-        fork = self.model._open_fork
+        fork = self.model.open_ops.fork
         for mask, branch in ((copied, "fork_copy"), (~copied, "fork_share")):
             pick = np.flatnonzero(mask)
             if pick.size:
@@ -387,20 +368,20 @@ class ReferenceBatch:
         room = spec.sum(axis=1) < self.S
         model = self.model
         for g in range(self.pages):
-            if model._spec_get_on:
+            if model.kernel.spec_get_on:
                 r = np.flatnonzero(room & (S[:, L.value_base + g] != 0))
                 if r.size:
                     W = S[r]
                     W[:, L.spec_base + g] += 1
-                    act = model._base("spec_get", "kernel", -1, -1, page=g).act("spec_get")
+                    act = model.kernel_operation("spec_get", g).act("spec_get")
                     blocks.append(_Block(r, np.full(r.size, self._id(act)), W, {}))
-            if model._spec_put_on:
+            if model.kernel.spec_put_on:
                 r = np.flatnonzero(spec[:, g] > 0)
                 if r.size:
                     W = S[r]
                     W[:, L.spec_base + g] -= 1
                     self._release(W, np.full(r.size, g))
-                    act = model._base("spec_put", "kernel", -1, -1, page=g).act("spec_put")
+                    act = model.kernel_operation("spec_put", g).act("spec_put")
                     blocks.append(_Block(r, np.full(r.size, self._id(act)), W, {}))
 
     def _join(self, blocks: list[_Block], width: int) -> BatchExpansion:

@@ -18,13 +18,11 @@ from __future__ import annotations
 from modelcheck.cow.layout import PTE_SHIFT, PTE_FLAG_MASK, Layout, pte_key, pte_page
 
 
-class Symmetry:
-    """Mixed into ``CowModel``: ``canonical(state)``, the representative of the state's renamings."""
+class PageSymmetry:
+    """``canonical(state)``: the representative of the state's renamings of page slots."""
 
-    layout: Layout
-
-    def _symmetry_tables(self) -> None:
-        L = self.layout
+    def __init__(self, layout: Layout) -> None:
+        self.layout = L = layout
         f = L.features
         self._sym_ptes = range(L.pte_base, L.pipe_base)
         self._sym_pte_span = (L.pte_base, L.pipe_base)

@@ -13,11 +13,14 @@ it to one policy and yields the transition system the engine searches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from modelcheck.cow import invariants as _invariants
-from modelcheck.cow.policies import get_policy, policy_names
+from modelcheck.cow.policies import Policy, get_policy, policy_names
 from modelcheck.cow.scenario import Scenario
+
+if TYPE_CHECKING:
+    from modelcheck.cow.model import CowModel
 
 USER_ACTIONS = ("write", "read", "munmap", "vmsplice", "pipe_read", "fork")
 KERNEL_EVENTS = ("spec_get", "spec_put")
@@ -43,7 +46,7 @@ class CowWorld:
                    run, an unknown number (z3 again; the state keeps what the steps learnt of it)
     held           (address, count) pairs: such references as a number in the state, on the page's
                    speculative-reference slot (no speculative events take or drop them); a count of
-                   None is a parameter of the run (the model's ``parameters``), which a search may leave
+                   None is a parameter of the run (``engine.model.Parametric``), which a search may leave
                    free (one that does not would start it at 0: ``with_held_as_parameters`` is the
                    only maker of None)
     """
@@ -112,7 +115,7 @@ class CowWorld:
 
     def with_held_as_parameters(self) -> "CowWorld":
         """This world with references held outside the scenario in an unknown number as a count in the
-        state that is a parameter of the run (the model's ``parameters``), instead of the symbolic knowledge
+        state that is a parameter of the run (``engine.model.Parametric``), instead of the symbolic knowledge
         ``held_unknown`` keeps."""
         if not self.held_unknown:
             return self
@@ -173,9 +176,9 @@ class CowWorld:
     def invariant_names(self) -> list[str]:
         return _invariants.names()
 
-    def model(self, policy: str, invariants: Iterable[str]):
-        """This world bound to ``policy``, checking ``invariants``."""
-        from modelcheck.cow.model import CowModel, KeyedCowModel
+    def model(self, policy: str | Policy, invariants: Iterable[str]) -> CowModel:
+        """This world bound to ``policy`` (a name, or a policy of one's own), checking ``invariants``, with
+        the capabilities it offers the engine (``capabilities``)."""
+        from modelcheck.cow.capabilities import bind
 
-        keyed = self.scenario is not None and not (self.symbolic_refs or self.held_unknown)
-        return (KeyedCowModel if keyed else CowModel)(self, get_policy(policy), tuple(invariants))
+        return bind(self, get_policy(policy) if isinstance(policy, str) else policy, tuple(invariants))

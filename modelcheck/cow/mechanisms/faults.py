@@ -1,126 +1,150 @@
-"""CPU accesses and page faults: stores, loads, write faults (do_wp_page) and unsharing faults."""
+"""Page faults: write faults (do_wp_page), unsharing faults, and the copy fault in two steps.
+
+With TLBs in the world, wp_page_copy() copies the old page before it takes
+the page-table lock, flushes and installs the new PTE: between the two steps a
+stale writable entry elsewhere can still write the old page, which is the
+uffd-wp lost write Nadav Amit found (6ce64428d620). ``fault`` holds the pages
+of a copy in flight (both referenced by the fault, as do_wp_page's get_page
+does).
+"""
 
 from __future__ import annotations
 
+from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
-                                   VMA_WRITE, pte_make, pte_page)
-from modelcheck.cow.policies import Unshare, WriteFault
+                                   VMA_UFFD_WP, VMA_WRITE, pte_make, pte_page)
+from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
+from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive, swapcount
+from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
+from modelcheck.cow.policies import PageInfo, Unshare, WriteFault
 
 
-class Faults:
-    """Mixed into ``CowModel``."""
+def vma_writable(m: Machine, t: Slots, proc: int, addr: int) -> bool:
+    L = m.layout
+    return not L.features.vma or bool(t[L.vma_base + proc * L.addresses + addr] & VMA_WRITE)
 
-    def vma_writable(self, t, proc: int, addr: int) -> bool:
-        L = self.layout
-        return not L.features.vma or bool(t[L.vma_base + proc * L.addresses + addr] & VMA_WRITE)
 
-    def write_fault(self, t: list[int], proc: int, addr: int) -> str | None:
-        """do_wp_page on a write-protected present PTE: the policy reuses or copies.
+def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """do_wp_page on a write-protected present PTE: the policy reuses or copies.
 
-        The new or reused PTE is writable when the VMA is (a forced write fault
-        in a read-only VMA, as GUP's FOLL_FORCE path does, maps it read-only),
-        dirty and so soft-dirty. None when the fault has to wait for the page lock.
-        """
-        L = self.layout
-        k = L.pte_index(proc, addr)
-        pte = t[k]
-        page = pte_page(pte)
-        branch, decision = self.decide_write_fault(t, proc, addr)
-        if decision is WriteFault.WAIT:
-            return None
-        if decision is WriteFault.REUSE:
-            return branch + self.reuse_page(t, proc, addr)
-        writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
-        soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
-        new = self.copy_page(t, page)
-        self.flush_address(t, proc, addr)  # ptep_clear_flush before the new PTE goes in
-        t[k] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
-        self.release(t, page)
-        self.clear_write_protect_request(t, proc, addr)
-        return branch + "copy"
+    The new or reused PTE is writable when the VMA is (a forced write fault
+    in a read-only VMA, as GUP's FOLL_FORCE path does, maps it read-only),
+    dirty and so soft-dirty. None when the fault has to wait for the page lock.
+    """
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    page = pte_page(pte)
+    branch, decision = decide_write_fault(k, t, proc, addr)
+    if decision is WriteFault.WAIT:
+        return None
+    if decision is WriteFault.REUSE:
+        return branch + reuse_page(k, t, proc, addr)
+    writable = PTE_WRITE if vma_writable(k, t, proc, addr) else 0
+    soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+    new = copy_page(k, t, page)
+    flush_address(k, t, proc, addr)  # ptep_clear_flush before the new PTE goes in
+    t[i] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
+    release(k, t, page)
+    clear_write_protect_request(k, t, proc, addr)
+    return branch + "copy"
 
-    def decide_write_fault(self, t: list[int], proc: int, addr: int) -> tuple[str, WriteFault]:
-        """The head of do_wp_page: a pending uffd-wp flush (6ce64428d620), then the policy's decision.
 
-        Returns the branch words so far and the decision.
-        """
-        branch = self.flush_before_wp_fault(t, proc, addr)
-        info, drained = self.info_after_drain(t, pte_page(t[self.layout.pte_index(proc, addr)]), proc)
-        return branch + drained, self.policy.write_fault(info)
+def decide_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> tuple[str, WriteFault]:
+    """The head of do_wp_page: a pending uffd-wp flush (6ce64428d620), then the policy's decision.
 
-    def info_after_drain(self, t: list[int], page: int, proc: int):
-        """The page as the policy sees it, after lru_add_drain() of the local CPU if the policy drains first."""
-        info = self.info(t, page, proc)
-        if self.policy.drains_lru_before_reuse(info):
-            t[self.layout.flags_base + page] &= ~PAGE_LRU_BATCH
-            return self.info(t, page, proc), "lru_drain+"
-        return info, ""
+    Returns the branch words so far and the decision.
+    """
+    branch = flush_before_wp_fault(k, t, proc, addr)
+    page_info, drained = info_after_drain(k, t, pte_page(t[k.layout.pte_index(proc, addr)]), proc)
+    return branch + drained, k.policy.write_fault(page_info)
 
-    def reuse_page(self, t: list[int], proc: int, addr: int) -> str:
-        """wp_page_reuse: the same page, now writable (if VM_WRITE), dirty and so soft-dirty; exclusive."""
-        k = self.layout.pte_index(proc, addr)
-        pte = t[k]
-        writable = PTE_WRITE if self.vma_writable(t, proc, addr) else 0
-        soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
-        t[k] = (pte & ~PTE_WRITE) | writable | soft_dirty
-        page = pte_page(pte)
-        self.set_exclusive(t, page, True)
-        if self._swap_on and t[self.layout.flags_base + page] & PAGE_SWAPCACHE and not self.swapcount(t, page):
-            t[self.layout.flags_base + page] &= ~PAGE_SWAPCACHE  # reuse_swap_page / try_to_free_swap
-        self.clear_write_protect_request(t, proc, addr)
-        return "reuse"
 
-    def unshare_fault(self, t: list[int], proc: int, addr: int) -> str:
-        """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
-        L = self.layout
-        k = L.pte_index(proc, addr)
-        pte = t[k]
-        page = pte_page(pte)
-        info, _ = self.info_after_drain(t, page, proc)
-        if self.policy.unshare(info) is Unshare.KEEP:
-            self.set_exclusive(t, page, True)
-            return "unshare_keep"
-        new = self.copy_page(t, page)
-        self.flush_address(t, proc, addr)
-        t[k] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))  # R/O, soft-dirty and uffd-wp kept
-        self.release(t, page)
-        return "unshare_copy"
+def flush_before_wp_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """6ce64428d620: in a uffd-wp VMA, a write fault first flushes what a concurrent change left pending."""
+    L = k.layout
+    if (k.policy.flushes_pending_tlb_before_wp_fault and L.features.tlb and L.features.vma
+            and t[L.vma_base + proc * L.addresses + addr] & VMA_UFFD_WP and flush_pending(k, t, proc)):
+        flush_address(k, t, proc, addr)
+        return "flush_before_fault+"
+    return ""
 
-    def store_walk(self, t: list[int], proc: int, addr: int, fault) -> str | None:
-        """The page-table side of a store: swap in, go through a writable PTE, or ``fault(t, proc, addr)``.
 
-        None when the store cannot proceed: nothing mapped, a uffd-wp PTE (the
-        thread waits for UFFDIO_WRITEPROTECT off) or no VM_WRITE (SIGSEGV).
-        """
-        k = self.layout.pte_index(proc, addr)
-        pte = t[k]
-        if not pte:
-            return None
-        if not pte & PTE_WRITE and (pte & PTE_UFFD_WP or not self.vma_writable(t, proc, addr)):
-            return None
-        prefix = ""
-        if pte & PTE_SWAP:
-            prefix = self.swap_in(t, proc, addr, write=True) + "+"
-            pte = t[k]
-            if pte & PTE_WRITE:
-                return prefix.rstrip("+")
-        if pte & PTE_WRITE:
-            return "write"
-        branch = fault(t, proc, addr)
-        return None if branch is None else prefix + branch
+def info_after_drain(k: Kernel, t: MutableSlots, page: int, proc: int) -> tuple[PageInfo, str]:
+    """The page as the policy sees it, after lru_add_drain() of the local CPU if the policy drains first."""
+    page_info = info(k, t, page, proc)
+    if k.policy.drains_lru_before_reuse(page_info):
+        t[k.layout.flags_base + page] &= ~PAGE_LRU_BATCH
+        return info(k, t, page, proc), "lru_drain+"
+    return page_info, ""
 
-    def op_store(self, t: list[int], proc: int, addr: int, cell: int, tag: int) -> str | None:
-        """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""
-        branch = self.store_walk(t, proc, addr, self.write_fault)
-        if branch is None:
-            return None
-        L = self.layout
-        t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
-        self.record_write(t, proc, addr, tag, cell)
-        return branch
 
-    def op_load(self, t: list[int], proc: int, addr: int) -> str | None:
-        pte = t[self.layout.pte_index(proc, addr)]
-        if pte & PTE_SWAP:
-            return self.swap_in(t, proc, addr, write=False) + "+read"
-        return "read" if pte else None
+def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """wp_page_reuse: the same page, now writable (if VM_WRITE), dirty and so soft-dirty; exclusive."""
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    writable = PTE_WRITE if vma_writable(k, t, proc, addr) else 0
+    soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+    t[i] = (pte & ~PTE_WRITE) | writable | soft_dirty
+    page = pte_page(pte)
+    set_exclusive(k, t, page, True)
+    if k.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and not swapcount(k, t, page):
+        t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # reuse_swap_page / try_to_free_swap
+    clear_write_protect_request(k, t, proc, addr)
+    return "reuse"
+
+
+def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    page = pte_page(pte)
+    page_info, _ = info_after_drain(k, t, page, proc)
+    if k.policy.unshare(page_info) is Unshare.KEEP:
+        set_exclusive(k, t, page, True)
+        return "unshare_keep"
+    new = copy_page(k, t, page)
+    flush_address(k, t, proc, addr)
+    t[i] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))  # R/O, soft-dirty and uffd-wp kept
+    release(k, t, page)
+    return "unshare_copy"
+
+
+def fault_first_step(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
+    """do_wp_page under the page-table lock: reuse at once, or start wp_page_copy (copy the old page)."""
+    L = k.layout
+    page = pte_page(t[L.pte_index(proc, addr)])
+    branch, decision = decide_write_fault(k, t, proc, addr)
+    if decision is WriteFault.WAIT:
+        return None
+    if decision is WriteFault.REUSE:
+        return branch + reuse_page(k, t, proc, addr)
+    new = copy_page(k, t, page)
+    t[L.fault_base + thread] = (new + 1) | (page + 1) << 8
+    return branch + "copy+copy_start"
+
+
+def install_copy(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int, tag: int) -> str:
+    """wp_page_copy's second half: if the PTE still maps the old page, flush it and install the copy."""
+    L = k.layout
+    fi = L.fault_base + thread
+    new, old = (t[fi] & 255) - 1, (t[fi] >> 8) - 1
+    t[fi] = 0
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    if not pte or pte & (PTE_SWAP | PTE_WRITE) or pte_page(pte) != old:
+        release(k, t, new)  # the PTE changed meanwhile: drop the copy, fault again
+        release(k, t, old)
+        return "copy_retry"
+    flush_address(k, t, proc, addr)  # ptep_clear_flush
+    writable = vma_writable(k, t, proc, addr)
+    soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+    t[i] = pte_make(new, writable, soft_dirty | (pte & PTE_UFFD_WP))
+    release(k, t, old)
+    clear_write_protect_request(k, t, proc, addr)
+    t[L.value_index(new, cell)] = tag
+    record_write(k, t, proc, addr, tag, cell)
+    tlb_fill(k, t, thread, proc, addr)
+    return "copy_install"

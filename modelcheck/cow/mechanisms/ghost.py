@@ -9,25 +9,27 @@ checked, so it never splits the states of other runs.
 
 from __future__ import annotations
 
+from modelcheck.cow.kernel import Machine, MutableSlots
 
-class Ghost:
-    """Mixed into ``CowModel``."""
 
-    def record_write(self, t: list[int], proc: int, addr: int, tag: int, cell: int = 0) -> None:
-        L = self.layout
-        if L.features.last_write:
-            t[L.last_index(proc, addr, cell)] = tag
+def record_write(m: Machine, t: MutableSlots, proc: int, addr: int, tag: int, cell: int = 0) -> None:
+    L = m.layout
+    if L.features.last_write:
+        t[L.last_index(proc, addr, cell)] = tag
 
-    def forget_writes(self, t: list[int], proc: int, addr: int) -> None:
-        for cell in range(self.layout.features.cells):
-            self.record_write(t, proc, addr, 0, cell)
 
-    def request_write_protect(self, t: list[int], proc: int, addr: int) -> None:
-        L = self.layout
-        if L.features.write_protect:
-            t[L.wp_base + proc * L.addresses + addr] = 1
+def forget_writes(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    for cell in range(m.layout.features.cells):
+        record_write(m, t, proc, addr, 0, cell)
 
-    def clear_write_protect_request(self, t: list[int], proc: int, addr: int) -> None:
-        L = self.layout
-        if L.features.write_protect:
-            t[L.wp_base + proc * L.addresses + addr] = 0
+
+def request_write_protect(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    L = m.layout
+    if L.features.write_protect:
+        t[L.wp_base + proc * L.addresses + addr] = 1
+
+
+def clear_write_protect_request(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    L = m.layout
+    if L.features.write_protect:
+        t[L.wp_base + proc * L.addresses + addr] = 0

@@ -11,77 +11,76 @@ may be pinned). MADV_PAGEOUT does both at once for a page only its caller maps.
 
 from __future__ import annotations
 
+from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE,
                                    PTE_UFFD_WP, pte_make, pte_page, swap_entry)
+from modelcheck.cow.mechanisms.faults import vma_writable
+from modelcheck.cow.mechanisms.ghost import clear_write_protect_request
+from modelcheck.cow.mechanisms.memory import info, mapcount, set_exclusive, swapcount
+from modelcheck.cow.mechanisms.tlb import flush_address
 
 
-class Swap:
-    """Mixed into ``CowModel``."""
+def op_swap_add(k: Kernel, t: MutableSlots, page: int) -> str | None:
+    """add_to_swap: a mapped anonymous page not yet in the swap cache goes in (unless the policy keeps it)."""
+    L = k.layout
+    if t[L.flags_base + page] & PAGE_SWAPCACHE or not mapcount(k, t, page):
+        return None
+    if k.policy.reclaim_skips(info(k, t, page)):
+        return None
+    t[L.flags_base + page] |= PAGE_SWAPCACHE
+    return "swap_add"
 
-    def op_swap_add(self, t: list[int], page: int) -> str | None:
-        """add_to_swap: a mapped anonymous page not yet in the swap cache goes in (unless the policy keeps it)."""
-        L = self.layout
-        if t[L.flags_base + page] & PAGE_SWAPCACHE or not self.mapcount(t, page):
-            return None
-        if self.policy.reclaim_skips(self.info(t, page)):
-            return None
-        t[L.flags_base + page] |= PAGE_SWAPCACHE
-        return "swap_add"
 
-    def op_swap_unmap(self, t: list[int], page: int) -> str | None:
-        """try_to_unmap: every PTE of the swap-cache page becomes a swap PTE, flushed at once."""
-        L = self.layout
-        if not t[L.flags_base + page] & PAGE_SWAPCACHE or not self.mapcount(t, page):
-            return None
-        info = self.info(t, page)
-        if self.policy.unmap_refuses(info):
-            return None
-        exclusive = info.exclusive
-        for p in range(t[0] + 1):
-            for a in range(L.addresses):
-                k = L.pte_index(p, a)
-                pte = t[k]
-                if pte and not pte & PTE_SWAP and pte_page(pte) == page:
-                    t[k] = swap_entry(page, exclusive, pte)
-                    self.flush_address(t, p, a)
-        t[L.flags_base + page] &= ~PAGE_EXCLUSIVE
-        return "swap_unmap"
+def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
+    """try_to_unmap: every PTE of the swap-cache page becomes a swap PTE, flushed at once."""
+    L = k.layout
+    if not t[L.flags_base + page] & PAGE_SWAPCACHE or not mapcount(k, t, page):
+        return None
+    page_info = info(k, t, page)
+    if k.policy.unmap_refuses(page_info):
+        return None
+    exclusive = page_info.exclusive
+    for p in range(t[0] + 1):
+        for a in range(L.addresses):
+            i = L.pte_index(p, a)
+            pte = t[i]
+            if pte and not pte & PTE_SWAP and pte_page(pte) == page:
+                t[i] = swap_entry(page, exclusive, pte)
+                flush_address(k, t, p, a)
+    t[L.flags_base + page] &= ~PAGE_EXCLUSIVE
+    return "swap_unmap"
 
-    def op_pageout(self, t: list[int], proc: int, addr: int) -> str | None:
-        """madvise(MADV_PAGEOUT): reclaim the page now if only this process maps it."""
-        pte = t[self.layout.pte_index(proc, addr)]
-        if not pte:
-            return None
-        if pte & PTE_SWAP:
-            return "pageout_nothing"
-        page = pte_page(pte)
-        if self.mapcount(t, page) != 1 or self.op_swap_add(t, page) is None:
-            return "pageout_skipped"
-        return "pageout" if self.op_swap_unmap(t, page) else "pageout_added"
 
-    def swap_in(self, t: list[int], proc: int, addr: int, write: bool) -> str:
-        """do_swap_page: map the swap-cache page again; on a write fault, writable at once if the era allows."""
-        L = self.layout
-        k = L.pte_index(proc, addr)
-        pte = t[k]
-        page = pte_page(pte)
-        swap_exclusive = bool(pte & PTE_SWAP_EXCLUSIVE)
-        flags = pte & (PTE_SOFTDIRTY | PTE_UFFD_WP)
-        if write and not pte & PTE_UFFD_WP and self.policy.swapin_reuse(self.info(t, page, proc), swap_exclusive):
-            soft_dirty = PTE_SOFTDIRTY if self._pte_flag_bits else 0
-            t[k] = pte_make(page, self.vma_writable(t, proc, addr), flags | soft_dirty)
-            self.set_exclusive(t, page, True)
-            if not self.swapcount(t, page):  # try_to_free_swap: the slot is no longer needed
-                t[L.flags_base + page] &= ~PAGE_SWAPCACHE
-            self.clear_write_protect_request(t, proc, addr)
-            return "swapin_reuse"
-        t[k] = pte_make(page, False, flags)
-        if swap_exclusive:
-            self.set_exclusive(t, page, True)
-        return "swapin"
+def op_pageout(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """madvise(MADV_PAGEOUT): reclaim the page now if only this process maps it."""
+    pte = t[k.layout.pte_index(proc, addr)]
+    if not pte:
+        return None
+    if pte & PTE_SWAP:
+        return "pageout_nothing"
+    page = pte_page(pte)
+    if mapcount(k, t, page) != 1 or op_swap_add(k, t, page) is None:
+        return "pageout_skipped"
+    return "pageout" if op_swap_unmap(k, t, page) else "pageout_added"
 
-    def drop_swap_entry(self, t: list[int], k: int) -> None:
-        """A swap PTE goes (munmap, exit): the swap count drops; the page may leave the swap cache."""
-        page = pte_page(t[k])
-        t[k] = 0
-        self.release(t, page)
+
+def swap_in(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> str:
+    """do_swap_page: map the swap-cache page again; on a write fault, writable at once if the era allows."""
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    page = pte_page(pte)
+    swap_exclusive = bool(pte & PTE_SWAP_EXCLUSIVE)
+    flags = pte & (PTE_SOFTDIRTY | PTE_UFFD_WP)
+    if write and not pte & PTE_UFFD_WP and k.policy.swapin_reuse(info(k, t, page, proc), swap_exclusive):
+        soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+        t[i] = pte_make(page, vma_writable(k, t, proc, addr), flags | soft_dirty)
+        set_exclusive(k, t, page, True)
+        if not swapcount(k, t, page):  # try_to_free_swap: the slot is no longer needed
+            t[L.flags_base + page] &= ~PAGE_SWAPCACHE
+        clear_write_protect_request(k, t, proc, addr)
+        return "swapin_reuse"
+    t[i] = pte_make(page, False, flags)
+    if swap_exclusive:
+        set_exclusive(k, t, page, True)
+    return "swapin"

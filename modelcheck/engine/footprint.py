@@ -1,12 +1,12 @@
 """Which state slots a step reads and writes, found by running the step on a state that takes notes.
 
 Dynamic partial-order reduction needs, for each step, the locations it reads
-and writes. Written by hand, such sets drift from the mechanisms they
-describe; so the world runs the very code that takes the step (enabledness,
-the policy's decision, the mechanism, then the properties that judge it) on a
-``Tracked`` state, which records every slot index read or assigned. A read of
-a derived counter (mapcount, refcount) is a read of every slot it is derived
-from, as it should be: the decision depends on all of them.
+and writes. Written by hand, such sets drift from the code they describe; so a
+model can run the very code that takes the step (its enabledness test, its
+decisions, its effect, then the properties that judge it) on a ``Tracked``
+state, which records every slot index read or assigned. A value the code
+derives from several slots is a read of every one of them, as it should be:
+whatever the step decides depends on all of them.
 """
 
 from __future__ import annotations

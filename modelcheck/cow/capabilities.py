@@ -1,0 +1,159 @@
+"""What a COW world offers the engine beyond ``engine.Model``: one small adapter per capability protocol.
+
+The world only says what it has; a search decides from ``isinstance`` checks
+against the protocols of ``engine.model`` what it can do with it. So a model's
+class is the transition core (``CowModel``) plus exactly the capabilities its
+world offers (``model_class``, one class per combination), each a mixin that
+hands one protocol's methods to the adapter the core holds:
+
+* ``Symmetric``: page slots are interchangeable (every world; ``symmetry``);
+* ``Covered``: coverage items (every world; ``coverage``);
+* ``Batched``: the numpy batch form, where it makes exactly the world's
+  transitions (``batch_scope``);
+* ``StepKeyed`` and ``Footprinted``: steps one key at a time and what each
+  reads and writes, wherever a key's step is one transition function of the
+  state: not with symbolic references, where a step has a successor per
+  outcome of z3's tests (``adapters.KeyedSteps``);
+* ``Parametric``: references held outside in an unknown number, as a
+  parameter of the run (``adapters.HeldParameters``);
+* ``Counted``: the solver's figures, with symbolic references (``unknowns``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any, Hashable, Mapping, Sequence, cast
+
+from modelcheck.cow.actions import Act
+from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
+from modelcheck.cow.batch_scope import batch_applies
+from modelcheck.cow.coverage import Coverage
+from modelcheck.cow.invariants import property_names
+from modelcheck.cow.kernel import Machine
+from modelcheck.cow.model import CowModel
+from modelcheck.cow.policies import Policy
+from modelcheck.cow.symmetry import PageSymmetry
+from modelcheck.cow.unknowns import UnknownReferences
+from modelcheck.engine.model import Batched, BatchForm, Counted, Covered, Model, Parametric, StepKeyed, Symmetric
+
+if TYPE_CHECKING:
+    from modelcheck.cow.world import CowWorld
+
+
+class OffersSymmetry:
+    """``Symmetric``."""
+
+    symmetry: PageSymmetry
+
+    def canonical(self, state: tuple) -> tuple:
+        return self.symmetry.canonical(state)
+
+
+class OffersCoverage:
+    """``Covered``."""
+
+    coverage: Coverage
+
+    def coverage_items(self, actions: Any) -> set[str]:
+        return self.coverage.coverage_items(actions)
+
+    def coverage_universe(self) -> list[str]:
+        return self.coverage.coverage_universe()
+
+
+class OffersBatch:
+    """``Batched``: the batch form, built on first use (numpy is loaded only by the runs that use it)."""
+
+    _batch: BatchForm | None = None
+
+    def batch_successors(self) -> BatchForm:
+        if self._batch is None:
+            from modelcheck.cow.batch import ReferenceBatch
+
+            batch = ReferenceBatch.for_model(cast(CowModel, self))
+            assert batch is not None, "offered only where it applies"
+            self._batch = batch
+        return self._batch
+
+
+class OffersSteps:
+    """``StepKeyed`` and ``Footprinted``."""
+
+    stepping: KeyedSteps
+
+    def step_keys(self) -> list[Hashable]:
+        return list(self.stepping.keys)
+
+    def step_key(self, action: Act) -> Hashable:
+        return self.stepping.key_of(action)
+
+    def step(self, state: Any, key: Hashable) -> Successors:
+        return self.stepping.step(state, key)
+
+    def footprint(self, state: tuple, key: Hashable) -> tuple[set[int], set[int]]:
+        return self.stepping.footprint(state, key)
+
+
+class OffersParameters:
+    """``Parametric``. ``free_slots``, ``describe_parameter`` and ``fixing`` by slot number are the same by
+    the names the bounded model checker and trace files use today."""
+
+    held: HeldParameters
+
+    def parameters(self) -> dict[str, tuple[int, int, int]]:
+        return self.held.parameters()
+
+    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> Model:
+        return self.held.fixing(values)
+
+    def free_slots(self) -> dict[int, tuple[int, int]]:
+        return {slot: (least, most) for slot, least, most in self.held.parameters().values()}
+
+    def describe_parameter(self, slot: int, value: int | None = None) -> str:
+        name = next(name for name, (at, _, _) in self.held.parameters().items() if at == slot)
+        return name + ("" if value is None else f": {value}")
+
+
+class OffersFigures:
+    """``Counted``: the solver's figures (``run_stats`` is the same by the name the search reads today)."""
+
+    unknowns: UnknownReferences | None
+
+    def figures(self) -> dict[str, float]:
+        return self.unknowns.figures() if self.unknowns is not None else {}
+
+    def run_stats(self) -> dict[str, float]:
+        return self.figures()
+
+
+MIXINS: dict[type, type] = {Symmetric: OffersSymmetry, Covered: OffersCoverage, Batched: OffersBatch,
+                            StepKeyed: OffersSteps, Parametric: OffersParameters, Counted: OffersFigures}
+
+
+def offers(machine: Machine, policy: Policy, invariant_names: tuple[str, ...]) -> frozenset[type]:
+    """The capability protocols a model of ``machine`` under ``policy`` offers (Footprinted with StepKeyed)."""
+    found = {Symmetric, Covered}
+    if batch_applies(machine, policy, property_names(invariant_names)):
+        found.add(Batched)
+    if not machine.symbolic:
+        found.add(StepKeyed)
+    if any(count is None for _, count in machine.world.held):
+        found.add(Parametric)
+    if machine.symbolic:
+        found.add(Counted)
+    return frozenset(found)
+
+
+@cache
+def model_class(offered: frozenset[type]) -> type[CowModel]:
+    """The core plus the capabilities ``offered``, one class per combination."""
+    chosen = [protocol for protocol in MIXINS if protocol in offered]
+    name = "CowModel[" + ", ".join(protocol.__name__ for protocol in chosen) + "]"
+    return cast(type[CowModel], type(name, (CowModel, *(MIXINS[p] for p in chosen)), {"__module__": __name__}))
+
+
+def bind(world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> CowModel:
+    """``world`` under ``policy``, checking ``invariant_names``, with the capabilities it offers."""
+    names = tuple(invariant_names)
+    machine = Machine.build(world, names, policy.uses_exclusive)
+    return model_class(offers(machine, policy, names))(world, policy, names, machine)

@@ -1,0 +1,169 @@
+"""The context every mechanism runs in, built once per model.
+
+A mechanism is a plain function of a ``Kernel`` (or, when it needs no policy,
+of the ``Machine`` it runs on), a working copy of the state and its operands.
+Everything a mechanism may read besides the state is a field here, so what a
+mechanism depends on is declared in one place and checked by the type checker:
+the state's layout, the value tags, the scenario's threads and GUP holders,
+which optional features the world has, the policy, and the hook through which
+symbolic references reach the policy.
+
+A ``Machine`` is what a world is made of without a policy: the renderer of
+states and steps needs no more. A ``Kernel`` is a machine bound to a policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+from modelcheck.cow.layout import Features, Layout
+from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, Policy
+from modelcheck.cow.scenario import GUP_OPS, Holder, Scenario, Thread
+from modelcheck.cow.values import ValueTags
+
+if TYPE_CHECKING:
+    from modelcheck.cow.unknowns import UnknownReferences
+    from modelcheck.cow.world import CowWorld
+
+LRU_BATCH_SIZE = 2  # pages a per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
+OPEN_KINDS = ("write", "read", "munmap", "vmsplice", "pipe_read", "fork", "spec_get", "spec_put")
+
+
+class Slots(Protocol):
+    """A state as mechanisms read it: a tuple, or a step's working copy, or a recording or symbolic stand-in
+    (``engine.footprint.Tracked``, ``engine.symexec.SymState``) that the same code runs on unchanged."""
+
+    def __getitem__(self, i: Any) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+
+class MutableSlots(Slots, Protocol):
+    """A step's working copy of a state, which mechanisms change in place."""
+
+    def __setitem__(self, i: Any, value: Any) -> None: ...
+
+
+@dataclass(frozen=True, eq=False, slots=True, kw_only=True)
+class Machine:
+    """What the world is made of, without a policy: its layout, tags, threads, holders and features."""
+
+    world: CowWorld
+    scenario: Scenario | None
+    layout: Layout
+    tags: ValueTags
+    holders: tuple[Holder, ...]
+    holder_weights: tuple[tuple[int, int], ...]  # (state index, references the holder counts for)
+    threads: tuple[Thread, ...]                   # scripted worlds: every thread, in state order
+    threads_of: tuple[tuple[int, ...], ...]       # thread numbers per process (whose TLBs a flush clears)
+    thread_number: Mapping[str, int]
+    write_op: Mapping[tuple[int, int], int]       # (thread, pc) -> the write's number, for its value tag
+    uffd_addrs: frozenset[int]                    # addresses registered for uffd-wp
+    open: Mapping[str, bool]                      # open worlds: which action kinds fire
+    pte_flag_bits: bool  # PTEs may carry soft-dirty or uffd-wp bits besides the write bit
+    swap_on: bool        # pages may be in the swap cache and PTEs may be swap entries
+    lru_on: bool         # fresh pages start in a per-CPU LRU batch
+    reclaim_on: bool     # the kernel reclaims pages (swap events)
+    lock_on: bool        # other kernel paths take page locks
+    spec_get_on: bool
+    spec_put_on: bool
+    kernel_families: tuple[tuple[str, ...], ...]  # the kernel events, by family, in successor order
+    symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
+    unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
+
+    @classmethod
+    def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool) -> Machine:
+        """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
+        PG_anon_exclusive or not (the only thing of a policy the state's layout depends on)."""
+        scenario = world.scenario
+        holders = scenario.holders if scenario else ()
+        threads = scenario.threads if scenario else ()
+        P = scenario.processes if scenario else world.processes
+        M = scenario.addresses if scenario else world.addresses
+        open_kinds = world.actions if scenario is None else frozenset()
+        lru_on = bool(scenario and "lru" in scenario.events)
+        reclaim_on = bool(scenario and "swap" in scenario.events)
+        lock_on = bool(scenario and "lock" in scenario.events)
+        swap_on = bool(scenario and (reclaim_on or scenario.uses("pageout")))
+        pte_flag_bits = bool(scenario and scenario.uses("clear_refs", "uffd_wp", "uffd_unwp"))
+        if scenario is None:
+            pipes = bool(open_kinds & {"vmsplice", "pipe_read"})
+            spec = world.speculative if open_kinds & {"spec_get", "spec_put"} else 0
+        else:
+            pipes = scenario.uses("vmsplice", "pipe_read")
+            spec = world.speculative if "spec" in scenario.events or world.held else 0
+        features = Features(
+            pipes=pipes, speculative=spec,
+            pageflags=uses_exclusive or lru_on or swap_on or lock_on,
+            vma=bool(scenario and scenario.uses("mprotect_ro", "mprotect_rw", "dontfork", "uffd_wp", "uffd_unwp")),
+            mm=bool(scenario and (scenario.tlb or scenario.uses("exit", *GUP_OPS))),
+            tlb=bool(scenario and scenario.tlb),
+            threads=len(threads),
+            holders=len(holders),
+            last_write="no_lost_write" in invariant_names,
+            write_protect="wrprotect_effective" in invariant_names,
+            extra_pages=_extra_pages(scenario),
+            cells=scenario.cells if scenario else 1,
+            held=len(world.held_unknown))
+        layout = Layout(P, M, features)
+        writers: list[tuple[int, str]] | None = None
+        write_op: dict[tuple[int, int], int] = {}
+        if scenario is not None:
+            writers = []
+            for ti, thread in enumerate(threads):
+                for pc, op in enumerate(thread.program):
+                    if op.kind in ("store", "dma_write"):
+                        writers.append((thread.proc, f"{thread.name} step {pc + 1}: {op.text}"))
+                        write_op[ti, pc] = len(writers)
+        is_open = {kind: kind in open_kinds for kind in OPEN_KINDS}
+        spec_events = bool(scenario and "spec" in scenario.events)
+        spec_get_on = is_open["spec_get"] or spec_events
+        spec_put_on = is_open["spec_put"] or spec_events
+        families = tuple(family for family, on in (
+            (("spec_get",), spec_get_on and bool(spec)), (("spec_put",), spec_put_on and bool(spec)),
+            (("lru_drain",), lru_on), (("unlock_page",), lock_on), (("lock_page",), lock_on),
+            (("swap_add", "swap_unmap"), reclaim_on)) if on)
+        return cls(
+            world=world, scenario=scenario, layout=layout, tags=ValueTags(P, writers), holders=holders,
+            holder_weights=tuple((layout.holder_base + n, GUP_PIN_COUNTING_BIAS if h.is_pin else 1)
+                                 for n, h in enumerate(holders)),
+            threads=threads,
+            threads_of=tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P)),
+            thread_number={th.name: n for n, th in enumerate(threads)}, write_op=write_op,
+            uffd_addrs=frozenset(op.addr for th in threads for op in th.program
+                                 if op.kind in ("uffd_wp", "uffd_unwp")),
+            open=is_open, pte_flag_bits=pte_flag_bits, swap_on=swap_on, lru_on=lru_on, reclaim_on=reclaim_on,
+            lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
+            symbolic=world.symbolic_refs or bool(world.held_unknown))
+
+
+@dataclass(frozen=True, eq=False, slots=True, kw_only=True)
+class Kernel(Machine):
+    """A machine bound to a policy: what every mechanism that takes a decision runs in."""
+
+    policy: Policy
+
+    @classmethod
+    def of(cls, machine: Machine, policy: Policy, unknowns: UnknownReferences | None = None) -> Kernel:
+        given: dict[str, Any] = {f.name: getattr(machine, f.name) for f in fields(machine)}
+        given["unknowns"] = unknowns
+        return cls(**given, policy=policy)
+
+
+def _extra_pages(scenario: Scenario | None) -> int:
+    """Scripted worlds: page slots beyond one per PTE, pipe, speculative and GUP reference.
+
+    Every live page is held by something: a PTE (present or swap), a pipe, a
+    GUP reference, a speculative reference, the LRU batch, or a copy fault in
+    flight (its old and new page); a write fault allocates before it lets go
+    of the old page. Those bound the pages alive at once.
+    """
+    if scenario is None:
+        return 0  # the reference world's budget is reference-world.md's
+    extra = 1
+    if "lru" in scenario.events:
+        extra += LRU_BATCH_SIZE
+    if scenario.tlb:
+        extra += 2 * len(scenario.threads)
+    return extra

@@ -1,0 +1,92 @@
+"""CPU accesses: stores and loads, straight through the page tables or through a TLB that can be stale.
+
+A store whose CPU caches a writable translation goes straight to that page
+without looking at the PTE; otherwise it walks the page tables and may fault
+(``faults``). A copying write fault through a TLB completes the store only when
+the copy is installed, a step later.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from modelcheck.cow.kernel import Kernel, MutableSlots
+from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
+from modelcheck.cow.mechanisms.faults import fault_first_step, install_copy, vma_writable, write_fault
+from modelcheck.cow.mechanisms.ghost import record_write
+from modelcheck.cow.mechanisms.swap import swap_in
+from modelcheck.cow.mechanisms.tlb import tlb_fill, tlb_index
+
+Fault = Callable[[Kernel, MutableSlots, int, int], "str | None"]
+
+
+def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -> str | None:
+    """The page-table side of a store: swap in, go through a writable PTE, or ``fault(k, t, proc, addr)``.
+
+    None when the store cannot proceed: nothing mapped, a uffd-wp PTE (the
+    thread waits for UFFDIO_WRITEPROTECT off) or no VM_WRITE (SIGSEGV).
+    """
+    i = k.layout.pte_index(proc, addr)
+    pte = t[i]
+    if not pte:
+        return None
+    if not pte & PTE_WRITE and (pte & PTE_UFFD_WP or not vma_writable(k, t, proc, addr)):
+        return None
+    prefix = ""
+    if pte & PTE_SWAP:
+        prefix = swap_in(k, t, proc, addr, write=True) + "+"
+        pte = t[i]
+        if pte & PTE_WRITE:
+            return prefix.rstrip("+")
+    if pte & PTE_WRITE:
+        return "write"
+    branch = fault(k, t, proc, addr)
+    return None if branch is None else prefix + branch
+
+
+def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: int) -> str | None:
+    """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""
+    branch = store_walk(k, t, proc, addr, write_fault)
+    if branch is None:
+        return None
+    L = k.layout
+    t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
+    record_write(k, t, proc, addr, tag, cell)
+    return branch
+
+
+def op_load(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    pte = t[k.layout.pte_index(proc, addr)]
+    if pte & PTE_SWAP:
+        return swap_in(k, t, proc, addr, write=False) + "+read"
+    return "read" if pte else None
+
+
+def op_tlb_load(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
+    if t[tlb_index(k, thread, addr)]:
+        return "tlb_read"
+    pte = t[k.layout.pte_index(proc, addr)]
+    if not pte:
+        return None
+    branch = swap_in(k, t, proc, addr, write=False) + "+read" if pte & PTE_SWAP else "read"
+    tlb_fill(k, t, thread, proc, addr)
+    return branch
+
+
+def op_tlb_store(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int, tag: int) -> str | None:
+    L = k.layout
+    if t[L.fault_base + thread]:
+        return install_copy(k, t, thread, proc, addr, cell, tag)
+    entry = t[tlb_index(k, thread, addr)]
+    if entry & TLB_WRITE:  # a cached writable translation: the PTE is not looked at
+        t[L.value_index((entry >> 1) - 1, cell)] = tag
+        record_write(k, t, proc, addr, tag, cell)
+        return "tlb_write"
+    branch = store_walk(k, t, proc, addr, lambda k, t, proc, addr: fault_first_step(k, t, thread, proc, addr))
+    if branch is None or branch.endswith("copy_start"):
+        return branch  # a copying fault completes the store when the copy is installed
+    i = L.pte_index(proc, addr)
+    t[L.value_index(pte_page(t[i]), cell)] = tag
+    record_write(k, t, proc, addr, tag, cell)
+    tlb_fill(k, t, thread, proc, addr)
+    return branch

@@ -1,0 +1,228 @@
+"""Words and JSON for people: labels of actions, what a step changed, pictures of states.
+
+The renderer reads the world's ``Machine`` and never its policy (the words
+that name a decision name the policy given, or "the policy"), so states and
+steps can be shown, and tested, with no policy bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelcheck.cow.actions import Act, observation, process_name
+from modelcheck.cow.kernel import Machine
+from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_SOFTDIRTY, PTE_SWAP,
+                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page)
+from modelcheck.cow.mechanisms.memory import info, page_live
+from modelcheck.cow.mechanisms.tlb import tlb_index
+from modelcheck.cow.unknowns import unknown_words
+
+
+class Renderer:
+    """The words and JSON of the states and steps of one world (``machine``), under ``policy_name``."""
+
+    def __init__(self, machine: Machine, policy_name: str = "the policy") -> None:
+        self.machine = machine
+        self.layout = machine.layout
+        self.policy_name = policy_name
+
+    def action_actor(self, act: Act) -> str:
+        return act.actor
+
+    def action_label(self, act: Act) -> str:
+        if act.actor == "kernel":
+            label = f"kernel {act.kind}(page {act.page})"
+        elif act.text:
+            label = f"{act.actor} {act.text}"
+        else:
+            label = f"{act.actor} {act.kind}(a{act.addr})" if act.addr >= 0 else f"{act.actor} {act.kind}()"
+        if self.machine.symbolic:  # one operation has a successor per outcome: name the outcome
+            label += f" [{act.branch}" + "".join(f"; {unknown_words(name, n)}" for name, n in act.unknown) + "]"
+        return label
+
+    def value_words(self, code: int) -> str:
+        return self.machine.tags.words(code)
+
+    def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
+        L = self.layout
+        lines: list[str] = []
+        if act.unknown:  # symbolic references: the counts z3 found for this step
+            lines.append("unknown references (speculative, or held outside the scenario) during this step: "
+                         + ", ".join(unknown_words(name, n).replace(" unknown", "") for name, n in act.unknown))
+        branch = act.branch
+        for part in branch.split("+"):
+            if part in ("reuse", "copy") and act.kind not in ("fork",):
+                k = L.pte_index(act.proc, act.addr)
+                page = pte_page(before[k])
+                c = info(self.machine, before, page, act.proc)
+                lines.append(f"write fault on read-only page {page} (mapcount {c.mapcount}, refcount {c.refcount}"
+                             + (", exclusive" if c.exclusive else "") + f"): {self.policy_name} decides {part}")
+            elif part in _BRANCH_WORDS:
+                lines.append(_BRANCH_WORDS[part].format(policy=self.policy_name))
+        seen = observation(self.machine, before, act)
+        if seen is not None:
+            part = f" (part {seen.cell})" if L.features.cells > 1 else ""
+            who = act.actor if act.kind in ("load", "read") else process_name(seen.observer)
+            lines.append(f"{who} observes {self.value_words(seen.value)} on page {seen.page}{part}")
+        if after[0] != before[0]:
+            lines.append(f"child{after[0]} created (fork {after[0]})")
+        for p in range(L.processes):
+            name = process_name(p)
+            for a in range(L.addresses):
+                i = L.pte_index(p, a)
+                if before[i] != after[i]:
+                    lines.append(f"{name} PTE a{a}: {self._pte_words(before[i])} -> {self._pte_words(after[i])}")
+                if L.features.vma:
+                    i = L.vma_base + p * L.addresses + a
+                    if before[i] != after[i]:
+                        lines.append(f"{name} VMA a{a}: {_vma_words(before[i])} -> {_vma_words(after[i])}")
+            if L.pipe_base != L.value_base:
+                i = L.pipe_base + p
+                if before[i] != after[i]:
+                    lines.append(f"{name} pipe: {_slot_words(before[i])} -> {_slot_words(after[i])}")
+            if L.features.mm:
+                i = L.mm_base + p
+                if before[i] & MM_HAS_PINNED != after[i] & MM_HAS_PINNED:
+                    lines.append(f"{name} mm: MMF_HAS_PINNED set")
+                if after[i] & MM_EXITED and not before[i] & MM_EXITED:
+                    lines.append(f"{name} exited")
+        for n, h in enumerate(self.machine.holders):
+            i = L.holder_base + n
+            if before[i] != after[i]:
+                lines.append(f"{h.kind} {h.name}: {_slot_words(before[i])} -> {_slot_words(after[i])}")
+        if L.features.tlb:
+            for n, th in enumerate(self.machine.threads):
+                for a in range(L.addresses):
+                    i = tlb_index(self.machine, n, a)
+                    if before[i] != after[i]:
+                        lines.append(f"{th.name} TLB a{a}: {_tlb_words(before[i])} -> {_tlb_words(after[i])}")
+        for g in range(L.pages):
+            old, new = self._page_words(before, g), self._page_words(after, g)
+            if old != new:
+                lines.append(f"page {g}: {old} -> {new}")
+        return lines
+
+    def _pte_words(self, pte: int) -> str:
+        if not pte:
+            return "none"
+        if pte & PTE_SWAP:
+            return f"swap entry for page {pte_page(pte)}" + (" (exclusive)" if pte & PTE_SWAP_EXCLUSIVE else "")
+        text = f"page {pte_page(pte)} " + ("writable" if pte & PTE_WRITE else "read-only")
+        if self.machine.pte_flag_bits:
+            text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
+            text += " uffd-wp" if pte & PTE_UFFD_WP else ""
+        return text
+
+    def _page_words(self, s: tuple, g: int) -> str:
+        L = self.layout
+        if not page_live(self.machine, s, g):
+            return "free"
+        values = ", ".join("({},{})".format(*self.machine.tags.decode(s[L.value_index(g, cell)]))
+                           for cell in range(L.features.cells))
+        c = info(self.machine, s, g)
+        text = f"value {values} mapcount {c.mapcount} refcount {c.refcount}"
+        if L.speculative and s[L.spec_base + g]:
+            text += f" spec {s[L.spec_base + g]}"
+        if c.exclusive:
+            text += " exclusive"
+        if c.in_lru_batch:
+            text += " in-LRU-batch"
+        if c.in_swapcache:
+            text += f" in-swap-cache swapcount {c.swapcount}"
+        if c.locked:
+            text += " locked"
+        return text
+
+    def state_to_json(self, s: tuple) -> dict[str, Any]:
+        L = self.layout
+        f = L.features
+        processes = {}
+        for p in range(s[0] + 1):
+            ptes = {}
+            for a in range(L.addresses):
+                pte = s[L.pte_index(p, a)]
+                entry = None
+                if pte & PTE_SWAP:
+                    entry = {"swap": pte_page(pte), "exclusive": bool(pte & PTE_SWAP_EXCLUSIVE)}
+                elif pte:
+                    entry = {"page": pte_page(pte), "writable": bool(pte & PTE_WRITE)}
+                    if self.machine.pte_flag_bits:
+                        entry.update(soft_dirty=bool(pte & PTE_SOFTDIRTY), uffd_wp=bool(pte & PTE_UFFD_WP))
+                ptes[f"a{a}"] = entry
+            proc: dict[str, Any] = {"pte": ptes}
+            if L.pipe_base != L.value_base:
+                pipe = s[L.pipe_base + p]
+                proc["pipe"] = pipe - 1 if pipe else None
+            if f.vma:
+                proc["vma"] = {f"a{a}": _vma_words(s[L.vma_base + p * L.addresses + a]) for a in range(L.addresses)}
+            if f.mm:
+                proc["has_pinned"] = bool(s[L.mm_base + p] & MM_HAS_PINNED)
+                proc["exited"] = bool(s[L.mm_base + p] & MM_EXITED)
+            processes[process_name(p)] = proc
+        pages = {}
+        for g in range(L.pages):
+            if page_live(self.machine, s, g):
+                c = info(self.machine, s, g)
+                entry = {"value": list(self.machine.tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
+                         "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
+                if f.cells > 1:
+                    entry["values"] = [list(self.machine.tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
+                if f.pageflags:
+                    entry.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
+                if self.machine.swap_on:
+                    entry.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
+                pages[str(g)] = entry
+        state: dict[str, Any] = {"nforks": s[0], "processes": processes, "pages": pages}
+        if self.machine.holders:
+            state["holders"] = {h.name: (s[L.holder_base + n] - 1 if s[L.holder_base + n] else None)
+                                for n, h in enumerate(self.machine.holders)}
+        if self.machine.scenario is not None:
+            state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.machine.threads)}
+        if f.held:  # what the steps have learnt of the references held outside the scenario
+            state["held_outside"] = {f"h{k}": None if not s[i] else {
+                "page": s[i] - 1, "least": s[i + 1], "most": s[i + 2] - 1 if s[i + 2] else None}
+                for k, i in enumerate(range(L.held_base, L.held_base + 3 * f.held, 3))}
+        if f.tlb:
+            state["tlb"] = {th.name: {f"a{a}": _tlb_words(s[tlb_index(self.machine, n, a)]) for a in range(L.addresses)}
+                            for n, th in enumerate(self.machine.threads)}
+            state["flush_pending"] = {process_name(p): s[L.mm_base + p] // MM_FLUSH_PENDING
+                                      for p in range(s[0] + 1)}
+        return state
+
+
+_BRANCH_WORDS = {
+    "gup_cow_break": "GUP breaks COW first: a write fault although the GUP only reads ({policy})",
+    "gup_write_fault": "GUP with FOLL_WRITE on a read-only PTE: a write fault first",
+    "uffd_fault": "the write fault hits a uffd-wp PTE: a userfault is raised and resolved",
+    "unshare_keep": "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only",
+    "unshare_copy": "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only",
+    "fork_copy": "fork copies a maybe-pinned page for the child ({policy})",
+    "skip_pinned": "a maybe-pinned page is skipped ({policy})",
+    "mprotect_upgrade": "mprotect maps the exclusive page writable at once ({policy})",
+    "lru_drain": "the local LRU batch is drained before deciding",
+    "swapin": "swap-in fault: the swap-cache page is mapped read-only",
+    "swapin_reuse": "swap-in write fault: {policy} maps the swap-cache page writable at once",
+    "copy_start": "wp_page_copy: the old page is copied now; the new PTE goes in later",
+    "copy_install": "wp_page_copy installs the copy: the PTE is flushed and replaced",
+    "copy_retry": "the PTE changed meanwhile: the copy is dropped and the fault retried",
+    "tlb_write": "the store goes through a cached writable TLB entry, without looking at the PTE",
+    "tlb_read": "the load goes through a cached TLB entry",
+    "flush_pending": "PTEs changed; the TLB flush is deferred (mm->tlb_flush_pending raised)",
+    "tlb_flush": "the deferred TLB flush is done; the system call returns",
+    "flush_before_fault": "a TLB flush is pending in this uffd-wp VMA: the fault flushes first ({policy})",
+}
+
+
+def _vma_words(flags: int) -> str:
+    words = ["VM_WRITE" if flags & VMA_WRITE else "read-only"]
+    if flags & VMA_DONTFORK:
+        words.append("VM_DONTFORK")
+    return " ".join(words)
+
+
+def _tlb_words(entry: int) -> str:
+    return "empty" if not entry else f"page {(entry >> 1) - 1} " + ("writable" if entry & 1 else "read-only")
+
+
+def _slot_words(code: int) -> str:
+    return "empty" if code == 0 else f"page {code - 1}"
