@@ -7,12 +7,15 @@ it and only read what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from modelcheck.engine import Result, SearchOptions, Verdict, check, replay
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import ReplayOutcome
 from modelcheck.spec import LoadedSpec, SpecError
+
+if TYPE_CHECKING:
+    from modelcheck.cow.policies.catalogue import PolicyEntry
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,9 @@ def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], pro
                   recorded_states=recorded_states)
 
 
-def policy_catalogue() -> list[dict[str, str]]:
-    """Every known policy as plain data (name, release, commits, rule), oldest first."""
-    from modelcheck.cow.policies import all_policies
+def policy_catalogue() -> list[PolicyEntry]:
+    """Every known policy as plain data, oldest first: name, release, commits, rule, and its base and
+    pieces in order (commit id or proposal, release, what it changes, the decisions it overrides)."""
+    from modelcheck.cow.policies.catalogue import catalogue
 
-    return [{"name": p.name, "release": p.release, "commits": ", ".join(p.commits) or "-", "rule": p.summary}
-            for p in all_policies()]
+    return catalogue()

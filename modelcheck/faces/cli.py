@@ -195,12 +195,14 @@ def _replay(argv: Sequence[str]) -> int:
 
 
 def _policies(argv: Sequence[str]) -> int:
-    _Parser(prog="python -m modelcheck policies", description="List the known policies.").parse_args(argv)
-    rows = [(p["name"], p["release"], p["commits"], p["rule"]) for p in policy_catalogue()]
-    widths = [max(len(r[i]) for r in rows + [("policy", "release", "commits", "")]) for i in range(3)]
-    print(f"{'policy'.ljust(widths[0])}  {'release'.ljust(widths[1])}  {'commits'.ljust(widths[2])}  rule")
-    for name, release, commits, summary in rows:
-        print(f"{name.ljust(widths[0])}  {release.ljust(widths[1])}  {commits.ljust(widths[2])}  {summary}")
+    from modelcheck.cow.policies import catalogue
+
+    p = _Parser(prog="python -m modelcheck policies",
+                description="List the known policies, each with the commits (and proposals) it is made of.")
+    p.add_argument("--markdown", action="store_true", help="print the README's policy table instead")
+    args = p.parse_args(argv)
+    entries = policy_catalogue()
+    print(catalogue.markdown(entries) if args.markdown else catalogue.text(entries), end="")
     return EXIT_OK
 
 

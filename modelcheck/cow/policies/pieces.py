@@ -124,6 +124,7 @@ class Era(Policy):
     base_rule: ClassVar[type[Policy]]
     pieces: ClassVar[tuple[Piece, ...]]  # in order, reverted ones included
     builds_on: ClassVar[str | None]      # the era whose pieces come first, if any
+    added: ClassVar[tuple[Piece, ...]]   # the pieces this era adds to that one (all of them, if none)
 
     @classmethod
     def in_effect(cls) -> tuple[Piece, ...]:
@@ -141,10 +142,11 @@ def era(name: str, release: str, base: type[Policy], pieces: Sequence[type[Polic
 
     The class is named after the policy (page_count -> PageCountPolicy) and belongs to the calling module.
     """
+    added = tuple(map(piece_of, pieces))
     if issubclass(base, Era):
-        base_rule, declared, builds_on = base.base_rule, (*base.pieces, *map(piece_of, pieces)), base.name
+        base_rule, declared, builds_on = base.base_rule, (*base.pieces, *added), base.name
     else:
-        base_rule, declared, builds_on = base, tuple(map(piece_of, pieces)), None
+        base_rule, declared, builds_on = base, added, None
     for i, piece in enumerate(declared):
         if not issubclass(piece.rule, base_rule):
             raise TypeError(f"{name}: piece {piece.key} does not build on {base_rule.__name__}")
@@ -156,7 +158,7 @@ def era(name: str, release: str, base: type[Policy], pieces: Sequence[type[Polic
     in_effect = [p for p in declared if p not in reverted]
     commits = tuple(c for p in in_effect for c in p.commits)
     namespace = {"name": name, "release": release, "summary": summary, "commits": commits,
-                 "base_rule": base_rule, "pieces": declared, "builds_on": builds_on,
+                 "base_rule": base_rule, "pieces": declared, "builds_on": builds_on, "added": added,
                  "__module__": sys._getframe(1).f_globals.get("__name__", __name__),
                  "__doc__": f"The {name} policy: {summary}."}
     class_name = "".join(part.capitalize() for part in name.split("_")) + "Policy"
