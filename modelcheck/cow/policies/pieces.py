@@ -7,7 +7,7 @@ refine that rule through ``super()``), and it registers itself with the
 decorator that names it::
 
     @commit("09854ba94c6a", "mm: do_wp_page() simplification", "v5.9",
-            "reuse only a page nothing else references (refcount 1); trylock, else copy")
+            "reuse only a page mapped once and referenced once; trylock, else copy")
     class DoWpPageSimplification(Pre2020Rule):
         def write_fault(self, page): ...
 
@@ -98,10 +98,11 @@ def _registering(key: str, subject: str, release: str, changes: str, merged: boo
         extra = [name for name in vars(rule) if not name.startswith("_") and name not in DECISIONS + FLAGS]
         if extra:
             raise TypeError(f"piece {rule.__name__} defines {extra}: a piece overrides decisions only")
-        taken = None if reverts is None else piece_of(reverts)
-        _PIECES[rule] = piece = Piece(key, subject, release, changes, rule, merged, also, taken)
-        if taken is not None and piece.decisions:
-            raise TypeError(f"{rule.__name__} reverts {taken.key}: it must override nothing")
+        piece = Piece(key, subject, release, changes, rule, merged, also,
+                      None if reverts is None else piece_of(reverts))
+        if piece.reverts is not None and piece.decisions:
+            raise TypeError(f"{rule.__name__} reverts {piece.reverts.key}: it must override nothing")
+        _PIECES[rule] = piece
         return rule
     return register
 
@@ -129,8 +130,7 @@ class Era(Policy):
     @classmethod
     def in_effect(cls) -> tuple[Piece, ...]:
         """The pieces whose decisions count: every piece that no later piece reverts."""
-        reverted = {p.reverts for p in cls.pieces if p.reverts is not None}
-        return tuple(p for p in cls.pieces if p not in reverted)
+        return _in_effect(cls.pieces)
 
     @classmethod
     def reverted_by(cls, piece: Piece) -> Piece | None:
@@ -154,8 +154,7 @@ def era(name: str, release: str, base: type[Policy], pieces: Sequence[type[Polic
             raise ValueError(f"{name}: piece {piece.key} comes twice")
         if piece.reverts is not None and piece.reverts not in declared[:i]:
             raise ValueError(f"{name}: {piece.key} reverts {piece.reverts.key}, which does not come before it")
-    reverted = {p.reverts for p in declared if p.reverts is not None}
-    in_effect = [p for p in declared if p not in reverted]
+    in_effect = _in_effect(declared)
     commits = tuple(c for p in in_effect for c in p.commits)
     namespace = {"name": name, "release": release, "summary": summary, "commits": commits,
                  "base_rule": base_rule, "pieces": declared, "builds_on": builds_on, "added": added,
@@ -164,3 +163,8 @@ def era(name: str, release: str, base: type[Policy], pieces: Sequence[type[Polic
     class_name = "".join(part.capitalize() for part in name.split("_")) + "Policy"
     bases: tuple[type, ...] = (Era, *(p.rule for p in reversed(in_effect)), base_rule)
     return cast(type[Era], type(class_name, bases, namespace))
+
+
+def _in_effect(pieces: tuple[Piece, ...]) -> tuple[Piece, ...]:
+    reverted = {p.reverts for p in pieces if p.reverts is not None}
+    return tuple(p for p in pieces if p not in reverted)
