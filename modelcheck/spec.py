@@ -15,8 +15,8 @@ expected verdict per policy where history says it.
     )
 
 A world is any object with ``policy_names()``, ``invariant_names()``,
-``describe()`` and ``model(policy, invariants)``; the spec does not know what
-is inside it.
+``describe()``, ``model(policy, invariants)`` and named variants of itself
+(``variants()``, ``variant(name)``); the spec does not know what is inside it.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ class World(Protocol):
     def describe(self) -> str: ...
 
     def model(self, policy: str, invariants: Sequence[str]) -> Any: ...
+
+    def variants(self) -> list[str]:
+        """The names of the variants of this world (e.g. "symbolic") it can build."""
+        ...
+
+    def variant(self, name: str) -> "World | None":
+        """This world as its variant ``name``, or None when it has none of that name."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ class LoadedSpec:
     spec: Spec
     params: dict[str, Any]
     world: World
+    variants: tuple[str, ...] = ()  # the variants of the spec's world applied, in order
 
     def policies(self, chosen: Sequence[str] | None = None) -> list[str]:
         """The policies to run: those chosen on the command line, else the spec's, else all."""

@@ -37,7 +37,7 @@ def test_a_copy_forced_by_unknown_references_comes_with_their_count():
     last = result.counterexample.steps[-1]
     assert last.changes[0] == "unknown references (speculative, or held outside the scenario) during this step: " \
         "1 on page 0"
-    assert result.model_stats["solver calls"] >= 1
+    assert result.model_figures["solver calls"] >= 1
 
 
 def test_each_feasible_outcome_of_a_step_is_one_successor():

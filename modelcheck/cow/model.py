@@ -355,7 +355,7 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
 
         return SymCount(names, known, self._decisions)
 
-    def run_stats(self) -> dict[str, float]:
+    def figures(self) -> dict[str, float]:
         """Figures of the run beyond states and transitions (the solver's, with symbolic references)."""
         return self._feasibility.stats.as_dict() if self._feasibility is not None else {}
 
@@ -483,67 +483,19 @@ class CowModel(Memory, Faults, Gup, ForkExit, WriteProtect, Swap, Tlb, KernelEve
                 run = self.op_swap_add if kind == "swap_add" else self.op_swap_unmap
                 self._try(s, out, self._kernel_base[kind, g], run, g)
 
-    # -- footprints (for dynamic partial-order reduction) ---------------------------------------
-    def step_key(self, act: Act) -> tuple:
-        """A thread of the script, or a kernel event on one page."""
-        if act.proc < 0:
-            return (act.kind, act.page)
-        return ("thread", act.actor)
-
-    def step_keys(self) -> list[tuple] | None:
-        """Every thread and every kernel event on every page; None for an open world, whose reads
-        return to the state they read (DPOR needs finite executions), and with symbolic references,
-        where one step has a successor per outcome of its refcount tests."""
-        if self.scenario is None or self._feasibility is not None:
-            return None
-        return [("thread", t.name) for t in self.scenario.threads] + list(self._kernel_base)
-
-    def step(self, s: Any, key: tuple) -> list[tuple[Act, Any]]:
-        """The enabled action of ``key`` (a thread, or a kernel event on a page) with its successor."""
-        out: list = []
-        if key[0] == "thread":
-            self._thread_step(s, self._thread_number[key[1]], out)
-        else:
-            self._kernel_step(s, key[0], key[1], out)
-        return out
-
     HELD_MOST = 1 << 20  # the most held references a parameter stands for
 
-    def free_slots(self) -> dict[int, tuple[int, int]]:
-        """Initial-state slots that are parameters of the run (held references in an unknown number),
-        with inclusive bounds: a search that takes them may leave them free."""
+    def parameters(self) -> dict[str, tuple[int, int, int]]:
+        """Initial-state slots that are parameters of the run (held references in an unknown number), by
+        name, with inclusive bounds: a search that takes them may leave them free."""
         L = self.layout
-        return {L.spec_base + a: (0, self.HELD_MOST) for a, count in self.world.held if count is None}
+        return {f"references held outside on a{a}": (L.spec_base + a, 0, self.HELD_MOST)
+                for a, count in self.world.held if count is None}
 
-    def describe_parameter(self, slot: int, value: int | None = None) -> str:
-        a = slot - self.layout.spec_base
-        return f"references held outside on a{a}" + ("" if value is None else f": {value}")
-
-    def fixing(self, values: dict[int, int]) -> "CowModel":
-        """This model with the parameters ``free_slots`` names set: a concrete model to replay on."""
-        L = self.layout
-        counts = {a: values[L.spec_base + a] for a, count in self.world.held if count is None}
+    def fixing(self, values: dict[str, int]) -> "CowModel":
+        """This model with the parameters ``parameters`` names set: a concrete model to replay on."""
+        counts = {a: values[f"references held outside on a{a}"] for a, count in self.world.held if count is None}
         return self.world.with_held_counts(counts).model(self.policy.name, self.invariant_names)
-
-    def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
-        """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
-        judge it and the state after it; for a disabled step, what its enabledness test read.
-
-        Found by taking the step again on a ``Tracked`` state (see ``footprint.py``).
-        """
-        reads: set[int] = set()
-        writes: set[int] = set()
-        out = self.step(Tracked(s, reads, writes), key)
-        if out:
-            (act, after), = out
-            after = after.frozen() if isinstance(after, Tracked) else after
-            judged_before, judged_after = Tracked(s, reads, set()), Tracked(after, reads, set())
-            for prop in self._properties:
-                if isinstance(prop, Invariant):
-                    prop.holds(judged_after)
-                elif isinstance(prop, TransitionCheck) and prop.watches(act):
-                    prop.holds(judged_before, act, judged_after)
-        return reads, writes
 
     # -- observations (what invariants judge) -----------------------------------------
     def observation(self, s: tuple, act: Act) -> Observation | None:
@@ -830,3 +782,48 @@ def _tlb_words(entry: int) -> str:
 
 def _slot_words(code: int) -> str:
     return "empty" if code == 0 else f"page {code - 1}"
+
+
+class KeyedCowModel(CowModel):
+    """A scripted world without symbolic references: its steps come one key at a time (``StepKeyed``,
+    ``Footprinted``)."""
+
+    # -- footprints (for dynamic partial-order reduction) ---------------------------------------
+    def step_key(self, act: Act) -> tuple:
+        """A thread of the script, or a kernel event on one page."""
+        if act.proc < 0:
+            return (act.kind, act.page)
+        return ("thread", act.actor)
+
+    def step_keys(self) -> list[tuple]:
+        """Every thread and every kernel event on every page."""
+        return [("thread", t.name) for t in self.scenario.threads] + list(self._kernel_base)
+
+    def step(self, s: Any, key: tuple) -> list[tuple[Act, Any]]:
+        """The enabled action of ``key`` (a thread, or a kernel event on a page) with its successor."""
+        out: list = []
+        if key[0] == "thread":
+            self._thread_step(s, self._thread_number[key[1]], out)
+        else:
+            self._kernel_step(s, key[0], key[1], out)
+        return out
+
+    def footprint(self, s: tuple, key: tuple) -> tuple[set[int], set[int]]:
+        """The slots the step of ``key`` reads and writes from ``s``, and those the properties read to
+        judge it and the state after it; for a disabled step, what its enabledness test read.
+
+        Found by taking the step again on a ``Tracked`` state (see ``footprint.py``).
+        """
+        reads: set[int] = set()
+        writes: set[int] = set()
+        out = self.step(Tracked(s, reads, writes), key)
+        if out:
+            (act, after), = out
+            after = after.frozen() if isinstance(after, Tracked) else after
+            judged_before, judged_after = Tracked(s, reads, set()), Tracked(after, reads, set())
+            for prop in self._properties:
+                if isinstance(prop, Invariant):
+                    prop.holds(judged_after)
+                elif isinstance(prop, TransitionCheck) and prop.watches(act):
+                    prop.holds(judged_before, act, judged_after)
+        return reads, writes

@@ -43,7 +43,7 @@ class CowWorld:
                    run, an unknown number (z3 again; the state keeps what the steps learnt of it)
     held           (address, count) pairs: such references as a number in the state, on the page's
                    speculative-reference slot (no speculative events take or drop them); a count of
-                   None is a parameter of the run (``CowModel.free_slots``), which a search may leave
+                   None is a parameter of the run (the model's ``parameters``), which a search may leave
                    free (one that does not would start it at 0: ``with_held_as_parameters`` is the
                    only maker of None)
     """
@@ -112,7 +112,7 @@ class CowWorld:
 
     def with_held_as_parameters(self) -> "CowWorld":
         """This world with references held outside the scenario in an unknown number as a count in the
-        state that is a parameter of the run (``CowModel.free_slots``), instead of the symbolic knowledge
+        state that is a parameter of the run (the model's ``parameters``), instead of the symbolic knowledge
         ``held_unknown`` keeps."""
         if not self.held_unknown:
             return self
@@ -154,6 +154,19 @@ class CowWorld:
         return text
 
     # -- what a spec may ask of a world ---------------------------------------------
+    def variants(self) -> list[str]:
+        """"symbolic": speculative and transient references as an unknown number per page and step (z3);
+        "parameters": references held outside the scenario in an unknown number as a parameter of the run."""
+        return [name for name in ("symbolic", "parameters") if self.variant(name) is not None]
+
+    def variant(self, name: str) -> "CowWorld | None":
+        """This world as one of its ``variants``; None where it has no such variant."""
+        if name == "symbolic":
+            return self.with_symbolic_refs()
+        if name == "parameters":
+            return self.with_held_as_parameters() if self.held_unknown else None
+        return None
+
     def policy_names(self) -> list[str]:
         return policy_names()
 
@@ -162,6 +175,7 @@ class CowWorld:
 
     def model(self, policy: str, invariants: Iterable[str]):
         """This world bound to ``policy``, checking ``invariants``."""
-        from modelcheck.cow.model import CowModel
+        from modelcheck.cow.model import CowModel, KeyedCowModel
 
-        return CowModel(self, get_policy(policy), tuple(invariants))
+        keyed = self.scenario is not None and not (self.symbolic_refs or self.held_unknown)
+        return (KeyedCowModel if keyed else CowModel)(self, get_policy(policy), tuple(invariants))
