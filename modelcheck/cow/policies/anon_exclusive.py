@@ -1,7 +1,7 @@
 """``anon_exclusive``: v5.19, "COW fixes part 2: reliable GUP pins of anonymous pages"; direction B.
 
-David Hildenbrand's series (S11, final list S12; the unsharing "heavily based
-on patches by Andrea"). Its decisions come from four of its commits, each a
+David Hildenbrand's series (S11, final list S12; the unsharing builds on
+patches by Andrea Arcangeli, S13). Its decisions come from four of its commits, each a
 piece below; the rest of the series prepares rmap, hugetlb and the debug checks
 and decides nothing here. What the world itself does for this policy (a new
 page and a reused one are marked exclusive, fork clears the flag on a page it

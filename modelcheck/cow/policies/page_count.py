@@ -33,8 +33,8 @@ class DoWpPageSimplification(Pre2020Rule):
 @commit("a308c71bf1e6", "mm/gup: Remove enfornced COW mechanism", "v5.9",
         "a read GUP takes what is mapped again", reverts=ForcedCowBreakInGup)
 class RemoveEnforcedCow(Pre2020Rule):
-    """Peter Xu (S18; the subject's typo is the commit's): "essentially reverts 17839856fd58", now that the
-    fault side copies whenever another reference exists."""
+    """Peter Xu (S18; the subject's typo is the commit's): takes the forced break of 17839856fd58 out
+    again, now that the fault side copies whenever another reference exists."""
 
 
 PageCountPolicy = era("page_count", "v5.9", GupCowBreakPolicy, [DoWpPageSimplification, RemoveEnforcedCow],
