@@ -12,12 +12,15 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from modelcheck.engine import STRATEGIES, NotSearchable, Result, SearchOptions, Verdict, check, replay
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import ReplayOutcome
 from modelcheck.spec import LoadedSpec, SpecError, bind, load_spec
+
+if TYPE_CHECKING:
+    from modelcheck.cow.policies.catalogue import PolicyEntry
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,12 @@ def replay_record(record: dict[str, Any], spec_path: Path) -> tuple[LoadedSpec, 
     return loaded, outcome
 
 
-def policy_catalogue() -> list[dict[str, str]]:
-    """Every known policy as plain data (name, release, commits, rule), oldest first."""
-    from modelcheck.cow.policies import all_policies
+def policy_catalogue() -> list[PolicyEntry]:
+    """Every known policy as plain data, oldest first: name, release, commits, rule, and its base and
+    pieces in order (commit id or proposal, release, what it changes, the decisions it overrides)."""
+    from modelcheck.cow.policies.catalogue import catalogue
 
-    return [{"name": p.name, "release": p.release, "commits": ", ".join(p.commits) or "-", "rule": p.summary}
-            for p in all_policies()]
+    return catalogue()
 
 
 # -- the matrix: every spec under every policy ---------------------------------------------------------------------

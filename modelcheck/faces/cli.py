@@ -6,7 +6,7 @@
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
-    python -m modelcheck policies
+    python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
 
 Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, Mapping, NoReturn, Sequence
 
 from modelcheck.engine import STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict, WorkerFailed
 from modelcheck.engine.progress import progress_for
@@ -171,13 +172,55 @@ def _replay(argv: Sequence[str]) -> int:
 
 
 def _policies(argv: Sequence[str]) -> int:
-    _Parser(prog="python -m modelcheck policies", description="List the known policies.").parse_args(argv)
-    rows = [(p["name"], p["release"], p["commits"], p["rule"]) for p in policy_catalogue()]
-    widths = [max(len(r[i]) for r in rows + [("policy", "release", "commits", "")]) for i in range(3)]
-    print(f"{'policy'.ljust(widths[0])}  {'release'.ljust(widths[1])}  {'commits'.ljust(widths[2])}  rule")
-    for name, release, commits, summary in rows:
-        print(f"{name.ljust(widths[0])}  {release.ljust(widths[1])}  {commits.ljust(widths[2])}  {summary}")
+    p = _Parser(prog="python -m modelcheck policies",
+                description="List the known policies, each with the commits (and proposals) it is made of.")
+    p.add_argument("--markdown", action="store_true", help="print the README's policy table instead")
+    args = p.parse_args(argv)
+    entries = policy_catalogue()
+    print(_policy_table(entries) if args.markdown else _policy_listing(entries), end="")
     return EXIT_OK
+
+
+def _policy_listing(entries: Sequence[Mapping[str, Any]], width: int = 100) -> str:
+    """Per policy its release and rule, then its base and every piece in effect, in order: commit id (or a
+    proposal's source and date), release, what it changes. '+' marks the pieces the policy adds to the one
+    it builds on; a revert names what it takes out, and the piece it takes out is not listed."""
+    keys = max((len(p["key"]) for e in entries for p in e["pieces"]), default=12)
+    releases = max((len(p["release"]) for e in entries for p in e["pieces"] if p["merged"]), default=5)
+    indent = " " * (4 + keys + 2 + releases + 2)
+
+    def line(head: str, rest: str) -> str:
+        return "\n".join(textwrap.wrap(rest, width, initial_indent=head.ljust(len(indent)), subsequent_indent=indent))
+
+    out: list[str] = []
+    for entry in entries:
+        on = f"  (builds on {entry['builds_on']})" if entry["builds_on"] else ""
+        out += [f"{entry['name']}  {entry['release']}{on}", f"  {entry['rule']}", line("    base", entry["base"])]
+        for p in entry["pieces"]:
+            if p["reverted_by"]:
+                continue
+            release = p["release"] if p["merged"] else ""
+            also = f" (with {', '.join(p['also'])})" if p["also"] else ""
+            reverts = f"reverts {p['reverts']}: " if p["reverts"] else ""
+            head = f"  {'+' if p['added'] else ' '} {p['key'].ljust(keys)}  {release}"
+            out.append(line(head, reverts + p["changes"] + also))
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _policy_table(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The README's policy table: policy, era, the commits it adds to the policy it builds on, its rule."""
+    def cited(piece: Mapping[str, Any]) -> str:
+        also = f" (with {', '.join(piece['also'])})" if piece["also"] else ""
+        return piece["key"] + also + (f" (reverts {piece['reverts']})" if piece["reverts"] else "")
+
+    rows = ["| policy | era | commits | rule |", "|---|---|---|---|"]
+    for entry in entries:
+        commits = ", ".join(cited(p) for p in entry["pieces"] if p["added"]) or "-"
+        if entry["builds_on"]:
+            commits = f"`{entry['builds_on']}` + {commits}"
+        rows.append(f"| `{entry['name']}` | {entry['release']} | {commits} | {entry['rule']} |")
+    return "\n".join(rows) + "\n"
 
 
 def _matrix(argv: Sequence[str]) -> int:

@@ -14,7 +14,7 @@ from modelcheck.cow.policies.pieces import era, proposal
 
 
 @proposal("mm: restore full accuracy in COW page reuse", "S3", "9 Jan 2021",
-          "reuse on mapcount plus swap count under the page lock again, whatever the refcount",
+          "reuse on mapcount + swap count under the page lock",
           reverts=DoWpPageSimplification)
 class RestoreFullAccuracy(Pre2020Rule):
     """S2/S3: reverts 09854ba94c6a (and its KSM and counter follow-ups be068f29034f, 1a0cf26323c8), so a
@@ -22,7 +22,7 @@ class RestoreFullAccuracy(Pre2020Rule):
 
 
 @proposal("mm: gup: COR: copy-on-read fault", "S34", "Jan 2021",
-          "a read GUP of a page mapped more than once gets a private copy first, still mapped read-only")
+          "a read GUP of a page mapped more than once copies it first (R/O)")
 class CopyOnReadForReadGup(Pre2020Rule):
     """aa.git branch mapcount_deshare (S34; a series of commits, no mainline id): any read GUP, FOLL_GET or
     FOLL_PIN, of an anonymous page mapped more than once takes an unsharing fault that gives the caller a

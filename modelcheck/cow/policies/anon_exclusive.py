@@ -1,7 +1,7 @@
 """``anon_exclusive``: v5.19, "COW fixes part 2: reliable GUP pins of anonymous pages"; direction B.
 
-David Hildenbrand's series (S11, final list S12; the unsharing "heavily based
-on patches by Andrea"). Its decisions come from four of its commits, each a
+David Hildenbrand's series (S11, final list S12; the unsharing builds on
+patches by Andrea Arcangeli, S13). Its decisions come from four of its commits, each a
 piece below; the rest of the series prepares rmap, hugetlb and the debug checks
 and decides nothing here. What the world itself does for this policy (a new
 page and a reused one are marked exclusive, fork clears the flag on a page it
@@ -15,7 +15,7 @@ from modelcheck.cow.policies.refcount_5_18 import Refcount518Policy
 
 
 @commit("6c287605fd56", "mm: remember exclusively mapped anonymous pages with PG_anon_exclusive", "v5.19",
-        "an exclusive page is reused at once; fork copies, and unmap refuses, a pinned exclusive page",
+        "reuse exclusive pages; fork copies, unmap refuses pinned exclusive ones",
         also=("78fbe906cc90",))
 class RememberAnonExclusive(Pre2020Rule):
     """The commit message (S14) names all three: the COW logic always reuses an exclusive page (a page that
@@ -47,7 +47,7 @@ class RememberAnonExclusive(Pre2020Rule):
 
 
 @commit("c89357e27f20", "mm: support GUP-triggered unsharing of anonymous pages", "v5.19",
-        "an unsharing fault keeps a page the write-fault test would reuse, else copies it (R/O)")
+        "unsharing keeps a page the write-fault test would reuse, else copies")
 class UnshareFault(Pre2020Rule):
     """FAULT_FLAG_UNSHARE (S13) goes through do_wp_page's reuse test without making the PTE writable: an
     exclusive page needs nothing, a page the test would reuse is kept and marked exclusive, any other is
@@ -58,7 +58,7 @@ class UnshareFault(Pre2020Rule):
 
 
 @commit("a7f226604170", "mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
-        "v5.19", "a FOLL_PIN read of a non-exclusive page unshares it first (FOLL_GET reads do not)")
+        "v5.19", "a FOLL_PIN read of a non-exclusive page unshares it first")
 class ReadOnlyPinsUnshare(Pre2020Rule):
     """gup_must_unshare (S32): FOLL_PIN without FOLL_WRITE on a read-only PTE of a page that is not
     exclusive. FOLL_GET reads are left alone: they are never reliable (S15)."""
@@ -68,7 +68,7 @@ class ReadOnlyPinsUnshare(Pre2020Rule):
 
 
 @commit("1493a1913e34", "mm/swap: remember PG_anon_exclusive via a swp pte bit", "v5.19",
-        "the swap PTE keeps the exclusive bit and swap-in of such a page is reused at once",
+        "an exclusive swap PTE is swapped in writable at once",
         also=("3e20889cfbee",))
 class SwapPteKeepsExclusive(Pre2020Rule):
     """Swap-out records exclusivity in the swap PTE and do_swap_page restores it; otherwise the 5.18

@@ -7,7 +7,7 @@ from modelcheck.cow.policies.pieces import commit, era
 
 
 @commit("64fe24a3e05e", "mm/mprotect: try avoiding write faults for exclusive anonymous pages when changing "
-        "protection", "v6.0", "mprotect(PROT_WRITE) maps an exclusive, already soft-dirty PTE writable at once")
+        "protection", "v6.0", "mprotect(PROT_WRITE) maps an exclusive, soft-dirty PTE writable")
 class MprotectUpgradesExclusive(Pre2020Rule):
     """S26: mprotect sets the write bit directly on a private anonymous PTE whose page is exclusive, when the
     PTE has no uffd-wp bit and soft-dirty tracking needs no fault (the PTE is already soft-dirty). 6.0 also
@@ -20,7 +20,7 @@ class MprotectUpgradesExclusive(Pre2020Rule):
 
 
 @commit("84209e87c696", "mm/gup: reliable R/O long-term pinning in COW mappings", "v6.2",
-        "none here: R/O long-term pins unshare non-anonymous pages too, and every page here is anonymous",
+        "R/O longterm pins unshare non-anon pages (none here)",
         also=("8d6a0ac09a16",))
 class ReliableReadOnlyLongtermPins(Pre2020Rule):
     """S27: a FOLL_LONGTERM read pin in a COW mapping unshares anything that is not an exclusive anonymous

@@ -13,7 +13,7 @@ from modelcheck.cow.policies.pieces import commit, era
 
 
 @commit("17839856fd58", "gup: document and work around \"COW can break either way\" issue", "v5.8",
-        "every GUP that returns pages write-faults a read-only PTE first, reads too")
+        "every GUP that returns pages write-faults a R/O PTE first, reads too")
 class ForcedCowBreakInGup(Pre2020Rule):
     """Linus Torvalds, v5.8-rc1 (and 5.7.3 and later stable trees): in a COW mapping every GUP that
     returns pages, FOLL_GET or FOLL_PIN, read or write, is treated as FOLL_WRITE, so the COW is broken at

@@ -7,7 +7,7 @@ from modelcheck.cow.policies.pieces import era, proposal
 
 
 @proposal("Re: [PATCH 1/4] mm: Trial do_wp_page() simplification", "S35", "Sep 2020",
-          "a maybe-pinned page mapped once is reused on its mapcount instead of copied")
+          "a maybe-pinned page mapped once is reused on its mapcount")
 class MapcountFallbackForPinnedPages(Pre2020Rule):
     """In the review of the do_wp_page simplification (S35, 16-18 Sep 2020): reuse when the refcount and
     mapcount are both 1, as 09854ba94c6a does, or, when page_maybe_dma_pinned() says the page may be

@@ -19,11 +19,13 @@ from modelcheck.cow.policies.pieces import era
 
 
 class Pre2020Rule(Policy):
-    """Every decision as it was before 2020; each piece of every era builds on this class.
+    """Before 2020: reuse if mapcount + swap count <= 1 (page lock), fork shares.
 
-    The write fault is the mapcount rule above; everything else is the default
-    of ``Policy``: fork shares, GUP faults first only for FOLL_WRITE, swap-in
-    reuses on reuse_swap_page(), nothing refuses to write-protect or unmap.
+    Every decision as it was before 2020, the base every piece of every era
+    builds on: the write fault is the mapcount rule above; everything else is
+    the default of ``Policy``: fork shares, GUP faults first only for
+    FOLL_WRITE, swap-in reuses on reuse_swap_page(), nothing refuses to
+    write-protect or unmap.
     """
 
     def write_fault(self, page: PageInfo) -> WriteFault:

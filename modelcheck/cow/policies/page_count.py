@@ -15,7 +15,7 @@ from modelcheck.cow.policies.pieces import commit, era
 
 
 @commit("09854ba94c6a", "mm: do_wp_page() simplification", "v5.9",
-        "reuse only a page mapped once that nothing else references; trylock, else copy")
+        "reuse only a page mapped once and referenced once; trylock, else copy")
 class DoWpPageSimplification(Pre2020Rule):
     """Linus Torvalds (S17): for an anonymous page, copy unless it is not KSM and its page_count is 1; then
     trylock the page (copy if that fails, never sleep) and, under the lock, recheck that it is mapped once
@@ -31,10 +31,10 @@ class DoWpPageSimplification(Pre2020Rule):
 
 
 @commit("a308c71bf1e6", "mm/gup: Remove enfornced COW mechanism", "v5.9",
-        "a read GUP takes what is mapped again: the forced COW break is gone", reverts=ForcedCowBreakInGup)
+        "a read GUP takes what is mapped again", reverts=ForcedCowBreakInGup)
 class RemoveEnforcedCow(Pre2020Rule):
-    """Peter Xu (S18; the subject's typo is the commit's): "essentially reverts 17839856fd58", now that the
-    fault side copies whenever another reference exists."""
+    """Peter Xu (S18; the subject's typo is the commit's): takes the forced break of 17839856fd58 out
+    again, now that the fault side copies whenever another reference exists."""
 
 
 PageCountPolicy = era("page_count", "v5.9", GupCowBreakPolicy, [DoWpPageSimplification, RemoveEnforcedCow],

@@ -14,7 +14,7 @@ from modelcheck.cow.policies.pieces import commit, era
 
 
 @commit("70e806e4e645", "mm: Do early cow for pinned pages during fork() for ptes", "v5.9",
-        "fork copies a maybe-pinned page for the child when the mm has ever pinned", also=("008cfe4418b3",))
+        "fork copies a maybe-pinned page if the mm has pinned", also=("008cfe4418b3",))
 class EarlyCowForPinnedPages(Pre2020Rule):
     """Peter Xu, on Linus's idea (S20): when the parent's mm has ever FOLL_PIN'ed (mm->has_pinned, from
     008cfe4418b3 "mm: Introduce mm_struct.has_pinned", which decides nothing by itself) and
@@ -38,7 +38,7 @@ class PinnedPagesStayOutOfSwapCache(Pre2020Rule):
 
 
 @commit("9348b73c2e1b", "mm: don't play games with pinned pages in clear_page_refs", "v5.11",
-        "clear_refs leaves a writable PTE of a maybe-pinned page alone when the mm has pinned")
+        "clear_refs skips a writable PTE of a maybe-pinned page (mm has pinned)")
 class ClearRefsSkipsPinnedPages(Pre2020Rule):
     """Linus Torvalds, v5.11-rc4 (S24): the soft-dirty reset neither write-protects nor cleans a writable
     PTE of a maybe-pinned page in an mm that has pinned; it stays soft-dirty, so nothing is lost."""
@@ -48,7 +48,7 @@ class ClearRefsSkipsPinnedPages(Pre2020Rule):
 
 
 @commit("912efa17e512", "mm: proc: Invalidate TLB after clearing soft-dirty page state", "v5.12",
-        "clear_refs flushes the TLB after write-protecting (before: the flush could be skipped)")
+        "clear_refs flushes the TLB after write-protecting")
 class ClearRefsFlushesTlb(Pre2020Rule):
     """Will Deacon (S22): clear_refs raises the mm's pending-flush count and flushes the TLB itself,
     like mprotect, instead of a batched flush that could be elided (O9)."""
@@ -57,7 +57,7 @@ class ClearRefsFlushesTlb(Pre2020Rule):
 
 
 @commit("6ce64428d620", "mm/userfaultfd: fix memory corruption due to writeprotect", "v5.12",
-        "a write fault in a uffd-wp VMA first flushes a TLB flush still pending")
+        "a write fault in a uffd-wp VMA flushes a pending TLB flush first")
 class UffdWpFlushBeforeWpFault(Pre2020Rule):
     """Nadav Amit (S23; id confirmed in predicates-check §3): at the top of do_wp_page, before reuse or
     copy, a VMA registered for uffd-wp with a TLB flush pending flushes the faulting address (O8)."""

@@ -11,7 +11,7 @@ from modelcheck.cow.policies.pieces import era, proposal
 
 
 @proposal("direction A: refuse to write-protect maybe-pinned pages", "S1", "15 Jan 2021",
-          "mprotect(PROT_READ) and uffd-wp leave a maybe-pinned page's PTE writable")
+          "mprotect(PROT_READ) and uffd-wp skip maybe-pinned pages (mm has pinned)")
 class RefuseToWriteProtectPinnedPages(Pre2020Rule):
     """David Hildenbrand's summary (S1), direction A: keep the v5.9 page_count simplification and make every
     operation that would write-protect a maybe-pinned page refuse or skip it, as clear_refs already did

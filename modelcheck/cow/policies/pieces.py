@@ -7,7 +7,7 @@ refine that rule through ``super()``), and it registers itself with the
 decorator that names it::
 
     @commit("09854ba94c6a", "mm: do_wp_page() simplification", "v5.9",
-            "reuse only a page nothing else references (refcount 1); trylock, else copy")
+            "reuse only a page mapped once and referenced once; trylock, else copy")
     class DoWpPageSimplification(Pre2020Rule):
         def write_fault(self, page): ...
 
@@ -98,10 +98,11 @@ def _registering(key: str, subject: str, release: str, changes: str, merged: boo
         extra = [name for name in vars(rule) if not name.startswith("_") and name not in DECISIONS + FLAGS]
         if extra:
             raise TypeError(f"piece {rule.__name__} defines {extra}: a piece overrides decisions only")
-        taken = None if reverts is None else piece_of(reverts)
-        _PIECES[rule] = piece = Piece(key, subject, release, changes, rule, merged, also, taken)
-        if taken is not None and piece.decisions:
-            raise TypeError(f"{rule.__name__} reverts {taken.key}: it must override nothing")
+        piece = Piece(key, subject, release, changes, rule, merged, also,
+                      None if reverts is None else piece_of(reverts))
+        if piece.reverts is not None and piece.decisions:
+            raise TypeError(f"{rule.__name__} reverts {piece.reverts.key}: it must override nothing")
+        _PIECES[rule] = piece
         return rule
     return register
 
@@ -124,12 +125,12 @@ class Era(Policy):
     base_rule: ClassVar[type[Policy]]
     pieces: ClassVar[tuple[Piece, ...]]  # in order, reverted ones included
     builds_on: ClassVar[str | None]      # the era whose pieces come first, if any
+    added: ClassVar[tuple[Piece, ...]]   # the pieces this era adds to that one (all of them, if none)
 
     @classmethod
     def in_effect(cls) -> tuple[Piece, ...]:
         """The pieces whose decisions count: every piece that no later piece reverts."""
-        reverted = {p.reverts for p in cls.pieces if p.reverts is not None}
-        return tuple(p for p in cls.pieces if p not in reverted)
+        return _in_effect(cls.pieces)
 
     @classmethod
     def reverted_by(cls, piece: Piece) -> Piece | None:
@@ -141,10 +142,11 @@ def era(name: str, release: str, base: type[Policy], pieces: Sequence[type[Polic
 
     The class is named after the policy (page_count -> PageCountPolicy) and belongs to the calling module.
     """
+    added = tuple(map(piece_of, pieces))
     if issubclass(base, Era):
-        base_rule, declared, builds_on = base.base_rule, (*base.pieces, *map(piece_of, pieces)), base.name
+        base_rule, declared, builds_on = base.base_rule, (*base.pieces, *added), base.name
     else:
-        base_rule, declared, builds_on = base, tuple(map(piece_of, pieces)), None
+        base_rule, declared, builds_on = base, added, None
     for i, piece in enumerate(declared):
         if not issubclass(piece.rule, base_rule):
             raise TypeError(f"{name}: piece {piece.key} does not build on {base_rule.__name__}")
@@ -152,13 +154,17 @@ def era(name: str, release: str, base: type[Policy], pieces: Sequence[type[Polic
             raise ValueError(f"{name}: piece {piece.key} comes twice")
         if piece.reverts is not None and piece.reverts not in declared[:i]:
             raise ValueError(f"{name}: {piece.key} reverts {piece.reverts.key}, which does not come before it")
-    reverted = {p.reverts for p in declared if p.reverts is not None}
-    in_effect = [p for p in declared if p not in reverted]
+    in_effect = _in_effect(declared)
     commits = tuple(c for p in in_effect for c in p.commits)
     namespace = {"name": name, "release": release, "summary": summary, "commits": commits,
-                 "base_rule": base_rule, "pieces": declared, "builds_on": builds_on,
+                 "base_rule": base_rule, "pieces": declared, "builds_on": builds_on, "added": added,
                  "__module__": sys._getframe(1).f_globals.get("__name__", __name__),
                  "__doc__": f"The {name} policy: {summary}."}
     class_name = "".join(part.capitalize() for part in name.split("_")) + "Policy"
     bases: tuple[type, ...] = (Era, *(p.rule for p in reversed(in_effect)), base_rule)
     return cast(type[Era], type(class_name, bases, namespace))
+
+
+def _in_effect(pieces: tuple[Piece, ...]) -> tuple[Piece, ...]:
+    reverted = {p.reverts for p in pieces if p.reverts is not None}
+    return tuple(p for p in pieces if p not in reverted)

@@ -18,7 +18,7 @@ from modelcheck.cow.policies.pieces import commit, era
 
 
 @commit("53a05ad9f21d", "mm: optimize do_wp_page() for exclusive pages in the swapcache", "v5.18",
-        "a page only the swap cache also holds is reused after freeing its swap slot; no mapcount test")
+        "try_to_free_swap first, then reuse only at refcount 1; no mapcount test")
 class FreeSwapBeforeReuse(Pre2020Rule):
     """Copy if the refcount is above 1 plus the swap cache's reference; trylock (else copy); if in the swap
     cache, try_to_free_swap, which succeeds when no swap PTE still names the slot and drops the cache's
@@ -34,7 +34,7 @@ class FreeSwapBeforeReuse(Pre2020Rule):
 
 
 @commit("d4c470970d45", "mm: optimize do_wp_page() for fresh pages in local LRU pagevecs", "v5.18",
-        "copy above refcount 3, else drain the local LRU batch first (a batch reference no longer copies)")
+        "copy above refcount 3, else drain the local LRU batch before deciding")
 class DrainLocalLruBeforeReuse(Pre2020Rule):
     """A fresh page still sits in a per-CPU LRU batch that holds a reference: if the page is not on the
     LRU and there is hope (refcount at most 3), lru_add_drain() the local batch, then decide as before."""
@@ -49,7 +49,7 @@ class DrainLocalLruBeforeReuse(Pre2020Rule):
 
 
 @commit("c145e0b47c77", "mm: streamline COW logic in do_swap_page()", "v5.18",
-        "swap-in maps writable at once only when the swap cache and this swap PTE are the only holders")
+        "swap-in reuses only if the swap cache and this swap PTE hold the page")
 class SwapinOnRefcount(Pre2020Rule):
     """reuse_swap_page() (mapcount plus swap count) leaves the swap-in path too: a write fault maps the page
     writable at once only when nothing but the swap cache and the faulting swap PTE hold it
