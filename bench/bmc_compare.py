@@ -26,8 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from modelcheck.engine import SearchOptions, Verdict, check  # noqa: E402
-from modelcheck.engine.bmc import offers_bmc  # noqa: E402
+from modelcheck.engine import STRATEGIES, SearchOptions, Verdict, check  # noqa: E402
 from modelcheck.spec import bind, load_spec  # noqa: E402
 
 
@@ -56,11 +55,12 @@ def main() -> int:
     counts = {"agree": 0, "disagree": 0, "incomplete": 0, "bfs faster": 0, "bmc faster": 0}
     for path in sorted((ROOT / "specs").glob("*.py")):
         loaded = bind(path, load_spec(path))
-        parametric = loaded.world.with_held_as_parameters()  # references held in an unknown number: parameters
+        # references held in an unknown number: parameters, where the world has them
+        parametric = loaded.world.variant("parameters") or loaded.world
         for policy in loaded.policies(args.policy):
             model = loaded.world.model(policy, loaded.spec.invariants)
             bounded = parametric.model(policy, loaded.spec.invariants)
-            if not offers_bmc(bounded):
+            if STRATEGIES["bmc"].accepts(bounded, SearchOptions(strategy="bmc", depth=1)) is not None:
                 break
             started = time.perf_counter()
             bfs = check(model, SearchOptions(store="dict"))

@@ -45,9 +45,11 @@ def run_point(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bo
     return {"world": f"W({P},{M},{S})", "policy": policy, "verdict": result.verdict.value,
             "states": s.states, "transitions": s.transitions, "depth": s.depth,
             "seconds": round(s.seconds, 3), "states_per_second": round(s.states_per_second),
-            "peak_mb": round(peak / 1024, 1), "store": result.store, "workers": result.workers,
-            "store_bytes_per_state": round(result.store_bytes / s.states, 1) if result.store_bytes else None,
-            "miss_probability": result.miss_probability, "batched": result.batched,
+            "peak_mb": round(peak / 1024, 1), "store": result.figures["store"],
+            "workers": result.figures.get("workers", 1),
+            "store_bytes_per_state": round(result.figures["store_bytes"] / s.states, 1)
+            if result.figures.get("store_bytes") else None,
+            "miss_probability": result.figures.get("miss_probability"), "batched": result.figures.get("batched", False),
             # below ~10k states the figure is resident-size granularity, not the store
             "bytes_per_state": round((peak - before) * 1024 / s.states, 1) if s.states >= 10_000 else None}
 

@@ -61,7 +61,7 @@ def main() -> int:
             r, t = timed(model)
             agree = verdicts == {r.verdict}
             disagreements += not agree
-            solver = r.model_stats
+            solver = r.model_figures
             lines.append(f"| W({P},{M}) | {policy} | " + " | ".join(cells)
                          + f" | {r.verdict.value} / {r.stats.states:,} / {t:.2f} | {'yes' if agree else 'NO'} | "
                          f"{'yes' if r.stats.states <= states[1] else 'no'} | {solver['solver calls']:,} / "

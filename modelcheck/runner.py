@@ -1,29 +1,38 @@
-"""Run a bound spec under its policies, and replay saved traces.
+"""Run a bound spec under its policies, the matrix of every spec, and replay saved traces.
 
-This is the one place that joins a spec's world to the engine; the faces call
-it and only read what it returns.
+This is the one place that joins a spec's world to the engine: it prepares a
+run (asks the world, through the world's interface, for the variant the
+strategy or the user wants), runs it, and returns records that the faces only
+read: exports write them, replay consumes them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from modelcheck.engine import Result, SearchOptions, Verdict, check, replay
+from modelcheck.engine import STRATEGIES, NotSearchable, Result, SearchOptions, Verdict, check, replay
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import ReplayOutcome
-from modelcheck.spec import LoadedSpec, SpecError
+from modelcheck.spec import LoadedSpec, SpecError, bind, load_spec
+
+if TYPE_CHECKING:
+    from modelcheck.cow.policies.catalogue import PolicyEntry
 
 
 @dataclass(frozen=True)
 class PolicyRun:
-    """One policy's run of one spec."""
+    """One policy's run of one spec: what the faces show and what a trace file records."""
 
     policy: str
     invariants: tuple[str, ...]
     expected: str | None  # the verdict expected (see Spec.expected), None when unknown
     result: Result
     missing_coverage: tuple[str, ...] = ()  # what the spec's ``covers`` asked for and never fired
+    variants: tuple[str, ...] = ()          # the world variants the run searched (replay rebuilds them)
 
     @property
     def as_expected(self) -> bool | None:
@@ -44,25 +53,50 @@ def chosen_invariants(loaded: LoadedSpec) -> tuple[str, ...]:
     return tuple(loaded.spec.invariants)
 
 
+def with_variant(loaded: LoadedSpec, name: str, required: bool = True) -> LoadedSpec:
+    """The spec with its world's variant ``name`` (e.g. "symbolic"); without one, itself or a usage error."""
+    world = loaded.world.variant(name)
+    if world is None:
+        if required:
+            raise SpecError(loaded.path, f"this spec's world has no {name} variant "
+                                         f"(it has: {', '.join(loaded.world.variants()) or 'none'})")
+        return loaded
+    return replace(loaded, world=world, variants=loaded.variants + (name,))
+
+
+def prepare(loaded: LoadedSpec, options: SearchOptions, variants: Sequence[str] = ()) -> LoadedSpec:
+    """The spec as the run will search it: the variants the user asked for, then the one the strategy
+    prefers where the world offers it."""
+    for name in variants:
+        loaded = with_variant(loaded, name)
+    preferred = STRATEGIES[options.strategy].prefers_world
+    if preferred is not None:
+        loaded = with_variant(loaded, preferred, required=False)
+    return loaded
+
+
 def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions,
              progress: Callable[[], Progress] = Progress) -> Iterator[PolicyRun]:
     """Check the spec under each policy in turn; stop early if the user interrupts."""
     invariants = chosen_invariants(loaded)
     for policy in policies:
         model = loaded.world.model(policy, invariants)
-        result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}")
+        try:
+            result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}")
+        except NotSearchable as why:
+            raise SpecError(loaded.path, str(why)) from None
         judged = result.verdict is not Verdict.INCOMPLETE and not (result.violations and options.stop_at_first) \
-            and result.strategy != "bmc"  # the bounded model checker does not enumerate what fired
+            and result.coverage_known
         missing = tuple(item for item in loaded.spec.covers if item not in result.covered) if judged else ()
         yield PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
-                        result=result, missing_coverage=missing)
+                        result=result, missing_coverage=missing, variants=loaded.variants)
         if result.interrupted:
             return
 
 
 def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], property_name: str,
-                 labels: Sequence[str], initial_state=None, recorded_states=None,
-                 parameters: dict[int, int] | None = None) -> ReplayOutcome:
+                 labels: Sequence[str], initial_state: Any = None, recorded_states: Any = None,
+                 parameters: dict[str, int] | None = None) -> ReplayOutcome:
     """Re-execute a recorded counterexample on the spec's world under ``policy`` (with the run's
     parameters at the values the bounded model checker found, if it left any free)."""
     known = loaded.world.invariant_names()
@@ -73,14 +107,69 @@ def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], pro
         raise SpecError(loaded.path, f"the trace names unknown policy {policy!r}")
     model = loaded.world.model(policy, tuple(invariants))
     if parameters:
+        from modelcheck.engine import Parametric
+
+        if not isinstance(model, Parametric) or set(parameters) - set(model.parameters()):
+            raise SpecError(loaded.path, "the trace names parameters the world does not have: "
+                                         + ", ".join(sorted(parameters)))
         model = model.fixing(parameters)
-    return replay(model, property_name, labels, initial_state=initial_state,
-                  recorded_states=recorded_states)
+    return replay(model, property_name, labels, initial_state=initial_state, recorded_states=recorded_states)
 
 
-def policy_catalogue() -> list[dict[str, str]]:
-    """Every known policy as plain data (name, release, commits, rule), oldest first."""
-    from modelcheck.cow.policies import all_policies
+def replay_record(record: dict[str, Any], spec_path: Path) -> tuple[LoadedSpec, ReplayOutcome]:
+    """Replay one trace record (as ``faces.export`` writes it) against the spec at ``spec_path``."""
+    loaded = bind(spec_path, load_spec(spec_path), [f"{k}={v}" for k, v in record["params"].items()])
+    for name in record.get("variants", ()):
+        loaded = with_variant(loaded, name)
+    steps = record["steps"]
+    outcome = replay_trace(loaded, record["policy"], record["invariants"], record["property"],
+                           [step["label"] for step in steps], initial_state=record.get("initial_state"),
+                           recorded_states=[step.get("state") for step in steps],
+                           parameters=dict(record.get("parameters", {})))
+    return loaded, outcome
 
-    return [{"name": p.name, "release": p.release, "commits": ", ".join(p.commits) or "-", "rule": p.summary}
-            for p in all_policies()]
+
+def policy_catalogue() -> list[PolicyEntry]:
+    """Every known policy as plain data, oldest first: name, release, commits, rule, and its base and
+    pieces in order (commit id or proposal, release, what it changes, the decisions it overrides)."""
+    from modelcheck.cow.policies.catalogue import catalogue
+
+    return catalogue()
+
+
+# -- the matrix: every spec under every policy ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    """One spec's runs under its policies."""
+
+    loaded: LoadedSpec
+    runs: tuple[PolicyRun, ...] = field(default_factory=tuple)
+
+
+def _natural(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def spec_files(paths: Sequence[str]) -> list[Path]:
+    """The given spec files, or every spec in ./specs when none is given."""
+    if paths:
+        return [Path(p) for p in paths]
+    return sorted(Path("specs").glob("*.py"))
+
+
+def run_matrix(paths: Sequence[str], options: SearchOptions, quiet: bool = False) -> list[Row]:
+    """Every spec of ``paths`` (default: ./specs) under every one of its policies, rows in catalogue order."""
+    rows = []
+    for path in spec_files(paths):
+        loaded = prepare(bind(path, load_spec(path)), options)
+        runs = tuple(run_spec(loaded, loaded.policies(), options, Progress))
+        if not quiet:
+            worst = sum(1 for run in runs if run.as_expected is False)
+            print(f"{loaded.spec.id:>8}  {path}  {sum(r.result.stats.seconds for r in runs):6.2f} s"
+                  + (f"  {worst} differ" if worst else ""), file=sys.stderr)
+        rows.append(Row(loaded, runs))
+        if any(run.result.interrupted for run in runs):
+            break
+    rows.sort(key=lambda row: _natural(row.loaded.spec.id))
+    return rows

@@ -15,8 +15,8 @@ expected verdict per policy where history says it.
     )
 
 A world is any object with ``policy_names()``, ``invariant_names()``,
-``describe()`` and ``model(policy, invariants)``; the spec does not know what
-is inside it.
+``describe()``, ``model(policy, invariants)`` and named variants of itself
+(``variants()``, ``variant(name)``); the spec does not know what is inside it.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ class World(Protocol):
     def describe(self) -> str: ...
 
     def model(self, policy: str, invariants: Sequence[str]) -> Any: ...
+
+    def variants(self) -> list[str]:
+        """The names of the variants of this world (e.g. "symbolic") it can build."""
+        ...
+
+    def variant(self, name: str) -> "World | None":
+        """This world as its variant ``name``, or None when it has none of that name."""
+        ...
 
 
 @runtime_checkable
@@ -99,6 +107,7 @@ class LoadedSpec:
     spec: Spec
     params: dict[str, Any]
     world: World
+    variants: tuple[str, ...] = ()  # the variants of the spec's world applied, in order
 
     def policies(self, chosen: Sequence[str] | None = None) -> list[str]:
         """The policies to run: those chosen on the command line, else the spec's, else all."""
@@ -169,11 +178,11 @@ def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedS
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         raise SpecError(path, f"bad parameters {shown}: {err}") from None
     if spec.covers and isinstance(world, NamesCoverage):
-        known = list(world.coverage_names())
-        unknown = [item for item in spec.covers if item not in known]
+        reported = list(world.coverage_names())
+        unknown = [item for item in spec.covers if item not in reported]
         if unknown:
             raise SpecError(path, f"covers names {', '.join(map(repr, unknown))}, which no run of this world "
-                                  f"reports (it can report: {', '.join(known)})")
+                                  f"reports (it can report: {', '.join(reported)})")
     return LoadedSpec(path=str(path), spec=spec, params=params, world=world)
 
 

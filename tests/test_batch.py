@@ -106,14 +106,14 @@ def test_worlds_it_does_not_cover_use_the_model_itself():
     assert not isinstance(scripted.model("page_count", ["no_leak_to_child"]), Batched)
     ghost = CowWorld.reference(2, 1, 0).model("page_count", ["no_lost_write"])
     assert not isinstance(ghost, Batched) and ReferenceBatch.for_model(ghost) is None
-    assert check(ghost, SearchOptions(stop_at_first=False)).store == "dict"
+    assert check(ghost, SearchOptions(stop_at_first=False)).figures["store"] == "dict"
 
 
 def test_a_default_run_of_the_reference_world_uses_the_batch_form_and_counts_the_same():
     model = CowWorld.reference(2, 2, 0).model("page_count", ["no_leak_across_fork"])
     fast = check(model, SearchOptions(stop_at_first=False))
     plain = check(model, SearchOptions(stop_at_first=False, store="dict"))
-    assert fast.store == "compact" and plain.store == "dict"
+    assert fast.figures["store"] == "compact" and plain.figures["store"] == "dict"
     assert (fast.stats.states, fast.stats.transitions, fast.counts) == (17352, 175748, plain.counts)
 
 

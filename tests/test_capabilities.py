@@ -56,4 +56,4 @@ def test_parameters_are_named_and_fixed_by_name():
 def test_the_solver_figures_are_the_models_own():
     model = CowWorld.scripted(SCRIPT).with_symbolic_refs().model("page_count", ["no_spurious_copy"])
     result = check(model, SearchOptions())
-    assert model.figures()["solver calls"] == result.model_stats["solver calls"] >= 1
+    assert model.figures()["solver calls"] == result.model_figures["solver calls"] >= 1

@@ -158,7 +158,7 @@ def test_trace_out_and_replay(tmp_path, capsys):
     code, _, err = cli(capsys, VMSPLICE, "--quiet", "--trace-out", str(traces))
     assert code == 0 and "wrote 1 trace(s)" in err
     doc = json.loads(traces.read_text())
-    assert doc["schema"] == "modelcheck.trace/1"
+    assert doc["schema"] == "modelcheck.trace/2"
     trace = doc["traces"][0]
     assert trace["policy"] == "mapcount" and trace["property"] == "no_leak_to_child" and len(trace["steps"]) == 5
 
@@ -264,3 +264,34 @@ def test_python_dash_m_refuses_a_bad_spec_in_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"modelcheck: {path}: covers names 'fork_cpy'")
     assert "Traceback" not in proc.stderr
+
+
+def test_old_trace_files_replay_or_are_refused_in_one_line(tmp_path, capsys):
+    """Format 1 named a run's parameters by state slot: such a trace is refused, the others still replay."""
+    traces = tmp_path / "traces.json"
+    assert cli(capsys, VMSPLICE, "--quiet", "--trace-out", str(traces))[0] == 0
+    doc = json.loads(traces.read_text())
+    doc["schema"] = "modelcheck.trace/1"
+    for trace in doc["traces"]:
+        trace.pop("variants")
+        trace["symbolic_refs"] = False
+        trace["parameters"] = {}
+    traces.write_text(json.dumps(doc))
+    code, out, _ = cli(capsys, "replay", str(traces))
+    assert code == 0 and "replays" in out
+    doc["traces"][0]["parameters"] = {"17": 1023}
+    traces.write_text(json.dumps(doc))
+    code, _, err = cli(capsys, "replay", str(traces))
+    assert code == 2 and "old format" in err and "find it again" in err and err.count("\n") == 1
+
+
+def test_trace_parameters_are_named(tmp_path, capsys):
+    traces = tmp_path / "traces.json"
+    spec = str(ROOT / "specs" / "o16_maybe_pinned_false_positive.py")
+    code, _, _ = cli(capsys, spec, "--quiet", "--engine", "bmc", "--depth", "12", "--policy", "page_count_fork_copy",
+                     "--trace-out", str(traces))
+    assert code == 0
+    parameters = json.loads(traces.read_text())["traces"][0]["parameters"]
+    assert parameters == {"references held outside on a0": 1023}
+    code, out, _ = cli(capsys, "replay", str(traces), "--quiet")
+    assert code == 0 and "replays" in out

@@ -22,14 +22,14 @@ def test_independent_threads_need_one_execution():
     full, reduced = check(model, FULL), check(model, DPOR)
     assert full.stats.states == 5 ** 3
     assert reduced.verdict is Verdict.HOLDS and reduced.reductions == ("dpor",)
-    assert reduced.stats.executions == 1 and reduced.stats.states == 13 and reduced.stats.transitions == 12
+    assert reduced.figures["executions"] == 1 and reduced.stats.states == 13 and reduced.stats.transitions == 12
 
 
 def test_conflicting_threads_take_every_order_of_the_conflict():
     # t0 writes v0 twice, t1 copies v0 into v1: the copy can read 0, 1 or 2, so three executions
     model = Programs([[("write", 0, 1), ("write", 0, 2)], [("copy", 1, 0, 0)]], variables=2)
     reduced = check(model, DPOR)
-    assert reduced.stats.executions == 3
+    assert reduced.figures["executions"] == 3
     assert {s for s in range(3)} == {v for v in _final_v1(model)}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, Verdict, check, replay
-from modelcheck.engine.dpor import Event, dependent
+from modelcheck.engine.strategies.dpor import Event, dependent
 from modelcheck.engine.model import split_properties
 from modelcheck.spec import bind, load_spec
 

@@ -1,54 +1,122 @@
-"""The three layers do not know each other's insides."""
+"""The layers do not know each other's insides: a table of what each package may import, and scans.
+
+Each rule is a function of a source tree, so the self-tests below can plant a
+violation in a copy of the tree and see the rule catch it.
+"""
+
+from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "modelcheck"
+STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+
+# package -> the modules (and their submodules) it may import besides the standard library and itself
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "modelcheck.symbolic": ("z3",),
+    "modelcheck.engine": ("numpy", "z3", "tqdm", "modelcheck.symbolic"),
+    "modelcheck.cow": ("numpy", "z3", "modelcheck.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
+    "modelcheck.spec": (),
+    "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies"),
+    "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec"),
+    "modelcheck": ("modelcheck.spec", "modelcheck.faces.cli"),  # the package itself and __main__
+}
+# faces see the engine only through its public names (``modelcheck.engine``, not its modules), except these
+FACES_MAY_ALSO = ("modelcheck.engine.progress",)
+WORLD_WORDS = re.compile(r"\b(pages?|forks?|ptes?|mapcount|refcount|vmsplice|policy|policies|kernel)\b", re.I)
 
 
-def _imports(folder: Path) -> set[str]:
+def module_name(root: Path, path: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(root: Path, path: Path) -> set[str]:
     found = set()
-    for path in folder.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:  # relative import: resolve against the package layout
-                    base = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-node.level]
-                    found.add(".".join(base + ((node.module,) if node.module else ())))
-                else:
-                    found.add(node.module or "")
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against the package layout
+                base = path.relative_to(root.parent).with_suffix("").parts[:-node.level]
+                found.add(".".join(base + ((node.module,) if node.module else ())))
+            else:
+                found.add(node.module or "")
     return found
 
 
-def test_engine_imports_nothing_of_the_world_or_the_faces():
-    bad = {name for name in _imports(PACKAGE / "engine")
-           if name.startswith(("modelcheck.cow", "modelcheck.faces", "modelcheck.spec", "modelcheck.runner"))}
-    assert not bad, f"the engine imports {sorted(bad)}"
+def _within(name: str, prefix: str) -> bool:
+    """``name`` is ``prefix`` or one of its submodules (the bare package name matches itself only)."""
+    return name == prefix or (prefix != "modelcheck" and name.startswith(prefix + "."))
 
 
-def test_world_does_not_import_the_search_or_the_faces():
-    bad = {name for name in _imports(PACKAGE / "cow")
-           if name.startswith(("modelcheck.engine.search", "modelcheck.faces", "modelcheck.runner"))}
-    assert not bad, f"the COW world imports {sorted(bad)}"
+def import_violations(root: Path) -> list[str]:
+    """Every import a module makes that the table does not allow its package."""
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(root, path)
+        package = max((p for p in ALLOWED if _within(module, p) or p == "modelcheck"), key=len)
+        allowed = ALLOWED[package] + (package,)
+        for name in sorted(imports_of(root, path)):
+            if name.split(".")[0] in STDLIB:
+                continue
+            if package == "modelcheck.faces" and _within(name, "modelcheck.engine") \
+                    and name != "modelcheck.engine" and name not in FACES_MAY_ALSO:
+                bad.append(f"{module} imports {name}: the faces see the engine's public names only")
+            elif not any(_within(name, a) for a in allowed):
+                bad.append(f"{module} imports {name}")
+    return bad
 
 
-def test_importing_the_engine_loads_no_world_module():
+def world_words_in_engine(root: Path) -> list[str]:
+    bad = []
+    for folder in ("engine", "symbolic"):
+        for path in (root / folder).rglob("*.py"):
+            # the one allowed use: the operating system's process start method, not the world's fork()
+            hit = WORLD_WORDS.search(path.read_text().replace('get_context("fork")', ""))
+            if hit is not None:
+                bad.append(f"{path.relative_to(root)} mentions {hit.group(0)!r}")
+    return bad
+
+
+def probes(root: Path, folders: tuple[str, ...] = ("faces", "engine")) -> list[str]:
+    """``getattr``/``hasattr`` on something: capabilities are protocols checked with isinstance, and faces read
+    records, not objects' insides."""
+    bad = []
+    for folder in folders:
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                        and node.func.id in ("getattr", "hasattr"):
+                    bad.append(f"{path.relative_to(root)}:{node.lineno} calls {node.func.id}")
+    return [b for b in bad if not b.startswith(("engine/registry.py", "engine/_lazy.py"))]
+
+
+def test_every_package_imports_only_what_the_table_allows():
+    assert import_violations(PACKAGE) == []
+
+
+def test_engine_and_symbolic_have_no_word_of_the_world():
+    assert world_words_in_engine(PACKAGE) == []
+
+
+def test_no_getattr_probes_in_the_faces_or_the_engine():
+    assert probes(PACKAGE) == []
+
+
+def test_importing_the_engine_loads_no_world_module_and_neither_numpy_nor_z3():
     code = ("import sys, modelcheck.engine; "
-            "print(sorted(m for m in sys.modules if m.startswith(('modelcheck.cow', 'modelcheck.faces'))))")
+            "print(sorted(m for m in sys.modules if m.startswith(('modelcheck.cow', 'modelcheck.faces')) "
+            "or m in ('numpy', 'z3')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_engine_has_no_word_of_pages_or_forks():
-    words = re.compile(r"\b(pages?|forks?|ptes?|mapcount|refcount|vmsplice|policy|policies)\b", re.I)
-    for path in (PACKAGE / "engine").rglob("*.py"):
-        # the one allowed use: the operating system's process start method, not the world's fork()
-        hit = words.search(path.read_text().replace('get_context("fork")', ""))
-        assert hit is None, f"{path.name} mentions {hit.group(0)!r}"
 
 
 def test_a_scripted_run_does_not_load_numpy():
@@ -59,3 +127,45 @@ def test_a_scripted_run_does_not_load_numpy():
             "print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# -- each rule catches a violation planted in a copy of the tree ----------------------------------------------------
+
+@pytest.fixture
+def tree(tmp_path):
+    copy = tmp_path / "modelcheck"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _plant(tree: Path, relative: str, text: str) -> None:
+    path = tree / relative
+    path.write_text(path.read_text() + "\n" + text + "\n")
+
+
+@pytest.mark.parametrize("relative, line, caught", [
+    ("engine/run.py", "from modelcheck.cow import CowWorld", "modelcheck.engine.run imports modelcheck.cow"),
+    ("engine/strategies/dpor.py", "import modelcheck.faces.text",
+     "modelcheck.engine.strategies.dpor imports modelcheck.faces.text"),
+    ("symbolic/solver.py", "from modelcheck.engine import check", "modelcheck.symbolic.solver imports modelcheck.engine"),
+    ("cow/world.py", "from modelcheck.engine.strategies import dpor",
+     "modelcheck.cow.world imports modelcheck.engine.strategies"),
+    ("cow/invariants.py", "from modelcheck.runner import run_spec", "modelcheck.cow.invariants imports modelcheck.runner"),
+    ("faces/export.py", "from modelcheck.cow.world import CowWorld", "modelcheck.faces.export imports modelcheck.cow"),
+    ("faces/text.py", "from modelcheck.engine.run import Run", "the faces see the engine's public names only"),
+    ("spec.py", "import numpy", "modelcheck.spec imports numpy"),
+])
+def test_the_import_table_catches_a_planted_import(tree, relative, line, caught):
+    _plant(tree, relative, line)
+    assert any(caught in problem for problem in import_violations(tree))
+
+
+def test_the_word_scan_catches_a_planted_world_word(tree):
+    _plant(tree, "engine/pipeline.py", "# a page is reused after fork")
+    assert any("pipeline.py mentions" in problem for problem in world_words_in_engine(tree))
+
+
+@pytest.mark.parametrize("relative", ["faces/text.py", "engine/strategies/explicit.py"])
+def test_the_probe_scan_catches_a_planted_getattr(tree, relative):
+    _plant(tree, relative, "PROBE = getattr(object(), 'symbolic_refs', False)")
+    assert any(problem.startswith(relative) for problem in probes(tree))

@@ -13,8 +13,8 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
-from modelcheck.engine.search import WorkerFailed
-from modelcheck.engine.store import CompactStore, FingerprintStore, StateLog, fingerprints, owner_of
+from modelcheck.engine import WorkerFailed
+from modelcheck.engine.stores import CompactStore, FingerprintStore, StateLog, fingerprints, owner_of
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec
 from tests.toy_models import Counter, NaiveLock
@@ -151,7 +151,7 @@ def test_json_names_the_store_and_the_chance_of_a_miss(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--store", "dict", "--workers", "2"], "several workers need a compact or fingerprint store"),
+    (["--store", "dict", "--workers", "2"], "several workers need a packed store (compact or fingerprint)"),
     (["--dfs", "--store", "fingerprint"], "depth-first search runs in one process"),
     (["--workers", "0"], "workers must be at least 1"),
 ])
@@ -174,7 +174,7 @@ def test_a_worker_that_dies_ends_the_run_with_a_clear_error():
 
 
 def test_workers_report_progress_within_a_level(monkeypatch):
-    from modelcheck.engine import parallel
+    from modelcheck.engine.strategies import parallel
     from modelcheck.engine.progress import Progress
 
     class Recorder(Progress):

@@ -158,6 +158,9 @@ class Programs:
     def step_keys(self):
         return range(len(self.programs))
 
+    def step(self, state, thread):
+        return [(op, after) for op, after in self.successors(state) if op.thread == thread]
+
     def footprint(self, state, thread):
         pcs, _ = state
         reads, writes = {("pc", thread)}, {("pc", thread)}
@@ -227,6 +230,9 @@ class Ring:
     def step_keys(self):
         return ["tick", "bump"]
 
+    def step_key(self, act):
+        return act.name
+
     def step(self, s, key):
         t = list(s) if isinstance(s, tuple) else s.copy()
         if key == "tick":
@@ -278,6 +284,9 @@ class Wheels:
 
     def step_keys(self):
         return [0, 1]
+
+    def step_key(self, act):
+        return act.who
 
     def step(self, s, wheel):
         t = list(s) if isinstance(s, tuple) else s.copy()

@@ -54,7 +54,7 @@ def page_order(first: np.ndarray, contents: np.ndarray, most_first: int, one_key
 
 
 class BatchExpansion(NamedTuple):
-    """The successors of a batch of states (see ``engine.levels``)."""
+    """The successors of a batch of states (see ``engine.strategies.levels``)."""
 
     parents: np.ndarray            # (k,) row of the batch each transition starts from
     actions: np.ndarray            # (k,) index into ``ReferenceBatch.actions``

@@ -1,17 +1,24 @@
 """Unknown references in the COW world: how z3's decisions (``symbolic``) reach its policy and its states.
 
-``symbolic`` is generic: unknown counts, tests of them in a normal form, a
-step run once per feasible outcome. This module is what the COW world makes
-of it: which unknowns a page has (``u<page>``, fresh at every step, and
+``modelcheck.symbolic.counts`` is generic: unknown counts, tests of them in a
+normal form, a step run once per feasible outcome. This module is what the COW
+world makes of it: which unknowns a page has (``u<page>``, fresh at every step, and
 ``h<k>``, references held outside the scenario for the whole run), where the
 state keeps what the steps learnt of the held ones (an interval per holder),
 the words for them, and the explicit world a symbolic counterexample replays
 on. z3 is imported only when a world with unknown references is built.
 
-Unknown references hold no page alive: once the references the world tracks
-are gone nothing can observe the page (no mapping, pipe or GUP reference
-reaches it), so freeing it then changes no verdict (``memory.free_page``
-forgets the held ones of a freed page).
+The references nobody in the scenario controls are one unknown ``u<page> >= 0``
+per page, fresh at every step: speculative and transient references come and
+go between any two steps of the kernel, so a step may meet any number of them,
+and within one step the number is fixed. A policy keeps reading
+``page.refcount``; during a symbolic step that is a ``SymCount``. Unknown
+*holders* are references held outside the scenario for the whole run (pipes a
+process vmsplice'd before it, O_DIRECT requests in flight), one unknown
+``h<k> >= 0`` per holder, the same at every step; the state carries what the
+steps have learnt of each as an interval. Unknown references hold no page
+alive: once the references the world tracks are gone nothing can observe the
+page, so freeing it then changes no verdict.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from modelcheck.cow.kernel import Slots
 if TYPE_CHECKING:
     from modelcheck.cow.actions import Act
     from modelcheck.cow.layout import Layout
-    from modelcheck.cow.symbolic import Decisions, Domain, Test
+    from modelcheck.symbolic.counts import Decisions, Domain, Test
     from modelcheck.cow.world import CowWorld
 
 Successors = list[tuple["Act", Any]]
@@ -49,7 +56,7 @@ class UnknownReferences:
     """
 
     def __init__(self, world: CowWorld, layout: Layout) -> None:
-        from modelcheck.cow.symbolic import Feasibility
+        from modelcheck.symbolic.counts import Feasibility
 
         self.world = world
         self.layout = layout
@@ -65,7 +72,7 @@ class UnknownReferences:
         names += tuple(f"h{k}" for k in range(L.features.held) if s[L.held_base + 3 * k] == page + 1)
         if not names:
             return known
-        from modelcheck.cow.symbolic import SymCount
+        from modelcheck.symbolic.counts import SymCount
 
         return SymCount(names, known, decisions)
 
@@ -77,7 +84,7 @@ class UnknownReferences:
         the operation's other outcomes); a held unknown's interval in the successor is what the state
         knew narrowed by the outcome's tests.
         """
-        from modelcheck.cow.symbolic import every_outcome
+        from modelcheck.symbolic.counts import every_outcome
 
         def attempt(decisions: Decisions) -> Successors:
             self.decisions = decisions

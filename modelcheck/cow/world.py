@@ -158,6 +158,19 @@ class CowWorld:
         return text
 
     # -- what a spec may ask of a world ---------------------------------------------
+    def variants(self) -> list[str]:
+        """"symbolic": speculative and transient references as an unknown number per page and step (z3);
+        "parameters": references held outside the scenario in an unknown number as a parameter of the run."""
+        return [name for name in ("symbolic", "parameters") if self.variant(name) is not None]
+
+    def variant(self, name: str) -> "CowWorld | None":
+        """This world as one of its ``variants``; None where it has no such variant."""
+        if name == "symbolic":
+            return self.with_symbolic_refs()
+        if name == "parameters":
+            return self.with_held_as_parameters() if self.held_unknown else None
+        return None
+
     def policy_names(self) -> list[str]:
         return policy_names()
 

@@ -1,16 +1,25 @@
 """The search engine: generic over any model that follows ``engine.model.Model``.
 
 Nothing here knows which world it searches: the engine sees opaque hashable
-states and actions, and properties that judge a state or a transition.
+states and actions, and properties that judge a state or a transition. What a
+model offers beyond that is declared by capability protocols (``model``);
+strategies (``strategies``) decide from them what they can search.
 """
 
-from modelcheck.engine.model import Model, Invariant, TransitionCheck, TransitionCount
-from modelcheck.engine.result import Result, Stats, Trace, Step, Verdict, Violation
-from modelcheck.engine.search import SearchOptions, check
+from modelcheck.engine.errors import (Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
+                                      WorkerFailed)
+from modelcheck.engine.model import (Batched, BatchForm, Counted, Covered, Footprinted, Invariant, Model,
+                                     Parametric, StepKeyed, Symmetric, TransitionCheck, TransitionCount)
+from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.replay import ReplayOutcome, replay
+from modelcheck.engine.result import Result, Stats, Step, Trace, Verdict, Violation
+from modelcheck.engine.strategies import STRATEGIES, Strategy, check
+from modelcheck.engine.stores import STORES
 
 __all__ = [
     "Model", "Invariant", "TransitionCheck", "TransitionCount",
-    "Result", "Stats", "Trace", "Step", "Verdict", "Violation",
-    "SearchOptions", "check", "ReplayOutcome", "replay",
+    "Symmetric", "Batched", "BatchForm", "StepKeyed", "Footprinted", "Parametric", "Covered", "Counted",
+    "Result", "Stats", "Trace", "Step", "Verdict", "Violation", "StopReason",
+    "SearchOptions", "check", "STRATEGIES", "Strategy", "STORES", "ReplayOutcome", "replay",
+    "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",
 ]

@@ -88,7 +88,7 @@ class Model(Protocol):
         ...
 
     def action_actor(self, action: Action) -> str:
-        """Who takes the action (a process, a thread, the kernel)."""
+        """Who takes the action (a process, a thread, a background agent)."""
         ...
 
     def describe_transition(self, before: State, action: Action, after: State) -> list[str]:
@@ -143,11 +143,13 @@ class SymmetricBatchForm(BatchForm, Protocol):
 class Batched(Protocol):
     """The model's transitions as array operations on batches of states (``BatchForm``)."""
 
-    def batch_successors(self) -> BatchForm: ...
+    def batch_successors(self) -> BatchForm | None:
+        """The batch form; None when, for this model's properties or features, it does not apply."""
+        ...
 
 
 @runtime_checkable
-class StepKeyed(Protocol):
+class StepKeyed(Model, Protocol):
     """Steps one key at a time: a key is a step across states (a thread of a script, one kind of event on
     one object), with at most one enabled action per key in a state, and the actions of one key ordered
     with each other. ``step`` lists what ``successors`` lists for that key."""
@@ -199,6 +201,17 @@ class Counted(Protocol):
     def figures(self) -> Mapping[str, float]: ...
 
 
+def batch_form(model: Any, reduce: bool = False) -> BatchForm | None:
+    """The model's batch form, if it offers one that serves this run (under ``reduce``, one that maps rows to
+    representatives too)."""
+    if not isinstance(model, Batched):
+        return None
+    form = model.batch_successors()
+    if form is None or (reduce and not isinstance(form, SymmetricBatchForm)):
+        return None
+    return form
+
+
 def split_properties(model: Any) -> tuple[list[Invariant], list[TransitionCheck], dict[str, int]]:
     """A model's state invariants and transition checks, and the counters of its counted properties.
 
@@ -222,20 +235,3 @@ def _counting(prop: TransitionCount, counters: dict[str, int]) -> TransitionChec
         return True
 
     return TransitionCheck(prop.name, holds, lambda *_: "", prop.watches)
-
-
-def coverage_of(model: Any, fired: Iterable[Action],
-                also: Iterable[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(covered, never covered) coverage items, for models that name them.
-
-    A model may offer ``coverage_items(actions)`` (the items the fired actions
-    cover) and ``coverage_universe()`` (every item a run could cover); the
-    engine only hands it the set of distinct actions that fired, and ``also``
-    the items other processes of the run covered.
-    """
-    items = getattr(model, "coverage_items", None)
-    universe = getattr(model, "coverage_universe", None)
-    if items is None or universe is None:
-        return (), ()
-    covered = set(items(fired)) | set(also)
-    return tuple(sorted(covered)), tuple(item for item in universe() if item not in covered)

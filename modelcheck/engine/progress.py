@@ -57,6 +57,6 @@ class TqdmProgress(Progress):
 def progress_for(quiet: bool, stream: TextIO | None = None) -> Progress:
     """A visible bar only when the user can see it and did not ask for quiet."""
     stream = stream or sys.stderr
-    if quiet or not getattr(stream, "isatty", lambda: False)():
+    if quiet or not stream.isatty():
         return Progress()
     return TqdmProgress(stream)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from modelcheck.engine.errors import StopReason
+
 
 class Verdict(str, Enum):
     HOLDS = "holds"
@@ -21,11 +23,11 @@ class Verdict(str, Enum):
         return self.value
 
     @classmethod
-    def of(cls, violated: bool, incomplete_reason: str | None) -> "Verdict":
+    def of(cls, violated: bool, complete: bool) -> "Verdict":
         """A violation found is a verdict even in an unfinished run; otherwise unfinished means incomplete."""
         if violated:
             return cls.VIOLATED
-        return cls.INCOMPLETE if incomplete_reason is not None else cls.HOLDS
+        return cls.HOLDS if complete else cls.INCOMPLETE
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Trace:
     explanation: str
     initial_state: Any
     steps: tuple[Step, ...]
-    parameters: tuple[tuple[int, int], ...] = ()  # (slot, value) of a run's free parameters (bmc), if any
+    parameters: tuple[tuple[str, int], ...] = ()  # (name, value) of the run's parameters a search chose (bmc)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -76,7 +78,6 @@ class Stats:
     depth: int
     seconds: float
     max_frontier: int = 0
-    executions: int = 0  # DPOR: complete executions explored (the other searches keep states, not executions)
 
     @property
     def states_per_second(self) -> float:
@@ -85,23 +86,26 @@ class Stats:
 
 @dataclass(frozen=True)
 class Result:
+    """What one run found. Built in one place only (``engine.run.Run.result``)."""
+
     verdict: Verdict
     stats: Stats
+    stop: StopReason
     violations: tuple[Violation, ...] = ()
-    incomplete_reason: str | None = None
+    incomplete_reason: str | None = None  # why the search did not finish, in words (None: it finished)
     strategy: str = "bfs"
-    interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # TransitionCount name -> matches
     covered: tuple[str, ...] = ()        # coverage items that fired
     not_covered: tuple[str, ...] = ()    # coverage items the model offers that never fired
+    coverage_known: bool = True          # False: the strategy does not enumerate what fired (bmc)
     reductions: tuple[str, ...] = ()     # reductions the run applied (their traces replay under them)
-    store: str = "dict"                  # dict, compact or fingerprint (see engine.store); none for DPOR
-    store_bytes: int = 0                 # the compact or fingerprint tables' size at the end
-    workers: int = 1
-    miss_probability: float | None = None  # fingerprint store: bound on the chance a state was missed
-    batched: bool = False                # successors came from the model's batch form (array operations)
     notes: tuple[str, ...] = ()          # what the run did other than what was asked, and why
-    model_stats: dict[str, float] = field(default_factory=dict)  # the model's own figures (run_stats())
+    figures: dict[str, Any] = field(default_factory=dict)        # the strategy's own figures (store, workers ...)
+    model_figures: dict[str, float] = field(default_factory=dict)  # the model's own figures (``Counted``)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop is StopReason.INTERRUPTED
 
     @property
     def counterexample(self) -> Trace | None:

@@ -1,12 +1,12 @@
 """The command line.
 
-    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor]
+    python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor|--simulate]
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
-                              [--engine explicit|bmc] [--depth K]
+                              [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
-    python -m modelcheck policies
+    python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
 
 Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
@@ -17,17 +17,16 @@ does not replay), 2 a usage error (one line on stderr, no traceback),
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
+import textwrap
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, NoReturn, Sequence
 
-from modelcheck.engine import SearchOptions, Verdict
-from modelcheck.engine.search import EnginesDisagree, WorkerFailed
+from modelcheck.engine import STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict, WorkerFailed
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
-from modelcheck.runner import PolicyRun, policy_catalogue, replay_trace, run_spec
+from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
 from modelcheck.spec import SpecError, bind, load_spec
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -38,7 +37,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -54,14 +53,10 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override one of the spec's parameters (repeatable)")
     order = p.add_mutually_exclusive_group()
-    order.add_argument("--bfs", dest="strategy", action="store_const", const="bfs",
-                       help="breadth-first search: shortest counterexamples (default)")
-    order.add_argument("--dfs", dest="strategy", action="store_const", const="dfs",
-                       help="depth-first search")
-    order.add_argument("--dpor", dest="strategy", action="store_const", const="dpor",
-                       help="depth-first with dynamic partial-order reduction (scripted scenarios: one "
-                            "execution per order of their conflicting steps); falls back to --bfs, "
-                            "and says so, where executions can repeat a state")
+    for strategy in STRATEGIES.values():  # each strategy that has a flag of its own
+        if strategy.flag_help:
+            order.add_argument(f"--{strategy.name}", dest="strategy", action="store_const", const=strategy.name,
+                               help=strategy.flag_help)
     p.set_defaults(strategy="bfs")
     reduce = p.add_mutually_exclusive_group()
     reduce.add_argument("--reduce", dest="reduce", action="store_true",
@@ -70,7 +65,7 @@ def _check_parser() -> argparse.ArgumentParser:
     reduce.add_argument("--no-reduce", dest="reduce", action="store_false",
                         help="explore every state as reference-world.md counts them (default)")
     p.set_defaults(reduce=False)
-    p.add_argument("--store", choices=("dict", "compact", "fingerprint"),
+    p.add_argument("--store", choices=list(STORES),
                    help="visited states: dict (exact, default with one worker), compact (exact, packed, "
                         "default with several) or fingerprint (8 bytes a state; may miss states, "
                         "and says how likely that is); compact and fingerprint need --bfs")
@@ -82,7 +77,10 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("explicit", "bmc"), default="explicit",
                    help="explicit: search the states (default); bmc: bounded model checking in z3, the "
                         "transition relation unrolled --depth steps (scripted scenarios), as a second opinion")
-    p.add_argument("--depth", type=int, metavar="K", help="bmc: look for counterexamples of at most K steps")
+    p.add_argument("--depth", type=int, metavar="K",
+                   help="bmc: look for counterexamples of at most K steps; --simulate: the longest walk")
+    for name, help_text in sorted({setting for s in STRATEGIES.values() for setting in s.settings}):
+        p.add_argument(f"--{name}", type=int, metavar="N", dest=f"setting_{name}", help=help_text)
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -98,37 +96,26 @@ def _check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
     try:
         if args.engine == "bmc":
+            if args.strategy != "bfs":
+                raise ValueError(f"--engine bmc is a search of its own: it does not combine with --{args.strategy}")
             args.strategy = "bmc"
-        elif args.depth is not None:
-            raise ValueError("--depth needs --engine bmc")
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
-                                store=args.store, workers=args.workers)
+                                store=args.store, workers=args.workers,
+                                settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
+                                               if name.startswith("setting_") and value is not None))
     except ValueError as err:
         raise UsageError(str(err)) from None
     loaded = bind(args.spec, load_spec(args.spec), args.param)
-    if args.symbolic_refs:
-        symbolic = getattr(loaded.world, "with_symbolic_refs", None)
-        if symbolic is None:
-            raise UsageError(f"{args.spec}: this spec's world has no symbolic references")
-        loaded = dataclasses.replace(loaded, world=symbolic())
+    loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
-    if options.strategy == "bmc":
-        from modelcheck.engine.bmc import offers_bmc
-
-        parametric = getattr(loaded.world, "with_held_as_parameters", None)  # unknown counts: free parameters
-        if parametric is not None:
-            loaded = dataclasses.replace(loaded, world=parametric())
-        if not offers_bmc(loaded.world.model(policies[0], loaded.spec.invariants)):
-            raise UsageError(f"{args.spec}: the bounded model checker runs scripted scenarios without symbolic "
-                             f"references; this spec's world is not one")
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce)
-        if any(run.result.store in ("compact", "fingerprint") for run in runs):
+        if any(STORES[run.result.figures["store"]].packed for run in runs if "store" in run.result.figures):
             sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:
         document = export.trace_document(loaded, runs)
@@ -171,20 +158,10 @@ def _replay(argv: Sequence[str]) -> int:
         raise UsageError(str(err)) from None
     failures = 0
     for n, recorded in enumerate(traces, start=1):
-        spec_path = _resolve_spec(recorded["spec"], trace_file)
-        loaded = bind(spec_path, load_spec(spec_path), [f"{k}={v}" for k, v in recorded["params"].items()])
-        if recorded.get("symbolic_refs"):  # found with --symbolic-refs: replayed in that world
-            loaded = dataclasses.replace(loaded, world=loaded.world.with_symbolic_refs())
-        parameters = {int(slot): value for slot, value in recorded.get("parameters", {}).items()}
-        if parameters:  # the bounded model checker chose them: the world with parameters names them
-            loaded = dataclasses.replace(loaded, world=loaded.world.with_held_as_parameters())
+        loaded, outcome = replay_record(recorded, _resolve_spec(recorded["spec"], trace_file))
         steps = recorded["steps"]
-        outcome = replay_trace(loaded, recorded["policy"], recorded["invariants"], recorded["property"],
-                               [step["label"] for step in steps],
-                               initial_state=recorded.get("initial_state"),
-                               recorded_states=[step.get("state") for step in steps], parameters=parameters)
         name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
-        if outcome.ok:
+        if outcome.ok and outcome.trace is not None:
             print(f"{name}: replays; {recorded['property']} violated at step {len(steps)}")
             if not args.quiet:
                 print(text.trace_text(outcome.trace))
@@ -195,13 +172,55 @@ def _replay(argv: Sequence[str]) -> int:
 
 
 def _policies(argv: Sequence[str]) -> int:
-    _Parser(prog="python -m modelcheck policies", description="List the known policies.").parse_args(argv)
-    rows = [(p["name"], p["release"], p["commits"], p["rule"]) for p in policy_catalogue()]
-    widths = [max(len(r[i]) for r in rows + [("policy", "release", "commits", "")]) for i in range(3)]
-    print(f"{'policy'.ljust(widths[0])}  {'release'.ljust(widths[1])}  {'commits'.ljust(widths[2])}  rule")
-    for name, release, commits, summary in rows:
-        print(f"{name.ljust(widths[0])}  {release.ljust(widths[1])}  {commits.ljust(widths[2])}  {summary}")
+    p = _Parser(prog="python -m modelcheck policies",
+                description="List the known policies, each with the commits (and proposals) it is made of.")
+    p.add_argument("--markdown", action="store_true", help="print the README's policy table instead")
+    args = p.parse_args(argv)
+    entries = policy_catalogue()
+    print(_policy_table(entries) if args.markdown else _policy_listing(entries), end="")
     return EXIT_OK
+
+
+def _policy_listing(entries: Sequence[Mapping[str, Any]], width: int = 100) -> str:
+    """Per policy its release and rule, then its base and every piece in effect, in order: commit id (or a
+    proposal's source and date), release, what it changes. '+' marks the pieces the policy adds to the one
+    it builds on; a revert names what it takes out, and the piece it takes out is not listed."""
+    keys = max((len(p["key"]) for e in entries for p in e["pieces"]), default=12)
+    releases = max((len(p["release"]) for e in entries for p in e["pieces"] if p["merged"]), default=5)
+    indent = " " * (4 + keys + 2 + releases + 2)
+
+    def line(head: str, rest: str) -> str:
+        return "\n".join(textwrap.wrap(rest, width, initial_indent=head.ljust(len(indent)), subsequent_indent=indent))
+
+    out: list[str] = []
+    for entry in entries:
+        on = f"  (builds on {entry['builds_on']})" if entry["builds_on"] else ""
+        out += [f"{entry['name']}  {entry['release']}{on}", f"  {entry['rule']}", line("    base", entry["base"])]
+        for p in entry["pieces"]:
+            if p["reverted_by"]:
+                continue
+            release = p["release"] if p["merged"] else ""
+            also = f" (with {', '.join(p['also'])})" if p["also"] else ""
+            reverts = f"reverts {p['reverts']}: " if p["reverts"] else ""
+            head = f"  {'+' if p['added'] else ' '} {p['key'].ljust(keys)}  {release}"
+            out.append(line(head, reverts + p["changes"] + also))
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _policy_table(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The README's policy table: policy, era, the commits it adds to the policy it builds on, its rule."""
+    def cited(piece: Mapping[str, Any]) -> str:
+        also = f" (with {', '.join(piece['also'])})" if piece["also"] else ""
+        return piece["key"] + also + (f" (reverts {piece['reverts']})" if piece["reverts"] else "")
+
+    rows = ["| policy | era | commits | rule |", "|---|---|---|---|"]
+    for entry in entries:
+        commits = ", ".join(cited(p) for p in entry["pieces"] if p["added"]) or "-"
+        if entry["builds_on"]:
+            commits = f"`{entry['builds_on']}` + {commits}"
+        rows.append(f"| `{entry['name']}` | {entry['release']} | {commits} | {entry['rule']} |")
+    return "\n".join(rows) + "\n"
 
 
 def _matrix(argv: Sequence[str]) -> int:
@@ -220,10 +239,9 @@ def _matrix(argv: Sequence[str]) -> int:
         options = SearchOptions(max_states=args.max_states, time_limit=args.time_limit)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    files = matrix.spec_files(args.specs)
-    if not files:
+    if not spec_files(args.specs):
         raise UsageError("no spec files given and none in ./specs")
-    rows = matrix.build(args.specs, options, quiet=args.quiet)
+    rows = run_matrix(args.specs, options, quiet=args.quiet)
     command = "python -m modelcheck matrix" + (" " + " ".join(args.specs) if args.specs else "")
     md, js = matrix.write(rows, Path(args.out_dir), command)
     runs = [run for row in rows for run in row.runs]

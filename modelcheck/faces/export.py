@@ -16,7 +16,8 @@ from modelcheck.runner import PolicyRun
 from modelcheck.spec import LoadedSpec
 
 RESULT_SCHEMA = "modelcheck.result/1"
-TRACE_SCHEMA = "modelcheck.trace/1"
+TRACE_SCHEMA = "modelcheck.trace/2"
+OLD_TRACE_SCHEMA = "modelcheck.trace/1"  # read where it can be: no parameters of the run
 
 
 class TraceFileError(Exception):
@@ -42,13 +43,14 @@ def run_json(run: PolicyRun) -> dict[str, Any]:
         "states_per_second": round(r.stats.states_per_second, 1),
         "search": r.strategy,
         "reductions": list(r.reductions),
-        "store": r.store,
-        "store_bytes": r.store_bytes,
-        "workers": r.workers,
-        "miss_probability": r.miss_probability,
-        "batched": r.batched,
+        "store": r.figures.get("store", "none"),
+        "store_bytes": r.figures.get("store_bytes", 0),
+        "workers": r.figures.get("workers", 1),
+        "miss_probability": r.figures.get("miss_probability"),
+        "batched": r.figures.get("batched", False),
+        "figures": dict(r.figures),
         "notes": list(r.notes),
-        "model_stats": dict(r.model_stats),
+        "model_stats": dict(r.model_figures),
         "covered": list(r.covered),
         "not_covered": list(r.not_covered),
         "missing_coverage": list(run.missing_coverage),
@@ -88,7 +90,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun]) -> dict[str, A
                 "spec": loaded.path,
                 "spec_id": loaded.spec.id,
                 "params": loaded.params,
-                "symbolic_refs": bool(getattr(loaded.world, "symbolic_refs", False)),
+                "variants": list(run.variants),
                 "policy": run.policy,
                 "invariants": list(run.invariants),
                 "search": run.result.strategy,
@@ -96,7 +98,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun]) -> dict[str, A
                 "property": trace.property,
                 "explanation": trace.explanation,
                 "initial_state": trace.initial_state,
-                "parameters": {str(slot): value for slot, value in trace.parameters},
+                "parameters": dict(trace.parameters),
                 "steps": trace_json(trace),
             })
     return {"schema": TRACE_SCHEMA, "modelcheck": __version__, "traces": traces}
@@ -121,7 +123,7 @@ def read_trace_file(path: str | Path) -> list[dict[str, Any]]:
         raise TraceFileError(f"{path}: cannot be read: {err}") from None
     except json.JSONDecodeError as err:
         raise TraceFileError(f"{path}: not JSON (line {err.lineno}: {err.msg})") from None
-    if not isinstance(document, dict) or document.get("schema") != TRACE_SCHEMA:
+    if not isinstance(document, dict) or document.get("schema") not in (TRACE_SCHEMA, OLD_TRACE_SCHEMA):
         raise TraceFileError(f"{path}: not a modelcheck trace file (expected schema {TRACE_SCHEMA!r})")
     traces = document.get("traces")
     if not isinstance(traces, list) or not traces:
@@ -135,4 +137,11 @@ def read_trace_file(path: str | Path) -> list[dict[str, Any]]:
         for m, step in enumerate(trace["steps"], start=1):
             if not isinstance(step, dict) or not isinstance(step.get("label"), str):
                 raise TraceFileError(f"{path}: trace {n} step {m} has no label")
+        if document["schema"] == OLD_TRACE_SCHEMA:
+            if trace.get("parameters"):
+                raise TraceFileError(f"{path}: trace {n} is in the old format {OLD_TRACE_SCHEMA!r}, whose parameters "
+                                     "name state slots, which a later layout may have moved: find it again")
+            trace["variants"] = ["symbolic"] if trace.pop("symbolic_refs", False) else []
+        if not isinstance(trace.get("variants", []), list) or not isinstance(trace.get("parameters", {}), dict):
+            raise TraceFileError(f"{path}: trace {n} has malformed variants or parameters")
     return traces

@@ -9,54 +9,15 @@ where it states another. The files are generated, never edited by hand.
 from __future__ import annotations
 
 import json
-import re
-import sys
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
 from modelcheck import __version__
-from modelcheck.engine import SearchOptions, Verdict
-from modelcheck.engine.progress import Progress
-from modelcheck.runner import PolicyRun, run_spec
-from modelcheck.spec import LoadedSpec, bind, load_spec
+from modelcheck.engine import Verdict
+from modelcheck.runner import PolicyRun, Row
 
-MATRIX_SCHEMA = "modelcheck.matrix/1"
-
-
-@dataclass(frozen=True)
-class Row:
-    loaded: LoadedSpec
-    runs: tuple[PolicyRun, ...]
-
-
-def _natural(text: str) -> list:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def spec_files(paths: Sequence[str]) -> list[Path]:
-    """The given spec files, or every spec in ./specs when none is given."""
-    if paths:
-        return [Path(p) for p in paths]
-    return sorted(Path("specs").glob("*.py"))
-
-
-def build(paths: Sequence[str], options: SearchOptions, quiet: bool = False) -> list[Row]:
-    rows = []
-    for path in spec_files(paths):
-        loaded = bind(path, load_spec(path))
-        policies = loaded.policies()
-        runs = tuple(run_spec(loaded, policies, options, Progress))
-        if not quiet:
-            worst = sum(1 for run in runs if run.as_expected is False)
-            print(f"{loaded.spec.id:>8}  {path}  {sum(r.result.stats.seconds for r in runs):6.2f} s"
-                  + (f"  {worst} differ" if worst else ""), file=sys.stderr)
-        rows.append(Row(loaded, runs))
-        if any(run.result.interrupted for run in runs):
-            break
-    rows.sort(key=lambda row: _natural(row.loaded.spec.id))
-    return rows
+MATRIX_SCHEMA = "modelcheck.matrix/2"
 
 
 def _cell_json(row: Row, run: PolicyRun) -> dict[str, Any]:
@@ -73,7 +34,7 @@ def _cell_json(row: Row, run: PolicyRun) -> dict[str, Any]:
         "property": None if trace is None else trace.property,
         "expected": row.loaded.spec.expect.get(run.policy),
         "as_expected": None if run.policy not in row.loaded.spec.expect else run.as_expected,
-        "spurious_copies": r.counts.get("spurious_copies", 0),
+        "counts": dict(r.counts),
     }
 
 
@@ -101,7 +62,7 @@ def to_json(rows: Sequence[Row]) -> dict[str, Any]:
 def _cell_text(row: Row, run: PolicyRun) -> str:
     r = run.result
     verdict = r.verdict.value
-    if r.verdict is Verdict.VIOLATED:
+    if r.verdict is Verdict.VIOLATED and r.counterexample is not None:
         verdict = f"violated({len(r.counterexample)})"
     mark = ""
     if run.policy in row.loaded.spec.expect:

@@ -66,7 +66,7 @@ def counterexamples(runs: Sequence[PolicyRun]) -> str:
         for violation in r.violations:
             trace = violation.trace
             shortest = {"bfs": "shortest counterexample", "bmc": "shortest counterexample (bounded model checking)",
-                        "dpor": "counterexample (depth-first, DPOR)"}.get(
+                        "dpor": "counterexample (depth-first, DPOR)", "simulate": "counterexample (a random walk)"}.get(
                 r.strategy, "counterexample (depth-first)")
             count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""
             parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {len(trace)} steps{count}\n"
@@ -109,21 +109,26 @@ def stores(runs: Sequence[PolicyRun]) -> str:
     lines = []
     for run in runs:
         r = run.result
-        line = f"  {run.policy}: {r.store} store" + (f" in {r.workers} workers" if r.workers > 1 else "")
-        if r.batched:
+        f = r.figures
+        if "store" not in f:
+            continue
+        workers = f.get("workers", 1)
+        line = f"  {run.policy}: {f['store']} store" + (f" in {workers} workers" if workers > 1 else "")
+        if f.get("batched"):
             line += ", batch successors"
-        if r.store_bytes and r.stats.states >= 10_000:  # below that the figure is the tables' starting size
-            line += f", {r.store_bytes / 2**20:,.1f} MiB ({r.store_bytes / r.stats.states:.1f} bytes/state)"
-        if r.miss_probability is not None:
-            line += f"; probability that a state was missed at most {r.miss_probability:.1e}"
+        size = f.get("store_bytes", 0)
+        if size and r.stats.states >= 10_000:  # below that the figure is the tables' starting size
+            line += f", {size / 2**20:,.1f} MiB ({size / r.stats.states:.1f} bytes/state)"
+        if f.get("miss_probability") is not None:
+            line += f"; probability that a state was missed at most {f['miss_probability']:.1e}"
         lines.append(line)
     return "\nstores:\n" + "\n".join(lines)
 
 
 def model_figures(runs: Sequence[PolicyRun]) -> str:
     """The world's own figures per run (e.g. the solver's calls, cache hits and seconds)."""
-    lines = [f"  {run.policy}: " + ", ".join(f"{name} {value:,}" for name, value in run.result.model_stats.items())
-             for run in runs if run.result.model_stats]
+    lines = [f"  {run.policy}: " + ", ".join(f"{name} {value:,}" for name, value in run.result.model_figures.items())
+             for run in runs if run.result.model_figures]
     return ("also measured:\n" + "\n".join(lines)) if lines else ""
 
 

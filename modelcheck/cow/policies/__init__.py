@@ -1,6 +1,8 @@
 """The policy registry: every module of this package that defines ``POLICY``.
 
 Policies are found by scanning the package, so adding one is adding a file.
+Each is composed of pieces, one per kernel commit or proposal
+(``modelcheck.cow.policies.pieces``); those register themselves as their modules load.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from functools import cache
 
 from modelcheck.cow.policies.base import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, PageInfo,
                                           Policy, Unshare, WriteFault)
+from modelcheck.cow.policies.pieces import Era, Piece, registered_pieces
 
-__all__ = ["GUP_PIN_COUNTING_BIAS", "ForkPage", "GupFirst", "GupRequest", "PageInfo", "Policy", "Unshare",
-           "WriteFault", "all_policies", "get_policy", "policy_names"]
+__all__ = ["GUP_PIN_COUNTING_BIAS", "Era", "ForkPage", "GupFirst", "GupRequest", "PageInfo", "Piece", "Policy",
+           "Unshare", "WriteFault", "all_pieces", "all_policies", "get_policy", "policy_names"]
 
 
 @cache
 def _registry() -> dict[str, Policy]:
     found: dict[str, Policy] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.name == "base":
+        if info.name in ("base", "catalogue", "pieces"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         policy = getattr(module, "POLICY", None)
@@ -45,6 +48,12 @@ def get_policy(name: str) -> Policy:
         return _registry()[name]
     except KeyError:
         raise KeyError(f"unknown policy {name!r} (known: {', '.join(policy_names())})") from None
+
+
+def all_pieces() -> list[Piece]:
+    """Every piece of the package: in the order the policies first use them, then any no policy uses."""
+    used = list(dict.fromkeys(p for policy in all_policies() if isinstance(policy, Era) for p in policy.pieces))
+    return used + [p for p in registered_pieces() if p not in used]
 
 
 def _release_key(release: str) -> tuple[int, ...]:

@@ -1,33 +1,41 @@
 """``andrea_cor``: direction C, Andrea Arcangeli's proposal (Jan 2021, never merged).
 
-"[PATCH 0/1] mm: restore full accuracy in COW page reuse" reverted 09854ba94c6a
-(and its KSM and counter follow-ups) back to reuse on mapcount (plus swap count)
-under the page lock, whatever the refcount; fork's early copy of pinned pages
-(70e806e4e645, already merged) stays. His tree then replaced the forced COW
-break in GUP by copy-on-read: a read GUP (FOLL_GET or FOLL_PIN) of an
-anonymous page that is mapped more than once takes an unsharing fault that
-gives the caller a private copy, still mapped read-only.
+His revert of the do_wp_page simplification, on top of the v5.9 tree with
+fork's early copy of pinned pages (70e806e4e645, already merged, which he
+kept), and the copy-on-read his tree put in place of the forced COW break in
+GUP.
 """
 
 from modelcheck.cow.policies.base import GupRequest, PageInfo, Unshare
-from modelcheck.cow.policies.mapcount import MapcountPolicy
-from modelcheck.cow.policies.page_count_fork_copy import PageCountForkCopyPolicy
+from modelcheck.cow.policies.mapcount import Pre2020Rule
+from modelcheck.cow.policies.page_count import DoWpPageSimplification, PageCountPolicy
+from modelcheck.cow.policies.page_count_fork_copy import EarlyCowForPinnedPages
+from modelcheck.cow.policies.pieces import era, proposal
 
 
-class AndreaCorPolicy(MapcountPolicy):
-    name = "andrea_cor"
-    release = "proposal, Jan 2021"
-    commits = ()
-    summary = "direction C: mapcount reuse plus copy-on-read unsharing for read GUP of shared pages"
+@proposal("mm: restore full accuracy in COW page reuse", "S3", "9 Jan 2021",
+          "reuse on mapcount + swap count under the page lock",
+          reverts=DoWpPageSimplification)
+class RestoreFullAccuracy(Pre2020Rule):
+    """S2/S3: reverts 09854ba94c6a (and its KSM and counter follow-ups be068f29034f, 1a0cf26323c8), so a
+    page mapped once is never copied just because of extra references."""
 
-    fork_page = PageCountForkCopyPolicy.fork_page  # 70e806e4e645, which his revert kept
+
+@proposal("mm: gup: COR: copy-on-read fault", "S34", "Jan 2021",
+          "a read GUP of a page mapped more than once copies it first (R/O)")
+class CopyOnReadForReadGup(Pre2020Rule):
+    """aa.git branch mapcount_deshare (S34; a series of commits, no mainline id): any read GUP, FOLL_GET or
+    FOLL_PIN, of an anonymous page mapped more than once takes an unsharing fault that gives the caller a
+    private copy; a page mapped once is kept."""
 
     def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
-        """Copy-on-read: any read GUP (FOLL_GET or FOLL_PIN) of a page mapped more than once."""
         return page.mapcount > 1
 
     def unshare(self, page: PageInfo) -> Unshare:
         return Unshare.COPY if page.mapcount > 1 else Unshare.KEEP
 
 
+AndreaCorPolicy = era("andrea_cor", "proposal, Jan 2021", PageCountPolicy,
+                      [EarlyCowForPinnedPages, RestoreFullAccuracy, CopyOnReadForReadGup],
+                      summary="direction C: mapcount reuse plus copy-on-read unsharing for read GUP of shared pages")
 POLICY = AndreaCorPolicy()

@@ -1,31 +1,29 @@
 """``anon_exclusive``: v5.19, "COW fixes part 2: reliable GUP pins of anonymous pages"; direction B.
 
-6c287605fd56 ("mm: remember exclusively mapped anonymous pages with
-PG_anon_exclusive") and the rest of David Hildenbrand's series:
-* a write fault on an exclusive page reuses it at once; otherwise the 5.18
-  refcount chain decides, and a reuse marks the page exclusive; a new page is
-  exclusive;
-* fork shares a page only after clearing its exclusive flag, which it refuses
-  for an exclusive page that may be pinned (MMF_HAS_PINNED and
-  page_maybe_dma_pinned): that page is copied for the child instead;
-* a FOLL_PIN without FOLL_WRITE on a read-only PTE of a non-exclusive page
-  first triggers FAULT_FLAG_UNSHARE: the page is kept (and marked exclusive)
-  when the 5.18 chain would reuse it, else copied into a fresh exclusive page
-  that stays mapped read-only. FOLL_GET reads are left alone (never reliable);
-* reclaim unmaps an exclusive page only if it can clear its exclusive flag,
-  which fails for a maybe-pinned page; the swap PTE keeps the exclusive bit and
-  swap-in restores it (x86 had the bit in 5.19).
+David Hildenbrand's series (S11, final list S12; the unsharing builds on
+patches by Andrea Arcangeli, S13). Its decisions come from four of its commits, each a
+piece below; the rest of the series prepares rmap, hugetlb and the debug checks
+and decides nothing here. What the world itself does for this policy (a new
+page and a reused one are marked exclusive, fork clears the flag on a page it
+shares) comes with ``uses_exclusive``.
 """
 
 from modelcheck.cow.policies.base import ForkPage, GupRequest, PageInfo, Unshare, WriteFault
+from modelcheck.cow.policies.mapcount import Pre2020Rule
+from modelcheck.cow.policies.pieces import commit, era
 from modelcheck.cow.policies.refcount_5_18 import Refcount518Policy
 
 
-class AnonExclusivePolicy(Refcount518Policy):
-    name = "anon_exclusive"
-    release = "v5.19"
-    commits = ("6c287605fd56",)
-    summary = "PG_anon_exclusive: exclusive pages reuse; R/O pins unshare; fork copies pinned exclusive pages"
+@commit("6c287605fd56", "mm: remember exclusively mapped anonymous pages with PG_anon_exclusive", "v5.19",
+        "reuse exclusive pages; fork copies, unmap refuses pinned exclusive ones",
+        also=("78fbe906cc90",))
+class RememberAnonExclusive(Pre2020Rule):
+    """The commit message (S14) names all three: the COW logic always reuses an exclusive page (a page that
+    might be shared goes through the 5.18 chain, and a reuse marks it exclusive); fork() must clear the flag
+    to share a page and cannot for a pinned one (MMF_HAS_PINNED and page_maybe_dma_pinned), so it copies it
+    for the child; swap-out must clear it before unmapping and fails for a pinned page. The flag itself is
+    78fbe906cc90 (PG_mappedtodisk reused as PG_anon_exclusive for anonymous pages)."""
+
     uses_exclusive = True
 
     def write_fault(self, page: PageInfo) -> WriteFault:
@@ -37,26 +35,52 @@ class AnonExclusivePolicy(Refcount518Policy):
         return not page.exclusive and super().drains_lru_before_reuse(page)
 
     def fork_page(self, page: PageInfo) -> ForkPage:
-        if page.exclusive and page.has_pinned and page.maybe_dma_pinned:
-            return ForkPage.COPY
-        return ForkPage.SHARE
-
-    def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
-        """gup_must_unshare: FOLL_PIN without FOLL_WRITE on a page that is not exclusive."""
-        return request.pin and not page.exclusive
-
-    def swapin_reuse(self, page: PageInfo, swap_exclusive: bool) -> bool:
-        """The swap PTE's exclusive bit restores exclusivity; otherwise the 5.18 rule."""
-        return swap_exclusive or super().swapin_reuse(page, swap_exclusive)
+        """page_try_dup_anon_rmap: a page that is not exclusive is shared as it is; only an exclusive one
+        goes through the pin check of 70e806e4e645."""
+        if not page.exclusive:
+            return ForkPage.SHARE
+        return super().fork_page(page)
 
     def unmap_refuses(self, page: PageInfo) -> bool:
         """page_try_share_anon_rmap: an exclusive page that may be pinned cannot be unmapped."""
         return page.exclusive and page.maybe_dma_pinned
 
+
+@commit("c89357e27f20", "mm: support GUP-triggered unsharing of anonymous pages", "v5.19",
+        "unsharing keeps a page the write-fault test would reuse, else copies")
+class UnshareFault(Pre2020Rule):
+    """FAULT_FLAG_UNSHARE (S13) goes through do_wp_page's reuse test without making the PTE writable: an
+    exclusive page needs nothing, a page the test would reuse is kept and marked exclusive, any other is
+    copied into a fresh exclusive page that stays mapped read-only."""
+
     def unshare(self, page: PageInfo) -> Unshare:
-        if page.exclusive or Refcount518Policy.write_fault(self, page) is WriteFault.REUSE:
-            return Unshare.KEEP
-        return Unshare.COPY
+        return Unshare.KEEP if self.write_fault(page) is WriteFault.REUSE else Unshare.COPY
 
 
+@commit("a7f226604170", "mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
+        "v5.19", "a FOLL_PIN read of a non-exclusive page unshares it first")
+class ReadOnlyPinsUnshare(Pre2020Rule):
+    """gup_must_unshare (S32): FOLL_PIN without FOLL_WRITE on a read-only PTE of a page that is not
+    exclusive. FOLL_GET reads are left alone: they are never reliable (S15)."""
+
+    def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
+        return request.pin and not page.exclusive
+
+
+@commit("1493a1913e34", "mm/swap: remember PG_anon_exclusive via a swp pte bit", "v5.19",
+        "an exclusive swap PTE is swapped in writable at once",
+        also=("3e20889cfbee",))
+class SwapPteKeepsExclusive(Pre2020Rule):
+    """Swap-out records exclusivity in the swap PTE and do_swap_page restores it; otherwise the 5.18
+    refcount rule decides. x86 has the bit from 3e20889cfbee (x86/pgtable: support
+    __HAVE_ARCH_PTE_SWP_EXCLUSIVE), in the same release."""
+
+    def swapin_reuse(self, page: PageInfo, swap_exclusive: bool) -> bool:
+        return swap_exclusive or super().swapin_reuse(page, swap_exclusive)
+
+
+AnonExclusivePolicy = era(
+    "anon_exclusive", "v5.19", Refcount518Policy,
+    [RememberAnonExclusive, UnshareFault, ReadOnlyPinsUnshare, SwapPteKeepsExclusive],
+    summary="PG_anon_exclusive: exclusive pages reuse; R/O pins unshare; fork copies pinned exclusive pages")
 POLICY = AnonExclusivePolicy()

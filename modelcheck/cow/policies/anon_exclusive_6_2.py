@@ -1,28 +1,34 @@
-"""``anon_exclusive_6_2``: v6.0 to v6.2, the anon_exclusive line completed.
-
-* 64fe24a3e05e ("mm/mprotect: try avoiding write faults for exclusive
-  anonymous pages when changing protection", v6.0): mprotect(PROT_WRITE) sets
-  the write bit directly on a private anonymous PTE whose page is exclusive,
-  when the PTE has no uffd-wp bit and soft-dirty tracking does not need a fault
-  (the PTE is already soft-dirty). 6.0 also required the PTE to be dirty; by
-  6.2 that is dropped for private mappings, which is what is modelled.
-* 84209e87c696 and 8d6a0ac09a16 (v6.2): R/O long-term pins unshare anything in
-  a COW mapping, not only anonymous pages. The world's pages are all
-  anonymous, so this part changes nothing here.
-"""
+"""``anon_exclusive_6_2``: v6.0 to v6.2, the anon_exclusive line completed."""
 
 from modelcheck.cow.policies.anon_exclusive import AnonExclusivePolicy
 from modelcheck.cow.policies.base import PageInfo
+from modelcheck.cow.policies.mapcount import Pre2020Rule
+from modelcheck.cow.policies.pieces import commit, era
 
 
-class AnonExclusive62Policy(AnonExclusivePolicy):
-    name = "anon_exclusive_6_2"
-    release = "v6.2"
-    commits = ("64fe24a3e05e", "84209e87c696", "8d6a0ac09a16")
-    summary = "anon_exclusive plus mprotect write-upgrade of exclusive pages"
+@commit("64fe24a3e05e", "mm/mprotect: try avoiding write faults for exclusive anonymous pages when changing "
+        "protection", "v6.0", "mprotect(PROT_WRITE) maps an exclusive, soft-dirty PTE writable")
+class MprotectUpgradesExclusive(Pre2020Rule):
+    """S26: mprotect sets the write bit directly on a private anonymous PTE whose page is exclusive, when the
+    PTE has no uffd-wp bit and soft-dirty tracking needs no fault (the PTE is already soft-dirty). 6.0 also
+    required the PTE to be dirty; by 6.2 a later commit ("mm/mprotect: allow clean exclusive anon pages to be
+    writable", Nadav Amit, Nov 2022; its mainline id is not verified) drops that for private mappings. The
+    world has no dirty bit, so this piece is the 6.2 rule."""
 
     def mprotect_makes_writable(self, page: PageInfo, pte_soft_dirty: bool) -> bool:
         return page.exclusive and pte_soft_dirty
 
 
+@commit("84209e87c696", "mm/gup: reliable R/O long-term pinning in COW mappings", "v6.2",
+        "R/O longterm pins unshare non-anon pages (none here)",
+        also=("8d6a0ac09a16",))
+class ReliableReadOnlyLongtermPins(Pre2020Rule):
+    """S27: a FOLL_LONGTERM read pin in a COW mapping unshares anything that is not an exclusive anonymous
+    page (the zero page, a page-cache page), which 8d6a0ac09a16 (mm: extend FAULT_FLAG_UNSHARE support to
+    anything in a COW mapping) made possible. Overrides nothing: for anonymous pages 5.19 already did it."""
+
+
+AnonExclusive62Policy = era("anon_exclusive_6_2", "v6.2", AnonExclusivePolicy,
+                            [MprotectUpgradesExclusive, ReliableReadOnlyLongtermPins],
+                            summary="anon_exclusive plus mprotect write-upgrade of exclusive pages")
 POLICY = AnonExclusive62Policy()

@@ -3,9 +3,9 @@
 The mechanisms of the world (faults, fork, GUP, write-protection) ask the
 policy; the policy answers from what the kernel could see at that point (the
 page's counters and flags, the mm's flags). A new policy is one new module in
-this package that defines ``POLICY``; nothing else changes. A policy that
-refines an earlier era subclasses that era's class and overrides only what
-changed, so each module reads as the era's diff.
+this package that defines ``POLICY``; nothing else changes. Each policy is
+composed of the commits that changed a decision, one piece each, on top of the
+rule before 2020 (``pieces.py``), so each module reads as the era's diff.
 
 Every decision has a default: the behaviour before 2020 (share at fork,
 no special GUP handling beyond a write fault for FOLL_WRITE, write-protect
@@ -94,7 +94,7 @@ class Policy(ABC):
 
     name: ClassVar[str]
     release: ClassVar[str]              # the kernel release(s) that used the rule
-    commits: ClassVar[tuple[str, ...]]  # the commit ids that introduced it
+    commits: ClassVar[tuple[str, ...]]  # the commit ids it is made of (derived from its pieces)
     summary: ClassVar[str]              # one line for `modelcheck policies`
     uses_exclusive: ClassVar[bool] = False  # the world tracks PG_anon_exclusive for it
     # 6ce64428d620 (v5.12): a write fault in a uffd-wp VMA first flushes a TLB flush still pending

@@ -1,4 +1,4 @@
-"""``mapcount``: the rule up to v5.7 (and v5.8 for the fault path).
+"""``mapcount``: the rule up to v5.7 (and v5.8 for the fault path), the base of every composition.
 
 do_wp_page took the page lock and asked reuse_swap_page(): reuse the page when
 its mapcount plus the swap count of its swap slot is at most one, whatever its
@@ -9,18 +9,24 @@ CVE-2020-29374 (Jann Horn, Project Zero issue 2045).
 
 Read in the v5.7 tree (mm/memory.c do_wp_page, mm/swapfile.c reuse_swap_page):
 the test is ``mapcount + swapcount <= 1``, decided under the page lock (if
-another path holds it, the fault sleeps in lock_page and looks again);  (the swap count of the page's swap
-slot; a page in the swap cache has one for every swap PTE still naming it).
+another path holds it, the fault sleeps in lock_page and looks again); the
+swap count is that of the page's swap slot, one for every swap PTE still
+naming it.
 """
 
 from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
+from modelcheck.cow.policies.pieces import era
 
 
-class MapcountPolicy(Policy):
-    name = "mapcount"
-    release = "<= v5.7"
-    commits = ()  # the long-standing rule; 17839856fd58 (v5.8) kept it for faults
-    summary = "reuse on a write fault when the page's mapcount is 1 (refcount ignored)"
+class Pre2020Rule(Policy):
+    """Before 2020: reuse if mapcount + swap count <= 1 (page lock), fork shares.
+
+    Every decision as it was before 2020, the base every piece of every era
+    builds on: the write fault is the mapcount rule above; everything else is
+    the default of ``Policy``: fork shares, GUP faults first only for
+    FOLL_WRITE, swap-in reuses on reuse_swap_page(), nothing refuses to
+    write-protect or unmap.
+    """
 
     def write_fault(self, page: PageInfo) -> WriteFault:
         if page.locked:
@@ -28,4 +34,6 @@ class MapcountPolicy(Policy):
         return WriteFault.REUSE if page.mapcount + page.swapcount <= 1 else WriteFault.COPY
 
 
+MapcountPolicy = era("mapcount", "<= v5.7", Pre2020Rule, [],
+                     summary="reuse on a write fault when the page's mapcount is 1 (refcount ignored)")
 POLICY = MapcountPolicy()

@@ -1,11 +1,12 @@
-"""Symbolic execution of a model's own step code, for the bounded model checker (``bmc``).
+"""Bit-vector frames: symbolic execution of a model's own step code, for the bounded model checker.
 
 A state that is a flat tuple of small integers can be replaced by a
 ``SymState`` of z3 bit-vector terms; the model's successor code then runs on
 it unchanged. Arithmetic and bitwise operations build terms; wherever the code
 needs a Python value (an ``if``, a list index, a dictionary key, ``range``),
 ``Path`` asks z3 which values are feasible under the path's constraints and
-the code is run once per feasible choice (``every_path``). Each run yields the
+the code is run once per feasible choice (``every_path``, on the one driver of
+``driver``). Each run yields the
 transitions of one path: a condition on the input state and, per successor,
 the terms of its slots. ``list.count`` on a slice is a sum of indicators, so
 counting does not split paths.
@@ -21,6 +22,8 @@ from typing import Any, Callable, Iterator
 
 import z3
 
+from modelcheck.symbolic.driver import Choices, Infeasible, every_run
+
 WIDTH = 32
 
 
@@ -34,10 +37,6 @@ def _term(value: Any) -> Any:
     return z3.BitVecVal(operator.index(value), WIDTH)
 
 
-class Infeasible(Exception):
-    """The path's constraints contradict each other (never expected: every choice is checked first)."""
-
-
 class StalePath(Exception):
     """A term was used after its path ended (kept in a memo across steps, say): a bug to fix, never a
     path to drop."""
@@ -47,19 +46,17 @@ class TooManyValues(Exception):
     """The step code needs a term as a Python value, and the term has too many feasible values."""
 
 
-class Path:
+class Path(Choices):
     """The choices of one run through the step code: replayed from ``prefix``, then the first feasible
     one, remembering each other feasible choice for a later run."""
 
     VALUES_CAP = 4096  # a value the code needs concretely, with more feasible values than this, is an error
 
     def __init__(self, solver: Any, prefix: tuple[Any, ...] = (), known: list[tuple[Any, Any]] | None = None) -> None:
+        super().__init__(prefix)
         self.solver = solver  # holds what every state satisfies; each constraint of the path is pushed on it
-        self.prefix = prefix
         self.known = known or []  # (variable, value) pairs the solver's assertions imply: decide without asking
-        self.taken: list[Any] = []
         self.constraints: list[Any] = []  # every condition the path took, over the state's own terms
-        self.pending: list[tuple[Any, ...]] = []
         self.pushes = 0
         self.closed = False
 
@@ -73,7 +70,7 @@ class Path:
         """``term`` simplified with the known values put in."""
         return z3.simplify(z3.substitute(term, *self.known) if self.known else term)
 
-    def close(self) -> None:
+    def end(self) -> None:
         """Take the path's constraints off the solver."""
         for _ in range(self.pushes):
             self.solver.pop()
@@ -94,20 +91,9 @@ class Path:
         if z3.is_true(given) or z3.is_false(given):  # implied: recorded for the guard, no question asked
             self.constraints.append(condition if z3.is_true(given) else z3.Not(condition))
             return z3.is_true(given)
-        n = len(self.taken)
-        if n < len(self.prefix):
-            choice = bool(self.prefix[n])
-            self.taken.append(choice)
-            self._constrain(condition if choice else z3.Not(condition))
-            return choice
         # two questions: with the bit-blasting solver they cost less than one solution to evaluate
-        yes, no = self._feasible(condition), self._feasible(z3.Not(condition))
-        if not (yes or no):
-            raise Infeasible("the path is infeasible")
-        choice = yes
-        if yes and no:
-            self.pending.append(tuple(self.taken) + (not choice,))
-        self.taken.append(choice)
+        choice = bool(self.take(lambda: [answer for answer in (True, False)
+                                         if self._feasible(condition if answer else z3.Not(condition))]))
         self._constrain(condition if choice else z3.Not(condition))
         return choice
 
@@ -122,14 +108,7 @@ class Path:
         if z3.is_bv_value(given):
             self.constraints.append(term == given)
             return given.as_signed_long()
-        n = len(self.taken)
-        if n < len(self.prefix):
-            v = int(self.prefix[n])
-        else:
-            values = self._values(term)
-            v = values[0]
-            self.pending.extend(tuple(self.taken) + (w,) for w in values[1:])
-        self.taken.append(v)
+        v = int(self.take(lambda: self._values(term)))  # type: ignore[call-overload]
         self._constrain(term == z3.BitVecVal(v, WIDTH))
         return v
 
@@ -145,8 +124,6 @@ class Path:
                                     "possibilities on the states the frame holds")
             self.solver.add(term != z3.BitVecVal(v, WIDTH))
         self.solver.pop()
-        if not found:
-            raise Infeasible("the path is infeasible")
         return sorted(found)
 
 
@@ -282,14 +259,4 @@ def every_path(solver: Any, run: Callable[[Path], Any],
     raises is not caught: the bounded model checker asks only about states some run reaches, where the
     explicit engines run the same code without failing.
     """
-    results, todo = [], [()]
-    while todo:
-        path = Path(solver, todo.pop(), known)
-        try:
-            results.append((run(path), path))
-        except Infeasible:
-            pass
-        finally:
-            path.close()
-        todo.extend(path.pending)
-    return results
+    return every_run(lambda prefix: Path(solver, prefix, known), run, skip=Infeasible)

@@ -22,11 +22,12 @@ import time
 import traceback
 from typing import Any
 
-from modelcheck.engine.levels import LevelWorker, Stopped, result_of, stop_reason
-from modelcheck.engine.model import Model, coverage_of
+from modelcheck.engine.errors import StopReason, Stopped, WorkerFailed
+from modelcheck.engine.model import Covered, Model
 from modelcheck.engine.progress import Progress
-from modelcheck.engine.result import Result
-from modelcheck.engine.search import WorkerFailed
+from modelcheck.engine.run import Run
+from modelcheck.engine.stores import STORES, miss_probability
+from modelcheck.engine.strategies.levels import LevelWorker, record_found, store_figures
 
 PROGRESS_EVERY = 0.5  # seconds between a worker's progress messages within a level
 
@@ -55,22 +56,23 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
                  reports: Any, stop: Any, deadline: float | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     partitions = len(inboxes)
-    worker = LevelWorker(model, store=store, reduce=options.reduce, stop_at_first=options.stop_at_first,
-                         me=me, partitions=partitions, deadline=deadline, should_stop=stop.is_set)
+    run = Run(model, options, Progress(), "bfs")  # this worker's share of the run, reported to the parent
+    run.deadline = deadline
+    worker = LevelWorker(run, store, me=me, partitions=partitions, should_stop=stop.is_set)
     inbox = inboxes[me]
     try:
+        stopped: StopReason | None = None
         try:
             worker.seed(list(model.initial_states()))
-            stopped = None
         except Stopped as s:
             stopped = s.reason
         reports.put(("level", me, worker.next_size, worker.stored, worker.transitions, len(worker.found), stopped))
         while True:
             command = commands.get()
             if command[0] == "finish":
-                covered, _ = coverage_of(model, worker.fired())
-                reports.put(("final", me, list(worker.found.values()), dict(worker.counters), set(covered),
-                             worker.store_bytes, worker.lookups, worker.kernel is not None))
+                covered = model.coverage_items(worker.fired()) if isinstance(model, Covered) else set()
+                reports.put(("final", me, list(worker.found.values()), dict(run.counters), set(covered),
+                             worker.store_bytes, worker.lookups, worker.form is not None))
                 return
             depth = command[1]
             worker.start_level()
@@ -93,7 +95,7 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
                 worker.expand(depth, forward, between)
             except Stopped as s:
                 stopped = s.reason
-                if s.reason is None:  # a violation, and we stop at the first: tell the others
+                if s.reason is StopReason.FIRST_VIOLATION:  # tell the others
                     stop.set()
             for peer in range(partitions):
                 if peer != me:
@@ -105,32 +107,28 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
         reports.put(("error", me, traceback.format_exc()))
 
 
-def run(model: Model, options: Any, progress: Progress) -> Result:
-    """Search with ``options.workers`` processes; the parent keeps them in step and gathers the result."""
+def search(model: Model, run: Run, store: str) -> None:
+    """Search with ``run.options.workers`` processes; the parent keeps them in step and gathers the result."""
     try:
         context = multiprocessing.get_context("fork")
     except ValueError:
         raise ValueError("several workers need processes started as copies of this one, "
                          "which this platform lacks") from None
-    store = options.store or "compact"
+    options, progress = run.options, run.progress
     partitions = options.workers
-    started = time.perf_counter()
-    deadline = started + options.time_limit if options.time_limit else None
     inboxes = [context.Queue() for _ in range(partitions)]
     commands = [context.Queue() for _ in range(partitions)]
     reports = context.Queue()
     stop = context.Event()
     processes = [context.Process(target=_worker_main, daemon=True, name=f"modelcheck-worker-{w}",
-                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, deadline))
+                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, run.deadline))
                  for w in range(partitions)]
     for p in processes:
         p.start()
 
     interrupted = False
-    reason: str | None = None
-    depth = level = max_frontier = 0
-    stored = transitions = 0
-
+    stop_reason: StopReason | None = None
+    level = 0
     figures = [(0, 0)] * partitions  # (stored, transitions) per worker, as last reported
     frontier_now = 0
 
@@ -155,7 +153,7 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
             if message[0] == "progress":
                 figures[message[1]] = message[2:]
                 progress.update(states=sum(f[0] for f in figures), transitions=sum(f[1] for f in figures),
-                                frontier=frontier_now, depth=depth)
+                                frontier=frontier_now, depth=run.depth)
                 continue
             if message[0] != kind:
                 raise WorkerFailed(f"unexpected message {message[0]!r} from worker {message[1]}")
@@ -169,27 +167,28 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
         levels = gather("level")
         while True:
             frontier = sum(m[2] for m in levels)
-            stored = sum(m[3] for m in levels)
-            transitions = sum(m[4] for m in levels)
+            run.states = sum(m[3] for m in levels)
+            run.transitions = sum(m[4] for m in levels)
             found = sum(m[5] for m in levels)
             stops = {m[6] for m in levels if m[6] is not None}
-            progress.update(states=stored, transitions=transitions, frontier=frontier, depth=depth)
+            progress.update(states=run.states, transitions=run.transitions, frontier=frontier, depth=run.depth)
             if found and options.stop_at_first:
+                stop_reason = StopReason.FIRST_VIOLATION
                 break
             if interrupted:
-                reason = "interrupted by the user"
+                stop_reason = StopReason.INTERRUPTED
                 break
-            if "time" in stops:
-                reason = stop_reason("time", options)
+            if StopReason.TIME_LIMIT in stops:
+                stop_reason = StopReason.TIME_LIMIT
                 break
-            if options.max_states and stored >= options.max_states:
-                reason = stop_reason("states", options, stored)
+            if options.max_states and run.states >= options.max_states:
+                stop_reason = StopReason.STATE_LIMIT
                 break
             if not frontier:
                 break
             if level:
-                depth = level
-            max_frontier = max(max_frontier, frontier)
+                run.depth = level
+            run.max_frontier = max(run.max_frontier, frontier)
             frontier_now = frontier
             for c in commands:
                 c.put(("level", level))
@@ -199,22 +198,20 @@ def run(model: Model, options: Any, progress: Progress) -> Result:
             c.put(("finish",))
         finals = gather("final")
     finally:
-        progress.close()
         for p in processes:
             if finals is None:  # the run failed: nobody is waiting for what the workers hold
                 p.terminate()
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
-    seconds = time.perf_counter() - started
-    found_all = [f for m in finals for f in m[2]]
-    counts: dict[str, int] = {}
     for m in finals:
         for name, n in m[3].items():
-            counts[name] = counts.get(name, 0) + n
-    covered = set().union(*(m[4] for m in finals))
-    return result_of(model, options, store=store, stored=stored, transitions=transitions, depth=depth,
-                     seconds=seconds, max_frontier=max_frontier, found=found_all, reason=reason,
-                     interrupted=interrupted, counts=counts, covered=covered,
-                     store_bytes=sum(m[5] for m in finals), lookups=sum(m[6] for m in finals),
-                     workers=partitions, batched=all(m[7] for m in finals))
+            run.counters[name] += n
+    run.covered_elsewhere = set().union(*(m[4] for m in finals))
+    lookups = sum(m[6] for m in finals)
+    store_figures(run, store, sum(m[5] for m in finals),
+                  miss_probability(lookups, run.states) if not STORES[store].exact else None,
+                  all(m[7] for m in finals), partitions)
+    record_found(run, [f for m in finals for f in m[2]])
+    if stop_reason is not None:
+        raise Stopped(stop_reason)

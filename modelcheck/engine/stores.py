@@ -1,8 +1,14 @@
-"""Compact visited-state stores for the breadth-first search by levels.
+"""The visited-state stores, behind one interface, each registered where it is written.
 
-Both stores are open-addressing hash tables in numpy arrays, filled a batch at a
-time (a batch is the successors of a few thousand states), so that the Python
-interpreter does one call per batch instead of one per state:
+``DictStore``         exact: every state as the model's own object in a Python
+                      dict, with the state it was first reached from and the
+                      action, so a counterexample is a walk back (one state at a
+                      time; any strategy).
+
+The packed stores are open-addressing hash tables in numpy arrays, filled a batch
+at a time (a batch is the successors of a few thousand states), so that the Python
+interpreter does one call per batch instead of one per state; states must be flat
+tuples of small ints, and a counterexample is rebuilt by searching again:
 
 ``CompactStore``      exact: each slot keeps a 64-bit hash and the index of the
                       whole state, packed into fixed-width bytes, in a log of
@@ -21,17 +27,85 @@ half its slots in use: at most 16 bytes per state for fingerprints.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Protocol, Sequence
 
-import numpy as np
+from modelcheck.engine.registry import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from modelcheck.engine._lazy import numpy as np
 
 _MAX_LOAD = 0.8
 _SLICE = 1 << 18  # items inserted at once: bounds the temporaries (growing re-inserts the whole table)
 _GROWTH = 1.6
-_EMPTY = np.uint64(0)
+_EMPTY = 0  # an empty slot (0 is never a fingerprint)
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+
+class Store(Protocol):
+    """What every visited-state store is: a set of the states seen, with its size and, for a store that
+    may take two states for one, a bound on the chance that it did."""
+
+    name: ClassVar[str]
+    packed: ClassVar[bool]  # states are rows of small ints, inserted a batch at a time (numpy)
+    exact: ClassVar[bool]   # never takes two different states for one
+
+    def __len__(self) -> int: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def miss_probability(self) -> float | None: ...
+
+
+STORES: Registry[Any] = Registry("store")
+
+
+@STORES.register
+class DictStore:
+    """Exact, with back-pointers: each state once, with the state it was first reached from and how."""
+
+    name = "dict"
+    packed = False
+    exact = True
+
+    def __init__(self) -> None:
+        self.index: dict[Hashable, int] = {}
+        self.states: list[Any] = []
+        self.parent: list[int] = []
+        self.via: list[Any] = []
+
+    def __contains__(self, state: Hashable) -> bool:
+        return state in self.index
+
+    def add(self, state: Hashable, parent: int, action: Any) -> int:
+        """Store ``state`` (not stored yet): its number."""
+        sid = self.index[state] = len(self.states)
+        self.states.append(state)
+        self.parent.append(parent)
+        self.via.append(action)
+        return sid
+
+    def path(self, sid: int) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+        """The initial state and the hops (before, action, after) that first reached state ``sid``."""
+        ids = []
+        while sid >= 0:
+            ids.append(sid)
+            sid = self.parent[sid]
+        ids.reverse()
+        hops = [(self.states[a], self.via[b], self.states[b]) for a, b in zip(ids, ids[1:])]
+        return self.states[ids[0]], hops
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    @property
+    def nbytes(self) -> int:
+        return 0  # Python objects: not measured
+
+    def miss_probability(self) -> float | None:
+        return None
 
 
 def fingerprints(hashes: Sequence[int]) -> np.ndarray:
@@ -48,7 +122,10 @@ def fingerprints(hashes: Sequence[int]) -> np.ndarray:
     return x
 
 
-_ROW_KEYS = np.random.default_rng(0x6D6F64656C).integers(1, 2 ** 63, size=(2, 512), dtype=np.uint64) | np.uint64(1)
+@cache
+def _row_keys() -> Any:
+    """Fixed random odd keys, the same in every worker process."""
+    return np.random.default_rng(0x6D6F64656C).integers(1, 2 ** 63, size=(2, 512), dtype=np.uint64) | np.uint64(1)
 
 
 def row_fingerprints(rows: np.ndarray) -> np.ndarray:
@@ -62,8 +139,9 @@ def row_fingerprints(rows: np.ndarray) -> np.ndarray:
     x = rows.astype(np.uint64, copy=False)
     width = x.shape[1]
     with np.errstate(over="ignore"):
-        a = (x * _ROW_KEYS[0, :width]).sum(axis=1, dtype=np.uint64)
-        b = (x * _ROW_KEYS[1, :width]).sum(axis=1, dtype=np.uint64)
+        keys = _row_keys()
+        a = (x * keys[0, :width]).sum(axis=1, dtype=np.uint64)
+        b = (x * keys[1, :width]).sum(axis=1, dtype=np.uint64)
         a = _mix(a)
         b = _mix(b ^ np.uint64(0x9E3779B97F4A7C15))
         x = _mix(a ^ ((b << np.uint64(32)) | (b >> np.uint64(32))))
@@ -73,8 +151,8 @@ def row_fingerprints(rows: np.ndarray) -> np.ndarray:
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser (a bijection of 64-bit values)."""
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
 
 
@@ -174,24 +252,34 @@ class _Table(ABC):
     def nbytes(self) -> int:
         return self.hashes.nbytes
 
+    def __len__(self) -> int:
+        return self.count
 
+
+@STORES.register
 class FingerprintStore(_Table):
     """Keeps 64-bit fingerprints only: 8 bytes a slot."""
 
-    kind = "fingerprint"
+    name = "fingerprint"
+    packed = True
+    exact = False
+
+    @classmethod
+    def opened(cls, row_bytes: int) -> "FingerprintStore":
+        return cls()
 
     def insert(self, fps: np.ndarray, packed: bytes | None = None) -> np.ndarray:
         return self._insert(fps, None)
 
     def _resize(self, capacity: int) -> None:
         old = self.hashes[self.hashes != _EMPTY]
-        self.hashes = None  # freed before the larger table is made
+        self.hashes = np.zeros(0, dtype=np.uint64)  # freed before the larger table is made
         self.capacity, self.count = capacity, 0
         self.hashes = np.zeros(capacity, dtype=np.uint64)
         self._insert(old, None)
         self.lookups -= old.size
 
-    def miss_probability(self) -> float:
+    def miss_probability(self) -> float | None:
         return miss_probability(self.lookups, self.count)
 
 
@@ -236,6 +324,7 @@ class StateLog:
         return self.count * self.row_bytes
 
 
+@STORES.register
 class CompactStore(_Table):
     """Exact: per slot a 64-bit hash and the index of the packed state in a log of states.
 
@@ -243,7 +332,16 @@ class CompactStore(_Table):
     growing the table never needs room for two copies of the states.
     """
 
-    kind = "compact"
+    name = "compact"
+    packed = True
+    exact = True
+
+    @classmethod
+    def opened(cls, row_bytes: int) -> "CompactStore":
+        return cls(row_bytes)
+
+    def miss_probability(self) -> float | None:
+        return None
 
     def __init__(self, key_bytes: int, capacity: int = 1 << 10) -> None:
         super().__init__(capacity)
@@ -270,7 +368,8 @@ class CompactStore(_Table):
         used = self.hashes != _EMPTY
         old = _Moved(self.hashes[used], self.where[used])
         del used
-        self.hashes = self.where = None  # freed before the larger table is made: never both at once
+        # freed before the larger table is made: never both at once
+        self.hashes, self.where = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint32)
         self.capacity, self.count = capacity, 0
         self.hashes = np.zeros(capacity, dtype=np.uint64)
         self.where = np.zeros(capacity, dtype=np.uint32)

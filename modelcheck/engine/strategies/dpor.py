@@ -9,12 +9,12 @@ step conflicts with an earlier one of another key and nothing orders the two,
 the pair is a race: the search comes back to the state before the earlier
 step and tries, from there, a step that starts the reversed order.
 
-What a model offers for it (``Model`` names these as optional):
+What a model offers for it (the ``Footprinted`` capability):
 
 * ``step_key(action)``: which step this is across states (a thread of a
   script, one kind of background event on one object). A key has at most one
   enabled action per state; the actions of one key are ordered with each other.
-* ``step_keys()``: every key the model has (None: the model offers no DPOR).
+* ``step_keys()``: every key the model has.
 * ``footprint(state, key)``: ``(reads, writes)``, the locations the key's step
   reads and writes from ``state``, including what the model's properties read
   to judge the transition and the state after it; for a key that is not
@@ -36,32 +36,24 @@ and Kirby, SPIN 2008). Where the steps between the end of the execution and a
 summarised step are unknown, every enabled key is tried.
 
 Executions must be finite: a step that returns to a state of the current
-execution ends the attempt with ``NotFinite`` and the caller searches without
-the reduction. Each distinct state and transition is judged once.
+execution ends the attempt (``Declined``) and the driver searches breadth-first
+instead. Each distinct state and transition is judged once.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, Hashable, NamedTuple
 
-from modelcheck.engine.model import Model, TransitionCheck, coverage_of, split_properties
-from modelcheck.engine.progress import Progress
-from modelcheck.engine.result import Result, Stats, Verdict, Violation
+from modelcheck.engine.errors import Declined, StopReason, Stopped
+from modelcheck.engine.model import Footprinted, Model
+from modelcheck.engine.options import SearchOptions
+from modelcheck.engine.pipeline import Pipeline
+from modelcheck.engine.run import Run
+from modelcheck.engine.strategies import STRATEGIES, Strategy
 from modelcheck.engine.traces import build_trace
 
 _CHECK_EVERY = 256  # steps between looks at the clock
-
-
-class NotFinite(Exception):
-    """An execution of the model returned to one of its own states: DPOR needs finite executions."""
-
-
-class _Stop(Exception):
-    def __init__(self, reason: str | None) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Event(NamedTuple):
@@ -81,27 +73,51 @@ def dependent(a: Event, b: Event) -> bool:
         or not b.writes.isdisjoint(a.reads)
 
 
-def offers_dpor(model: Any) -> bool:
-    return all(callable(getattr(model, name, None)) for name in ("step_key", "step_keys", "footprint")) \
-        and model.step_keys() is not None
+@STRATEGIES.register
+class Dpor(Strategy):
+    """Source-DPOR with sleep sets over models that declare their steps' footprints."""
+
+    name = "dpor"
+    summary = "depth-first with dynamic partial-order reduction"
+    falls_back_to = "bfs"
+    flag_help = ("depth-first with dynamic partial-order reduction (scripted scenarios: one execution per order "
+                 "of their conflicting steps); falls back to --bfs, and says so, where executions can repeat a state")
+
+    @classmethod
+    def options_error(cls, options: SearchOptions) -> str | None:
+        if options.workers > 1 or options.store is not None or options.reduce:
+            return ("DPOR runs in one process without a state store and is a reduction of its own: "
+                    "it does not combine with --store, --workers or --reduce")
+        if options.depth is not None:
+            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
+        return None
+
+    @classmethod
+    def accepts(cls, model: Model, options: SearchOptions) -> str | None:
+        if not isinstance(model, Footprinted):
+            return ("DPOR needs a model that declares its steps' footprints, and this one declares none for this "
+                    "world (one step with several outcomes, say)")
+        return None
+
+    def run(self, model: Model, run: Run) -> None:
+        assert isinstance(model, Footprinted)
+        _Dpor(model, run).search()
 
 
 class _Dpor:
     """One run: the current execution, its happens-before relation, backtrack and sleep sets."""
 
-    def __init__(self, model: Model, max_states: int | None, time_limit: float | None, stop_at_first: bool,
-                 progress: Progress) -> None:
+    def __init__(self, model: Footprinted, run: Run) -> None:
         self.model = model
-        self.stop_at_first = stop_at_first
-        self.progress = progress
-        self.invariants, self.checks, self.counters = split_properties(model)
-        self._checks_for: dict[Any, tuple[TransitionCheck, ...]] = {}
+        self.run = run
+        self.pipeline = Pipeline(run)
+        run.reductions = ("dpor",)
+        run.figures["executions"] = 0
         self.key_of = model.step_key
         self.keys = tuple(model.step_keys())
         self._footprints: dict[tuple[Any, Hashable], tuple[frozenset, frozenset]] = {}
         self.seen: set[Any] = set()          # distinct states reached (each judged once)
         self.judged: set[tuple[Any, Any]] = set()  # distinct transitions taken (each judged once)
-        self.found: dict[str, list[Any]] = {}
         self.steps: list[Event] = []          # the current execution
         self.happens_before: list[set[int]] = []  # per step: the earlier steps ordered before it
         self.backtrack: list[set[Hashable]] = []  # per state of the execution: keys still to try there
@@ -110,12 +126,7 @@ class _Dpor:
         self.explored: dict[Any, tuple[frozenset, frozenset]] = {}  # state -> (keys asleep, summary)
         self.revisits = 0
         self.root: Any = None
-        self.transitions = self.executions = self.blocked = self.depth = 0
-        self.max_states = max_states or -1
-        self.started = time.perf_counter()
-        self.deadline = self.started + time_limit if time_limit else None
-        self.time_limit = time_limit
-        self._last_report = self.started
+        self.executions = self.blocked = 0
 
     # -- the model's steps ------------------------------------------------------------
     def enabled(self, state: Any) -> dict[Hashable, tuple[Any, Any]]:
@@ -142,35 +153,29 @@ class _Dpor:
     def reach(self, state: Any) -> None:
         if state in self.seen:
             return
-        if len(self.seen) == self.max_states:
-            raise _Stop(f"state limit of {self.max_states:,} reached")
+        if len(self.seen) == self.run.options.max_states:
+            raise Stopped(StopReason.STATE_LIMIT)
         self.seen.add(state)
-        for inv in self.invariants:
-            if not inv.holds(state):
-                self.violation(inv.name, inv.explain(state))
+        self.run.states += 1
+        for inv in self.pipeline.broken_invariants(state):
+            self.violation(inv.name, inv.explain(state))
 
     def judge(self, step: Event) -> None:
         if (step.before, step.action) in self.judged:
             return
         self.judged.add((step.before, step.action))
-        checks = self._checks_for.get(step.action)
-        if checks is None:
-            checks = self._checks_for[step.action] = tuple(c for c in self.checks if c.watches(step.action))
-        for check in checks:
+        for check in self.pipeline.watching(step.action):
             if not check.holds(step.before, step.action, step.after):
                 self.violation(check.name, check.explain(step.before, step.action, step.after))
 
     def violation(self, name: str, explanation: str) -> None:
         """A property failed on the current execution's last transition or on the state it reached."""
-        entry = self.found.get(name)
-        if entry is not None:
-            entry[0] += 1
-        else:
+        trace = None
+        if self.run.wants_trace(name):
             hops = [(s.before, s.action, s.after) for s in self.steps]
             initial = hops[0][0] if hops else self.root
-            self.found[name] = [1, build_trace(self.model, name, explanation, initial, hops)]
-        if self.stop_at_first:
-            raise _Stop(None)
+            trace = build_trace(self.model, name, explanation, initial, hops)
+        self.run.found(name, trace)
 
     # -- the search ----------------------------------------------------------------------------
     def push(self, step: Event) -> None:
@@ -237,6 +242,7 @@ class _Dpor:
         awake = [key for key in enabled if key not in sleep]
         if not enabled:
             self.executions += 1
+            self.run.figures["executions"] = self.executions
         elif not awake:
             self.blocked += 1
         else:
@@ -262,15 +268,17 @@ class _Dpor:
         action, after = enabled[key]
         step = self.step(key, state, action, after)
         if after in self.on_path:
-            raise NotFinite(self.model.action_label(action))
-        self.transitions += 1
+            raise Declined("DPOR needs finite executions, and an execution returned to one of its states "
+                           f"(by {self.model.action_label(action)})")
+        run = self.run
+        run.transitions += 1
         self.push(step)
         self.judge(step)
         self.reach(after)
-        if len(self.steps) > self.depth:
-            self.depth = len(self.steps)
-        if not self.transitions % _CHECK_EVERY:
-            self.tick()
+        if len(self.steps) > run.depth:
+            run.depth = len(self.steps)
+        if not run.transitions % _CHECK_EVERY:
+            run.tick(len(self.steps))
         still = {}
         for other in sleeping:
             if other in enabled:
@@ -283,18 +291,7 @@ class _Dpor:
         sleeping[key] = step
         return {(key, step.reads, step.writes)} | below
 
-    def tick(self) -> None:
-        now = time.perf_counter()
-        if self.deadline is not None and now >= self.deadline:
-            raise _Stop(f"time limit of {self.time_limit:g} s reached")
-        if now - self._last_report >= 0.2:
-            self._last_report = now
-            self.progress.update(states=len(self.seen), transitions=self.transitions, frontier=len(self.steps),
-                                 depth=self.depth)
-
-    def run(self) -> Result:
-        reason: str | None = None
-        interrupted = False
+    def search(self) -> None:
         limit = sys.getrecursionlimit()
         try:
             sys.setrecursionlimit(max(limit, 20_000))
@@ -302,25 +299,5 @@ class _Dpor:
                 self.root = state
                 self.reach(state)
                 self.explore(state, {})
-        except _Stop as stop:
-            reason = stop.reason
-        except KeyboardInterrupt:
-            reason, interrupted = "interrupted by the user", True
         finally:
             sys.setrecursionlimit(limit)
-            self.progress.close()
-        seconds = time.perf_counter() - self.started
-        stats = Stats(states=len(self.seen), transitions=self.transitions, depth=self.depth, seconds=seconds,
-                      executions=self.executions)  # executions that ended in a state not explored before
-        violations = tuple(Violation(name, count, trace) for name, (count, trace) in self.found.items())
-        covered, not_covered = coverage_of(self.model, self._checks_for.keys())
-        return Result(verdict=Verdict.of(bool(violations), reason), stats=stats, violations=violations,
-                      incomplete_reason=reason, strategy="dpor", interrupted=interrupted,
-                      counts=dict(self.counters), covered=covered, not_covered=not_covered,
-                      reductions=("dpor",), store="none")
-
-
-def run(model: Model, max_states: int | None, time_limit: float | None, stop_at_first: bool,
-        progress: Progress) -> Result:
-    """Search ``model`` with DPOR; raises ``NotFinite`` when an execution repeats a state."""
-    return _Dpor(model, max_states, time_limit, stop_at_first, progress).run()

@@ -1,72 +1,26 @@
-"""Bounded model checking: the model's transition relation unrolled for K steps in z3.
+"""The bounded model checker's unrolling: frames of bit-vector variables in one incremental z3 solver.
 
-The second engine, to check the first. It does not search a state graph: the
-state after k steps is a frame of bit-vector variables, each defined from the
-frame before by a choice among guarded updates, and z3 is asked for a run from
-the initial state whose last step violates a property. Depth by depth, so the
-first run found is a shortest one (the same length breadth-first search
-reports). The search is complete, and "no violation" a full verdict, when the
-newest frame has no state that no earlier frame has (the frames then hold every
-reachable state: the reachability diameter, found by listing each frame's
-states with the solver, one question per new state), or when no run of k+1
-steps visits k+2 different states (the recurrence diameter as completeness
-threshold, as in Biere et al.'s bounded model checking), whichever comes first.
-
-The guarded updates come from the model's own step code, run by symbolic
-execution (``symexec``) on a state of variables x bound to frame k: each path
-through the code is a guard on x and the terms of the successor's slots. The
-relation is built lazily: at frame k only the paths that some run of k steps
-takes and that no guard found so far covers are explored, so the code is never
-run on a state no execution reaches (which is what made an eager relation over
-every vector within slot bounds walk thousands of unreachable paths). A path's
-guard is the conjunction of every condition the code tested, so it is exact
-for every state, not only for those of the frame it was found at; the paths of
-one key's deterministic code have disjoint guards, so a state that a guard
-found at an earlier frame covers can never take a later one.
-
-Properties are judged the same way: an invariant's code runs on frame k+1 and
-any path on which it returns false is a violation some run reaches; a
-transition check runs on frames k and k+1 for each action step k can take. Each
-piece of code is known by its paths so far, so a frame costs one question when
-nothing is new there, and one more per property.
-
-The counterexample is replayed on the model itself (``replay``), so it has the
-same shape as the explicit engines' and a disagreement between the two engines
-shows as a failed replay.
-
-What a model offers for it: ``step_keys()`` and ``step(state, key)`` (the
-enabled actions of one key with their successors, as ``successors`` lists
-them), on states that are flat tuples of integers. Optionally, parameters of
-the run: ``free_slots()`` (initial-state slots left free, with inclusive bounds)
-and ``fixing(values)`` (the model with them set, to replay a counterexample
-on): z3 then finds the values a violation needs.
+See ``bmc`` for the method; this module holds the z3 side, loaded only when a
+bounded run starts.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, cast
 
 import z3
 
-from modelcheck.engine.model import Invariant, Model, TransitionCheck
-from modelcheck.engine.progress import Progress
+from modelcheck.engine.errors import EnginesDisagree, StopReason, Stopped
+from modelcheck.engine.model import Invariant, Model, Parametric, StepKeyed, TransitionCheck
 from modelcheck.engine.replay import replay
-from modelcheck.engine.result import Result, Stats, Verdict, Violation
-from modelcheck.engine.search import EnginesDisagree
-from modelcheck.engine.symexec import WIDTH, SymState, TooManyValues, every_path
-from modelcheck.symbolic import SolverGaveUp
-from modelcheck.symbolic.solver import Solver
+from modelcheck.engine.result import Violation
+from modelcheck.engine.run import Run
+from modelcheck.symbolic.bitvec import WIDTH, SymState, every_path
 from modelcheck.engine.traces import build_trace
-
+from modelcheck.symbolic.solver import Solver
 
 CHOICE_WIDTH = 20  # bits of a step's choice among the table's transitions
-
-
-def offers_bmc(model: Any) -> bool:
-    return all(callable(getattr(model, name, None)) for name in ("step_keys", "step")) \
-        and model.step_keys() is not None
 
 
 @dataclass(frozen=True)
@@ -99,10 +53,6 @@ class _Code:
         return z3.Or(*bad) if bad else z3.BoolVal(False)
 
 
-class _OutOfTime(Exception):
-    pass
-
-
 def _guard(path: Any) -> Any:
     return z3.And(*path.constraints) if path.constraints else z3.BoolVal(True)
 
@@ -117,17 +67,17 @@ class _Unrolling:
 
     LISTING_CAP = 5000  # states listed to find the reachability diameter, at most
 
-    def __init__(self, model: Model, init: tuple[int, ...], free: dict[int, tuple[int, int]],
-                 deadline: float | None) -> None:
+    def __init__(self, model: StepKeyed, init: tuple[int, ...], free: Mapping[str, tuple[int, int, int]],
+                 run: Run) -> None:
         self.model = model
-        self.deadline = deadline
+        self.run = run
         self.x = [z3.BitVec(f"x{i}", WIDTH) for i in range(len(init))]  # the state a piece of code runs on
         self.y = [z3.BitVec(f"y{i}", WIDTH) for i in range(len(init))]  # the state after, for transition checks
         self.solver = Solver("QF_BV")  # bit-blasted, incremental: several times faster here than the default
         first = [z3.BitVecVal(v, WIDTH) for v in init]
-        self.parameters = {slot: z3.BitVec(f"p{slot}", WIDTH) for slot in free}  # free initial slots
-        for slot, (least, most) in free.items():
-            first[slot] = self.parameters[slot]
+        self.parameters = {name: z3.BitVec(f"p{slot}", WIDTH) for name, (slot, _, _) in free.items()}
+        for name, (slot, least, most) in free.items():  # the initial slots left free
+            first[slot] = self.parameters[name]
             self.solver.add(z3.ULE(least, first[slot]), z3.ULE(first[slot], most))
         self.frames: list[list[Any]] = [first]
         self.choices: list[Any] = []
@@ -144,13 +94,12 @@ class _Unrolling:
 
     def _stepper(self, key: Any) -> Callable[[Any], Any]:
         def step(path):
-            state = SymState(list(self.x), path)
+            state: Any = SymState(list(self.x), path)  # stands for a state: the model's code runs on it
             return [(action, successor.terms()) for action, successor in self.model.step(state, key)]
         return step
 
     def _in_time(self) -> None:
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise _OutOfTime()
+        self.run.check_limits()
 
     # -- frames ---------------------------------------------------------------------------------------------
     def _settle(self, k: int) -> None:
@@ -174,7 +123,9 @@ class _Unrolling:
         """Step ``k``'s choice variable and the condition that it names a transition whose guard holds."""
         pairs = list(zip(self.x, self.frames[k]))
         choice = z3.BitVec(f"step{k}", CHOICE_WIDTH)
-        live, guards, seen = [], [], {}
+        live: list[int] = []
+        guards: list[Any] = []
+        seen: dict[int, Any] = {}
         for n, t in enumerate(self.table):
             guard = seen.get(t.guard.get_id())
             if guard is None:  # the transitions of one path share its guard
@@ -256,7 +207,7 @@ class _Unrolling:
         code = self.properties.get(inv.name)
         if code is None:
             code = self.properties[inv.name] = _Code(f"the invariant {inv.name}",
-                                                     lambda path: bool(inv.holds(SymState(list(self.x), path))),
+                                                     lambda path: bool(inv.holds(cast(Any, SymState(list(self.x), path)))),
                                                      self.x)
         return code
 
@@ -382,106 +333,85 @@ def _judged(model: Model) -> tuple[list[Invariant], list[TransitionCheck]]:
             [p for p in properties if isinstance(p, TransitionCheck)])
 
 
-def run(model: Model, depth: int, stop_at_first: bool = True, time_limit: float | None = None,
-        progress: Progress | None = None) -> Result:
-    """Look for the shortest violation of each property within ``depth`` steps."""
-    started = time.perf_counter()
-    deadline = started + time_limit if time_limit else None
-    reached: list[Stats] = [Stats(0, 0, 0, 0.0)]  # the frames done so far, for a run cut short
-    try:
-        return _run(model, depth, stop_at_first, started, deadline, progress or Progress(), reached)
-    except (_OutOfTime, TooManyValues, SolverGaveUp, KeyboardInterrupt) as stop:
-        if isinstance(stop, KeyboardInterrupt):
-            reason = "interrupted by the user"
-        elif isinstance(stop, SolverGaveUp):
-            reason = f"z3 gave up on a question ({stop})"
-        else:
-            reason = f"time limit of {time_limit:g} s reached" if isinstance(stop, _OutOfTime) else str(stop)
-        stats = replace(reached[-1], seconds=time.perf_counter() - started)
-        return Result(verdict=Verdict.INCOMPLETE, stats=stats, incomplete_reason=reason, strategy="bmc",
-                      store="none", interrupted=isinstance(stop, KeyboardInterrupt))
-
-
-def _run(model: Model, depth: int, stop_at_first: bool, started: float, deadline: float | None,
-         progress: Progress, reached_so_far: list[Stats]) -> Result:
-    initial = list(model.initial_states())
-    if len(initial) != 1:
-        raise ValueError("the bounded model checker needs exactly one initial state")
-    init = initial[0]
+def search(model: StepKeyed, run: Run) -> None:
+    """Look for the shortest violation of each property within ``run.options.depth`` steps."""
+    depth = run.options.depth
+    assert depth is not None
+    init = list(model.initial_states())[0]
     invariants, checks = _judged(model)
     names = [p.name for p in invariants] + list(dict.fromkeys(c.name for c in checks))
     found: dict[str, Violation] = {}
-    free = model.free_slots() if callable(getattr(model, "free_slots", None)) else {}
-    unrolling = _Unrolling(model, init, free, deadline)
+    free = dict(model.parameters()) if isinstance(model, Parametric) else {}
+    unrolling = _Unrolling(model, cast(tuple, init), free, run)
 
-    def parameter(slot: int, value: int | None = None) -> str:
-        describe = getattr(model, "describe_parameter", None)
-        if describe is not None:
-            return describe(slot, value)
-        return f"slot {slot}" + ("" if value is None else f" = {value}")
+    def parameters(solution: Any) -> dict[str, int]:
+        return {name: solution.eval(p, model_completion=True).as_long() for name, p in unrolling.parameters.items()}
 
-    def parameters(solution: Any) -> dict[int, int]:
-        return {slot: solution.eval(p, model_completion=True).as_long() for slot, p in unrolling.parameters.items()}
-
-    def concrete(values: dict[int, int]) -> Model:
+    def concrete(values: dict[str, int]) -> Model:
         """The model with its parameters at ``values`` (itself if it has none)."""
-        return model.fixing(values) if values else model  # type: ignore[attr-defined]
+        return model.fixing(values) if values and isinstance(model, Parametric) else model
+
+    def words(values: dict[str, int]) -> str:
+        return ", ".join(f"{name}: {value}" for name, value in values.items())
+
+    def report(name: str, trace: Any, values: dict[str, int]) -> None:
+        found[name] = Violation(name, 1, replace(trace, parameters=tuple(sorted(values.items()))))
 
     for name, solution in unrolling.broken_initially(invariants).items():  # the initial state itself
         values = parameters(solution)
         fixed = concrete(values)
         start = list(fixed.initial_states())[0]
         inv = next(p for p in _judged(fixed)[0] if p.name == name)
-        trace = build_trace(fixed, name, inv.explain(start), start, [])
-        found[name] = Violation(name, 1, replace(trace, parameters=tuple(sorted(values.items()))))
-
-    def report(name: str, solution: Any, steps: int) -> None:
-        values = parameters(solution)
-        outcome = replay(concrete(values), name, unrolling.labels(solution, steps))
-        if not outcome.ok:
-            raise EnginesDisagree(f"{name}: {outcome.reason}")
-        found[name] = Violation(name, 1, replace(outcome.trace, parameters=tuple(sorted(values.items()))))
+        report(name, build_trace(fixed, name, inv.explain(start), start, []), values)
 
     complete = False
-    reached = 0
-    for k in range(0 if found and stop_at_first else depth + 1):
-        unrolling._in_time()
-        unrolling.cover(k)
-        choice, taken = unrolling.can_step(k)
-        if unrolling.solver.check(taken) == z3.unsat:  # no run of k+1 steps: nothing longer either
-            complete = True
-            break
-        if k == depth:  # a run of depth+1 steps exists: the bound cut the search
-            break
-        unrolling.advance(k, choice, taken)
-        reached = k + 1
-        pending = [p for p in invariants if p.name not in found], [c for c in checks if c.name not in found]
-        for name, solution in unrolling.broken(*pending, k).items():
-            report(name, solution, k + 1)
-        so_far = Stats(states=len(unrolling.seen), transitions=len(unrolling.table), depth=reached, seconds=0.0)
-        reached_so_far.append(so_far)
-        progress.update(states=so_far.states, transitions=so_far.transitions, frontier=0, depth=reached)
-        if found and stop_at_first:
-            break
-        # frames 0..k hold every reachable state, steps 0..k every transition (the newest frame is listed
-        # before the next step constrains it)
-        if unrolling.saturated() or not unrolling.loop_free_run():
-            complete = True
-            break
-    seconds = time.perf_counter() - started
-    violations = tuple(found[n] for n in names if n in found)
-    reason = None if violations or complete else f"no violation within {depth} steps (depth bound)"
-    # states: those the frames were found to hold (listed for completeness; 0 when not listed)
-    stats = Stats(states=len(unrolling.seen), transitions=len(unrolling.table), depth=reached, seconds=seconds)
-    notes = (f"{unrolling.paths} path(s) through the model's code run symbolically, on states some run "
-             f"reaches; {len(unrolling.table)} guarded update(s) in the relation",)
-    if free:
-        notes += ("parameters of the run left free (" + ", ".join(parameter(slot) for slot in free) + "): only the "
-                  "end of loop-free runs can make the search complete",)
-        notes += tuple(f"{v.property}: the least parameters z3 finds for it: "
-                       + ", ".join(parameter(slot, value) for slot, value in v.trace.parameters) for v in violations)
-    elif not unrolling.listing:
-        notes += (f"more than {unrolling.LISTING_CAP} states: only the end of loop-free runs could make the "
-                  "search complete",)
-    return Result(verdict=Verdict.of(bool(violations), reason), stats=stats, violations=violations,
-                  incomplete_reason=reason, strategy="bmc", store="none", notes=notes)
+    try:
+        for k in range(0 if found and run.options.stop_at_first else depth + 1):
+            unrolling._in_time()
+            unrolling.cover(k)
+            choice, taken = unrolling.can_step(k)
+            if unrolling.solver.check(taken) == z3.unsat:  # no run of k+1 steps: nothing longer either
+                complete = True
+                break
+            if k == depth:  # a run of depth+1 steps exists: the bound cut the search
+                break
+            unrolling.advance(k, choice, taken)
+            run.depth = k + 1
+            pending = [p for p in invariants if p.name not in found], [c for c in checks if c.name not in found]
+            for name, solution in unrolling.broken(*pending, k).items():
+                values = parameters(solution)
+                outcome = replay(concrete(values), name, unrolling.labels(solution, k + 1))
+                if not outcome.ok:
+                    raise EnginesDisagree(f"{name}: {outcome.reason}")
+                report(name, outcome.trace, values)
+            # states: those the frames were found to hold (listed for completeness; 0 when not listed)
+            run.states, run.transitions = len(unrolling.seen), len(unrolling.table)
+            run.progress.update(states=run.states, transitions=run.transitions, frontier=0, depth=run.depth)
+            if found and run.options.stop_at_first:
+                break
+            # frames 0..k hold every reachable state, steps 0..k every transition (the newest frame is listed
+            # before the next step constrains it)
+            if unrolling.saturated() or not unrolling.loop_free_run():
+                complete = True
+                break
+    finally:
+        run.states, run.transitions = len(unrolling.seen), len(unrolling.table)
+        run.figures.update(paths=unrolling.paths, guarded_updates=len(unrolling.table))
+        run.note(f"{unrolling.paths} path(s) through the model's code run symbolically, on states some run "
+                 f"reaches; {len(unrolling.table)} guarded update(s) in the relation")
+        if free:
+            run.note("parameters of the run left free (" + ", ".join(free) + "): only the end of loop-free runs "
+                     "can make the search complete")
+        elif not unrolling.listing:
+            run.note(f"more than {unrolling.LISTING_CAP} states: only the end of loop-free runs could make the "
+                     "search complete")
+        for name in names:
+            if name in found:
+                violation = found[name]
+                run.record(name, violation.trace)
+                if free:
+                    run.note(f"{name}: the least parameters z3 finds for it: {words(dict(violation.trace.parameters))}")
+    if found and run.options.stop_at_first:
+        raise Stopped(StopReason.FIRST_VIOLATION)
+    if not found and not complete:
+        raise Stopped(StopReason.DEPTH_BOUND)

@@ -1,32 +1,20 @@
-"""Symbolic unknown references: a page's refcount as a z3 term instead of an enumerated count.
+"""Unknown counts: numbers nobody in the model controls, as z3 integers instead of enumerated values.
 
-The explicit world enumerates speculative references (``S``): its state space
-grows with S and it can only ever say "for up to S of them". Here the
-references nobody in the scenario controls are one unknown ``u >= 0`` per
-page, fresh at every step: speculative and transient references come and go
-between any two steps of the kernel, so a step may meet any number of them,
-and within one step the number is fixed. A policy keeps reading
-``page.refcount``; during a symbolic step that is a ``SymCount``, and when the
-policy's rule tests it (``refcount == 1``, ``refcount >= 1024``) the test asks
-z3 which outcomes are feasible together with the step's earlier tests. The
-step is taken again for each feasible combination (``Decisions``), so one
-action of the explicit world becomes one successor per outcome.
-
-Unknown *holders* (``held``) are the other kind: references held outside the
-scenario for the whole run (pipes a process vmsplice'd before it, O_DIRECT
-requests in flight), one unknown ``h<k> >= 0`` per holder, the same at every
-step. What the steps have learnt about it is an interval the state carries
-(``lo``, ``hi``): the path constraint in a normal form, exact because every
-decided test is a half-line or a point (an ``!=`` is decided as ``<`` or
-``>``), so states that learnt the same compare equal.
+A model that counts things it cannot enumerate keeps reading a plain number
+in its rules; during a symbolic step that number is a ``SymCount`` (a known
+part plus a sum of unknowns ``>= 0``), and when a rule tests it (``== 1``,
+``>= 1024``) the test asks z3 which outcomes are feasible together with the
+step's earlier tests. The step is run again for each feasible combination
+(``Decisions`` on the one driver of ``driver``), so one action of the
+enumerated model becomes one successor per outcome.
 
 A test is kept in a normal form, ``(unknowns, comparison, constant)`` meaning
 ``sum(unknowns) <comparison> constant``, so that answers can be cached on it
 without building or printing z3 terms; z3 sees terms only on a cache miss.
-
-Unknown references hold no page alive: once the references the world tracks
-are gone nothing can observe the page (no mapping, pipe or GUP reference
-reaches it), so freeing it then changes no verdict.
+Every decided test is a half-line or a point (an equality's failure is decided
+as less or greater), so what a run has learnt of an unknown that lasts across
+steps is an interval (``Feasibility.interval``), exact, and equal knowledge is
+equal intervals.
 """
 
 from __future__ import annotations
@@ -38,6 +26,7 @@ from typing import Any, Callable
 
 import z3
 
+from modelcheck.symbolic.driver import Choices, every_run
 from modelcheck.symbolic.solver import Optimizer, Solver
 
 Test = tuple[tuple[str, ...], str, int]  # (unknowns, comparison, constant): sum(unknowns) <comparison> constant
@@ -63,7 +52,7 @@ def negate(test: Test) -> Test:
 
 
 def outcomes(test: Test) -> list[tuple[Test, bool]]:
-    """The convex outcomes of a test, each with the truth value the policy sees: an equality's failure is
+    """The convex outcomes of a test, each with the truth value the rule sees: an equality's failure is
     "less" or "greater", so every decided test is a half-line or a point."""
     names, comparison, constant = test
     if comparison in ("==", "!="):
@@ -90,7 +79,7 @@ class SolverStats:
 class Feasibility:
     """Answers "can these tests all hold?" with z3, remembering every answer."""
 
-    bound: int | None = None  # at most this many transient unknown references on a page (None: any number)
+    bound: int | None = None  # at most this much for an unknown the domain does not bound (None: any number)
     resource_limit: int | None = None  # z3's work per question; past it a question raises SolverGaveUp
     stats: SolverStats = field(default_factory=SolverStats)
     _answers: dict[tuple, Any] = field(default_factory=dict)
@@ -145,17 +134,16 @@ class Feasibility:
 
         def bounds() -> tuple[int, int | None]:
             found: list[int | None] = []
-            for goal in ("minimize", "maximize"):
+            for lowest in (True, False):
                 optimizer = Optimizer(self.resource_limit)
                 optimizer.add(*self.constraints(tests_key, domain))
-                handle = getattr(optimizer, goal)(unknown(name))
+                handle = optimizer.minimize(unknown(name)) if lowest else optimizer.maximize(unknown(name))
                 if not optimizer.satisfiable():
                     raise ValueError("the step's tests contradict what the state knows")
                 value = handle.value()
                 found.append(value.as_long() if z3.is_int_value(value) else None)
             least, most = found
-            if least is None:
-                raise ValueError("an unknown count has no least value")  # never: every unknown is at least 0
+            assert least is not None  # an unknown is at least 0
             return least, most
 
         return self._cached(("interval", name, tests_key, domain), bounds)
@@ -173,32 +161,22 @@ class Feasibility:
         return found
 
 
-class Decisions:
+class Decisions(Choices):
     """The outcomes of one run of a step: taken from ``prefix`` first, then the first feasible one,
     remembering each other feasible outcome (to be taken by a later run)."""
 
-    def __init__(self, feasibility: Feasibility, prefix: tuple[int, ...] = (), domain: Domain = ()) -> None:
+    def __init__(self, feasibility: Feasibility, prefix: tuple[Any, ...] = (), domain: Domain = ()) -> None:
+        super().__init__(prefix)
         self.feasibility = feasibility
-        self.prefix = prefix
         self.domain = domain
-        self.taken: list[int] = []
         self.tests: list[Test] = []  # the tests as decided, each a half-line or a point
-        self.pending: list[tuple[int, ...]] = []
 
     def decide(self, test: Test) -> bool:
         choices = outcomes(test)
-        n = len(self.taken)
-        if n < len(self.prefix):
-            choice = self.prefix[n]
-        else:
-            so_far = tuple(self.tests)
-            feasible = [i for i, (t, _) in enumerate(choices) if self.feasibility.feasible(so_far + (t,), self.domain)]
-            if not feasible:
-                raise RuntimeError("a step's earlier tests contradict each other")
-            choice = feasible[0]
-            self.pending.extend(tuple(self.taken) + (i,) for i in feasible[1:])
-        self.taken.append(choice)
-        decided, truth = choices[choice]
+        so_far = tuple(self.tests)
+        choice = self.take(lambda: [i for i, (t, _) in enumerate(choices)
+                                    if self.feasibility.feasible(so_far + (t,), self.domain)])
+        decided, truth = choices[int(choice)]  # type: ignore[call-overload]
         self.tests.append(decided)
         return truth
 
@@ -206,13 +184,7 @@ class Decisions:
 def every_outcome(feasibility: Feasibility, run: Callable[[Decisions], Any],
                   domain: Domain = ()) -> list[tuple[Any, Decisions]]:
     """Run a step once per feasible combination of its tests' outcomes."""
-    results: list[tuple[Any, Decisions]] = []
-    todo: list[tuple[int, ...]] = [()]
-    while todo:
-        decisions = Decisions(feasibility, todo.pop(), domain)
-        results.append((run(decisions), decisions))
-        todo.extend(decisions.pending)
-    return results
+    return every_run(lambda prefix: Decisions(feasibility, prefix, domain), run)
 
 
 class SymBool:
@@ -231,7 +203,7 @@ class SymBool:
 
 
 class SymCount:
-    """Unknown references (``names``) plus ``offset`` (the known ones), as a policy sees a refcount."""
+    """Unknowns (``names``) plus ``offset`` (the known part), as a rule sees a count."""
 
     __slots__ = ("names", "offset", "decisions")
 

@@ -1,0 +1,51 @@
+"""What a search is asked to do: one set of options for every strategy.
+
+Each option is checked here for what it is on its own (a positive number);
+whether a strategy can honour a combination is the strategy's to say
+(``Strategy.options_error``), so a new strategy brings its own rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    strategy: str = "bfs"     # a registered strategy's name (``engine.strategies``)
+    stop_at_first: bool = True
+    max_states: int | None = None
+    time_limit: float | None = None
+    reduce: bool = False      # apply the reductions the model offers (its ``canonical`` state, for symmetry)
+    store: str | None = None  # a registered store; None: the strategy picks (``stores.store_for``)
+    workers: int = 1          # processes, each owning a hash partition of the store
+    depth: int | None = None  # the most steps a counterexample may have (bmc), or a walk (simulate)
+    settings: tuple[tuple[str, int], ...] = ()  # (name, value) of settings the strategy declares
+
+    def setting(self, name: str, default: int) -> int:
+        return dict(self.settings).get(name, default)
+
+    def __post_init__(self) -> None:
+        from modelcheck.engine.stores import STORES
+        from modelcheck.engine.strategies import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown search strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
+        if self.store is not None and self.store not in STORES:
+            raise ValueError(f"unknown store {self.store!r} (known: {', '.join(STORES)})")
+        for name, value in (("workers", self.workers), ("max_states", self.max_states), ("depth", self.depth)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
+        strategy = STRATEGIES[self.strategy]
+        declared = dict(strategy.settings)
+        for name, value in self.settings:
+            if name not in declared:
+                raise ValueError(f"--{name} is not a setting of {strategy.summary} (its settings: "
+                                 f"{', '.join('--' + n for n in declared) or 'none'})")
+            if value < 0:
+                raise ValueError(f"--{name} must not be negative, not {value}")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise ValueError(f"time_limit must be positive, not {self.time_limit}")
+        problem = strategy.options_error(self)
+        if problem:
+            raise ValueError(problem)

@@ -1,0 +1,63 @@
+"""The successor pipeline, written once (as TLC writes it once in ``Worker.addElement``).
+
+Every explicit strategy takes its transitions from here: each successor of a
+state is counted, judged by the transition checks that watch its action (the
+list is found once per action and cached), and mapped to the representative
+the store keeps (under symmetry). What a strategy does with the successor next
+(store it, push it, walk on) is the strategy's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+from modelcheck.engine.model import Action, Invariant, State, TransitionCheck
+from modelcheck.engine.run import Run
+
+_NONE: tuple[TransitionCheck, ...] = ()
+
+
+class Pipeline:
+    """Successors of states, judged and keyed, for one run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.successors = run.model.successors
+        self.invariants: list[Invariant] = run.invariants
+        self.checks: list[TransitionCheck] = run.checks
+        self.canonical: Callable[[State], State] | None = run.canonical()
+        self._watching: dict[Action, tuple[TransitionCheck, ...]] = {}
+        run.fired = self._watching.keys()  # the actions that fired: every one passed here
+
+    def watching(self, action: Action) -> tuple[TransitionCheck, ...]:
+        """The transition checks that look at ``action`` (asked once per action)."""
+        checks = self._watching.get(action)
+        if checks is None:
+            checks = self._watching[action] = tuple(c for c in self.checks if c.watches(action))
+        return checks
+
+    def transitions(self, state: State) -> Iterator[tuple[Action, State, State, tuple[TransitionCheck, ...]]]:
+        """Each transition from ``state``: (action, successor, the key the store keeps, the checks it breaks)."""
+        run, watching, cache, canonical = self.run, self.watching, self._watching, self.canonical
+        for action, after in self.successors(state):
+            run.transitions += 1
+            checks = cache.get(action)
+            if checks is None:
+                checks = watching(action)
+            broken = _NONE
+            if checks:
+                broken = tuple(c for c in checks if not c.holds(state, action, after)) or _NONE
+            # a representative is its own, and an action that changes nothing returns the state itself
+            key = after if canonical is None or after is state else canonical(after)
+            yield action, after, key, broken
+
+    def broken_invariants(self, state: State) -> list[Invariant]:
+        return [inv for inv in self.invariants if not inv.holds(state)]
+
+    def initial_keys(self) -> list[tuple[State, State]]:
+        """The initial states with the keys the store keeps, each key once."""
+        seen: dict[Any, State] = {}
+        for state in self.run.model.initial_states():
+            key = state if self.canonical is None else self.canonical(state)
+            seen.setdefault(key, state)
+        return [(state, key) for key, state in seen.items()]

@@ -1,0 +1,96 @@
+"""Search strategies behind one interface, and the driver that runs them.
+
+A strategy is a small class registered where it is written: its ``name``,
+what combinations of options it can honour (``options_error``), whether it
+can search a given model (``accepts``, from the model's declared
+capabilities), and ``run(model, run)``, which reports everything through the
+``Run``. ``check`` runs the strategy asked for; when that one does not accept
+the model and names a strategy to fall back to, the first that accepts runs
+instead, with a note saying why.
+
+The built-in strategies are the modules imported at the end of this file: a new
+strategy is one new module plus one line there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+from modelcheck.engine.errors import Declined, NotSearchable, StopReason, Stopped
+from modelcheck.engine.model import Model
+from modelcheck.engine.options import SearchOptions
+from modelcheck.engine.progress import Progress
+from modelcheck.engine.registry import Registry
+from modelcheck.engine.result import Result
+from modelcheck.engine.run import Run
+from modelcheck.symbolic import SolverGaveUp
+
+
+class Strategy:
+    """One way of searching a model."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]                    # a few words: "breadth-first", "random simulation" ...
+    falls_back_to: ClassVar[str | None] = None  # the strategy to try when this one does not accept a model
+    prefers_world: ClassVar[str | None] = None  # a world variant this strategy searches better, if offered
+    flag_help: ClassVar[str | None] = None      # the command line's --NAME for it, if it has one
+    settings: ClassVar[tuple[tuple[str, str], ...]] = ()  # (name, help) of its own whole-number settings
+
+    @classmethod
+    def options_error(cls, options: SearchOptions) -> str | None:
+        """What in ``options`` this strategy cannot honour (a usage error), or None."""
+        return None
+
+    @classmethod
+    def accepts(cls, model: Model, options: SearchOptions) -> str | None:
+        """Why this strategy cannot search ``model`` (from its capabilities), or None when it can."""
+        return None
+
+    def run(self, model: Model, run: Run) -> None:
+        """Search ``model``, reporting through ``run``; return when everything was searched, or raise
+        ``Stopped``; raise ``Declined`` if the model turns out to be one this strategy cannot search."""
+        raise NotImplementedError
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
+
+
+def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,
+          title: str = "exploring") -> Result:
+    """Search ``model`` with the strategy ``options`` names (or the first fall-back that accepts it)."""
+    options = options or SearchOptions()
+    progress = progress or Progress()
+    notes: list[str] = []
+    while True:
+        strategy = STRATEGIES[options.strategy]
+        reason = strategy.accepts(model, options)
+        if reason is None:
+            try:
+                return _execute(strategy(), Run(model, options, progress, strategy.name, notes), title)
+            except Declined as declined:
+                reason = str(declined)
+        fallback = strategy.falls_back_to
+        if fallback is None:
+            raise NotSearchable(reason)
+        notes.append(f"{reason}: searched {STRATEGIES[fallback].summary} instead")
+        options = replace(options, strategy=fallback)
+
+
+def _execute(strategy: Strategy, run: Run, title: str) -> Result:
+    run.progress.start(title)
+    try:
+        strategy.run(run.model, run)
+    except Stopped as stop:
+        run.stop, run.stop_detail = stop.reason, stop.detail
+    except SolverGaveUp as gave_up:  # a model whose steps ask z3, or a strategy that does
+        run.stop, run.stop_detail = StopReason.SOLVER_GAVE_UP, str(gave_up)
+    except KeyboardInterrupt:
+        run.stop = StopReason.INTERRUPTED
+    finally:
+        run.progress.close()
+    return run.result()
+
+
+# the built-in strategies: each module registers its own
+from modelcheck.engine.strategies import explicit, dpor, bmc, simulate  # noqa: E402,F401

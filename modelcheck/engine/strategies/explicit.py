@@ -1,0 +1,167 @@
+"""Explicit-state search: breadth-first (shortest counterexamples) or depth-first.
+
+Over the dict store each distinct state is kept with the state it was first
+reached from and the action, so a counterexample is a walk back. Under
+breadth-first search states are expanded in order of depth, so the first
+violation found is a shortest one. Breadth-first search over a packed store
+(``levels``), or in several processes (``parallel``), is the same search by
+levels, with the traces rebuilt afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelcheck.engine.errors import StopReason, Stopped
+from modelcheck.engine.model import Action, Model, State, TransitionCheck, batch_form
+from modelcheck.engine.options import SearchOptions
+from modelcheck.engine.pipeline import Pipeline
+from modelcheck.engine.run import Run
+from modelcheck.engine.stores import STORES, DictStore
+from modelcheck.engine.strategies import STRATEGIES, Strategy
+from modelcheck.engine.traces import counterexample
+
+CHECK_EVERY = 1024  # expansions between looks at the clock
+
+
+class Explorer:
+    """The dict store, its back-pointers and the pipeline, shared by breadth- and depth-first search."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.pipeline = Pipeline(run)
+        self.store = DictStore()
+        run.figures["store"] = DictStore.name
+
+    def admit(self, key: State, parent: int, action: Action) -> int | None:
+        """Store a new state and judge the invariants on it: its number, or None if it was known."""
+        if key in self.store:
+            return None
+        run = self.run
+        if run.states == run.options.max_states:
+            raise Stopped(StopReason.STATE_LIMIT)
+        sid = self.store.add(key, parent, action)
+        run.states += 1
+        for inv in self.pipeline.broken_invariants(key):
+            self.found(inv.name, inv.explain(key), sid, None, None)
+        return sid
+
+    def seed(self) -> list[int]:
+        return [sid for _, key in self.pipeline.initial_keys()
+                if (sid := self.admit(key, -1, None)) is not None]
+
+    def broke(self, check: TransitionCheck, sid: int, state: State, action: Action, after: State) -> None:
+        self.found(check.name, check.explain(state, action, after), sid, action, after)
+
+    def found(self, name: str, explanation: str, sid: int, action: Any, after: Any) -> None:
+        """A violation at state ``sid`` (or on the transition ``action`` from it to ``after``)."""
+        trace = None
+        if self.run.wants_trace(name):
+            initial, hops = self.store.path(sid)
+            if action is not None:
+                hops.append((self.store.states[sid], action, after))
+            trace = counterexample(self.run.model, self.pipeline.canonical, self.run.invariants, self.run.checks,
+                                   name, explanation, initial, hops, action is not None)
+        self.run.found(name, trace)
+
+
+@STRATEGIES.register
+class BreadthFirst(Strategy):
+    """Expand states in the order they were stored, one depth level after another."""
+
+    name = "bfs"
+    summary = "breadth-first"
+    flag_help = "breadth-first search: shortest counterexamples (default)"
+
+    @classmethod
+    def options_error(cls, options: SearchOptions) -> str | None:
+        if options.workers > 1 and options.store is not None and not STORES[options.store].packed:
+            return f"several workers need a packed store (compact or fingerprint), not {options.store}"
+        if options.depth is not None:
+            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
+        return None
+
+    def run(self, model: Model, run: Run) -> None:
+        store = store_for(run.options, model)
+        if run.options.workers > 1:
+            from modelcheck.engine.strategies import parallel
+
+            parallel.search(model, run, store)
+        elif STORES[store].packed:
+            from modelcheck.engine.strategies import levels
+
+            levels.search(model, run, store)
+        else:
+            self._search(Explorer(run))
+
+    @staticmethod
+    def _search(explorer: Explorer) -> None:
+        run, store, transitions, admit = explorer.run, explorer.store, explorer.pipeline.transitions, explorer.admit
+        states = store.states
+        explorer.seed()
+        i = 0
+        level = 0                # depth of the state being expanded
+        level_end = len(states)  # first index of the next level
+        while i < len(states):
+            if i == level_end:
+                level += 1
+                level_end = len(states)
+            state = states[i]
+            for action, after, key, broken in transitions(state):
+                for check in broken:
+                    explorer.broke(check, i, state, action, after)
+                if admit(key, i, action) is not None:
+                    run.depth = level + 1
+            i += 1
+            if not i % CHECK_EVERY:
+                run.tick(len(states) - i)
+
+
+@STRATEGIES.register
+class DepthFirst(Strategy):
+    """Depth-first with an explicit stack of successor iterators, over the dict store."""
+
+    name = "dfs"
+    summary = "depth-first"
+    flag_help = "depth-first search"
+
+    @classmethod
+    def options_error(cls, options: SearchOptions) -> str | None:
+        if options.workers > 1 or options.store not in (None, DictStore.name):
+            return "depth-first search runs in one process over the dict store"
+        if options.depth is not None:
+            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
+        return None
+
+    def run(self, model: Model, run: Run) -> None:
+        explorer = Explorer(run)
+        transitions, admit, states = explorer.pipeline.transitions, explorer.admit, explorer.store.states
+        stack = [(sid, states[sid], transitions(states[sid])) for sid in reversed(explorer.seed())]
+        expanded = 0
+        while stack:
+            sid, state, pending = stack[-1]
+            for action, after, key, broken in pending:
+                for check in broken:
+                    explorer.broke(check, sid, state, action, after)
+                new = admit(key, sid, action)
+                if new is not None:
+                    stack.append((new, key, transitions(key)))
+                    run.depth = max(run.depth, len(stack) - 1)
+                    break
+            else:
+                stack.pop()
+            expanded += 1
+            if not expanded % CHECK_EVERY:
+                run.tick(len(stack))
+
+
+def store_for(options: SearchOptions, model: Model | None = None) -> str:
+    """The store a breadth-first run uses: the one asked for; else compact in several processes, or in one
+    when the model offers batch successors (the fastest exact form); else dict (back-pointers)."""
+    if options.store is not None:
+        return options.store
+    if options.workers > 1:
+        return "compact"
+    form = batch_form(model, options.reduce) if model is not None else None
+    return "compact" if form is not None else DictStore.name
+
