@@ -82,13 +82,13 @@ class HeldParameters:
     def parameters(self) -> dict[str, tuple[int, int, int]]:
         return {self.name(a): (slot, 0, HELD_MOST) for a, slot in self.slots.items()}
 
-    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> CowModel:
-        """The model with the parameters set, by name (or by slot, as trace files record them)."""
-        counts = {self._address(key): value for key, value in values.items()}
+    def fixing(self, values: Mapping[str, int]) -> CowModel:
+        """The model with the parameters set, by name."""
+        counts = {self._address(name): value for name, value in values.items()}
         return self.world.with_held_counts(counts).model(self.policy, self.invariant_names)
 
-    def _address(self, key: str | int) -> int:
-        for a, slot in self.slots.items():
-            if key in (slot, self.name(a)):
+    def _address(self, name: str) -> int:
+        for a in self.slots:
+            if name == self.name(a):
                 return a
-        raise KeyError(f"no parameter {key!r} (the parameters: {', '.join(map(self.name, self.slots))})")
+        raise KeyError(f"no parameter {name!r} (the parameters: {', '.join(map(self.name, self.slots))})")

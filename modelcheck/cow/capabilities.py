@@ -96,35 +96,24 @@ class OffersSteps:
 
 
 class OffersParameters:
-    """``Parametric``. ``free_slots``, ``describe_parameter`` and ``fixing`` by slot number are the same by
-    the names the bounded model checker and trace files use today."""
+    """``Parametric``."""
 
     held: HeldParameters
 
     def parameters(self) -> dict[str, tuple[int, int, int]]:
         return self.held.parameters()
 
-    def fixing(self, values: Mapping[str, int] | Mapping[int, int]) -> CowModel:
+    def fixing(self, values: Mapping[str, int]) -> CowModel:
         return self.held.fixing(values)
-
-    def free_slots(self) -> dict[int, tuple[int, int]]:
-        return {slot: (least, most) for slot, least, most in self.held.parameters().values()}
-
-    def describe_parameter(self, slot: int, value: int | None = None) -> str:
-        name = next(name for name, (at, _, _) in self.held.parameters().items() if at == slot)
-        return name + ("" if value is None else f": {value}")
 
 
 class OffersFigures:
-    """``Counted``: the solver's figures (``run_stats`` is the same by the name the search reads today)."""
+    """``Counted``: the solver's figures."""
 
     unknowns: UnknownReferences | None
 
     def figures(self) -> dict[str, float]:
         return self.unknowns.figures() if self.unknowns is not None else {}
-
-    def run_stats(self) -> dict[str, float]:
-        return self.figures()
 
 
 MIXINS: dict[type, type] = {Symmetric: OffersSymmetry, Covered: OffersCoverage, Batched: OffersBatch,
