@@ -32,7 +32,7 @@ def run_point(P: int, M: int, S: int, policy: str, time_limit: float, reduce: bo
     sys.path.insert(0, str(ROOT))
     from modelcheck.cow import CowWorld
     from modelcheck.engine import SearchOptions, check
-    from modelcheck.engine import levels, parallel  # noqa: F401  (numpy too: not counted as the store's growth)
+    from modelcheck.engine.strategies import levels, parallel  # noqa: F401  (numpy too: not counted as the store's growth)
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = CowWorld.reference(P, M, S).model(policy, ["no_leak_across_fork"])
