@@ -45,8 +45,9 @@ class Pipeline:
             if checks is None:
                 checks = watching(action)
             broken = _NONE
-            if checks:
-                broken = tuple(c for c in checks if not c.holds(state, action, after)) or _NONE
+            for check in checks:  # a loop, not a generator: this runs on every transition
+                if not check.holds(state, action, after):
+                    broken += (check,)
             # a representative is its own, and an action that changes nothing returns the state itself
             key = after if canonical is None or after is state else canonical(after)
             yield action, after, key, broken

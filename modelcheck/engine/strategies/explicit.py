@@ -97,7 +97,7 @@ class BreadthFirst(Strategy):
     @staticmethod
     def _search(explorer: Explorer) -> None:
         run, store, transitions, admit = explorer.run, explorer.store, explorer.pipeline.transitions, explorer.admit
-        states = store.states
+        states, known = store.states, store.index
         explorer.seed()
         i = 0
         level = 0                # depth of the state being expanded
@@ -110,7 +110,8 @@ class BreadthFirst(Strategy):
             for action, after, key, broken in transitions(state):
                 for check in broken:
                     explorer.broke(check, i, state, action, after)
-                if admit(key, i, action) is not None:
+                if key not in known:  # most successors are known: asked here, without a call
+                    admit(key, i, action)
                     run.depth = level + 1
             i += 1
             if not i % CHECK_EVERY:
@@ -136,6 +137,7 @@ class DepthFirst(Strategy):
     def run(self, model: Model, run: Run) -> None:
         explorer = Explorer(run)
         transitions, admit, states = explorer.pipeline.transitions, explorer.admit, explorer.store.states
+        known = explorer.store.index
         stack = [(sid, states[sid], transitions(states[sid])) for sid in reversed(explorer.seed())]
         expanded = 0
         while stack:
@@ -143,7 +145,7 @@ class DepthFirst(Strategy):
             for action, after, key, broken in pending:
                 for check in broken:
                     explorer.broke(check, sid, state, action, after)
-                new = admit(key, sid, action)
+                new = admit(key, sid, action) if key not in known else None
                 if new is not None:
                     stack.append((new, key, transitions(key)))
                     run.depth = max(run.depth, len(stack) - 1)
