@@ -76,7 +76,7 @@ def _check_parser() -> argparse.ArgumentParser:
                         "decided by z3, instead of enumerated up to S (the verdict then holds for any number)")
     p.add_argument("--engine", choices=("explicit", "bmc"), default="explicit",
                    help="explicit: search the states (default); bmc: bounded model checking in z3, the "
-                        "transition relation unrolled --depth steps (scripted scenarios), as a second opinion")
+                        "transition relation unrolled --depth steps, as a second opinion")
     p.add_argument("--depth", type=int, metavar="K",
                    help="bmc: look for counterexamples of at most K steps; --simulate: the longest walk")
     for name, help_text in sorted({setting for s in STRATEGIES.values() for setting in s.settings}):
