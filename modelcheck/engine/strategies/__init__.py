@@ -14,6 +14,7 @@ strategy is one new module plus one line there.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import ClassVar
 
@@ -27,7 +28,7 @@ from modelcheck.engine.run import Run
 from modelcheck.symbolic import SolverGaveUp
 
 
-class Strategy:
+class Strategy(ABC):
     """One way of searching a model."""
 
     name: ClassVar[str]
@@ -47,10 +48,10 @@ class Strategy:
         """Why this strategy cannot search ``model`` (from its capabilities), or None when it can."""
         return None
 
+    @abstractmethod
     def run(self, model: Model, run: Run) -> None:
         """Search ``model``, reporting through ``run``; return when everything was searched, or raise
         ``Stopped``; raise ``Declined`` if the model turns out to be one this strategy cannot search."""
-        raise NotImplementedError
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
