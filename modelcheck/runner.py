@@ -31,7 +31,7 @@ class PolicyRun:
     invariants: tuple[str, ...]
     expected: str | None  # the verdict expected (see Spec.expected), None when unknown
     result: Result
-    missing_coverage: tuple[str, ...] = ()  # what the spec's ``covers`` asked for and never fired
+    missing_coverage: tuple[str, ...] = ()  # what the run had to fire (``LoadedSpec.required_coverage``) and did not
     variants: tuple[str, ...] = ()          # the world variants the run searched (replay rebuilds them)
 
     @property
@@ -79,6 +79,7 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
              progress: Callable[[], Progress] = Progress) -> Iterator[PolicyRun]:
     """Check the spec under each policy in turn; stop early if the user interrupts."""
     invariants = chosen_invariants(loaded)
+    required = loaded.required_coverage()
     for policy in policies:
         model = loaded.world.model(policy, invariants)
         try:
@@ -87,7 +88,7 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
             raise SpecError(loaded.path, str(why)) from None
         judged = result.verdict is not Verdict.INCOMPLETE and not (result.violations and options.stop_at_first) \
             and result.coverage_known
-        missing = tuple(item for item in loaded.spec.covers if item not in result.covered) if judged else ()
+        missing = tuple(item for item in required if item not in result.covered) if judged else ()
         yield PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
                         result=result, missing_coverage=missing, variants=loaded.variants)
         if result.interrupted:

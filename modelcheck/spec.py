@@ -63,6 +63,14 @@ class NamesCoverage(Protocol):
     def coverage_names(self) -> Sequence[str]: ...
 
 
+@runtime_checkable
+class RequiresCoverage(Protocol):
+    """A world that knows what a run of it must fire to have tested anything (a scripted world: that every
+    thread finished its program); a complete run that misses one is vacuous, whatever the spec says."""
+
+    def required_coverage(self) -> Sequence[str]: ...
+
+
 @dataclass(frozen=True)
 class Spec:
     id: str
@@ -73,6 +81,7 @@ class Spec:
     policies: Sequence[str] | None = None
     expect: Mapping[str, str] = field(default_factory=dict)
     covers: Sequence[str] = ()  # coverage items (actions, policy branches) every complete run must fire
+    excused: Sequence[str] = ()  # items the world requires (e.g. "end:child1") that this spec does not
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -108,6 +117,13 @@ class LoadedSpec:
     params: dict[str, Any]
     world: World
     variants: tuple[str, ...] = ()  # the variants of the spec's world applied, in order
+
+    def required_coverage(self) -> tuple[str, ...]:
+        """What every complete run must fire: what the spec ``covers``, and what its world requires of any run
+        (every scripted thread's end) unless the spec ``excused`` it."""
+        required = list(self.world.required_coverage()) if isinstance(self.world, RequiresCoverage) else []
+        wanted = [*self.spec.covers, *(item for item in required if item not in self.spec.excused)]
+        return tuple(dict.fromkeys(wanted))
 
     def policies(self, chosen: Sequence[str] | None = None) -> list[str]:
         """The policies to run: those chosen on the command line, else the spec's, else all."""
@@ -183,6 +199,12 @@ def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedS
         if unknown:
             raise SpecError(path, f"covers names {', '.join(map(repr, unknown))}, which no run of this world "
                                   f"reports (it can report: {', '.join(reported)})")
+    if spec.excused:
+        required = list(world.required_coverage()) if isinstance(world, RequiresCoverage) else []
+        unknown = [item for item in spec.excused if item not in required]
+        if unknown:
+            raise SpecError(path, f"excused names {', '.join(map(repr, unknown))}, which this world does not "
+                                  f"require (it requires: {', '.join(required) or 'nothing'})")
     return LoadedSpec(path=str(path), spec=spec, params=params, world=world)
 
 

@@ -16,7 +16,6 @@ SPEC = Spec(
                    "dma_read pin"],
     }),
     invariants=["pin_coherent", "no_lost_write"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",   # the pin's bias makes the write fault copy (S1 point 2)
         "anon_exclusive": "holds",  # the exclusive page is reused (S12)

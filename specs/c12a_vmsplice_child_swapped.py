@@ -18,7 +18,6 @@ SPEC = Spec(
         "child1": ["vmsplice a0", "munmap a0", "pipe_read"],
     }),
     invariants=["no_leak_to_child"],
-    covers=["end:parent", "end:child1"],  # every thread runs its program to the end
     expect={
         "mapcount": "violated",
         # S10, "COW fixes part 1: fix the COW security issue for THP and swap": still open before 5.18

@@ -15,7 +15,6 @@ SPEC = Spec(
                    "store a0", "dma_read buf"],
     }),
     invariants=["pin_coherent", "no_lost_write"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",   # as C7
         "anon_exclusive": "holds",  # the swap PTE's exclusive bit restores exclusivity (S12)

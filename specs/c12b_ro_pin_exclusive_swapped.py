@@ -15,7 +15,6 @@ SPEC = Spec(
                    "dma_read pin"],
     }),
     invariants=["pin_coherent", "no_lost_write"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",
         "anon_exclusive": "holds",  # S12, S14: exclusivity survives swap in the swap PTE

@@ -15,6 +15,5 @@ SPEC = Spec(
         "child1": ["load a0"],
     }),
     invariants=["no_leak_to_child", "refcount_sane"],
-    covers=["end:parent", "end:child1"],  # every thread runs its program to the end
     expect={"mapcount": "holds", "page_count": "holds", "anon_exclusive": "holds"},  # cow.c passes on base pages
 )

@@ -16,6 +16,5 @@ SPEC = Spec(
         "child1": ["load a0"],
     }),
     invariants=["no_leak_to_child", "refcount_sane"],
-    covers=["end:parent", "end:child1"],  # every thread runs its program to the end
     expect={"mapcount": "holds", "anon_exclusive_6_2": "holds"},  # cow.c's test of the 6.0 optimization
 )

@@ -18,7 +18,6 @@ SPEC = Spec(
         "child1": ["store a0"],
     }),
     invariants=["no_leak_to_parent"],
-    covers=["end:parent", "end:child1"],  # every thread runs its program to the end
     expect={
         # cow.c: "If we miss to break COW, the parent observes modifications by the child";
         # 7dad331be781 lists it as a known failure for hugetlb, which kept the mapcount rule

@@ -14,7 +14,6 @@ SPEC = Spec(
         "child1": ["store a0"],
     }),
     invariants=["no_leak_to_parent"],
-    covers=["end:parent", "end:child1"],  # every thread runs its program to the end
     expect={
         "mapcount": "violated",   # cow.c's "If we miss to break COW, the parent observes ..."
         "gup_cow_break": "holds", # the parent's GUP breaks COW first (17839856fd58)

@@ -16,7 +16,6 @@ SPEC = Spec(
                    "dma_read buf"],
     }),
     invariants=["pin_coherent", "no_lost_write"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",  # cow-history C7: broken by 09854ba94c6a (S1 point 2)
         "anon_exclusive": "holds", # fixed by PG_anon_exclusive in 5.19 (S12, S14)

@@ -16,7 +16,6 @@ SPEC = Spec(
         "parent": ["fork", "pin_ro a0 -> pin", "store a0", "dma_read pin"],
     }),
     invariants=["pin_coherent", "no_lost_write"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "mapcount": "violated",    # cow-history C9: holds only where unsharing or the forced COW exists
         "gup_cow_break": "holds",

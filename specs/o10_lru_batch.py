@@ -16,7 +16,6 @@ SPEC = Spec(
         "parent": ["fork", "store a0", "mprotect_ro a0", "mprotect_rw a0", "store a0"],
     }, events=["lru"]),
     invariants=["no_spurious_copy"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",    # S10: "unnecessary COW" from LRU pagevec references
         "refcount_5_18": "holds",    # d4c470970d45 drains the local batch first

@@ -16,7 +16,6 @@ SPEC = Spec(
         "parent": ["mprotect_ro a0", "mprotect_rw a0", "store a0"],
     }, events=["lock"]),
     invariants=["no_spurious_copy"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "mapcount": "holds",        # lock_page sleeps, then reuses (predicates-check §1)
         "page_count": "violated",   # trylock_page fails -> copy (S17)

@@ -14,7 +14,6 @@ SPEC = Spec(
         "parent": ["pageout a0", "load a0", "store a0"],
     }),
     invariants=["no_spurious_copy"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "mapcount": "holds",        # reuse_swap_page: mapcount plus swap count is 1
         "page_count": "violated",   # any extra reference copies

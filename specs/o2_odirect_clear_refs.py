@@ -17,7 +17,6 @@ SPEC = Spec(
         "parent.2": ["clear_refs", "store a0"],
     }),
     invariants=["no_lost_write"],
-    covers=["end:parent", "end:parent.2"],  # every thread runs its program to the end
     expect={
         "mapcount": "holds",       # S2/S3: the reproducer passes with mapcount-based reuse
         "page_count": "violated",  # S2/S3: and fails from 09854ba94c6a on

@@ -22,7 +22,6 @@ SPEC = Spec(
         "child1": ["load a0"],
     }),
     invariants=["no_lost_write", "no_leak_to_child"],
-    covers=["end:parent", "end:child1"],  # every thread runs its program to the end
     expect={
         "page_count_fork_copy": "violated",  # 70e806e4e645 copies only maybe-pinned pages (S20)
         "anon_exclusive": "violated",        # S15: R/W FOLL_GET stays unreliable in 5.19

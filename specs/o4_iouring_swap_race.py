@@ -17,7 +17,6 @@ SPEC = Spec(
         "parent": ["pin_rw a0 -> buf", "load a0", "store a0", "dma_read buf"],
     }, events=["swap"]),
     invariants=["pin_coherent", "no_lost_write"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",
         "page_count_fork_copy": "violated",  # S7: feb889fb40fa's one-shot check races with the pin

@@ -18,7 +18,6 @@ SPEC = Spec(
         "parent.2": ["store a0"],
     }),
     invariants=["pin_coherent", "no_lost_write", "wrprotect_effective"],
-    covers=["end:parent", "end:parent.2"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",                    # S1 point 2
         "anon_exclusive": "holds",                   # direction B, merged in 5.19

@@ -14,7 +14,6 @@ SPEC = Spec(
         "parent": ["pin_rw a0 -> vfio", "clear_refs", "store a0", "dma_read vfio"],
     }),
     invariants=["pin_coherent", "no_lost_write", "wrprotect_effective"],
-    covers=["end:parent"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",            # S1, S6: broken from 09854ba94c6a
         "page_count_fork_copy": "holds",     # 9348b73c2e1b: clear_refs leaves pinned pages alone (S24)

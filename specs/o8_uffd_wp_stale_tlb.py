@@ -21,7 +21,6 @@ SPEC = Spec(
         "parent.3": ["store a0", "store a0", "load a0"],
     }, events=["spec"], tlb=True),
     invariants=["no_lost_write"],
-    covers=["end:parent", "end:parent.2", "end:parent.3"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",          # S23: likely after 09854ba94c6a (any extra reference copies)
         "page_count_fork_copy": "holds",   # 6ce64428d620 flushes before the fault decides

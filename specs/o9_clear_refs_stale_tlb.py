@@ -18,7 +18,6 @@ SPEC = Spec(
         "parent.2": ["clear_refs"],
     }, tlb=True),
     invariants=["wrprotect_effective"],
-    covers=["end:parent", "end:parent.2"],  # every thread runs its program to the end
     expect={
         "page_count": "violated",          # S22: the missing flush, up to v5.11
         "page_count_fork_copy": "holds",   # 912efa17e512

@@ -131,7 +131,7 @@ def test_acceptance_cells_of_the_history():
     ({"parent": ["put buf"]}, "names holder 'buf', which no GUP operation takes"),
     ({"parent": ["get_ro a0 -> b", "dma_write b"]}, "b is a read-only reference"),
     ({"parent": ["fork"], "child1": ["fork"]}, "only the parent forks"),
-    ({"parent": [], "child2": ["store a0"]}, "the parent forks only 0 time(s)"),
+    ({"parent": ["store a0"], "child2": ["store a0"]}, "the parent forks only 0 time(s)"),
     ({"worker": ["store a0"]}, "threads are named parent"),
     ({"child1": ["store a0"]}, "a scenario needs a parent thread"),
     ({"parent": "store a0"}, "must be a list of operations"),
@@ -297,3 +297,47 @@ def test_every_counterexample_of_every_spec_replays(path, tmp_path, capsys):
         assert "violated" not in load_spec(path).expect.values()
         return
     assert main(["replay", str(traces), "--quiet"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("programs, never_finishes", [
+    ({"parent": ["pipe_read"]}, "end:parent"),  # a pipe nothing ever fills
+    ({"parent": ["fork", "store a0"], "child1": ["vmsplice a0", "pipe_read", "pipe_read"]}, "end:child1"),
+    ({"parent": ["fork", "pin_ro a0 -> r", "put r"], "child1": ["exit", "load a0"]}, "end:child1"),  # dead
+])
+def test_a_thread_that_can_never_finish_makes_the_run_vacuous_without_covers(tmp_path, capsys, programs,
+                                                                                 never_finishes):
+    """No ``covers`` in the spec: the world requires every thread's end, so the run fails (exit 1), not holds."""
+    spec = tmp_path / "stuck.py"
+    spec.write_text("from modelcheck import Spec\nfrom modelcheck.cow import CowWorld\n"
+                    f"SPEC = Spec(id='x', title='t', invariants=['no_leak_to_child'],\n"
+                    f"            world=lambda: CowWorld.scripted({programs!r}))\n")
+    assert main([str(spec), "--quiet", "--policy", "anon_exclusive"]) == 1
+    out = capsys.readouterr().out
+    assert "VACUOUS: never fired " + never_finishes in out
+
+
+def test_excused_lets_a_thread_block_for_ever_and_must_name_a_required_item(tmp_path, capsys):
+    body = ("from modelcheck import Spec\nfrom modelcheck.cow import CowWorld\n"
+            "SPEC = Spec(id='x', title='t', invariants=['no_leak_to_child'], excused={excused!r},\n"
+            "            world=lambda: CowWorld.scripted({{'parent': ['store a0'], 'parent.2': ['pipe_read']}}))\n")
+    spec = tmp_path / "blocks.py"
+    spec.write_text(body.format(excused=["end:parent.2"]))
+    assert main([str(spec), "--quiet", "--policy", "anon_exclusive"]) == 0
+    spec.write_text(body.format(excused=["end:child1"]))
+    assert main([str(spec), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "excused names 'end:child1', which this world does not require" in err
+
+
+@pytest.mark.parametrize("programs, needle", [
+    ({"parent": []}, "thread parent: empty program"),
+    ({"parent": ["store a0"], "parent.2": []}, "thread parent.2: empty program"),
+    ({"parent": ["pin_rw a0 -> buf", "put buf", "put buf"]}, "'put buf' (operation 3) uses holder 'buf' after "
+                                                            "operation 2 put it"),
+    ({"parent": ["get_rw a0 -> b", "put b", "dma_write b"]}, "uses holder 'b' after operation 2 put it"),
+    ({"parent": ["pin_rw a0 -> buf", "put buf"], "parent.2": ["put buf"]}, "holder 'buf' is put twice (by parent "
+                                                                         "and parent.2)"),
+])
+def test_programs_that_cannot_run_are_refused_when_built(programs, needle):
+    with pytest.raises(WorldError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        CowWorld.scripted(programs)

@@ -134,6 +134,8 @@ class Scenario:
             if isinstance(program, str):
                 raise ScenarioError(f"thread {name}: the program must be a list of operations, not one string")
             proc = int(m.group(2)) if m.group(2) else 0
+            if not program:
+                raise ScenarioError(f"thread {name}: empty program (a thread needs at least one operation)")
             ops = tuple(parse_op(text, f"thread {name}, operation {n}") for n, text in enumerate(program, 1))
             threads.append(Thread(name, proc, ops))
         if not any(t.proc == 0 for t in threads):
@@ -156,6 +158,15 @@ class Scenario:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} is taken twice")
                     holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell)
                     taken_at[op.holder] = (t.name, n)
+        put_by: dict[str, str] = {}  # holder -> the thread that puts it
+        for t in threads:
+            for op in t.program:
+                if op.kind != "put":
+                    continue
+                if op.holder in put_by and put_by[op.holder] != t.name:
+                    raise ScenarioError(f"holder {op.holder!r} is put twice (by {put_by[op.holder]} and {t.name}): "
+                                        "a reference is dropped once, so one of them would wait for ever")
+                put_by[op.holder] = t.name
         for t in threads:
             for n, op in enumerate(t.program, 1):
                 decl = OPERATIONS[op.kind]
@@ -170,6 +181,11 @@ class Scenario:
                     if taker == t.name and when > n:
                         raise ScenarioError(f"thread {t.name}: {op.text!r} (operation {n}) uses holder "
                                             f"{op.holder!r} before the thread takes it (operation {when})")
+                    put_at = next((m for m, earlier in enumerate(t.program[:n - 1], 1)
+                                   if earlier.kind == "put" and earlier.holder == op.holder), None)
+                    if put_at is not None:
+                        raise ScenarioError(f"thread {t.name}: {op.text!r} (operation {n}) uses holder "
+                                            f"{op.holder!r} after operation {put_at} put it")
                     if decl.writes and not h.writable:
                         raise ScenarioError(f"thread {t.name}: {op.text!r}: {h.name} is a read-only reference")
         used = max([op.addr for t in threads for op in t.program], default=-1) + 1

@@ -177,6 +177,12 @@ class CowWorld:
     def invariant_names(self) -> list[str]:
         return _invariants.names()
 
+    def required_coverage(self) -> list[str]:
+        """What every complete run must fire, or it proved nothing: each scripted thread's end (a thread that
+        can never finish its program, such as a ``pipe_read`` of a pipe nothing fills, makes a run vacuous)."""
+        scenario = self.scenario
+        return [f"end:{t.name}" for t in scenario.threads] if scenario is not None else []
+
     def coverage_names(self) -> list[str]:
         """Every coverage item a run of this world can report (what a spec's ``covers`` may name)."""
         from modelcheck.cow.coverage import Coverage
