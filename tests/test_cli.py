@@ -295,3 +295,18 @@ def test_trace_parameters_are_named(tmp_path, capsys):
     assert parameters == {"references held outside on a0": 1023}
     code, out, _ = cli(capsys, "replay", str(traces), "--quiet")
     assert code == 0 and "replays" in out
+
+
+@pytest.mark.parametrize("extra, status", [((), 1), (("--max-states", "3"), 3)])
+def test_a_reader_that_stops_reading_does_not_change_the_exit_status(tmp_path, extra, status):
+    """``python -m modelcheck SPEC | head``: the verdicts' status (1 unexpected, 3 incomplete), not 0."""
+    spec = write_spec(tmp_path, "SPEC = Spec(id='x', title='t', invariants=['no_leak_to_child'],\n"
+                                "    world=lambda: CowWorld.scripted({'parent': ['fork', 'store a0'],\n"
+                                "                                     'child1': ['vmsplice a0', 'munmap a0', 'pipe_read']}),\n"
+                                "    expect={'mapcount': 'holds'}, policies=['mapcount'])\n")
+    proc = subprocess.Popen([sys.executable, "-m", "modelcheck", spec, "--quiet", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # the reader leaves before the report is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == status, err
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -17,11 +17,13 @@ does not replay), 2 a usage error (one line on stderr, no traceback),
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Mapping, NoReturn, Sequence
+from typing import Any, Mapping, NoReturn, Sequence, TextIO
 
 from modelcheck.engine import STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict, WorkerFailed
 from modelcheck.engine.progress import progress_for
@@ -258,7 +260,52 @@ def _matrix(argv: Sequence[str]) -> int:
 COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix}
 
 
+class _ReaderMayLeave(io.TextIOBase):
+    """Standard output for a reader that may stop reading (``| head``): once the pipe breaks, the rest of the
+    output goes nowhere and the command goes on to the exit status its verdicts earn."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.left = False
+
+    def write(self, text: str) -> int:
+        if not self.left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def _leave(self) -> None:
+        self.left = True
+        try:  # what is still buffered, and the interpreter's last flush, then find somewhere to go
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout = sys.stdout
+    sys.stdout = _ReaderMayLeave(stdout)
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(argv[0]) if argv else None
     try:
@@ -272,8 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkerFailed as err:  # e.g. a worker process killed for want of memory
         print(f"modelcheck: {str(err).splitlines()[0]}", file=sys.stderr)
         return EXIT_INCOMPLETE
-    except BrokenPipeError:
-        return EXIT_OK
     except EnginesDisagree as err:
         print(f"modelcheck: the two engines disagree (a bounded model checking run does not replay): {err}",
               file=sys.stderr)
