@@ -310,3 +310,24 @@ def test_a_reader_that_stops_reading_does_not_change_the_exit_status(tmp_path, e
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == status, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_help_cites_only_documents_of_the_repository_and_says_the_default_store(capsys):
+    """--help of every command names only files that are here, and the default store it states is the one
+    a run picks (compact for the open reference world, dict for a scripted one)."""
+    import re
+
+    for command in ([], ["replay"], ["policies"], ["matrix"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        shown = " ".join(capsys.readouterr().out.split())
+        for cited in re.findall(r"[\w./-]+\.md\b", shown):
+            assert (ROOT / cited).exists() or cited in ("matrix.md",), f"--help cites {cited}, not in the repository"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "default: compact where the world offers batch successors" in " ".join(capsys.readouterr().out.split())
+    stores = {}
+    for spec in (REFERENCE, str(ROOT / "specs" / "c1_basic_cow.py")):
+        code, out, _ = cli(capsys, spec, "--quiet", "--json", "--policy", "page_count")
+        stores[Path(spec).name] = json.loads(out)["results"][0]["store"]
+    assert stores == {"reference.py": "compact", "c1_basic_cow.py": "dict"}

@@ -1,7 +1,8 @@
 """Progress of a long run on stderr (tqdm), shown only when it is worth it.
 
-The bar appears after a moment (tqdm's ``delay``), only when stderr is a
-terminal, and never with ``quiet``. The search calls ``update`` every few
+The bar appears after a second (tqdm's ``delay``), only when stderr is a
+terminal, and never with ``quiet``; closing it erases it, so the report
+starts on a clean line. The search calls ``update`` every few
 thousand states, never per transition.
 """
 
@@ -38,15 +39,16 @@ class TqdmProgress(Progress):
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are started as copies of this one
 
         self._bar = tqdm(desc=title, unit=" states", unit_scale=True, file=self._stream,
-                         delay=self._delay, dynamic_ncols=True, leave=False)
+                         delay=self._delay, dynamic_ncols=True, leave=False,
+                         mininterval=0, miniters=0)  # the search already reports only every so often
 
     def update(self, *, states: int, transitions: int, frontier: int, depth: int) -> None:
-        if self._bar is None:
+        bar = self._bar
+        if bar is None:
             return
-        self._bar.n = states
-        self._bar.set_postfix_str(f"frontier={frontier:,} depth={depth} transitions={transitions:,}",
-                                  refresh=False)
-        self._bar.refresh()
+        bar.set_postfix_str(f"frontier={frontier:,} depth={depth} transitions={transitions:,}", refresh=False)
+        # update(), not a forced refresh: it keeps the delay, and a bar it drew is one close() erases
+        bar.update(states - bar.n)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -65,12 +65,13 @@ def _check_parser() -> argparse.ArgumentParser:
                         help="apply the reductions that cannot change a verdict (page-slot symmetry); "
                              "state counts then count representatives")
     reduce.add_argument("--no-reduce", dest="reduce", action="store_false",
-                        help="explore every state as reference-world.md counts them (default)")
+                        help="explore and count every state, symmetric ones too (default)")
     p.set_defaults(reduce=False)
     p.add_argument("--store", choices=list(STORES),
-                   help="visited states: dict (exact, default with one worker), compact (exact, packed, "
-                        "default with several) or fingerprint (8 bytes a state; may miss states, "
-                        "and says how likely that is); compact and fingerprint need --bfs")
+                   help="visited states: dict (exact, keeps the way back to each state), compact (exact, "
+                        "packed) or fingerprint (8 bytes a state; may miss states, and says how likely that "
+                        "is); default: compact where the world offers batch successors (the open reference "
+                        "world) or with several workers, else dict; compact and fingerprint need --bfs")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes, each owning a hash partition of the store (breadth-first)")
     p.add_argument("--symbolic-refs", action="store_true",
