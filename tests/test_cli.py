@@ -331,3 +331,16 @@ def test_help_cites_only_documents_of_the_repository_and_says_the_default_store(
         code, out, _ = cli(capsys, spec, "--quiet", "--json", "--policy", "page_count")
         stores[Path(spec).name] = json.loads(out)["results"][0]["store"]
     assert stores == {"reference.py": "compact", "c1_basic_cow.py": "dict"}
+
+
+@pytest.mark.parametrize("output", [(), ("--json",)])
+def test_no_timing_makes_two_runs_of_one_command_print_the_same(capsys, output):
+    """The clock is the only thing that differs between two runs; --no-timing leaves it out."""
+    argv = [str(ROOT / "specs" / "o16_maybe_pinned_false_positive.py"), "--quiet", "--no-timing", *output]
+    first, second = cli(capsys, *argv), cli(capsys, *argv)
+    assert first == second
+    if output:
+        results = json.loads(first[1])["results"]
+        assert all(r["seconds"] is None and "solver seconds" not in r["model_stats"] for r in results)
+    else:
+        assert "seconds" not in first[1] and "states/s" not in first[1]

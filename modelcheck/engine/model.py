@@ -196,7 +196,8 @@ class Covered(Protocol):
 
 @runtime_checkable
 class Counted(Protocol):
-    """The model's own figures of a run (a solver's calls, say), read when the run ends."""
+    """The model's own figures of a run (a solver's calls, say), read when the run ends. A figure that is a
+    clock reading has a name ending in "seconds" (a report without timing leaves it out)."""
 
     def figures(self) -> Mapping[str, float]: ...
 

@@ -4,7 +4,7 @@
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S]
-                              [--json] [--trace-out FILE] [--quiet]
+                              [--json] [--trace-out FILE] [--quiet] [--no-timing]
     python -m modelcheck replay FILE
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
@@ -92,6 +92,9 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-timing", dest="timing", action="store_false",
+                   help="leave the clock out of the report (no seconds or states/s; JSON: null), so that two "
+                        "runs of the same command print the same")
     return p
 
 
@@ -114,10 +117,10 @@ def _check(argv: Sequence[str]) -> int:
     policies = loaded.policies(args.policy)
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
     if args.json:
-        json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
+        json.dump(export.result_document(loaded, runs, options.stop_at_first, args.timing), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce)
+        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce, args.timing)
         if any(STORES[run.result.figures["store"]].packed for run in runs if "store" in run.result.figures):
             sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:

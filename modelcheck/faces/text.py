@@ -9,6 +9,12 @@ from modelcheck.runner import PolicyRun
 from modelcheck.spec import LoadedSpec
 
 COLUMNS = ("policy", "verdict", "expected", "states", "transitions", "depth", "seconds", "states/s", "")
+TIMING_COLUMNS = ("seconds", "states/s")  # what --no-timing leaves out, so two runs can be diffed
+
+
+def is_timing(figure: str) -> bool:
+    """A clock reading among a run's figures (``engine.model.Counted``: their names end in "seconds")."""
+    return figure.endswith("seconds")
 
 
 def header(loaded: LoadedSpec, search: str, stop_at_first: bool, reduce: bool = False) -> str:
@@ -38,10 +44,11 @@ def _row(run: PolicyRun) -> list[str]:
             f"{s.seconds:.2f}", f"{s.states_per_second:,.0f}", mark]
 
 
-def table(runs: Sequence[PolicyRun]) -> str:
-    rows = [list(COLUMNS)] + [_row(run) for run in runs]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    numeric = {3, 4, 5, 6, 7}
+def table(runs: Sequence[PolicyRun], timing: bool = True) -> str:
+    kept = [i for i, name in enumerate(COLUMNS) if timing or name not in TIMING_COLUMNS]
+    rows = [[row[i] for i in kept] for row in [list(COLUMNS)] + [_row(run) for run in runs]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(kept))]
+    numeric = {n for n, i in enumerate(kept) if 3 <= i <= 7}
     lines = []
     for row in rows:
         cells = [cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)]
@@ -125,10 +132,12 @@ def stores(runs: Sequence[PolicyRun]) -> str:
     return "\nstores:\n" + "\n".join(lines)
 
 
-def model_figures(runs: Sequence[PolicyRun]) -> str:
+def model_figures(runs: Sequence[PolicyRun], timing: bool = True) -> str:
     """The world's own figures per run (e.g. the solver's calls, cache hits and seconds)."""
-    lines = [f"  {run.policy}: " + ", ".join(f"{name} {value:,}" for name, value in run.result.model_figures.items())
-             for run in runs if run.result.model_figures]
+    shown = [(run.policy, [(name, value) for name, value in run.result.model_figures.items()
+                           if timing or not is_timing(name)]) for run in runs]
+    lines = [f"  {policy}: " + ", ".join(f"{name} {value:,}" for name, value in figures)
+             for policy, figures in shown if figures]
     return ("also measured:\n" + "\n".join(lines)) if lines else ""
 
 
@@ -144,16 +153,17 @@ def notes(runs: Sequence[PolicyRun]) -> str:
 
 
 def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool,
-           reduce: bool = False) -> None:
+           reduce: bool = False, timing: bool = True) -> None:
+    """The whole text report; without ``timing``, nothing in it depends on the clock."""
     out.write(header(loaded, search, stop_at_first, reduce) + "\n\n")
-    out.write(table(runs) + "\n")
+    out.write(table(runs, timing) + "\n")
     traces = counterexamples(runs)
     if traces:
         out.write("\n" + traces + "\n")
     unfired = coverage(runs)
     if unfired:
         out.write("\n" + unfired + "\n")
-    for part in (counts(runs), model_figures(runs), notes(runs)):
+    for part in (counts(runs), model_figures(runs, timing), notes(runs)):
         if part:
             out.write("\n" + part + "\n")
     out.write("\n" + summary(runs) + "\n")
