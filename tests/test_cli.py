@@ -344,3 +344,54 @@ def test_no_timing_makes_two_runs_of_one_command_print_the_same(capsys, output):
         assert all(r["seconds"] is None and "solver seconds" not in r["model_stats"] for r in results)
     else:
         assert "seconds" not in first[1] and "states/s" not in first[1]
+
+
+@pytest.mark.parametrize("params, needle", [
+    (("P=128",), "processes (P) must be at most 64 (the largest this world supports), not 128"),
+    (("P=100000",), "processes (P) must be at most 64"),
+    (("P=100000000000000000000",), "processes (P) must be at most 64"),
+    (("M=200",), "addresses (M) must be at most 64"),
+    (("S=1000",), "speculative references (S) must be at most 255"),
+])
+def test_huge_bounds_are_refused_when_the_spec_loads(capsys, params, needle):
+    """They crashed (rows wider than the fingerprint keys, MemoryError) or hung past --time-limit."""
+    code, out, err = cli(capsys, REFERENCE, "--quiet", "--time-limit", "5",
+                         *[arg for p in params for arg in ("--param", p)])
+    assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
+
+
+def test_the_largest_bounds_run_over_every_store(capsys):
+    """Rows of more than 512 columns (W(2,1,255): 523) over the packed stores, W(64,64,0) over the dict."""
+    for params, store in ((("S=255",), "compact"), (("S=255",), "fingerprint"), (("P=64", "M=64"), "dict")):
+        code, out, err = cli(capsys, REFERENCE, "--quiet", "--policy", "page_count", "--max-states", "500",
+                             "--store", store, *[arg for p in params for arg in ("--param", p)])
+        assert code == 3 and err == "" and "state limit of 500 reached" in out, (params, store, err)
+
+
+def test_a_memory_limit_ends_the_run_as_incomplete_with_what_it_explored(capsys):
+    code, out, err = cli(capsys, REFERENCE, "--quiet", "--policy", "page_count", "--param", "M=2",
+                         "--max-memory", "2M")
+    assert code == 3 and err == ""
+    assert "incomplete: memory limit of 2 MiB reached" in out and "resident" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-5G", "nan", "inf", "12 parsecs", "0%", "150%", "100K"])
+def test_a_bad_memory_limit_is_one_line(capsys, value):
+    code, out, err = cli(capsys, REFERENCE, "--quiet", "--max-memory", value)
+    assert code == 2 and err.count("\n") == 1 and "--max-memory" in err, err
+
+
+@pytest.mark.slow
+def test_an_allocator_that_refuses_ends_the_run_with_the_figures_so_far(tmp_path):
+    """Under ``ulimit -v`` the allocator fails before the default limit: the report still comes, exit 3."""
+    import resource
+
+    def limit_address_space():
+        resource.setrlimit(resource.RLIMIT_AS, (700 * 2 ** 20, 700 * 2 ** 20))
+
+    proc = subprocess.run([sys.executable, "-m", "modelcheck", REFERENCE, "--quiet", "--policy", "page_count",
+                           "--param", "P=3", "--param", "M=2", "--no-stop", "--max-memory", "100%"],
+                          capture_output=True, text=True, cwd=ROOT, preexec_fn=limit_address_space, timeout=1800)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "incomplete: out of memory: the allocator refused" in proc.stdout

@@ -1,8 +1,10 @@
 """The engine on small models whose answers are known by hand."""
 
+import time
+
 import pytest
 
-from modelcheck.engine import SearchOptions, Verdict, check, replay
+from modelcheck.engine import SearchOptions, StopReason, Verdict, check, replay
 from toy_models import Counter, NaiveLock, Step
 
 
@@ -74,6 +76,18 @@ def test_time_limit_ends_incomplete():
     assert result.verdict is Verdict.INCOMPLETE
     assert "time limit" in result.incomplete_reason
     assert 0 < result.stats.states < 10**8
+
+
+@pytest.mark.parametrize("strategy", ["bfs", "dfs", "simulate"])
+def test_time_limit_ends_a_step_that_never_comes_back_to_the_clock(strategy):
+    """One expansion sleeps a minute; a limit of half a second ends the run about a second after it."""
+    started = time.perf_counter()
+    options = SearchOptions(strategy=strategy, time_limit=0.5,
+                            **({"depth": 100, "settings": (("walks", 1),)} if strategy == "simulate" else {}))
+    result = check(Counter(100, stuck_at=3), options)
+    assert time.perf_counter() - started < 20
+    assert result.verdict is Verdict.INCOMPLETE and result.stop is StopReason.TIME_LIMIT
+    assert 3 <= result.stats.states <= 5 or strategy == "simulate"
 
 
 def test_interrupt_ends_incomplete_with_what_was_explored():

@@ -14,7 +14,8 @@ import pytest
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
 from modelcheck.engine import WorkerFailed
-from modelcheck.engine.stores import CompactStore, FingerprintStore, StateLog, fingerprints, owner_of
+from modelcheck.engine.stores import (CompactStore, FingerprintStore, StateLog, fingerprints, owner_of,
+                                      row_fingerprints)
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec
 from tests.toy_models import Counter, NaiveLock
@@ -60,7 +61,7 @@ def test_compact_store_tells_apart_states_whose_hashes_collide():
 
 
 def test_the_state_log_spans_blocks(monkeypatch):
-    monkeypatch.setattr(StateLog, "BLOCK", 4)
+    monkeypatch.setattr(StateLog, "BLOCK_BYTES", 16)  # four states of 4 bytes a block
     store = CompactStore(key_bytes=4, capacity=4)
     keys = np.arange(40, dtype=np.uint16).tobytes()  # 20 states of two uint16 (4 bytes), over 5 blocks
     fps = np.arange(1, 21, dtype=np.uint64) % np.uint64(3) + np.uint64(1)  # three hashes: many collisions
@@ -191,3 +192,31 @@ def test_workers_report_progress_within_a_level(monkeypatch):
     assert len(recorder.seen) > result.stats.depth + 1  # more than one update per level
     assert recorder.seen[-1][0] == result.stats.states
     assert all(a[0] <= b[0] for a, b in zip(recorder.seen, recorder.seen[1:]))  # states never go back
+
+
+def test_a_wide_row_gets_blocks_of_a_bounded_size_not_two_million_rows():
+    """W(64,64,0) rows are 16 kB: a block of 2**21 of them (32 GiB) could not even be allocated."""
+    log = StateLog(16_642)
+    log.append(np.zeros((3, 16_642), dtype=np.uint8))
+    assert log.blocks[0].nbytes <= StateLog.BLOCK_BYTES
+
+
+def test_row_fingerprints_take_any_width_and_keep_the_first_columns_keys():
+    narrow = np.arange(30, dtype=np.int64).reshape(3, 10)
+    before = row_fingerprints(narrow)
+    wide = np.zeros((3, 1500), dtype=np.int64)
+    wide[:, :10] = narrow
+    assert len(set(row_fingerprints(wide).tolist())) == 3
+    assert row_fingerprints(narrow).tolist() == before.tolist()
+    assert before.tolist() == [11624170496889082660, 15783433413667040871, 6855689893518977478]  # as before
+
+
+def test_a_store_that_would_grow_past_its_budget_says_so_with_the_estimate():
+    from modelcheck.engine import StopReason, Stopped
+
+    store = FingerprintStore()
+    store.budget = 1  # byte: any growth passes it
+    with pytest.raises(Stopped) as stopped:
+        store.insert(np.arange(1, 5000, dtype=np.uint64))
+    assert stopped.value.reason is StopReason.MEMORY_LIMIT
+    assert "fingerprint store of" in stopped.value.detail and "would grow to" in stopped.value.detail

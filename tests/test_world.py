@@ -192,3 +192,10 @@ def test_inherited_values_are_not_leaks():
     # the child reads what the parent wrote before the fork: allowed
     labels = ("parent write(a0)", "parent fork()", "child1 read(a0)")
     assert not replay(model("mapcount"), "no_leak_across_fork", labels).ok
+
+
+def test_the_parameters_range_of_held_references_is_the_worlds_bound():
+    from modelcheck.cow.adapters import HELD_MOST
+    from modelcheck.cow.world import MOST_HELD
+
+    assert HELD_MOST == MOST_HELD

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from modelcheck.engine import Invariant, TransitionCheck
@@ -18,9 +19,9 @@ class Counter:
     INC = Step("inc")
 
     def __init__(self, limit: int, forbidden: int | None = None, forbidden_step: int | None = None,
-                 interrupt_at: int | None = None) -> None:
+                 interrupt_at: int | None = None, stuck_at: int | None = None) -> None:
         self.limit, self.forbidden = limit, forbidden
-        self.forbidden_step, self.interrupt_at = forbidden_step, interrupt_at
+        self.forbidden_step, self.interrupt_at, self.stuck_at = forbidden_step, interrupt_at, stuck_at
 
     def initial_states(self):
         return [0]
@@ -28,6 +29,8 @@ class Counter:
     def successors(self, x):
         if self.interrupt_at is not None and x == self.interrupt_at:
             raise KeyboardInterrupt
+        if x == self.stuck_at:  # one step that takes far longer than any time limit of a test
+            time.sleep(60)
         return [(self.INC, x + 1)] if x < self.limit else []
 
     def properties(self):

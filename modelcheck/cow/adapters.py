@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from modelcheck.cow.policies import Policy
     from modelcheck.cow.world import CowWorld
 
-HELD_MOST = 1 << 20  # the most held references a parameter stands for
+HELD_MOST = 1 << 20  # the most held references a parameter stands for (the world's MOST_HELD; a test ties them)
 Successors = list[tuple["Act", Any]]
 
 

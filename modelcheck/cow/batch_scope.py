@@ -16,6 +16,8 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.policies import PageInfo, Policy
 
 PROPERTIES = frozenset(LEAK_OBSERVERS) | {"spurious_copies", "no_spurious_copy"}
+GRID_MOST = 1 << 18  # decision-grid cells the batch form tabulates at most; beyond, tabulating them one policy
+                     # call at a time costs more than the batch form saves (W(64,64,0) would need 34 million)
 
 
 def decision_grid(machine: Machine) -> tuple[int, int]:
@@ -23,6 +25,11 @@ def decision_grid(machine: Machine) -> tuple[int, int]:
     L = machine.layout
     most_maps = L.processes * L.addresses
     return most_maps, most_maps + L.processes + L.speculative
+
+
+def grid_cells(machine: Machine) -> int:
+    most_maps, most_refs = decision_grid(machine)
+    return (most_maps + 1) * (most_refs + 1) * 2
 
 
 def grid_pages(machine: Machine) -> Iterator[tuple[int, int, int, PageInfo]]:
@@ -42,6 +49,6 @@ def batch_applies(machine: Machine, policy: Policy, property_names: frozenset[st
         return False
     if f.pageflags and not policy.uses_exclusive:
         return False
-    if not property_names <= PROPERTIES:
+    if not property_names <= PROPERTIES or grid_cells(machine) > GRID_MOST:
         return False
     return not any(policy.drains_lru_before_reuse(page) for _, _, _, page in grid_pages(machine))

@@ -28,6 +28,13 @@ KERNEL_EVENTS = ("spec_get", "spec_put")
 ACTION_KINDS = USER_ACTIONS + KERNEL_EVENTS
 
 
+# The largest bounds a world may have: every counter then fits the 16 bits a packed state gives it (a page's
+# refcount reaches P*M + P + S), and building a model stays well under a second; a model checker's worlds are
+# far smaller (W(3,2,0) is 4.5 million states).
+MOST_PROCESSES, MOST_ADDRESSES, MOST_SPECULATIVE = 64, 64, 255
+MOST_HELD = 1 << 20  # references held outside on one page (a packed store holds at most 65535: use dict beyond)
+
+
 class WorldError(ValueError):
     """A world that cannot be built as asked (a bad bound, an unknown action, a malformed scenario)."""
 
@@ -62,13 +69,15 @@ class CowWorld:
     held: tuple[tuple[int, int | None], ...] = ()
 
     def __post_init__(self) -> None:
-        for name, value, least in (("processes (P)", self.processes, 1),
-                                   ("addresses (M)", self.addresses, 1),
-                                   ("speculative references (S)", self.speculative, 0)):
+        for name, value, least, most in (("processes (P)", self.processes, 1, MOST_PROCESSES),
+                                         ("addresses (M)", self.addresses, 1, MOST_ADDRESSES),
+                                         ("speculative references (S)", self.speculative, 0, MOST_SPECULATIVE)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise WorldError(f"{name} must be a whole number, not {value!r}")
             if value < least:
                 raise WorldError(f"{name} must be at least {least}, not {value}")
+            if value > most:
+                raise WorldError(f"{name} must be at most {most} (the largest this world supports), not {value}")
         actions = frozenset(self.actions)
         unknown = actions - set(ACTION_KINDS)
         if unknown:
@@ -79,6 +88,9 @@ class CowWorld:
         for a in self.held_unknown + tuple(a for a, _ in self.held):
             if not isinstance(a, int) or not 0 <= a < addresses:
                 raise WorldError(f"held references name address {a!r}; the world has a0..a{addresses - 1}")
+        for a, count in self.held:
+            if count is not None and (not isinstance(count, int) or not 0 <= count <= MOST_HELD):
+                raise WorldError(f"held references on a{a}: a count from 0 to {MOST_HELD}, not {count!r}")
         if self.held and (self.speculative < 1 or (self.scenario is not None and "spec" in self.scenario.events)):
             raise WorldError("held references sit on the speculative-reference slots: they need S >= 1 and "
                              "no speculative events")

@@ -8,6 +8,7 @@ strategies (``strategies``) decide from them what they can search.
 
 from modelcheck.engine.errors import (Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
                                       WorkerFailed)
+from modelcheck.engine.memory import SAFE_FRACTION, default_limit, parse_size
 from modelcheck.engine.model import (Batched, BatchForm, Counted, Covered, Footprinted, Invariant, Model,
                                      Parametric, StepKeyed, Symmetric, TransitionCheck, TransitionCount)
 from modelcheck.engine.options import SearchOptions
@@ -22,4 +23,5 @@ __all__ = [
     "Result", "Stats", "Trace", "Step", "Verdict", "Violation", "StopReason",
     "SearchOptions", "check", "STRATEGIES", "Strategy", "STORES", "ReplayOutcome", "replay",
     "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",
+    "SAFE_FRACTION", "default_limit", "parse_size",
 ]

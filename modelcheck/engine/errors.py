@@ -13,6 +13,8 @@ class StopReason(Enum):
     FIRST_VIOLATION = "first violation"  # a violation was found and the run stops at the first
     STATE_LIMIT = "state limit"
     TIME_LIMIT = "time limit"
+    MEMORY_LIMIT = "memory limit"        # the resident set passed the limit, or a store would not fit in it
+    OUT_OF_MEMORY = "out of memory"      # the allocator refused before the limit was reached
     DEPTH_BOUND = "depth bound"          # a bounded search met its bound with runs still longer
     INTERRUPTED = "interrupted"          # Ctrl-C
     SOLVER_GAVE_UP = "solver gave up"    # z3 answered unknown

@@ -21,6 +21,7 @@ class SearchOptions:
     workers: int = 1          # processes, each owning a hash partition of the store
     depth: int | None = None  # the most steps a counterexample may have (bmc), or a walk (simulate)
     settings: tuple[tuple[str, int], ...] = ()  # (name, value) of settings the strategy declares
+    max_memory: int | None = None  # bytes this process may hold (several workers share them); None: no limit
 
     def setting(self, name: str, default: int) -> int:
         return dict(self.settings).get(name, default)
@@ -46,6 +47,8 @@ class SearchOptions:
                 raise ValueError(f"--{name} must not be negative, not {value}")
         if self.time_limit is not None and self.time_limit <= 0:
             raise ValueError(f"time_limit must be positive, not {self.time_limit}")
+        if self.max_memory is not None and self.max_memory < 2 ** 20:
+            raise ValueError(f"max_memory must be at least 1 MiB, not {self.max_memory} bytes")
         problem = strategy.options_error(self)
         if problem:
             raise ValueError(problem)

@@ -14,6 +14,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 from modelcheck.engine.errors import StopReason, Stopped
+from modelcheck.engine.memory import mib, resident_bytes
 from modelcheck.engine.model import (Action, Counted, Covered, Invariant, Model, Symmetric, TransitionCheck,
                                      split_properties)
 from modelcheck.engine.options import SearchOptions
@@ -37,6 +38,7 @@ class Run:
         self.invariants, self.checks, self.counters = split_properties(model)
         self.started = time.perf_counter()
         self.deadline = self.started + options.time_limit if options.time_limit else None
+        self.memory_limit = options.max_memory  # this process's share of it (a worker's is smaller)
         self.states = self.transitions = self.depth = self.max_frontier = 0
         self.violations: dict[str, Violation] = {}
         self.notes = list(notes)
@@ -58,12 +60,20 @@ class Run:
         return None
 
     def check_limits(self, states: int | None = None) -> None:
-        """Stop when the clock or the state count is past its limit."""
+        """Stop when the clock, the memory or the state count is past its limit."""
         if self.deadline is not None and time.perf_counter() >= self.deadline:
             raise Stopped(StopReason.TIME_LIMIT)
+        self.check_memory()
         most = self.options.max_states
         if most is not None and (self.states if states is None else states) >= most:
             raise Stopped(StopReason.STATE_LIMIT)
+
+    def check_memory(self) -> None:
+        """Stop before the machine swaps: the resident set against the limit."""
+        if self.memory_limit is not None:
+            held = resident_bytes()
+            if held >= self.memory_limit:
+                raise Stopped(StopReason.MEMORY_LIMIT, f"{mib(held)} resident")
 
     def tick(self, frontier: int = 0) -> None:
         """Limits and progress, every so often from the hot loop."""
@@ -113,6 +123,11 @@ class Run:
             return f"state limit of {o.max_states:,} reached{over}"
         if stop is StopReason.DEPTH_BOUND:
             return f"no violation within {o.depth} steps (depth bound)"
+        if stop is StopReason.MEMORY_LIMIT:
+            limit = f"memory limit of {mib(o.max_memory or 0)} reached"
+            return f"{limit} ({self.stop_detail})" if self.stop_detail else limit
+        if stop is StopReason.OUT_OF_MEMORY:
+            return "out of memory: the allocator refused" + (f" ({self.stop_detail})" if self.stop_detail else "")
         if stop is StopReason.INTERRUPTED:
             return "interrupted by the user"
         if stop is StopReason.SOLVER_GAVE_UP:

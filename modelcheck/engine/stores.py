@@ -30,6 +30,8 @@ from abc import ABC, abstractmethod
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Protocol, Sequence
 
+from modelcheck.engine.errors import StopReason, Stopped
+from modelcheck.engine.memory import mib, resident_bytes
 from modelcheck.engine.registry import Registry
 
 if TYPE_CHECKING:
@@ -122,14 +124,20 @@ def fingerprints(hashes: Sequence[int]) -> np.ndarray:
     return x
 
 
+_KEY_SEED, _KEY_BLOCK = 0x6D6F64656C, 512
+
+
 @cache
-def _row_keys() -> Any:
-    """Fixed random odd keys, the same in every worker process."""
-    return np.random.default_rng(0x6D6F64656C).integers(1, 2 ** 63, size=(2, 512), dtype=np.uint64) | np.uint64(1)
+def _row_keys(blocks: int) -> Any:
+    """Fixed random odd keys for ``blocks`` * 512 columns, the same in every worker process; the keys of a
+    column do not depend on how wide the rows are."""
+    parts = [np.random.default_rng(_KEY_SEED if block == 0 else (_KEY_SEED, block))
+             .integers(1, 2 ** 63, size=(2, _KEY_BLOCK), dtype=np.uint64) for block in range(blocks)]
+    return np.concatenate(parts, axis=1) | np.uint64(1)
 
 
 def row_fingerprints(rows: np.ndarray) -> np.ndarray:
-    """64-bit fingerprints of states given as rows of small non-negative ints (at most 512 columns).
+    """64-bit fingerprints of states given as rows of small non-negative ints (any number of columns).
 
     Two multilinear sums with fixed random odd keys (mod 2**64): two rows collide in
     one sum with probability at most 2**-48 (entries below 2**16), in both at
@@ -139,7 +147,7 @@ def row_fingerprints(rows: np.ndarray) -> np.ndarray:
     x = rows.astype(np.uint64, copy=False)
     width = x.shape[1]
     with np.errstate(over="ignore"):
-        keys = _row_keys()
+        keys = _row_keys(-(-width // _KEY_BLOCK))
         a = (x * keys[0, :width]).sum(axis=1, dtype=np.uint64)
         b = (x * keys[1, :width]).sum(axis=1, dtype=np.uint64)
         a = _mix(a)
@@ -174,6 +182,10 @@ def owner_of(fps: np.ndarray, partitions: int) -> np.ndarray:
 class _Table(ABC):
     """Open addressing with linear probing, inserted a batch at a time."""
 
+    name: ClassVar[str]
+    slot_bytes: ClassVar[int] = 8
+    budget: int | None = None  # the bytes this process may hold: a table that would grow past it says so first
+
     def __init__(self, capacity: int = 1 << 10) -> None:
         self.capacity = capacity
         self.count = 0
@@ -203,6 +215,7 @@ class _Table(ABC):
         while at < n:
             room = int(_MAX_LOAD * self.capacity) - self.count
             if room <= 0:
+                self._afford(int(self.capacity * _GROWTH) + 1)
                 self._resize(int(self.capacity * _GROWTH) + 1)
                 continue
             end = min(n, at + room, at + _SLICE)
@@ -210,6 +223,17 @@ class _Table(ABC):
             new[at:end] = self._insert_fitting(fps[at:end], part)
             at = end
         return new
+
+    def _afford(self, capacity: int) -> None:
+        """Stop the run, with the estimate, when growing to ``capacity`` slots would pass the budget."""
+        if self.budget is None:
+            return
+        needed = capacity * self.slot_bytes + self.count * self.slot_bytes  # the new table, and what moves in
+        held = resident_bytes()
+        if held + needed > self.budget:
+            raise Stopped(StopReason.MEMORY_LIMIT,
+                          f"the {self.name} store of {self.count:,} states would grow to {capacity:,} slots: "
+                          f"{mib(needed)} more than the {mib(held)} resident")
 
     def _insert_fitting(self, fps: np.ndarray, keys: Any) -> np.ndarray:
         """Insert items that fit in the table without passing the load limit."""
@@ -286,10 +310,11 @@ class FingerprintStore(_Table):
 class StateLog:
     """Packed states in the order they were stored, in fixed-size numpy blocks (no copy when it grows)."""
 
-    BLOCK = 1 << 21  # rows per block: few blocks, so gathering rows loops over few (untouched rows cost no memory)
+    BLOCK_BYTES = 1 << 28  # per block: few blocks, so gathering rows loops over few (untouched rows cost no memory)
 
     def __init__(self, row_bytes: int) -> None:
         self.row_bytes = row_bytes
+        self.block_rows = max(1, min(1 << 21, self.BLOCK_BYTES // max(1, row_bytes)))
         self.blocks: list[np.ndarray] = []
         self.count = 0
 
@@ -298,10 +323,10 @@ class StateLog:
         first = self.count
         done = 0
         while done < len(rows):
-            at = self.count % self.BLOCK
+            at = self.count % self.block_rows
             if at == 0:
-                self.blocks.append(np.empty((self.BLOCK, self.row_bytes), dtype=np.uint8))
-            take = min(self.BLOCK - at, len(rows) - done)
+                self.blocks.append(np.empty((self.block_rows, self.row_bytes), dtype=np.uint8))
+            take = min(self.block_rows - at, len(rows) - done)
             self.blocks[-1][at:at + take] = rows[done:done + take]
             done += take
             self.count += take
@@ -312,10 +337,10 @@ class StateLog:
         if len(self.blocks) == 1:
             return self.blocks[0][indices]
         out = np.empty((len(indices), self.row_bytes), dtype=np.uint8)
-        block_of = indices // self.BLOCK
+        block_of = indices // self.block_rows
         for b in np.unique(block_of).tolist():
             pick = np.flatnonzero(block_of == b)
-            out[pick] = self.blocks[b][indices[pick] - b * self.BLOCK]
+            out[pick] = self.blocks[b][indices[pick] - b * self.block_rows]
         return out
 
     @property
@@ -335,6 +360,7 @@ class CompactStore(_Table):
     name = "compact"
     packed = True
     exact = True
+    slot_bytes = 12  # a hash and the index of the state in the log
 
     @classmethod
     def opened(cls, row_bytes: int) -> "CompactStore":

@@ -3,7 +3,7 @@
     python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor|--simulate]
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
-                              [--no-stop] [--max-states N] [--time-limit S]
+                              [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--json] [--trace-out FILE] [--quiet] [--no-timing]
     python -m modelcheck replay FILE
     python -m modelcheck policies [--markdown]
@@ -25,7 +25,8 @@ import textwrap
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Sequence, TextIO
 
-from modelcheck.engine import STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict, WorkerFailed
+from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict,
+                               WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
 from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
@@ -89,6 +90,10 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="end the run as incomplete after this many seconds")
+    p.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+                   help="end the run as incomplete, with what it found so far, when this process (with its "
+                        "workers) holds this much: 512M, 8G, or 60%% of the machine's memory (default: "
+                        f"{int(SAFE_FRACTION * 100)}%%)")
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -96,6 +101,13 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="leave the clock out of the report (no seconds or states/s; JSON: null), so that two "
                         "runs of the same command print the same")
     return p
+
+
+def _memory_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _check(argv: Sequence[str]) -> int:
@@ -108,6 +120,7 @@ def _check(argv: Sequence[str]) -> int:
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
                                 store=args.store, workers=args.workers,
+                                max_memory=args.max_memory if args.max_memory is not None else default_limit(),
                                 settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
                                                if name.startswith("setting_") and value is not None))
     except ValueError as err:

@@ -14,9 +14,14 @@ strategy is one new module plus one line there.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar, Iterator
 
 from modelcheck.engine.errors import Declined, NotSearchable, StopReason, Stopped
 from modelcheck.engine.model import Model
@@ -78,16 +83,47 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
         options = replace(options, strategy=fallback)
 
 
+ALARM_GRACE = 1.0  # seconds past the deadline before the alarm ends a step that never looked at the clock
+
+
+@contextmanager
+def _alarm(deadline: float | None) -> Iterator[None]:
+    """The time limit's backstop: strategies look at the clock every so often, but one step that never comes
+    back to them (a huge expansion, a slow solver question) is ended by a timer signal instead. Only in the
+    main thread, and only when no one else's timer is set."""
+    usable = (deadline is not None and os.name == "posix"
+              and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not usable:
+        yield
+        return
+    assert deadline is not None
+
+    def ring(signum: int, frame: Any) -> None:
+        raise Stopped(StopReason.TIME_LIMIT)
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, deadline - time.perf_counter() + ALARM_GRACE))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _execute(strategy: Strategy, run: Run, title: str) -> Result:
     run.progress.start(title)
     try:
-        strategy.run(run.model, run)
+        with _alarm(run.deadline):
+            strategy.run(run.model, run)
     except Stopped as stop:
         run.stop, run.stop_detail = stop.reason, stop.detail
     except SolverGaveUp as gave_up:  # a model whose steps ask z3, or a strategy that does
         run.stop, run.stop_detail = StopReason.SOLVER_GAVE_UP, str(gave_up)
     except KeyboardInterrupt:
         run.stop = StopReason.INTERRUPTED
+    except MemoryError as refused:  # the allocator said no before the limit did: what was found is kept
+        run.stop, run.stop_detail = StopReason.OUT_OF_MEMORY, str(refused)
     finally:
         run.progress.close()
     return run.result()

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from modelcheck.engine.errors import StopReason, Stopped
+from modelcheck.engine.errors import NotSearchable, StopReason, Stopped
 from modelcheck.engine.model import Model, batch_form
 from modelcheck.engine.pipeline import Pipeline
 from modelcheck.engine.run import Run
@@ -82,12 +82,13 @@ class LevelWorker:
     def _open_store(self, width: int) -> None:
         self.row = struct.Struct(f"{width}H")
         self.store = self.store_class.opened(self.row.size)
+        self.store.budget = self.run.memory_limit
 
     def pack(self, states: list[Any]) -> bytes:
         try:
             return b"".join(itertools.starmap(self.row.pack, states))
         except struct.error as err:
-            raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535 "
+            raise NotSearchable("a compact store needs every state to be a flat tuple of ints in 0..65535 "
                              f"of one length ({err}); use --store dict") from None
 
     def unpack(self, data: bytes) -> Iterable[tuple]:
@@ -253,12 +254,13 @@ class LevelWorker:
         return np.frombuffer(packed, dtype=np.uint8).reshape(-1, self.row.size)
 
     def _check_limits(self) -> None:
-        """The clock (the state limit is the caller's: workers count states together)."""
+        """The clock and the memory (the state limit is the caller's: workers count states together)."""
         deadline = self.run.deadline
         if deadline is not None and time.perf_counter() >= deadline:
             raise Stopped(StopReason.TIME_LIMIT)
         if self.should_stop():
             raise Stopped(StopReason.INTERRUPTED)
+        self.run.check_memory()
 
     # -- figures ---------------------------------------------------------------------------
     @property

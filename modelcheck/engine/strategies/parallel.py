@@ -58,6 +58,8 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
     partitions = len(inboxes)
     run = Run(model, options, Progress(), "bfs")  # this worker's share of the run, reported to the parent
     run.deadline = deadline
+    if options.max_memory is not None:  # the workers share the limit
+        run.memory_limit = options.max_memory // partitions
     worker = LevelWorker(run, store, me=me, partitions=partitions, should_stop=stop.is_set)
     inbox = inboxes[me]
     try:
@@ -97,6 +99,8 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
                 stopped = s.reason
                 if s.reason is StopReason.FIRST_VIOLATION:  # tell the others
                     stop.set()
+            except MemoryError:  # the allocator refused: end the run at this level, keeping what was found
+                stopped = StopReason.OUT_OF_MEMORY
             for peer in range(partitions):
                 if peer != me:
                     inboxes[peer].put(("done", me))
@@ -178,8 +182,10 @@ def search(model: Model, run: Run, store: str) -> None:
             if interrupted:
                 stop_reason = StopReason.INTERRUPTED
                 break
-            if StopReason.TIME_LIMIT in stops:
-                stop_reason = StopReason.TIME_LIMIT
+            limit = next((reason for reason in (StopReason.TIME_LIMIT, StopReason.MEMORY_LIMIT,
+                                                StopReason.OUT_OF_MEMORY) if reason in stops), None)
+            if limit is not None:
+                stop_reason = limit
                 break
             if options.max_states and run.states >= options.max_states:
                 stop_reason = StopReason.STATE_LIMIT
