@@ -46,10 +46,7 @@ def _drain(worker: LevelWorker, inbox: Any, done: set[int], depth: int, block: b
             done.add(message[1])
         else:
             _, fps, packed = message
-            try:
-                worker.admit_packed(fps, packed, depth)
-            except Stopped:
-                pass  # the violation is recorded; the level still has to be drained
+            worker.admit_packed(fps, packed, depth)
 
 
 def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list, commands: Any,
@@ -93,10 +90,8 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
             stopped = None
             try:
                 worker.expand(depth, forward, between)
-            except Stopped as s:
+            except Stopped as s:  # the clock, or the parent's stop: a violation found lets the level finish
                 stopped = s.reason
-                if s.reason is StopReason.FIRST_VIOLATION:  # tell the others
-                    stop.set()
             for peer in range(partitions):
                 if peer != me:
                     inboxes[peer].put(("done", me))
@@ -171,6 +166,8 @@ def search(model: Model, run: Run, store: str) -> None:
             run.transitions = sum(m[4] for m in levels)
             found = sum(m[5] for m in levels)
             stops = {m[6] for m in levels if m[6] is not None}
+            if level and frontier:
+                run.depth = level
             progress.update(states=run.states, transitions=run.transitions, frontier=frontier, depth=run.depth)
             if found and options.stop_at_first:
                 stop_reason = StopReason.FIRST_VIOLATION
@@ -186,8 +183,6 @@ def search(model: Model, run: Run, store: str) -> None:
                 break
             if not frontier:
                 break
-            if level:
-                run.depth = level
             run.max_frontier = max(run.max_frontier, frontier)
             frontier_now = frontier
             for c in commands:
@@ -212,6 +207,6 @@ def search(model: Model, run: Run, store: str) -> None:
     store_figures(run, store, sum(m[5] for m in finals),
                   miss_probability(lookups, run.states) if not STORES[store].exact else None,
                   all(m[7] for m in finals), partitions)
-    record_found(run, [f for m in finals for f in m[2]])
+    record_found(run, [f for m in finals for f in m[2]], STORES[store].exact)
     if stop_reason is not None:
         raise Stopped(stop_reason)
