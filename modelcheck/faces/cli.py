@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import textwrap
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Sequence
@@ -92,7 +94,7 @@ def _check_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(argv: Sequence[str]) -> int:
+def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     args = _check_parser().parse_args(argv)
     try:
         if args.engine == "bmc":
@@ -256,20 +258,48 @@ def _matrix(argv: Sequence[str]) -> int:
 
 
 COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupts:
+    """Ctrl-C, SIGTERM and SIGHUP all end a run as Ctrl-C does: what was explored is printed, exit status 3.
+
+    While a search that saves checkpoints runs (``deferred``), the first of
+    them only asks it to stop where it can save one (the search looks at
+    ``requested``); a second one stops at once.
+    """
+
+    def __init__(self) -> None:
+        self.deferred = False
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.deferred and not self.requested:
+            self.requested = True
+            return
+        raise KeyboardInterrupt
+
+    def install(self) -> dict[int, Any]:
+        """Handle the stop signals here (from the main thread only); returns the handlers replaced."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {number: signal.signal(number, self) for number in STOP_SIGNALS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(argv[0]) if argv else None
+    interrupts = Interrupts()
+    replaced = interrupts.install()
     try:
-        return command(argv[1:]) if command else _check(argv)
+        return command(argv[1:]) if command else _check(argv, interrupts)
     except (UsageError, SpecError) as err:
         print(f"modelcheck: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("modelcheck: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
-    except WorkerFailed as err:  # e.g. a worker process killed for want of memory
+    except WorkerFailed as err:  # e.g. a worker process killed for want of memory; the first line says why
         print(f"modelcheck: {str(err).splitlines()[0]}", file=sys.stderr)
         return EXIT_INCOMPLETE
     except BrokenPipeError:
@@ -278,3 +308,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"modelcheck: the two engines disagree (a bounded model checking run does not replay): {err}",
               file=sys.stderr)
         return EXIT_DIFFERS
+    finally:
+        for number, handler in replaced.items():
+            signal.signal(number, handler)

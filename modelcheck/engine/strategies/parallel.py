@@ -16,6 +16,7 @@ to carry those.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import signal
 import time
@@ -49,9 +50,37 @@ def _drain(worker: LevelWorker, inbox: Any, done: set[int], depth: int, block: b
             worker.admit_packed(fps, packed, depth)
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when its parent does, however the parent ends (SIGKILL included): on Linux the
+    kernel sends SIGKILL (prctl PR_SET_PDEATHSIG); the command loop also looks at the parent's pid."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the parent decides what these mean
+        signal.signal(number, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent-pid check below and in the command loop
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _next_command(commands: Any, parent: int) -> Any:
+    """The parent's next command; the worker ends if the parent is gone."""
+    while True:
+        try:
+            return commands.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
 def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list, commands: Any,
-                 reports: Any, stop: Any, deadline: float | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+                 reports: Any, stop: Any, deadline: float | None, parent: int) -> None:
+    _die_with_parent(parent)
     partitions = len(inboxes)
     run = Run(model, options, Progress(), "bfs")  # this worker's share of the run, reported to the parent
     run.deadline = deadline
@@ -65,7 +94,7 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
             stopped = s.reason
         reports.put(("level", me, worker.next_size, worker.stored, worker.transitions, len(worker.found), stopped))
         while True:
-            command = commands.get()
+            command = _next_command(commands, parent)
             if command[0] == "finish":
                 covered = model.coverage_items(worker.fired()) if isinstance(model, Covered) else set()
                 reports.put(("final", me, list(worker.found.values()), dict(run.counters), set(covered),
@@ -116,7 +145,8 @@ def search(model: Model, run: Run, store: str) -> None:
     reports = context.Queue()
     stop = context.Event()
     processes = [context.Process(target=_worker_main, daemon=True, name=f"modelcheck-worker-{w}",
-                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, run.deadline))
+                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, run.deadline,
+                                       os.getpid()))
                  for w in range(partitions)]
     for p in processes:
         p.start()
@@ -143,8 +173,9 @@ def search(model: Model, run: Run, store: str) -> None:
                 if dead:
                     raise WorkerFailed(f"{', '.join(dead)} ended without reporting; the run cannot go on") from None
                 continue
-            if message[0] == "error":
-                raise WorkerFailed(f"worker {message[1]} failed:\n{message[2]}")
+            if message[0] == "error":  # the first line says why (the exception), the traceback follows
+                cause = message[2].strip().splitlines()[-1] if message[2].strip() else "no traceback"
+                raise WorkerFailed(f"worker {message[1]} failed: {cause}\n{message[2]}")
             if message[0] == "progress":
                 figures[message[1]] = message[2:]
                 progress.update(states=sum(f[0] for f in figures), transitions=sum(f[1] for f in figures),
@@ -193,12 +224,13 @@ def search(model: Model, run: Run, store: str) -> None:
             c.put(("finish",))
         finals = gather("final")
     finally:
-        for p in processes:
+        for p in processes:  # workers ignore SIGTERM (the parent decides what it means): SIGKILL
             if finals is None:  # the run failed: nobody is waiting for what the workers hold
-                p.terminate()
+                p.kill()
             p.join(timeout=5)
             if p.is_alive():
-                p.terminate()
+                p.kill()
+                p.join(timeout=5)
     for m in finals:
         for name, n in m[3].items():
             run.counters[name] += n
