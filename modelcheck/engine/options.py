@@ -42,6 +42,9 @@ class SearchOptions:
     workers: int = 1          # processes, each owning a hash partition of the store
     depth: int | None = None  # the most steps a counterexample may have (bmc), or a walk (simulate)
     settings: tuple[tuple[str, int], ...] = ()  # (name, value) of settings the strategy declares
+    checkpoint: str | None = None  # a file to save the search to, every ``checkpoint_every`` seconds and on a stop
+    checkpoint_every: float = 60.0
+    resume: str | None = None      # a checkpoint to continue the search from (docs/checkpoints.md)
 
     def setting(self, name: str, default: int) -> int:
         return dict(self.settings).get(name, default)
@@ -70,6 +73,11 @@ class SearchOptions:
                 raise ValueError(f"--{name} must not be negative, not {value}")
         if self.time_limit is not None and self.time_limit <= 0:
             raise ValueError(f"time_limit must be positive, not {self.time_limit}")
+        if self.checkpoint_every <= 0:
+            raise ValueError(f"checkpoint_every must be positive, not {self.checkpoint_every:g}")
+        if (self.checkpoint or self.resume) and not strategy.checkpoints:
+            raise ValueError(f"{strategy.summary} cannot save or resume checkpoints "
+                             "(--checkpoint and --resume need breadth-first search, --bfs)")
         problem = strategy.options_error(self)
         if problem:
             raise ValueError(problem)

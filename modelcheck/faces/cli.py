@@ -88,14 +88,34 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="end the run as incomplete after this many seconds")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="save the search to FILE as it goes, and when stopped (Ctrl-C, SIGTERM, SIGHUP, "
+                        "--time-limit), to be continued by --resume (breadth-first only; docs/checkpoints.md)")
+    p.add_argument("--checkpoint-every", type=_duration, default=60.0, metavar="DURATION",
+                   help="time between checkpoints: seconds, or with s, m or h (default 60s)")
+    p.add_argument("--resume", metavar="FILE",
+                   help="continue the search saved in FILE (the same command otherwise); it goes on saving to "
+                        "FILE unless --checkpoint names another")
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
+def _duration(text: str) -> float:
+    """'90', '90s', '5m' or '1h' in seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1.0)
+    try:
+        return float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (seconds, or with s, m or h)") from None
+
+
 def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     args = _check_parser().parse_args(argv)
+    interrupts = interrupts or Interrupts()
+    interrupts.deferred = bool(args.checkpoint or args.resume)  # a stop signal first saves a checkpoint
     try:
         if args.engine == "bmc":
             if args.strategy != "bfs":
@@ -103,7 +123,8 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
             args.strategy = "bmc"
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
-                                store=args.store, workers=args.workers,
+                                store=args.store, workers=args.workers, checkpoint=args.checkpoint,
+                                checkpoint_every=args.checkpoint_every, resume=args.resume,
                                 settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
                                                if name.startswith("setting_") and value is not None))
     except ValueError as err:
@@ -111,7 +132,8 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     loaded = bind(args.spec, load_spec(args.spec), args.param)
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
-    runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
+    runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet),
+                                          lambda: interrupts.requested))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first), sys.stdout, indent=2)
         sys.stdout.write("\n")

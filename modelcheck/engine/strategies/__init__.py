@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import ClassVar
 
+from modelcheck.engine.checkpoint import Checkpoints
 from modelcheck.engine.errors import Declined, NotSearchable, StopReason, Stopped
 from modelcheck.engine.model import Model
 from modelcheck.engine.options import SearchOptions
@@ -37,6 +38,7 @@ class Strategy(ABC):
     prefers_world: ClassVar[str | None] = None  # a world variant this strategy searches better, if offered
     flag_help: ClassVar[str | None] = None      # the command line's --NAME for it, if it has one
     settings: ClassVar[tuple[tuple[str, str], ...]] = ()  # (name, help) of its own whole-number settings
+    checkpoints: ClassVar[bool] = False  # it can save itself to a checkpoint and resume from one
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -58,8 +60,9 @@ STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
 
 
 def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,
-          title: str = "exploring") -> Result:
-    """Search ``model`` with the strategy ``options`` names (or the first fall-back that accepts it)."""
+          title: str = "exploring", checkpoints: Checkpoints | None = None) -> Result:
+    """Search ``model`` with the strategy ``options`` names (or the first fall-back that accepts it);
+    with ``checkpoints``, saving itself as it goes (or continuing from the snapshot they hold)."""
     options = options or SearchOptions()
     progress = progress or Progress()
     notes: list[str] = []
@@ -68,7 +71,8 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
         reason = strategy.accepts(model, options)
         if reason is None:
             try:
-                return _execute(strategy(), Run(model, options, progress, strategy.name, notes), title)
+                return _execute(strategy(), Run(model, options, progress, strategy.name, notes, checkpoints),
+                                title)
             except Declined as declined:
                 reason = str(declined)
         fallback = strategy.falls_back_to

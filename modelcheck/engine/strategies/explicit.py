@@ -76,6 +76,7 @@ class BreadthFirst(Strategy):
     name = "bfs"
     summary = "breadth-first"
     flag_help = "breadth-first search: shortest counterexamples (default)"
+    checkpoints = True
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -100,13 +101,26 @@ class BreadthFirst(Strategy):
 
     @staticmethod
     def _search(explorer: Explorer) -> None:
+        """The queue is the store's order: a checkpoint may be taken between any two expansions."""
         run, store, transitions, admit = explorer.run, explorer.store, explorer.pipeline.transitions, explorer.admit
         states, known = store.states, store.index
-        explorer.seed()
-        stop_after_level(run, run.violations)
-        i = 0
-        level = 0                # depth of the state being expanded
-        level_end = len(states)  # first index of the next level
+        saved = run.resumed("dict")
+        if saved is None:
+            explorer.seed()
+            stop_after_level(run, run.violations)
+            i = 0
+            level = 0                # depth of the state being expanded
+            level_end = len(states)  # first index of the next level
+        else:
+            store.states[:], store.parent[:], store.via[:] = saved["states"], saved["parent"], saved["via"]
+            known.update((state, sid) for sid, state in enumerate(states))
+            explorer.pipeline.restore_fired(saved["fired"])
+            i, level, level_end = saved["at"], saved["level"], saved["level_end"]
+
+        def save() -> None:
+            run.save("dict", {"states": states, "parent": store.parent, "via": store.via, "at": i, "level": level,
+                              "level_end": level_end, "fired": explorer.pipeline.fired_actions()})
+
         while i < len(states):
             if i == level_end:
                 stop_after_level(run, run.violations)
@@ -121,7 +135,17 @@ class BreadthFirst(Strategy):
                     run.depth = level + 1
             i += 1
             if not i % CHECK_EVERY:
-                run.tick(len(states) - i)
+                if run.checkpoints is None:
+                    run.tick(len(states) - i)
+                    continue
+                try:
+                    run.tick(len(states) - i)
+                except Stopped as stop:  # between two expansions: a place to save
+                    if stop.reason in (StopReason.INTERRUPTED, StopReason.TIME_LIMIT):
+                        save()
+                    raise
+                if run.checkpoint_due():
+                    save()
         stop_after_level(run, run.violations)
 
 

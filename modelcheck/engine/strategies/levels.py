@@ -79,6 +79,9 @@ class LevelWorker:
         if form is not None and {c.name for c in run.checks} <= form.checks:
             self.form = form
         self.fired_ids: set[int] = set()
+        self.fired_before: list[Any] = []  # actions that fired before the checkpoint this run resumes
+        self.boundary: dict[str, Any] = {}  # the last level boundary, as a checkpoint saves it (``mark``)
+        self.in_level = False
 
     # -- set-up ---------------------------------------------------------------------
     def _open_store(self, width: int) -> None:
@@ -104,7 +107,7 @@ class LevelWorker:
     def fired(self) -> list[Any]:
         """The distinct actions that fired (coverage)."""
         if self.form is not None:
-            return [self.form.actions[i] for i in sorted(self.fired_ids)]
+            return list(dict.fromkeys(self.fired_before + [self.form.actions[i] for i in sorted(self.fired_ids)]))
         return list(self.run.fired)
 
     def owners(self, fps: np.ndarray) -> np.ndarray | None:
@@ -157,8 +160,63 @@ class LevelWorker:
             seen.count += count
             seen.length = min(seen.length, length)
 
+    # -- checkpoints ------------------------------------------------------------------
+    def mark(self) -> None:
+        """Remember the figures at a level boundary (before ``start_level``): a checkpoint taken later in the
+        level saves this boundary, the store without the states stored since."""
+        run = self.run
+        self.boundary = {
+            "transitions": run.transitions, "counters": dict(run.counters),
+            "found": {name: Found(f.name, f.count, f.length) for name, f in self.found.items()},
+            "fired": self.fired(),
+            "lookups": self.lookups, "next_from": self.next_from, "next_size": self.next_size,
+            "log_count": self.store.log.count if self.logged and self.store is not None else 0,
+            "frontier": None if self.logged else self.next}
+        self.in_level = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """This worker at its last level boundary: its store, the frontier to expand, its figures."""
+        b = self.boundary
+        data = {key: b[key] for key in ("transitions", "counters", "found", "fired", "next_from", "next_size",
+                                        "frontier")}
+        data["width"] = self.row.size // 2 if self.row is not None else None
+        if self.store is None:
+            data["store"] = None
+        elif self.logged:
+            data["store"] = self.store.saved(b["log_count"], b["lookups"])
+        else:
+            later = self._fingerprints_of(self.next) if self.in_level else None
+            data["store"] = self.store.saved(later, b["lookups"])
+        return data
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Continue from a snapshot (instead of ``seed``)."""
+        if data["width"] is not None:
+            self._open_store(data["width"])
+            self.store = self.store_class.restored(self.row.size, data["store"])
+        self.run.transitions = data["transitions"]
+        self.run.counters.update(data["counters"])
+        self.found = {name: Found(f.name, f.count, f.length) for name, f in data["found"].items()}
+        if self.form is not None:  # its action numbers are its own: the actions are kept as they are
+            self.fired_before = list(data["fired"])
+        else:
+            self.pipeline.restore_fired(data["fired"])
+        self.next_from, self.next_size = data["next_from"], data["next_size"]
+        self.next = list(data["frontier"] or [])
+        self.mark()
+
+    def _fingerprints_of(self, chunks: list[bytes]) -> np.ndarray:
+        """The fingerprints of packed states, as they were computed when the states were stored."""
+        if not chunks:
+            return np.zeros(0, dtype=np.uint64)
+        data = b"".join(chunks)
+        if self.form is not None:
+            return row_fingerprints(np.frombuffer(data, dtype=np.uint16).reshape(-1, self.row.size // 2))
+        return fingerprints([hash(state) for state in self.unpack(data)])
+
     # -- expanding a level -------------------------------------------------------------
     def start_level(self) -> None:
+        self.in_level = True
         if self.logged and self.store is not None:
             self.frontier = self._log_chunks(self.next_from, self.store.log.count)
             self.next_from = self.store.log.count
@@ -396,29 +454,56 @@ def store_figures(run: Run, store: str, store_bytes: int, miss: float | None, ba
 
 
 def search(model: Model, run: Run, store: str) -> None:
-    """Breadth-first search in this process over a packed store, by levels."""
-    worker = LevelWorker(run, store)
+    """Breadth-first search in this process over a packed store, by levels; a checkpoint is taken at a
+    level boundary (stopped within a level, the last boundary is saved)."""
+    worker = LevelWorker(run, store, should_stop=run.interrupt_requested)
 
     def between() -> None:
         run.states = worker.stored
         run.tick(worker.frontier_size)
 
+    def save(level: int) -> None:
+        run.states = stored_at_mark
+        run.save("levels", {"level": level, "worker": worker.snapshot()})
+
     try:
-        worker.seed(list(model.initial_states()))
-        run.states = worker.stored
-        stop_after_level(run, worker.found)
-        level = 0
+        saved = run.resumed("levels")
+        if saved is None:
+            worker.seed(list(model.initial_states()))
+            run.states = worker.stored
+            stop_after_level(run, worker.found)
+            level = 0
+        else:
+            worker.restore(saved["worker"])
+            level = saved["level"]
+        worker.mark()
+        depth_at_mark, stored_at_mark = run.depth, worker.stored
         while True:
+            if run.checkpoint_due():
+                save(level)
             worker.start_level()
             if not worker.frontier_size:
                 break
             run.max_frontier = max(run.max_frontier, worker.frontier_size)
-            worker.expand(level, between=between)
+            try:
+                worker.expand(level, between=between)
+            except Stopped as stop:
+                if run.checkpoints is not None and stop.reason in (StopReason.INTERRUPTED, StopReason.TIME_LIMIT):
+                    transitions, counters = run.transitions, dict(run.counters)
+                    run.transitions = worker.boundary["transitions"]  # the figures of the boundary saved
+                    run.counters.update(worker.boundary["counters"])
+                    depth, run.depth = run.depth, depth_at_mark
+                    save(level)
+                    run.transitions, run.depth = transitions, depth
+                    run.counters.update(counters)
+                raise
             level += 1
             run.states = worker.stored
             if worker.next_size:
                 run.depth = level
             stop_after_level(run, worker.found)
+            worker.mark()
+            depth_at_mark, stored_at_mark = run.depth, worker.stored
     finally:
         run.states = worker.stored
         run.fired = worker.fired()

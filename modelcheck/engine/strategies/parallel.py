@@ -23,6 +23,7 @@ import time
 import traceback
 from typing import Any
 
+from modelcheck.engine.checkpoint import CheckpointError
 from modelcheck.engine.errors import StopReason, Stopped, WorkerFailed
 from modelcheck.engine.model import Covered, Model
 from modelcheck.engine.progress import Progress
@@ -79,7 +80,7 @@ def _next_command(commands: Any, parent: int) -> Any:
 
 
 def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list, commands: Any,
-                 reports: Any, stop: Any, deadline: float | None, parent: int) -> None:
+                 reports: Any, stop: Any, deadline: float | None, parent: int, saved: Any = None) -> None:
     _die_with_parent(parent)
     partitions = len(inboxes)
     run = Run(model, options, Progress(), "bfs")  # this worker's share of the run, reported to the parent
@@ -89,9 +90,13 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
     try:
         stopped: StopReason | None = None
         try:
-            worker.seed(list(model.initial_states()))
+            if saved is None:
+                worker.seed(list(model.initial_states()))
+            else:
+                worker.restore(saved)
         except Stopped as s:
             stopped = s.reason
+        worker.mark()
         reports.put(("level", me, worker.next_size, worker.stored, worker.transitions, len(worker.found), stopped))
         while True:
             command = _next_command(commands, parent)
@@ -100,7 +105,13 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
                 reports.put(("final", me, list(worker.found.values()), dict(run.counters), set(covered),
                              worker.store_bytes, worker.lookups, worker.form is not None))
                 return
+            if command[0] == "snapshot":  # at the boundary the parent says: the last level ended everywhere
+                if command[1]:
+                    worker.mark()
+                reports.put(("snapshot", me, worker.snapshot()))
+                continue
             depth = command[1]
+            worker.mark()  # every worker finished the level before: this is a boundary a checkpoint may save
             worker.start_level()
             done: set[int] = set()
 
@@ -144,16 +155,20 @@ def search(model: Model, run: Run, store: str) -> None:
     commands = [context.Queue() for _ in range(partitions)]
     reports = context.Queue()
     stop = context.Event()
+    saved = run.resumed("parallel")
+    if saved is not None and len(saved["workers"]) != partitions:
+        raise CheckpointError(f"the checkpoint was saved by {len(saved['workers'])} workers, not {partitions}")
     processes = [context.Process(target=_worker_main, daemon=True, name=f"modelcheck-worker-{w}",
                                  args=(w, model, options, store, inboxes, commands[w], reports, stop, run.deadline,
-                                       os.getpid()))
+                                       os.getpid(), None if saved is None else saved["workers"][w]))
                  for w in range(partitions)]
     for p in processes:
         p.start()
 
     interrupted = False
     stop_reason: StopReason | None = None
-    level = 0
+    level = 0 if saved is None else saved["level"]
+    mark = (level, run.depth)  # the level boundary the workers last marked, and the depth there
     figures = [(0, 0)] * partitions  # (stored, transitions) per worker, as last reported
     frontier_now = 0
 
@@ -161,6 +176,9 @@ def search(model: Model, run: Run, store: str) -> None:
         nonlocal interrupted
         got: list[tuple] = []
         while len(got) < partitions:
+            if not interrupted and run.interrupt_requested():  # a stop signal: save at the last boundary
+                interrupted = True
+                stop.set()
             try:
                 message = reports.get(timeout=1.0)
             except KeyboardInterrupt:
@@ -188,6 +206,15 @@ def search(model: Model, run: Run, store: str) -> None:
             got.append(message)
         return got
 
+    def save(level: int, depth: int, fresh: bool) -> None:
+        """Save the workers at a level boundary: this one (``fresh``) or the one they last marked."""
+        for c in commands:
+            c.put(("snapshot", fresh))
+        parts = sorted(gather("snapshot"), key=lambda m: m[1])
+        states, run.depth = run.depth, depth
+        run.save("parallel", {"level": level, "workers": [m[2] for m in parts]})
+        run.depth = states
+
     finals: list[tuple] | None = None
     try:
         levels = gather("level")
@@ -214,12 +241,17 @@ def search(model: Model, run: Run, store: str) -> None:
                 break
             if not frontier:
                 break
+            if run.checkpoint_due():
+                save(level, run.depth, fresh=True)
+            mark = (level, run.depth)
             run.max_frontier = max(run.max_frontier, frontier)
             frontier_now = frontier
             for c in commands:
                 c.put(("level", level))
             levels = gather("level")
             level += 1
+        if run.checkpoints is not None and stop_reason in (StopReason.INTERRUPTED, StopReason.TIME_LIMIT):
+            save(*mark, fresh=False)
         for c in commands:
             c.put(("finish",))
         finals = gather("final")
