@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from modelcheck import __version__
 from modelcheck.engine import (STRATEGIES, CheckpointError, Checkpoints, NotSearchable, Result, SearchOptions,
                                Verdict, check, replay)
 from modelcheck.engine import checkpoint
@@ -174,6 +173,15 @@ class CheckpointFile:
         self.write()
 
 
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("modelcheck")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def identity(loaded: LoadedSpec, policies: Sequence[str], invariants: Sequence[str],
              options: SearchOptions) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the tool, the spec (its file's content), its parameters,
@@ -183,7 +191,7 @@ def identity(loaded: LoadedSpec, policies: Sequence[str], invariants: Sequence[s
         digest = hashlib.sha256(Path(loaded.path).read_bytes()).hexdigest()
     except OSError:
         digest = None
-    return {"tool": __version__, "spec file content": digest, "spec id": loaded.spec.id,
+    return {"tool": _tool_version(), "spec file content": digest, "spec id": loaded.spec.id,
             "parameters": dict(loaded.params), "policies": list(policies), "invariants": list(invariants),
             "variants": list(loaded.variants), "strategy": options.strategy, "store": options.store,
             "workers": options.workers, "reduce": options.reduce, "stop at the first violation": options.stop_at_first,

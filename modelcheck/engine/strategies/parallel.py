@@ -56,7 +56,7 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 def _die_with_parent(parent: int) -> None:
     """Make this worker end when its parent does, however the parent ends (SIGKILL included): on Linux the
-    kernel sends SIGKILL (prctl PR_SET_PDEATHSIG); the command loop also looks at the parent's pid."""
+    system sends SIGKILL (prctl PR_SET_PDEATHSIG); the command loop also looks at the parent's pid."""
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the parent decides what these mean
         signal.signal(number, signal.SIG_IGN)
     try:
