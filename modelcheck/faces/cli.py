@@ -4,11 +4,13 @@
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S]
+                              [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
                               [--json] [--trace-out FILE] [--quiet]
     python -m modelcheck replay FILE
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
 
+Ctrl-C, SIGTERM and SIGHUP end a run alike (with --checkpoint, after saving it).
 Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
 does not replay), 2 a usage error (one line on stderr, no traceback),
 3 a run ended incomplete.

@@ -168,7 +168,7 @@ def search(model: Model, run: Run, store: str) -> None:
     interrupted = False
     stop_reason: StopReason | None = None
     level = 0 if saved is None else saved["level"]
-    mark = (level, run.depth)  # the level boundary the workers last marked, and the depth there
+    mark = (level, run.depth, run.states)  # the boundary the workers last marked, with its figures
     figures = [(0, 0)] * partitions  # (stored, transitions) per worker, as last reported
     frontier_now = 0
 
@@ -206,14 +206,15 @@ def search(model: Model, run: Run, store: str) -> None:
             got.append(message)
         return got
 
-    def save(level: int, depth: int, fresh: bool) -> None:
+    def save(level: int, depth: int, states: int, fresh: bool) -> None:
         """Save the workers at a level boundary: this one (``fresh``) or the one they last marked."""
         for c in commands:
             c.put(("snapshot", fresh))
         parts = sorted(gather("snapshot"), key=lambda m: m[1])
-        states, run.depth = run.depth, depth
+        now = run.depth, run.states
+        run.depth, run.states = depth, states  # the figures of the boundary saved
         run.save("parallel", {"level": level, "workers": [m[2] for m in parts]})
-        run.depth = states
+        run.depth, run.states = now
 
     finals: list[tuple] | None = None
     try:
@@ -242,8 +243,8 @@ def search(model: Model, run: Run, store: str) -> None:
             if not frontier:
                 break
             if run.checkpoint_due():
-                save(level, run.depth, fresh=True)
-            mark = (level, run.depth)
+                save(level, run.depth, run.states, fresh=True)
+            mark = (level, run.depth, run.states)
             run.max_frontier = max(run.max_frontier, frontier)
             frontier_now = frontier
             for c in commands:
