@@ -8,13 +8,17 @@ read: exports write them, replay consumes them.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from modelcheck.engine import STRATEGIES, NotSearchable, Result, SearchOptions, Verdict, check, replay
+from modelcheck.engine import (STRATEGIES, CheckpointError, Checkpoints, NotSearchable, Result, SearchOptions,
+                               Verdict, check, replay)
+from modelcheck.engine import checkpoint
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import ReplayOutcome
 from modelcheck.spec import LoadedSpec, SpecError, bind, load_spec
@@ -76,23 +80,123 @@ def prepare(loaded: LoadedSpec, options: SearchOptions, variants: Sequence[str] 
 
 
 def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions,
-             progress: Callable[[], Progress] = Progress) -> Iterator[PolicyRun]:
-    """Check the spec under each policy in turn; stop early if the user interrupts."""
+             progress: Callable[[], Progress] = Progress,
+             stop_requested: Callable[[], bool] = lambda: False) -> Iterator[PolicyRun]:
+    """Check the spec under each policy in turn; stop early if the user interrupts. With
+    ``options.checkpoint`` or ``options.resume``, through a checkpoint file (``CheckpointFile``)."""
     invariants = chosen_invariants(loaded)
     required = loaded.required_coverage()
+    keeper = CheckpointFile.open(loaded, policies, invariants, options, stop_requested) \
+        if options.checkpoint or options.resume else None
     for policy in policies:
+        if keeper is not None and policy in keeper.finished:
+            yield keeper.finished[policy]
+            continue
         model = loaded.world.model(policy, invariants)
         try:
-            result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}")
+            result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}",
+                           checkpoints=keeper.checkpoints(policy) if keeper is not None else None)
         except NotSearchable as why:
             raise SpecError(loaded.path, str(why)) from None
+        except CheckpointError as err:
+            assert keeper is not None
+            raise keeper.error(err) from None
         judged = result.verdict is not Verdict.INCOMPLETE and not (result.violations and options.stop_at_first) \
             and result.coverage_known
         missing = tuple(item for item in required if item not in result.covered) if judged else ()
-        yield PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
+        run = PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
                         result=result, missing_coverage=missing, variants=loaded.variants)
+        if keeper is not None and result.stop.complete:
+            keeper.done(run)
+        yield run
         if result.interrupted:
             return
+
+
+class CheckpointFile:
+    """One checkpoint file for a run of a spec under its policies.
+
+    It holds the results of the policies whose search finished, and the
+    snapshot of each policy whose search was stopped (a signal, a time limit),
+    under a header naming the search (``identity``): resuming with another spec,
+    parameters, policies, options or version of the tool is refused. Written
+    when the run starts, by the engine as it searches, and after each policy.
+    """
+
+    def __init__(self, path: str, header: dict[str, Any], body: dict[str, Any], every: float,
+                 stop_requested: Callable[[], bool]) -> None:
+        self.path, self.header, self.every, self.stop_requested = path, header, every, stop_requested
+        self.finished: dict[str, PolicyRun] = dict(body.get("finished", {}))
+        self.searches: dict[str, bytes] = dict(body.get("searches", {}))
+
+    @classmethod
+    def open(cls, loaded: LoadedSpec, policies: Sequence[str], invariants: Sequence[str], options: SearchOptions,
+             stop_requested: Callable[[], bool]) -> "CheckpointFile":
+        header = identity(loaded, policies, invariants, options)
+        body: dict[str, Any] = {}
+        if options.resume:
+            try:
+                body = checkpoint.read(options.resume, header)
+            except CheckpointError as err:
+                text, prefix = str(err), f"{options.resume}: "
+                raise SpecError(options.resume, text[len(prefix):] if text.startswith(prefix) else text) from None
+            if not isinstance(body, dict):
+                raise SpecError(options.resume, "not a checkpoint of a spec's run")
+        keeper = cls(options.checkpoint or options.resume or "", header, body, options.checkpoint_every,
+                     stop_requested)
+        keeper.write()  # a path that cannot be written is said now, not an hour in
+        return keeper
+
+    def error(self, err: Exception) -> SpecError:
+        text = str(err)
+        prefix = f"{self.path}: "
+        return SpecError(self.path, text[len(prefix):] if text.startswith(prefix) else text)
+
+    def write(self) -> None:
+        try:
+            checkpoint.write(self.path, self.header, {"finished": self.finished, "searches": self.searches})
+        except OSError as err:
+            raise SpecError(self.path, f"cannot write the checkpoint: {err.strerror or err}") from None
+
+    def checkpoints(self, policy: str) -> Checkpoints:
+        saved = self.searches.get(policy)
+
+        def save(snapshot: Any) -> None:
+            self.searches[policy] = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+            self.write()
+
+        return Checkpoints(save=save, every=self.every, resumed=None if saved is None else pickle.loads(saved),
+                           requested=self.stop_requested)
+
+    def done(self, run: PolicyRun) -> None:
+        self.finished[run.policy] = run
+        self.searches.pop(run.policy, None)
+        self.write()
+
+
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("modelcheck")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def identity(loaded: LoadedSpec, policies: Sequence[str], invariants: Sequence[str],
+             options: SearchOptions) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: the tool, the spec (its file's content), its parameters,
+    policies, invariants and world variants, and the options that change what a search does (not its
+    limits: a resumed run may be given more time)."""
+    try:
+        digest = hashlib.sha256(Path(loaded.path).read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return {"tool": _tool_version(), "spec file content": digest, "spec id": loaded.spec.id,
+            "parameters": dict(loaded.params), "policies": list(policies), "invariants": list(invariants),
+            "variants": list(loaded.variants), "strategy": options.strategy, "store": options.store,
+            "workers": options.workers, "reduce": options.reduce, "stop at the first violation": options.stop_at_first,
+            "settings": dict(options.settings)}
 
 
 def replay_trace(loaded: LoadedSpec, policy: str, invariants: Sequence[str], property_name: str,

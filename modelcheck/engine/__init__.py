@@ -6,6 +6,7 @@ model offers beyond that is declared by capability protocols (``model``);
 strategies (``strategies``) decide from them what they can search.
 """
 
+from modelcheck.engine.checkpoint import CheckpointError, Checkpoints
 from modelcheck.engine.errors import (Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
                                       WorkerFailed)
 from modelcheck.engine.memory import SAFE_FRACTION, default_limit, parse_size
@@ -22,6 +23,6 @@ __all__ = [
     "Symmetric", "Batched", "BatchForm", "StepKeyed", "Footprinted", "Parametric", "Covered", "Counted",
     "Result", "Stats", "Trace", "Step", "Verdict", "Violation", "StopReason",
     "SearchOptions", "check", "STRATEGIES", "Strategy", "STORES", "ReplayOutcome", "replay",
-    "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",
+    "Checkpoints", "CheckpointError", "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",
     "SAFE_FRACTION", "default_limit", "parse_size",
 ]

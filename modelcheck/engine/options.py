@@ -7,7 +7,28 @@ whether a strategy can honour a combination is the strategy's to say
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+WORKERS_PER_CPU = 4
+MOST_WORKERS = 64
+
+
+def max_workers() -> int:
+    """The most worker processes this machine can run: a few per processor, at most ``MOST_WORKERS``, and
+    within the limit on processes and threads (each worker forwards to every other through a queue with a
+    thread of its own, so n workers need about n * (n + 2) threads)."""
+    bound = min(MOST_WORKERS, WORKERS_PER_CPU * (os.cpu_count() or 1))
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    except (ImportError, AttributeError, OSError):
+        return bound
+    if soft != resource.RLIM_INFINITY:
+        while bound > 1 and bound * (bound + 2) > soft // 2:
+            bound -= 1
+    return bound
 
 
 @dataclass(frozen=True)
@@ -22,6 +43,9 @@ class SearchOptions:
     depth: int | None = None  # the most steps a counterexample may have (bmc), or a walk (simulate)
     settings: tuple[tuple[str, int], ...] = ()  # (name, value) of settings the strategy declares
     max_memory: int | None = None  # bytes this process may hold (several workers share them); None: no limit
+    checkpoint: str | None = None  # a file to save the search to, every ``checkpoint_every`` seconds and on a stop
+    checkpoint_every: float = 60.0
+    resume: str | None = None      # a checkpoint to continue the search from (docs/checkpoints.md)
 
     def setting(self, name: str, default: int) -> int:
         return dict(self.settings).get(name, default)
@@ -37,6 +61,9 @@ class SearchOptions:
         for name, value in (("workers", self.workers), ("max_states", self.max_states), ("depth", self.depth)):
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, not {value}")
+        if self.workers > 1 and self.workers > (most := max_workers()):
+            raise ValueError(f"workers must be at most {most} on this machine ({WORKERS_PER_CPU} per processor, "
+                             f"at most {MOST_WORKERS}, within the limit on processes), not {self.workers}")
         strategy = STRATEGIES[self.strategy]
         declared = dict(strategy.settings)
         for name, value in self.settings:
@@ -49,6 +76,11 @@ class SearchOptions:
             raise ValueError(f"time_limit must be positive, not {self.time_limit}")
         if self.max_memory is not None and self.max_memory < 2 ** 20:
             raise ValueError(f"max_memory must be at least 1 MiB, not {self.max_memory} bytes")
+        if self.checkpoint_every <= 0:
+            raise ValueError(f"checkpoint_every must be positive, not {self.checkpoint_every:g}")
+        if (self.checkpoint or self.resume) and not strategy.checkpoints:
+            raise ValueError(f"{strategy.summary} cannot save or resume checkpoints "
+                             "(--checkpoint and --resume need breadth-first search, --bfs)")
         problem = strategy.options_error(self)
         if problem:
             raise ValueError(problem)

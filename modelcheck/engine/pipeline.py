@@ -52,6 +52,14 @@ class Pipeline:
             key = after if canonical is None or after is state else canonical(after)
             yield action, after, key, broken
 
+    def fired_actions(self) -> list[Action]:
+        """The distinct actions that fired so far (for a checkpoint)."""
+        return list(self._watching)
+
+    def restore_fired(self, actions: list[Action]) -> None:
+        for action in actions:
+            self.watching(action)
+
     def broken_invariants(self, state: State) -> list[Invariant]:
         return [inv for inv in self.invariants if not inv.holds(state)]
 

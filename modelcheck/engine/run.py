@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Sequence
 
+from modelcheck.engine.checkpoint import CheckpointError, Checkpoints
 from modelcheck.engine.errors import StopReason, Stopped
 from modelcheck.engine.memory import mib, resident_bytes
 from modelcheck.engine.model import (Action, Counted, Covered, Invariant, Model, Symmetric, TransitionCheck,
@@ -28,7 +29,7 @@ class Run:
     """The state of one search, shared by the strategy and the driver."""
 
     def __init__(self, model: Model, options: SearchOptions, progress: Progress, strategy: str,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[str] = (), checkpoints: Checkpoints | None = None) -> None:
         self.model = model
         self.options = options
         self.progress = progress
@@ -50,6 +51,39 @@ class Run:
         self.stop: StopReason | None = None
         self.stop_detail = ""
         self._last_report = self.started
+        self.checkpoints = checkpoints
+        self.seconds_before = 0.0  # spent by the runs this one resumes
+
+    # -- checkpoints --------------------------------------------------------------------------------------------
+    def interrupt_requested(self) -> bool:
+        """A stop signal arrived and the search should stop where it can save a checkpoint."""
+        return self.checkpoints is not None and self.checkpoints.requested()
+
+    def checkpoint_due(self) -> bool:
+        return self.checkpoints is not None and self.checkpoints.due()
+
+    def save(self, kind: str, backend: dict[str, Any]) -> None:
+        """Save a snapshot of the strategy's ``kind`` (its backend's data) with the run's own figures."""
+        assert self.checkpoints is not None
+        self.checkpoints.saved({
+            "kind": kind, "backend": backend, "states": self.states, "transitions": self.transitions,
+            "depth": self.depth, "max_frontier": self.max_frontier, "counters": dict(self.counters),
+            "violations": dict(self.violations), "seconds": self.seconds_before + time.perf_counter() - self.started})
+
+    def resumed(self, kind: str) -> dict[str, Any] | None:
+        """The backend data of the snapshot this run continues from (its own figures restored), or None."""
+        snapshot = self.checkpoints.resumed if self.checkpoints is not None else None
+        if snapshot is None:
+            return None
+        if snapshot.get("kind") != kind:
+            raise CheckpointError(f"the checkpoint holds a search of the {snapshot.get('kind')} kind, "
+                                  f"this one is of the {kind} kind")
+        self.states, self.transitions = snapshot["states"], snapshot["transitions"]
+        self.depth, self.max_frontier = snapshot["depth"], snapshot["max_frontier"]
+        self.counters.update(snapshot["counters"])  # in place: the counting checks hold this dict
+        self.violations = dict(snapshot["violations"])
+        self.seconds_before = snapshot["seconds"]
+        return snapshot["backend"]
 
     # -- what a strategy asks ------------------------------------------------------------------------------------
     def canonical(self) -> Any:
@@ -60,7 +94,9 @@ class Run:
         return None
 
     def check_limits(self, states: int | None = None) -> None:
-        """Stop when the clock, the memory or the state count is past its limit."""
+        """Stop when the clock, the memory or the state count is past its limit, or a stop signal asks to."""
+        if self.interrupt_requested():
+            raise Stopped(StopReason.INTERRUPTED)
         if self.deadline is not None and time.perf_counter() >= self.deadline:
             raise Stopped(StopReason.TIME_LIMIT)
         self.check_memory()
@@ -147,7 +183,7 @@ class Run:
         verdict = Verdict.of(bool(violations), stop.complete)
         covered, not_covered = self._coverage()
         stats = Stats(states=self.states, transitions=self.transitions, depth=self.depth,
-                      seconds=time.perf_counter() - self.started, max_frontier=self.max_frontier)
+                      seconds=self.seconds_before + time.perf_counter() - self.started, max_frontier=self.max_frontier)
         model_figures = dict(self.model.figures()) if isinstance(self.model, Counted) else {}
         return Result(verdict=verdict, stats=stats, stop=stop, violations=violations,
                       incomplete_reason=self.stop_sentence(),

@@ -306,6 +306,20 @@ class FingerprintStore(_Table):
     def miss_probability(self) -> float | None:
         return miss_probability(self.lookups, self.count)
 
+    def saved(self, without: np.ndarray | None, lookups: int) -> dict[str, Any]:
+        """The fingerprints stored (less ``without``, those stored since the point being saved), for a checkpoint."""
+        fps = self.hashes[self.hashes != _EMPTY]
+        if without is not None and without.size:
+            fps = fps[~np.isin(fps, without)]
+        return {"fingerprints": fps, "lookups": lookups}
+
+    @classmethod
+    def restored(cls, row_bytes: int, saved: dict[str, Any]) -> "FingerprintStore":
+        store = cls()
+        store._insert(saved["fingerprints"], None)
+        store.lookups = saved["lookups"]
+        return store
+
 
 class StateLog:
     """Packed states in the order they were stored, in fixed-size numpy blocks (no copy when it grows)."""
@@ -405,6 +419,26 @@ class CompactStore(_Table):
     @property
     def nbytes(self) -> int:
         return self.hashes.nbytes + self.where.nbytes + self.log.nbytes
+
+    def saved(self, upto: int, lookups: int) -> dict[str, Any]:
+        """The first ``upto`` states of the log and their hashes, for a checkpoint (those stored later are
+        left out: they belong to a level being expanded)."""
+        used = self.hashes != _EMPTY
+        where = self.where[used].astype(np.int64)
+        keep = where < upto
+        hashes = np.zeros(upto, dtype=np.uint64)
+        hashes[where[keep]] = self.hashes[used][keep]
+        return {"rows": self.log.rows(np.arange(upto, dtype=np.int64)), "hashes": hashes, "lookups": lookups}
+
+    @classmethod
+    def restored(cls, row_bytes: int, saved: dict[str, Any]) -> "CompactStore":
+        store = cls(row_bytes)
+        rows, hashes = saved["rows"], saved["hashes"]
+        if len(rows):
+            store.log.append(rows)
+        store._insert(hashes, _Moved(hashes, np.arange(len(hashes), dtype=np.uint32)))
+        store.lookups = saved["lookups"]
+        return store
 
 
 class _Moved:

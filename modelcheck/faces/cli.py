@@ -4,11 +4,13 @@
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
+                              [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
                               [--json] [--trace-out FILE] [--quiet] [--no-timing]
     python -m modelcheck replay FILE
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
 
+Ctrl-C, SIGTERM and SIGHUP end a run alike (with --checkpoint, after saving it).
 Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
 does not replay), 2 a usage error (one line on stderr, no traceback),
 3 a run ended incomplete.
@@ -20,7 +22,9 @@ import argparse
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import textwrap
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Sequence, TextIO
@@ -94,6 +98,14 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="end the run as incomplete, with what it found so far, when this process (with its "
                         "workers) holds this much: 512M, 8G, or 60%% of the machine's memory (default: "
                         f"{int(SAFE_FRACTION * 100)}%%)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="save the search to FILE as it goes, and when stopped (Ctrl-C, SIGTERM, SIGHUP, "
+                        "--time-limit), to be continued by --resume (breadth-first only; docs/checkpoints.md)")
+    p.add_argument("--checkpoint-every", type=_duration, default=60.0, metavar="DURATION",
+                   help="time between checkpoints: seconds, or with s, m or h (default 60s)")
+    p.add_argument("--resume", metavar="FILE",
+                   help="continue the search saved in FILE (the same command otherwise); it goes on saving to "
+                        "FILE unless --checkpoint names another")
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,8 +122,20 @@ def _memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _check(argv: Sequence[str]) -> int:
+def _duration(text: str) -> float:
+    """'90', '90s', '5m' or '1h' in seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1.0)
+    try:
+        return float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (seconds, or with s, m or h)") from None
+
+
+def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     args = _check_parser().parse_args(argv)
+    interrupts = interrupts or Interrupts()
+    interrupts.deferred = bool(args.checkpoint or args.resume)  # a stop signal first saves a checkpoint
     try:
         if args.engine == "bmc":
             if args.strategy != "bfs":
@@ -119,7 +143,8 @@ def _check(argv: Sequence[str]) -> int:
             args.strategy = "bmc"
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
-                                store=args.store, workers=args.workers,
+                                store=args.store, workers=args.workers, checkpoint=args.checkpoint,
+                                checkpoint_every=args.checkpoint_every, resume=args.resume,
                                 max_memory=args.max_memory if args.max_memory is not None else default_limit(),
                                 settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
                                                if name.startswith("setting_") and value is not None))
@@ -128,7 +153,8 @@ def _check(argv: Sequence[str]) -> int:
     loaded = bind(args.spec, load_spec(args.spec), args.param)
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
-    runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet)))
+    runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet),
+                                          lambda: interrupts.requested))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first, args.timing), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -275,6 +301,32 @@ def _matrix(argv: Sequence[str]) -> int:
 
 
 COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupts:
+    """Ctrl-C, SIGTERM and SIGHUP all end a run as Ctrl-C does: what was explored is printed, exit status 3.
+
+    While a search that saves checkpoints runs (``deferred``), the first of
+    them only asks it to stop where it can save one (the search looks at
+    ``requested``); a second one stops at once.
+    """
+
+    def __init__(self) -> None:
+        self.deferred = False
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.deferred and not self.requested:
+            self.requested = True
+            return
+        raise KeyboardInterrupt
+
+    def install(self) -> dict[int, Any]:
+        """Handle the stop signals here (from the main thread only); returns the handlers replaced."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {number: signal.signal(number, self) for number in STOP_SIGNALS}
 
 
 class _ReaderMayLeave(io.TextIOBase):
@@ -325,18 +377,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(argv[0]) if argv else None
+    interrupts = Interrupts()
+    replaced = interrupts.install()
     try:
-        return command(argv[1:]) if command else _check(argv)
+        return command(argv[1:]) if command else _check(argv, interrupts)
     except (UsageError, SpecError) as err:
         print(f"modelcheck: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("modelcheck: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
-    except WorkerFailed as err:  # e.g. a worker process killed for want of memory
+    except WorkerFailed as err:  # e.g. a worker process killed for want of memory; the first line says why
         print(f"modelcheck: {str(err).splitlines()[0]}", file=sys.stderr)
         return EXIT_INCOMPLETE
     except EnginesDisagree as err:
         print(f"modelcheck: the two engines disagree (a bounded model checking run does not replay): {err}",
               file=sys.stderr)
         return EXIT_DIFFERS
+    finally:
+        for number, handler in replaced.items():
+            signal.signal(number, handler)

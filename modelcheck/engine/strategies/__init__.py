@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar, Iterator
 
+from modelcheck.engine.checkpoint import Checkpoints
 from modelcheck.engine.errors import Declined, NotSearchable, StopReason, Stopped
 from modelcheck.engine.model import Model
 from modelcheck.engine.options import SearchOptions
@@ -42,6 +43,7 @@ class Strategy(ABC):
     prefers_world: ClassVar[str | None] = None  # a world variant this strategy searches better, if offered
     flag_help: ClassVar[str | None] = None      # the command line's --NAME for it, if it has one
     settings: ClassVar[tuple[tuple[str, str], ...]] = ()  # (name, help) of its own whole-number settings
+    checkpoints: ClassVar[bool] = False  # it can save itself to a checkpoint and resume from one
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -63,8 +65,9 @@ STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
 
 
 def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,
-          title: str = "exploring") -> Result:
-    """Search ``model`` with the strategy ``options`` names (or the first fall-back that accepts it)."""
+          title: str = "exploring", checkpoints: Checkpoints | None = None) -> Result:
+    """Search ``model`` with the strategy ``options`` names (or the first fall-back that accepts it);
+    with ``checkpoints``, saving itself as it goes (or continuing from the snapshot they hold)."""
     options = options or SearchOptions()
     progress = progress or Progress()
     notes: list[str] = []
@@ -73,7 +76,8 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
         reason = strategy.accepts(model, options)
         if reason is None:
             try:
-                return _execute(strategy(), Run(model, options, progress, strategy.name, notes), title)
+                return _execute(strategy(), Run(model, options, progress, strategy.name, notes, checkpoints),
+                                title)
             except Declined as declined:
                 reason = str(declined)
         fallback = strategy.falls_back_to
@@ -90,7 +94,8 @@ ALARM_GRACE = 1.0  # seconds past the deadline before the alarm ends a step that
 def _alarm(deadline: float | None) -> Iterator[None]:
     """The time limit's backstop: strategies look at the clock every so often, but one step that never comes
     back to them (a huge expansion, a slow solver question) is ended by a timer signal instead. Only in the
-    main thread, and only when no one else's timer is set."""
+    main thread, only when no one else's timer is set, and never under checkpoints: a signal in the middle of
+    a store's update must not be what a checkpoint saves (those runs stop where the search looks)."""
     usable = (deadline is not None and os.name == "posix"
               and threading.current_thread() is threading.main_thread()
               and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
@@ -114,7 +119,7 @@ def _alarm(deadline: float | None) -> Iterator[None]:
 def _execute(strategy: Strategy, run: Run, title: str) -> Result:
     run.progress.start(title)
     try:
-        with _alarm(run.deadline):
+        with _alarm(run.deadline if run.checkpoints is None else None):
             strategy.run(run.model, run)
     except Stopped as stop:
         run.stop, run.stop_detail = stop.reason, stop.detail

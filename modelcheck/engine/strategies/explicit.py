@@ -3,7 +3,9 @@
 Over the dict store each distinct state is kept with the state it was first
 reached from and the action, so a counterexample is a walk back. Under
 breadth-first search states are expanded in order of depth, so the first
-violation found is a shortest one. Breadth-first search over a packed store
+violation found is a shortest one; stopping at the first violation finishes the
+level it was found in, so the counts are those of whole levels (the same under
+every store and number of workers, ``levels``). Breadth-first search over a packed store
 (``levels``), or in several processes (``parallel``), is the same search by
 levels, with the traces rebuilt afterwards.
 """
@@ -27,8 +29,10 @@ CHECK_EVERY = 1024  # expansions between looks at the clock
 class Explorer:
     """The dict store, its back-pointers and the pipeline, shared by breadth- and depth-first search."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, finish_levels: bool = False) -> None:
         self.run = run
+        # breadth-first search records violations and stops at the end of the level; depth-first at once
+        self.report = run.record if finish_levels else run.found
         self.pipeline = Pipeline(run)
         self.store = DictStore()
         run.figures["store"] = DictStore.name
@@ -62,7 +66,7 @@ class Explorer:
                 hops.append((self.store.states[sid], action, after))
             trace = counterexample(self.run.model, self.pipeline.canonical, self.run.invariants, self.run.checks,
                                    name, explanation, initial, hops, action is not None)
-        self.run.found(name, trace)
+        self.report(name, trace)
 
 
 @STRATEGIES.register
@@ -72,6 +76,7 @@ class BreadthFirst(Strategy):
     name = "bfs"
     summary = "breadth-first"
     flag_help = "breadth-first search: shortest counterexamples (default)"
+    checkpoints = True
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -92,18 +97,33 @@ class BreadthFirst(Strategy):
 
             levels.search(model, run, store)
         else:
-            self._search(Explorer(run))
+            self._search(Explorer(run, finish_levels=True))
 
     @staticmethod
     def _search(explorer: Explorer) -> None:
+        """The queue is the store's order: a checkpoint may be taken between any two expansions."""
         run, store, transitions, admit = explorer.run, explorer.store, explorer.pipeline.transitions, explorer.admit
         states, known = store.states, store.index
-        explorer.seed()
-        i = 0
-        level = 0                # depth of the state being expanded
-        level_end = len(states)  # first index of the next level
+        saved = run.resumed("dict")
+        if saved is None:
+            explorer.seed()
+            stop_after_level(run, run.violations)
+            i = 0
+            level = 0                # depth of the state being expanded
+            level_end = len(states)  # first index of the next level
+        else:
+            store.states[:], store.parent[:], store.via[:] = saved["states"], saved["parent"], saved["via"]
+            known.update((state, sid) for sid, state in enumerate(states))
+            explorer.pipeline.restore_fired(saved["fired"])
+            i, level, level_end = saved["at"], saved["level"], saved["level_end"]
+
+        def save() -> None:
+            run.save("dict", {"states": states, "parent": store.parent, "via": store.via, "at": i, "level": level,
+                              "level_end": level_end, "fired": explorer.pipeline.fired_actions()})
+
         while i < len(states):
             if i == level_end:
+                stop_after_level(run, run.violations)
                 level += 1
                 level_end = len(states)
             state = states[i]
@@ -115,7 +135,18 @@ class BreadthFirst(Strategy):
                     run.depth = level + 1
             i += 1
             if not i % CHECK_EVERY:
-                run.tick(len(states) - i)
+                if run.checkpoints is None:
+                    run.tick(len(states) - i)
+                    continue
+                try:
+                    run.tick(len(states) - i)
+                except Stopped as stop:  # between two expansions: a place to save
+                    if stop.reason in (StopReason.INTERRUPTED, StopReason.TIME_LIMIT):
+                        save()
+                    raise
+                if run.checkpoint_due():
+                    save()
+        stop_after_level(run, run.violations)
 
 
 @STRATEGIES.register
@@ -155,6 +186,12 @@ class DepthFirst(Strategy):
             expanded += 1
             if not expanded % CHECK_EVERY:
                 run.tick(len(stack))
+
+
+def stop_after_level(run: Run, found: Any) -> None:
+    """At the end of a level: stop if something was found and the run stops at the first violation."""
+    if found and run.options.stop_at_first:
+        raise Stopped(StopReason.FIRST_VIOLATION)
 
 
 def store_for(options: SearchOptions, model: Model | None = None) -> str:

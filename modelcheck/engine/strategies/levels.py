@@ -3,7 +3,14 @@
 The frontier of a level is kept as packed bytes, successors are looked up in
 the store a batch at a time, and no back-pointers are kept: a counterexample is
 rebuilt afterwards by searching again, with an exact store, from the initial
-states to the violating state (as TLC and Stateright do for fingerprint stores).
+states (as TLC and Stateright do for fingerprint stores). The search again goes
+in the order a one-process search over the dict store goes and reports the
+first violation of each property of the length found, so every store and every
+number of workers shows the same counterexample.
+
+Stopping at the first violation stops at the end of the level it was found in:
+the counts are then those of whole levels, the same for every store and number
+of workers.
 
 A ``LevelWorker`` owns one hash partition of the state space; a single process
 is one worker owning everything, and ``parallel`` runs several that forward the
@@ -16,15 +23,16 @@ import itertools
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from modelcheck.engine.errors import NotSearchable, StopReason, Stopped
-from modelcheck.engine.model import Model, batch_form
+from modelcheck.engine.model import Invariant, Model, TransitionCheck, batch_form
 from modelcheck.engine.pipeline import Pipeline
 from modelcheck.engine.run import Run
 from modelcheck.engine.stores import STORES, fingerprints, owner_of, row_fingerprints
+from modelcheck.engine.strategies.explicit import stop_after_level
 from modelcheck.engine.traces import counterexample, explain
 
 BATCH = 4096  # successors looked up in the store at once
@@ -32,18 +40,12 @@ BATCH = 4096  # successors looked up in the store at once
 
 @dataclass
 class Found:
-    """A violation as a worker saw it: enough to find it again, not yet a trace."""
+    """Violations of one property as a worker saw them: how many, and the length of the shortest (the
+    counterexample is rebuilt from that length, the same whichever worker saw it)."""
 
     name: str
     count: int
-    depth: int          # depth of ``state`` (the violating state, or the state before the violating transition)
-    state: Any
-    action: Any = None  # the violating transition's action and successor, for a transition check
-    after: Any = None
-
-    @property
-    def length(self) -> int:
-        return self.depth + (1 if self.action is not None else 0)
+    length: int
 
 
 class LevelWorker:
@@ -77,6 +79,9 @@ class LevelWorker:
         if form is not None and {c.name for c in run.checks} <= form.checks:
             self.form = form
         self.fired_ids: set[int] = set()
+        self.fired_before: list[Any] = []  # actions that fired before the checkpoint this run resumes
+        self.boundary: dict[str, Any] = {}  # the last level boundary, as a checkpoint saves it (``mark``)
+        self.in_level = False
 
     # -- set-up ---------------------------------------------------------------------
     def _open_store(self, width: int) -> None:
@@ -103,7 +108,7 @@ class LevelWorker:
     def fired(self) -> list[Any]:
         """The distinct actions that fired (coverage)."""
         if self.form is not None:
-            return [self.form.actions[i] for i in sorted(self.fired_ids)]
+            return list(dict.fromkeys(self.fired_before + [self.form.actions[i] for i in sorted(self.fired_ids)]))
         return list(self.run.fired)
 
     def owners(self, fps: np.ndarray) -> np.ndarray | None:
@@ -131,7 +136,7 @@ class LevelWorker:
             for i in picked:
                 state = states[i] if states is not None else self.row.unpack_from(packed, i * self.row.size)
                 for inv in self.pipeline.broken_invariants(state):
-                    self.violation(Found(inv.name, 1, depth, state))
+                    self.violation(inv.name, 1, depth)
         return len(picked)
 
     def admit_packed(self, fps_bytes: bytes, packed: bytes, depth: int) -> int:
@@ -147,17 +152,72 @@ class LevelWorker:
         self._open_store(len(states[0]))
         self._dispatch(self.fingerprints(states), states, self._rows(self.pack(states)), 0, lambda *_: None)
 
-    def violation(self, found: Found) -> None:
-        seen = self.found.get(found.name)
+    def violation(self, name: str, count: int, length: int) -> None:
+        """Count a violation; the level is still finished (the caller stops at its end, if it stops)."""
+        seen = self.found.get(name)
         if seen is None:
-            self.found[found.name] = found
+            self.found[name] = Found(name, count, length)
         else:
-            seen.count += found.count
-        if self.run.options.stop_at_first:
-            raise Stopped(StopReason.FIRST_VIOLATION)
+            seen.count += count
+            seen.length = min(seen.length, length)
+
+    # -- checkpoints ------------------------------------------------------------------
+    def mark(self) -> None:
+        """Remember the figures at a level boundary (before ``start_level``): a checkpoint taken later in the
+        level saves this boundary, the store without the states stored since."""
+        run = self.run
+        self.boundary = {
+            "transitions": run.transitions, "counters": dict(run.counters),
+            "found": {name: Found(f.name, f.count, f.length) for name, f in self.found.items()},
+            "fired": self.fired(),
+            "lookups": self.lookups, "next_from": self.next_from, "next_size": self.next_size,
+            "log_count": self.store.log.count if self.logged and self.store is not None else 0,
+            "frontier": None if self.logged else self.next}
+        self.in_level = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """This worker at its last level boundary: its store, the frontier to expand, its figures."""
+        b = self.boundary
+        data = {key: b[key] for key in ("transitions", "counters", "found", "fired", "next_from", "next_size",
+                                        "frontier")}
+        data["width"] = self.row.size // 2 if self.row is not None else None
+        if self.store is None:
+            data["store"] = None
+        elif self.logged:
+            data["store"] = self.store.saved(b["log_count"], b["lookups"])
+        else:
+            later = self._fingerprints_of(self.next) if self.in_level else None
+            data["store"] = self.store.saved(later, b["lookups"])
+        return data
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Continue from a snapshot (instead of ``seed``)."""
+        if data["width"] is not None:
+            self._open_store(data["width"])
+            self.store = self.store_class.restored(self.row.size, data["store"])
+        self.run.transitions = data["transitions"]
+        self.run.counters.update(data["counters"])
+        self.found = {name: Found(f.name, f.count, f.length) for name, f in data["found"].items()}
+        if self.form is not None:  # its action numbers are its own: the actions are kept as they are
+            self.fired_before = list(data["fired"])
+        else:
+            self.pipeline.restore_fired(data["fired"])
+        self.next_from, self.next_size = data["next_from"], data["next_size"]
+        self.next = list(data["frontier"] or [])
+        self.mark()
+
+    def _fingerprints_of(self, chunks: list[bytes]) -> np.ndarray:
+        """The fingerprints of packed states, as they were computed when the states were stored."""
+        if not chunks:
+            return np.zeros(0, dtype=np.uint64)
+        data = b"".join(chunks)
+        if self.form is not None:
+            return row_fingerprints(np.frombuffer(data, dtype=np.uint16).reshape(-1, self.row.size // 2))
+        return fingerprints([hash(state) for state in self.unpack(data)])
 
     # -- expanding a level -------------------------------------------------------------
     def start_level(self) -> None:
+        self.in_level = True
         if self.logged and self.store is not None:
             self.frontier = self._log_chunks(self.next_from, self.store.log.count)
             self.next_from = self.store.log.count
@@ -188,7 +248,7 @@ class LevelWorker:
             for state in self.unpack(chunk):
                 for action, after, key, broken in transitions(state):
                     for check in broken:
-                        self.violation(Found(check.name, 1, depth, state, action, after))
+                        self.violation(check.name, 1, depth + 1)
                     batch.append(key)
                 if len(batch) >= BATCH:
                     self._route(batch, depth + 1, forward)
@@ -212,10 +272,8 @@ class LevelWorker:
                 for name, n in out.counted.items():
                     self.run.counters[name] += n
                 for name, where in out.failed.items():
-                    if where.size:  # the first is kept as a counterexample, the others counted
-                        i = where[0]
-                        self.violation(Found(name, int(where.size), depth, tuple(part[out.parents[i]].tolist()),
-                                             form.actions[out.actions[i]], tuple(out.states[i].tolist())))
+                    if where.size:
+                        self.violation(name, int(where.size), depth + 1)
                 succ = out.states if self.canonical is None else form.canonical_rows(out.states)
                 if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
                     raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
@@ -294,22 +352,30 @@ def _regroup(chunks: Iterable[bytes], size: int) -> Iterable[bytes]:
         yield b"".join(pending)
 
 
-def path_to(model: Model, canonical: Callable[[Any], Any] | None, target: Any, depth: int
-            ) -> tuple[Any, list[tuple[Any, Any, Any]]]:
-    """The first path, in breadth-first order, from an initial state to ``target`` (a stored state).
+def first_violations(model: Model, canonical: Callable[[Any], Any] | None, invariants: Sequence[Invariant],
+                     checks: Sequence[TransitionCheck], lengths: dict[str, int], exact: bool = True
+                     ) -> list[tuple[str, Any, list[tuple[Any, Any, Any]], bool]]:
+    """The first violation of each property of ``lengths`` at that length, in the order a one-process
+    breadth-first search over the dict store meets them: (name, initial state, hops, ends in a transition).
 
-    Used to rebuild a counterexample when the store kept no back-pointers. The
-    hops are (before, action, after) with ``before`` as stored (a
-    representative under symmetry) and ``after`` the real successor.
+    Used to rebuild counterexamples when the store kept no back-pointers: the
+    search goes again from the initial states with an exact store, expanding
+    states in the order they were stored, judging each transition's checks
+    before storing its successor, as ``explicit.BreadthFirst`` does; so every
+    store and every number of workers reports the counterexample that search
+    would. The hops are (before, action, after) with ``before`` as stored (a
+    representative under symmetry) and ``after`` the real successor. After a
+    store that may have missed states (not ``exact``) a property is also looked
+    for at shorter lengths.
     """
     canon = canonical or (lambda s: s)
     parent: dict[Any, Any] = {}
-    level = []
-    for s in model.initial_states():
-        c = canon(s)
-        if c not in parent:
-            parent[c] = None
-            level.append(c)
+    found: list[tuple[str, Any, list[tuple[Any, Any, Any]], bool]] = []
+    wanted = dict(lengths)
+
+    def due(name: str, length: int) -> bool:
+        at = wanted.get(name)
+        return at is not None and (at == length or (not exact and length < at))
 
     def walk(state: Any) -> tuple[Any, list]:
         hops = []
@@ -320,43 +386,67 @@ def path_to(model: Model, canonical: Callable[[Any], Any] | None, target: Any, d
         hops.reverse()
         return state, hops
 
-    if target in parent:
-        return walk(target)
-    for _ in range(depth):
+    def judge(state: Any, length: int) -> None:
+        for inv in invariants:
+            if due(inv.name, length) and not inv.holds(state):
+                del wanted[inv.name]
+                found.append((inv.name, *walk(state), False))
+
+    level = []
+    for s in model.initial_states():
+        c = canon(s)
+        if c not in parent:
+            parent[c] = None
+            level.append(c)
+            judge(c, 0)
+    depth = 0
+    while wanted and level and depth < max(wanted.values()):
+        watching = [c for c in checks if c.name in wanted]
         following = []
         for s in level:
             for action, after in model.successors(s):
+                for check in watching:
+                    if due(check.name, depth + 1) and check.watches(action) and not check.holds(s, action, after):
+                        del wanted[check.name]
+                        initial, hops = walk(s)
+                        found.append((check.name, initial, hops + [(s, action, after)], True))
                 c = canon(after)
                 if c not in parent:
                     parent[c] = (s, action, after)
-                    if c == target:
-                        return walk(c)
+                    judge(c, depth + 1)
                     following.append(c)
+            if not wanted:
+                break
         level = following
-    raise RuntimeError(f"the violating state was not found again within {depth} steps: "
-                       "the model's successors are not a function of the state")
+        depth += 1
+    if wanted:
+        raise RuntimeError(f"the violation of {', '.join(wanted)} was not found again within "
+                           f"{max(wanted.values())} steps: the model's successors are not a function of the state")
+    return found
 
 
 # -- the run ------------------------------------------------------------------------------
 
-def record_found(run: Run, found: Iterable[Found]) -> None:
-    """Counterexamples for what the workers found (the shortest of each property, the others counted),
-    rebuilt by searching again from the initial states."""
+def record_found(run: Run, found: Iterable[Found], exact: bool = True) -> None:
+    """Counterexamples for what the workers found (the first of each property at its shortest length, the
+    others counted), rebuilt by searching again from the initial states."""
     canonical = run.canonical()
     shortest: dict[str, Found] = {}
-    for f in sorted(found, key=lambda f: f.length):  # workers of one level find violations of one length
-        if f.name in shortest:
-            shortest[f.name].count += f.count
+    for f in found:
+        seen = shortest.get(f.name)
+        if seen is None:
+            shortest[f.name] = Found(f.name, f.count, f.length)
         else:
-            shortest[f.name] = Found(f.name, f.count, f.depth, f.state, f.action, f.after)
-    for f in shortest.values():
-        initial, hops = path_to(run.model, canonical, f.state, f.depth)
-        ends = f.action is not None
-        if ends:
-            hops.append((f.state, f.action, f.after))
-        explanation = explain(run.invariants, run.checks, f.name, initial, hops, ends)
-        run.record(f.name, counterexample(run.model, canonical, run.invariants, run.checks, f.name, explanation,
-                                          initial, hops, ends), f.count)
+            seen.count += f.count
+            seen.length = min(seen.length, f.length)
+    if not shortest:
+        return
+    lengths = {f.name: f.length for f in shortest.values()}
+    for name, initial, hops, ends in first_violations(run.model, canonical, run.invariants, run.checks, lengths,
+                                                      exact):
+        explanation = explain(run.invariants, run.checks, name, initial, hops, ends)
+        run.record(name, counterexample(run.model, canonical, run.invariants, run.checks, name, explanation,
+                                        initial, hops, ends), shortest[name].count)
 
 
 def store_figures(run: Run, store: str, store_bytes: int, miss: float | None, batched: bool, workers: int) -> None:
@@ -366,30 +456,59 @@ def store_figures(run: Run, store: str, store_bytes: int, miss: float | None, ba
 
 
 def search(model: Model, run: Run, store: str) -> None:
-    """Breadth-first search in this process over a packed store, by levels."""
-    worker = LevelWorker(run, store)
+    """Breadth-first search in this process over a packed store, by levels; a checkpoint is taken at a
+    level boundary (stopped within a level, the last boundary is saved)."""
+    worker = LevelWorker(run, store, should_stop=run.interrupt_requested)
 
     def between() -> None:
         run.states = worker.stored
         run.tick(worker.frontier_size)
 
+    def save(level: int) -> None:
+        run.states = stored_at_mark
+        run.save("levels", {"level": level, "worker": worker.snapshot()})
+
     try:
-        worker.seed(list(model.initial_states()))
-        run.states = worker.stored
-        level = 0
+        saved = run.resumed("levels")
+        if saved is None:
+            worker.seed(list(model.initial_states()))
+            run.states = worker.stored
+            stop_after_level(run, worker.found)
+            level = 0
+        else:
+            worker.restore(saved["worker"])
+            level = saved["level"]
+        worker.mark()
+        depth_at_mark, stored_at_mark = run.depth, worker.stored
         while True:
+            if run.checkpoint_due():
+                save(level)
             worker.start_level()
             if not worker.frontier_size:
                 break
             run.max_frontier = max(run.max_frontier, worker.frontier_size)
-            worker.expand(level, between=between)
+            try:
+                worker.expand(level, between=between)
+            except Stopped as stop:
+                if run.checkpoints is not None and stop.reason in (StopReason.INTERRUPTED, StopReason.TIME_LIMIT):
+                    transitions, counters = run.transitions, dict(run.counters)
+                    run.transitions = worker.boundary["transitions"]  # the figures of the boundary saved
+                    run.counters.update(worker.boundary["counters"])
+                    depth, run.depth = run.depth, depth_at_mark
+                    save(level)
+                    run.transitions, run.depth = transitions, depth
+                    run.counters.update(counters)
+                raise
             level += 1
             run.states = worker.stored
             if worker.next_size:
                 run.depth = level
+            stop_after_level(run, worker.found)
+            worker.mark()
+            depth_at_mark, stored_at_mark = run.depth, worker.stored
     finally:
         run.states = worker.stored
         run.fired = worker.fired()
         store_figures(run, store, worker.store_bytes, worker.store.miss_probability() if worker.store else None,
                       worker.form is not None, 1)
-        record_found(run, worker.found.values())
+        record_found(run, worker.found.values(), STORES[store].exact)

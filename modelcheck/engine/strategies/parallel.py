@@ -16,12 +16,14 @@ to carry those.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import signal
 import time
 import traceback
 from typing import Any
 
+from modelcheck.engine.checkpoint import CheckpointError
 from modelcheck.engine.errors import StopReason, Stopped, WorkerFailed
 from modelcheck.engine.model import Covered, Model
 from modelcheck.engine.progress import Progress
@@ -46,15 +48,40 @@ def _drain(worker: LevelWorker, inbox: Any, done: set[int], depth: int, block: b
             done.add(message[1])
         else:
             _, fps, packed = message
-            try:
-                worker.admit_packed(fps, packed, depth)
-            except Stopped:
-                pass  # the violation is recorded; the level still has to be drained
+            worker.admit_packed(fps, packed, depth)
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when its parent does, however the parent ends (SIGKILL included): on Linux the
+    system sends SIGKILL (prctl PR_SET_PDEATHSIG); the command loop also looks at the parent's pid."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the parent decides what these mean
+        signal.signal(number, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent-pid check below and in the command loop
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _next_command(commands: Any, parent: int) -> Any:
+    """The parent's next command; the worker ends if the parent is gone."""
+    while True:
+        try:
+            return commands.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(1)
 
 
 def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list, commands: Any,
-                 reports: Any, stop: Any, deadline: float | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+                 reports: Any, stop: Any, deadline: float | None, parent: int, saved: Any = None) -> None:
+    _die_with_parent(parent)
     partitions = len(inboxes)
     run = Run(model, options, Progress(), "bfs")  # this worker's share of the run, reported to the parent
     run.deadline = deadline
@@ -65,18 +92,28 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
     try:
         stopped: StopReason | None = None
         try:
-            worker.seed(list(model.initial_states()))
+            if saved is None:
+                worker.seed(list(model.initial_states()))
+            else:
+                worker.restore(saved)
         except Stopped as s:
             stopped = s.reason
+        worker.mark()
         reports.put(("level", me, worker.next_size, worker.stored, worker.transitions, len(worker.found), stopped))
         while True:
-            command = commands.get()
+            command = _next_command(commands, parent)
             if command[0] == "finish":
                 covered = model.coverage_items(worker.fired()) if isinstance(model, Covered) else set()
                 reports.put(("final", me, list(worker.found.values()), dict(run.counters), set(covered),
                              worker.store_bytes, worker.lookups, worker.form is not None))
                 return
+            if command[0] == "snapshot":  # at the boundary the parent says: the last level ended everywhere
+                if command[1]:
+                    worker.mark()
+                reports.put(("snapshot", me, worker.snapshot()))
+                continue
             depth = command[1]
+            worker.mark()  # every worker finished the level before: this is a boundary a checkpoint may save
             worker.start_level()
             done: set[int] = set()
 
@@ -95,10 +132,8 @@ def _worker_main(me: int, model: Model, options: Any, store: str, inboxes: list,
             stopped = None
             try:
                 worker.expand(depth, forward, between)
-            except Stopped as s:
+            except Stopped as s:  # the clock, or the parent's stop: a violation found lets the level finish
                 stopped = s.reason
-                if s.reason is StopReason.FIRST_VIOLATION:  # tell the others
-                    stop.set()
             except MemoryError:  # the allocator refused: end the run at this level, keeping what was found
                 stopped = StopReason.OUT_OF_MEMORY
             for peer in range(partitions):
@@ -124,15 +159,20 @@ def search(model: Model, run: Run, store: str) -> None:
     commands = [context.Queue() for _ in range(partitions)]
     reports = context.Queue()
     stop = context.Event()
+    saved = run.resumed("parallel")
+    if saved is not None and len(saved["workers"]) != partitions:
+        raise CheckpointError(f"the checkpoint was saved by {len(saved['workers'])} workers, not {partitions}")
     processes = [context.Process(target=_worker_main, daemon=True, name=f"modelcheck-worker-{w}",
-                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, run.deadline))
+                                 args=(w, model, options, store, inboxes, commands[w], reports, stop, run.deadline,
+                                       os.getpid(), None if saved is None else saved["workers"][w]))
                  for w in range(partitions)]
     for p in processes:
         p.start()
 
     interrupted = False
     stop_reason: StopReason | None = None
-    level = 0
+    level = 0 if saved is None else saved["level"]
+    mark = (level, run.depth, run.states)  # the boundary the workers last marked, with its figures
     figures = [(0, 0)] * partitions  # (stored, transitions) per worker, as last reported
     frontier_now = 0
 
@@ -140,6 +180,9 @@ def search(model: Model, run: Run, store: str) -> None:
         nonlocal interrupted
         got: list[tuple] = []
         while len(got) < partitions:
+            if not interrupted and run.interrupt_requested():  # a stop signal: save at the last boundary
+                interrupted = True
+                stop.set()
             try:
                 message = reports.get(timeout=1.0)
             except KeyboardInterrupt:
@@ -152,8 +195,9 @@ def search(model: Model, run: Run, store: str) -> None:
                 if dead:
                     raise WorkerFailed(f"{', '.join(dead)} ended without reporting; the run cannot go on") from None
                 continue
-            if message[0] == "error":
-                raise WorkerFailed(f"worker {message[1]} failed:\n{message[2]}")
+            if message[0] == "error":  # the first line says why (the exception), the traceback follows
+                cause = message[2].strip().splitlines()[-1] if message[2].strip() else "no traceback"
+                raise WorkerFailed(f"worker {message[1]} failed: {cause}\n{message[2]}")
             if message[0] == "progress":
                 figures[message[1]] = message[2:]
                 progress.update(states=sum(f[0] for f in figures), transitions=sum(f[1] for f in figures),
@@ -166,6 +210,16 @@ def search(model: Model, run: Run, store: str) -> None:
             got.append(message)
         return got
 
+    def save(level: int, depth: int, states: int, fresh: bool) -> None:
+        """Save the workers at a level boundary: this one (``fresh``) or the one they last marked."""
+        for c in commands:
+            c.put(("snapshot", fresh))
+        parts = sorted(gather("snapshot"), key=lambda m: m[1])
+        now = run.depth, run.states
+        run.depth, run.states = depth, states  # the figures of the boundary saved
+        run.save("parallel", {"level": level, "workers": [m[2] for m in parts]})
+        run.depth, run.states = now
+
     finals: list[tuple] | None = None
     try:
         levels = gather("level")
@@ -175,6 +229,8 @@ def search(model: Model, run: Run, store: str) -> None:
             run.transitions = sum(m[4] for m in levels)
             found = sum(m[5] for m in levels)
             stops = {m[6] for m in levels if m[6] is not None}
+            if level and frontier:
+                run.depth = level
             progress.update(states=run.states, transitions=run.transitions, frontier=frontier, depth=run.depth)
             if found and options.stop_at_first:
                 stop_reason = StopReason.FIRST_VIOLATION
@@ -192,24 +248,28 @@ def search(model: Model, run: Run, store: str) -> None:
                 break
             if not frontier:
                 break
-            if level:
-                run.depth = level
+            if run.checkpoint_due():
+                save(level, run.depth, run.states, fresh=True)
+            mark = (level, run.depth, run.states)
             run.max_frontier = max(run.max_frontier, frontier)
             frontier_now = frontier
             for c in commands:
                 c.put(("level", level))
             levels = gather("level")
             level += 1
+        if run.checkpoints is not None and stop_reason in (StopReason.INTERRUPTED, StopReason.TIME_LIMIT):
+            save(*mark, fresh=False)
         for c in commands:
             c.put(("finish",))
         finals = gather("final")
     finally:
-        for p in processes:
+        for p in processes:  # workers ignore SIGTERM (the parent decides what it means): SIGKILL
             if finals is None:  # the run failed: nobody is waiting for what the workers hold
-                p.terminate()
+                p.kill()
             p.join(timeout=5)
             if p.is_alive():
-                p.terminate()
+                p.kill()
+                p.join(timeout=5)
     for m in finals:
         for name, n in m[3].items():
             run.counters[name] += n
@@ -218,6 +278,6 @@ def search(model: Model, run: Run, store: str) -> None:
     store_figures(run, store, sum(m[5] for m in finals),
                   miss_probability(lookups, run.states) if not STORES[store].exact else None,
                   all(m[7] for m in finals), partitions)
-    record_found(run, [f for m in finals for f in m[2]])
+    record_found(run, [f for m in finals for f in m[2]], STORES[store].exact)
     if stop_reason is not None:
         raise Stopped(stop_reason)
