@@ -241,9 +241,15 @@ def _matrix(argv: Sequence[str]) -> int:
         raise UsageError(str(err)) from None
     if not spec_files(args.specs):
         raise UsageError("no spec files given and none in ./specs")
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():  # say so before the runs, not after them
+        raise UsageError(f"{out_dir}: --out-dir is not a directory")
     rows = run_matrix(args.specs, options, quiet=args.quiet)
     command = "python -m modelcheck matrix" + (" " + " ".join(args.specs) if args.specs else "")
-    md, js = matrix.write(rows, Path(args.out_dir), command)
+    try:
+        md, js = matrix.write(rows, out_dir, command)
+    except OSError as err:
+        raise UsageError(f"{out_dir}: cannot write the matrix: {err.strerror}") from None
     runs = [run for row in rows for run in row.runs]
     differ = sum(1 for run in runs if run.as_expected is False)
     print(f"{len(rows)} scenarios x {len(matrix.policies_of(rows))} policies; "
