@@ -21,6 +21,7 @@ A world is any object with ``policy_names()``, ``invariant_names()``,
 
 from __future__ import annotations
 
+import hashlib
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,7 @@ class LoadedSpec:
     params: dict[str, Any]
     world: World
     variants: tuple[str, ...] = ()  # the variants of the spec's world applied, in order
+    sha256: str | None = None       # of the spec file's content when it was bound (a trace records it)
 
     def policies(self, chosen: Sequence[str] | None = None) -> list[str]:
         """The policies to run: those chosen on the command line, else the spec's, else all."""
@@ -181,6 +183,17 @@ def load_spec(path: str | Path) -> Spec:
     if not isinstance(spec, Spec):
         raise SpecError(path, f"SPEC is a {type(spec).__name__}, not a modelcheck Spec")
     return spec
+
+
+def spec_sha256(path: str | Path) -> str:
+    """The sha256 of a spec file's bytes, in hex: a trace file records it, so that replay knows the spec it
+    runs is the one the trace was found in."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise SpecError(path, "no such spec file") from None
+    except OSError as err:
+        raise SpecError(path, f"cannot be read: {err.strerror}") from None
 
 
 def _line_of(err: BaseException, path: str | Path) -> str:
@@ -230,7 +243,7 @@ def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedS
         if unknown:
             raise SpecError(path, f"covers names {', '.join(map(repr, unknown))}, which no run of this world "
                                   f"reports (it can report: {', '.join(reported)})")
-    return LoadedSpec(path=str(path), spec=spec, params=params, world=world)
+    return LoadedSpec(path=str(path), spec=spec, params=params, world=world, sha256=spec_sha256(path))
 
 
 def _convert(path: str | Path, name: str, raw: str, default: Any) -> Any:
