@@ -71,3 +71,16 @@ def test_bad_parameters_still_name_them(tmp_path):
     path = spec_file(tmp_path, "SPEC = Spec(id='x', title='t', invariants=['no_leak_to_child'], params={'P': 0},\n"
                                "            world=lambda P: CowWorld(P, 1, 0))\n")
     assert_usage_error(run(path, "--quiet"), f"{path}: bad parameters P=0: processes (P) must be at least 1")
+
+
+@pytest.mark.parametrize("world, needle", [
+    ("CowWorld.scripted({'parent': [3]})", "scenario: thread parent, operation 1: 3 is not an operation"),
+    ("CowWorld.scripted(['store a0'])", "scenario: the programs must map thread names to lists of operations"),
+    ("CowWorld.scripted({'parent': 3})", "scenario: thread parent: the program must be a list of operations, not a int"),
+    ("CowWorld.scripted({3: ['store a0']})", "scenario: thread 3: threads are named parent"),
+    ("CowWorld.scripted({'parent': ['store a0']}, events='spec')",
+     "scenario: events must be a list of kernel event names, not a str (write ['spec'])"),
+])
+def test_malformed_scenarios_are_refused_in_their_own_words(tmp_path, world, needle):
+    path = spec_file(tmp_path, f"SPEC = Spec(id='x', title='t', invariants=['no_lost_write'], world=lambda: {world})\n")
+    assert_usage_error(run(path, "--quiet"), f"modelcheck: {path}: {needle}")
