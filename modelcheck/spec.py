@@ -95,6 +95,8 @@ class Spec:
             raise ValueError("a spec needs at least one invariant")
         if self.policies is not None:
             _names("policies", self.policies, "policy")
+            if not self.policies:  # it would mean every policy, as if omitted
+                raise ValueError("policies, when given, names at least one policy (omit it to check them all)")
         _names("covers", self.covers, "coverage item")
         if not isinstance(self.params, Mapping):
             raise ValueError(f"params must be a mapping of parameter names to values, not a "

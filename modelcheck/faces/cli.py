@@ -36,6 +36,12 @@ class UsageError(Exception):
     """A mistake on the command line: reported as one line, exit status 2."""
 
 
+def one_line(message: str) -> str:
+    """The message as one line: what a spec, a file or an argument put in it (an exception's text, a path, a
+    label) may hold newlines or other control characters, shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise UsageError(f"{message} (see {self.prog} --help)")
@@ -195,7 +201,7 @@ def _replay(argv: Sequence[str]) -> int:
                 print(text.trace_text(outcome.trace))
         else:
             failures += 1
-            print(f"{name}: does not replay: {outcome.reason}")
+            print(one_line(f"{name}: does not replay: {outcome.reason}"))
     return EXIT_DIFFERS if failures else EXIT_OK
 
 
@@ -298,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(argv[1:]) if command else _check(argv)
     except (UsageError, SpecError) as err:
-        print(f"modelcheck: {err}", file=sys.stderr)
+        print(f"modelcheck: {one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("modelcheck: interrupted", file=sys.stderr)
