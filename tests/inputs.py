@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
+from hypothesis.strategies import SearchStrategy
 
 from modelcheck.faces.cli import main
+
+T = TypeVar("T")
 
 # one run of each Hypothesis suite per profile (tests/conftest.py): the default suite runs the default
 # profile's examples, `pytest -m slow` the slow profile's
@@ -21,7 +25,9 @@ PROFILES = [pytest.param("default", id="default"), pytest.param("slow", id="slow
 
 
 def profile(name: str) -> settings:
-    return settings.get_profile(name)
+    """The settings of a suite's run: the loaded profile for "default" (HYPOTHESIS_PROFILE picks it), else
+    the profile named."""
+    return settings() if name == "default" else settings.get_profile(name)
 
 
 @dataclass(frozen=True)
@@ -54,3 +60,18 @@ def assert_usage_error(outcome: Outcome, *needles: str) -> None:
     assert "Traceback" not in outcome.err, outcome.describe()
     for needle in needles:
         assert needle in outcome.err, f"{needle!r} not in\n{outcome.describe()}"
+
+
+def run_suite(profile_name: str, strategy: SearchStrategy[T], check: Callable[[T], None]) -> int:
+    """Run ``check`` on examples of ``strategy`` under the profile; say (pytest -s) and return how many ran."""
+    ran: list[None] = []
+
+    @settings(profile(profile_name))
+    @given(strategy)
+    def each(example: T) -> None:
+        ran.append(None)
+        check(example)
+
+    each()
+    print(f"\n{len(ran)} examples")
+    return len(ran)

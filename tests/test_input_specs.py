@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
-from inputs import PROFILES, assert_usage_error, profile, run
+from inputs import PROFILES, assert_usage_error, run, run_suite
 
 HEADER = "from modelcheck import Spec\nfrom modelcheck.cow import CowWorld\n"
 GOOD = "id='x', title='t', world=lambda: CowWorld(2, 1, 0), invariants=['no_leak_to_child']"
@@ -175,12 +175,10 @@ def _check_spec_text(text: bytes | str, name: str = "spec.py", make_dir: bool = 
 
 @pytest.mark.parametrize("profile_name", PROFILES)
 def test_generated_spec_files_with_a_wrong_field(profile_name):
-    @settings(profile(profile_name))
-    @given(spec_calls())
     def check(text: str) -> None:
         _check_spec_text(text)
 
-    check()
+    run_suite(profile_name, spec_calls(), check)
 
 
 FILE_MISTAKES = ["prefix", "truncate", "null byte", "bad byte", "no SPEC", "SPEC not a Spec", "missing file",
@@ -215,12 +213,10 @@ def broken_files(draw: st.DrawFn) -> tuple[str, bytes | str | None]:
 
 @pytest.mark.parametrize("profile_name", PROFILES)
 def test_generated_broken_spec_files(profile_name):
-    @settings(profile(profile_name))
-    @given(broken_files())
     def check(case: tuple[str, bytes | str | None]) -> None:
         mistake, content = case
         if isinstance(content, str):
             content = content.encode()
         _check_spec_text(content, make_dir=mistake == "directory")
 
-    check()
+    run_suite(profile_name, broken_files(), check)

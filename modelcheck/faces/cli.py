@@ -112,6 +112,8 @@ def _check(argv: Sequence[str]) -> int:
                                                if name.startswith("setting_") and value is not None))
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if args.trace_out is not None and (not args.trace_out or not Path(args.trace_out).parent.is_dir()):
+        raise UsageError(f"--trace-out {args.trace_out!r}: not a file in an existing directory")  # say it before the run
     loaded = bind(args.spec, load_spec(args.spec), args.param)
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
