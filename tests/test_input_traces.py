@@ -15,9 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+import copy
+import tempfile
 
-from inputs import assert_usage_error, run
+import pytest
+from hypothesis import strategies as st
+
+from inputs import PROFILES, Outcome, assert_usage_error, run, run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 C1 = ROOT / "specs" / "c1_basic_cow.py"
@@ -158,6 +162,7 @@ def test_malformed_traces_name_the_json_path(tmp_path, edit, needle):
     ('{"schema": "modelcheck.trace/9", "traces": []}', "not a modelcheck trace file (expected schema "
                                                        "'modelcheck.trace/3', not 'modelcheck.trace/9')"),
     ('{"schema": "modelcheck.trace/3"}', "the document: 'modelcheck' is a required property"),
+    ('{"schema": [], "traces": []}', "not a modelcheck trace file (expected schema 'modelcheck.trace/3')"),
 ])
 def test_unreadable_trace_files_are_one_line(tmp_path, content, needle):
     path = tmp_path / "traces.json"
@@ -202,3 +207,157 @@ def test_the_schemas_are_valid_json_schemas():
 
     for name in ("modelcheck.trace/3", "modelcheck.trace/2", "modelcheck.trace/1"):
         Draft202012Validator.check_schema(trace_schema(name))
+
+
+
+# -- the Hypothesis suite: a good trace file broken in every way -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def good_trace(tmp_path_factory) -> dict[str, Any]:
+    """A trace file of C3 under mapcount (its spec beside it), as a document to break."""
+    where = tmp_path_factory.mktemp("good")
+    shutil.copy(VMSPLICE, where / "c3.py")
+    assert run(str(where / "c3.py"), "--quiet", "--policy", "mapcount", "--trace-out", str(where / "t.json")).code == 0
+    document: dict[str, Any] = json.loads((where / "t.json").read_text())
+    assert len(document["traces"]) == 1 and len(document["traces"][0]["steps"]) == 5
+    return document
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=6)
+# where a trace file must hold a value of one JSON type, and which
+TYPED = {("schema",): str, ("traces",): list, ("traces", 0): dict, ("traces", 0, "spec"): str,
+         ("traces", 0, "spec_as_given"): str, ("traces", 0, "spec_sha256"): str, ("traces", 0, "params"): dict,
+         ("traces", 0, "variants"): list, ("traces", 0, "policy"): str, ("traces", 0, "invariants"): list,
+         ("traces", 0, "property"): str, ("traces", 0, "parameters"): dict, ("traces", 0, "steps"): list,
+         **{("traces", 0, "steps", n): dict for n in range(5)},
+         **{("traces", 0, "steps", n, "label"): str for n in range(5)}}
+REQUIRED = [path for path in TYPED if isinstance(path[-1], str) and path != ("schema",)]
+KINDS = {str: str, list: list, dict: dict}
+
+
+def _at(document: Any, path: tuple) -> tuple[Any, Any]:
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    return parent, path[-1]
+
+
+@st.composite
+def broken_traces(draw: st.DrawFn, good: dict[str, Any]) -> tuple[str, bytes, int]:
+    """(what was broken, the file's bytes, the exit status replay --trust-spec must give): 2 for a file that is
+    not a trace file, 1 for a well-formed trace whose steps do not replay."""
+    document = copy.deepcopy(good)
+    how = draw(st.sampled_from(["truncate", "version", "wrong type", "missing field", "deep", "not UTF-8",
+                                "label", "drop steps", "unknown names", "bad hash"]))
+    if how == "truncate":
+        text = json.dumps(document, indent=draw(st.sampled_from([None, 2])))
+        return how, text[:draw(st.integers(0, len(text) - 1))].encode(), 2
+    if how == "version":
+        document["schema"] = draw(st.one_of(st.sampled_from(["modelcheck.trace/4", "modelcheck.trace/0",
+                                                             "modelcheck.result/1", "", "modelcheck.trace/3 "]),
+                                            JSON_VALUES.filter(lambda v: v not in ("modelcheck.trace/3",
+                                                                                   "modelcheck.trace/2",
+                                                                                   "modelcheck.trace/1"))))
+        if draw(st.booleans()):
+            document = draw(st.sampled_from([[document], "modelcheck.trace/3", None, 3]))
+    elif how == "wrong type":
+        path = draw(st.sampled_from(sorted(TYPED, key=repr)))
+        parent, key = _at(document, path)
+        parent[key] = draw(JSON_VALUES.filter(lambda v: not isinstance(v, KINDS[TYPED[path]])))
+    elif how == "missing field":
+        parent, key = _at(document, draw(st.sampled_from(sorted(REQUIRED, key=repr))))
+        del parent[key]
+    elif how == "deep":  # deeper than the parser goes, or deep where a string or a mapping must be
+        depth = draw(st.integers(5, 200_000))
+        path = draw(st.sampled_from([("traces", 0, "steps", 0, "label"), ("traces", 0, "params"), ("traces", 0, "spec")]))
+        parent, key = _at(document, path)
+        parent[key] = "<deep>"
+        text = json.dumps(document).replace('"<deep>"', "[" * depth + "]" * depth)
+        return how, text.encode(), 2
+    elif how == "not UTF-8":
+        data = json.dumps(document).encode()
+        at = draw(st.integers(0, len(data)))
+        return how, data[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])) + data[at:], 2
+    elif how == "label":  # a step no action of the model has there
+        steps = document["traces"][0]["steps"]
+        n = draw(st.integers(0, len(steps) - 1))
+        steps[n]["label"] = draw(st.one_of(st.text(min_size=1, max_size=20), st.sampled_from(
+            [s["label"] for s in steps] + ["parent fork()", "child2 write(a0)", "kernel spec_get(0)"])).filter(
+                lambda label: label != steps[n]["label"]))
+        steps[n]["state"] = None
+        return how, json.dumps(document).encode(), 1
+    elif how == "drop steps":  # a prefix of the trace: its last step no longer violates the property
+        steps = document["traces"][0]["steps"]
+        del steps[draw(st.integers(1, len(steps) - 1)):]
+        return how, json.dumps(document).encode(), 1
+    elif how == "unknown names":
+        field = draw(st.sampled_from(["policy", "invariants", "variants", "params"]))
+        name = draw(st.text(min_size=1, max_size=12).filter(str.isidentifier))
+        document["traces"][0][field] = {"policy": name + "_x", "invariants": [name + "_x"],
+                                        "variants": [name + "_x"], "params": {name: 1}}[field]
+    else:  # how == "bad hash"
+        document["traces"][0]["spec_sha256"] = draw(st.text("0123456789abcdef", min_size=64, max_size=64).filter(
+            lambda h: h != good["traces"][0]["spec_sha256"]))
+    return how, json.dumps(document).encode(), 2
+
+
+def _judge(outcome: Outcome, status: int) -> None:
+    if status == 2:
+        assert_usage_error(outcome)
+    else:  # the documented status of a trace that does not replay: one line on stdout, nothing on stderr
+        assert outcome.code == 1 and outcome.err == "", outcome.describe()
+        assert outcome.out.count("\n") == 1 and ": does not replay: " in outcome.out, outcome.describe()
+        assert "Traceback" not in outcome.out, outcome.describe()
+
+
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_generated_broken_trace_files(profile_name, good_trace):
+    spec_text = VMSPLICE.read_text()
+
+    def check(case: tuple[str, bytes, int]) -> None:
+        _, data, status = case
+        with tempfile.TemporaryDirectory() as where:
+            (Path(where) / "c3.py").write_text(spec_text)
+            (Path(where) / "t.json").write_bytes(data)
+            _judge(run("replay", str(Path(where) / "t.json"), "--trust-spec", "--quiet"), status)
+
+    run_suite(profile_name, broken_traces(good_trace), check)
+
+
+@st.composite
+def misplaced_traces(draw: st.DrawFn) -> tuple[str, int]:
+    """A good trace file whose spec moved away, changed, or is another; or a file too big to be a trace file."""
+    return draw(st.sampled_from(["moved", "changed", "other spec", "huge", "directory", "no file"])), \
+        draw(st.integers(1, 2**30))
+
+
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_generated_misplaced_trace_files(profile_name, good_trace):
+    spec_text = VMSPLICE.read_text()
+
+    def check(case: tuple[str, int]) -> None:
+        how, size = case
+        with tempfile.TemporaryDirectory() as where:
+            trace, spec = Path(where) / "t.json", Path(where) / "c3.py"
+            trace.write_text(json.dumps(good_trace))
+            spec.write_text(spec_text)
+            argv = ["replay", str(trace), "--trust-spec"]
+            if how == "moved":
+                spec.rename(Path(where) / f"moved{size}.py")
+            elif how == "changed":
+                spec.write_text(spec_text + "#" * (size % 50) + "\n")
+            elif how == "other spec":
+                argv = ["replay", str(trace), "--spec", str(C1 if size % 2 else ROOT / "specs" / "reference.py")]
+            elif how == "huge":
+                with trace.open("wb") as handle:
+                    handle.truncate(MAX_TRACE_BYTES + size)
+            elif how == "directory":
+                trace.unlink()
+                trace.mkdir()
+            else:
+                trace.unlink()
+            assert_usage_error(run(*argv))
+
+    run_suite(profile_name, misplaced_traces(), check)

@@ -203,7 +203,7 @@ def read_trace_file(path: str | Path) -> TraceFile:
     path = Path(path)
     document = _read_json(path)
     name = document.get("schema") if isinstance(document, dict) else None
-    if name not in _SCHEMA_FILES:
+    if not isinstance(name, str) or name not in _SCHEMA_FILES:  # (a list is no key of a dict)
         raise TraceFileError(f"{path}: not a modelcheck trace file (expected schema {TRACE_SCHEMA!r}"
                              + (f", not {_one_line(repr(name), 60)})" if isinstance(name, str) else ")"))
     from jsonschema.exceptions import best_match
