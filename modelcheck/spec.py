@@ -21,6 +21,7 @@ A world is any object with ``policy_names()``, ``invariant_names()``,
 
 from __future__ import annotations
 
+import hashlib
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class World(Protocol):
         ...
 
 
+WORLD_METHODS = ("policy_names", "invariant_names", "describe", "model", "variants", "variant")  # of ``World``
+
+
 @runtime_checkable
 class NamesCoverage(Protocol):
     """A world that can say every coverage item a run of it could report (what ``covers`` may name)."""
@@ -85,13 +89,40 @@ class Spec:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        if not self.id or not isinstance(self.id, str):
-            raise ValueError("a spec needs an id (a short name such as 'C3')")
-        if not self.invariants:
-            raise ValueError("a spec needs at least one invariant")
+        """Refuse what a spec file cannot mean, in its own words (a string where names are expected would
+        otherwise be read one letter at a time)."""
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise ValueError(f"a spec needs an id (a short name such as 'C3'), not {self.id!r}")
+        if not isinstance(self.title, str):
+            raise ValueError(f"title must be a string, not a {type(self.title).__name__}")
+        if not isinstance(self.notes, str):
+            raise ValueError(f"notes must be a string, not a {type(self.notes).__name__}")
         if not callable(self.world):
             raise ValueError("world must be a function of the spec's parameters that returns a world")
+        _names("invariants", self.invariants, "invariant")
+        if not self.invariants:
+            raise ValueError("a spec needs at least one invariant")
+        if self.policies is not None:
+            _names("policies", self.policies, "policy")
+            if not self.policies:  # it would mean every policy, as if omitted
+                raise ValueError("policies, when given, names at least one policy (omit it to check them all)")
+        _names("covers", self.covers, "coverage item")
+        _names("excused", self.excused, "coverage item")
+        if not isinstance(self.params, Mapping):
+            raise ValueError(f"params must be a mapping of parameter names to values, not a "
+                             f"{type(self.params).__name__}")
+        for name, value in self.params.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"params: {name!r} is not a parameter name (a Python identifier)")
+            if not isinstance(value, (bool, int, str)):
+                raise ValueError(f"params: {name} must default to a whole number, true/false or a string, "
+                                 f"not a {type(value).__name__}")
+        if not isinstance(self.expect, Mapping):
+            raise ValueError(f"expect must be a mapping of policy names to verdicts, not a "
+                             f"{type(self.expect).__name__}")
         for policy, verdict in self.expect.items():
+            if not isinstance(policy, str):
+                raise ValueError(f"expect: {policy!r} is not a policy name")
             if verdict not in VERDICTS:
                 raise ValueError(f"expected verdict for {policy!r} must be one of {', '.join(VERDICTS)}, "
                                  f"not {verdict!r}")
@@ -108,6 +139,16 @@ class Spec:
         return self.expect.get(policy)
 
 
+def _names(field_name: str, value: Any, what: str) -> None:
+    """A list of names: not a string (whose letters would pass for names), each element a string."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ValueError(f"{field_name} must be a list of {what} names, not a {type(value).__name__}"
+                         + (f" ({value!r}: write [{value!r}])" if isinstance(value, str) else ""))
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(f"{field_name} must be a list of {what} names; {item!r} is a {type(item).__name__}")
+
+
 @dataclass(frozen=True)
 class LoadedSpec:
     """A spec, the file it came from, and its world built for one choice of parameters."""
@@ -117,6 +158,7 @@ class LoadedSpec:
     params: dict[str, Any]
     world: World
     variants: tuple[str, ...] = ()  # the variants of the spec's world applied, in order
+    sha256: str | None = None       # of the spec file's content when it was bound (a trace records it)
 
     def required_coverage(self) -> tuple[str, ...]:
         """What every complete run must fire: what the spec ``covers``, and what its world requires of any run
@@ -151,6 +193,9 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(path, f"syntax error at line {err.lineno}: {err.msg}") from None
     except Exception as err:  # the spec's own code failed: say where, without a traceback
         raise SpecError(path, f"the spec raised {type(err).__name__}: {err}{_line_of(err, path)}") from None
+    except SystemExit as err:  # sys.exit() in a spec would end modelcheck silently, with the spec's status
+        raise SpecError(path, f"the spec called sys.exit({err.code!r}){_line_of(err, path)}: a spec file "
+                              "must define SPEC, not end the program") from None
     spec = namespace.get("SPEC")
     if spec is None:
         raise SpecError(path, "defines no SPEC (a spec file must set SPEC = Spec(...))")
@@ -159,11 +204,22 @@ def load_spec(path: str | Path) -> Spec:
     return spec
 
 
-def _line_of(err: BaseException, path: Path) -> str:
+def spec_sha256(path: str | Path) -> str:
+    """The sha256 of a spec file's bytes, in hex: a trace file records it, so that replay knows the spec it
+    runs is the one the trace was found in."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise SpecError(path, "no such spec file") from None
+    except OSError as err:
+        raise SpecError(path, f"cannot be read: {err.strerror}") from None
+
+
+def _line_of(err: BaseException, path: str | Path) -> str:
     tb = err.__traceback__
     line = None
     while tb is not None:
-        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == Path(path).resolve():
             line = tb.tb_lineno
         tb = tb.tb_next
     return f" (line {line})" if line else ""
@@ -190,9 +246,16 @@ def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedS
         params[name] = _convert(path, name, raw, params[name])
     try:
         world = spec.world(**params)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError) as err:  # the world refuses its bounds or its scenario
         shown = " ".join(f"{k}={v}" for k, v in params.items())
-        raise SpecError(path, f"bad parameters {shown}: {err}") from None
+        raise SpecError(path, f"bad parameters {shown}: {err}" if shown else str(err)) from None
+    except Exception as err:  # the spec's world function itself failed
+        raise SpecError(path, f"the spec's world function raised {type(err).__name__}: {err}"
+                              f"{_line_of(err, path)}") from None
+    missing = [name for name in WORLD_METHODS if not callable(getattr(world, name, None))]
+    if missing:
+        raise SpecError(path, f"the spec's world function returned a {type(world).__name__}, not a world "
+                              f"(it lacks {', '.join(missing)})")
     if spec.covers and isinstance(world, NamesCoverage):
         reported = list(world.coverage_names())
         unknown = [item for item in spec.covers if item not in reported]
@@ -205,7 +268,7 @@ def bind(path: str | Path, spec: Spec, overrides: Sequence[str] = ()) -> LoadedS
         if unknown:
             raise SpecError(path, f"excused names {', '.join(map(repr, unknown))}, which this world does not "
                                   f"require (it requires: {', '.join(required) or 'nothing'})")
-    return LoadedSpec(path=str(path), spec=spec, params=params, world=world)
+    return LoadedSpec(path=str(path), spec=spec, params=params, world=world, sha256=spec_sha256(path))
 
 
 def _convert(path: str | Path, name: str, raw: str, default: Any) -> Any:

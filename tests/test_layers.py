@@ -25,7 +25,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.cow": ("numpy", "z3", "modelcheck.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     "modelcheck.spec": (),
     "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies"),
-    "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec"),
+    # jsonschema: the faces read trace files, which are validated against the schemas they publish
+    "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec", "jsonschema"),
     "modelcheck": ("modelcheck.spec", "modelcheck.faces.cli"),  # the package itself and __main__
 }
 # faces see the engine only through its public names (``modelcheck.engine``, not its modules), except these

@@ -113,7 +113,7 @@ def test_reduced_traces_replay(tmp_path, capsys):
     for spec in ("o8_uffd_wp_stale_tlb.py", "c12a_vmsplice_child_swapped.py", "reference.py"):
         assert main([str(ROOT / "specs" / spec), "--quiet", "--reduce", "--trace-out", str(traces)]) == 0
         capsys.readouterr()
-        assert main(["replay", str(traces), "--quiet"]) == 0, capsys.readouterr().out
+        assert main(["replay", str(traces), "--trust-spec", "--quiet"]) == 0, capsys.readouterr().out
 
 
 def test_reduce_flag_reports_representatives(capsys):

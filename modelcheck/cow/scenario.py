@@ -127,12 +127,22 @@ class Scenario:
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False) -> "Scenario":
         threads = []
+        if not isinstance(programs, Mapping):
+            raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
+                                f"{type(programs).__name__}")
         for name, program in programs.items():
-            m = _THREAD.match(name)
+            m = _THREAD.match(name) if isinstance(name, str) else None
             if not m:
                 raise ScenarioError(f"thread {name!r}: threads are named parent, parent.2, child1, child1.2, ...")
             if isinstance(program, str):
                 raise ScenarioError(f"thread {name}: the program must be a list of operations, not one string")
+            if not isinstance(program, (list, tuple)):
+                raise ScenarioError(f"thread {name}: the program must be a list of operations, not a "
+                                    f"{type(program).__name__}")
+            for n, text in enumerate(program, 1):
+                if not isinstance(text, str):  # parse_op reads words out of a string
+                    raise ScenarioError(f"thread {name}, operation {n}: {text!r} is not an operation "
+                                        "(a string such as 'store a0')")
             proc = int(m.group(2)) if m.group(2) else 0
             if not program:
                 raise ScenarioError(f"thread {name}: empty program (a thread needs at least one operation)")
@@ -146,6 +156,9 @@ class Scenario:
                 raise ScenarioError(f"thread {t.name}: only the parent forks")
             if t.proc > forks:
                 raise ScenarioError(f"thread {t.name}: the parent forks only {forks} time(s)")
+        if isinstance(events, str) or not isinstance(events, (list, tuple, set, frozenset)):
+            raise ScenarioError(f"events must be a list of kernel event names, not a {type(events).__name__}"
+                                + (f" (write [{events!r}])" if isinstance(events, str) else ""))
         unknown = set(events) - set(EVENTS)
         if unknown:
             raise ScenarioError(f"unknown kernel event(s) {', '.join(sorted(unknown))} (known: {', '.join(EVENTS)})")

@@ -30,8 +30,9 @@ ACTION_KINDS = USER_ACTIONS + KERNEL_EVENTS
 
 # The largest bounds a world may have: every counter then fits the 16 bits a packed state gives it (a page's
 # refcount reaches P*M + P + S), and building a model stays well under a second; a model checker's worlds are
-# far smaller (W(3,2,0) is 4.5 million states).
-MOST_PROCESSES, MOST_ADDRESSES, MOST_SPECULATIVE = 64, 64, 255
+# far smaller (W(3,2,0) is 4.5 million states). S goes past GUP_PIN_COUNTING_BIAS (1024): the explicit
+# counterpart of a symbolic counterexample of page_maybe_dma_pinned() needs S = 1023 (spec O16).
+MOST_PROCESSES, MOST_ADDRESSES, MOST_SPECULATIVE = 64, 64, 4096
 MOST_HELD = 1 << 20  # references held outside on one page (a packed store holds at most 65535: use dict beyond)
 
 

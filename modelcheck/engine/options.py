@@ -7,9 +7,12 @@ whether a strategy can honour a combination is the strategy's to say
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
+MAX_COUNT = 2**63 - 1          # a count past this fits no 64-bit counter (the packed stores count in them)
+MAX_TIME_LIMIT = 366 * 86_400  # seconds: a run is not planned for more than a year (omit the limit instead)
 WORKERS_PER_CPU = 4
 MOST_WORKERS = 64
 
@@ -59,8 +62,8 @@ class SearchOptions:
         if self.store is not None and self.store not in STORES:
             raise ValueError(f"unknown store {self.store!r} (known: {', '.join(STORES)})")
         for name, value in (("workers", self.workers), ("max_states", self.max_states), ("depth", self.depth)):
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, not {value}")
+            if value is not None:
+                _whole(name, value, 1, MAX_COUNT)
         if self.workers > 1 and self.workers > (most := max_workers()):
             raise ValueError(f"workers must be at most {most} on this machine ({WORKERS_PER_CPU} per processor, "
                              f"at most {MOST_WORKERS}, within the limit on processes), not {self.workers}")
@@ -70,17 +73,36 @@ class SearchOptions:
             if name not in declared:
                 raise ValueError(f"--{name} is not a setting of {strategy.summary} (its settings: "
                                  f"{', '.join('--' + n for n in declared) or 'none'})")
-            if value < 0:
-                raise ValueError(f"--{name} must not be negative, not {value}")
-        if self.time_limit is not None and self.time_limit <= 0:
-            raise ValueError(f"time_limit must be positive, not {self.time_limit}")
+            _whole(f"--{name}", value, 0, MAX_COUNT)
+        if self.time_limit is not None:
+            limit = self.time_limit
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+                raise ValueError(f"time_limit must be a number of seconds, not {limit!r}")
+            if not math.isfinite(limit) or limit <= 0:  # nan compares false with everything: ask for finite first
+                raise ValueError(f"time_limit must be a positive number of seconds, not {limit}")
+            if limit > MAX_TIME_LIMIT:
+                raise ValueError(f"time_limit must be at most {MAX_TIME_LIMIT:,} seconds (a year), not {limit:g}; "
+                                 "omit it for no limit")
         if self.max_memory is not None and self.max_memory < 2 ** 20:
             raise ValueError(f"max_memory must be at least 1 MiB, not {self.max_memory} bytes")
-        if self.checkpoint_every <= 0:
-            raise ValueError(f"checkpoint_every must be positive, not {self.checkpoint_every:g}")
+        if not math.isfinite(self.checkpoint_every) or self.checkpoint_every <= 0:
+            raise ValueError(f"checkpoint_every must be positive (and finite), not {self.checkpoint_every:g}")
         if (self.checkpoint or self.resume) and not strategy.checkpoints:
             raise ValueError(f"{strategy.summary} cannot save or resume checkpoints "
                              "(--checkpoint and --resume need breadth-first search, --bfs)")
         problem = strategy.options_error(self)
         if problem:
             raise ValueError(problem)
+
+
+def _whole(name: str, value: object, least: int, most: int) -> None:
+    """A whole number within [least, most]: a bool, a float or a number no counter holds is refused here,
+    not deep in a search."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if value < least:
+        raise ValueError(f"{name} must {'not be negative' if least == 0 else f'be at least {least}'}, not "
+                         f"{value if value > -10**20 else f'a {len(str(value)) - 1}-digit negative number'}")
+    if value > most:
+        raise ValueError(f"{name} must be at most {most:,}, not "
+                         f"{f'{value:,}' if value < 10**20 else f'a {len(str(value))}-digit number'}")

@@ -62,12 +62,12 @@ def replay(model: Model, property_name: str, labels: Sequence[str],
         state = after
     before, action, after = hops[-1]
     if isinstance(prop, Invariant):
-        violated, explanation = not prop.holds(after), prop.explain(after)
+        violated = not prop.holds(after)
     else:
         assert isinstance(prop, TransitionCheck)
         violated = prop.watches(action) and not prop.holds(before, action, after)
-        explanation = prop.explain(before, action, after)
-    if not violated:
+    if not violated:  # a property explains only its violations (a check may refuse to explain a step it passes)
         return _fail(len(labels), f"the last step does not violate {property_name}")
+    explanation = prop.explain(after) if isinstance(prop, Invariant) else prop.explain(before, action, after)
     return ReplayOutcome(ok=True, failed_step=None, reason=None,
                          trace=build_trace(model, property_name, explanation, initials[0], hops))

@@ -6,7 +6,7 @@
                               [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
                               [--json] [--trace-out FILE] [--quiet] [--no-timing]
-    python -m modelcheck replay FILE
+    python -m modelcheck replay FILE [--spec SPEC | --trust-spec]
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
 
@@ -34,13 +34,19 @@ from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, EnginesDisagre
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
 from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
-from modelcheck.spec import SpecError, bind, load_spec
+from modelcheck.spec import SpecError, bind, load_spec, spec_sha256
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 class UsageError(Exception):
     """A mistake on the command line: reported as one line, exit status 2."""
+
+
+def one_line(message: str) -> str:
+    """The message as one line: what a spec, a file or an argument put in it (an exception's text, a path, a
+    label) may hold newlines or other control characters, shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,6 +156,8 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
                                                if name.startswith("setting_") and value is not None))
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if args.trace_out is not None and (not args.trace_out or not Path(args.trace_out).parent.is_dir()):
+        raise UsageError(f"--trace-out {args.trace_out!r}: not a file in an existing directory")  # say it before the run
     loaded = bind(args.spec, load_spec(args.spec), args.param)
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
@@ -163,7 +171,7 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
         if any(STORES[run.result.figures["store"]].packed for run in runs if "store" in run.result.figures):
             sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:
-        document = export.trace_document(loaded, runs)
+        document = export.trace_document(loaded, runs, args.trace_out)
         try:
             export.write_json(args.trace_out, document)
         except OSError as err:
@@ -181,29 +189,57 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     return EXIT_OK
 
 
-def _resolve_spec(recorded: str, trace_file: Path) -> Path:
-    """A trace names its spec as it was given; look beside the trace file too."""
-    path = Path(recorded)
-    if path.exists() or path.is_absolute():
-        return path
-    beside = trace_file.parent / path
-    return beside if beside.exists() else path
+def _spec_to_replay(document: export.TraceFile, n: int, recorded: Mapping[str, Any], given: str | None,
+                    trust: bool) -> Path:
+    """The spec file trace ``n`` replays against: the one given with --spec, or with --trust-spec the one the
+    trace names (relative to the trace file); either must hash as the trace recorded. A spec is Python code,
+    so replay never runs one the user did not name or ask for."""
+    trace_file, recorded_hash = document.path, recorded.get("spec_sha256")
+    if given is not None:
+        path = Path(given)
+    elif not trust:
+        raise UsageError(f"{trace_file}: replay runs the spec's Python code: pass --spec FILE (the trace was written "
+                         f"from {recorded.get('spec_as_given', recorded['spec'])}), or --trust-spec to run the spec "
+                         "the trace names")
+    elif not document.records_hashes:
+        raise UsageError(f"{trace_file}: a {document.schema} file records no hash of its spec, so --trust-spec "
+                         "cannot tell whether it changed: pass --spec FILE")
+    else:
+        path = trace_file.parent / recorded["spec"]
+        if not path.is_file():
+            raise UsageError(f"{trace_file}: trace {n} names the spec {path}, which is not there: pass --spec FILE")
+    if recorded_hash is not None and spec_sha256(path) != recorded_hash:
+        raise UsageError(f"{path}: not the spec trace {n} of {trace_file} was found in (its sha256 differs: it "
+                         "changed since, or it is another spec); find the trace again")
+    return path
 
 
 def _replay(argv: Sequence[str]) -> int:
     p = _Parser(prog="python -m modelcheck replay",
-                description="Re-execute the counterexamples of a trace file against the specs they name.")
+                description="Re-execute the counterexamples of a trace file against the spec they were found in. "
+                            "A spec is Python code that runs with your rights: name it with --spec FILE, or "
+                            "pass --trust-spec to run the one the trace names.")
     p.add_argument("file", help="a trace file written by --trace-out")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--spec", metavar="FILE",
+                       help="replay against this spec file (it must be the one the traces were found in: "
+                            "same sha256)")
+    which.add_argument("--trust-spec", action="store_true",
+                       help="run the spec file the trace names, relative to the trace file (its sha256 checked)")
     p.add_argument("--quiet", action="store_true", help="print only whether each trace replays")
     args = p.parse_args(argv)
-    trace_file = Path(args.file)
     try:
-        traces = export.read_trace_file(trace_file)
+        document = export.read_trace_file(args.file)
     except export.TraceFileError as err:
         raise UsageError(str(err)) from None
+    if not document.traces:  # what a run without a violation writes
+        print(f"{document.path}: nothing to replay (no traces: the run that wrote it found no violation)")
+        return EXIT_OK
+    specs = [_spec_to_replay(document, n, recorded, args.spec, args.trust_spec)
+             for n, recorded in enumerate(document.traces, start=1)]  # every spec checked before any runs
     failures = 0
-    for n, recorded in enumerate(traces, start=1):
-        loaded, outcome = replay_record(recorded, _resolve_spec(recorded["spec"], trace_file))
+    for n, (recorded, spec_path) in enumerate(zip(document.traces, specs), start=1):
+        loaded, outcome = replay_record(recorded, spec_path)
         steps = recorded["steps"]
         name = f"trace {n} ({loaded.spec.id} under {recorded['policy']}, {recorded['property']})"
         if outcome.ok and outcome.trace is not None:
@@ -212,7 +248,7 @@ def _replay(argv: Sequence[str]) -> int:
                 print(text.trace_text(outcome.trace))
         else:
             failures += 1
-            print(f"{name}: does not replay: {outcome.reason}")
+            print(one_line(f"{name}: does not replay: {outcome.reason}"))
     return EXIT_DIFFERS if failures else EXIT_OK
 
 
@@ -286,9 +322,15 @@ def _matrix(argv: Sequence[str]) -> int:
         raise UsageError(str(err)) from None
     if not spec_files(args.specs):
         raise UsageError("no spec files given and none in ./specs")
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():  # say so before the runs, not after them
+        raise UsageError(f"{out_dir}: --out-dir is not a directory")
     rows = run_matrix(args.specs, options, quiet=args.quiet)
     command = "python -m modelcheck matrix" + (" " + " ".join(args.specs) if args.specs else "")
-    md, js = matrix.write(rows, Path(args.out_dir), command)
+    try:
+        md, js = matrix.write(rows, out_dir, command)
+    except OSError as err:
+        raise UsageError(f"{out_dir}: cannot write the matrix: {err.strerror}") from None
     runs = [run for row in rows for run in row.runs]
     differ = sum(1 for run in runs if run.as_expected is False)
     print(f"{len(rows)} scenarios x {len(matrix.policies_of(rows))} policies; "
@@ -382,7 +424,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return command(argv[1:]) if command else _check(argv, interrupts)
     except (UsageError, SpecError) as err:
-        print(f"modelcheck: {err}", file=sys.stderr)
+        print(f"modelcheck: {one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("modelcheck: interrupted", file=sys.stderr)

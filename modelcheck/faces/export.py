@@ -7,6 +7,10 @@ See docs/json.md for the schemas.
 from __future__ import annotations
 
 import json
+import os
+import stat
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,8 +21,10 @@ from modelcheck.runner import PolicyRun
 from modelcheck.spec import LoadedSpec
 
 RESULT_SCHEMA = "modelcheck.result/1"
-TRACE_SCHEMA = "modelcheck.trace/2"
-OLD_TRACE_SCHEMA = "modelcheck.trace/1"  # read where it can be: no parameters of the run
+TRACE_SCHEMA = "modelcheck.trace/3"
+OLD_TRACE_SCHEMAS = ("modelcheck.trace/2", "modelcheck.trace/1")  # read where they can be: no hash of the spec
+MAX_TRACE_BYTES = 256 * 2**20  # a trace file past this is not one modelcheck wrote (its traces are short)
+_SCHEMA_FILES = {TRACE_SCHEMA: "trace-3.json", **{name: "trace-2.json" for name in OLD_TRACE_SCHEMAS}}
 
 
 class TraceFileError(Exception):
@@ -85,14 +91,18 @@ def result_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], stop_at_first
     }
 
 
-def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun]) -> dict[str, Any]:
-    """Every counterexample of the runs, with what is needed to replay it."""
+def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: str | Path) -> dict[str, Any]:
+    """Every counterexample of the runs, with what is needed to replay it: the spec relative to
+    ``trace_file`` (so the pair can move together), as given, and the sha256 of its content."""
+    spec = os.path.relpath(os.path.abspath(loaded.path), os.path.dirname(os.path.abspath(trace_file)))
     traces = []
     for run in runs:
         for violation in run.result.violations:
             trace = violation.trace
             traces.append({
-                "spec": loaded.path,
+                "spec": Path(spec).as_posix(),
+                "spec_as_given": loaded.path,
+                "spec_sha256": loaded.sha256,
                 "spec_id": loaded.spec.id,
                 "params": loaded.params,
                 "variants": list(run.variants),
@@ -113,40 +123,115 @@ def write_json(path: str | Path, document: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(document, indent=2) + "\n")
 
 
-_TRACE_FIELDS = {"spec": str, "params": dict, "policy": str, "invariants": list, "property": str,
-                 "steps": list}
+def trace_schema(name: str = TRACE_SCHEMA) -> dict[str, Any]:
+    """The JSON Schema of a trace file format (the package's copy; docs/json.md publishes the current one)."""
+    text = resources.files("modelcheck.faces").joinpath("schemas", _SCHEMA_FILES[name]).read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
-def read_trace_file(path: str | Path) -> list[dict[str, Any]]:
-    """The traces of a trace file; anything else is a ``TraceFileError`` naming what is wrong."""
-    path = Path(path)
+@dataclass(frozen=True)
+class TraceFile:
+    """A trace file as read: its format and its traces (old formats brought to the current shape)."""
+
+    path: Path
+    schema: str
+    traces: list[dict[str, Any]]
+
+    @property
+    def records_hashes(self) -> bool:
+        """Whether its traces say which spec content they were found in (version 3 on)."""
+        return self.schema == TRACE_SCHEMA
+
+
+def _strict_integers() -> Any:
+    """Draft 2020-12 with integers that are ints: JSON Schema counts 2.0 as an integer, a count is not.
+    (jsonschema is imported here, when a trace file is read, not by every run.)"""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return validators.extend(Draft202012Validator, type_checker=checker)
+
+
+def json_path(parts: Sequence[Any]) -> str:
+    """``traces[0].steps[2].label`` for the path [traces, 0, steps, 2, label]."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.isidentifier():
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out or "the document"
+
+
+def _one_line(text: str, width: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _read_json(path: Path) -> Any:
+    """The file's JSON value; a missing, special, huge, undecodable or too deeply nested file is a
+    ``TraceFileError`` (json.loads raises RecursionError on deep nesting, ValueError on a huge integer)."""
     try:
-        document = json.loads(path.read_text())
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise TraceFileError(f"{path}: not a regular file")
+        if status.st_size > MAX_TRACE_BYTES:
+            raise TraceFileError(f"{path}: {status.st_size:,} bytes, more than a trace file may be "
+                                 f"({MAX_TRACE_BYTES // 2**20} MiB)")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TRACE_BYTES + 1)
     except FileNotFoundError:
         raise TraceFileError(f"{path}: no such trace file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise TraceFileError(f"{path}: cannot be read: {err}") from None
+    except OSError as err:
+        raise TraceFileError(f"{path}: cannot be read: {err.strerror}") from None
+    if len(data) > MAX_TRACE_BYTES:  # it grew since stat
+        raise TraceFileError(f"{path}: more than a trace file may be ({MAX_TRACE_BYTES // 2**20} MiB)")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise TraceFileError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except json.JSONDecodeError as err:
         raise TraceFileError(f"{path}: not JSON (line {err.lineno}: {err.msg})") from None
-    if not isinstance(document, dict) or document.get("schema") not in (TRACE_SCHEMA, OLD_TRACE_SCHEMA):
-        raise TraceFileError(f"{path}: not a modelcheck trace file (expected schema {TRACE_SCHEMA!r})")
-    traces = document.get("traces")
-    if not isinstance(traces, list) or not traces:
-        raise TraceFileError(f"{path}: holds no traces")
-    for n, trace in enumerate(traces, start=1):
-        if not isinstance(trace, dict):
-            raise TraceFileError(f"{path}: trace {n} is not an object")
-        for name, kind in _TRACE_FIELDS.items():
-            if not isinstance(trace.get(name), kind):
-                raise TraceFileError(f"{path}: trace {n} lacks {name!r} ({kind.__name__})")
-        for m, step in enumerate(trace["steps"], start=1):
-            if not isinstance(step, dict) or not isinstance(step.get("label"), str):
-                raise TraceFileError(f"{path}: trace {n} step {m} has no label")
-        if document["schema"] == OLD_TRACE_SCHEMA:
+    except RecursionError:
+        raise TraceFileError(f"{path}: JSON nested too deeply to be a trace file") from None
+    except ValueError as err:  # e.g. an integer of more digits than Python converts
+        raise TraceFileError(f"{path}: not JSON modelcheck can read: {_one_line(str(err))}") from None
+
+
+def read_trace_file(path: str | Path) -> TraceFile:
+    """The traces of a trace file, checked against its format's JSON Schema; anything else is a
+    ``TraceFileError`` naming the file, the JSON path and what is wrong there, in one line."""
+    path = Path(path)
+    document = _read_json(path)
+    name = document.get("schema") if isinstance(document, dict) else None
+    if not isinstance(name, str) or name not in _SCHEMA_FILES:  # (a list is no key of a dict)
+        raise TraceFileError(f"{path}: not a modelcheck trace file (expected schema {TRACE_SCHEMA!r}"
+                             + (f", not {_one_line(repr(name), 60)})" if isinstance(name, str) else ")"))
+    from jsonschema.exceptions import best_match
+
+    validator = _strict_integers()(trace_schema(name))
+    try:
+        error = best_match(validator.iter_errors(document))
+    except RecursionError:
+        raise TraceFileError(f"{path}: JSON nested too deeply to be a trace file") from None
+    if error is not None:
+        try:
+            message = _one_line(error.message)
+        except RecursionError:  # the message shows a deeply nested value
+            message = "nested too deeply"
+        raise TraceFileError(f"{path}: {json_path(list(error.absolute_path))}: {message}")
+    traces: list[dict[str, Any]] = document["traces"]
+    if name == "modelcheck.trace/1":
+        for n, trace in enumerate(traces):
             if trace.get("parameters"):
-                raise TraceFileError(f"{path}: trace {n} is in the old format {OLD_TRACE_SCHEMA!r}, whose parameters "
-                                     "name state slots, which a later layout may have moved: find it again")
+                raise TraceFileError(f"{path}: traces[{n}] is in the old format {name!r}, whose parameters name "
+                                     "state slots, which a later layout may have moved: find it again")
             trace["variants"] = ["symbolic"] if trace.pop("symbolic_refs", False) else []
-        if not isinstance(trace.get("variants", []), list) or not isinstance(trace.get("parameters", {}), dict):
-            raise TraceFileError(f"{path}: trace {n} has malformed variants or parameters")
-    return traces
+    for trace in traces:
+        trace.setdefault("variants", [])
+        trace.setdefault("parameters", {})
+    return TraceFile(path=path, schema=name, traces=traces)
