@@ -12,6 +12,7 @@ import hashlib
 import pickle
 import re
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -92,10 +93,12 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
         if keeper is not None and policy in keeper.finished:
             yield keeper.finished[policy]
             continue
+        started = time.perf_counter()  # the time limit covers building the model too
         model = loaded.world.model(policy, invariants)
         try:
             result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}",
-                           checkpoints=keeper.checkpoints(policy) if keeper is not None else None)
+                           checkpoints=keeper.checkpoints(policy) if keeper is not None else None,
+                           started=started)
         except NotSearchable as why:
             raise SpecError(loaded.path, str(why)) from None
         except CheckpointError as err:

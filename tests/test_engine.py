@@ -1,5 +1,6 @@
 """The engine on small models whose answers are known by hand."""
 
+import json
 import time
 
 import pytest
@@ -147,3 +148,27 @@ def test_an_unsound_canonical_form_is_reported_when_a_trace_is_rebuilt():
 
     with pytest.raises(RuntimeError, match="not a symmetry"):
         check(Broken(5, forbidden_step=3), SearchOptions(reduce=True))
+
+
+def test_building_the_model_counts_against_the_time_limit(tmp_path, capsys):
+    """A world whose model takes longer to build than the limit: the run ends incomplete at once."""
+    from modelcheck.engine.strategies.explicit import CHECK_EVERY
+    from modelcheck.faces.cli import main
+
+    spec = tmp_path / "slow_world.py"
+    spec.write_text(
+        "import time\nfrom modelcheck import Spec\nfrom toy_models import Counter\n"
+        "class SlowWorld:\n"
+        "    def policy_names(self): return ['only']\n"
+        "    def invariant_names(self): return ['never_forbidden']\n"
+        "    def describe(self): return 'a counter that takes a while to build'\n"
+        "    def variants(self): return []\n"
+        "    def variant(self, name): return None\n"
+        "    def model(self, policy, invariants):\n"
+        "        time.sleep(1.2)\n"
+        "        return Counter(10**9, forbidden=-1)\n"
+        "SPEC = Spec(id='slow', title='t', world=SlowWorld, invariants=['never_forbidden'])\n")
+    assert main([str(spec), "--quiet", "--time-limit", "1", "--json"]) == 3
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["incomplete_reason"] == "time limit of 1 s reached"
+    assert result["seconds"] >= 1.2 and result["states"] <= 2 * CHECK_EVERY  # stopped at its first look

@@ -29,7 +29,8 @@ class Run:
     """The state of one search, shared by the strategy and the driver."""
 
     def __init__(self, model: Model, options: SearchOptions, progress: Progress, strategy: str,
-                 notes: Sequence[str] = (), checkpoints: Checkpoints | None = None) -> None:
+                 notes: Sequence[str] = (), checkpoints: Checkpoints | None = None,
+                 started: float | None = None) -> None:
         self.model = model
         self.options = options
         self.progress = progress
@@ -37,7 +38,8 @@ class Run:
         self.invariants: list[Invariant]
         self.checks: list[TransitionCheck]
         self.invariants, self.checks, self.counters = split_properties(model)
-        self.started = time.perf_counter()
+        self.started = time.perf_counter() if started is None else started  # the clock may have started with
+                                                                             # the model's construction
         self.deadline = self.started + options.time_limit if options.time_limit else None
         self.memory_limit = options.max_memory  # this process's share of it (a worker's is smaller)
         self.states = self.transitions = self.depth = self.max_frontier = 0

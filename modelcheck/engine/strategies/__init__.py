@@ -65,9 +65,11 @@ STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
 
 
 def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,
-          title: str = "exploring", checkpoints: Checkpoints | None = None) -> Result:
+          title: str = "exploring", checkpoints: Checkpoints | None = None, started: float | None = None) -> Result:
     """Search ``model`` with the strategy ``options`` names (or the first fall-back that accepts it);
-    with ``checkpoints``, saving itself as it goes (or continuing from the snapshot they hold)."""
+    with ``checkpoints``, saving itself as it goes (or continuing from the snapshot they hold). ``started``
+    (a ``time.perf_counter()`` reading) is when the run's clock started, if before the search: building the
+    model counts against the time limit, and in the seconds reported."""
     options = options or SearchOptions()
     progress = progress or Progress()
     notes: list[str] = []
@@ -76,8 +78,8 @@ def check(model: Model, options: SearchOptions | None = None, progress: Progress
         reason = strategy.accepts(model, options)
         if reason is None:
             try:
-                return _execute(strategy(), Run(model, options, progress, strategy.name, notes, checkpoints),
-                                title)
+                return _execute(strategy(), Run(model, options, progress, strategy.name, notes, checkpoints,
+                                                started), title)
             except Declined as declined:
                 reason = str(declined)
         fallback = strategy.falls_back_to
