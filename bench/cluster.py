@@ -45,7 +45,8 @@ def measure(point: tuple[int, int, int], policy: str, label: str, route: str = "
     else:
         result = check(model, opts)
     seconds = time.perf_counter() - started
-    levels = result.figures.get("levels", [])
+    levels = [dict(lv, expand_seconds=t["expand"], exchange_seconds=t["exchange"], seconds=t["level"])
+              for lv, t in zip(result.figures.get("levels", []), result.figures.get("level_seconds", []))]
     return {"configuration": label, "states": result.stats.states, "transitions": result.stats.transitions,
             "depth": result.stats.depth, "verdict": result.verdict.value, "seconds": round(seconds, 2),
             "levels_seconds": round(sum(lv["seconds"] for lv in levels), 2), "levels": levels}

@@ -4,6 +4,7 @@ one line too."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -60,6 +61,13 @@ def test_the_levels_say_what_was_shuffled_between_shards(scheduler):
     assert [lv["level"] for lv in levels] == list(range(len(levels))) and len(levels) == result.stats.depth + 1
     assert sum(lv["frontier"] for lv in levels) == result.stats.states
     assert 0 < sum(lv["shuffled_bytes"] for lv in levels) < result.stats.transitions * 40  # rows + fingerprints
+    assert len(result.figures["level_seconds"]) == len(levels)
+
+
+def test_without_timing_the_json_has_the_levels_and_no_clock(scheduler, capsys):
+    assert main([VMSPLICE, "--quiet", "--json", "--no-timing", "--policy", "mapcount", "--scheduler", scheduler]) == 0
+    figures = json.loads(capsys.readouterr().out)["results"][0]["figures"]
+    assert figures["levels"] and "level_seconds" not in figures and figures["workers"] == 2
 
 
 def test_small_rounds_change_nothing(scheduler, monkeypatch):

@@ -151,7 +151,8 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
     from modelcheck.engine.cluster import cluster_client
 
     options, progress = run.options, run.progress
-    timings: list[dict[str, float]] = []
+    shape: list[dict[str, int]] = []      # per level: its frontier, rounds, bytes shuffled between shards
+    timings: list[dict[str, float]] = []  # per level: seconds expanding, exchanging, in all (a clock reading)
     with cluster_client(options.dask_workers, options.scheduler) as client:
         if options.dask_workers is not None:
             client.wait_for_workers(options.dask_workers)
@@ -236,9 +237,8 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
                                 frontier=frontier, depth=run.depth)
                 if not any(e[0] for e in expanded):
                     break
-            timings.append({"level": level, "frontier": frontier, "rounds": n, "shuffled_bytes": shuffled,
-                            "expand_seconds": expanding, "exchange_seconds": exchanging,
-                            "seconds": time.perf_counter() - started})
+            shape.append({"level": level, "frontier": frontier, "rounds": n, "shuffled_bytes": shuffled})
+            timings.append({"expand": expanding, "exchange": exchanging, "level": time.perf_counter() - started})
             level += 1
         finals = rounds([s.final() for s in shards])
         del shards, futures
@@ -250,7 +250,7 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
     store_figures(run, store, sum(m[3] for m in finals),
                   miss_probability(lookups, run.states) if not STORES[store].exact else None,
                   all(m[5] for m in finals), partitions)
-    run.figures["levels"] = timings
+    run.figures["levels"], run.figures["level_seconds"] = shape, timings
     record_found(run, [f for m in finals for f in m[0]], STORES[store].exact)
     if stop_reason is not None:
         raise Stopped(stop_reason)
