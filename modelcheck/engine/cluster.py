@@ -20,9 +20,9 @@ CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before saying it cannot b
 
 def _lean_workers(environ: dict[str, Any]) -> dict[str, Any]:
     """Dask settings for the workers of a cluster we start: no statistical profiler (it samples every thread's
-    stack every 10 ms, which cost a one-shard search a fifth of its time) and glibc's own threshold for giving
-    memory back (Dask's MALLOC_TRIM_THRESHOLD_ of 64 KiB makes the numpy batches give memory back and fault it in again all the
-    time: a quarter more time, in one process too)."""
+    stack every 10 ms) and glibc's own threshold for giving memory back (Dask's MALLOC_TRIM_THRESHOLD_ of
+    64 KiB makes every numpy batch give memory back and fault it in again). Together they cost a one-shard
+    search a third more time than one process (docs/distributed.md)."""
     return {"distributed.worker.profile.enabled": False,
             "distributed.nanny.pre-spawn-environ": {k: v for k, v in environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}}
 
