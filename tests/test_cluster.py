@@ -16,7 +16,8 @@ pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402
 
 from modelcheck.cow import CowWorld  # noqa: E402
-from modelcheck.engine import ClusterUnavailable, SearchOptions, Verdict, check, cluster_client  # noqa: E402
+from modelcheck.engine import (ClusterUnavailable, SearchOptions, StopReason, Verdict, check,  # noqa: E402
+                               cluster_client)
 from modelcheck.faces.cli import main  # noqa: E402
 from modelcheck.runner import run_cell  # noqa: E402
 
@@ -68,6 +69,13 @@ def test_without_timing_the_json_has_the_levels_and_no_clock(scheduler, capsys):
     assert main([VMSPLICE, "--quiet", "--json", "--no-timing", "--policy", "mapcount", "--scheduler", scheduler]) == 0
     figures = json.loads(capsys.readouterr().out)["results"][0]["figures"]
     assert figures["levels"] and "level_seconds" not in figures and figures["workers"] == 2
+
+
+def test_a_time_limit_ends_a_cluster_search_incomplete_never_holds(scheduler):
+    result = check(_reference((2, 3, 0), "page_count"),
+                   SearchOptions(stop_at_first=False, time_limit=1.0, scheduler=scheduler))
+    assert result.verdict is Verdict.INCOMPLETE and result.stop is StopReason.TIME_LIMIT
+    assert 0 < result.stats.states < 3_161_954
 
 
 def test_small_rounds_change_nothing(scheduler, monkeypatch):

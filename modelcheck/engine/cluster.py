@@ -59,7 +59,7 @@ def cluster_client(workers: int | None = None, scheduler: str | None = None,
             # with no dashboard the scheduler still serves HTTP (health), on another port when 8787 is taken
             warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+                                   silence_logs=logging.CRITICAL)
     except (OSError, RuntimeError) as err:
         raise ClusterUnavailable(f"cannot start a local Dask cluster of {workers} workers: {err}") from None
     try:

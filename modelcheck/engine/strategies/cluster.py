@@ -135,8 +135,8 @@ def _gather(calls: list[Any]) -> list[Any]:
     """The results of calls made on every shard; a shard lost with its worker ends the run."""
     try:
         return [call.result() for call in calls]
-    except (NotSearchable, ClusterUnavailable, WorkerFailed, MemoryError):
-        raise
+    except (NotSearchable, ClusterUnavailable, WorkerFailed, MemoryError, Stopped):
+        raise  # Stopped: the time limit's alarm, in this process
     except Exception as err:  # noqa: BLE001 - a shard's exception, or its worker gone: the run cannot go on
         cause = " ".join(str(err).split()) or type(err).__name__
         raise WorkerFailed(f"a Dask worker failed or was lost ({type(err).__name__}: {cause}); "
@@ -170,25 +170,30 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
         initial = list(model.initial_states())
 
         stop_reason: StopReason | None = None
-        interrupted = False
+        interrupted: StopReason | None = None  # why this process asked the shards to stop
         level = 0
 
-        def stop_all() -> None:
+        def stop_all(reason: StopReason) -> None:
             nonlocal interrupted
-            interrupted = True
+            interrupted = reason
             _gather([s.stop() for s in shards])
 
         def rounds(calls: list[Any]) -> list[Any]:
-            """Wait for a call on every shard; Ctrl-C (or a stop signal) asks the shards to stop, and waits."""
+            """Wait for a call on every shard; Ctrl-C (or a stop signal, or the time limit's alarm) asks the
+            shards to stop where they are, and waits for them."""
             while True:
                 try:
-                    if not interrupted and run.interrupt_requested():
-                        stop_all()
+                    if interrupted is None and run.interrupt_requested():
+                        stop_all(StopReason.INTERRUPTED)
                     return _gather(calls)
                 except KeyboardInterrupt:
-                    if interrupted:
+                    if interrupted is not None:
                         raise
-                    stop_all()
+                    stop_all(StopReason.INTERRUPTED)
+                except Stopped as alarm:
+                    if interrupted is not None:
+                        raise
+                    stop_all(alarm.reason)
 
         levels = rounds([s.seed(initial) for s in shards])
         while True:
@@ -203,8 +208,8 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
             if found and options.stop_at_first:
                 stop_reason = StopReason.FIRST_VIOLATION
                 break
-            if interrupted or StopReason.INTERRUPTED in stops:
-                stop_reason = StopReason.INTERRUPTED
+            if interrupted is not None or StopReason.INTERRUPTED in stops:
+                stop_reason = interrupted or StopReason.INTERRUPTED
                 break
             limit = next((reason for reason in (StopReason.TIME_LIMIT, StopReason.MEMORY_LIMIT,
                                                 StopReason.OUT_OF_MEMORY) if reason in stops), None)
