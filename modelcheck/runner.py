@@ -13,12 +13,13 @@ import pickle
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from modelcheck.engine import (STRATEGIES, CheckpointError, Checkpoints, NotSearchable, Result, SearchOptions,
-                               Verdict, check, replay)
+                               Verdict, check, cluster_client, replay)
 from modelcheck.engine import checkpoint
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import ReplayOutcome
@@ -80,11 +81,29 @@ def prepare(loaded: LoadedSpec, options: SearchOptions, variants: Sequence[str] 
     return loaded
 
 
+@contextmanager
+def one_cluster(options: SearchOptions) -> Iterator[SearchOptions]:
+    """The options with the Dask cluster they ask to start (``dask_workers``) started once, here, and named by
+    its scheduler's address, so that a spec's policies share it rather than each starting its own."""
+    if options.dask_workers is None:
+        yield options
+        return
+    with cluster_client(options.dask_workers, None) as client:
+        yield replace(options, dask_workers=None, scheduler=client.scheduler.address)
+
+
 def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions,
              progress: Callable[[], Progress] = Progress,
              stop_requested: Callable[[], bool] = lambda: False) -> Iterator[PolicyRun]:
     """Check the spec under each policy in turn; stop early if the user interrupts. With
-    ``options.checkpoint`` or ``options.resume``, through a checkpoint file (``CheckpointFile``)."""
+    ``options.checkpoint`` or ``options.resume``, through a checkpoint file (``CheckpointFile``); with
+    ``options.dask_workers``, on one Dask cluster started for all of them."""
+    with one_cluster(options) as on_cluster:
+        yield from _run_spec(loaded, policies, on_cluster, progress, stop_requested)
+
+
+def _run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions,
+              progress: Callable[[], Progress], stop_requested: Callable[[], bool]) -> Iterator[PolicyRun]:
     invariants = chosen_invariants(loaded)
     required = loaded.required_coverage()
     keeper = CheckpointFile.open(loaded, policies, invariants, options, stop_requested) \
@@ -114,6 +133,23 @@ def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions
         yield run
         if result.interrupted:
             return
+
+
+def run_cell(spec: str | Path, policy: str, params: Sequence[str] = (),
+             options: SearchOptions | None = None) -> dict[str, Any]:
+    """One cell of a matrix (a spec under one policy) as plain data, for an executor to run anywhere (a Dask
+    worker, another process) and send back: the verdict, whether it is the one expected, the figures, and the
+    shortest counterexample's property, length and step labels."""
+    options = options or SearchOptions()
+    loaded = prepare(bind(spec, load_spec(spec), list(params)), options)
+    run = next(run_spec(loaded, [policy], options))
+    r, trace = run.result, run.result.counterexample
+    return {"spec": loaded.spec.id, "policy": policy, "params": dict(loaded.params), "verdict": r.verdict.value,
+            "expected": run.expected, "as_expected": run.as_expected, "states": r.stats.states,
+            "transitions": r.stats.transitions, "depth": r.stats.depth, "stop": r.stop.value,
+            "property": trace.property if trace is not None else None,
+            "length": len(trace) if trace is not None else None,
+            "steps": trace.labels() if trace is not None else []}
 
 
 class CheckpointFile:

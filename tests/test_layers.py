@@ -21,7 +21,8 @@ STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 # package -> the modules (and their submodules) it may import besides the standard library and itself
 ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.symbolic": ("z3",),
-    "modelcheck.engine": ("numpy", "z3", "tqdm", "modelcheck.symbolic"),
+    # dask, distributed and the cloudpickle they bring: a search on a cluster, imported only when one is asked for
+    "modelcheck.engine": ("numpy", "z3", "tqdm", "modelcheck.symbolic", "dask", "distributed", "cloudpickle"),
     "modelcheck.cow": ("numpy", "z3", "modelcheck.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     "modelcheck.spec": (),
     "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies"),

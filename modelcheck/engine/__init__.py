@@ -7,7 +7,8 @@ strategies (``strategies``) decide from them what they can search.
 """
 
 from modelcheck.engine.checkpoint import CheckpointError, Checkpoints
-from modelcheck.engine.errors import (Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
+from modelcheck.engine.cluster import cluster_client
+from modelcheck.engine.errors import (ClusterUnavailable, Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
                                       WorkerFailed)
 from modelcheck.engine.memory import SAFE_FRACTION, default_limit, parse_size
 from modelcheck.engine.model import (Batched, BatchForm, Counted, Covered, Footprinted, Invariant, Model,
@@ -24,5 +25,5 @@ __all__ = [
     "Result", "Stats", "Trace", "Step", "Verdict", "Violation", "StopReason",
     "SearchOptions", "check", "STRATEGIES", "Strategy", "STORES", "ReplayOutcome", "replay",
     "Checkpoints", "CheckpointError", "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",
-    "SAFE_FRACTION", "default_limit", "parse_size",
+    "SAFE_FRACTION", "default_limit", "parse_size", "cluster_client", "ClusterUnavailable",
 ]

@@ -48,5 +48,10 @@ class WorkerFailed(RuntimeError):
     """A worker process of a run with several failed or vanished (its traceback, as text, when it had one)."""
 
 
+class ClusterUnavailable(RuntimeError):
+    """A cluster asked for cannot be had: its scheduler cannot be reached, its address is not one, or Dask is
+    not installed (one line, for the command line to print as a usage error)."""
+
+
 class EnginesDisagree(RuntimeError):
     """A counterexample one engine found does not replay on the model itself."""

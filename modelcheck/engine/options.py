@@ -49,6 +49,13 @@ class SearchOptions:
     checkpoint: str | None = None  # a file to save the search to, every ``checkpoint_every`` seconds and on a stop
     checkpoint_every: float = 60.0
     resume: str | None = None      # a checkpoint to continue the search from (docs/checkpoints.md)
+    dask_workers: int | None = None  # shards on a Dask cluster started on this machine, one per worker process
+    scheduler: str | None = None     # the address of a running Dask cluster's scheduler, one shard per worker
+
+    @property
+    def on_cluster(self) -> bool:
+        """The search runs on a Dask cluster (``engine.strategies.cluster``), not in this machine's processes."""
+        return self.dask_workers is not None or self.scheduler is not None
 
     def setting(self, name: str, default: int) -> int:
         return dict(self.settings).get(name, default)
@@ -67,7 +74,22 @@ class SearchOptions:
         if self.workers > 1 and self.workers > (most := max_workers()):
             raise ValueError(f"workers must be at most {most} on this machine ({WORKERS_PER_CPU} per processor, "
                              f"at most {MOST_WORKERS}, within the limit on processes), not {self.workers}")
+        if self.dask_workers is not None:
+            _whole("--dask-workers", self.dask_workers, 1, MAX_COUNT)
+            if self.dask_workers > (most := max_workers()):
+                raise ValueError(f"--dask-workers starts that many processes on this machine: at most {most} here, "
+                                 f"not {self.dask_workers} (join a bigger cluster with --scheduler ADDRESS)")
+        if self.scheduler is not None and not self.scheduler.strip():
+            raise ValueError("--scheduler needs the address of a Dask scheduler, e.g. tcp://host:8786")
+        if self.dask_workers is not None and self.scheduler is not None:
+            raise ValueError("--dask-workers starts a cluster on this machine, --scheduler joins one: not both")
+        if self.on_cluster and self.workers > 1:
+            raise ValueError("--workers runs processes forked on this machine, --dask-workers and --scheduler run "
+                             "on a Dask cluster: choose one")
         strategy = STRATEGIES[self.strategy]
+        if self.on_cluster and not strategy.clusters:
+            raise ValueError(f"{strategy.summary} search does not run on a Dask cluster "
+                             "(--dask-workers and --scheduler need breadth-first search, --bfs)")
         declared = dict(strategy.settings)
         for name, value in self.settings:
             if name not in declared:

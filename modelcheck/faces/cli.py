@@ -2,6 +2,7 @@
 
     python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor|--simulate]
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
+                              [--dask-workers N | --scheduler ADDRESS]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
@@ -29,8 +30,8 @@ import textwrap
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Sequence, TextIO
 
-from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, EnginesDisagree, SearchOptions, Verdict,
-                               WorkerFailed, default_limit, parse_size)
+from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, ClusterUnavailable, EnginesDisagree, SearchOptions,
+                               Verdict, WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, text
 from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
@@ -84,7 +85,14 @@ def _check_parser() -> argparse.ArgumentParser:
                         "is); default: compact where the world offers batch successors (the open reference "
                         "world) or with several workers, else dict; compact and fingerprint need --bfs")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="worker processes, each owning a hash partition of the store (breadth-first)")
+                   help="worker processes forked on this machine, each owning a hash partition of the store "
+                        "(breadth-first)")
+    p.add_argument("--dask-workers", type=int, metavar="N",
+                   help="search on a Dask cluster started on this machine with N worker processes, each owning "
+                        "a hash partition of the store (breadth-first; needs modelcheck[distributed])")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="search on the running Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), "
+                        "each of its workers owning a hash partition of the store (breadth-first)")
     p.add_argument("--symbolic-refs", action="store_true",
                    help="speculative and transient references: any number per page at every step, "
                         "decided by z3, instead of enumerated up to S (the verdict then holds for any number)")
@@ -150,6 +158,7 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
                                 store=args.store, workers=args.workers, checkpoint=args.checkpoint,
+                                dask_workers=args.dask_workers, scheduler=args.scheduler,
                                 checkpoint_every=args.checkpoint_every, resume=args.resume,
                                 max_memory=args.max_memory if args.max_memory is not None else default_limit(),
                                 settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
@@ -423,7 +432,7 @@ def _main(argv: Sequence[str] | None) -> int:
     replaced = interrupts.install()
     try:
         return command(argv[1:]) if command else _check(argv, interrupts)
-    except (UsageError, SpecError) as err:
+    except (UsageError, SpecError, ClusterUnavailable) as err:
         print(f"modelcheck: {one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -56,7 +56,7 @@ def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
         "workers": r.figures.get("workers", 1),
         "miss_probability": r.figures.get("miss_probability"),
         "batched": r.figures.get("batched", False),
-        "figures": dict(r.figures),
+        "figures": {name: value for name, value in r.figures.items() if timing or not is_timing(name)},
         "notes": list(r.notes),
         "model_stats": {name: value for name, value in r.model_figures.items()
                         if timing or not is_timing(name)},

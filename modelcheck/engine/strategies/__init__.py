@@ -44,6 +44,7 @@ class Strategy(ABC):
     flag_help: ClassVar[str | None] = None      # the command line's --NAME for it, if it has one
     settings: ClassVar[tuple[tuple[str, str], ...]] = ()  # (name, help) of its own whole-number settings
     checkpoints: ClassVar[bool] = False  # it can save itself to a checkpoint and resume from one
+    clusters: ClassVar[bool] = False     # it can run on a Dask cluster (``SearchOptions.on_cluster``)
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:

@@ -77,18 +77,28 @@ class BreadthFirst(Strategy):
     summary = "breadth-first"
     flag_help = "breadth-first search: shortest counterexamples (default)"
     checkpoints = True
+    clusters = True
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
         if options.workers > 1 and options.store is not None and not STORES[options.store].packed:
             return f"several workers need a packed store (compact or fingerprint), not {options.store}"
+        if options.on_cluster and options.store is not None and not STORES[options.store].packed:
+            return f"a search on a Dask cluster needs a packed store (compact or fingerprint), not {options.store}"
+        if options.on_cluster and (options.checkpoint or options.resume):
+            return ("a search on a Dask cluster cannot save or resume checkpoints yet "
+                    "(--checkpoint and --resume: in one process or with --workers)")
         if options.depth is not None:
             return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
         return None
 
     def run(self, model: Model, run: Run) -> None:
         store = store_for(run.options, model)
-        if run.options.workers > 1:
+        if run.options.on_cluster:
+            from modelcheck.engine.strategies import cluster
+
+            cluster.search(model, run, store)
+        elif run.options.workers > 1:
             from modelcheck.engine.strategies import parallel
 
             parallel.search(model, run, store)
@@ -199,7 +209,7 @@ def store_for(options: SearchOptions, model: Model | None = None) -> str:
     when the model offers batch successors (the fastest exact form); else dict (back-pointers)."""
     if options.store is not None:
         return options.store
-    if options.workers > 1:
+    if options.workers > 1 or options.on_cluster:
         return "compact"
     form = batch_form(model, options.reduce) if model is not None else None
     return "compact" if form is not None else DictStore.name
