@@ -288,3 +288,30 @@ def test_a_damaged_baseline_is_refused_in_one_line(tmp_path, capsys):
     assert _night(tmp_path, str(FIXTURE), "--baseline", str(baseline)) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(baseline) in err
+
+
+# -- the workflow CI runs every night ---------------------------------------------------------------------------------
+
+def _readme_nightly_command() -> str:
+    section = (ROOT / "README.md").read_text().split("\n## Nightly\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert len(commands) == 1 and commands[0].startswith("python -m modelcheck nightly ")
+    return commands[0]
+
+
+def test_the_nightly_workflow_is_yaml_that_runs_the_readme_command_on_a_schedule():
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert "workflow_dispatch" in triggers
+    assert all(len(entry["cron"].split()) == 5 for entry in triggers["schedule"]) and triggers["schedule"]
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    runs = [line.strip() for step in steps for line in step.get("run", "").splitlines()]
+    assert _readme_nightly_command() in runs
+    out = _readme_nightly_command().split("--out ", 1)[1].split()[0]
+    uploaded = next(step["with"]["path"] for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
+    for name in ("latest.json", "summary.md", "junit.xml", "results.tap"):
+        assert f"{out}/{name}" in uploaded.split()
+    reports = [step for step in steps if step.get("uses", "").startswith("mikepenz/action-junit-report")]
+    assert reports and reports[0]["with"]["report_paths"] == f"{out}/junit.xml" and reports[0]["if"] == "always()"
