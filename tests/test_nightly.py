@@ -252,7 +252,7 @@ def test_the_default_baseline_is_the_latest_record_and_a_fix_is_not_a_regression
 
 
 def _record(cells: list[dict]) -> dict:
-    return {"cells": cells}
+    return {"budget_seconds": 60.0, "cells": cells}
 
 
 def _cell(**fields: object) -> dict:
@@ -278,8 +278,17 @@ def test_what_changed_since_the_baseline(tonight, says, regression):
 
 
 def test_a_smaller_bound_reached_is_news_not_a_failure():
-    changes = faces_nightly.compare(_record([_cell()]), _record([_cell(rung=2, bound={"P": 3})]), "base.json")
+    tonight = {"budget_seconds": 60.0, "cells": [_cell()]}
+    changes = faces_nightly.compare(tonight, {**tonight, "cells": [_cell(rung=2, bound={"P": 3})]}, "base.json")
     assert changes.lower == ["S under p: reached P=2, the baseline P=3"] and not changes.regressions
+    changes = faces_nightly.compare(tonight, {"budget_seconds": 90.0, "cells": [_cell(rung=2, bound={"P": 3})]},
+                                    "base.json")
+    assert changes.lower == ["S under p: reached P=2, the baseline P=3 (its budget was 90 s)"]
+
+
+def test_a_changed_verdict_is_one_regression_not_also_a_change_of_counts():
+    changes = faces_nightly.compare(_record([_cell(verdict="violated", states=4)]), _record([_cell()]), "b.json")
+    assert len(changes.regressions) == 1 and "a new violation" in changes.regressions[0]
 
 
 def test_a_damaged_baseline_is_refused_in_one_line(tmp_path, capsys):

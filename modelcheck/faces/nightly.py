@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import resource
 import socket
 import subprocess
 import tempfile
@@ -58,8 +59,6 @@ def run_cell(spec_path: str, params: dict[str, Any], policy: str, options: dict[
     r = run.result
     trace = r.counterexample
     trace_file = options.get("trace_file") or "trace.json"
-    import resource
-
     return {
         "verdict": r.verdict.value,
         "vacuous": bool(run.missing_coverage),
@@ -231,6 +230,8 @@ def _name(cell: dict[str, Any]) -> str:
 
 def compare(tonight: dict[str, Any], baseline: dict[str, Any] | None, baseline_name: str | None) -> Changes:
     changes = Changes(baseline=baseline_name)
+    budget = (baseline or {}).get("budget_seconds")
+    other_budget = "" if budget in (None, tonight["budget_seconds"]) else f" (its budget was {budget:g} s)"
     before = {(c["spec_id"], c["policy"]): c for c in (baseline or {}).get("cells", [])}
     for cell in tonight["cells"]:
         old = before.get((cell["spec_id"], cell["policy"]))
@@ -241,7 +242,8 @@ def compare(tonight: dict[str, Any], baseline: dict[str, Any] | None, baseline_n
             continue
         if cell["rung"] == 0 or old["rung"] == 0:
             if cell["rung"] < old["rung"]:
-                changes.lower.append(f"{name}: no bound reached (the baseline reached {bound_text(old['bound'])})")
+                changes.lower.append(f"{name}: no bound reached (the baseline reached {bound_text(old['bound'])}"
+                                     f"{other_budget})")
             continue
         if cell["verdict"] != old["verdict"]:
             line = (f"{name}: {old['verdict']} at {bound_text(old['bound'])} -> {cell['verdict']} at "
@@ -252,7 +254,8 @@ def compare(tonight: dict[str, Any], baseline: dict[str, Any] | None, baseline_n
                 line += ": a violation no longer found"
             (changes.fixed if cell["verdict"] == cell["expected"] else changes.regressions).append(line)
         if cell["bound"] == old["bound"]:
-            if (cell["states"], cell["transitions"]) != (old["states"], old["transitions"]):
+            if cell["verdict"] == old["verdict"] and \
+                    (cell["states"], cell["transitions"]) != (old["states"], old["transitions"]):
                 changes.regressions.append(
                     f"{name}: at {bound_text(cell['bound'])} {old['states']:,} states, {old['transitions']:,} "
                     f"transitions -> {cell['states']:,} states, {cell['transitions']:,} transitions")
@@ -262,7 +265,7 @@ def compare(tonight: dict[str, Any], baseline: dict[str, Any] | None, baseline_n
                                       f"({was:.2f} s -> {now:.2f} s)")
         elif cell["rung"] < old["rung"]:
             changes.lower.append(f"{name}: reached {bound_text(cell['bound'])}, the baseline "
-                                 f"{bound_text(old['bound'])}")
+                                 f"{bound_text(old['bound'])}{other_budget}")
         elif cell["rung"] > old["rung"]:
             changes.higher.append(f"{name}: reached {bound_text(cell['bound'])}, the baseline "
                                   f"{bound_text(old['bound'])}")
