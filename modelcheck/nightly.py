@@ -10,7 +10,9 @@ vacuous or failed run, or one the budget cut off), and each rung is given as
 its time limit its share of the time left of the budget among the cells
 waiting at the same rung (``slots`` at a time; the last of them gets all that
 is left), so that one large rung does not starve the others of a try at
-theirs. A cell is never reported beyond the largest rung it finished.
+theirs; a rung its share cut off is tried once more when the others at its
+rung have had theirs. A cell is never reported beyond the largest rung it
+finished.
 
 Runs go through an executor with the ``concurrent.futures`` interface
 (``submit(fn, *args) -> future``) and are waited for with an
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from modelcheck.runner import spec_files
+from modelcheck.runner import natural_order, spec_files
 from modelcheck.spec import SpecError, bind, load_spec
 
 # (spec file, parameters, policy, options) -> the rung's result as plain data (a dict with at least "verdict")
@@ -73,11 +75,13 @@ class Cell:
 @dataclass
 class Climb:
     """What one cell did tonight: every rung it ran, in order (each the cell function's plain result, with its
-    ``params``), and the error that ended it if its function raised."""
+    ``params``), and the error that ended it if its function raised; a rung tried twice is in ``attempts``
+    once, its second try."""
 
     cell: Cell
     attempts: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    retried: list[dict[str, Any]] = field(default_factory=list)  # first tries cut off by their share, tried again
 
     @property
     def reached(self) -> dict[str, Any] | None:
@@ -117,7 +121,8 @@ def executor_for(workers: int | None, scheduler: str | None) -> tuple[Any, Calla
 
 
 def plan(paths: Sequence[str]) -> list[Cell]:
-    """The cells of the specs ``paths`` (default: ./specs/*.py), each spec under each of its policies. Every rung
+    """The cells of the specs ``paths`` (default: ./specs/*.py), each spec under each of its policies, in catalogue
+    order. Every rung
     of every ladder is bound here, so a rung the world refuses is a usage error before anything runs."""
     cells: list[Cell] = []
     seen: dict[str, Path] = {}
@@ -138,7 +143,7 @@ def plan(paths: Sequence[str]) -> list[Cell]:
         assert loaded is not None
         cells += [Cell(spec=str(path), spec_id=spec.id, title=spec.title, policy=policy,
                        expected=spec.expected(policy), rungs=rungs) for policy in loaded.policies()]
-    return cells
+    return sorted(cells, key=lambda cell: natural_order(cell.spec_id))  # the matrix's order; stable per spec
 
 
 def climb(cells: Sequence[Cell], budget: float, executor: Executor, run: CellFunction,
@@ -147,27 +152,37 @@ def climb(cells: Sequence[Cell], budget: float, executor: Executor, run: CellFun
           clock: Callable[[], float] = time.monotonic,
           progress: Callable[[Climb, dict[str, Any]], None] = lambda climb, attempt: None) -> list[Climb]:
     """Climb every cell's ladder within ``budget`` seconds, ``slots`` rungs at a time; one ``Climb`` per cell,
-    in the order of ``cells``. ``run`` gets ``options`` plus ``time_limit``, its share of the budget left."""
+    in the order of ``cells``. ``run`` gets ``options`` plus ``time_limit``, its share of the budget left.
+
+    A rung cut off by its share (less than all that was left) is tried once more after every other cell at
+    that rung has had its first try, sharing what is then left with the others cut off: a share is a guess, and
+    a cell is not to be skipped for the guess when the budget had room for it."""
     deadline = clock() + budget
     climbs = [Climb(cell) for cell in cells]
     waiting = {i for i, cell in enumerate(cells) if cell.rungs}  # cells whose next rung may start
-    running: dict[Any, int] = {}
+    again: set[int] = set()  # of them, those whose next rung is tried a second time
+    running: dict[Any, tuple[int, float, float]] = {}  # future -> cell, its time limit, the budget then left
     stop = False
+
+    def turn(i: int) -> tuple[int, bool, int]:
+        return len(climbs[i].attempts), i in again, i
+
     while True:
         while not stop and waiting and len(running) < slots and (left := deadline - clock()) > 0:
-            i = min(waiting, key=lambda i: (len(climbs[i].attempts), i))  # the smallest unfinished rung first
-            level = len(climbs[i].attempts)
-            peers = sum(1 for j in waiting if len(climbs[j].attempts) == level)  # this one among them
+            i = min(waiting, key=turn)  # the smallest unfinished rung first, second tries after first ones
+            peers = sum(1 for j in waiting if turn(j)[:2] == turn(i)[:2])  # this one among them
             waiting.discard(i)
-            params = dict(cells[i].rungs[level])
+            params = dict(cells[i].rungs[len(climbs[i].attempts)])
             share = left * min(1.0, slots / peers)  # what a rung finishing early leaves goes to those after it
             future = executor.submit(run, cells[i].spec, params, cells[i].policy,
                                      {**(options or {}), "time_limit": share})
-            running[future] = i
+            running[future] = (i, share, left)
         if not running:
+            for i in again:  # the budget ran out before its second try: the first was its last
+                climbs[i].attempts.append(climbs[i].retried.pop())
             return climbs
         future = next(iter(completed(list(running))))
-        i = running.pop(future)
+        i, share, left = running.pop(future)
         entry = climbs[i]
         params = dict(cells[i].rungs[len(entry.attempts)])
         try:
@@ -175,8 +190,14 @@ def climb(cells: Sequence[Cell], budget: float, executor: Executor, run: CellFun
         except Exception as err:  # the cell function failed: the cell stops there, the night goes on
             entry.error = f"{type(err).__name__}: {err}"
             attempt = {"verdict": "error", "params": params, "error": entry.error}
+        stop = stop or bool(attempt.get("interrupted"))
+        if attempt["verdict"] == "incomplete" and share < left and i not in again and not stop:
+            entry.retried.append(attempt)
+            again.add(i)
+            waiting.add(i)
+            continue
+        again.discard(i)
         entry.attempts.append(attempt)
         progress(entry, attempt)
-        stop = stop or bool(attempt.get("interrupted"))
         if attempt["verdict"] in CLIMBS and not attempt.get("vacuous") and len(entry.attempts) < len(cells[i].rungs):
             waiting.add(i)

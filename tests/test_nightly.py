@@ -123,6 +123,23 @@ def test_a_rung_the_budget_cuts_off_is_not_reported_as_reached_and_limits_come_f
     assert climbs[0].reached is climbs[0].attempts[0]
 
 
+def test_a_rung_its_share_cut_off_is_tried_again_with_what_the_others_left():
+    clock = _Clock()
+    need = {"a": 5.0, "b": 1.0, "c": 1.0}
+    tries: list[tuple[str, float]] = []
+
+    def run(spec: str, params: dict, policy: str, options: dict) -> dict:
+        tries.append((spec, options["time_limit"]))
+        clock.now += min(need[spec], options["time_limit"])
+        return {"verdict": "holds" if need[spec] <= options["time_limit"] else "incomplete", "vacuous": False}
+
+    climbs = climb(_cells({"a": ["holds"], "b": ["holds"], "c": ["holds"]}), 12.0, SynchronousExecutor(), run,
+                   clock=clock)
+    assert tries == [("a", 4.0), ("b", 4.0), ("c", 7.0), ("a", 6.0)]
+    assert [c.rung for c in climbs] == [1, 1, 1]
+    assert [a["verdict"] for a in climbs[0].attempts] == ["holds"] and len(climbs[0].retried) == 1
+
+
 def test_a_cell_that_raises_stops_there_and_the_night_goes_on():
     def run(spec: str, params: dict, policy: str, options: dict) -> dict:
         if spec == "a":
@@ -162,7 +179,7 @@ def test_a_night_writes_the_four_files_and_each_reads(tmp_path, capsys):
     assert lines[:2] == ["TAP version 13", "1..30"]
     assert all(TAP_LINE.match(line) for line in lines), [line for line in lines if not TAP_LINE.match(line)]
     assert sum(1 for line in lines if line.startswith(("ok ", "not ok "))) == 30
-    assert "ok 1 C3 vmsplice() + unmap in the child (CVE-2020-29374) [mapcount] # bound P=2 M=1" in lines
+    assert "ok 11 C3 vmsplice() + unmap in the child (CVE-2020-29374) [mapcount] # bound P=2 M=1" in lines  # after C1
     assert lines[-1] == "# Totals: pass:30 fail:0 xfail:0 xpass:0 skip:0 error:0"
 
     summary = (out / "summary.md").read_text()

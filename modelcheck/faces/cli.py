@@ -61,7 +61,9 @@ def _check_parser() -> argparse.ArgumentParser:
                 description="Check a spec under every policy and print a verdict table. "
                             "Other commands: 'replay FILE' re-executes a saved trace; "
                             "'policies' lists the known policies; 'matrix [SPEC ...]' runs every spec "
-                            "under every policy and writes results/matrix.md and results/matrix.json.")
+                            "under every policy and writes results/matrix.md and results/matrix.json; "
+                            "'nightly [SPEC ...]' climbs every spec's bound ladder within a budget and writes a "
+                            "record, a summary, JUnit XML and TAP (docs/nightly.md).")
     p.add_argument("spec", help="a spec file (Python defining SPEC = Spec(...))")
     p.add_argument("--policy", action="append", metavar="NAME",
                    help="check only this policy (repeatable; default: the spec's, else all)")

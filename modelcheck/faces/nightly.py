@@ -136,6 +136,8 @@ def cell_record(climb: Climb) -> dict[str, Any]:
         "error": climb.error,
         "attempts": [{"bound": a["params"], "verdict": a["verdict"], "states": a.get("states"),
                       "seconds": a.get("seconds")} for a in climb.attempts],
+        "retried": [{"bound": a["params"], "states": a.get("states"), "seconds": a.get("seconds")}
+                    for a in climb.retried],
         "status": "",
     }
     if reached is not None and reached["trace_document"] is not None:
