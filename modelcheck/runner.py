@@ -291,7 +291,8 @@ class Row:
     runs: tuple[PolicyRun, ...] = field(default_factory=tuple)
 
 
-def _natural(text: str) -> list:
+def natural_order(text: str) -> list:
+    """A sort key that puts C2 before C12 (catalogue ids: the matrix's rows, the nightly's cells)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
@@ -315,5 +316,5 @@ def run_matrix(paths: Sequence[str], options: SearchOptions, quiet: bool = False
         rows.append(Row(loaded, runs))
         if any(run.result.interrupted for run in runs):
             break
-    rows.sort(key=lambda row: _natural(row.loaded.spec.id))
+    rows.sort(key=lambda row: natural_order(row.loaded.spec.id))
     return rows

@@ -87,6 +87,9 @@ class Spec:
     covers: Sequence[str] = ()  # coverage items (actions, policy branches) every complete run must fire
     excused: Sequence[str] = ()  # items the world requires (e.g. "end:child1") that this spec does not
     notes: str = ""
+    # the nightly run's bound ladder: parameter overrides, easiest first, each over ``params``; its first rung
+    # is ``params`` itself ({} says so); None: one rung, the spec's parameters (``rungs``)
+    ladder: Sequence[Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         """Refuse what a spec file cannot mean, in its own words (a string where names are expected would
@@ -126,6 +129,44 @@ class Spec:
             if verdict not in VERDICTS:
                 raise ValueError(f"expected verdict for {policy!r} must be one of {', '.join(VERDICTS)}, "
                                  f"not {verdict!r}")
+        if self.ladder is not None:
+            self._check_ladder(self.ladder)
+
+    def _check_ladder(self, ladder: Any) -> None:
+        """Each rung names the spec's parameters only, with values of their kind; the first rung is the spec's
+        parameters (a nightly run starts where a plain run checks) and no rung comes twice, so the ladder
+        only climbs from what the spec already states."""
+        if isinstance(ladder, (str, bytes, Mapping)) or not isinstance(ladder, (list, tuple)):
+            raise ValueError(f"ladder must be a list of parameter overrides (one mapping a rung), not a "
+                             f"{type(ladder).__name__}")
+        if not ladder:
+            raise ValueError("ladder, when given, has at least one rung (omit it for the spec's parameters alone)")
+        seen: list[dict[str, Any]] = []
+        for n, rung in enumerate(ladder, start=1):
+            if not isinstance(rung, Mapping):
+                raise ValueError(f"ladder rung {n} must be a mapping of parameter names to values, not a "
+                                 f"{type(rung).__name__}")
+            for name, value in rung.items():
+                if name not in self.params:
+                    known = ", ".join(map(str, self.params)) or "none"
+                    raise ValueError(f"ladder rung {n} names {name!r}, which is not a parameter of this spec "
+                                     f"(its parameters: {known})")
+                default = self.params[name]
+                if type(value) is not type(default):
+                    raise ValueError(f"ladder rung {n}: {name} must be a {type(default).__name__} like its "
+                                     f"default {default!r}, not {value!r}")
+            full = {**self.params, **rung}
+            if n == 1 and full != dict(self.params):
+                raise ValueError("ladder rung 1 must be the spec's parameters (write {} for them), not "
+                                 + " ".join(f"{k}={v}" for k, v in rung.items()))
+            if full in seen:
+                raise ValueError(f"ladder rung {n} repeats rung {seen.index(full) + 1}")
+            seen.append(full)
+
+    def rungs(self) -> list[dict[str, Any]]:
+        """The bound ladder as whole parameter sets, easiest first: the declared ``ladder`` over ``params``,
+        or the spec's parameters alone when it declares none."""
+        return [{**self.params, **rung} for rung in (self.ladder or [{}])]
 
     def expected(self, policy: str) -> str | None:
         """The verdict expected of ``policy``, or None when it is unknown.

@@ -13,9 +13,11 @@ from modelcheck.cow import CowWorld
 SPEC = Spec(
     id="O4",
     title="io_uring fixed buffer + swap-out race",
-    world=lambda: CowWorld.scripted({
+    world=lambda tlb: CowWorld.scripted({
         "parent": ["pin_rw a0 -> buf", "load a0", "store a0", "dma_read buf"],
-    }, events=["swap"]),
+    }, events=["swap"], tlb=tlb),
+    params={"tlb": False},  # True: every thread on its own CPU, with a TLB that can go stale
+    ladder=[{}, {"tlb": True}],  # nightly: stale TLBs must not change a verdict
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         "page_count": "violated",

@@ -15,11 +15,13 @@ from modelcheck.cow import CowWorld
 SPEC = Spec(
     id="O8",
     title="uffd-wp + stale TLB: lost write",
-    world=lambda: CowWorld.scripted({
+    world=lambda S: CowWorld.scripted({
         "parent": ["uffd_unwp a0"],
         "parent.2": ["store a0.1"],
         "parent.3": ["store a0", "store a0", "load a0"],
-    }, events=["spec"], tlb=True),
+    }, events=["spec"], tlb=True, speculative=S),
+    params={"S": 1},  # speculative references outstanding at once
+    ladder=[{}, {"S": 2}],
     invariants=["no_lost_write"],
     expect={
         "page_count": "violated",          # S23: likely after 09854ba94c6a (any extra reference copies)

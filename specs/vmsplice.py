@@ -26,6 +26,7 @@ SPEC = Spec(
     world=lambda P, M: CowWorld(processes=P, addresses=M,
                                 actions={"fork", "write", "read", "munmap", "vmsplice", "pipe_read"}),
     params={"P": 2, "M": 1},
+    ladder=[{}, {"P": 3}, {"M": 2}, {"P": 3, "M": 2}],  # nightly: page_count 124, 5,860, 17,352, 11 million+
     invariants=["no_leak_to_child"],
     expect={
         # cow-history C3: violated under the pre-5.8 rule, fixed from 5.8 on in every merged line

@@ -26,8 +26,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.cow": ("numpy", "z3", "modelcheck.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     "modelcheck.spec": (),
     "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies"),
+    # the nightly plan and budget: runner-side, over specs and the runner; the engine's cluster_client and
+    # distributed's as_completed: the cells on a Dask cluster (--workers, --scheduler)
+    "modelcheck.nightly": ("modelcheck.spec", "modelcheck.runner", "modelcheck.engine", "distributed"),
     # jsonschema: the faces read trace files, which are validated against the schemas they publish
-    "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec", "jsonschema"),
+    # modelcheck.nightly: the nightly command climbs the ladders it plans, and writes what the climbs found
+    "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec", "jsonschema",
+                         "modelcheck.nightly"),
     "modelcheck": ("modelcheck.spec", "modelcheck.faces.cli"),  # the package itself and __main__
 }
 # faces see the engine only through its public names (``modelcheck.engine``, not its modules), except these
@@ -156,6 +161,7 @@ def _plant(tree: Path, relative: str, text: str) -> None:
     ("faces/export.py", "from modelcheck.cow.world import CowWorld", "modelcheck.faces.export imports modelcheck.cow"),
     ("faces/text.py", "from modelcheck.engine.run import Run", "the faces see the engine's public names only"),
     ("spec.py", "import numpy", "modelcheck.spec imports numpy"),
+    ("nightly.py", "from modelcheck.cow import CowWorld", "modelcheck.nightly imports modelcheck.cow"),
 ])
 def test_the_import_table_catches_a_planted_import(tree, relative, line, caught):
     _plant(tree, relative, line)

@@ -10,6 +10,8 @@
     python -m modelcheck replay FILE [--spec SPEC | --trust-spec]
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
+    python -m modelcheck nightly [SPEC ...] [--budget 30m] [--out results/nightly] [--baseline FILE]
+                                 [--workers N | --scheduler ADDRESS]
 
 Ctrl-C, SIGTERM and SIGHUP end a run alike (with --checkpoint, after saving it).
 Exit status: 0 every verdict as expected, 1 some verdict differs (or a trace
@@ -60,7 +62,9 @@ def _check_parser() -> argparse.ArgumentParser:
                 description="Check a spec under every policy and print a verdict table. "
                             "Other commands: 'replay FILE' re-executes a saved trace; "
                             "'policies' lists the known policies; 'matrix [SPEC ...]' runs every spec "
-                            "under every policy and writes results/matrix.md and results/matrix.json.")
+                            "under every policy and writes results/matrix.md and results/matrix.json; "
+                            "'nightly [SPEC ...]' climbs every spec's bound ladder within a budget and writes a "
+                            "record, a summary, JUnit XML and TAP (docs/nightly.md).")
     p.add_argument("spec", help="a spec file (Python defining SPEC = Spec(...))")
     p.add_argument("--policy", action="append", metavar="NAME",
                    help="check only this policy (repeatable; default: the spec's, else all)")
@@ -351,7 +355,83 @@ def _matrix(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix}
+def _nightly(argv: Sequence[str]) -> int:
+    """Bounded verification read the way kernel CI is read (docs/nightly.md)."""
+    import time
+
+    from modelcheck import nightly as plan
+    from modelcheck.faces import nightly
+
+    p = _Parser(prog="python -m modelcheck nightly",
+                description="Check every spec (default: specs/*.py) under every policy at growing bounds (each "
+                            "spec's ladder) within a time budget, and write a JSON record, a Markdown summary, "
+                            "JUnit XML and TAP into --out, compared with a baseline record (docs/nightly.md).")
+    p.add_argument("specs", nargs="*", help="spec files (default: every file in ./specs)")
+    p.add_argument("--budget", type=_duration, default=1800.0, metavar="DURATION",
+                   help="wall-clock time for the whole night: seconds, or with s, m or h (default 30m)")
+    p.add_argument("--out", default="results/nightly", metavar="DIR",
+                   help="where the night's files go (default results/nightly)")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="the record to compare with (default: the latest record in --out, if any)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="run N cells at once on a local Dask cluster of N worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run the cells on the Dask cluster at ADDRESS")
+    p.add_argument("--quiet", action="store_true", help="no line per rung on stderr")
+    args = p.parse_args(argv)
+    if not 0 < args.budget <= 7 * 86400:
+        raise UsageError(f"--budget must be above 0 and at most a week, not {args.budget:g} s")
+    if args.workers is not None:
+        try:
+            SearchOptions(workers=args.workers)  # the machine's bound on worker processes
+        except ValueError as err:
+            raise UsageError(f"--workers: {err}") from None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: --out is not a directory")
+    baseline_path = Path(args.baseline) if args.baseline else out / "latest.json"
+    baseline = None
+    if args.baseline or baseline_path.exists():
+        try:
+            baseline = nightly.read_record(baseline_path)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    if not spec_files(args.specs):
+        raise UsageError("no spec files given and none in ./specs")
+    cells = plan.plan(args.specs)
+    try:
+        executor, completed, slots, close = plan.executor_for(args.workers, args.scheduler)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+    def said(climb: plan.Climb, attempt: dict[str, Any]) -> None:
+        if not args.quiet:
+            cell = climb.cell
+            print(f"{cell.spec_id:>9} {cell.policy:<28} rung {len(climb.attempts)}/{len(cell.rungs)} "
+                  f"{nightly.bound_text(attempt['params']):<12} {attempt['verdict']:<10} "
+                  f"{attempt.get('states') or 0:>11,} st {attempt.get('seconds') or 0:8.2f} s", file=sys.stderr)
+
+    started, clock = nightly.now(), time.monotonic()
+    options = {"trace_file": str(out / "traces" / "trace.json"), "max_memory": default_limit() // slots}
+    try:
+        climbs = plan.climb(cells, args.budget, executor, nightly.run_cell, options, slots, completed,
+                            progress=said)
+    finally:
+        close()
+    command = " ".join(["python -m modelcheck nightly", *argv])
+    tonight = nightly.record(climbs, args.budget, command, nightly.executor_name(args.workers, args.scheduler),
+                             started, time.monotonic() - clock)
+    changes = nightly.compare(tonight, baseline, str(baseline_path) if baseline is not None else None)
+    try:
+        files = nightly.write(out, tonight, climbs, changes)
+    except OSError as err:
+        raise UsageError(f"{out}: cannot write the night's files: {err.strerror or err}") from None
+    status = nightly.exit_status(tonight, changes)
+    print("\n".join(line for line in nightly.headline(tonight, changes) if line), file=sys.stderr)
+    print(f"wrote {', '.join(str(f) for f in files)}", file=sys.stderr)
+    return status
+
+
+COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix, "nightly": _nightly}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
