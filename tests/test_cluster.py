@@ -181,3 +181,18 @@ def test_a_violating_search_on_two_dask_workers_shows_the_one_process_counterexa
     shared = check(_reference((2, 3, 0), "mapcount"), SearchOptions(stop_at_first=False, dask_workers=2))
     _same_search(serial, shared)
     assert serial.stats.states == 354_218 and len(shared.counterexample) == 5
+
+
+def test_a_night_on_a_cluster_started_apart_gives_the_counts_of_one_process(scheduler, tmp_path):
+    """nightly --scheduler ADDRESS: the cells go to a cluster this command did not start, and come back as
+    they would from this process."""
+    spec = str(ROOT / "specs" / "c1_basic_cow.py")  # one rung: the night ends when every cell is done
+    nights = {}
+    for name, where in (("here", []), ("cluster", ["--scheduler", scheduler])):
+        out = tmp_path / name
+        assert main(["nightly", spec, "--out", str(out), "--budget", "10m", "--quiet", *where]) == 0
+        nights[name] = json.loads((out / "latest.json").read_text())
+    assert nights["cluster"]["executor"] == f"dask scheduler {scheduler}"
+    cells = {name: {c["policy"]: (c["bound"], c["verdict"], c["states"], c["transitions"]) for c in night["cells"]}
+             for name, night in nights.items()}
+    assert cells["cluster"] == cells["here"] and len(cells["here"]) == 10
