@@ -16,8 +16,9 @@ finished.
 
 Runs go through an executor with the ``concurrent.futures`` interface
 (``submit(fn, *args) -> future``) and are waited for with an
-``as_completed``-style function, so a process pool or a Dask client
-(``client.submit``, ``distributed.as_completed``) serves alike. The function
+``as_completed``-style function: this process, or a Dask client
+(``client.submit``, ``distributed.as_completed``) on a LocalCluster
+(``--workers N``) or a cluster elsewhere (``--scheduler ADDRESS``). The function
 run is given and returns plain data (``CellFunction``), so it can be pickled
 to another process or machine.
 """
