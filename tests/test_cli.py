@@ -396,3 +396,10 @@ def test_an_allocator_that_refuses_ends_the_run_with_the_figures_so_far(tmp_path
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 3, (proc.stdout, proc.stderr)
     assert "incomplete: out of memory: the allocator refused" in proc.stdout
+
+
+def test_the_matrix_stops_a_cell_at_its_memory_limit_too(tmp_path, capsys):
+    code = main(["matrix", REFERENCE, "--out-dir", str(tmp_path), "--quiet", "--max-memory", "2M"])
+    assert code == 3
+    cells = json.loads((tmp_path / "matrix.json").read_text())["cells"]
+    assert cells and all(c["verdict"] == "incomplete" for c in cells if c["policy"] == "page_count")

@@ -327,10 +327,13 @@ def _matrix(argv: Sequence[str]) -> int:
     p.add_argument("--out-dir", default="results", help="where to write matrix.md and matrix.json")
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="per cell; a cell past it is incomplete")
     p.add_argument("--max-states", type=int, metavar="N", help="per cell")
+    p.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+                   help=f"per cell, as for a check (default: {int(SAFE_FRACTION * 100)}%% of the machine's memory)")
     p.add_argument("--quiet", action="store_true", help="no line per spec on stderr")
     args = p.parse_args(argv)
     try:
-        options = SearchOptions(max_states=args.max_states, time_limit=args.time_limit)
+        options = SearchOptions(max_states=args.max_states, time_limit=args.time_limit,
+                                max_memory=args.max_memory if args.max_memory is not None else default_limit())
     except ValueError as err:
         raise UsageError(str(err)) from None
     if not spec_files(args.specs):
