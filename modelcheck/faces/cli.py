@@ -6,8 +6,10 @@
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
-                              [--json] [--trace-out FILE] [--quiet] [--no-timing]
+                              [--json] [--trace-out FILE] [--export md|mermaid|dot --out FILE]
+                              [--quiet] [--no-timing]
     python -m modelcheck replay FILE [--spec SPEC | --trust-spec]
+    python -m modelcheck export FILE --to md|mermaid|dot [--trace N] [--out FILE]
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
     python -m modelcheck nightly [SPEC ...] [--budget 30m] [--out results/nightly] [--baseline FILE]
@@ -35,9 +37,9 @@ from typing import Any, Mapping, NoReturn, Sequence, TextIO
 from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, ClusterUnavailable, EnginesDisagree, SearchOptions,
                                Verdict, WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
-from modelcheck.faces import export, text
+from modelcheck.faces import export, exports, text
 from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
-from modelcheck.spec import SpecError, bind, load_spec, spec_sha256
+from modelcheck.spec import LoadedSpec, SpecError, bind, load_spec, spec_sha256
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -126,6 +128,10 @@ def _check_parser() -> argparse.ArgumentParser:
                         "FILE unless --checkpoint names another")
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
+    p.add_argument("--export", choices=list(exports.FORMATS), metavar="FORMAT",
+                   help="write the counterexamples to --out as md (a report for a mail or a bug), mermaid (a "
+                        "sequence diagram) or dot (a Graphviz graph) (docs/exports.md)")
+    p.add_argument("--out", metavar="FILE", help="where --export writes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-timing", dest="timing", action="store_false",
                    help="leave the clock out of the report (no seconds or states/s; JSON: null), so that two "
@@ -171,6 +177,10 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
         raise UsageError(str(err)) from None
     if args.trace_out is not None and (not args.trace_out or not Path(args.trace_out).parent.is_dir()):
         raise UsageError(f"--trace-out {args.trace_out!r}: not a file in an existing directory")  # say it before the run
+    if (args.export is None) != (args.out is None):
+        raise UsageError("--export FORMAT and --out FILE go together")
+    if args.out is not None and (not args.out or not Path(args.out).parent.is_dir()):
+        raise UsageError(f"--out {args.out!r}: not a file in an existing directory")
     loaded = bind(args.spec, load_spec(args.spec), args.param)
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
@@ -190,6 +200,8 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
         except OSError as err:
             raise UsageError(f"{args.trace_out}: cannot write the trace file: {err.strerror}") from None
         print(f"wrote {len(document['traces'])} trace(s) to {args.trace_out}", file=sys.stderr)
+    if args.export and args.out:
+        _export_run(loaded, runs, args.export, args.out)
     if any(run.result.interrupted for run in runs):
         explored = sum(run.result.stats.states for run in runs)
         skipped = policies[len(runs):]
@@ -199,6 +211,59 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
         return EXIT_DIFFERS
     if any(run.result.verdict is Verdict.INCOMPLETE for run in runs) or len(runs) < len(policies):
         return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _export_run(loaded: LoadedSpec, runs: Sequence[PolicyRun], fmt: str, out: str) -> None:
+    """--export on a check: the run's traces as the trace file would hold them, rendered. A diagram of no
+    counterexample (or of several) is not drawn, and says so, without changing the run's exit status."""
+    traces = export.trace_document(loaded, runs, out)["traces"]
+    try:
+        rendered = exports.render(fmt, traces)
+    except exports.ExportError as err:
+        hint = " (choose one with --policy)" if len(traces) > 1 else ""
+        print(f"modelcheck: {one_line(str(err))}{hint}; {out} not written", file=sys.stderr)
+        return
+    _write_text(out, rendered)
+    print(f"wrote {len(traces)} counterexample(s) as {fmt} to {out}", file=sys.stderr)
+
+
+def _write_text(out: str, content: str) -> None:
+    try:
+        Path(out).write_text(content)
+    except OSError as err:
+        raise UsageError(f"{out}: cannot write: {err.strerror}") from None
+
+
+def _export(argv: Sequence[str]) -> int:
+    p = _Parser(prog="python -m modelcheck export",
+                description="Render the counterexamples of a trace file to read or share: md (a report for a "
+                            "mail or a bug), mermaid (a sequence diagram) or dot (a Graphviz graph).")
+    p.add_argument("file", help="a trace file written by --trace-out")
+    p.add_argument("--to", required=True, choices=list(exports.FORMATS), metavar="FORMAT",
+                   help="md, mermaid or dot")
+    p.add_argument("--trace", type=int, metavar="N", help="only the file's Nth trace (from 1)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    args = p.parse_args(argv)
+    if args.out is not None and (not args.out or not Path(args.out).parent.is_dir()):
+        raise UsageError(f"--out {args.out!r}: not a file in an existing directory")
+    try:
+        traces = export.read_trace_file(args.file).traces
+    except export.TraceFileError as err:
+        raise UsageError(str(err)) from None
+    if args.trace is not None:
+        if not 1 <= args.trace <= len(traces):
+            raise UsageError(f"{args.file}: --trace {args.trace}: the file holds {len(traces)} trace(s)")
+        traces = traces[args.trace - 1:args.trace]
+    try:
+        rendered = exports.render(args.to, traces)
+    except exports.ExportError as err:
+        hint = ": pick one with --trace N" if len(traces) > 1 else ""
+        raise UsageError(f"{args.file}: {err}{hint}") from None
+    if args.out is None:
+        sys.stdout.write(rendered)
+    else:
+        _write_text(args.out, rendered)
     return EXIT_OK
 
 
@@ -434,7 +499,7 @@ def _nightly(argv: Sequence[str]) -> int:
     return status
 
 
-COMMANDS = {"replay": _replay, "policies": _policies, "matrix": _matrix, "nightly": _nightly}
+COMMANDS = {"replay": _replay, "export": _export, "policies": _policies, "matrix": _matrix, "nightly": _nightly}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

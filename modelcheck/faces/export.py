@@ -104,6 +104,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
                 "spec_as_given": loaded.path,
                 "spec_sha256": loaded.sha256,
                 "spec_id": loaded.spec.id,
+                "title": loaded.spec.title,
                 "params": loaded.params,
                 "variants": list(run.variants),
                 "policy": run.policy,
