@@ -50,7 +50,9 @@ def verdict_line(trace: Trace) -> str:
 # --- Markdown -------------------------------------------------------------------------------------------
 
 def _code(text: str) -> str:
-    """``text`` as a Markdown code span, however many backticks it holds (so nothing in it needs escaping)."""
+    """``text`` as a Markdown code span on one line, however many backticks it holds (so nothing in it
+    needs escaping)."""
+    text = " ".join(text.splitlines())
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
