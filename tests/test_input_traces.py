@@ -48,7 +48,7 @@ def write(path: Path, document: Any) -> str:
 
 
 def test_a_trace_replays_from_another_directory_and_after_moving_with_its_spec(tmp_path, monkeypatch):
-    work = tmp_path / "work"
+    work = tmp_path / "checkout"
     (work / "specs").mkdir(parents=True)
     (work / "out").mkdir()
     shutil.copy(VMSPLICE, work / "specs" / "c3.py")
@@ -60,7 +60,7 @@ def test_a_trace_replays_from_another_directory_and_after_moving_with_its_spec(t
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    outcome = run("replay", "../work/out/traces.json", "--trust-spec", "--quiet")
+    outcome = run("replay", "../checkout/out/traces.json", "--trust-spec", "--quiet")
     assert outcome.code == 0 and "replays; no_leak_to_child violated at step 5" in outcome.out, outcome.describe()
     shutil.move(work, tmp_path / "moved")  # the pair moves together
     outcome = run("replay", str(tmp_path / "moved" / "out" / "traces.json"), "--trust-spec", "--quiet")
