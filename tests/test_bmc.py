@@ -201,8 +201,8 @@ def test_an_unknown_answer_from_z3_is_an_error_not_a_third_verdict():
     """A check that tested "== sat" would take unknown for unsat: the solver raises instead."""
     import z3
 
-    from modelcheck.symbolic import SolverGaveUp
-    from modelcheck.symbolic.solver import Solver
+    from modelcheck.engine.symbolic import SolverGaveUp
+    from modelcheck.engine.symbolic.solver import Solver
 
     solver = Solver("QF_BV", resource_limit=1)  # a resource limit that no real question fits in
     x, y = z3.BitVecs("x y", 32)

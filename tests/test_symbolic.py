@@ -41,7 +41,7 @@ def test_a_copy_forced_by_unknown_references_comes_with_their_count():
 
 
 def test_each_feasible_outcome_of_a_step_is_one_successor():
-    from modelcheck.symbolic.counts import Feasibility, SymCount, every_outcome
+    from modelcheck.engine.symbolic.counts import Feasibility, SymCount, every_outcome
 
     feasibility = Feasibility()
 
@@ -156,8 +156,8 @@ def test_references_held_outside_are_one_number_for_the_whole_run():
 
 def test_an_unknown_answer_is_never_read_as_infeasible():
     """z3 under a resource limit answers unknown: the feasibility question raises instead of saying no."""
-    from modelcheck.symbolic.counts import Feasibility
-    from modelcheck.symbolic import SolverGaveUp
+    from modelcheck.engine.symbolic.counts import Feasibility
+    from modelcheck.engine.symbolic import SolverGaveUp
 
     hard = ((("u0", "u1"), "==", 1234567),)  # any question at all exceeds a limit of 1
     with pytest.raises(SolverGaveUp):

@@ -1,6 +1,6 @@
 """Unknown references in the COW world: how z3's decisions (``symbolic``) reach its policy and its states.
 
-``modelcheck.symbolic.counts`` is generic: unknown counts, tests of them in a
+``modelcheck.engine.symbolic.counts`` is generic: unknown counts, tests of them in a
 normal form, a step run once per feasible outcome. This module is what the COW
 world makes of it: which unknowns a page has (``u<page>``, fresh at every step, and
 ``h<k>``, references held outside the scenario for the whole run), where the
@@ -30,7 +30,7 @@ from modelcheck.cow.kernel import Slots
 if TYPE_CHECKING:
     from modelcheck.cow.actions import Act
     from modelcheck.cow.layout import Layout
-    from modelcheck.symbolic.counts import Decisions, Domain, Test
+    from modelcheck.engine.symbolic.counts import Decisions, Domain, Test
     from modelcheck.cow.world import CowWorld
 
 Successors = list[tuple["Act", Any]]
@@ -56,7 +56,7 @@ class UnknownReferences:
     """
 
     def __init__(self, world: CowWorld, layout: Layout) -> None:
-        from modelcheck.symbolic.counts import Feasibility
+        from modelcheck.engine.symbolic.counts import Feasibility
 
         self.world = world
         self.layout = layout
@@ -72,7 +72,7 @@ class UnknownReferences:
         names += tuple(f"h{k}" for k in range(L.features.held) if s[L.held_base + 3 * k] == page + 1)
         if not names:
             return known
-        from modelcheck.symbolic.counts import SymCount
+        from modelcheck.engine.symbolic.counts import SymCount
 
         return SymCount(names, known, decisions)
 
@@ -84,7 +84,7 @@ class UnknownReferences:
         the operation's other outcomes); a held unknown's interval in the successor is what the state
         knew narrowed by the outcome's tests.
         """
-        from modelcheck.symbolic.counts import every_outcome
+        from modelcheck.engine.symbolic.counts import every_outcome
 
         def attempt(decisions: Decisions) -> Successors:
             self.decisions = decisions

@@ -31,7 +31,7 @@ from modelcheck.engine.progress import Progress
 from modelcheck.engine.registry import Registry
 from modelcheck.engine.result import Result
 from modelcheck.engine.run import Run
-from modelcheck.symbolic import SolverGaveUp
+from modelcheck.engine.symbolic import SolverGaveUp
 
 
 class Strategy(ABC):

@@ -81,7 +81,7 @@ class BoundedModelChecking(Strategy):
         assert isinstance(model, StepKeyed)
         run.coverage_known = False  # frames are not enumerated: what fired is not known
         from modelcheck.engine.strategies import unrolling  # z3 is loaded here: explicit runs never need it
-        from modelcheck.symbolic.bitvec import TooManyValues
+        from modelcheck.engine.symbolic.bitvec import TooManyValues
 
         try:
             unrolling.search(model, run)

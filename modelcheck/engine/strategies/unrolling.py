@@ -16,9 +16,9 @@ from modelcheck.engine.model import Invariant, Model, Parametric, StepKeyed, Tra
 from modelcheck.engine.replay import replay
 from modelcheck.engine.result import Violation
 from modelcheck.engine.run import Run
-from modelcheck.symbolic.bitvec import WIDTH, SymState, every_path
+from modelcheck.engine.symbolic.bitvec import WIDTH, SymState, every_path
 from modelcheck.engine.traces import build_trace
-from modelcheck.symbolic.solver import Solver
+from modelcheck.engine.symbolic.solver import Solver
 
 CHOICE_WIDTH = 20  # bits of a step's choice among the table's transitions
 

@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 import z3
 
-from modelcheck.symbolic.driver import Choices, every_run
-from modelcheck.symbolic.solver import Optimizer, Solver
+from modelcheck.engine.symbolic.driver import Choices, every_run
+from modelcheck.engine.symbolic.solver import Optimizer, Solver
 
 Test = tuple[tuple[str, ...], str, int]  # (unknowns, comparison, constant): sum(unknowns) <comparison> constant
 Domain = tuple[tuple[str, int, int | None], ...]  # (unknown, least, most or None) for the held unknowns

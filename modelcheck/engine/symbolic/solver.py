@@ -12,7 +12,7 @@ from typing import Any
 
 import z3
 
-from modelcheck.symbolic import SolverGaveUp
+from modelcheck.engine.symbolic import SolverGaveUp
 
 
 def _answered(answer: Any, why: str, limited: bool) -> Any:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 import z3
 
-from modelcheck.symbolic.driver import Choices, Infeasible, every_run
+from modelcheck.engine.symbolic.driver import Choices, Infeasible, every_run
 
 WIDTH = 32
 
