@@ -36,8 +36,7 @@ from modelcheck.engine.model import Covered, Model
 from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.run import Run
-from modelcheck.engine.stores import STORES, miss_probability
-from modelcheck.engine.strategies.levels import LevelWorker, record_found, store_figures
+from modelcheck.engine.strategies.levels import LevelWorker, gather_partitions, judge_level
 
 ROUND_CHUNKS = 64  # frontier batches (of levels.BATCH states) a shard expands between two exchanges
 
@@ -197,29 +196,8 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
 
         levels = rounds([s.seed(initial) for s in shards])
         while True:
-            frontier = sum(m[0] for m in levels)
-            run.states = sum(m[1] for m in levels)
-            run.transitions = sum(m[2] for m in levels)
-            found = sum(m[3] for m in levels)
-            stops = {m[4] for m in levels if m[4] is not None}
-            if level and frontier:
-                run.depth = level
-            progress.update(states=run.states, transitions=run.transitions, frontier=frontier, depth=run.depth)
-            if found and options.stop_at_first:
-                stop_reason = StopReason.FIRST_VIOLATION
-                break
-            if interrupted is not None or StopReason.INTERRUPTED in stops:
-                stop_reason = interrupted or StopReason.INTERRUPTED
-                break
-            limit = next((reason for reason in (StopReason.TIME_LIMIT, StopReason.MEMORY_LIMIT,
-                                                StopReason.OUT_OF_MEMORY) if reason in stops), None)
-            if limit is not None:
-                stop_reason = limit
-                break
-            if options.max_states and run.states >= options.max_states:
-                stop_reason = StopReason.STATE_LIMIT
-                break
-            if not frontier:
+            frontier, stop_reason = judge_level(run, level, (m[:5] for m in levels), interrupted)
+            if stop_reason is not None or not frontier:
                 break
             run.max_frontier = max(run.max_frontier, frontier)
             started = time.perf_counter()
@@ -247,15 +225,7 @@ def search(model: Model, run: Run, store: str, route: str = "peers", chunks: int
             level += 1
         finals = rounds([s.final() for s in shards])
         del shards, futures
-    for m in finals:
-        for name, count in m[1].items():
-            run.counters[name] += count
-    run.covered_elsewhere = set().union(*(m[2] for m in finals))
-    lookups = sum(m[4] for m in finals)
-    store_figures(run, store, sum(m[3] for m in finals),
-                  miss_probability(lookups, run.states) if not STORES[store].exact else None,
-                  all(m[5] for m in finals), partitions)
     run.figures["levels"], run.figures["level_seconds"] = shape, timings
-    record_found(run, [f for m in finals for f in m[0]], STORES[store].exact)
+    gather_partitions(run, store, partitions, finals)
     if stop_reason is not None:
         raise Stopped(stop_reason)

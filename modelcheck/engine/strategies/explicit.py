@@ -37,10 +37,8 @@ class Explorer:
         self.store = DictStore()
         run.figures["store"] = DictStore.name
 
-    def admit(self, key: State, parent: int, action: Action) -> int | None:
-        """Store a new state and judge the invariants on it: its number, or None if it was known."""
-        if key in self.store:
-            return None
+    def admit(self, key: State, parent: int, action: Action) -> int:
+        """Store a state the store does not hold (the caller asked it) and judge the invariants on it."""
         run = self.run
         if run.states == run.options.max_states:
             raise Stopped(StopReason.STATE_LIMIT)
@@ -51,8 +49,7 @@ class Explorer:
         return sid
 
     def seed(self) -> list[int]:
-        return [sid for _, key in self.pipeline.initial_keys()
-                if (sid := self.admit(key, -1, None)) is not None]
+        return [self.admit(key, -1, None) for _, key in self.pipeline.initial_keys() if key not in self.store]
 
     def broke(self, check: TransitionCheck, sid: int, state: State, action: Action, after: State) -> None:
         self.found(check.name, check.explain(state, action, after), sid, action, after)

@@ -31,7 +31,7 @@ from modelcheck.engine.errors import NotSearchable, StopReason, Stopped
 from modelcheck.engine.model import Invariant, Model, TransitionCheck, batch_form
 from modelcheck.engine.pipeline import Pipeline
 from modelcheck.engine.run import Run
-from modelcheck.engine.stores import STORES, fingerprints, owner_of, row_fingerprints
+from modelcheck.engine.stores import STORES, fingerprints, miss_probability, owner_of, row_fingerprints
 from modelcheck.engine.strategies.explicit import stop_after_level
 from modelcheck.engine.traces import counterexample, explain
 
@@ -426,6 +426,51 @@ def first_violations(model: Model, canonical: Callable[[Any], Any] | None, invar
 
 
 # -- the run ------------------------------------------------------------------------------
+
+LevelFigures = tuple[int, int, int, int, "StopReason | None"]  # one partition's: next frontier, stored, transitions,
+                                                               # violations found, why it stopped (or None)
+
+
+def judge_level(run: Run, level: int, reports: Iterable[LevelFigures], stopped: StopReason | None) -> \
+        tuple[int, StopReason | None]:
+    """At a level's end, with every partition's figures (worker processes, or shards on a cluster): the run's
+    counts, the progress, and why the search stops here, if it does (``stopped``: why the driver asked the
+    partitions to stop). Returns the next level's frontier and the stop reason; a frontier of 0 and no reason
+    is a search exhausted."""
+    reports = list(reports)
+    frontier = sum(r[0] for r in reports)
+    run.states = sum(r[1] for r in reports)
+    run.transitions = sum(r[2] for r in reports)
+    stops = {r[4] for r in reports if r[4] is not None}
+    if level and frontier:
+        run.depth = level
+    run.progress.update(states=run.states, transitions=run.transitions, frontier=frontier, depth=run.depth)
+    if any(r[3] for r in reports) and run.options.stop_at_first:
+        return frontier, StopReason.FIRST_VIOLATION
+    if stopped is not None or StopReason.INTERRUPTED in stops:
+        return frontier, stopped or StopReason.INTERRUPTED
+    for limit in (StopReason.TIME_LIMIT, StopReason.MEMORY_LIMIT, StopReason.OUT_OF_MEMORY):
+        if limit in stops:
+            return frontier, limit
+    if run.options.max_states and run.states >= run.options.max_states:
+        return frontier, StopReason.STATE_LIMIT
+    return frontier, None
+
+
+def gather_partitions(run: Run, store: str, partitions: int, finals: Iterable[tuple]) -> None:
+    """The end of a search in partitions: each partition's (violations found, counters, coverage items, store
+    bytes, lookups, batched) summed into the run, and the violations' traces rebuilt."""
+    finals = list(finals)
+    for found, counters, covered, _, _, _ in finals:
+        for name, count in counters.items():
+            run.counters[name] += count
+    run.covered_elsewhere = set().union(*(f[2] for f in finals))
+    lookups = sum(f[4] for f in finals)
+    exact = STORES[store].exact
+    store_figures(run, store, sum(f[3] for f in finals), None if exact else miss_probability(lookups, run.states),
+                  all(f[5] for f in finals), partitions)
+    record_found(run, [v for f in finals for v in f[0]], exact)
+
 
 def record_found(run: Run, found: Iterable[Found], exact: bool = True) -> None:
     """Counterexamples for what the workers found (the first of each property at its shortest length, the

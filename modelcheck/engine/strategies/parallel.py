@@ -28,8 +28,7 @@ from modelcheck.engine.errors import StopReason, Stopped, WorkerFailed
 from modelcheck.engine.model import Covered, Model
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.run import Run
-from modelcheck.engine.stores import STORES, miss_probability
-from modelcheck.engine.strategies.levels import LevelWorker, record_found, store_figures
+from modelcheck.engine.strategies.levels import LevelWorker, gather_partitions, judge_level
 
 PROGRESS_EVERY = 0.5  # seconds between a worker's progress messages within a level
 
@@ -224,29 +223,9 @@ def search(model: Model, run: Run, store: str) -> None:
     try:
         levels = gather("level")
         while True:
-            frontier = sum(m[2] for m in levels)
-            run.states = sum(m[3] for m in levels)
-            run.transitions = sum(m[4] for m in levels)
-            found = sum(m[5] for m in levels)
-            stops = {m[6] for m in levels if m[6] is not None}
-            if level and frontier:
-                run.depth = level
-            progress.update(states=run.states, transitions=run.transitions, frontier=frontier, depth=run.depth)
-            if found and options.stop_at_first:
-                stop_reason = StopReason.FIRST_VIOLATION
-                break
-            if interrupted:
-                stop_reason = StopReason.INTERRUPTED
-                break
-            limit = next((reason for reason in (StopReason.TIME_LIMIT, StopReason.MEMORY_LIMIT,
-                                                StopReason.OUT_OF_MEMORY) if reason in stops), None)
-            if limit is not None:
-                stop_reason = limit
-                break
-            if options.max_states and run.states >= options.max_states:
-                stop_reason = StopReason.STATE_LIMIT
-                break
-            if not frontier:
+            frontier, stop_reason = judge_level(run, level, (m[2:7] for m in levels),
+                                                StopReason.INTERRUPTED if interrupted else None)
+            if stop_reason is not None or not frontier:
                 break
             if run.checkpoint_due():
                 save(level, run.depth, run.states, fresh=True)
@@ -270,14 +249,6 @@ def search(model: Model, run: Run, store: str) -> None:
             if p.is_alive():
                 p.kill()
                 p.join(timeout=5)
-    for m in finals:
-        for name, n in m[3].items():
-            run.counters[name] += n
-    run.covered_elsewhere = set().union(*(m[4] for m in finals))
-    lookups = sum(m[6] for m in finals)
-    store_figures(run, store, sum(m[5] for m in finals),
-                  miss_probability(lookups, run.states) if not STORES[store].exact else None,
-                  all(m[7] for m in finals), partitions)
-    record_found(run, [f for m in finals for f in m[2]], STORES[store].exact)
+    gather_partitions(run, store, partitions, (m[2:8] for m in finals))
     if stop_reason is not None:
         raise Stopped(stop_reason)
