@@ -98,6 +98,9 @@ def test_strategies_that_cannot_checkpoint_refuse_in_one_line(strategy, capsys, 
 
 W311 = [REFERENCE, "--param", "P=3", "--param", "M=1", "--param", "S=1", "--policy", "mapcount",
         "--policy", "page_count", "--no-stop", "--quiet"]
+# long enough (2-9 s) that a signal sent after the first checkpoint finds the search under way
+W312 = [REFERENCE, "--param", "P=3", "--param", "M=1", "--param", "S=2", "--policy", "mapcount",
+        "--policy", "page_count", "--no-stop", "--quiet"]
 
 
 def text(stdout):
@@ -116,30 +119,36 @@ def run_cli(*argv, timeout=300):
                           timeout=timeout)
 
 
-def stop_and_resume(tmp_path, backend, number, after):
-    """Start, send ``number`` after ``after`` seconds, resume: the resumed run's output."""
+def stop_and_resume(tmp_path, backend, number, after, world=W311):
+    """Start, wait for the first checkpoint, send ``number`` ``after`` seconds later, resume: the return code of
+    the stopped run and the resumed run's output."""
     ck = tmp_path / "run.ck"
-    proc = subprocess.Popen([sys.executable, "-m", "modelcheck", *W311, *backend, "--checkpoint", str(ck),
+    ck.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "modelcheck", *world, *backend, "--checkpoint", str(ck),
                              "--checkpoint-every", "0.2s"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not ck.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ck.exists(), "no checkpoint was written"
     time.sleep(after)
     proc.send_signal(number)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 3, -signal.SIGKILL), err
     if proc.returncode == 3:
         assert "interrupted: " in err
-    resumed = run_cli(*W311, *backend, "--resume", str(ck))
+    resumed = run_cli(*world, *backend, "--resume", str(ck))
     assert resumed.returncode == 0, resumed.stderr
-    return text(resumed.stdout)
+    return proc.returncode, text(resumed.stdout)
 
 
 @pytest.mark.parametrize("backend", [["--store", "dict"], ["--store", "compact"], ["--workers", "2"]],
                          ids=["dict", "compact", "workers2"])
 def test_sigterm_saves_and_resume_ends_as_the_run_in_one_go(tmp_path, backend):
-    whole = text(run_cli(*W311, *backend).stdout)
+    whole = text(run_cli(*W312, *backend).stdout)
     assert "counterexample of" in whole
-    assert stop_and_resume(tmp_path, backend, signal.SIGTERM, 1.2) == whole
-    assert stop_and_resume(tmp_path, backend, signal.SIGKILL, 1.5) == whole
+    assert stop_and_resume(tmp_path, backend, signal.SIGTERM, 0.3, W312) == (3, whole)  # stopped under way
+    assert stop_and_resume(tmp_path, backend, signal.SIGKILL, 0.5, W312) == (-signal.SIGKILL, whole)
 
 
 def test_a_damaged_truncated_or_other_checkpoint_is_refused_in_one_line(tmp_path, capsys):
@@ -184,4 +193,4 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
     wholes = {tuple(b): text(run_cli(*W311, *b).stdout) for b in backends}
     for n in range(20):
         backend = backends[n % len(backends)]
-        assert stop_and_resume(tmp_path, backend, signal.SIGKILL, rng.uniform(0.6, 3.0)) == wholes[tuple(backend)]
+        assert stop_and_resume(tmp_path, backend, signal.SIGKILL, rng.uniform(0.0, 1.5))[1] == wholes[tuple(backend)]
