@@ -129,8 +129,7 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md) instead of text")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample traces to FILE as JSON")
     p.add_argument("--export", choices=list(exports.FORMATS), metavar="FORMAT",
-                   help="write the counterexamples to --out as md (a report for a mail or a bug), mermaid (a "
-                        "sequence diagram) or dot (a Graphviz graph) (docs/exports.md)")
+                   help="write the counterexamples to --out as " + _format_words() + " (docs/exports.md)")
     p.add_argument("--out", metavar="FILE", help="where --export writes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-timing", dest="timing", action="store_false",
@@ -235,13 +234,17 @@ def _write_text(out: str, content: str) -> None:
         raise UsageError(f"{out}: cannot write: {err.strerror}") from None
 
 
+def _format_words() -> str:
+    """Every export format with what it is, for --help (from the formats' registry)."""
+    return ", ".join(f"{f.name} ({f.summary})" for f in exports.FORMATS.values())
+
+
 def _export(argv: Sequence[str]) -> int:
     p = _Parser(prog="python -m modelcheck export",
-                description="Render the counterexamples of a trace file to read or share: md (a report for a "
-                            "mail or a bug), mermaid (a sequence diagram) or dot (a Graphviz graph).")
+                description="Render the counterexamples of a trace file to read or share: " + _format_words() + ".")
     p.add_argument("file", help="a trace file written by --trace-out")
     p.add_argument("--to", required=True, choices=list(exports.FORMATS), metavar="FORMAT",
-                   help="md, mermaid or dot")
+                   help=", ".join(exports.FORMATS))
     p.add_argument("--trace", type=int, metavar="N", help="only the file's Nth trace (from 1)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     args = p.parse_args(argv)
