@@ -71,7 +71,7 @@ def test_json_document_schema(capsys):
     mc, pc = by_policy["mapcount"], by_policy["page_count"]
     assert mc["verdict"] == "violated" and len(mc["counterexample"]) == 5 and mc["counterexample_length"] == 5
     step = mc["counterexample"][-1]
-    assert set(step) == {"index", "actor", "label", "changes", "state"}
+    assert set(step) == {"index", "actor", "label", "changes", "state", "properties"}
     assert step["actor"] == "child1" and step["label"] == "child1 pipe_read()"
     assert mc["violation"]["property"] == "no_leak_to_child"
     assert pc["verdict"] == "holds" and pc["counterexample"] is None

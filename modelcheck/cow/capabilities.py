@@ -16,7 +16,9 @@ hands one protocol's methods to the adapter the core holds:
   outcome of z3's tests (``adapters.KeyedSteps``);
 * ``Parametric``: references held outside in an unknown number, as a
   parameter of the run (``adapters.HeldParameters``);
-* ``Counted``: the solver's figures, with symbolic references (``unknowns``).
+* ``Counted``: the solver's figures, with symbolic references (``unknowns``);
+* ``Decisive``: the policy's choices at a step, and the step with one flipped
+  (``decisions``), wherever a step is one transition (as for ``StepKeyed``).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from modelcheck.cow.actions import Act
 from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
 from modelcheck.cow.batch_scope import batch_applies
 from modelcheck.cow.coverage import Coverage
+from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.invariants import property_names
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.model import CowModel
 from modelcheck.cow.policies import Policy
 from modelcheck.cow.symmetry import PageSymmetry
 from modelcheck.cow.unknowns import UnknownReferences
-from modelcheck.engine.model import Batched, Counted, Covered, Parametric, StepKeyed, Symmetric
+from modelcheck.engine.model import Batched, Choice, Counted, Covered, Decisive, Parametric, StepKeyed, Symmetric
 
 if TYPE_CHECKING:
     from modelcheck.cow.batch import ReferenceBatch
@@ -116,8 +119,21 @@ class OffersFigures:
         return self.unknowns.figures() if self.unknowns is not None else {}
 
 
+class OffersDecisions:
+    """``Decisive``."""
+
+    deciding: PolicyChoices
+
+    def choices(self, before: tuple, action: Act) -> list[Choice]:
+        return self.deciding.choices(before, action)
+
+    def take_flipped(self, before: tuple, action: Act, which: int) -> tuple[Act, tuple] | None:
+        return self.deciding.take_flipped(before, action, which)
+
+
 MIXINS: dict[type, type] = {Symmetric: OffersSymmetry, Covered: OffersCoverage, Batched: OffersBatch,
-                            StepKeyed: OffersSteps, Parametric: OffersParameters, Counted: OffersFigures}
+                            StepKeyed: OffersSteps, Parametric: OffersParameters, Counted: OffersFigures,
+                            Decisive: OffersDecisions}
 
 
 def offers(machine: Machine, policy: Policy, invariant_names: tuple[str, ...]) -> frozenset[type]:
@@ -126,7 +142,7 @@ def offers(machine: Machine, policy: Policy, invariant_names: tuple[str, ...]) -
     if batch_applies(machine, policy, property_names(invariant_names)):
         found.add(Batched)
     if not machine.symbolic:
-        found.add(StepKeyed)
+        found |= {StepKeyed, Decisive}
     if any(count is None for _, count in machine.world.held):
         found.add(Parametric)
     if machine.symbolic:

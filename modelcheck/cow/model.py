@@ -25,6 +25,7 @@ from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.actions import Act, Operation, process_name
 from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
 from modelcheck.cow.coverage import Coverage
+from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
                                    VMA_UFFD_WP, VMA_WRITE, pte_make)
@@ -90,6 +91,7 @@ class CowModel:
         self.coverage = Coverage(k)
         self.stepping = KeyedSteps(self)
         self.held = HeldParameters(world, L, policy, self.invariant_names)
+        self.deciding = PolicyChoices(self)
 
     def _open_operations(self, P: int, M: int) -> OpenOperations:
         at = []

@@ -106,6 +106,34 @@ class Renderer:
                 lines.append(f"page {g}: {old} -> {new}")
         return lines
 
+    def references(self, s: tuple, page: int) -> list[str]:
+        """Who holds ``page`` in ``s``, one entry per reference its refcount counts (a pin counts 1024)."""
+        L = self.layout
+        m = self.machine
+        found = []
+        for p in range(s[0] + 1):
+            for a in range(L.addresses):
+                pte = s[L.pte_index(p, a)]
+                if pte and not pte & PTE_SWAP and pte_page(pte) == page:
+                    found.append(f"{process_name(p)}'s PTE a{a}")
+            if L.pipe_base != L.value_base and s[L.pipe_base + p] == page + 1:
+                found.append(f"{process_name(p)}'s pipe buffer")
+        for n, h in enumerate(m.holders):
+            if s[L.holder_base + n] == page + 1:
+                found.append(f"{h.kind} {h.name}" + (" (FOLL_PIN: 1024)" if h.is_pin else ""))
+        if L.speculative and s[L.spec_base + page]:
+            found.append(f"{s[L.spec_base + page]} speculative")
+        c = info(m, s, page)
+        if c.in_lru_batch and m.lru_on:
+            found.append("the LRU batch")
+        if c.in_swapcache and m.swap_on:
+            found.append("the swap cache")
+        if L.features.tlb:
+            for w in s[L.fault_base:L.fault_base + L.features.threads]:
+                if w and page + 1 in (w & 255, w >> 8):
+                    found.append("a copy fault in flight")
+        return found
+
     def _pte_words(self, pte: int) -> str:
         if not pte:
             return "none"

@@ -11,17 +11,18 @@ from modelcheck.engine.cluster import cluster_client
 from modelcheck.engine.errors import (ClusterUnavailable, Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
                                       WorkerFailed)
 from modelcheck.engine.memory import SAFE_FRACTION, default_limit, parse_size
-from modelcheck.engine.model import (Batched, BatchForm, Counted, Covered, Footprinted, Invariant, Model,
-                                     Parametric, StepKeyed, Symmetric, TransitionCheck, TransitionCount)
+from modelcheck.engine.model import (Batched, BatchForm, Choice, Counted, Covered, Decisive, Footprinted, Invariant,
+                                     Model, Parametric, StepKeyed, Symmetric, TransitionCheck, TransitionCount)
 from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.replay import ReplayOutcome, replay
-from modelcheck.engine.result import Result, Stats, Step, Trace, Verdict, Violation
+from modelcheck.engine.result import Decision, Result, Stats, Step, Trace, Verdict, Violation
 from modelcheck.engine.strategies import STRATEGIES, Strategy, check
 from modelcheck.engine.stores import STORES
 
 __all__ = [
     "Model", "Invariant", "TransitionCheck", "TransitionCount",
     "Symmetric", "Batched", "BatchForm", "StepKeyed", "Footprinted", "Parametric", "Covered", "Counted",
+    "Decisive", "Choice", "Decision",
     "Result", "Stats", "Trace", "Step", "Verdict", "Violation", "StopReason",
     "SearchOptions", "check", "STRATEGIES", "Strategy", "STORES", "ReplayOutcome", "replay",
     "Checkpoints", "CheckpointError", "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",

@@ -202,6 +202,38 @@ class Counted(Protocol):
     def figures(self) -> Mapping[str, float]: ...
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A choice the model's rules made while taking one action (in the order made), as the model words it.
+
+    ``outcome`` and ``alternative`` name the choice taken and the other one;
+    ``why`` says what was chosen and what the rule read to choose it;
+    ``alternative_words`` names taking the other one ("copying"); ``data`` is
+    the same as JSON-able details for programs.
+    """
+
+    kind: str
+    outcome: str
+    alternative: str
+    why: str
+    alternative_words: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Decisive(Protocol):
+    """Rules that choose (a system's decision rules, a scheduler's heuristics): which choices an action made,
+    and the same action taken with one of them the other way, so a trace can say which choice decided its
+    violation."""
+
+    def choices(self, before: State, action: Action) -> Sequence[Choice]: ...
+
+    def take_flipped(self, before: State, action: Action, which: int) -> tuple[Action, State] | None:
+        """``action`` from ``before`` with its ``which``-th choice the other way; None when that cannot be
+        taken (the other way leaves the action disabled)."""
+        ...
+
+
 def batch_form(model: Any, reduce: bool = False) -> BatchForm | None:
     """The model's batch form, if it offers one that serves this run (under ``reduce``, one that maps rows to
     representatives too)."""

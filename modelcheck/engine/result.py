@@ -7,6 +7,7 @@ without ever touching the model again.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -39,10 +40,45 @@ class Step:
     label: str
     changes: tuple[str, ...]
     state: Any  # JSON picture of the state after the step
+    judged: tuple[tuple[str, bool], ...] = ()  # each property the model checks: holds after (or across) the step
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "actor": self.actor, "label": self.label,
-                "changes": list(self.changes), "state": self.state}
+                "changes": list(self.changes), "state": self.state, "properties": dict(self.judged)}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A choice made at one step of a trace, and what the same schedule does with it the other way.
+
+    ``flipped`` is "avoids" (the schedule runs to its end without the
+    violation), "still_violated" (at ``flipped_step``), "diverges" (the schedule
+    cannot go on at ``flipped_step``) or "blocked" (the other way cannot be
+    taken at all); ``also`` names another property the flipped run violates.
+    """
+
+    step: int
+    actor: str
+    kind: str
+    outcome: str
+    alternative: str
+    why: str
+    flipped: str
+    flipped_step: int | None
+    words: str  # the sentence to show: the step, the choice and why, and what the other way does
+    data: Any = None  # JSON-able details from the model
+    also: str | None = None
+
+    @property
+    def deciding(self) -> bool:
+        """Taking the other way at this step avoids the violation along the same schedule."""
+        return self.flipped == "avoids"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "actor": self.actor, "decision": self.kind, "outcome": self.outcome,
+                "alternative": self.alternative, "why": self.why, **(self.data or {}),
+                "flipped": {"result": self.flipped, "step": self.flipped_step, "also": self.also},
+                "deciding": self.deciding, "words": self.words}
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,18 @@ class Trace:
     initial_state: Any
     steps: tuple[Step, ...]
     parameters: tuple[tuple[str, int], ...] = ()  # (name, value) of the run's parameters a search chose (bmc)
+    decisions: tuple[Decision, ...] = ()  # the model's choices along it (``Decisive`` models), flipped one by one
+
+    @builtins.property  # (the field ``property`` hides the builtin here)
+    def deciding(self) -> tuple[Decision, ...]:
+        """The choices whose other way avoids the violation along the same schedule."""
+        return tuple(d for d in self.decisions if d.deciding)
+
+    @builtins.property  # (the field ``property`` hides the builtin here)
+    def culprit(self) -> Decision | None:
+        """The deciding choice nearest the violation (the last one before it), if any."""
+        deciding = self.deciding
+        return deciding[-1] if deciding else None
 
     def __len__(self) -> int:
         return len(self.steps)

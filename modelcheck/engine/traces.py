@@ -9,20 +9,31 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from modelcheck.engine.explain import decisions
 from modelcheck.engine.model import Invariant, Model, TransitionCheck
 from modelcheck.engine.result import Step, Trace
 
 
 def build_trace(model: Model, name: str, explanation: str, initial: Any,
                 hops: list[tuple[Any, Any, Any]]) -> Trace:
-    """Render a path (a list of (before, action, after)) into a self-contained trace."""
+    """Render a path (a list of (before, action, after)) into a self-contained trace: per step what changed,
+    the state after it and which properties hold there, and the model's choices along it where it makes
+    some (``explain``)."""
+    judged = [p for p in model.properties() if isinstance(p, (Invariant, TransitionCheck))]
     steps = tuple(
         Step(index=n, actor=model.action_actor(action), label=model.action_label(action),
              changes=tuple(model.describe_transition(before, action, after)),
-             state=model.state_to_json(after))
+             state=model.state_to_json(after), judged=tuple((p.name, _holds(p, before, action, after))
+                                                            for p in judged))
         for n, (before, action, after) in enumerate(hops, start=1))
     return Trace(property=name, explanation=explanation, initial_state=model.state_to_json(initial),
-                 steps=steps)
+                 steps=steps, decisions=decisions(model, name, hops))
+
+
+def _holds(prop: Invariant | TransitionCheck, before: Any, action: Any, after: Any) -> bool:
+    if isinstance(prop, Invariant):
+        return bool(prop.holds(after))
+    return not prop.watches(action) or bool(prop.holds(before, action, after))
 
 
 def explain(invariants: Sequence[Invariant], checks: Sequence[TransitionCheck], name: str, initial: Any,

@@ -132,6 +132,9 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="write the counterexamples to --out as " + _format_words() + " (docs/exports.md)")
     p.add_argument("--out", metavar="FILE", help="where --export writes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--full", action="store_true",
+                   help="with each counterexample, the whole state after every step and a table of which "
+                        "invariants hold after each step")
     p.add_argument("--no-timing", dest="timing", action="store_false",
                    help="leave the clock out of the report (no seconds or states/s; JSON: null), so that two "
                         "runs of the same command print the same")
@@ -189,7 +192,8 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
         json.dump(export.result_document(loaded, runs, options.stop_at_first, args.timing), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce, args.timing)
+        text.report(sys.stdout, loaded, runs, options.strategy, options.stop_at_first, options.reduce, args.timing,
+                    args.full)
         if any(STORES[run.result.figures["store"]].packed for run in runs if "store" in run.result.figures):
             sys.stdout.write(text.stores(runs) + "\n")
     if args.trace_out:

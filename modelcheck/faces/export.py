@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from modelcheck import __version__
 from modelcheck.engine import Trace
 from modelcheck.faces.text import is_timing
-from modelcheck.runner import PolicyRun
+from modelcheck.runner import PolicyRun, policy_catalogue
 from modelcheck.spec import LoadedSpec
 
 RESULT_SCHEMA = "modelcheck.result/1"
@@ -33,6 +33,16 @@ class TraceFileError(Exception):
 
 def trace_json(trace: Trace) -> list[dict[str, Any]]:
     return [step.to_json() for step in trace.steps]
+
+
+def decisions_json(trace: Trace) -> list[dict[str, Any]]:
+    """The model's choices along a trace, each with what its other way does (``engine.explain``)."""
+    return [decision.to_json() for decision in trace.decisions]
+
+
+def verdict_row(runs: Sequence[PolicyRun]) -> list[dict[str, Any]]:
+    """The spec's verdict under each policy of the run: its row of the matrix."""
+    return [{"policy": run.policy, "verdict": run.result.verdict.value, "expected": run.expected} for run in runs]
 
 
 def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
@@ -66,9 +76,11 @@ def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
         "counts": dict(r.counts),
         "incomplete_reason": r.incomplete_reason,
         "violations": [{"property": v.property, "count": v.count, "explanation": v.trace.explanation,
-                        "length": len(v.trace)} for v in r.violations],
+                        "length": len(v.trace), "decisions": decisions_json(v.trace)} for v in r.violations],
         "violation": None if trace is None else {"property": trace.property,
-                                                 "explanation": trace.explanation},
+                                                 "explanation": trace.explanation,
+                                                 "culprit": None if trace.culprit is None else trace.culprit.to_json(),
+                                                 "decisions": decisions_json(trace)},
         "counterexample_length": None if trace is None else len(trace),
         "counterexample": None if trace is None else trace_json(trace),
     }
@@ -95,6 +107,8 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
     """Every counterexample of the runs, with what is needed to replay it: the spec relative to
     ``trace_file`` (so the pair can move together), as given, and the sha256 of its content."""
     spec = os.path.relpath(os.path.abspath(loaded.path), os.path.dirname(os.path.abspath(trace_file)))
+    rules = {entry["name"]: {"release": entry["release"], "commits": entry["commits"], "rule": entry["rule"]}
+             for entry in policy_catalogue()}
     traces = []
     for run in runs:
         for violation in run.result.violations:
@@ -108,6 +122,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
                 "params": loaded.params,
                 "variants": list(run.variants),
                 "policy": run.policy,
+                "policy_rule": rules.get(run.policy),
                 "invariants": list(run.invariants),
                 "search": run.result.strategy,
                 "reductions": list(run.result.reductions),
@@ -116,6 +131,8 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
                 "initial_state": trace.initial_state,
                 "parameters": dict(trace.parameters),
                 "steps": trace_json(trace),
+                "decisions": decisions_json(trace),
+                "verdicts": verdict_row(runs),
             })
     return {"schema": TRACE_SCHEMA, "modelcheck": __version__, "traces": traces}
 

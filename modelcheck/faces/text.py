@@ -56,17 +56,64 @@ def table(runs: Sequence[PolicyRun], timing: bool = True) -> str:
     return "\n".join(lines)
 
 
-def trace_text(trace: Trace, indent: str = "  ") -> str:
+def trace_text(trace: Trace, indent: str = "  ", full: bool = False) -> str:
+    """The numbered steps with what each changed and the choices each made (``!`` marks one whose other way
+    avoids the violation), the violation, and the deciding choice nearest it. ``full`` adds the whole state
+    after each step and a table of which properties hold after each step."""
     lines = []
+    if full:
+        lines += [f"{indent}    initial state:"] + [f"{indent}      {line}" for line in state_lines(trace.initial_state)]
     for step in trace.steps:
         lines.append(f"{indent}{step.index:>2}. {step.label}")
         for change in step.changes:
             lines.append(f"{indent}      {change}")
+        for decision in trace.decisions:
+            if decision.step == step.index:
+                mark = "!" if decision.deciding else "-"
+                lines.append(f"{indent}    {mark} decides: {decision.words.split(': ', 1)[1]}")
+        if full:
+            lines += [f"{indent}      state after:"] + [f"{indent}        {line}" for line in state_lines(step.state)]
     lines.append(f"{indent}=> {trace.property} violated: {trace.explanation}")
+    culprit = trace.culprit
+    if culprit is not None:
+        lines.append(f"{indent}=> deciding: {culprit.words}")
+        earlier = [d for d in trace.deciding if d is not culprit]
+        if earlier:
+            lines.append(f"{indent}   (the other way also avoids it at step "
+                         + ", ".join(f"{d.step} ({d.kind})" for d in earlier) + ")")
+    elif trace.decisions:
+        lines.append(f"{indent}=> no single choice of the policy decides it: each taken the other way still ends "
+                     "in the violation or stops the schedule")
+    if full and trace.steps and trace.steps[0].judged:
+        lines.append("")
+        lines += [indent + line for line in property_table(trace)]
     return "\n".join(lines)
 
 
-def counterexamples(runs: Sequence[PolicyRun]) -> str:
+def state_lines(state: object, depth: int = 0) -> list[str]:
+    """A JSON picture of a state as indented lines, one scalar (or list of scalars) per line."""
+    if not isinstance(state, dict):
+        return [str(state)]
+    lines = []
+    for key, value in state.items():
+        if isinstance(value, dict) and value:
+            lines.append("  " * depth + f"{key}:")
+            lines += state_lines(value, depth + 1)
+        else:
+            lines.append("  " * depth + f"{key}: {'-' if value is None else value}")
+    return lines
+
+
+def property_table(trace: Trace) -> list[str]:
+    """Per step, whether each property the model checks holds after it (``ok``) or fails (``FAIL``)."""
+    names = [name for name, _ in trace.steps[0].judged]
+    rows = [["step", *names]] + [[str(step.index), *("ok" if holds else "FAIL" for _, holds in step.judged)]
+                                 for step in trace.steps]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(names) + 1)]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def counterexamples(runs: Sequence[PolicyRun], full: bool = False) -> str:
     parts = []
     for run in runs:
         r = run.result
@@ -77,7 +124,7 @@ def counterexamples(runs: Sequence[PolicyRun]) -> str:
                 r.strategy, "counterexample (depth-first)")
             count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""
             parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {len(trace)} steps{count}\n"
-                         + trace_text(trace))
+                         + trace_text(trace, full=full))
     return "\n\n".join(parts)
 
 
@@ -153,11 +200,11 @@ def notes(runs: Sequence[PolicyRun]) -> str:
 
 
 def report(out: TextIO, loaded: LoadedSpec, runs: Sequence[PolicyRun], search: str, stop_at_first: bool,
-           reduce: bool = False, timing: bool = True) -> None:
+           reduce: bool = False, timing: bool = True, full: bool = False) -> None:
     """The whole text report; without ``timing``, nothing in it depends on the clock."""
     out.write(header(loaded, search, stop_at_first, reduce) + "\n\n")
     out.write(table(runs, timing) + "\n")
-    traces = counterexamples(runs)
+    traces = counterexamples(runs, full)
     if traces:
         out.write("\n" + traces + "\n")
     unfired = coverage(runs)

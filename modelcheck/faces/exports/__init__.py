@@ -14,9 +14,9 @@ import pkgutil
 from typing import Sequence
 
 from modelcheck.faces.exports._shared import (FORMATS, KERNEL, ExportError, Format, Trace, actor_and_action,
-                                              changes_of, exporter, one_trace, params_words, verdict_line)
+                                              changes_of, culprit, exporter, one_trace, params_words, verdict_line)
 
-__all__ = ["FORMATS", "KERNEL", "ExportError", "Format", "Trace", "actor_and_action", "changes_of", "exporter",
+__all__ = ["FORMATS", "KERNEL", "ExportError", "Format", "Trace", "actor_and_action", "changes_of", "culprit", "exporter",
            "one_trace", "params_words", "render", "verdict_line"]
 
 for _module in pkgutil.iter_modules(__path__):

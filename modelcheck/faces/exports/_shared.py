@@ -74,3 +74,10 @@ def one_trace(traces: Sequence[Trace], what: str) -> Trace:
     if len(traces) > 1:
         raise ExportError(f"{len(traces)} counterexamples, and a {what} draws one")
     return traces[0]
+
+
+def culprit(trace: Trace) -> Mapping[str, Any] | None:
+    """The deciding choice nearest the violation (the last of those whose other way avoids it), if the trace
+    records its decisions."""
+    deciding = [d for d in trace.get("decisions") or [] if isinstance(d, Mapping) and d.get("deciding")]
+    return deciding[-1] if deciding else None

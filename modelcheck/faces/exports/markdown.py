@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 from modelcheck import __version__
 from modelcheck.faces.exports._shared import Trace, changes_of, exporter, params_words, verdict_line
@@ -30,7 +30,7 @@ def _markdown_trace(trace: Trace, heading: str) -> list[str]:
     lines = [f"{heading} {trace['spec_id']} under {trace['policy']}: {trace['property']} violated", "",
              f"- Scenario: {scenario}",
              f"- Spec file: {_code(str(trace['spec_as_given']))}" + (f" ({_code(params)})" if params else ""),
-             f"- Policy: {_code(str(trace['policy']))}",
+             f"- Policy: {_code(str(trace['policy']))}" + _rule_words(trace.get("policy_rule")),
              f"- Property: {_code(str(trace['property']))}"]
     if trace.get("variants"):
         lines.append(f"- Variants: {', '.join(_code(str(v)) for v in trace['variants'])}")
@@ -48,6 +48,38 @@ def _markdown_trace(trace: Trace, heading: str) -> list[str]:
     if trace.get("explanation"):
         lines += [f"> {_prose(str(trace['explanation']))}", ""]
     lines.append(f"**{verdict_line(trace)}.**")
+    lines += _explanation(trace, heading)
+    verdicts = trace.get("verdicts") or []
+    if verdicts:
+        lines += ["", f"{heading}# Verdicts of {_prose(str(trace['spec_id']))}", "", "| policy | verdict | expected |",
+                  "|---|---|---|"]
+        lines += [f"| {_code(str(v['policy']))} | {'**' + str(v['verdict']) + '**' if v['policy'] == trace['policy'] else v['verdict']}"
+                  f" | {v.get('expected') or '-'} |" for v in verdicts]
+    return lines
+
+
+def _rule_words(rule: Any) -> str:
+    if not isinstance(rule, dict):
+        return ""
+    commits = rule.get("commits")
+    return (f" ({_prose(str(rule.get('release', '')))}" + (f"; commits {_prose(str(commits))}" if commits and commits != "-" else "")
+            + f"): {_prose(str(rule.get('rule', '')))}")
+
+
+def _explanation(trace: Trace, heading: str) -> list[str]:
+    """The policy's choices along the trace, the deciding one nearest the violation first."""
+    decisions = trace.get("decisions") or []
+    if not decisions:
+        return []
+    deciding = [d for d in decisions if d.get("deciding")]
+    lines = ["", f"{heading}# Which decision decided it", ""]
+    if deciding:
+        lines += [f"**{_prose(str(deciding[-1]['words']))}.**", ""]
+    else:
+        lines += ["No single choice of the policy decides it: each taken the other way still ends in the violation "
+                  "or stops the schedule.", ""]
+    lines += ["Every choice of the policy on the trace, each taken the other way along the same schedule:", ""]
+    lines += [f"- {'**deciding**: ' if d.get('deciding') else ''}{_prose(str(d['words']))}" for d in decisions]
     return lines
 
 
