@@ -98,20 +98,47 @@ function verdictTable(trace) {
                    el("tr", {}, el("th", {}, "policy"), el("th", {}, "verdict"), el("th", {}, "expected")));
   for (const row of trace.verdicts) {
     const mine = row.policy === trace.policy;
-    table.append(el("tr", mine ? { class: "current" } : {}, el("td", {}, String(row.policy) + (mine ? " (this trace)" : "")),
-                    el("td", {}, String(row.verdict)), el("td", {}, row.expected === null ? "-" : String(row.expected))));
+    table.append(el("tr", mine ? { class: "current" } : {},
+                    el("td", {}, String(row.policy) + (mine ? " (this trace)" : "")), el("td", {}, String(row.verdict)),
+                    el("td", {}, row.expected === null ? "-" : String(row.expected))));
   }
   return table;
 }
 
+function heading(trace) {
+  const entries = (object) => Object.entries(object || {});
+  return [el("h1", {}, trace.spec_id + (trace.title ? ": " + trace.title : "")),
+    el("p", {}, "policy ", el("code", {}, trace.policy), ", property ", el("code", {}, trace.property),
+       ", spec ", el("code", {}, String(trace.spec_as_given)),
+       ...entries(trace.params).map(([name, value]) => el("code", {}, " " + name + "=" + value)),
+       trace.search ? ", found by " + trace.search + " search" : null,
+       (trace.reductions || []).length ? " with " + trace.reductions.join(", ") : null,
+       (trace.variants || []).length ? ", variants " + trace.variants.join(", ") : null,
+       ...entries(trace.parameters).map(([name, value]) => ", chosen by the solver: " + name + " = " + value)),
+    verdictTable(trace)];
+}
+
+function stepItems(trace, k, n) {
+  const last = trace.steps.length;
+  return [el("li", { class: n === 0 ? "initial current" : "initial", value: "0" },
+             el("a", { href: fragmentOf(k, 0) }, "initial state")),
+    ...trace.steps.map((step, i) => {
+      const classes = "step" + (i + 1 === n ? " current" : "") + (i + 1 === last ? " violating" : "");
+      return el("li", { class: classes, value: String(i + 1) },
+                el("a", { href: fragmentOf(k, i + 1), class: "label" }, step.label),
+                i + 1 === last ? " - violates " + trace.property : null);
+    })];
+}
+
 function decisionItem(d) {
-  const facts = [d.decision + " on page " + d.page + ": " + d.outcome + " (the other way: " + d.alternative + ")"];
+  const facts = [d.decision + " on page " + d.page + ": " + d.outcome + ", not " + d.alternative];
   if (isObject(d.read)) facts.push("read " + Object.entries(d.read).map(([c, v]) => c + " = " + v).join(", "));
   if (isObject(d.rule)) {
-    facts.push("rule: " + [d.rule.policy, d.rule.commit && "commit " + d.rule.commit, d.rule.subject].filter((x) => x).join(", "));
+    const rule = [d.rule.policy, d.rule.commit && "commit " + d.rule.commit, d.rule.subject];
+    facts.push("rule: " + rule.filter((x) => x).join(", "));
   }
   if (isObject(d.flipped)) {
-    facts.push("decided the other way: " + d.flipped.result + (d.flipped.step ? " at step " + d.flipped.step : "")
+    facts.push(d.alternative + " instead: " + d.flipped.result + (d.flipped.step ? " at step " + d.flipped.step : "")
                + (d.flipped.detail ? " (" + d.flipped.detail + ")" : ""));
   }
   return el("li", { class: d.deciding ? "decision deciding" : "decision" },
@@ -119,43 +146,30 @@ function decisionItem(d) {
             el("ul", {}, ...facts.map((fact) => el("li", {}, fact))));
 }
 
+// The whole view of the place the fragment names.
 function draw() {
   const { k, n } = place();
   const trace = traces[k - 1];
   const steps = trace.steps;
+  const step = n > 0 ? steps[n - 1] : null;
   document.title = trace.spec_id + " under " + trace.policy + ": step " + n + " of " + steps.length;
   if (byId("trace")) byId("trace").value = String(k);
-  put(byId("heading"), el("h1", {}, trace.spec_id + (trace.title ? ": " + trace.title : "")),
-    el("p", {}, "policy ", el("code", {}, trace.policy), ", property ", el("code", {}, trace.property),
-       ", spec ", el("code", {}, String(trace.spec_as_given)),
-       ...Object.entries(trace.params || {}).map(([name, value]) => el("code", {}, " " + name + "=" + value)),
-       trace.search ? ", found by " + trace.search + " search" : null,
-       (trace.reductions || []).length ? " with " + trace.reductions.join(", ") : null,
-       (trace.variants || []).length ? ", variants " + trace.variants.join(", ") : null,
-       ...Object.entries(trace.parameters || {}).map(([name, value]) => ", chosen by the solver: " + name + " = " + value)),
-    verdictTable(trace));
-  const items = [el("li", { class: n === 0 ? "initial current" : "initial", value: "0" },
-                    el("a", { href: fragmentOf(k, 0) }, "initial state"))];
-  steps.forEach((step, i) => {
-    const classes = ["step"].concat(i + 1 === n ? ["current"] : [], i + 1 === steps.length ? ["violating"] : []);
-    items.push(el("li", { class: classes.join(" "), value: String(i + 1) },
-                  el("a", { href: fragmentOf(k, i + 1), class: "label" }, step.label),
-                  i + 1 === steps.length ? " - violates " + trace.property : null));
-  });
-  put(byId("steps"), ...items);
+  put(byId("heading"), ...heading(trace));
+  put(byId("steps"), ...stepItems(trace, k, n));
   byId("prev").disabled = n === 0;
   byId("next").disabled = n === steps.length;
-  const step = n > 0 ? steps[n - 1] : null;
-  put(byId("current"), el("h2", {}, n === 0 ? "Initial state" : "Step " + n + " of " + steps.length),
+  put(byId("current"), el("h2", {}, step ? "Step " + n + " of " + steps.length : "Initial state"),
     step ? el("p", {}, el("span", { id: "label", class: "label" }, step.label),
               " by ", el("span", { id: "actor" }, step.actor)) : null,
-    step ? el("ul", { id: "changes" }, ...(Array.isArray(step.changes) ? step.changes : []).map((c) => el("li", {}, String(c)))) : null);
+    step ? el("ul", { id: "changes" },
+              ...(Array.isArray(step.changes) ? step.changes : []).map((c) => el("li", {}, String(c)))) : null);
   const now = stateAfter(trace, n);
   const before = n > 0 ? stateAfter(trace, n - 1) : undefined;
-  put(byId("state"), el("h3", {}, n === 0 ? "State" : "State after the step (* changed by it, with what it was)"),
+  put(byId("state"), el("h3", {}, step ? "State after the step (* changed by it, with what it was)" : "State"),
     isObject(now) ? stateTable(now, before, n > 0 && isObject(before), []) : el("p", {}, "not recorded"));
   const decisions = (trace.decisions || []).filter((d) => d.step === n);
-  put(byId("decisions"), ...(decisions.length ? [el("h3", {}, "Decisions"), el("ul", {}, ...decisions.map(decisionItem))] : []));
+  put(byId("decisions"), decisions.length ? el("h3", {}, "Decisions") : null,
+      decisions.length ? el("ul", {}, ...decisions.map(decisionItem)) : null);
   byId("explanation").textContent = trace.explanation || "";
   byId("verdict-line").textContent = trace.verdict_line;
 }
