@@ -248,3 +248,15 @@ def test_several_traces_verdicts_decisions_and_spec_text_in_the_browser(tmp_path
     first = open_at(tmp_path, page, "trace=1&step=4")
     assert first.find("verdicts") is None and not first.having("li", "decision")
     assert first.by_id("label").text() == "parent write(a0)"
+
+
+def test_a_value_the_state_no_longer_has_is_marked_removed(tmp_path, c3):
+    trace_file, trace = c3
+    before = {"pages": {"0": {"mapcount": 1}, "constructor": {"mapcount": 2}}, "gone": 1}
+    after = {"pages": {"0": {"mapcount": 1}}}
+    changed = dict(trace, initial_state=before, steps=[dict(trace["steps"][0], state=after)])
+    one = tmp_path / "removed.json"
+    one.write_text(json.dumps(dict(json.loads(trace_file.read_text()), traces=[changed])))
+    cells = changed_cells(open_at(tmp_path, export_html(tmp_path, one), "step=1"))
+    assert cells == {"pages.constructor": '* removed (was {"mapcount":2})', "gone": "* removed (was 1)"}
+    assert set(cells) == differing_leaves(after, before)

@@ -57,6 +57,7 @@ function put(node, ...children) {
   return node;
 }
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 const text = (v) => (v === undefined ? "absent" : JSON.stringify(v));
 const clamp = (x, low, high) => (Number.isNaN(x) ? low : Math.min(high, Math.max(low, x)));
 
@@ -76,10 +77,10 @@ const stateAfter = (trace, n) => (n === 0 ? trace.initial_state : trace.steps[n 
 function stateTable(now, before, compare, path) {
   const table = el("table");
   const keys = Object.keys(now);
-  if (compare && isObject(before)) keys.push(...Object.keys(before).filter((key) => !(key in now)));
+  if (compare && isObject(before)) keys.push(...Object.keys(before).filter((key) => !has(now, key)));
   for (const key of keys) {
-    const was = isObject(before) ? before[key] : undefined;
-    table.append(el("tr", {}, el("th", {}, key), stateCell(now[key], was, key in now, compare, path.concat(key))));
+    const was = isObject(before) && has(before, key) ? before[key] : undefined;
+    table.append(el("tr", {}, el("th", {}, key), stateCell(now[key], was, has(now, key), compare, path.concat(key))));
   }
   return table;
 }
