@@ -39,7 +39,7 @@ def c3_trace(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot"])
+@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot", "html"])
 def test_the_c3_mapcount_counterexample_exports_as_pinned(capsys, c3_trace, fmt):
     capsys.readouterr()
     code, out, err = cli(capsys, "export", str(c3_trace), "--to", fmt)
@@ -162,3 +162,55 @@ def test_what_a_spec_writes_cannot_break_out_of_the_formats():
     report = exports.render("md", [trace])
     assert "1. ``parent a \"quoted\" \\ back; #hash `tick` *star* newline``" in report
     assert "> a \"quoted\" \\\\ back; #hash \\`tick\\` \\*star\\* newline" in report
+
+
+def _viewer_data(page: str) -> list:
+    """The traces an html export embeds (the JSON of its data element)."""
+    start = page.index('<script type="application/json" id="traces">') + len('<script type="application/json" id="traces">')
+    return json.loads(page[start:page.index("</script>", start)])
+
+
+def test_the_html_viewer_holds_every_trace_with_a_selector(capsys, c3_trace, tmp_path):
+    code, page, _ = cli(capsys, "export", str(_two_traces(c3_trace, tmp_path)), "--to", "html")
+    assert code == 0 and page.count("<html") == 1 and page.count('<select id="trace">') == 1
+    assert '<option value="2">2. C3 under other: no_leak_to_child violated at step 5</option>' in page
+    data = _viewer_data(page)
+    assert [t["policy"] for t in data] == ["mapcount", "other"]
+    assert [t["verdict_line"] for t in data] == [
+        "C3 under mapcount: no_leak_to_child violated at step 5", "C3 under other: no_leak_to_child violated at step 5"]
+    one = cli(capsys, "export", str(c3_trace), "--to", "html")[1]
+    assert "<select" not in one and len(_viewer_data(one)) == 1
+
+
+def test_the_html_viewer_needs_no_network_and_is_the_same_each_time(c3_trace):
+    traces = json.loads(c3_trace.read_text())["traces"]
+    page = exports.render("html", traces)
+    assert page == exports.render("html", json.loads(c3_trace.read_text())["traces"])
+    assert not any(ref in page for ref in ("http:", "https:", "//cdn", " src=", "<link", "@import", "url("))
+    assert not {"spec", "spec_sha256"} & set(_viewer_data(page)[0])  # the same page wherever it is written
+
+
+def test_what_a_spec_writes_stays_text_in_the_html_viewer():
+    nasty = 'parent </script><b>bold</b> <!-- & "q" \u2028'
+    trace = _trace(title=nasty, explanation=nasty, steps=[{"label": nasty, "changes": [nasty], "state": {nasty: nasty}}],
+                   initial_state={nasty: 0}, verdicts=[{"policy": nasty, "verdict": "violated", "expected": None}])
+    page = exports.render("html", [trace, dict(trace, policy=nasty)])
+    assert page.count("</script>") == 2 and "<b>" not in page and "<!--" not in page and "\u2028" not in page
+    assert "&lt;/script&gt;&lt;b&gt;bold" in page  # in the <title> and the trace selector, as text
+    data = _viewer_data(page)
+    assert data[0]["steps"][0]["label"] == nasty and data[1]["policy"] == nasty
+    assert data[0]["steps"][0]["actor"] == "parent"
+
+
+def test_the_html_viewer_carries_verdicts_and_decisions_where_the_trace_has_them(c3_trace):
+    trace = json.loads(c3_trace.read_text())["traces"][0]
+    verdicts = [{"policy": "mapcount", "verdict": "violated", "expected": "violated"}]
+    decisions = [{"step": 4, "decision": "write_fault", "deciding": True, "words": "step 4: reused page 0"}]
+    data = _viewer_data(exports.render("html", [dict(trace, verdicts=verdicts, decisions=decisions)]))[0]
+    assert (data["verdicts"], data["decisions"]) == (verdicts, decisions)
+    assert "verdicts" not in _viewer_data(exports.render("html", [trace]))[0]
+
+
+def test_an_html_export_of_no_traces_says_the_run_found_no_violation():
+    page = exports.render("html", [])
+    assert "<h1>No counterexample</h1>" in page and "<script" not in page
