@@ -4,7 +4,7 @@
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--dask-workers N | --scheduler ADDRESS]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
-                              [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
+                              [--minimize] [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
                               [--json] [--trace-out FILE] [--export md|mermaid|dot --out FILE]
                               [--quiet] [--no-timing]
@@ -109,6 +109,10 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="bmc: look for counterexamples of at most K steps; --simulate: the longest walk")
     for name, help_text in sorted({setting for s in STRATEGIES.values() for setting in s.settings}):
         p.add_argument(f"--{name}", type=int, metavar="N", dest=f"setting_{name}", help=help_text)
+    p.add_argument("--minimize", action="store_true",
+                   help="shrink each counterexample a search without a shortest-first guarantee found (--dfs, "
+                        "--dpor, --simulate) to a shortest one that replays (delta debugging, then a breadth-first "
+                        "search bounded to its length); breadth-first counterexamples are shortest already")
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -168,7 +172,7 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
                                 store=args.store, workers=args.workers, checkpoint=args.checkpoint,
                                 dask_workers=args.dask_workers, scheduler=args.scheduler,
-                                checkpoint_every=args.checkpoint_every, resume=args.resume,
+                                checkpoint_every=args.checkpoint_every, resume=args.resume, minimize=args.minimize,
                                 max_memory=args.max_memory if args.max_memory is not None else default_limit(),
                                 settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
                                                if name.startswith("setting_") and value is not None))

@@ -35,6 +35,11 @@ def trace_json(trace: Trace) -> list[dict[str, Any]]:
     return [step.to_json() for step in trace.steps]
 
 
+def minimized_json(trace: Trace) -> dict[str, Any] | None:
+    """How --minimize shrank the trace (its length as found, whether it is now a shortest one), or None."""
+    return None if trace.minimized is None else trace.minimized.to_json()
+
+
 def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
     """One policy's run; without ``timing`` its clock readings are null, so two documents can be compared."""
     r = run.result
@@ -66,10 +71,11 @@ def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
         "counts": dict(r.counts),
         "incomplete_reason": r.incomplete_reason,
         "violations": [{"property": v.property, "count": v.count, "explanation": v.trace.explanation,
-                        "length": len(v.trace)} for v in r.violations],
+                        "length": len(v.trace), "minimized": minimized_json(v.trace)} for v in r.violations],
         "violation": None if trace is None else {"property": trace.property,
                                                  "explanation": trace.explanation},
         "counterexample_length": None if trace is None else len(trace),
+        "counterexample_minimized": None if trace is None else minimized_json(trace),
         "counterexample": None if trace is None else trace_json(trace),
     }
 
@@ -117,6 +123,8 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
                 "parameters": dict(trace.parameters),
                 "steps": trace_json(trace),
             })
+            if trace.minimized is not None:
+                traces[-1]["minimized"] = trace.minimized.to_json()
     return {"schema": TRACE_SCHEMA, "modelcheck": __version__, "traces": traces}
 
 
