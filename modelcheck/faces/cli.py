@@ -6,10 +6,10 @@
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--minimize] [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
-                              [--json] [--trace-out FILE] [--export md|mermaid|dot --out FILE]
+                              [--json] [--trace-out FILE] [--graph] [--export FORMAT --out FILE]
                               [--quiet] [--no-timing]
     python -m modelcheck replay FILE [--spec SPEC | --trust-spec]
-    python -m modelcheck export FILE --to md|mermaid|dot [--trace N] [--out FILE]
+    python -m modelcheck export FILE --to md|mermaid|dot|dot-graph|mermaid-graph [--trace N] [--out FILE]
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
     python -m modelcheck nightly [SPEC ...] [--budget 30m] [--out results/nightly] [--baseline FILE]
@@ -34,8 +34,8 @@ import textwrap
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Sequence, TextIO
 
-from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, ClusterUnavailable, EnginesDisagree, SearchOptions,
-                               Verdict, WorkerFailed, default_limit, parse_size)
+from modelcheck.engine import (GRAPH_LIMIT, SAFE_FRACTION, STORES, STRATEGIES, ClusterUnavailable, EnginesDisagree,
+                               SearchOptions, Verdict, WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, exports, text
 from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
@@ -135,6 +135,9 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", choices=list(exports.FORMATS), metavar="FORMAT",
                    help="write the counterexamples to --out as " + _format_words() + " (docs/exports.md)")
     p.add_argument("--out", metavar="FILE", help="where --export writes")
+    p.add_argument("--graph", action="store_true",
+                   help="record in each trace the whole reachable state graph, for the dot-graph and mermaid-graph "
+                        f"exports (worlds of at most {GRAPH_LIMIT} states; not with --engine bmc)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-timing", dest="timing", action="store_false",
                    help="leave the clock out of the report (no seconds or states/s; JSON: null), so that two "
@@ -168,6 +171,8 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
             if args.strategy != "bfs":
                 raise ValueError(f"--engine bmc is a search of its own: it does not combine with --{args.strategy}")
             args.strategy = "bmc"
+            if args.graph:
+                raise ValueError("--graph draws the explicit state graph: not with --engine bmc")
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
                                 store=args.store, workers=args.workers, checkpoint=args.checkpoint,
@@ -188,7 +193,7 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet),
-                                          lambda: interrupts.requested))
+                                          lambda: interrupts.requested, graph=args.graph))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first, args.timing), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from modelcheck import __version__
-from modelcheck.engine import Trace
+from modelcheck.engine import Trace, graph_record
 from modelcheck.faces.text import is_timing
 from modelcheck.runner import PolicyRun
 from modelcheck.spec import LoadedSpec
@@ -125,6 +125,8 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
             })
             if trace.minimized is not None:
                 traces[-1]["minimized"] = trace.minimized.to_json()
+            if run.graph is not None:
+                traces[-1]["graph"] = graph_record(run.graph, trace)
     return {"schema": TRACE_SCHEMA, "modelcheck": __version__, "traces": traces}
 
 
