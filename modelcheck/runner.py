@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from modelcheck.engine import (STRATEGIES, CheckpointError, Checkpoints, NotSearchable, Result, SearchOptions,
-                               Verdict, check, cluster_client, replay)
+from modelcheck.engine import (STRATEGIES, CheckpointError, Checkpoints, GraphTooBig, NotSearchable, Result,
+                               SearchOptions, Verdict, check, cluster_client, replay, state_graph)
 from modelcheck.engine import checkpoint
 from modelcheck.engine.progress import Progress
 from modelcheck.engine.replay import ReplayOutcome
@@ -39,6 +39,7 @@ class PolicyRun:
     result: Result
     missing_coverage: tuple[str, ...] = ()  # what the run had to fire (``LoadedSpec.required_coverage``) and did not
     variants: tuple[str, ...] = ()          # the world variants the run searched (replay rebuilds them)
+    graph: Any = None  # with --graph: the whole reachable state graph (a networkx.DiGraph, ``engine.graph``)
 
     @property
     def as_expected(self) -> bool | None:
@@ -94,16 +95,19 @@ def one_cluster(options: SearchOptions) -> Iterator[SearchOptions]:
 
 def run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions,
              progress: Callable[[], Progress] = Progress,
-             stop_requested: Callable[[], bool] = lambda: False) -> Iterator[PolicyRun]:
+             stop_requested: Callable[[], bool] = lambda: False, graph: bool = False) -> Iterator[PolicyRun]:
     """Check the spec under each policy in turn; stop early if the user interrupts. With
     ``options.checkpoint`` or ``options.resume``, through a checkpoint file (``CheckpointFile``); with
-    ``options.dask_workers``, on one Dask cluster started for all of them."""
+    ``options.dask_workers``, on one Dask cluster started for all of them; with ``graph``, each run
+    carrying its model's whole state graph (a usage error for a world too big to draw, said before its
+    search)."""
     with one_cluster(options) as on_cluster:
-        yield from _run_spec(loaded, policies, on_cluster, progress, stop_requested)
+        yield from _run_spec(loaded, policies, on_cluster, progress, stop_requested, graph)
 
 
 def _run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOptions,
-              progress: Callable[[], Progress], stop_requested: Callable[[], bool]) -> Iterator[PolicyRun]:
+              progress: Callable[[], Progress], stop_requested: Callable[[], bool],
+              graph: bool = False) -> Iterator[PolicyRun]:
     invariants = chosen_invariants(loaded)
     required = loaded.required_coverage()
     keeper = CheckpointFile.open(loaded, policies, invariants, options, stop_requested) \
@@ -114,6 +118,10 @@ def _run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOption
             continue
         started = time.perf_counter()  # the time limit covers building the model too
         model = loaded.world.model(policy, invariants)
+        try:
+            drawn = state_graph(model) if graph else None
+        except GraphTooBig as too_big:
+            raise SpecError(loaded.path, f"--graph under {policy}: {too_big}") from None
         try:
             result = check(model, options, progress(), title=f"{loaded.spec.id} {policy}",
                            checkpoints=keeper.checkpoints(policy) if keeper is not None else None,
@@ -127,7 +135,7 @@ def _run_spec(loaded: LoadedSpec, policies: Sequence[str], options: SearchOption
             and result.coverage_known
         missing = tuple(item for item in required if item not in result.covered) if judged else ()
         run = PolicyRun(policy=policy, invariants=invariants, expected=loaded.spec.expected(policy),
-                        result=result, missing_coverage=missing, variants=loaded.variants)
+                        result=result, missing_coverage=missing, variants=loaded.variants, graph=drawn)
         if keeper is not None and result.stop.complete:
             keeper.done(run)
         yield run

@@ -1,5 +1,6 @@
-"""Exports of a counterexample: C3's mapcount trace as Markdown, Mermaid and DOT pinned byte for byte, the
-same from a check run as from its trace file, and the one-line refusals."""
+"""Exports of a counterexample: C3's mapcount trace as Markdown, Mermaid and DOT, and its whole state graph
+(recorded with --graph) as DOT and Mermaid, pinned byte for byte, the same from a check run as from its trace
+file, and the one-line refusals."""
 
 import json
 import os
@@ -31,15 +32,16 @@ def pinned(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def c3_trace(tmp_path_factory):
-    """A trace file of C3 under mapcount, written by a real run from the repository's root."""
+    """A trace file of C3 under mapcount with its state graph, written by a real run from the repository's root."""
     path = tmp_path_factory.mktemp("c3") / "c3.json"
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(ROOT)
-        assert main(["specs/vmsplice.py", "--policy", "mapcount", "--quiet", "--trace-out", str(path)]) == 0
+        assert main(["specs/vmsplice.py", "--policy", "mapcount", "--quiet", "--graph",
+                     "--trace-out", str(path)]) == 0
     return path
 
 
-@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot", "html"])
+@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot", "html", "dot-graph", "mermaid-graph"])
 def test_the_c3_mapcount_counterexample_exports_as_pinned(capsys, c3_trace, fmt):
     capsys.readouterr()
     code, out, err = cli(capsys, "export", str(c3_trace), "--to", fmt)
@@ -52,8 +54,8 @@ def test_a_check_run_exports_what_its_trace_file_exports(capsys, c3_trace, tmp_p
     capsys.readouterr()
     for fmt in exports.FORMATS:
         out = tmp_path / f"run.{fmt}"
-        code, _, err = cli(capsys, "specs/vmsplice.py", "--policy", "mapcount", "--quiet", "--export", fmt,
-                           "--out", str(out))
+        code, _, err = cli(capsys, "specs/vmsplice.py", "--policy", "mapcount", "--quiet", "--graph",
+                           "--export", fmt, "--out", str(out))
         assert code == 0 and f"as {fmt} to {out}" in err
         assert out.read_text() == cli(capsys, "export", str(c3_trace), "--to", fmt)[1]
 
@@ -67,11 +69,14 @@ def test_export_writes_to_out(capsys, c3_trace, tmp_path):
 
 @pytest.mark.skipif(shutil.which("dot") is None and not os.environ.get("CI"),
                     reason="Graphviz (dot) is not installed (.ci/run installs it: under CI this test runs)")
-def test_graphviz_renders_the_dot_export(capsys, c3_trace, tmp_path):
+@pytest.mark.parametrize("fmt", ["dot", "dot-graph"])
+def test_graphviz_renders_the_dot_export(capsys, c3_trace, tmp_path, fmt):
     source = tmp_path / "c3.dot"
-    assert cli(capsys, "export", str(c3_trace), "--to", "dot", "--out", str(source))[0] == 0
-    svg = subprocess.run(["dot", "-Tsvg", str(source)], capture_output=True, text=True, check=True).stdout
+    assert cli(capsys, "export", str(c3_trace), "--to", fmt, "--out", str(source))[0] == 0
+    drawn = subprocess.run(["dot", "-Tsvg", str(source)], capture_output=True, text=True, check=True)
+    svg = drawn.stdout
     assert "<svg" in svg and "no_leak_to_child" in svg and "pipe_read()" in svg
+    assert drawn.stderr == ""  # no warning of a layout gone wrong
 
 
 def _two_traces(c3_trace: Path, tmp_path: Path) -> Path:

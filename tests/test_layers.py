@@ -24,7 +24,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # the engine's bounded model checker and the world's symbolic references build on
     "modelcheck.engine.symbolic": ("z3",),
     # dask, distributed and the cloudpickle they bring: a search on a cluster, imported only when one is asked for
-    "modelcheck.engine": ("numpy", "z3", "tqdm", "dask", "distributed", "cloudpickle"),
+    # networkx: the whole reachable state graph of a small model (--graph)
+    "modelcheck.engine": ("numpy", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
     "modelcheck.cow": ("numpy", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     "modelcheck.spec": (),
     "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies"),
@@ -33,8 +34,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.nightly": ("modelcheck.spec", "modelcheck.runner", "modelcheck.engine", "distributed"),
     # jsonschema: the faces read trace files, which are validated against the schemas they publish
     # modelcheck.nightly: the nightly command climbs the ladders it plans, and writes what the climbs found
+    # networkx: the whole-graph exports read a recorded state graph (the trace's path on it)
     "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec", "jsonschema",
-                         "modelcheck.nightly"),
+                         "modelcheck.nightly", "networkx"),
     "modelcheck": ("modelcheck.spec", "modelcheck.faces.cli"),  # the package itself and __main__
 }
 # faces see the engine only through its public names (``modelcheck.engine``, not its modules), except these

@@ -155,6 +155,9 @@ class CowModel:
     def state_to_json(self, s: tuple) -> dict[str, Any]:
         return self.words.state_to_json(s)
 
+    def state_summary(self, s: tuple) -> str:
+        return self.words.state_summary(s)
+
     def value_words(self, code: int) -> str:
         return self.tags.words(code)
 

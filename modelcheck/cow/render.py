@@ -165,6 +165,40 @@ class Renderer:
             text += " locked"
         return text
 
+    def state_summary(self, s: tuple) -> str:
+        """One short line: per process its PTEs (page, w/r; s for a swap entry) and pipe, then per live page
+        its value and counters, the holders and the scenario's program counters ("parent a0=p0w pipe=p0 |
+        child1 a0=p0r | p0 (0,1) m1 r2")."""
+        L = self.layout
+
+        def pte(code: int) -> str:
+            if not code:
+                return "-"
+            if code & PTE_SWAP:
+                return f"s{pte_page(code)}"
+            return f"p{pte_page(code)}" + ("w" if code & PTE_WRITE else "r")
+
+        def slot(code: int) -> str:
+            return "-" if code == 0 else f"p{code - 1}"
+
+        parts = []
+        for p in range(s[0] + 1):
+            text = process_name(p) + "".join(f" a{a}={pte(s[L.pte_index(p, a)])}" for a in range(L.addresses))
+            if L.pipe_base != L.value_base:
+                text += f" pipe={slot(s[L.pipe_base + p])}"
+            parts.append(text)
+        for g in range(L.pages):
+            if page_live(self.machine, s, g):
+                c = info(self.machine, s, g)
+                values = ",".join("({},{})".format(*self.machine.tags.decode(s[L.value_index(g, cell)]))
+                                  for cell in range(L.features.cells))
+                parts.append(f"p{g} {values} m{c.mapcount} r{c.refcount}")
+        if self.machine.holders:
+            parts.append(" ".join(f"{h.name}={slot(s[L.holder_base + n])}" for n, h in enumerate(self.machine.holders)))
+        if self.machine.scenario is not None:
+            parts.append("pc " + " ".join(f"{t.name}={s[L.pc_base + n]}" for n, t in enumerate(self.machine.threads)))
+        return " | ".join(parts)
+
     def state_to_json(self, s: tuple) -> dict[str, Any]:
         L = self.layout
         f = L.features

@@ -10,9 +10,11 @@ from modelcheck.engine.checkpoint import CheckpointError, Checkpoints
 from modelcheck.engine.cluster import cluster_client
 from modelcheck.engine.errors import (ClusterUnavailable, Declined, EnginesDisagree, NotSearchable, StopReason, Stopped,
                                       WorkerFailed)
+from modelcheck.engine.graph import GRAPH_LIMIT, GraphTooBig, graph_record, state_graph
 from modelcheck.engine.memory import SAFE_FRACTION, default_limit, parse_size
 from modelcheck.engine.model import (Batched, BatchForm, Choice, Counted, Covered, Decisive, Footprinted, Invariant,
-                                     Model, Parametric, StepKeyed, Symmetric, TransitionCheck, TransitionCount)
+                                     Model, Parametric, StepKeyed, Summarized, Symmetric, TransitionCheck,
+                                     TransitionCount)
 from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.replay import ReplayOutcome, replay
 from modelcheck.engine.result import Decision, Result, Stats, Step, Trace, Verdict, Violation
@@ -27,4 +29,5 @@ __all__ = [
     "SearchOptions", "check", "STRATEGIES", "Strategy", "STORES", "ReplayOutcome", "replay",
     "Checkpoints", "CheckpointError", "Declined", "EnginesDisagree", "NotSearchable", "Stopped", "WorkerFailed",
     "SAFE_FRACTION", "default_limit", "parse_size", "cluster_client", "ClusterUnavailable",
+    "Summarized", "GRAPH_LIMIT", "GraphTooBig", "graph_record", "state_graph",
 ]

@@ -195,6 +195,13 @@ class Covered(Protocol):
 
 
 @runtime_checkable
+class Summarized(Protocol):
+    """A state in one short line (a node of a drawn state graph), where ``state_to_json`` is too long."""
+
+    def state_summary(self, state: State) -> str: ...
+
+
+@runtime_checkable
 class Counted(Protocol):
     """The model's own figures of a run (a solver's calls, say), read when the run ends. A figure that is a
     clock reading has a name ending in "seconds" (a report without timing leaves it out)."""

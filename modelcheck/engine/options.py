@@ -51,6 +51,7 @@ class SearchOptions:
     resume: str | None = None      # a checkpoint to continue the search from (docs/checkpoints.md)
     dask_workers: int | None = None  # shards on a Dask cluster started on this machine, one per worker process
     scheduler: str | None = None     # the address of a running Dask cluster's scheduler, one shard per worker
+    minimize: bool = False  # shrink each counterexample to a shortest one (strategies that find them first: no-op)
 
     @property
     def on_cluster(self) -> bool:

@@ -82,6 +82,20 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Minimization:
+    """How a trace was minimized (``--minimize``): its length as found, and whether it is now a shortest
+    one (``shortest``: no violation of its property has fewer steps; with ``actors``, none among the actions
+    of those actors only, the bounded search over all of them having run out of room)."""
+
+    original: int
+    shortest: bool
+    actors: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.original, "shortest": self.shortest, "actors": list(self.actors)}
+
+
+@dataclass(frozen=True)
 class Trace:
     """A path from an initial state to a violation of ``property``."""
 
@@ -102,6 +116,7 @@ class Trace:
         """The deciding choice nearest the violation (the last one before it), if any."""
         deciding = self.deciding
         return deciding[-1] if deciding else None
+    minimized: Minimization | None = None  # set when --minimize shrank (or tried to shrink) it
 
     def __len__(self) -> int:
         return len(self.steps)

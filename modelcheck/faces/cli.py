@@ -4,12 +4,12 @@
                               [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
                               [--dask-workers N | --scheduler ADDRESS]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
-                              [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
+                              [--minimize] [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]
                               [--checkpoint FILE [--checkpoint-every 60s]] [--resume FILE]
-                              [--json] [--trace-out FILE] [--export md|mermaid|dot --out FILE]
+                              [--json] [--trace-out FILE] [--graph] [--export FORMAT --out FILE]
                               [--quiet] [--no-timing]
     python -m modelcheck replay FILE [--spec SPEC | --trust-spec]
-    python -m modelcheck export FILE --to md|mermaid|dot [--trace N] [--out FILE]
+    python -m modelcheck export FILE --to md|mermaid|dot|dot-graph|mermaid-graph [--trace N] [--out FILE]
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
     python -m modelcheck nightly [SPEC ...] [--budget 30m] [--out results/nightly] [--baseline FILE]
@@ -34,8 +34,8 @@ import textwrap
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Sequence, TextIO
 
-from modelcheck.engine import (SAFE_FRACTION, STORES, STRATEGIES, ClusterUnavailable, EnginesDisagree, SearchOptions,
-                               Verdict, WorkerFailed, default_limit, parse_size)
+from modelcheck.engine import (GRAPH_LIMIT, SAFE_FRACTION, STORES, STRATEGIES, ClusterUnavailable, EnginesDisagree,
+                               SearchOptions, Verdict, WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, exports, text
 from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
@@ -109,6 +109,10 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="bmc: look for counterexamples of at most K steps; --simulate: the longest walk")
     for name, help_text in sorted({setting for s in STRATEGIES.values() for setting in s.settings}):
         p.add_argument(f"--{name}", type=int, metavar="N", dest=f"setting_{name}", help=help_text)
+    p.add_argument("--minimize", action="store_true",
+                   help="shrink each counterexample a search without a shortest-first guarantee found (--dfs, "
+                        "--dpor, --simulate) to a shortest one that replays (delta debugging, then a breadth-first "
+                        "search bounded to its length); breadth-first counterexamples are shortest already")
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")
     p.add_argument("--max-states", type=int, metavar="N", help="end the run as incomplete after N states")
@@ -131,6 +135,9 @@ def _check_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", choices=list(exports.FORMATS), metavar="FORMAT",
                    help="write the counterexamples to --out as " + _format_words() + " (docs/exports.md)")
     p.add_argument("--out", metavar="FILE", help="where --export writes")
+    p.add_argument("--graph", action="store_true",
+                   help="record in each trace the whole reachable state graph, for the dot-graph and mermaid-graph "
+                        f"exports (worlds of at most {GRAPH_LIMIT} states; not with --engine bmc)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--full", action="store_true",
                    help="with each counterexample, the whole state after every step and a table of which "
@@ -167,11 +174,13 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
             if args.strategy != "bfs":
                 raise ValueError(f"--engine bmc is a search of its own: it does not combine with --{args.strategy}")
             args.strategy = "bmc"
+            if args.graph:
+                raise ValueError("--graph draws the explicit state graph: not with --engine bmc")
         options = SearchOptions(strategy=args.strategy, stop_at_first=not args.no_stop, depth=args.depth,
                                 max_states=args.max_states, time_limit=args.time_limit, reduce=args.reduce,
                                 store=args.store, workers=args.workers, checkpoint=args.checkpoint,
                                 dask_workers=args.dask_workers, scheduler=args.scheduler,
-                                checkpoint_every=args.checkpoint_every, resume=args.resume,
+                                checkpoint_every=args.checkpoint_every, resume=args.resume, minimize=args.minimize,
                                 max_memory=args.max_memory if args.max_memory is not None else default_limit(),
                                 settings=tuple((name[len("setting_"):], value) for name, value in vars(args).items()
                                                if name.startswith("setting_") and value is not None))
@@ -187,7 +196,7 @@ def _check(argv: Sequence[str], interrupts: Interrupts | None = None) -> int:
     loaded = prepare(loaded, options, ["symbolic"] if args.symbolic_refs else [])
     policies = loaded.policies(args.policy)
     runs: list[PolicyRun] = list(run_spec(loaded, policies, options, lambda: progress_for(args.quiet),
-                                          lambda: interrupts.requested))
+                                          lambda: interrupts.requested, graph=args.graph))
     if args.json:
         json.dump(export.result_document(loaded, runs, options.stop_at_first, args.timing), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from modelcheck import __version__
-from modelcheck.engine import Trace
+from modelcheck.engine import Trace, graph_record
 from modelcheck.faces.text import is_timing
 from modelcheck.runner import PolicyRun, policy_catalogue
 from modelcheck.spec import LoadedSpec
@@ -43,6 +43,9 @@ def decisions_json(trace: Trace) -> list[dict[str, Any]]:
 def verdict_row(runs: Sequence[PolicyRun]) -> list[dict[str, Any]]:
     """The spec's verdict under each policy of the run: its row of the matrix."""
     return [{"policy": run.policy, "verdict": run.result.verdict.value, "expected": run.expected} for run in runs]
+def minimized_json(trace: Trace) -> dict[str, Any] | None:
+    """How --minimize shrank the trace (its length as found, whether it is now a shortest one), or None."""
+    return None if trace.minimized is None else trace.minimized.to_json()
 
 
 def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
@@ -76,12 +79,14 @@ def run_json(run: PolicyRun, timing: bool = True) -> dict[str, Any]:
         "counts": dict(r.counts),
         "incomplete_reason": r.incomplete_reason,
         "violations": [{"property": v.property, "count": v.count, "explanation": v.trace.explanation,
-                        "length": len(v.trace), "decisions": decisions_json(v.trace)} for v in r.violations],
+                        "length": len(v.trace), "decisions": decisions_json(v.trace),
+                        "minimized": minimized_json(v.trace)} for v in r.violations],
         "violation": None if trace is None else {"property": trace.property,
                                                  "explanation": trace.explanation,
                                                  "culprit": None if trace.culprit is None else trace.culprit.to_json(),
                                                  "decisions": decisions_json(trace)},
         "counterexample_length": None if trace is None else len(trace),
+        "counterexample_minimized": None if trace is None else minimized_json(trace),
         "counterexample": None if trace is None else trace_json(trace),
     }
 
@@ -134,6 +139,10 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
                 "decisions": decisions_json(trace),
                 "verdicts": verdict_row(runs),
             })
+            if trace.minimized is not None:
+                traces[-1]["minimized"] = trace.minimized.to_json()
+            if run.graph is not None:
+                traces[-1]["graph"] = graph_record(run.graph, trace)
     return {"schema": TRACE_SCHEMA, "modelcheck": __version__, "traces": traces}
 
 

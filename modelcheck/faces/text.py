@@ -122,8 +122,13 @@ def counterexamples(runs: Sequence[PolicyRun], full: bool = False) -> str:
             shortest = {"bfs": "shortest counterexample", "bmc": "shortest counterexample (bounded model checking)",
                         "dpor": "counterexample (depth-first, DPOR)", "simulate": "counterexample (a random walk)"}.get(
                 r.strategy, "counterexample (depth-first)")
+            length = f"{len(trace)} steps"
+            if trace.minimized is not None:
+                found_by = {"dpor": "DPOR", "simulate": "a random walk"}.get(r.strategy, "depth-first search")
+                shortest = "shortest counterexample" if trace.minimized.shortest else "counterexample"
+                length += f" (minimized from {trace.minimized.original} found by {found_by})"
             count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""
-            parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {len(trace)} steps{count}\n"
+            parts.append(f"{run.policy}: {trace.property} violated, {shortest} of {length}{count}\n"
                          + trace_text(trace, full=full))
     return "\n\n".join(parts)
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Iterator
 
 from modelcheck.engine.checkpoint import Checkpoints
 from modelcheck.engine.errors import Declined, NotSearchable, StopReason, Stopped
+from modelcheck.engine.minimize import minimize_violations
 from modelcheck.engine.model import Model
 from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.progress import Progress
@@ -45,6 +46,8 @@ class Strategy(ABC):
     settings: ClassVar[tuple[tuple[str, str], ...]] = ()  # (name, help) of its own whole-number settings
     checkpoints: ClassVar[bool] = False  # it can save itself to a checkpoint and resume from one
     clusters: ClassVar[bool] = False     # it can run on a Dask cluster (``SearchOptions.on_cluster``)
+    shortest: ClassVar[bool] = False     # its first counterexample of a property is a shortest one
+                                         # (``--minimize`` leaves its traces alone)
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -134,6 +137,11 @@ def _execute(strategy: Strategy, run: Run, title: str) -> Result:
         run.stop, run.stop_detail = StopReason.OUT_OF_MEMORY, str(refused)
     finally:
         run.progress.close()
+    if run.options.minimize and run.violations and run.stop is not StopReason.INTERRUPTED:
+        if type(strategy).shortest:
+            run.note(f"--minimize: {strategy.summary} search finds shortest counterexamples already")
+        else:
+            minimize_violations(run)
     return run.result()
 
 

@@ -58,6 +58,7 @@ class BoundedModelChecking(Strategy):
     name = "bmc"
     summary = "bounded model checking"
     prefers_world = "parameters"  # unknown counts as parameters of the run, which z3 chooses
+    shortest = True  # frame by frame: the first frame with a violation is its least depth
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:

@@ -75,6 +75,7 @@ class BreadthFirst(Strategy):
     flag_help = "breadth-first search: shortest counterexamples (default)"
     checkpoints = True
     clusters = True
+    shortest = True  # levels in order of depth: the first violation of a property is found at its least depth
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
