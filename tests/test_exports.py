@@ -1,4 +1,4 @@
-"""Exports of a counterexample: C3's mapcount trace as Markdown, Mermaid and DOT pinned byte for byte, the
+"""Exports of a counterexample: C3's mapcount trace as Markdown, Mermaid, DOT and a spec file pinned byte for byte, the
 same from a check run as from its trace file, and the one-line refusals."""
 
 import json
@@ -39,7 +39,7 @@ def c3_trace(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot"])
+@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot", "spec"])
 def test_the_c3_mapcount_counterexample_exports_as_pinned(capsys, c3_trace, fmt):
     capsys.readouterr()
     code, out, err = cli(capsys, "export", str(c3_trace), "--to", fmt)
