@@ -281,6 +281,32 @@ def replay_record(record: dict[str, Any], spec_path: Path) -> tuple[LoadedSpec, 
     return loaded, outcome
 
 
+class NotReproducible(Exception):
+    """A trace no scenario spec re-runs (its world's reason, in one line)."""
+
+
+def scenario_spec(record: dict[str, Any]) -> str:
+    """Trace ``record`` as a spec file of a scripted scenario that re-runs it (``cow.reproduce``): the
+    programs, events and schedule read from the trace's steps, checked here to replay the trace and violate
+    its property under its policy before the text is handed out."""
+    from modelcheck.cow.reproduce import ReproduceError, reproduce
+
+    try:
+        reproduction = reproduce(record)
+        world = reproduction.world()
+    except (ReproduceError, ValueError) as err:
+        raise NotReproducible(" ".join(str(err).split())) from None
+    if record["policy"] not in world.policy_names():
+        raise NotReproducible(f"the trace names unknown policy {record['policy']!r}")
+    if record["property"] not in world.invariant_names():
+        raise NotReproducible(f"the trace names unknown property {record['property']!r}")
+    model: Any = world.model(record["policy"], (record["property"],))  # an engine.Model, as every world's
+    outcome = replay(model, record["property"], reproduction.labels)
+    if not outcome.ok:
+        raise NotReproducible(f"the scenario read from the trace does not re-run it: {outcome.reason}")
+    return reproduction.source()
+
+
 def policy_catalogue() -> list[PolicyEntry]:
     """Every known policy as plain data, oldest first: name, release, commits, rule, and its base and
     pieces in order (commit id or proposal, release, what it changes, the decisions it overrides)."""

@@ -1,6 +1,6 @@
-"""Exports of a counterexample: C3's mapcount trace as Markdown, Mermaid and DOT, and its whole state graph
-(recorded with --graph) as DOT and Mermaid, pinned byte for byte, the same from a check run as from its trace
-file, and the one-line refusals."""
+"""Exports of a counterexample: C3's mapcount trace as Markdown, Mermaid, DOT, HTML and a spec file, and its whole
+state graph (recorded with --graph) as DOT and Mermaid, pinned byte for byte, the same from a check run as from its
+trace file, and the one-line refusals."""
 
 import json
 import os
@@ -41,7 +41,7 @@ def c3_trace(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot", "html", "dot-graph", "mermaid-graph"])
+@pytest.mark.parametrize("fmt", ["md", "mermaid", "dot", "html", "spec", "dot-graph", "mermaid-graph"])
 def test_the_c3_mapcount_counterexample_exports_as_pinned(capsys, c3_trace, fmt):
     capsys.readouterr()
     code, out, err = cli(capsys, "export", str(c3_trace), "--to", fmt)

@@ -6,7 +6,8 @@ class is the transition core (``CowModel``) plus exactly the capabilities its
 world offers (``model_class``, one class per combination), each a mixin that
 hands one protocol's methods to the adapter the core holds:
 
-* ``Symmetric``: page slots are interchangeable (every world; ``symmetry``);
+* ``Symmetric``: page slots are interchangeable (every world but one whose schedule names kernel
+  events on pages; ``symmetry``);
 * ``Covered``: coverage items (every world; ``coverage``);
 * ``Batched``: the numpy batch form, where it makes exactly the world's
   transitions (``batch_scope``);
@@ -138,7 +139,10 @@ MIXINS: dict[type, type] = {Symmetric: OffersSymmetry, Covered: OffersCoverage, 
 
 def offers(machine: Machine, policy: Policy, invariant_names: tuple[str, ...]) -> frozenset[type]:
     """The capability protocols a model of ``machine`` under ``policy`` offers (Footprinted with StepKeyed)."""
-    found = {Symmetric, Covered}
+    found: set[type] = {Covered}
+    scenario = machine.scenario
+    if scenario is None or all(kind == "thread" for kind, _ in scenario.schedule):  # else pages have names
+        found.add(Symmetric)
     if batch_applies(machine, policy, property_names(invariant_names)):
         found.add(Batched)
     if not machine.symbolic:

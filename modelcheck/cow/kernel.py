@@ -111,7 +111,8 @@ class Machine:
             write_protect=Ghost.WRITE_PROTECT in ghost_needed(invariant_names),
             extra_pages=_extra_pages(scenario),
             cells=scenario.cells if scenario else 1,
-            held=len(world.held_unknown))
+            held=len(world.held_unknown),
+            schedule=bool(scenario and scenario.schedule))
         layout = Layout(P, M, features)
         writers: list[tuple[int, str]] | None = None
         write_op: dict[tuple[int, int], int] = {}

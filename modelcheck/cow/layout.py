@@ -19,6 +19,7 @@ world (the reference world) stores exactly what reference-world.md counts:
     tlb[t*M + a]                each thread's (CPU's) cached translation, possibly stale
     step[t]                     how far a thread is into an operation the kernel splits
     fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
+    scheduled                   how many steps of the scenario's schedule have been taken, when it has one
 
 Mapcount and refcount are never stored: they follow from the rest.
 
@@ -97,6 +98,7 @@ class Features:
     tlb: bool = False     # per-thread TLB entries, deferred flushes, a copy fault in two steps
     held: int = 0         # unknown holders: per holder its page + 1, and the least and most (+1, 0: any)
     #                       number of references it may hold (symbolic.py)
+    schedule: bool = False  # the scenario pins the order of its first steps (scenario.py)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Layout:
     step_base: int = field(init=False)
     fault_base: int = field(init=False)
     held_base: int = field(init=False)
+    scheduled_index: int = field(init=False)  # -1 without a schedule
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -141,13 +144,15 @@ class Layout:
                              ("tlb_base", f.threads * M if f.tlb else 0),
                              ("step_base", f.threads if f.tlb else 0),
                              ("fault_base", f.threads if f.tlb else 0),
-                             ("held_base", 3 * f.held)):
+                             ("held_base", 3 * f.held), ("scheduled_index", 1 if f.schedule else 0)):
             offsets[name] = at
             at += length
         object.__setattr__(self, "pages", pages)
         object.__setattr__(self, "pte_base", 1)
         for name, value in offsets.items():
             object.__setattr__(self, name, value)
+        if not f.schedule:
+            object.__setattr__(self, "scheduled_index", -1)
         object.__setattr__(self, "size", at)
 
     @property

@@ -83,6 +83,11 @@ class CowModel:
               *self._operation(op, t.proc, ti, pc), OPERATIONS[op.kind].writes, self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(k.threads)]
+        # a schedule: per key, the positions of the schedule at which another key's step comes
+        schedule = self.scenario.schedule if self.scenario is not None else ()
+        self._schedule = schedule
+        self._scheduled_slot = L.scheduled_index
+        self._elsewhere = {key: tuple(n for n, at in enumerate(schedule) if at != key) for key in set(schedule)}
         self.words = Renderer(k, policy.name)
         self._properties: tuple[Property, ...] = _invariants.build_all(self.invariant_names, k, self.words)
         self._initial = self._initial_state()
@@ -192,6 +197,9 @@ class CowModel:
         branch = run(self.kernel, t, *args)
         if branch is None:
             return
+        scheduled = self._scheduled_slot
+        if scheduled >= 0 and t[scheduled] < len(self._schedule):
+            t[scheduled] += 1
         if pc_index >= 0 and branch.rpartition("+")[2] not in PARTIAL:
             t[pc_index] += 1
             if finish is not None:
@@ -251,10 +259,20 @@ class CowModel:
         nforks = s[0]
         if proc > nforks or (L.features.mm and s[L.mm_base + proc] & MM_EXITED):
             return
+        if self._schedule and not self._scheduled(s, ("thread", thread.name)):
+            return
         base, run, args, writes, finish = self._script_steps[ti][pc]
         if writes:  # the last argument is the write's number: its value tag depends on nforks now
             args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
         self._try(s, out, base, run, *args, pc_index=pc_index, finish=finish)
+
+    def _scheduled(self, s: Any, key: Key) -> bool:
+        """Whether the scenario's schedule lets ``key`` take the next step: it is done, or names ``key`` next.
+        (Compared position by position, so that the same code runs on a state whose slots are terms.)"""
+        taken = s[self.layout.scheduled_index]
+        if taken.__class__ is int:
+            return taken >= len(self._schedule) or self._schedule[taken] == key
+        return not any(taken == n for n in self._elsewhere.get(key, range(len(self._schedule))))
 
     def _holder_number(self, op: Op) -> int:
         if not op.holder:
@@ -296,6 +314,8 @@ class CowModel:
         L = self.layout
         vb, C, fb = L.value_base, L.features.cells, L.flags_base
         base, run = self._kernel_base[kind, g], KERNEL_EVENT_RUNS[kind]
+        if self._schedule and not self._scheduled(s, (kind, g)):
+            return
         if kind == "spec_get":  # on a live page, while fewer than S speculative references exist
             if sum(s[L.spec_base:L.spec_base + L.pages]) < L.speculative and s[vb + g * C]:
                 self._try(s, out, base, run, g, +1)

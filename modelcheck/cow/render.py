@@ -245,6 +245,8 @@ class Renderer:
                                 for n, h in enumerate(self.machine.holders)}
         if self.machine.scenario is not None:
             state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.machine.threads)}
+        if f.schedule:
+            state["scheduled"] = s[L.scheduled_index]
         if f.held:  # what the steps have learnt of the references held outside the scenario
             state["held_outside"] = {f"h{k}": None if not s[i] else {
                 "page": s[i] - 1, "least": s[i + 1], "most": s[i + 2] - 1 if s[i + 2] else None}

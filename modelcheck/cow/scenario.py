@@ -22,6 +22,14 @@ Kernel events: ``spec`` (speculative references, bounded by the world's S),
 ``swap`` (reclaim: a page enters the swap cache, later its PTEs become swap
 PTEs; a later access swaps it back in) and ``lock`` (another kernel path holds a
 page's lock for a while; one page at a time).
+
+A ``schedule`` (optional) pins the order of the first steps: a list of thread
+names and kernel events, written as a trace labels them (``kernel
+spec_get(page 0)``); step n of every execution is the schedule's entry n (a
+thread's next step, or that event on that page), and once the schedule is done
+every interleaving follows. An entry whose step is not enabled when its turn
+comes ends the execution there. An exported counterexample (``reproduce``)
+uses it to re-run its trace's very interleaving.
 """
 
 from __future__ import annotations
@@ -33,10 +41,15 @@ from typing import Mapping, Sequence
 from modelcheck.cow.operations import OPERATIONS, Form
 
 EVENTS = ("spec", "lru", "swap", "lock")
+# the kernel's steps, by the event that allows them (a trace labels one "kernel spec_get(page 0)")
+EVENT_OF = {"spec_get": "spec", "spec_put": "spec", "lru_drain": "lru", "swap_add": "swap", "swap_unmap": "swap",
+            "lock_page": "lock", "unlock_page": "lock"}
+ScheduleKey = tuple[str, str] | tuple[str, int]  # ("thread", name), or (kernel event, page)
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
 _ADDR = re.compile(r"^a(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?$")
 _HOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KERNEL_STEP = re.compile(r"^kernel ([a-z_]+)\(page (0|[1-9][0-9]*)\)$")
 
 
 class ScenarioError(ValueError):
@@ -122,10 +135,11 @@ class Scenario:
     addresses: int
     cells: int = 1
     tlb: bool = False
+    schedule: tuple[ScheduleKey, ...] = ()  # the first steps, in order (see the module's docstring)
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
-              addresses: int | None = None, tlb: bool = False) -> "Scenario":
+              addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = ()) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -209,7 +223,34 @@ class Scenario:
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
-                   processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb))
+                   processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
+                   schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)))
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
+
+
+def _schedule_keys(schedule: Sequence[str], threads: set[str], events: frozenset[str]) -> tuple[ScheduleKey, ...]:
+    """The schedule's entries as the steps they name: a thread's next step, or a kernel event on a page."""
+    if isinstance(schedule, str) or not isinstance(schedule, (list, tuple)):
+        raise ScenarioError(f"the schedule must be a list of thread names and kernel events, not a "
+                            f"{type(schedule).__name__}" + (f" (write [{schedule!r}])" if isinstance(schedule, str) else ""))
+    keys: list[ScheduleKey] = []
+    for n, entry in enumerate(schedule, 1):
+        where = f"schedule entry {n}"
+        if not isinstance(entry, str):
+            raise ScenarioError(f"{where}: {entry!r} is not a thread name or a kernel event")
+        if entry in threads:
+            keys.append(("thread", entry))
+            continue
+        m = _KERNEL_STEP.match(entry)
+        if m is None:
+            raise ScenarioError(f"{where}: {entry!r} is neither a thread of the scenario ({', '.join(sorted(threads))}) "
+                                "nor a kernel event written as 'kernel spec_get(page 0)'")
+        kind, page = m.group(1), int(m.group(2))
+        if kind not in EVENT_OF:
+            raise ScenarioError(f"{where}: unknown kernel event {kind!r} (known: {', '.join(EVENT_OF)})")
+        if EVENT_OF[kind] not in events:
+            raise ScenarioError(f"{where}: {kind} needs the {EVENT_OF[kind]!r} event in the scenario's events")
+        keys.append((kind, page))
+    return tuple(keys)

@@ -7,7 +7,8 @@ it to one policy and yields the transition system the engine searches.
   reference-world.md, every action of it enabled (``actions`` narrows them);
 * ``CowWorld.scripted({"parent": [...], "child1": [...]}, events=[...])``: a
   scenario, a program per thread (see ``scenario``) with kernel events
-  interleaving; the explorer tries every interleaving.
+  interleaving; the explorer tries every interleaving (or, with
+  ``schedule=[...]``, those that start in the order given).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.policies import Policy, get_policy, policy_names
 from modelcheck.cow.operations import OPEN_ACTIONS
-from modelcheck.cow.scenario import Scenario
+from modelcheck.cow.scenario import EVENT_OF, Scenario
 
 if TYPE_CHECKING:
     from modelcheck.cow.model import CowModel
@@ -103,22 +104,36 @@ class CowWorld:
 
     @classmethod
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
-                 speculative: int = 0, addresses: int | None = None, tlb: bool = False) -> "CowWorld":
-        """A scenario: one program per thread, and the kernel events allowed to interleave."""
+                 speculative: int = 0, addresses: int | None = None, tlb: bool = False,
+                 schedule: Sequence[str] = ()) -> "CowWorld":
+        """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
+        (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
+        steps (``scenario``)."""
         try:
-            scenario = Scenario.build(programs, events, addresses, tlb)
+            scenario = Scenario.build(programs, events, addresses, tlb, schedule)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
             speculative = 1
-        return cls(processes=scenario.processes, addresses=scenario.addresses, speculative=speculative,
-                   scenario=scenario)
+        world = cls(processes=scenario.processes, addresses=scenario.addresses, speculative=speculative,
+                    scenario=scenario)
+        named = [page for _, page in scenario.schedule if isinstance(page, int)]  # kernel events, by page
+        if named:
+            from modelcheck.cow.kernel import Machine
+
+            pages = Machine.build(world, (), uses_exclusive=False).layout.pages
+            if max(named) >= pages:
+                raise WorldError(f"scenario: the schedule names page {max(named)}, and the world has pages "
+                                 f"0..{pages - 1}")
+        return world
 
     def with_symbolic_refs(self) -> "CowWorld":
-        """This world with its speculative references unknown in number instead of enumerated (S goes)."""
+        """This world with its speculative references unknown in number instead of enumerated (S goes, and
+        with it the speculative steps of a schedule: the unknown references are there at every step)."""
         scenario = self.scenario
         if scenario is not None:
-            scenario = replace(scenario, events=scenario.events - {"spec"})
+            scenario = replace(scenario, events=scenario.events - {"spec"},
+                               schedule=tuple(key for key in scenario.schedule if EVENT_OF.get(key[0]) != "spec"))
         return replace(self, speculative=0, symbolic_refs=True, scenario=scenario,
                        actions=self.actions - {"spec_get", "spec_put"})
 
@@ -155,6 +170,7 @@ class CowWorld:
             events = f", events {', '.join(sorted(s.events))}" if s.events else ""
             spec = f" S={self.speculative}" if "spec" in s.events else ""
             tlb = ", TLBs" if s.tlb else ""
+            tlb += f", a schedule of {len(s.schedule)} steps" if s.schedule else ""
             unknown = ", any number of unknown references per page and step (symbolic)" if self.symbolic_refs else ""
             if self.held_unknown:
                 unknown += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)

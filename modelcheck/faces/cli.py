@@ -9,7 +9,7 @@
                               [--json] [--trace-out FILE] [--graph] [--export FORMAT --out FILE]
                               [--quiet] [--no-timing]
     python -m modelcheck replay FILE [--spec SPEC | --trust-spec]
-    python -m modelcheck export FILE --to md|mermaid|dot|dot-graph|mermaid-graph [--trace N] [--out FILE]
+    python -m modelcheck export FILE --to FORMAT [--trace N] [--out FILE]
     python -m modelcheck policies [--markdown]
     python -m modelcheck matrix [SPEC ...]
     python -m modelcheck nightly [SPEC ...] [--budget 30m] [--out results/nightly] [--baseline FILE]
