@@ -326,3 +326,27 @@ def run_matrix(paths: Sequence[str], options: SearchOptions, quiet: bool = False
             break
     rows.sort(key=lambda row: natural_order(row.loaded.spec.id))
     return rows
+
+
+# -- reproducers: a counterexample as a program for the running kernel -------------------------------------------
+
+class NotReproducible(Exception):
+    """A trace record that cannot become a program (no concrete schedule of named operations): one line."""
+
+
+def c_reproducer(record: dict[str, Any], invert: bool = False) -> str:
+    """The C program that performs the trace's system calls in its order on the running kernel and checks its
+    property there (``modelcheck.cow.reproducer``); ``invert``: the negative control, every judgement turned."""
+    from modelcheck.cow.reproducer import Unreproducible, c_program
+
+    try:
+        return c_program(record, invert=invert)
+    except Unreproducible as why:
+        raise NotReproducible(str(why)) from None
+
+
+def era_policy(kernel_release: str) -> str | None:
+    """The merged policy whose declared releases cover ``kernel_release`` (as ``uname -r`` gives it)."""
+    from modelcheck.cow.reproducer import era_policy as policy_of_release
+
+    return policy_of_release(kernel_release)

@@ -28,7 +28,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.engine": ("numpy", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
     "modelcheck.cow": ("numpy", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     "modelcheck.spec": (),
-    "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies"),
+    # modelcheck.cow.reproducer: a trace as a C program for the running kernel (runner.c_reproducer)
+    "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies", "modelcheck.cow.reproducer"),
     # the nightly plan and budget: runner-side, over specs and the runner; the engine's cluster_client and
     # distributed's as_completed: the cells on a Dask cluster (--workers, --scheduler)
     "modelcheck.nightly": ("modelcheck.spec", "modelcheck.runner", "modelcheck.engine", "distributed"),
