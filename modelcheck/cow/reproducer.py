@@ -467,7 +467,7 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
         needs.append("need_io_uring()")
     if "pageout" in kinds:
         needs.append("need_swap()")
-    if "clear_refs" in kinds or prop == "wrprotect_effective":
+    if "clear_refs" in kinds:  # the model's clear_refs write-protects: without soft-dirty the kernel's does not
         needs.append("need_soft_dirty()")
     if prop in ("pin_coherent", "no_spurious_copy"):
         needs.append("need_frames()")

@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,8 @@ static int own_pipe[2] = { -1, -1 };
 static pid_t children[16];
 static int nchildren;
 static int current_proc;
+static volatile sig_atomic_t current_step;
+static sigjmp_buf to_report;      /* where the parent goes when one of its steps faults */
 
 HELPER void stop(int step, const char *what)
 {
@@ -84,7 +88,21 @@ HELPER void stop(int step, const char *what)
 
 HELPER void say_step(int step, const char *label)
 {
+	current_step = step;
 	dprintf(1, "# step %d: %s\n", step, label);
+}
+
+/* a step that faults (a store the kernel refused) ends the run as unsupported, not as a verdict */
+HELPER void on_fault(int signal)
+{
+	static const char why[] = "a step was killed by SIGSEGV or SIGBUS (the kernel refused the access)";
+
+	if (__sync_bool_compare_and_swap(&board->stopped, 0, 1))
+		memcpy(board->why, why, sizeof(why));
+	(void)signal;
+	if (current_proc == 0)
+		siglongjmp(to_report, 1);
+	_exit(1);
 }
 
 HELPER int wait_turn(int proc, int step)
@@ -117,6 +135,8 @@ HELPER int setup(int nproc)
 	int p;
 
 	page_size = sysconf(_SC_PAGESIZE);
+	signal(SIGSEGV, on_fault);
+	signal(SIGBUS, on_fault);
 	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (board == MAP_FAILED) {
 		printf("Bail out! cannot map the result board: %s\n", strerror(errno));
@@ -736,6 +756,7 @@ int main(void)
 		return report();
 	if (!need_frames())
 		return report();
-	proc0();
+	if (!sigsetjmp(to_report, 1))
+		proc0();
 	return report();
 }
