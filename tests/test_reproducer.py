@@ -304,7 +304,8 @@ def test_every_counterexample_on_the_live_kernel(spec_file, policy, tmp_path):
         pytest.skip(f"{spec_file} under {policy}'s schedule: {detail}")
 
 
-WHOLE_RUNS = [(spec_file, prop) for spec_file in SPEC_FILES for prop in load_spec(ROOT / "specs" / spec_file).invariants]
+WHOLE_RUNS = [(spec_file, prop) for spec_file in SPEC_FILES
+              for prop in load_spec(ROOT / "specs" / spec_file).invariants]
 
 
 @pytest.mark.slow

@@ -35,12 +35,10 @@ under the rule of the running kernel's era.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from modelcheck.cow.operations import OPERATIONS
 from modelcheck.cow.scenario import Op, ScenarioError, parse_op
 
 __all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
@@ -152,7 +150,8 @@ OBSERVABLE: dict[str, str] = {
     "no_leak_across_fork": "values each process sees through its mapping, its pipe or its device",
     "no_lost_write": "values the owner and its device see, against its last completed write",
     "pin_coherent": "the pinned page's frame number against the owner's mapping (pagemap, root)",
-    "no_spurious_copy": "a write fault's page frame before and after, of a page mapped once (pagemap, kpagecount, root)",
+    "no_spurious_copy": "a write fault's page frame before and after, of a page mapped once (pagemap, kpagecount, "
+                        "root)",
     "wrprotect_effective": "the soft-dirty bit a store after clear_refs leaves (a fault sets it)",
 }
 UNOBSERVABLE: dict[str, str] = {
@@ -177,16 +176,6 @@ class Step:
     proc: int    # 0 the parent, i child i
     op: Op
     label: str
-
-
-@dataclass(frozen=True)
-class Check:
-    """One TAP test: a judgement of the property at a step (its C code sets the board's slot ``slot``)."""
-
-    slot: int
-    step: int
-    code: str
-    title: str
 
 
 @dataclass
@@ -328,7 +317,8 @@ class _Plan:
         values = sorted(set(allowed))
         slot = self._slot(step, what)
         listed = ", ".join(f"{v:#x}ULL" for v in values)
-        return f"{{ static const uint64_t allowed[] = {{ {listed} }}; judge_value({slot}, seen, allowed, {len(values)}); }}"
+        return (f"{{ static const uint64_t allowed[] = {{ {listed} }}; "
+                f"judge_value({slot}, seen, allowed, {len(values)}); }}")
 
     def _observation(self, step: Step, observer: int, addr: int, cell: int) -> list[str]:
         """The checks of the value ``observer`` saw at ``step`` (``seen`` in the C code)."""
@@ -471,8 +461,8 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
         needs.append("need_soft_dirty()")
     if prop in ("pin_coherent", "no_spurious_copy"):
         needs.append("need_frames()")
-    out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}",
-           f"#define NCHECK {len(plan.titles)}", f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
+    out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
+           f"#define NHOLD {max(len(plan.holders), 1)}", f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
            f"static const char scenario[] = {_c_string(scenario)};",
            f"static const char property[] = {_c_string(prop)};",
            "static const char *const check_title[] = {"]
@@ -534,8 +524,6 @@ _PRELUDE = r"""#define _GNU_SOURCE
 #endif
 
 #define HELPER static __attribute__((unused)) /* each program uses some of the helpers */
-#define MAX_CHECKS 256
-#define MAX_HOLDERS 8
 #define STEP_TIMEOUT_MS 10000
 #define INITIAL_VALUE 0x00C0FFEE00000000ULL
 
@@ -555,16 +543,16 @@ struct slot {
 struct board {
 	int stopped; /* a step could not be done or a feature is missing: the run is unsupported */
 	char why[512];
-	struct slot checks[MAX_CHECKS];
+	struct slot checks[NCHECK > 0 ? NCHECK : 1];
 };
 
 static struct board *board;
 static long page_size;
-static char *area[64];           /* address aN: one page of private anonymous memory */
-static int asked[64];            /* a clear_refs write-protected aN and no store has faulted since */
-static int turn[16][2];          /* process p runs its next step when a token arrives on turn[p] */
+static char *area[NADDR];         /* address aN: one page of private anonymous memory */
+static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
+static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
-static pid_t children[16];
+static pid_t children[NPROC];
 static int nchildren;
 static int current_proc;
 static volatile sig_atomic_t current_step;
@@ -765,10 +753,10 @@ struct ring {
 	struct io_uring_cqe *cqes;
 };
 
-static struct ring rings[MAX_HOLDERS];
-static int device_pipe[MAX_HOLDERS][2];
-static char *pinned_at[MAX_HOLDERS];      /* the registered buffer's address */
-static uint64_t pinned_frame[MAX_HOLDERS] __attribute__((unused));
+static struct ring rings[NHOLD];
+static int device_pipe[NHOLD][2];
+static char *pinned_at[NHOLD];      /* the registered buffer's address */
+static uint64_t pinned_frame[NHOLD] __attribute__((unused));
 
 HELPER int ring_open(struct ring *r)
 {

@@ -13,6 +13,7 @@
 #define NPROC 1
 #define NADDR 1
 #define NCHECK 5
+#define NHOLD 1
 #define INVERT 0
 
 #define _GNU_SOURCE
@@ -37,8 +38,6 @@
 #endif
 
 #define HELPER static __attribute__((unused)) /* each program uses some of the helpers */
-#define MAX_CHECKS 256
-#define MAX_HOLDERS 8
 #define STEP_TIMEOUT_MS 10000
 #define INITIAL_VALUE 0x00C0FFEE00000000ULL
 
@@ -58,16 +57,16 @@ struct slot {
 struct board {
 	int stopped; /* a step could not be done or a feature is missing: the run is unsupported */
 	char why[512];
-	struct slot checks[MAX_CHECKS];
+	struct slot checks[NCHECK > 0 ? NCHECK : 1];
 };
 
 static struct board *board;
 static long page_size;
-static char *area[64];           /* address aN: one page of private anonymous memory */
-static int asked[64];            /* a clear_refs write-protected aN and no store has faulted since */
-static int turn[16][2];          /* process p runs its next step when a token arrives on turn[p] */
+static char *area[NADDR];         /* address aN: one page of private anonymous memory */
+static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
+static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
-static pid_t children[16];
+static pid_t children[NPROC];
 static int nchildren;
 static int current_proc;
 static volatile sig_atomic_t current_step;
@@ -268,10 +267,10 @@ struct ring {
 	struct io_uring_cqe *cqes;
 };
 
-static struct ring rings[MAX_HOLDERS];
-static int device_pipe[MAX_HOLDERS][2];
-static char *pinned_at[MAX_HOLDERS];      /* the registered buffer's address */
-static uint64_t pinned_frame[MAX_HOLDERS] __attribute__((unused));
+static struct ring rings[NHOLD];
+static int device_pipe[NHOLD][2];
+static char *pinned_at[NHOLD];      /* the registered buffer's address */
+static uint64_t pinned_frame[NHOLD] __attribute__((unused));
 
 HELPER int ring_open(struct ring *r)
 {
