@@ -282,14 +282,14 @@ def replay_record(record: dict[str, Any], spec_path: Path) -> tuple[LoadedSpec, 
 
 
 class NotReproducible(Exception):
-    """A trace no scenario spec re-runs (its world's reason, in one line)."""
+    """A trace that cannot become a spec file or a program (the world's reason, in one line)."""
 
 
 def scenario_spec(record: dict[str, Any]) -> str:
-    """Trace ``record`` as a spec file of a scripted scenario that re-runs it (``cow.reproduce``): the
+    """Trace ``record`` as a spec file of a scripted scenario that re-runs it (``cow.trace_scenario``): the
     programs, events and schedule read from the trace's steps, checked here to replay the trace and violate
     its property under its policy before the text is handed out."""
-    from modelcheck.cow.reproduce import ReproduceError, reproduce
+    from modelcheck.cow.trace_scenario import ReproduceError, reproduce
 
     try:
         reproduction = reproduce(record)
@@ -352,3 +352,24 @@ def run_matrix(paths: Sequence[str], options: SearchOptions, quiet: bool = False
             break
     rows.sort(key=lambda row: natural_order(row.loaded.spec.id))
     return rows
+
+
+# -- reproducers: a counterexample as a program for the running kernel -------------------------------------------
+
+
+def c_reproducer(record: dict[str, Any], invert: bool = False) -> str:
+    """The C program that performs the trace's system calls in its order on the running kernel and checks its
+    property there (``modelcheck.cow.c_program``); ``invert``: the negative control, every judgement turned."""
+    from modelcheck.cow.c_program import Unreproducible, c_program
+
+    try:
+        return c_program(record, invert=invert)
+    except Unreproducible as why:
+        raise NotReproducible(str(why)) from None
+
+
+def era_policy(kernel_release: str) -> str | None:
+    """The merged policy whose declared releases cover ``kernel_release`` (as ``uname -r`` gives it)."""
+    from modelcheck.cow.c_program import era_policy as policy_of_release
+
+    return policy_of_release(kernel_release)

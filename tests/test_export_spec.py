@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcheck.cow.reproduce import OPEN_TO_SCRIPTED, ReproduceError, reproduce
+from modelcheck.cow.trace_scenario import OPEN_TO_SCRIPTED, ReproduceError, reproduce
 from modelcheck.engine import SearchOptions, Verdict, check
 from modelcheck.faces.cli import main
 

@@ -28,8 +28,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.engine": ("numpy", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
     "modelcheck.cow": ("numpy", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     "modelcheck.spec": (),
-    # cow.reproduce: a trace's steps read back as a scenario (the spec export)
-    "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies", "modelcheck.cow.reproduce"),
+    # cow.trace_scenario: a trace's steps read back as a scenario (the spec export); cow.c_program: a trace
+    # as a C program for the running kernel (the c export)
+    "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies", "modelcheck.cow.trace_scenario",
+                          "modelcheck.cow.c_program"),
     # the nightly plan and budget: runner-side, over specs and the runner; the engine's cluster_client and
     # distributed's as_completed: the cells on a Dask cluster (--workers, --scheduler)
     "modelcheck.nightly": ("modelcheck.spec", "modelcheck.runner", "modelcheck.engine", "distributed"),

@@ -1,0 +1,1173 @@
+"""A counterexample as a C program for Linux: the same system calls in the same order, checked on the running kernel.
+
+``c_program(record)`` turns a trace record (a ``modelcheck.trace/3`` trace, as
+a check writes it) into one standalone C file. Each address of the world is a
+page of private anonymous memory; each process of the trace is a real process
+(the parent forks at the trace's fork steps); the threads of one process run
+their steps on its one thread, in the trace's order (outside TLB worlds the
+model keeps no state per thread). A token passed through one pipe per process
+forces the trace's interleaving: a process runs its next step only when the
+step before it, in the trace, is done.
+
+What each operation is as system calls is the table ``SNIPPETS`` (one C
+snippet per operation kind); what no user program can force (a kernel event,
+a stale TLB entry, a reference held across other steps inside one system
+call) is the table ``UNFORCEABLE``, and such a trace becomes a program that
+reports ``unsupported`` with the reason, never a verdict. A property the
+running kernel does not show to user space (refcounts, which decisions a
+fault took inside the kernel) is ``unsupported`` too.
+
+The program checks the trace's property on the running kernel, at every step
+where the model judges it: a value a process, its pipe or its device sees is
+compared with the writes the property allows it to see (the values are the
+step numbers of the writes), a pin's page with the page the owner maps
+(page frame numbers from /proc/self/pagemap, root only), a write fault's page
+before and after (pagemap and /proc/kpagecount), a store after clear_refs with
+the soft-dirty bit. It prints TAP in the kselftest style and one line
+``RESULT <scenario> holds|violated|unsupported <detail>``. A feature the
+kernel lacks (io_uring, swap, soft-dirty, page frame numbers) makes it skip,
+with the reason, as ``unsupported``.
+
+``era_policy(release)`` names the merged policy whose declared releases cover
+a kernel release (``uname -r``), so a live result is compared with the model
+under the rule of the running kernel's era.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from modelcheck.cow.scenario import Op, ScenarioError, parse_op
+
+__all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
+
+
+class Unreproducible(ValueError):
+    """A trace that cannot become a C program at all (not a concrete schedule of named operations)."""
+
+
+# -- the era of a kernel release ----------------------------------------------------------------------------------
+
+def kernel_version(release: str) -> tuple[int, int] | None:
+    """'6.18.44-fc' -> (6, 18); None for what is not a release."""
+    m = re.match(r"^v?(\d+)\.(\d+)", release.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _declared_range(release: str) -> tuple[tuple[int, int], tuple[int, int] | None] | None:
+    """A policy's declared release as (first, last or None when open): '<= v5.7', 'v5.8', 'v5.9-v5.17'."""
+    text = release.strip()
+    if text.startswith("<="):
+        last = kernel_version(text[2:].strip())
+        return ((0, 0), last) if last else None
+    first, _, rest = text.partition("-")
+    start = kernel_version(first)
+    if start is None:
+        return None
+    return start, (kernel_version(rest) if rest else None)
+
+
+def era_policy(release: str) -> str | None:
+    """The merged policy (every piece merged) whose declared releases cover ``release``: of those whose first
+    release is at or before it and whose last, if declared, is not before it, the one that starts latest (on a
+    tie, the one the catalogue lists later, which builds on the other). None for an unknown release."""
+    from modelcheck.cow.policies import all_policies
+    from modelcheck.cow.policies.catalogue import catalogue
+
+    version = kernel_version(release)
+    if version is None:
+        return None
+    merged = {entry["name"] for entry in catalogue() if all(piece["merged"] for piece in entry["pieces"])}
+    best: tuple[tuple[int, int], int, str] | None = None
+    for n, policy in enumerate(all_policies()):
+        span = _declared_range(policy.release)
+        if policy.name not in merged or span is None:
+            continue
+        first, last = span
+        if first <= version and (last is None or version <= last):
+            if best is None or (first, n) > best[:2]:
+                best = (first, n, policy.name)
+    return best[2] if best else None
+
+
+# -- what each operation is on a real kernel -----------------------------------------------------------------
+
+# kind -> the C call of one step; {a} the address, {c} the cell, {h} the holder's number, {p} the process, {v}
+# the value a write leaves, {s} the step number, {k} the forks so far (for a fork: its child's number). Each
+# helper returns 1, or says why it could not do the step and returns 0: the process then stops, and the run is
+# unsupported, not a verdict.
+SNIPPETS: dict[str, str] = {
+    "fork": "do_fork({s}, {k}, proc{k})",
+    "store": "do_store({s}, {a}, {c}, {v})",
+    "load": "do_load({s}, {a}, {c}, &seen)",
+    "munmap": "do_munmap({s}, {a})",
+    "mprotect_ro": "do_mprotect({s}, {a}, PROT_READ)",
+    "mprotect_rw": "do_mprotect({s}, {a}, PROT_READ | PROT_WRITE)",
+    "dontfork": "do_madvise({s}, {a}, MADV_DONTFORK, \"MADV_DONTFORK\")",
+    "pageout": "do_pageout({s}, {a})",
+    "clear_refs": "do_clear_refs({s})",
+    "vmsplice": "do_vmsplice({s}, {p}, {a})",
+    "pipe_read": "do_pipe_read({s}, {p}, &seen)",
+    "pin_rw": "do_pin({s}, {h}, {a})",
+    "dma_read": "do_dma_read({s}, {h}, {c}, &seen)",
+    "dma_write": "do_dma_write({s}, {h}, {c}, {v})",
+    "put": "do_unpin({s}, {h})",
+}
+
+# what a user program cannot make happen at the step the trace puts it: kind (or world feature) -> why
+UNFORCEABLE: dict[str, str] = {
+    "spec_get": "a speculative page reference (a lockless page-cache or GUP-fast lookup elsewhere) cannot be "
+                "taken or dropped at will by a user program",
+    "spec_put": "a speculative page reference cannot be taken or dropped at will by a user program",
+    "lock_page": "a page lock held by another kernel path (reclaim, migration, KSM) cannot be taken at will by a "
+                 "user program",
+    "unlock_page": "a page lock held by another kernel path cannot be released at will by a user program",
+    "lru_drain": "when the per-CPU LRU batch is drained is the kernel's choice",
+    "swap_add": "reclaim adding a page to the swap cache at a chosen moment cannot be forced by a user program",
+    "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
+    "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
+    "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",
+    "get_ro": "O_DIRECT takes, uses and drops its FOLL_GET reference inside one system call, so no other step "
+              "can come between (and block O_DIRECT pins with FOLL_PIN since about v6.5, a7e689dd1c06 and "
+              "neighbours, not the model's FOLL_GET)",
+    "get_rw": "O_DIRECT takes, uses and drops its FOLL_GET reference inside one system call, so no other step "
+              "can come between (and block O_DIRECT pins with FOLL_PIN since about v6.5, a7e689dd1c06 and "
+              "neighbours, not the model's FOLL_GET)",
+    "pin_ro": "a read-only FOLL_PIN|FOLL_LONGTERM pin is reachable from user space only through the gup_test "
+              "debugfs file (CONFIG_GUP_TEST), which this reproducer does not drive",
+    "uffd_wp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
+    "uffd_unwp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
+    "exit": "the parent's exit would end the program that reports",
+    "held_outside": "references held outside the scenario (unknown holders) are not something a program can make",
+}
+
+# the properties the program can judge, and what each needs of the running kernel
+OBSERVABLE: dict[str, str] = {
+    "no_leak_to_child": "values the child sees through its mapping, its pipe or its device",
+    "no_leak_to_parent": "values the parent sees through its mapping, its pipe or its device",
+    "no_leak_across_fork": "values each process sees through its mapping, its pipe or its device",
+    "no_lost_write": "values the owner and its device see, against its last completed write",
+    "pin_coherent": "the pinned page's frame number against the owner's mapping (pagemap, root)",
+    "no_spurious_copy": "a write fault's page frame before and after, of a page mapped once (pagemap, kpagecount, "
+                        "root)",
+    "wrprotect_effective": "the soft-dirty bit a store after clear_refs leaves (a fault sets it)",
+}
+UNOBSERVABLE: dict[str, str] = {
+    "refcount_sane": "page reference counts are not visible from user space",
+    "read_gup_no_write_fault": "whether a GUP took a write fault inside the kernel is not visible from user space",
+    "pin_checks_exact": "which pages fork and clear_refs took for pinned (page_maybe_dma_pinned) is not visible "
+                        "from user space",
+}
+
+_OPEN_KINDS = {"write": "store", "read": "load"}  # the open reference world's actions, as scenario kinds
+_ANNOTATION = re.compile(r"\s+\[[^\]]*\]$")  # a label's branch annotation, e.g. "[gup]"
+_THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.[0-9]+)?$")
+INITIAL_VALUE = 0x00C0FFEE00000000  # the value step n's write leaves is INITIAL_VALUE + n
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the trace as the program does it."""
+
+    number: int  # 1-based
+    actor: str
+    proc: int    # 0 the parent, i child i
+    op: Op
+    label: str
+
+
+@dataclass
+class _Writes:
+    """What the property allows, step by step: who wrote each value, when, and each owner's last write."""
+
+    writer: dict[int, int] = field(default_factory=lambda: {INITIAL_VALUE: 0})  # value -> process
+    forks_before: dict[int, int] = field(default_factory=lambda: {INITIAL_VALUE: 0})  # value -> forks done before
+    words: dict[int, str] = field(default_factory=lambda: {INITIAL_VALUE: "the initial contents"})
+    last: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (proc, addr, cell) -> value
+
+
+def _actor_proc(actor: str) -> int:
+    m = _THREAD.match(actor)
+    if not m:
+        raise Unreproducible(f"step actor {actor!r} is not a process of the world (parent, child1, ...)")
+    return int(m.group(2)) if m.group(2) else 0
+
+
+def _parse_step(number: int, step: Mapping[str, Any]) -> Step | str:
+    """The step as an operation, or the reason no user program can force it (a kernel event)."""
+    label = _ANNOTATION.sub("", str(step["label"]))
+    head, _, rest = label.partition(" ")
+    actor = str(step.get("actor") or head)
+    if not rest or head != actor:
+        raise Unreproducible(f"step {number} {label!r} names no actor")
+    if actor == "kernel":
+        kind = rest.split("(", 1)[0]
+        return UNFORCEABLE.get(kind, f"the kernel's own step {rest!r} cannot be forced by a user program")
+    text = rest
+    call = re.match(r"^([a-z_]+)\((.*)\)$", rest)  # the open world writes fork(), write(a0), pipe_read()
+    if call:
+        text = " ".join([_OPEN_KINDS.get(call.group(1), call.group(1))] + ([call.group(2)] if call.group(2) else []))
+    try:
+        op = parse_op(text, f"step {number}")
+    except ScenarioError as err:
+        raise Unreproducible(str(err)) from None
+    return Step(number, actor, _actor_proc(actor), op, label)
+
+
+def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
+    """The trace's steps, and the reasons (if any) that some cannot be forced."""
+    if record.get("parameters"):
+        raise Unreproducible("the trace leaves parameters to a solver (symbolic references); a C program needs "
+                             "concrete numbers")
+    if record.get("variants"):
+        raise Unreproducible(f"the trace is of a world variant ({', '.join(record['variants'])}), not a concrete "
+                             "schedule")
+    steps: list[Step] = []
+    why: list[str] = []
+    initial = record.get("initial_state") or {}
+    if "tlb" in initial:
+        why.append(UNFORCEABLE["tlb"])
+    states = [initial] + [raw.get("state") or {} for raw in record.get("steps", [])]
+    if any(page.get("lru_batch") for state in states for page in state.get("pages", {}).values()):
+        why.append(UNFORCEABLE["lru_batch"])
+    if initial.get("held_outside"):
+        why.append(UNFORCEABLE["held_outside"])
+    for number, raw in enumerate(record.get("steps", []), start=1):
+        parsed = _parse_step(number, raw)
+        if isinstance(parsed, str):
+            why.append(f"step {number}: {parsed}")
+            continue
+        steps.append(parsed)
+        kind = parsed.op.kind
+        if kind == "exit" and parsed.proc > 0:
+            continue
+        if kind in UNFORCEABLE:
+            why.append(f"step {number} ({kind}): {UNFORCEABLE[kind]}")
+        elif kind not in SNIPPETS and kind != "exit":
+            why.append(f"step {number} ({kind}): no system call of this reproducer does it")
+    prop = str(record.get("property", ""))
+    if prop in UNOBSERVABLE:
+        why.append(f"the property {prop}: {UNOBSERVABLE[prop]}")
+    elif prop not in OBSERVABLE:
+        raise Unreproducible(f"the trace's property {prop!r} is not one the reproducer knows")
+    return steps, list(dict.fromkeys(why))
+
+
+# -- the checks: what the property allows at each step ---------------------------------------------------------
+
+_LEAK_OBSERVERS = {"no_leak_to_child": lambda p: p > 0, "no_leak_to_parent": lambda p: p == 0,
+                   "no_leak_across_fork": lambda p: True}
+
+
+def _may_observe(w: _Writes, observer: int, value: int) -> bool:
+    """The model's rule (``invariants.may_observe``) on the program's values: the parent sees its own writes; a
+    child its own and the parent's from before the child was forked."""
+    writer, forks = w.writer[value], w.forks_before[value]
+    if observer == 0:
+        return writer == 0
+    return writer == observer or (writer == 0 and forks < observer)
+
+
+def _c_string(text: str) -> str:
+    """A C string literal of ``text`` (printable ASCII; anything else as an escape)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append("?")
+    return '"' + "".join(out) + '"'
+
+
+def _who(proc: int) -> str:
+    return "the parent" if proc == 0 else f"child{proc}"
+
+
+class _Plan:
+    """Walks the steps once, keeping what the checks need (who wrote which value, each owner's last write, the
+    pins held, what a clear_refs asked), and writes each step's C statements with its checks."""
+
+    def __init__(self, steps: Sequence[Step], prop: str) -> None:
+        self.steps, self.prop = steps, prop
+        self.addresses = max([s.op.addr for s in steps] + [0]) + 1
+        self.cells = max([s.op.cell for s in steps] + [0]) + 1
+        self.writes = _Writes()
+        self.forks = 0
+        self.holders: dict[str, tuple[int, int, int, int]] = {}  # name -> (number, proc, addr, cell)
+        self.held: set[str] = set()
+        self.pipe_of: dict[int, int] = {}  # proc -> the address its unread pipe holds
+        self.wp_asked: set[tuple[int, int]] = set()  # (proc, addr): a clear_refs may have asked for a fault
+        self.titles: list[str] = []  # check slot -> its TAP description
+        self.code: dict[int, list[str]] = {}  # step -> its C statements
+        for a in range(self.addresses):
+            for c in range(self.cells):
+                self.writes.last[(0, a, c)] = INITIAL_VALUE
+        for step in steps:
+            self.code[step.number] = self._step(step)
+
+    def _slot(self, step: Step, what: str) -> int:
+        self.titles.append(f"step {step.number} {step.label}: {self.prop}: {what}")
+        return len(self.titles) - 1
+
+    def _value_check(self, step: Step, allowed: Sequence[int], what: str) -> str:
+        values = sorted(set(allowed))
+        slot = self._slot(step, what)
+        listed = ", ".join(f"{v:#x}ULL" for v in values)
+        return (f"{{ static const uint64_t allowed[] = {{ {listed} }}; "
+                f"judge_value({slot}, seen, allowed, {len(values)}); }}")
+
+    def _observation(self, step: Step, observer: int, addr: int, cell: int) -> list[str]:
+        """The checks of the value ``observer`` saw at ``step`` (``seen`` in the C code)."""
+        w, kind = self.writes, step.op.kind
+        if self.prop in _LEAK_OBSERVERS and _LEAK_OBSERVERS[self.prop](observer):
+            allowed = [v for v in w.writer if _may_observe(w, observer, v)]
+            return [self._value_check(step, allowed, f"{_who(observer)} sees only its own or inherited writes")]
+        if self.prop == "no_lost_write" and kind in ("load", "dma_read"):
+            last = w.last.get((observer, addr, cell))
+            if last is not None:
+                return [self._value_check(step, [last], f"{_who(observer)} sees its last completed write "
+                                                        f"({w.words[last]})")]
+        return []
+
+    def _wrote(self, step: Step, proc: int, addr: int, cell: int) -> str:
+        value = INITIAL_VALUE + step.number
+        w = self.writes
+        w.writer[value], w.forks_before[value] = proc, (self.forks if proc == 0 else 0)
+        w.words[value] = f"step {step.number} {step.label}"
+        w.last[(proc, addr, cell)] = value
+        return f"{value:#x}ULL"
+
+    def _step(self, step: Step) -> list[str]:
+        op, p, kind = step.op, step.proc, step.op.kind
+        fields: dict[str, Any] = {"s": step.number, "p": p, "a": op.addr, "c": op.cell, "h": 0, "v": 0}
+        if op.holder:
+            if kind == "pin_rw":
+                self.holders[op.holder] = (len(self.holders), p, op.addr, op.cell)
+                self.held.add(op.holder)
+            number, _, addr, cell = self.holders[op.holder]
+            fields.update(h=number, a=addr, c=cell)
+        before: list[str] = []
+        after: list[str] = []
+        if kind == "fork":
+            self.forks += 1
+            for (proc, a, c), value in list(self.writes.last.items()):
+                if proc == 0:
+                    self.writes.last[(self.forks, a, c)] = value
+        if kind == "store":
+            if self.prop == "no_spurious_copy":
+                shared = any(a == op.addr for a in self.pipe_of.values()) or \
+                    any(self.holders[n][2] == op.addr for n in self.held) or self.forks > 0
+                if not shared:
+                    before.append(f"frame_before = frame_of({op.addr}); "
+                                  f"count_before = frame_before ? mapcount_of(frame_before) : 0;")
+                    slot = self._slot(step, f"a write fault of {_who(p)} keeps a page only it maps")
+                    after.append(f"judge_no_copy({slot}, {op.addr}, frame_before, count_before);")
+            if self.prop == "wrprotect_effective" and (p, op.addr) in self.wp_asked:
+                slot = self._slot(step, "the store after clear_refs faulted (left the page soft-dirty)")
+                after.append(f"judge_faulted({slot}, {op.addr});")
+            self.wp_asked.discard((p, op.addr))
+            fields["v"] = self._wrote(step, p, op.addr, op.cell)
+        elif kind == "dma_write":
+            fields["v"] = self._wrote(step, p, fields["a"], fields["c"])
+        elif kind == "load":
+            after += self._observation(step, p, op.addr, op.cell)
+        elif kind == "dma_read":
+            after += self._observation(step, p, fields["a"], fields["c"])
+        elif kind == "vmsplice":
+            self.pipe_of[p] = op.addr
+        elif kind == "pipe_read":
+            after += self._observation(step, p, self.pipe_of.pop(p, 0), 0)
+        elif kind == "put":
+            self.held.discard(op.holder)
+        elif kind in ("munmap", "mprotect_rw", "pageout"):
+            self.wp_asked.discard((p, op.addr))
+            if kind == "munmap":
+                for c in range(self.cells):
+                    self.writes.last.pop((p, op.addr, c), None)
+        elif kind == "clear_refs":
+            self.wp_asked |= {(p, a) for a in range(self.addresses)}
+        elif kind == "exit":
+            return [f"give_turn_to_next({step.number});", "_exit(0);"]
+        fields["k"] = self.forks
+        statement = SNIPPETS[kind].format(**fields)
+        lines = before + [f"if (!{statement}) return;"] + after
+        if self.prop == "pin_coherent":
+            if kind == "pin_rw":
+                lines.append(f"pinned_frame[{fields['h']}] = frame_of({fields['a']});")
+            for name in sorted(self.held):
+                number, owner, addr, _ = self.holders[name]
+                if owner == p:
+                    slot = self._slot(step, f"{name} and {_who(p)}'s a{addr} reach the same page")
+                    lines.append(f"judge_pin({slot}, {number}, {addr});")
+        return lines
+
+
+# -- the program -------------------------------------------------------------------------------------------------
+
+def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
+    """The C reproducer of one trace record (an ``Unreproducible`` for a trace that is no concrete schedule).
+    ``invert`` turns every judgement around: a negative control, which must report ``violated`` where the
+    kernel holds, so that the checks are seen to be able to fail."""
+    steps, unforceable = _steps(record)
+    scenario = str(record.get("spec_id") or "trace")
+    header = _header(record)
+    if unforceable:
+        return header + _unsupported_main(scenario, "; ".join(unforceable))
+    plan = _Plan(steps, str(record["property"]))
+    return header + _program(scenario, plan, invert)
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.replace("*/", "* /").split())
+
+
+def _header(record: Mapping[str, Any]) -> str:
+    lines = [f"/* {_comment(str(record.get('spec_id')))}: {_comment(str(record.get('title', '')))}",
+             f" * A reproducer generated by modelcheck from a counterexample found under the policy "
+             f"{_comment(str(record.get('policy')))}",
+             f" * (property {_comment(str(record.get('property')))}), its steps in this order:"]
+    lines += [f" *   {n}. {_comment(str(s['label']))}" for n, s in enumerate(record.get("steps", []), 1)]
+    lines += [" * Build: gcc -Wall -o repro repro.c; run as root (page frame numbers need it).",
+              " * Prints TAP (kselftest style), then: RESULT <scenario> holds|violated|unsupported <detail>",
+              " */", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _unsupported_main(scenario: str, why: str) -> str:
+    return "\n".join([
+        "#include <stdio.h>", "",
+        "int main(void)", "{",
+        '\tprintf("TAP version 13\\n");',
+        f"\tprintf(\"1..0 # SKIP %s\\n\", {_c_string(why)});",
+        f"\tprintf(\"RESULT %s unsupported %s\\n\", {_c_string(scenario)}, {_c_string(why)});",
+        "\treturn 4; /* KSFT_SKIP */", "}", ""])
+
+
+def _program(scenario: str, plan: _Plan, invert: bool) -> str:
+    steps = plan.steps
+    processes = max([s.proc for s in steps] + [plan.forks]) + 1
+    kinds = {s.op.kind for s in steps}
+    prop = plan.prop
+    needs = []
+    if kinds & {"pin_rw", "dma_read", "dma_write", "put"}:
+        needs.append("need_io_uring()")
+    if "pageout" in kinds:
+        needs.append("need_swap()")
+    if "clear_refs" in kinds:  # the model's clear_refs write-protects: without soft-dirty the kernel's does not
+        needs.append("need_soft_dirty()")
+    if prop in ("pin_coherent", "no_spurious_copy"):
+        needs.append("need_frames()")
+    out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
+           f"#define NHOLD {max(len(plan.holders), 1)}", f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
+           f"static const char scenario[] = {_c_string(scenario)};",
+           f"static const char property[] = {_c_string(prop)};",
+           "static const char *const check_title[] = {"]
+    out += [f"\t{_c_string(title)}," for title in plan.titles] + ['\t""', "};"]
+    out.append("static const struct named_value named[] = {")
+    out += [f"\t{{ {value:#x}ULL, {_c_string(words)} }}," for value, words in sorted(plan.writes.words.items())]
+    out += ["};", "#define NNAMED (sizeof(named) / sizeof(named[0]))", "", _REPORT]
+    out += [f"static void proc{proc}(void);" for proc in range(processes)]
+    out.append("")
+    next_proc = [s.proc for s in steps[1:]] + [-1]
+    out += ["/* whose turn follows each step (-1: none) */",
+            "static const int next_proc[] = { -1, " + ", ".join(str(p) for p in next_proc) + " };", "",
+            "static void give_turn_to_next(int step)", "{",
+            "\tif (next_proc[step] >= 0 && next_proc[step] != current_proc)",
+            "\t\tgive_turn(next_proc[step]);", "}", ""]
+    for proc in range(processes):
+        out += [f"static void proc{proc}(void)", "{",
+                "\tuint64_t seen __attribute__((unused)) = 0;",
+                "\tuint64_t frame_before __attribute__((unused)) = 0;",
+                "\tuint64_t count_before __attribute__((unused)) = 0;", "",
+                f"\tcurrent_proc = {proc};"]
+        for n, s in enumerate(steps):
+            if s.proc != proc:
+                continue
+            out.append(f"\t/* step {s.number}: {_comment(s.label)} */")
+            if n and steps[n - 1].proc != proc:
+                out.append(f"\tif (!wait_turn({proc}, {s.number}))\n\t\treturn;")
+            out.append(f"\tsay_step({s.number}, {_c_string(s.label)});")
+            out += ["\t" + line for line in plan.code[s.number]]
+            out.append(f"\tgive_turn_to_next({s.number});")
+        out += ["}", ""]
+    out += ["int main(void)", "{", "\tif (!setup(NPROC))", "\t\treturn report();"]
+    for need in needs:
+        out += [f"\tif (!{need})", "\t\treturn report();"]
+    out += ["\tif (!sigsetjmp(to_report, 1))", "\t\tproc0();", "\treturn report();", "}", ""]
+    return "\n".join(out)
+
+
+# the helpers every program shares: the board the processes report on, the turn, pagemap, io_uring, the steps
+_PRELUDE = r"""#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+#define HELPER static __attribute__((unused)) /* each program uses some of the helpers */
+#define STEP_TIMEOUT_MS 10000
+#define INITIAL_VALUE 0x00C0FFEE00000000ULL
+
+enum { NOT_RUN, PASSED, FAILED, SKIPPED };
+
+struct named_value {
+	uint64_t value;
+	const char *words;
+};
+
+struct slot {
+	int state;
+	char text[256];
+};
+
+/* shared by every process of the run (MAP_SHARED: apart from the scenario's private pages) */
+struct board {
+	int stopped; /* a step could not be done or a feature is missing: the run is unsupported */
+	char why[512];
+	struct slot checks[NCHECK > 0 ? NCHECK : 1];
+};
+
+static struct board *board;
+static long page_size;
+static char *area[NADDR];         /* address aN: one page of private anonymous memory */
+static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
+static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
+static int own_pipe[2] = { -1, -1 };
+static pid_t children[NPROC];
+static int nchildren;
+static int current_proc;
+static volatile sig_atomic_t current_step;
+static sigjmp_buf to_report;      /* where the parent goes when one of its steps faults */
+
+HELPER void stop(int step, const char *what)
+{
+	int err = errno;
+
+	if (__sync_bool_compare_and_swap(&board->stopped, 0, 1)) {
+		if (step > 0)
+			snprintf(board->why, sizeof(board->why), "step %d: %s%s%s", step, what, err ? ": " : "",
+				 err ? strerror(err) : "");
+		else
+			snprintf(board->why, sizeof(board->why), "%s", what);
+	}
+}
+
+HELPER void say_step(int step, const char *label)
+{
+	current_step = step;
+	dprintf(1, "# step %d: %s\n", step, label);
+}
+
+/* a step that faults (a store the kernel refused) ends the run as unsupported, not as a verdict */
+HELPER void on_fault(int signal)
+{
+	static const char why[] = "a step was killed by SIGSEGV or SIGBUS (the kernel refused the access)";
+
+	if (__sync_bool_compare_and_swap(&board->stopped, 0, 1))
+		memcpy(board->why, why, sizeof(why));
+	(void)signal;
+	if (current_proc == 0)
+		siglongjmp(to_report, 1);
+	_exit(1);
+}
+
+HELPER int wait_turn(int proc, int step)
+{
+	struct pollfd pfd = { .fd = turn[proc][0], .events = POLLIN };
+	int waited;
+	char token;
+
+	for (waited = 0; waited < STEP_TIMEOUT_MS; waited += 50) {
+		if (board->stopped)
+			return 0;
+		if (poll(&pfd, 1, 50) == 1 && read(turn[proc][0], &token, 1) == 1)
+			return 1;
+	}
+	errno = 0;
+	stop(step, "timed out waiting for its turn");
+	return 0;
+}
+
+HELPER void give_turn(int proc)
+{
+	char token = 't';
+
+	if (write(turn[proc][1], &token, 1) != 1)
+		stop(0, "cannot pass the turn");
+}
+
+HELPER int setup(int nproc)
+{
+	int p;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	signal(SIGSEGV, on_fault);
+	signal(SIGBUS, on_fault);
+	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (board == MAP_FAILED) {
+		printf("Bail out! cannot map the result board: %s\n", strerror(errno));
+		exit(1);
+	}
+	for (p = 0; p < nproc; p++)
+		if (pipe(turn[p])) {
+			stop(0, "cannot make the pipes that order the steps");
+			return 0;
+		}
+	for (p = 0; p < NADDR; p++) {
+		uint64_t *cell;
+
+		area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (area[p] == MAP_FAILED) {
+			stop(0, "cannot map the scenario's pages");
+			return 0;
+		}
+		madvise(area[p], page_size, MADV_NOHUGEPAGE);
+		/* the parent has written every page before the first step */
+		for (cell = (uint64_t *)area[p]; (char *)cell < area[p] + page_size; cell++)
+			*cell = INITIAL_VALUE;
+	}
+	return 1;
+}
+
+/* -- what the kernel shows of a mapping: /proc/self/pagemap, /proc/kpagecount -- */
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_SOFT_DIRTY (1ULL << 55)
+#define PM_FRAME ((1ULL << 55) - 1)
+
+HELPER uint64_t pagemap_of(const void *address)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)address / page_size * sizeof(entry))) !=
+	    sizeof(entry))
+		entry = 0;
+	close(fd);
+	return entry;
+}
+
+HELPER uint64_t frame_of(int addr)
+{
+	uint64_t entry = pagemap_of(area[addr]);
+
+	return entry & PM_PRESENT ? entry & PM_FRAME : 0;
+}
+
+HELPER int soft_dirty_of(int addr)
+{
+	return !!(pagemap_of(area[addr]) & PM_SOFT_DIRTY);
+}
+
+HELPER uint64_t mapcount_of(uint64_t frame)
+{
+	uint64_t count = 0;
+	int fd = open("/proc/kpagecount", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &count, sizeof(count), (off_t)(frame * sizeof(count))) != sizeof(count))
+		count = 0;
+	close(fd);
+	return count;
+}
+
+/* -- features the kernel may lack: each a skip with its reason -- */
+
+HELPER int need_frames(void)
+{
+	errno = 0;
+	if (geteuid() != 0 || frame_of(0) == 0) {
+		stop(0, "skip: page frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int need_swap(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *swaps = fopen("/proc/swaps", "r");
+
+	while (swaps && fgets(line, sizeof(line), swaps))
+		lines++;
+	if (swaps)
+		fclose(swaps);
+	errno = 0;
+	if (lines < 2) {
+		stop(0, "skip: no swap space, so MADV_PAGEOUT cannot reclaim an anonymous page");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int need_soft_dirty(void)
+{
+	char *probe = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t entry;
+
+	errno = 0;
+	if (probe == MAP_FAILED) {
+		stop(0, "skip: cannot map a page to probe soft-dirty tracking");
+		return 0;
+	}
+	*(volatile char *)probe = 1;
+	entry = pagemap_of(probe);
+	munmap(probe, page_size);
+	if (!(entry & PM_SOFT_DIRTY)) {
+		stop(0, "skip: no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY), so clear_refs write-protects nothing");
+		return 0;
+	}
+	return 1;
+}
+
+/* -- io_uring through its raw system calls: registered buffers are FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM pins -- */
+
+struct ring {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static struct ring rings[NHOLD];
+static int device_pipe[NHOLD][2];
+static char *pinned_at[NHOLD];      /* the registered buffer's address */
+static uint64_t pinned_frame[NHOLD] __attribute__((unused));
+
+HELPER int ring_open(struct ring *r)
+{
+	struct io_uring_params params;
+	size_t sq_len, cq_len;
+	char *sq, *cq;
+
+	memset(&params, 0, sizeof(params));
+	r->fd = syscall(__NR_io_uring_setup, 4, &params);
+	if (r->fd < 0)
+		return 0;
+	sq_len = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+	cq_len = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
+	if (params.features & IORING_FEAT_SINGLE_MMAP)
+		sq_len = cq_len = sq_len > cq_len ? sq_len : cq_len;
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		return 0;
+	cq = sq;
+	if (!(params.features & IORING_FEAT_SINGLE_MMAP)) {
+		cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+		if (cq == MAP_FAILED)
+			return 0;
+	}
+	r->sqes = mmap(NULL, params.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED)
+		return 0;
+	r->sq_tail = (unsigned *)(sq + params.sq_off.tail);
+	r->sq_mask = (unsigned *)(sq + params.sq_off.ring_mask);
+	r->sq_array = (unsigned *)(sq + params.sq_off.array);
+	r->cq_head = (unsigned *)(cq + params.cq_off.head);
+	r->cq_tail = (unsigned *)(cq + params.cq_off.tail);
+	r->cq_mask = (unsigned *)(cq + params.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + params.cq_off.cqes);
+	return 1;
+}
+
+/* one request on the registered buffer 0, waited for: its result (a byte count, or -errno) */
+HELPER int ring_do(struct ring *r, unsigned char opcode, int fd, char *address, unsigned len)
+{
+	unsigned tail = *r->sq_tail, index = tail & *r->sq_mask, head;
+	struct io_uring_sqe *sqe = &r->sqes[index];
+	int res;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = opcode;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)address;
+	sqe->len = len;
+	sqe->off = (uint64_t)-1; /* a pipe has no position */
+	sqe->buf_index = 0;
+	r->sq_array[index] = index;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	head = __atomic_load_n(r->cq_head, __ATOMIC_ACQUIRE);
+	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	res = r->cqes[head & *r->cq_mask].res;
+	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+HELPER int need_io_uring(void)
+{
+	struct ring probe;
+
+	errno = 0;
+	if (!ring_open(&probe)) {
+		stop(0, "skip: io_uring is not available (io_uring_setup failed)");
+		return 0;
+	}
+	close(probe.fd);
+	return 1;
+}
+
+/* -- the steps: each returns 1, or says why it could not be done and returns 0 -- */
+
+HELPER int do_fork(int step, int child, void (*body)(void))
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		stop(step, "fork");
+		return 0;
+	}
+	if (pid == 0) {
+		if (own_pipe[0] >= 0) { /* the child's pipe is its own */
+			close(own_pipe[0]);
+			close(own_pipe[1]);
+			own_pipe[0] = own_pipe[1] = -1;
+		}
+		nchildren = 0;
+		(void)child;
+		body();
+		_exit(0);
+	}
+	children[nchildren++] = pid;
+	return 1;
+}
+
+HELPER int do_store(int step, int addr, int cell, uint64_t value)
+{
+	(void)step;
+	((volatile uint64_t *)area[addr])[cell] = value;
+	return 1;
+}
+
+HELPER int do_load(int step, int addr, int cell, uint64_t *seen)
+{
+	(void)step;
+	*seen = ((volatile uint64_t *)area[addr])[cell];
+	return 1;
+}
+
+HELPER int do_munmap(int step, int addr)
+{
+	asked[addr] = 0;
+	if (munmap(area[addr], page_size)) {
+		stop(step, "munmap");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_mprotect(int step, int addr, int prot)
+{
+	if (prot & PROT_WRITE)
+		asked[addr] = 0;
+	if (mprotect(area[addr], page_size, prot)) {
+		stop(step, "mprotect");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_madvise(int step, int addr, int advice, const char *name)
+{
+	if (madvise(area[addr], page_size, advice)) {
+		stop(step, name);
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_pageout(int step, int addr)
+{
+	asked[addr] = 0;
+	if (!do_madvise(step, addr, MADV_PAGEOUT, "MADV_PAGEOUT"))
+		return 0;
+	if (!(pagemap_of(area[addr]) & PM_SWAPPED)) {
+		errno = 0;
+		stop(step, "MADV_PAGEOUT left the page in memory (the kernel chose not to reclaim it)");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_clear_refs(int step)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+	int addr;
+
+	if (fd < 0 || write(fd, "4", 1) != 1) {
+		stop(step, "writing 4 to /proc/self/clear_refs");
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	close(fd);
+	for (addr = 0; addr < NADDR; addr++) {
+		uint64_t entry = pagemap_of(area[addr]);
+
+		asked[addr] = (entry & PM_PRESENT) && !(entry & PM_SOFT_DIRTY);
+	}
+	return 1;
+}
+
+HELPER int do_vmsplice(int step, int proc, int addr)
+{
+	struct iovec iov = { .iov_base = area[addr], .iov_len = page_size };
+
+	(void)proc;
+	if (own_pipe[0] < 0 && pipe(own_pipe)) {
+		stop(step, "pipe");
+		return 0;
+	}
+	if (vmsplice(own_pipe[1], &iov, 1, 0) != page_size) {
+		stop(step, "vmsplice");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_pipe_read(int step, int proc, uint64_t *seen)
+{
+	char *buffer = malloc(page_size);
+
+	(void)proc;
+	if (!buffer || read(own_pipe[0], buffer, page_size) != page_size) {
+		stop(step, "reading the pipe");
+		free(buffer);
+		return 0;
+	}
+	memcpy(seen, buffer, sizeof(*seen));
+	free(buffer);
+	return 1;
+}
+
+HELPER int do_pin(int step, int holder, int addr)
+{
+	struct iovec iov = { .iov_base = area[addr], .iov_len = page_size };
+
+	if (!ring_open(&rings[holder]) || pipe(device_pipe[holder])) {
+		stop(step, "io_uring_setup");
+		return 0;
+	}
+	if (syscall(__NR_io_uring_register, rings[holder].fd, IORING_REGISTER_BUFFERS, &iov, 1) < 0) {
+		stop(step, "IORING_REGISTER_BUFFERS");
+		return 0;
+	}
+	pinned_at[holder] = area[addr];
+	return 1;
+}
+
+/* the device reads the pinned page: IORING_OP_WRITE_FIXED from the registered buffer into a pipe */
+HELPER int do_dma_read(int step, int holder, int cell, uint64_t *seen)
+{
+	char *buffer = malloc(page_size);
+	int res = ring_do(&rings[holder], IORING_OP_WRITE_FIXED, device_pipe[holder][1], pinned_at[holder],
+			  page_size);
+
+	if (!buffer || res != page_size || read(device_pipe[holder][0], buffer, page_size) != page_size) {
+		errno = res < 0 ? -res : 0;
+		stop(step, "IORING_OP_WRITE_FIXED (the device reading the registered buffer)");
+		free(buffer);
+		return 0;
+	}
+	memcpy(seen, buffer + cell * sizeof(uint64_t), sizeof(*seen));
+	free(buffer);
+	return 1;
+}
+
+/* the device writes the pinned page: IORING_OP_READ_FIXED from a pipe into the registered buffer */
+HELPER int do_dma_write(int step, int holder, int cell, uint64_t value)
+{
+	int res;
+
+	if (write(device_pipe[holder][1], &value, sizeof(value)) != sizeof(value)) {
+		stop(step, "filling the device's pipe");
+		return 0;
+	}
+	res = ring_do(&rings[holder], IORING_OP_READ_FIXED, device_pipe[holder][0],
+		      pinned_at[holder] + cell * sizeof(uint64_t), sizeof(value));
+	if (res != sizeof(value)) {
+		errno = res < 0 ? -res : 0;
+		stop(step, "IORING_OP_READ_FIXED (the device writing the registered buffer)");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_unpin(int step, int holder)
+{
+	if (syscall(__NR_io_uring_register, rings[holder].fd, IORING_UNREGISTER_BUFFERS, NULL, 0) < 0) {
+		stop(step, "IORING_UNREGISTER_BUFFERS");
+		return 0;
+	}
+	close(rings[holder].fd);
+	close(device_pipe[holder][0]);
+	close(device_pipe[holder][1]);
+	return 1;
+}
+
+"""
+
+# the judgements and the report: after the tables of the checks' titles and the values' words
+_REPORT = r"""HELPER void value_words(uint64_t value, char *out, size_t len)
+{
+	size_t n;
+
+	for (n = 0; n < NNAMED; n++)
+		if (named[n].value == value) {
+			snprintf(out, len, "%s", named[n].words);
+			return;
+		}
+	snprintf(out, len, "%#llx, which no step wrote", (unsigned long long)value);
+}
+
+HELPER void judged(int slot, int holds, const char *detail)
+{
+	struct slot *s = &board->checks[slot];
+
+	if (INVERT) /* the negative control: every judgement turned around */
+		holds = !holds;
+	s->state = holds ? PASSED : FAILED;
+	snprintf(s->text, sizeof(s->text), "%s", detail);
+}
+
+HELPER void not_judged(int slot, const char *why)
+{
+	board->checks[slot].state = SKIPPED;
+	snprintf(board->checks[slot].text, sizeof(board->checks[slot].text), "%s", why);
+}
+
+HELPER void judge_value(int slot, uint64_t seen, const uint64_t *allowed, int n)
+{
+	char words[200], detail[256];
+	int i, holds = 0;
+
+	for (i = 0; i < n; i++)
+		holds |= seen == allowed[i];
+	value_words(seen, words, sizeof(words));
+	snprintf(detail, sizeof(detail), "saw %s", words);
+	judged(slot, holds, detail);
+}
+
+HELPER void judge_pin(int slot, int holder, int addr)
+{
+	uint64_t frame = frame_of(addr);
+	char detail[256];
+
+	if (!frame) {
+		not_judged(slot, "the owner's page is not present (unmapped or swapped out)");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "pinned frame %#llx, mapped frame %#llx",
+		 (unsigned long long)pinned_frame[holder], (unsigned long long)frame);
+	judged(slot, frame == pinned_frame[holder], detail);
+}
+
+HELPER void judge_no_copy(int slot, int addr, uint64_t before, uint64_t count)
+{
+	uint64_t after = frame_of(addr);
+	char detail[256];
+
+	if (!before || count != 1) {
+		snprintf(detail, sizeof(detail), "the page was not mapped once before the store (frame %#llx, "
+			 "kpagecount %llu)", (unsigned long long)before, (unsigned long long)count);
+		not_judged(slot, detail);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "frame %#llx before the store, %#llx after", (unsigned long long)before,
+		 (unsigned long long)after);
+	judged(slot, after == before, detail);
+}
+
+HELPER void judge_faulted(int slot, int addr)
+{
+	if (!asked[addr]) {
+		not_judged(slot, "clear_refs left the page soft-dirty (no write-protection was asked)");
+		return;
+	}
+	asked[addr] = 0;
+	judged(slot, soft_dirty_of(addr), soft_dirty_of(addr) ? "the page is soft-dirty again: the store faulted"
+			: "the page stayed clean: the store went through without a fault");
+}
+
+/* the parent's report, once every process is done: TAP, then the one RESULT line */
+HELPER int report(void)
+{
+	int n, passed = 0, failed = 0, skipped = 0, status;
+	const char *first = NULL;
+
+	for (n = 0; n < nchildren; n++)
+		waitpid(children[n], &status, 0);
+	printf("TAP version 13\n");
+	if (board->stopped && !strncmp(board->why, "skip: ", 6)) {
+		printf("1..0 # SKIP %s\n", board->why + 6);
+		printf("RESULT %s unsupported %s\n", scenario, board->why);
+		return 4; /* KSFT_SKIP */
+	}
+	printf("1..%d\n", NCHECK);
+	for (n = 0; n < NCHECK; n++) {
+		struct slot *s = &board->checks[n];
+
+		if (s->state == PASSED) {
+			passed++;
+			printf("ok %d %s: %s\n", n + 1, check_title[n], s->text);
+		} else if (s->state == FAILED) {
+			failed++;
+			printf("not ok %d %s: %s\n", n + 1, check_title[n], s->text);
+			if (!first)
+				first = check_title[n];
+		} else {
+			skipped++;
+			printf("ok %d %s # SKIP %s\n", n + 1, check_title[n],
+			       s->state == SKIPPED ? s->text : "not reached");
+		}
+	}
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n", passed, failed, skipped);
+	if (failed) {
+		for (n = 0; n < NCHECK; n++)
+			if (board->checks[n].state == FAILED)
+				break;
+		printf("RESULT %s violated %s: %s\n", scenario, first, board->checks[n].text);
+		return 1;
+	}
+	if (board->stopped) {
+		printf("RESULT %s unsupported %s\n", scenario, board->why);
+		return 4;
+	}
+	if (!passed) {
+		printf("RESULT %s unsupported no step of the run judges %s on this kernel\n", scenario, property);
+		return 4;
+	}
+	printf("RESULT %s holds %d check(s) of %s passed\n", scenario, passed, property);
+	return 0;
+}
+
+"""
