@@ -35,11 +35,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # the nightly plan and budget: runner-side, over specs and the runner; the engine's cluster_client and
     # distributed's as_completed: the cells on a Dask cluster (--workers, --scheduler)
     "modelcheck.nightly": ("modelcheck.spec", "modelcheck.runner", "modelcheck.engine", "distributed"),
+    # the reproducers' sweep: runner-side, over specs and the runner (which reaches the world's C programs)
+    "modelcheck.reproduce": ("modelcheck.spec", "modelcheck.runner", "modelcheck.engine"),
     # jsonschema: the faces read trace files, which are validated against the schemas they publish
     # modelcheck.nightly: the nightly command climbs the ladders it plans, and writes what the climbs found
+    # modelcheck.reproduce: the reproduce command runs the sweep it plans, and writes what the kernel said
     # networkx: the whole-graph exports read a recorded state graph (the trace's path on it)
     "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec", "jsonschema",
-                         "modelcheck.nightly", "networkx"),
+                         "modelcheck.nightly", "modelcheck.reproduce", "networkx"),
     "modelcheck": ("modelcheck.spec", "modelcheck.faces.cli"),  # the package itself and __main__
 }
 # faces see the engine only through its public names (``modelcheck.engine``, not its modules), except these

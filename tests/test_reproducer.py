@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shutil
-import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from modelcheck import runner
+from modelcheck import reproduce, runner
 from modelcheck.engine import SearchOptions
 from modelcheck.faces import export, exports
 from modelcheck.faces.cli import main
@@ -31,7 +29,6 @@ from modelcheck.spec import bind, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden"
-RESULT = re.compile(r"^RESULT (\S+) (holds|violated|unsupported) (.*)$", re.M)
 ON_LINUX = sys.platform.startswith("linux")
 GCC = shutil.which("gcc")
 needs_gcc = pytest.mark.skipif(GCC is None and not os.environ.get("CI"),
@@ -39,119 +36,51 @@ needs_gcc = pytest.mark.skipif(GCC is None and not os.environ.get("CI"),
 needs_linux = pytest.mark.skipif(not ON_LINUX, reason="the reproducers are Linux programs")
 
 
-@cache
-def matrix_verdicts() -> dict[str, dict[str, str]]:
-    """Scenario id -> policy -> verdict, from the generated matrix."""
-    cells = json.loads((ROOT / "results" / "matrix.json").read_text())["cells"]
-    table: dict[str, dict[str, str]] = {}
-    for cell in cells:
-        table.setdefault(cell["scenario"], {})[cell["policy"]] = cell["verdict"]
-    return table
-
-
 def era() -> str:
-    policy = runner.era_policy(platform.release())
-    assert policy is not None, f"no merged policy declares kernel {platform.release()}"
-    return policy
-
-
-def violating_policies(spec_id: str) -> list[str]:
-    """The policies under which the matrix found the scenario violated, in the catalogue's order."""
-    verdicts = matrix_verdicts()[spec_id]
-    return [e["name"] for e in runner.policy_catalogue() if verdicts.get(e["name"]) == "violated"]
-
-
-def chosen_policy(spec_id: str) -> str | None:
-    """The era's policy if it violates the scenario, else the newest merged policy that does, else the first
-    proposal that does; None when none does."""
-    merged = [e["name"] for e in runner.policy_catalogue() if all(p["merged"] for p in e["pieces"])]
-    violating = violating_policies(spec_id)
-    if era() in violating:
-        return era()
-    newest = [p for p in merged if p in violating]
-    return newest[-1] if newest else (violating[0] if violating else None)
+    return reproduce.era()
 
 
 @cache
-def spec_id_of(spec_file: str) -> str:
-    return load_spec(ROOT / "specs" / spec_file).id
+def loaded_spec(spec_file: str) -> Any:
+    path = ROOT / "specs" / spec_file
+    return runner.prepare(bind(path, load_spec(path)), SearchOptions())
+
+
+@cache
+def violating_policies_of(spec_file: str) -> list[str]:
+    loaded = loaded_spec(spec_file)
+    return reproduce.violating_policies(loaded, reproduce.verdicts_of(loaded))
+
+
+def record_of(loaded: Any, run: Any) -> dict[str, Any]:
+    return export.trace_document(loaded, [run], ROOT / "trace.json")["traces"][0]
 
 
 @cache
 def counterexample(spec_file: str, policy: str | None = None) -> tuple[dict[str, Any], str | None] | None:
-    """The spec's counterexample under ``policy`` (default ``chosen_policy``), and what the model says of that
-    schedule under the era's policy: violated, holds, or None when the era's model cannot run it to its end."""
-    path = ROOT / "specs" / spec_file
-    loaded = runner.prepare(bind(path, load_spec(path)), SearchOptions())
-    policy = policy or chosen_policy(loaded.spec.id)
+    """The spec's counterexample under ``policy`` (default ``reproduce.chosen_policy``), and what the model says
+    of that schedule under the era's policy: violated, holds, or None when the era's model cannot run it."""
+    loaded = loaded_spec(spec_file)
+    policy = policy or reproduce.chosen_policy(violating_policies_of(spec_file), era())
     if policy is None:
         return None
-    run = next(runner.run_spec(loaded, [policy], SearchOptions()))
-    record = export.trace_document(loaded, [run], ROOT / "trace.json")["traces"][0]
-    return record, era_verdict(loaded, record)
-
-
-def era_verdict(loaded: Any, record: dict[str, Any]) -> str | None:
-    """What the era's model says of the record's schedule and property, judged after every step as the
-    program judges it: violated if some step violates it, holds if none does, None if the era's model
-    cannot take some step of the schedule."""
-    labels = [step["label"] for step in record["steps"]]
-    for n in range(1, len(labels) + 1):
-        outcome = runner.replay_trace(loaded, era(), record["invariants"], record["property"], labels[:n])
-        if outcome.ok:
-            return "violated"
-        if outcome.failed_step != n or "does not violate" not in (outcome.reason or ""):
-            return None
-    return "holds"
-
-
-THREAD_ORDER = re.compile(r"^(parent|child(\d+))(?:\.(\d+))?$")
-
-
-def _thread_rank(actor: str) -> tuple[int, int]:
-    m = THREAD_ORDER.match(actor)
-    assert m, actor
-    return int(m.group(2) or 0), int(m.group(3) or 1)
+    record = reproduce.counterexample_record(loaded, policy, record_of)
+    assert record is not None
+    return record, reproduce.era_verdict(loaded, record, era())
 
 
 @cache
 def program_order(spec_file: str, prop: str) -> tuple[dict[str, Any], str | None] | None:
-    """A whole run of a scripted scenario in program order (each step the enabled operation of the first
-    thread, parent before its second thread before child1, ..., kernel events never), as a trace record for
-    the property ``prop``, and the era's model's verdict on it; None for an open world."""
-    path = ROOT / "specs" / spec_file
-    loaded = bind(path, load_spec(path))
-    if loaded.world.scenario is None:
-        return None
-    model = loaded.world.model(era(), (prop,))
-    state = next(iter(model.initial_states()))
-    initial, steps = model.state_to_json(state), []
-    while True:
-        enabled = [(model.action_label(a), after) for a, after in model.successors(state)]
-        threads = [(label, after) for label, after in enabled if not label.startswith("kernel ")]
-        if not threads:
-            break
-        label, state = min(threads, key=lambda pair: _thread_rank(pair[0].split(" ", 1)[0]))
-        steps.append({"index": len(steps) + 1, "actor": label.split(" ", 1)[0], "label": label,
-                      "changes": [], "state": model.state_to_json(state)})
-    record = {"spec_id": loaded.spec.id, "title": loaded.spec.title, "params": loaded.params, "variants": [],
-              "policy": era(), "invariants": [prop], "property": prop, "initial_state": initial,
-              "parameters": {}, "steps": steps}
-    return record, era_verdict(loaded, record)
+    loaded = loaded_spec(spec_file)
+    record = reproduce.program_order_record(loaded, prop, era())
+    return None if record is None else (record, reproduce.era_verdict(loaded, record, era()))
 
 
 def compile_and_run(source: str, tmp_path: Path, name: str) -> tuple[str, str, str]:
     """Build the program with -Wall -Werror, run it under a timeout: (scenario, result, detail) of its RESULT."""
-    c_file, binary = tmp_path / f"{name}.c", tmp_path / name
-    c_file.write_text(source)
-    built = subprocess.run([GCC or "gcc", "-Wall", "-Werror", "-O1", "-o", str(binary), str(c_file)],
-                           capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr
-    ran = subprocess.run([str(binary)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    found = RESULT.findall(ran.stdout)
-    assert len(found) == 1, ran.stdout + ran.stderr
-    assert ran.stdout.startswith("TAP version 13\n") or "\nTAP version 13\n" in ran.stdout
-    return found[0]
+    live = reproduce.build_and_run(source, tmp_path, name, GCC or "gcc")
+    assert live.output.startswith("TAP version 13\n") or "\nTAP version 13\n" in live.output
+    return live.scenario, live.result, live.detail
 
 
 def _live_agrees(spec_file: str, tmp_path: Path, policy: str | None = None) -> tuple[str, str, str | None]:
@@ -289,8 +218,7 @@ def test_a_unforceable_program_compiles_and_says_why(tmp_path):
 
 
 SPEC_FILES = sorted(p.name for p in (ROOT / "specs").glob("*.py"))
-SCHEDULES = [(spec_file, policy) for spec_file in SPEC_FILES
-             for policy in violating_policies(spec_id_of(spec_file))]
+SCHEDULES = [(spec_file, policy) for spec_file in SPEC_FILES for policy in violating_policies_of(spec_file)]
 
 
 @pytest.mark.slow
@@ -322,3 +250,23 @@ def test_every_whole_run_on_the_live_kernel(spec_file, prop, tmp_path):
     if result == "unsupported":
         pytest.skip(f"{spec_file} {prop}: {detail}")
     assert model is not None and result == model, f"{spec_file} {prop}: live {result} ({detail}), model {model}"
+
+
+@needs_linux
+@needs_gcc
+def test_the_reproduce_command_runs_the_sweep_and_writes_its_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "reproducers.md"
+    code = main(["reproduce", "specs/c8_iouring_fork.py", "specs/o10_page_lock.py", "--out", str(out)])
+    err = capsys.readouterr().err
+    table = out.read_text()
+    assert code == 0, err
+    assert "| C8 | the counterexample of page_count | pin_coherent | holds | holds " in table
+    assert "| O10-lock | the counterexample of" in table and "unsupported" in table
+    assert "0 disagree" in err and f"wrote {out}" in err
+
+
+def test_the_reproduce_command_refuses_a_bad_out_in_one_line(capsys):
+    assert main(["reproduce", "--out", "/no/such/dir/x.md"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err

@@ -346,6 +346,48 @@ def _replay(argv: Sequence[str]) -> int:
     return EXIT_DIFFERS if failures else EXIT_OK
 
 
+def _reproduce(argv: Sequence[str]) -> int:
+    """The C reproducers built and run on this kernel, against the model of its era (docs/reproducers.md)."""
+    import platform
+
+    from modelcheck import reproduce
+    from modelcheck.faces import reproducers
+
+    p = _Parser(prog="python -m modelcheck reproduce",
+                description="Build the C reproducer of every scripted scenario's counterexample schedule (and, "
+                            "unless --schedules-only, of each scenario run whole in program order), run each on "
+                            "this kernel, and compare what it reports with the model under the policy of this "
+                            "kernel's era (docs/reproducers.md). Exit status 1 if one disagrees.")
+    p.add_argument("specs", nargs="*", help="spec files (default: every file in ./specs)")
+    p.add_argument("--out", default="results/reproducers.md", metavar="FILE",
+                   help="the Markdown table to write (default results/reproducers.md)")
+    p.add_argument("--schedules-only", action="store_true", help="only the counterexample schedules")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {args.out!r}: not a file in an existing directory")
+    try:
+        era = reproduce.era()
+
+        def record_of(loaded: LoadedSpec, run: PolicyRun) -> dict[str, Any]:
+            first: dict[str, Any] = export.trace_document(loaded, [run], out)["traces"][0]
+            return first
+
+        rows = []
+        for row in reproduce.sweep(spec_files(args.specs), era, record_of, whole=not args.schedules_only):
+            mark = {True: "agrees", False: "DISAGREES", None: "unsupported"}[row.agrees]
+            print(f"{row.spec_id:10} {row.property:24} {row.schedule:40} model {row.model or '-':9} "
+                  f"live {row.live.result:11} {mark}", file=sys.stderr)
+            rows.append(row)
+    except reproduce.ReproduceError as err:
+        raise UsageError(str(err)) from None
+    out.write_text(reproducers.markdown(rows, platform.release(), era, platform.machine()))
+    disagree = [r for r in rows if r.agrees is False]
+    print(f"{len(rows)} programs, {sum(1 for r in rows if r.agrees)} agree, {len(disagree)} disagree, "
+          f"{sum(1 for r in rows if r.agrees is None)} unsupported; wrote {out}", file=sys.stderr)
+    return EXIT_DIFFERS if disagree else EXIT_OK
+
+
 def _policies(argv: Sequence[str]) -> int:
     p = _Parser(prog="python -m modelcheck policies",
                 description="List the known policies, each with the commits (and proposals) it is made of.")
@@ -515,7 +557,8 @@ def _nightly(argv: Sequence[str]) -> int:
     return status
 
 
-COMMANDS = {"replay": _replay, "export": _export, "policies": _policies, "matrix": _matrix, "nightly": _nightly}
+COMMANDS = {"replay": _replay, "export": _export, "policies": _policies, "matrix": _matrix, "nightly": _nightly,
+            "reproduce": _reproduce}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
