@@ -117,6 +117,9 @@ SNIPPETS: dict[str, str] = {
     "put": "do_unpin({s}, {h})",
 }
 
+NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
+                         "(__HAVE_ARCH_PTE_SWP_EXCLUSIVE), which no program can choose (every architecture with swap "
+                         "has it from 6.3)")
 NO_SWAP_PAGEOUT = "do_pageout_no_swap({s}, {a})"  # a kernel without swap: the page must stay in memory
 
 # what a user program cannot make happen at the step the trace puts it: kind (or world feature) -> why
@@ -419,9 +422,11 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
     steps, unforceable = _steps(record)
     scenario = str(record.get("spec_id") or "trace")
     header = _header(record)
+    config = _kernel_config(record)
+    if not config.swap_pte_exclusive and config.swap and any(s.op.kind == "pageout" for s in steps):
+        unforceable.append(NO_SWAP_EXCLUSIVE_BIT)
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
-    config = _kernel_config(record)
     plan = _Plan(steps, str(record["property"]), config)
     return header + _program(scenario, plan, invert)
 
