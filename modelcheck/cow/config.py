@@ -18,7 +18,10 @@ What each switch is in the kernel (facts read in the 7.1.5 tree):
   VM_SOFTDIRTY is 0, so no VMA changes; the mm's TLB is still flushed.
   mprotect's can_change_pte_writable asks pte_needs_soft_dirty_wp, which is
   false when vma_soft_dirty_enabled is false: the upgrade then rests on
-  PageAnonExclusive and the era's other conditions alone.
+  PageAnonExclusive and the era's other conditions alone. (The IS_ENABLED
+  test before VM_SOFTDIRTY came with vma_soft_dirty_enabled, Peter Xu's fix
+  of 64fe24a3e05e's soft-dirty check in the same release, 76aefad628aa: its
+  id and v6.0 form are not verified here, the 7.1.5 form is.)
 * ``uffd_wp`` userfaultfd write-protection (CONFIG_HAVE_ARCH_USERFAULTFD_WP,
   with CONFIG_PTE_MARKER_UFFD_WP for the markers; ``pgtable_supports_uffd_wp()``).
   Off: UFFDIO_REGISTER with UFFDIO_REGISTER_MODE_WP fails with EINVAL, so no
