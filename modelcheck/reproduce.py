@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 from modelcheck.engine import SearchOptions
 from modelcheck.runner import PolicyRun, c_reproducer, policy_catalogue, prepare, replay_trace, run_spec
 from modelcheck.runner import era_policy as policy_of_release
-from modelcheck.spec import LoadedSpec, bind, load_spec
+from modelcheck.spec import LoadedSpec, bind, load_spec, world_settings
 
 RESULT = re.compile(r"^RESULT (\S+) (holds|violated|unsupported) (.*)$", re.M)
 _THREAD = re.compile(r"^(parent|child(\d+))(?:\.(\d+))?$")
@@ -111,7 +111,7 @@ def program_order_record(loaded: LoadedSpec, prop: str, era_policy: str) -> dict
         steps.append({"index": len(steps) + 1, "actor": label.split(" ", 1)[0], "label": label,
                       "changes": [], "state": model.state_to_json(state)})
     return {"spec_id": loaded.spec.id, "title": loaded.spec.title, "params": loaded.params, "variants": [],
-            "policy": era_policy, "invariants": [prop], "property": prop, "initial_state": initial,
+            "world_settings": world_settings(loaded.world), "policy": era_policy, "invariants": [prop], "property": prop, "initial_state": initial,
             "parameters": {}, "steps": steps}
 
 

@@ -75,6 +75,19 @@ class RequiresCoverage(Protocol):
     def required_coverage(self) -> Sequence[str]: ...
 
 
+@runtime_checkable
+class HasSettings(Protocol):
+    """A world with settings a trace must carry to be reproduced outside the model (the COW world's kernel
+    configuration, which a C reproducer checks the running kernel has)."""
+
+    def settings(self) -> Mapping[str, Any]: ...
+
+
+def world_settings(world: object) -> dict[str, Any]:
+    """The world's ``settings``, or none."""
+    return dict(world.settings()) if isinstance(world, HasSettings) else {}
+
+
 @dataclass(frozen=True)
 class Spec:
     id: str

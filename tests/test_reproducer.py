@@ -126,6 +126,24 @@ def test_the_c7_reproducer_is_the_golden_file():
     assert exports.render("c", [record]) == (GOLDEN / "c7-page_count.c").read_text()
 
 
+def test_the_program_asks_the_kernel_for_the_configuration_of_the_trace():
+    """C7 needs soft-dirty tracking for its clear_refs; C7-nosd needs a kernel without it, where clear_refs asks
+    no store to fault (no wrprotect judgement is armed by it)."""
+    full = runner.c_reproducer(counterexample("c7_iouring_mprotect.py", "page_count")[0])
+    record = counterexample("c7_iouring_mprotect_no_soft_dirty.py", "page_count")[0]
+    assert record["world_settings"]["kernel_config"]["soft_dirty"] is False
+    off = runner.c_reproducer(record)
+    assert "if (!need_soft_dirty())" in full and "if (!need_no_soft_dirty())" not in full
+    assert "if (!need_no_soft_dirty())" in off and "if (!need_soft_dirty())" not in off
+    swapless = json.loads(json.dumps(counterexample("c12b_iouring_mprotect_swapped.py", "page_count")[0]))
+    swapless["world_settings"] = {"kernel_config": {"swap": False}}
+    source = runner.c_reproducer(swapless)
+    assert "if (!need_no_swap())" in source and "do_pageout_no_swap(" in source
+    swapless["world_settings"] = {"kernel_config": {"swap_pte_exclusive": False}}
+    assert "RESULT %s unsupported %s" in runner.c_reproducer(swapless) and \
+        "__HAVE_ARCH_PTE_SWP_EXCLUSIVE" in runner.c_reproducer(swapless)
+
+
 def test_a_trace_of_free_parameters_is_a_one_line_usage_error(capsys, tmp_path):
     found = counterexample("vmsplice.py")
     assert found is not None
@@ -155,7 +173,8 @@ def test_a_property_the_kernel_does_not_show_is_unsupported():
 
 @needs_linux
 @needs_gcc
-@pytest.mark.parametrize("spec_file", ["vmsplice.py", "c5_vmsplice_before_fork.py", "c8_iouring_fork.py"])
+@pytest.mark.parametrize("spec_file", ["vmsplice.py", "c5_vmsplice_before_fork.py", "c8_iouring_fork.py",
+                                       "c7_iouring_mprotect_no_soft_dirty.py"])
 def test_the_live_kernel_agrees_with_the_model_of_its_era(spec_file, tmp_path):
     result, detail, model = _live_agrees(spec_file, tmp_path)
     if result == "unsupported":

@@ -3,7 +3,12 @@
 The batch form covers the open reference world with the properties listed in
 ``PROPERTIES``, and a policy whose decisions are functions of the page
 counters it tabulates (``decision_grid``): one that drains an LRU batch first
-needs the LRU flag, which that world lacks.
+needs the LRU flag, which that world lacks. Of the kernel's build
+configuration (``config.KernelConfig``) it models only the switches listed in
+``CONFIG_INDIFFERENT``, those no action of the open world reads (its writes,
+reads, forks, unmaps and pipes touch no soft-dirty or uffd-wp bit and no swap);
+a world whose configuration differs from the full kernel in any other switch
+takes the per-state path.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ from __future__ import annotations
 import itertools
 from typing import Iterator
 
+from dataclasses import fields
+
+from modelcheck.cow.config import FULL_KERNEL
 from modelcheck.cow.invariants import LEAK_OBSERVERS
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.policies import PageInfo, Policy
 
 PROPERTIES = frozenset(LEAK_OBSERVERS) | {"spurious_copies", "no_spurious_copy"}
+CONFIG_INDIFFERENT = frozenset({"soft_dirty", "uffd_wp", "swap", "swap_pte_exclusive"})
 GRID_MOST = 1 << 18  # decision-grid cells the batch form tabulates at most; beyond, tabulating them one policy
                      # call at a time costs more than the batch form saves (W(64,64,0) would need 34 million)
 
@@ -43,6 +52,9 @@ def batch_applies(machine: Machine, policy: Policy, property_names: frozenset[st
     """Whether the batch form makes exactly the transitions of this world under ``policy``."""
     world, f = machine.world, machine.layout.features
     if machine.scenario is not None or world.symbolic_refs or world.held_unknown:
+        return False
+    if any(getattr(world.config, f.name) != getattr(FULL_KERNEL, f.name)
+           for f in fields(world.config) if f.name not in CONFIG_INDIFFERENT):
         return False
     if f.vma or f.mm or f.tlb or f.threads or f.holders or f.last_write \
             or f.write_protect or f.cells != 1 or f.extra_pages or machine.pte_flag_bits:

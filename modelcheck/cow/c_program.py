@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from modelcheck.cow.config import FULL_KERNEL, KernelConfig
 from modelcheck.cow.scenario import Op, ScenarioError, parse_op
 
 __all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
@@ -115,6 +116,11 @@ SNIPPETS: dict[str, str] = {
     "dma_write": "do_dma_write({s}, {h}, {c}, {v})",
     "put": "do_unpin({s}, {h})",
 }
+
+NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
+                         "(__HAVE_ARCH_PTE_SWP_EXCLUSIVE), which no program can choose (every architecture with swap "
+                         "has it from 6.3)")
+NO_SWAP_PAGEOUT = "do_pageout_no_swap({s}, {a})"  # a kernel without swap: the page must stay in memory
 
 # what a user program cannot make happen at the step the trace puts it: kind (or world feature) -> why
 UNFORCEABLE: dict[str, str] = {
@@ -291,8 +297,8 @@ class _Plan:
     """Walks the steps once, keeping what the checks need (who wrote which value, each owner's last write, the
     pins held, what a clear_refs asked), and writes each step's C statements with its checks."""
 
-    def __init__(self, steps: Sequence[Step], prop: str) -> None:
-        self.steps, self.prop = steps, prop
+    def __init__(self, steps: Sequence[Step], prop: str, config: KernelConfig = FULL_KERNEL) -> None:
+        self.steps, self.prop, self.config = steps, prop, config
         self.addresses = max([s.op.addr for s in steps] + [0]) + 1
         self.cells = max([s.op.cell for s in steps] + [0]) + 1
         self.writes = _Writes()
@@ -388,12 +394,13 @@ class _Plan:
             if kind == "munmap":
                 for c in range(self.cells):
                     self.writes.last.pop((p, op.addr, c), None)
-        elif kind == "clear_refs":
+        elif kind == "clear_refs" and self.config.soft_dirty:  # without soft-dirty it asks for nothing
             self.wp_asked |= {(p, a) for a in range(self.addresses)}
         elif kind == "exit":
             return [f"give_turn_to_next({step.number});", "_exit(0);"]
         fields["k"] = self.forks
-        statement = SNIPPETS[kind].format(**fields)
+        snippet = SNIPPETS[kind] if kind != "pageout" or self.config.swap else NO_SWAP_PAGEOUT
+        statement = snippet.format(**fields)
         lines = before + [f"if (!{statement}) return;"] + after
         if self.prop == "pin_coherent":
             if kind == "pin_rw":
@@ -415,10 +422,22 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
     steps, unforceable = _steps(record)
     scenario = str(record.get("spec_id") or "trace")
     header = _header(record)
+    config = _kernel_config(record)
+    if not config.swap_pte_exclusive and config.swap and any(s.op.kind == "pageout" for s in steps):
+        unforceable.append(NO_SWAP_EXCLUSIVE_BIT)
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
-    plan = _Plan(steps, str(record["property"]))
+    plan = _Plan(steps, str(record["property"]), config)
     return header + _program(scenario, plan, invert)
+
+
+def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
+    """The kernel configuration the trace's world had (the full kernel for traces that name none)."""
+    settings = record.get("world_settings") or {}
+    try:
+        return KernelConfig.from_json(settings.get("kernel_config") or {})
+    except (ValueError, TypeError, AttributeError) as err:
+        raise Unreproducible(f"the trace's kernel configuration: {err}") from None
 
 
 def _comment(text: str) -> str:
@@ -455,10 +474,13 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     needs = []
     if kinds & {"pin_rw", "dma_read", "dma_write", "put"}:
         needs.append("need_io_uring()")
+    config = plan.config
+    # the running kernel must be built as the trace's world was: clear_refs and MADV_PAGEOUT do nothing without
+    # soft-dirty tracking and swap, and the model's steps are a kernel's with or without them
     if "pageout" in kinds:
-        needs.append("need_swap()")
-    if "clear_refs" in kinds:  # the model's clear_refs write-protects: without soft-dirty the kernel's does not
-        needs.append("need_soft_dirty()")
+        needs.append("need_swap()" if config.swap else "need_no_swap()")
+    if "clear_refs" in kinds:
+        needs.append("need_soft_dirty()" if config.soft_dirty else "need_no_soft_dirty()")
     if prop in ("pin_coherent", "no_spurious_copy"):
         needs.append("need_frames()")
     out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
@@ -706,7 +728,7 @@ HELPER int need_frames(void)
 	return 1;
 }
 
-HELPER int need_swap(void)
+HELPER int swap_space(void)
 {
 	char line[256];
 	int lines = 0;
@@ -717,8 +739,49 @@ HELPER int need_swap(void)
 	if (swaps)
 		fclose(swaps);
 	errno = 0;
-	if (lines < 2) {
+	return lines >= 2;
+}
+
+HELPER int need_swap(void)
+{
+	if (!swap_space()) {
 		stop(0, "skip: no swap space, so MADV_PAGEOUT cannot reclaim an anonymous page");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int need_no_swap(void)
+{
+	if (swap_space()) {
+		stop(0, "skip: the kernel has swap space, and the trace is of a kernel without swap");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int soft_dirty_tracked(void)
+{
+	char *probe = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t entry;
+
+	errno = 0;
+	if (probe == MAP_FAILED)
+		return -1;
+	*(volatile char *)probe = 1;
+	entry = pagemap_of(probe);
+	munmap(probe, page_size);
+	return (entry & PM_SOFT_DIRTY) != 0;
+}
+
+HELPER int need_no_soft_dirty(void)
+{
+	int tracked = soft_dirty_tracked();
+
+	if (tracked != 0) {
+		stop(0, tracked < 0 ? "skip: cannot map a page to probe soft-dirty tracking"
+				    : "skip: the kernel tracks soft-dirty (CONFIG_MEM_SOFT_DIRTY), and the trace is of a "
+				      "kernel without it");
 		return 0;
 	}
 	return 1;
@@ -726,19 +789,12 @@ HELPER int need_swap(void)
 
 HELPER int need_soft_dirty(void)
 {
-	char *probe = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t entry;
+	int tracked = soft_dirty_tracked();
 
-	errno = 0;
-	if (probe == MAP_FAILED) {
-		stop(0, "skip: cannot map a page to probe soft-dirty tracking");
-		return 0;
-	}
-	*(volatile char *)probe = 1;
-	entry = pagemap_of(probe);
-	munmap(probe, page_size);
-	if (!(entry & PM_SOFT_DIRTY)) {
-		stop(0, "skip: no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY), so clear_refs write-protects nothing");
+	if (tracked != 1) {
+		stop(0, tracked < 0 ? "skip: cannot map a page to probe soft-dirty tracking"
+				    : "skip: no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY), so clear_refs write-protects "
+				      "nothing");
 		return 0;
 	}
 	return 1;
@@ -913,6 +969,18 @@ HELPER int do_pageout(int step, int addr)
 	if (!(pagemap_of(area[addr]) & PM_SWAPPED)) {
 		errno = 0;
 		stop(step, "MADV_PAGEOUT left the page in memory (the kernel chose not to reclaim it)");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_pageout_no_swap(int step, int addr)
+{
+	if (!do_madvise(step, addr, MADV_PAGEOUT, "MADV_PAGEOUT"))
+		return 0;
+	if (pagemap_of(area[addr]) & PM_SWAPPED) {
+		errno = 0;
+		stop(step, "MADV_PAGEOUT swapped the page out, and the trace is of a kernel without swap");
 		return 0;
 	}
 	return 1;

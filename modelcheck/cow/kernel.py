@@ -61,7 +61,9 @@ class Machine:
     uffd_addrs: frozenset[int]                    # addresses registered for uffd-wp
     open: Mapping[str, bool]                      # open worlds: which action kinds fire
     pte_flag_bits: bool  # PTEs may carry soft-dirty or uffd-wp bits besides the write bit
+    soft_dirty_on: bool  # PTEs carry a soft-dirty bit, and clear_refs and mprotect track it (CONFIG_MEM_SOFT_DIRTY)
     swap_on: bool        # pages may be in the swap cache and PTEs may be swap entries
+    swap_pte_exclusive: bool  # a swap PTE keeps the page's exclusivity (__HAVE_ARCH_PTE_SWP_EXCLUSIVE)
     lru_on: bool         # fresh pages start in a per-CPU LRU batch
     reclaim_on: bool     # the kernel reclaims pages (swap events)
     lock_on: bool        # other kernel paths take page locks
@@ -91,7 +93,8 @@ class Machine:
         reclaim_on = bool(scenario and "swap" in scenario.events)
         lock_on = bool(scenario and "lock" in scenario.events)
         needs = needed({op.kind for t in threads for op in t.program})
-        swap_on = reclaim_on or "swap" in needs
+        config = world.config
+        swap_on = (reclaim_on or "swap" in needs) and config.swap
         pte_flag_bits = "pte_flags" in needs
         if scenario is None:
             pipes = bool(open_kinds & {"vmsplice", "pipe_read"})
@@ -140,7 +143,8 @@ class Machine:
             thread_number={th.name: n for n, th in enumerate(threads)}, write_op=write_op,
             uffd_addrs=frozenset(op.addr for th in threads for op in th.program
                                  if "uffd" in OPERATIONS[op.kind].needs),
-            open=is_open, pte_flag_bits=pte_flag_bits, swap_on=swap_on, lru_on=lru_on, reclaim_on=reclaim_on,
+            open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
+            swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 

@@ -116,7 +116,7 @@ class CowModel:
         t = [0] * L.size
         initial = k.tags.code(0, 0)
         for a in range(L.addresses):
-            t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if k.pte_flag_bits else 0)
+            t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if k.soft_dirty_on else 0)
             for cell in range(f.cells):
                 t[L.value_index(a, cell)] = initial
                 if f.last_write:

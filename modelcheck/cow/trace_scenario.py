@@ -28,6 +28,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from modelcheck.cow.config import FULL_KERNEL, KernelConfig
 from modelcheck.cow.scenario import EVENT_OF, EVENTS
 from modelcheck.cow.world import CowWorld
 
@@ -63,11 +64,13 @@ class Reproduction:
     tlb: bool
     schedule: tuple[str, ...]
     labels: tuple[str, ...]  # the trace's steps, as the scenario labels them
+    config: KernelConfig = FULL_KERNEL  # the kernel configuration the trace's world had
 
     def world(self) -> CowWorld:
         """The scripted world the spec file builds."""
         return CowWorld.scripted(dict(self.programs), events=list(self.events), speculative=self.speculative,
-                                 addresses=self.addresses, tlb=self.tlb, schedule=list(self.schedule))
+                                 addresses=self.addresses, tlb=self.tlb, schedule=list(self.schedule),
+                                 config=self.config)
 
     def source(self) -> str:
         """The spec file: a docstring that says where the scenario came from, and the ``SPEC``."""
@@ -137,7 +140,17 @@ def reproduce(record: Mapping[str, Any]) -> Reproduction:
         open_world=bool(open_world), programs=tuple((name, tuple(ops)) for name, ops in programs.items()),
         events=tuple(e for e in EVENTS if e in events), speculative=speculative if "spec" in events else 0,
         addresses=world_addresses if world_addresses is not None and world_addresses > used else None,
-        tlb="tlb" in initial, schedule=tuple(schedule), labels=tuple(labels))
+        tlb="tlb" in initial, schedule=tuple(schedule), labels=tuple(labels), config=_kernel_config(record))
+
+
+def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
+    """The kernel configuration the trace records (the full kernel where it records none)."""
+    settings = record.get("world_settings")
+    settings = settings if isinstance(settings, Mapping) else {}
+    try:
+        return KernelConfig.from_json(settings.get("kernel_config") or {})
+    except (ValueError, TypeError) as err:
+        raise ReproduceError(f"the trace's kernel configuration: {err}") from None
 
 
 def _refuse_what_no_scenario_states(record: Mapping[str, Any], initial: Mapping[str, Any]) -> None:
@@ -251,12 +264,14 @@ def _spec_code(r: Reproduction) -> str:
         options.append(f"addresses={r.addresses}")
     if r.tlb:
         options.append("tlb=True")
+    if r.config != FULL_KERNEL:
+        options.append(f"config={r.config.source()}")
     head = "    }, " + ", ".join(options) + (", " if options else "")
     schedule = _wrapped_list([_literal(entry) for entry in r.schedule], head + "schedule=", indent=len(head) + 10)
     title = f"{r.spec_id} under {r.policy}, the counterexample" + (f" ({r.title})" if r.title else "")
     return (
         "from modelcheck import Spec\n"
-        "from modelcheck.cow import CowWorld\n"
+        f"from modelcheck.cow import {'CowWorld' if r.config == FULL_KERNEL else 'CowWorld, KernelConfig'}\n"
         "\n"
         "SPEC = Spec(\n"
         f"    id={_literal(f'{r.spec_id}-{r.policy}')},\n"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from modelcheck.cow import invariants as _invariants
+from modelcheck.cow.config import FULL_KERNEL, KernelConfig
 from modelcheck.cow.policies import Policy, get_policy, policy_names
 from modelcheck.cow.operations import OPEN_ACTIONS
 from modelcheck.cow.scenario import EVENT_OF, Scenario
@@ -59,6 +60,8 @@ class CowWorld:
                    None is a parameter of the run (``engine.model.Parametric``), which a search may leave
                    free (one that does not would start it at 0: ``with_held_as_parameters`` is the
                    only maker of None)
+    config      the kernel's build configuration (``config.KernelConfig``: soft-dirty, uffd-wp, swap, the
+                   swap-PTE exclusive bit); a scenario that uses what it lacks is refused
     """
 
     processes: int = 2
@@ -69,8 +72,13 @@ class CowWorld:
     symbolic_refs: bool = False
     held_unknown: tuple[int, ...] = ()
     held: tuple[tuple[int, int | None], ...] = ()
+    config: KernelConfig = FULL_KERNEL
 
     def __post_init__(self) -> None:
+        if not isinstance(self.config, KernelConfig):
+            raise WorldError(f"config must be a KernelConfig, not {type(self.config).__name__}")
+        if self.scenario is not None:
+            self._check_config(self.scenario)
         for name, value, least, most in (("processes (P)", self.processes, 1, MOST_PROCESSES),
                                          ("addresses (M)", self.addresses, 1, MOST_ADDRESSES),
                                          ("speculative references (S)", self.speculative, 0, MOST_SPECULATIVE)):
@@ -97,6 +105,19 @@ class CowWorld:
             raise WorldError("held references sit on the speculative-reference slots: they need S >= 1 and "
                              "no speculative events")
 
+    def _check_config(self, scenario: Scenario) -> None:
+        """A scenario that needs what the kernel was built without cannot run on it (one line)."""
+        from modelcheck.cow.operations import OPERATIONS
+
+        if not self.config.uffd_wp:
+            uffd = sorted({op.text for t in scenario.threads for op in t.program
+                           if "uffd" in OPERATIONS[op.kind].needs})
+            if uffd:
+                raise WorldError(f"scenario: {uffd[0]} needs userfaultfd write-protection, and this kernel is built "
+                                 f"without it (UFFDIO_REGISTER_MODE_WP fails with EINVAL)")
+        if not self.config.swap and "swap" in scenario.events:
+            raise WorldError("scenario: kernel swap events need swap, and this kernel has none (CONFIG_SWAP off)")
+
     @classmethod
     def reference(cls, P: int, M: int, S: int) -> "CowWorld":
         """The reference world W(P, M, S): every action of reference-world.md enabled."""
@@ -105,10 +126,10 @@ class CowWorld:
     @classmethod
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
-                 schedule: Sequence[str] = ()) -> "CowWorld":
+                 schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
-        steps (``scenario``)."""
+        steps (``scenario``); ``config`` is the kernel's build configuration."""
         try:
             scenario = Scenario.build(programs, events, addresses, tlb, schedule)
         except ValueError as err:
@@ -116,7 +137,7 @@ class CowWorld:
         if "spec" in scenario.events and speculative < 1:
             speculative = 1
         world = cls(processes=scenario.processes, addresses=scenario.addresses, speculative=speculative,
-                    scenario=scenario)
+                    scenario=scenario, config=config)
         named = [page for _, page in scenario.schedule if isinstance(page, int)]  # kernel events, by page
         if named:
             from modelcheck.cow.kernel import Machine
@@ -177,14 +198,22 @@ class CowWorld:
             if self.held:
                 unknown += ", references held outside: " + " ".join(
                     f"a{a} {'any number' if n is None else n}" for a, n in self.held)
+            kernel = f", kernel {self.config.describe()}" if self.config != FULL_KERNEL else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
-                    f"{s.addresses} address(es){tlb}{events}{spec}{unknown}")
+                    f"{s.addresses} address(es){tlb}{events}{spec}{unknown}{kernel}")
         text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"
         if self.actions != frozenset(ACTION_KINDS):
             text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)
         if self.held_unknown:
             text += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)
+        if self.config != FULL_KERNEL:
+            text += f", kernel {self.config.describe()}"
         return text
+
+    def settings(self) -> dict[str, object]:
+        """What a trace of this world must carry to be reproduced outside the model: the kernel's build
+        configuration (a C reproducer checks the running kernel has it)."""
+        return {"kernel_config": self.config.to_json()}
 
     # -- what a spec may ask of a world ---------------------------------------------
     def variants(self) -> list[str]:

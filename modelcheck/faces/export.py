@@ -18,7 +18,7 @@ from modelcheck import __version__
 from modelcheck.engine import Trace, graph_record
 from modelcheck.faces.text import is_timing
 from modelcheck.runner import PolicyRun, policy_catalogue
-from modelcheck.spec import LoadedSpec
+from modelcheck.spec import LoadedSpec, world_settings
 
 RESULT_SCHEMA = "modelcheck.result/1"
 TRACE_SCHEMA = "modelcheck.trace/3"
@@ -126,6 +126,7 @@ def trace_document(loaded: LoadedSpec, runs: Sequence[PolicyRun], trace_file: st
                 "title": loaded.spec.title,
                 "params": loaded.params,
                 "variants": list(run.variants),
+                "world_settings": world_settings(loaded.world),
                 "policy": run.policy,
                 "policy_rule": rules.get(run.policy),
                 "invariants": list(run.invariants),

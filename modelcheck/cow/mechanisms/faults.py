@@ -69,7 +69,7 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     if decision is WriteFault.REUSE:
         return branch + reuse_page(k, t, proc, addr)
     writable = PTE_WRITE if vma_writable(k, t, proc, addr) else 0
-    soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     new = copy_page(k, t, page)
     flush_address(k, t, proc, addr)  # ptep_clear_flush before the new PTE goes in
     t[i] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
@@ -114,7 +114,7 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     i = L.pte_index(proc, addr)
     pte = t[i]
     writable = PTE_WRITE if vma_writable(k, t, proc, addr) else 0
-    soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     t[i] = (pte & ~PTE_WRITE) | writable | soft_dirty
     page = pte_page(pte)
     set_exclusive(k, t, page, True)
@@ -173,7 +173,7 @@ def install_copy(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, 
         return "copy_retry"
     flush_address(k, t, proc, addr)  # ptep_clear_flush
     writable = vma_writable(k, t, proc, addr)
-    soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     t[i] = pte_make(new, writable, soft_dirty | (pte & PTE_UFFD_WP))
     release(k, t, old)
     clear_write_protect_request(k, t, proc, addr)

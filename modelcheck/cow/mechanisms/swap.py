@@ -28,6 +28,7 @@ class Reclaim(Branch):
     PAGEOUT_NOTHING = outcome("pageout_nothing")  # already a swap PTE
     PAGEOUT_SKIPPED = outcome("pageout_skipped")  # mapped elsewhere too, or kept out of the swap cache
     PAGEOUT_ADDED = outcome("pageout_added")      # in the swap cache, but try_to_unmap refused
+    PAGEOUT_NO_SWAP = outcome("pageout_no_swap")  # a kernel without swap: reclaim cannot add the page anywhere
 
 
 class SwapIn(Branch):
@@ -58,7 +59,7 @@ def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
     page_info = info(k, t, page)
     if k.policy.unmap_refuses(page_info):
         return None
-    exclusive = page_info.exclusive
+    exclusive = page_info.exclusive and k.swap_pte_exclusive  # without the arch bit, exclusivity is lost
     for p in range(t[0] + 1):
         for a in range(L.addresses):
             i = L.pte_index(p, a)
@@ -77,6 +78,8 @@ def op_pageout(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     pte = t[k.layout.pte_index(proc, addr)]
     if not pte:
         return None
+    if not k.swap_on:  # madvise succeeds; shrink_folio_list finds no swap to put an anonymous page in
+        return "pageout_no_swap"
     if pte & PTE_SWAP:
         return "pageout_nothing"
     page = pte_page(pte)
@@ -95,7 +98,7 @@ def swap_in(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> st
     swap_exclusive = bool(pte & PTE_SWAP_EXCLUSIVE)
     flags = pte & (PTE_SOFTDIRTY | PTE_UFFD_WP)
     if write and not pte & PTE_UFFD_WP and k.policy.swapin_reuse(info(k, t, page, proc), swap_exclusive):
-        soft_dirty = PTE_SOFTDIRTY if k.pte_flag_bits else 0
+        soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
         t[i] = pte_make(page, vma_writable(k, t, proc, addr), flags | soft_dirty)
         set_exclusive(k, t, page, True)
         if not swapcount(k, t, page):  # try_to_free_swap: the slot is no longer needed

@@ -16,6 +16,7 @@ class Protection(Branch):
     MPROTECT_RW = outcome("mprotect_rw")
     DONTFORK = outcome("dontfork")
     CLEAR_REFS = outcome("clear_refs")
+    CLEAR_REFS_UNTRACKED = outcome("clear_refs_untracked")  # no soft-dirty tracking: the write is accepted, no PTE changes
     UFFD_UNWP = outcome("uffd_unwp")
 
 
@@ -25,8 +26,11 @@ def address_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None
 
 
 def clean_ptes_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
-    """clear_refs returned: a store through any write-protected, clean PTE of the process must fault."""
+    """clear_refs returned: a store through any write-protected, clean PTE of the process must fault
+    (nothing is asked of a kernel without soft-dirty tracking, whose clear_refs 4 write-protects nothing)."""
     L = m.layout
+    if not m.soft_dirty_on:
+        return
     for a in range(L.addresses):
         pte = t[L.pte_index(proc, a)]
         if pte and not pte & (PTE_WRITE | PTE_SOFTDIRTY | PTE_SWAP):  # write-protected and clean
@@ -43,14 +47,17 @@ def op_mprotect_ro(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
 
 @operation("mprotect_rw aN", Protection, summary="mprotect(PROT_READ|PROT_WRITE)", needs=("vma",))
 def op_mprotect_rw(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
-    """VM_WRITE again; a private anonymous PTE stays read-only unless the policy upgrades it (6.0)."""
+    """VM_WRITE again; a private anonymous PTE stays read-only unless the policy upgrades it (6.0).
+
+    The policy is told whether soft-dirty tracking needs no write fault: the PTE is soft-dirty already, or
+    the kernel tracks no soft-dirty at all (vma_soft_dirty_enabled is false without CONFIG_MEM_SOFT_DIRTY)."""
     L = k.layout
     t[L.vma_base + proc * L.addresses + addr] |= VMA_WRITE
     clear_write_protect_request(k, t, proc, addr)
     i = L.pte_index(proc, addr)
     pte = t[i]
     if pte and not pte & (PTE_WRITE | PTE_UFFD_WP | PTE_SWAP):
-        soft_dirty = not k.pte_flag_bits or bool(pte & PTE_SOFTDIRTY)
+        soft_dirty = not k.soft_dirty_on or bool(pte & PTE_SOFTDIRTY)
         if k.policy.mprotect_makes_writable(info(k, t, pte_page(pte), proc), soft_dirty):
             t[i] = pte | PTE_WRITE
             return "mprotect_upgrade"
@@ -68,8 +75,11 @@ def op_dontfork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
            on_return=clean_ptes_protected, deferred_flush="mm",
            defers=lambda policy: policy.clear_refs_flushes_tlb)  # before 912efa17e512 it did not flush at all
 def op_clear_refs(k: Kernel, t: MutableSlots, proc: int) -> str | None:
-    """Soft-dirty reset of every PTE of the process (clear_refs_write with 4)."""
+    """Soft-dirty reset of every PTE of the process (clear_refs_write with 4); without CONFIG_MEM_SOFT_DIRTY
+    the write succeeds and the walk leaves every PTE as it was (clear_soft_dirty returns at once)."""
     L = k.layout
+    if not k.soft_dirty_on:
+        return "clear_refs_untracked"
     branches = []
     for a in range(L.addresses):
         i = L.pte_index(proc, a)

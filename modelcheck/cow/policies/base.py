@@ -156,7 +156,9 @@ class Policy(ABC):
         return False
 
     def mprotect_makes_writable(self, page: PageInfo, pte_soft_dirty: bool) -> bool:
-        """mprotect(PROT_READ|PROT_WRITE) sets the write bit on this private anonymous PTE directly."""
+        """mprotect(PROT_READ|PROT_WRITE) sets the write bit on this private anonymous PTE directly.
+        ``pte_soft_dirty``: soft-dirty tracking needs no write fault here (the PTE is soft-dirty, or the kernel
+        tracks no soft-dirty: ``config.KernelConfig``)."""
         return False
 
     def __repr__(self) -> str:

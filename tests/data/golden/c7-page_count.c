@@ -220,7 +220,7 @@ HELPER int need_frames(void)
 	return 1;
 }
 
-HELPER int need_swap(void)
+HELPER int swap_space(void)
 {
 	char line[256];
 	int lines = 0;
@@ -231,8 +231,49 @@ HELPER int need_swap(void)
 	if (swaps)
 		fclose(swaps);
 	errno = 0;
-	if (lines < 2) {
+	return lines >= 2;
+}
+
+HELPER int need_swap(void)
+{
+	if (!swap_space()) {
 		stop(0, "skip: no swap space, so MADV_PAGEOUT cannot reclaim an anonymous page");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int need_no_swap(void)
+{
+	if (swap_space()) {
+		stop(0, "skip: the kernel has swap space, and the trace is of a kernel without swap");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int soft_dirty_tracked(void)
+{
+	char *probe = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t entry;
+
+	errno = 0;
+	if (probe == MAP_FAILED)
+		return -1;
+	*(volatile char *)probe = 1;
+	entry = pagemap_of(probe);
+	munmap(probe, page_size);
+	return (entry & PM_SOFT_DIRTY) != 0;
+}
+
+HELPER int need_no_soft_dirty(void)
+{
+	int tracked = soft_dirty_tracked();
+
+	if (tracked != 0) {
+		stop(0, tracked < 0 ? "skip: cannot map a page to probe soft-dirty tracking"
+				    : "skip: the kernel tracks soft-dirty (CONFIG_MEM_SOFT_DIRTY), and the trace is of a "
+				      "kernel without it");
 		return 0;
 	}
 	return 1;
@@ -240,19 +281,12 @@ HELPER int need_swap(void)
 
 HELPER int need_soft_dirty(void)
 {
-	char *probe = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t entry;
+	int tracked = soft_dirty_tracked();
 
-	errno = 0;
-	if (probe == MAP_FAILED) {
-		stop(0, "skip: cannot map a page to probe soft-dirty tracking");
-		return 0;
-	}
-	*(volatile char *)probe = 1;
-	entry = pagemap_of(probe);
-	munmap(probe, page_size);
-	if (!(entry & PM_SOFT_DIRTY)) {
-		stop(0, "skip: no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY), so clear_refs write-protects nothing");
+	if (tracked != 1) {
+		stop(0, tracked < 0 ? "skip: cannot map a page to probe soft-dirty tracking"
+				    : "skip: no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY), so clear_refs write-protects "
+				      "nothing");
 		return 0;
 	}
 	return 1;
@@ -427,6 +461,18 @@ HELPER int do_pageout(int step, int addr)
 	if (!(pagemap_of(area[addr]) & PM_SWAPPED)) {
 		errno = 0;
 		stop(step, "MADV_PAGEOUT left the page in memory (the kernel chose not to reclaim it)");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_pageout_no_swap(int step, int addr)
+{
+	if (!do_madvise(step, addr, MADV_PAGEOUT, "MADV_PAGEOUT"))
+		return 0;
+	if (pagemap_of(area[addr]) & PM_SWAPPED) {
+		errno = 0;
+		stop(step, "MADV_PAGEOUT swapped the page out, and the trace is of a kernel without swap");
 		return 0;
 	}
 	return 1;
