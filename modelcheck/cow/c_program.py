@@ -129,12 +129,14 @@ UNFORCEABLE: dict[str, str] = {
     "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
     "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
     "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",
-    "get_ro": "O_DIRECT takes, uses and drops its FOLL_GET reference inside one system call, so no other step "
-              "can come between (and block O_DIRECT pins with FOLL_PIN since about v6.5, a7e689dd1c06 and "
-              "neighbours, not the model's FOLL_GET)",
-    "get_rw": "O_DIRECT takes, uses and drops its FOLL_GET reference inside one system call, so no other step "
-              "can come between (and block O_DIRECT pins with FOLL_PIN since about v6.5, a7e689dd1c06 and "
-              "neighbours, not the model's FOLL_GET)",
+    "get_ro": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "
+              "keep at will (O_DIRECT drops its reference inside the system call)",
+    "get_rw": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "
+              "keep at will (O_DIRECT drops its reference inside the system call)",
+    "dio_read": "O_DIRECT takes, uses and drops its reference (FOLL_GET, FOLL_PIN from v6.5) inside one system "
+                "call, so no other step can come between",
+    "dio_write": "O_DIRECT takes, uses and drops its reference (FOLL_GET, FOLL_PIN from v6.5) inside one system "
+                 "call, so no other step can come between",
     "pin_ro": "a read-only FOLL_PIN|FOLL_LONGTERM pin is reachable from user space only through the gup_test "
               "debugfs file (CONFIG_GUP_TEST), which this reproducer does not drive",
     "uffd_wp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
