@@ -253,13 +253,16 @@ def test_the_readme_policy_table_is_the_one_the_registry_renders(capsys):
 def test_the_listing_shows_every_piece_in_effect_under_each_policy(capsys):
     assert main(["policies"]) == 0
     out = capsys.readouterr().out
-    blocks = {block.split("  ", 1)[0]: block for block in out.strip().split("\n\n")}
+    listing, machine = out.strip().rsplit("\n\n", 1)
+    assert machine.startswith("this machine runs Linux ")
+    blocks = {block.split("  ", 1)[0]: block for block in listing.split("\n\n")}
     assert list(blocks) == list(NAMES)
     for policy in all_policies():
         block, era_ = blocks[policy.name], type(policy)
         assert policy.release in block.splitlines()[0] and policy.summary in block
+        assert block.splitlines()[2].startswith("  stands for ")
         keys = [line.split()[1] if line.startswith("  +") else line.split()[0]
-                for line in block.splitlines()[2:] if not line.startswith(" " * 20)]
+                for line in block.splitlines()[3:] if not line.startswith(" " * 20)]
         assert keys == ["base"] + [p.key.split()[0] for p in era_.in_effect()]
     assert max(len(line) for line in out.splitlines()) <= 100
 

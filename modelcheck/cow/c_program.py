@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from modelcheck.cow.policies.releases import era_policy, kernel_version
 from modelcheck.cow.scenario import Op, ScenarioError, parse_op
 
 __all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
@@ -48,49 +49,7 @@ class Unreproducible(ValueError):
     """A trace that cannot become a C program at all (not a concrete schedule of named operations)."""
 
 
-# -- the era of a kernel release ----------------------------------------------------------------------------------
-
-def kernel_version(release: str) -> tuple[int, int] | None:
-    """'6.18.44-fc' -> (6, 18); None for what is not a release."""
-    m = re.match(r"^v?(\d+)\.(\d+)", release.strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def _declared_range(release: str) -> tuple[tuple[int, int], tuple[int, int] | None] | None:
-    """A policy's declared release as (first, last or None when open): '<= v5.7', 'v5.8', 'v5.9-v5.17'."""
-    text = release.strip()
-    if text.startswith("<="):
-        last = kernel_version(text[2:].strip())
-        return ((0, 0), last) if last else None
-    first, _, rest = text.partition("-")
-    start = kernel_version(first)
-    if start is None:
-        return None
-    return start, (kernel_version(rest) if rest else None)
-
-
-def era_policy(release: str) -> str | None:
-    """The merged policy (every piece merged) whose declared releases cover ``release``: of those whose first
-    release is at or before it and whose last, if declared, is not before it, the one that starts latest (on a
-    tie, the one the catalogue lists later, which builds on the other). None for an unknown release."""
-    from modelcheck.cow.policies import all_policies
-    from modelcheck.cow.policies.catalogue import catalogue
-
-    version = kernel_version(release)
-    if version is None:
-        return None
-    merged = {entry["name"] for entry in catalogue() if all(piece["merged"] for piece in entry["pieces"])}
-    best: tuple[tuple[int, int], int, str] | None = None
-    for n, policy in enumerate(all_policies()):
-        span = _declared_range(policy.release)
-        if policy.name not in merged or span is None:
-            continue
-        first, last = span
-        if first <= version and (last is None or version <= last):
-            if best is None or (first, n) > best[:2]:
-                best = (first, n, policy.name)
-    return best[2] if best else None
-
+# -- the era of a kernel release: the policies' own declared releases (``policies.releases``) -----------------
 
 # -- what each operation is on a real kernel -----------------------------------------------------------------
 
