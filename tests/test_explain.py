@@ -67,7 +67,7 @@ def test_o2_fork_the_fork_step_says_what_the_fork_rule_decided_and_why():
     assert culprit is not None and trace.steps[culprit.step - 1].label == "parent fork"
     assert (culprit.kind, culprit.outcome, culprit.alternative) == ("fork_page", "share", "copy")
     # the FOLL_GET reference of the O_DIRECT read is invisible to page_maybe_dma_pinned(), and the mm never pinned
-    assert ("fork on page 0 shared it with the child (mapcount 1, refcount 2: parent's PTE a0, get_rw dio) because "
+    assert ("fork on page 0 shared it with the child (mapcount 1, refcount 2: parent's PTE a0, dio_read dio) because "
             "of refcount 2 and MMF_HAS_PINNED clear (with refcount 1026 and MMF_HAS_PINNED set it would have "
             "copied it for the child), by 70e806e4e645") in culprit.words
     assert culprit.words.endswith("copying it for the child here avoids the violation")

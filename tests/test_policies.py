@@ -50,8 +50,8 @@ GRID = {
 REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), "pte_writable": list(BOTH)}
 # every policy, in the order all_policies() gives them
 NAMES = ("mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18", "anon_exclusive",
-         "anon_exclusive_6_2", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
-PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb")
+         "anon_exclusive_6_2", "odirect_pins_6_5", "mainline_7_3", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
+PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins")
 
 
 def pages() -> list[PageInfo]:
@@ -136,7 +136,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 190_083 and len(_pinned()["order"]) == 10
+    assert per_policy == 190_084 and len(_pinned()["order"]) == 12
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -191,7 +191,7 @@ def test_a_revert_drops_the_piece_it_reverts_from_the_composition():
 def test_the_flags_are_pieces_too():
     holders = {flag: {p.key for p in all_pieces() if flag in p.decisions} for flag in FLAGS}
     assert holders == {"uses_exclusive": {"6c287605fd56"}, "flushes_pending_tlb_before_wp_fault": {"6ce64428d620"},
-                       "clear_refs_flushes_tlb": {"912efa17e512"}}
+                       "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"}}
 
 
 def test_a_new_proposal_is_a_new_composition():
@@ -253,13 +253,16 @@ def test_the_readme_policy_table_is_the_one_the_registry_renders(capsys):
 def test_the_listing_shows_every_piece_in_effect_under_each_policy(capsys):
     assert main(["policies"]) == 0
     out = capsys.readouterr().out
-    blocks = {block.split("  ", 1)[0]: block for block in out.strip().split("\n\n")}
+    listing, machine = out.strip().rsplit("\n\n", 1)
+    assert machine.startswith("this machine runs Linux ")
+    blocks = {block.split("  ", 1)[0]: block for block in listing.split("\n\n")}
     assert list(blocks) == list(NAMES)
     for policy in all_policies():
         block, era_ = blocks[policy.name], type(policy)
         assert policy.release in block.splitlines()[0] and policy.summary in block
+        assert block.splitlines()[2].startswith("  stands for ")
         keys = [line.split()[1] if line.startswith("  +") else line.split()[0]
-                for line in block.splitlines()[2:] if not line.startswith(" " * 20)]
+                for line in block.splitlines()[3:] if not line.startswith(" " * 20)]
         assert keys == ["base"] + [p.key.split()[0] for p in era_.in_effect()]
     assert max(len(line) for line in out.splitlines()) <= 100
 

@@ -36,7 +36,8 @@ def test_every_operation_runs_its_declared_mechanism():
                                           "pipe_read", "mprotect_ro a0", "mprotect_rw a0", "dontfork a0",
                                           "clear_refs", "uffd_wp a0", "uffd_unwp a0", "pageout a0", "store a0",
                                           "load a0", "munmap a0", "exit"],
-                               "parent.2": ["pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p", "fork"]})
+                               "parent.2": ["pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p", "dio_read a0 -> dr",
+                                            "dio_write a0 -> dw [pin]", "fork"]})
     assert {op.kind for t in world.scenario.threads for op in t.program} == set(OPERATIONS)
     result = check(world.model("anon_exclusive", ["refcount_sane"]), SearchOptions(stop_at_first=False,
                                                                                   max_states=3000))

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from modelcheck.cow.config import FULL_KERNEL, KernelConfig
+from modelcheck.cow.policies.releases import era_policy, kernel_version
 from modelcheck.cow.scenario import Op, ScenarioError, parse_op
 
 __all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
@@ -49,49 +50,7 @@ class Unreproducible(ValueError):
     """A trace that cannot become a C program at all (not a concrete schedule of named operations)."""
 
 
-# -- the era of a kernel release ----------------------------------------------------------------------------------
-
-def kernel_version(release: str) -> tuple[int, int] | None:
-    """'6.18.44-fc' -> (6, 18); None for what is not a release."""
-    m = re.match(r"^v?(\d+)\.(\d+)", release.strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def _declared_range(release: str) -> tuple[tuple[int, int], tuple[int, int] | None] | None:
-    """A policy's declared release as (first, last or None when open): '<= v5.7', 'v5.8', 'v5.9-v5.17'."""
-    text = release.strip()
-    if text.startswith("<="):
-        last = kernel_version(text[2:].strip())
-        return ((0, 0), last) if last else None
-    first, _, rest = text.partition("-")
-    start = kernel_version(first)
-    if start is None:
-        return None
-    return start, (kernel_version(rest) if rest else None)
-
-
-def era_policy(release: str) -> str | None:
-    """The merged policy (every piece merged) whose declared releases cover ``release``: of those whose first
-    release is at or before it and whose last, if declared, is not before it, the one that starts latest (on a
-    tie, the one the catalogue lists later, which builds on the other). None for an unknown release."""
-    from modelcheck.cow.policies import all_policies
-    from modelcheck.cow.policies.catalogue import catalogue
-
-    version = kernel_version(release)
-    if version is None:
-        return None
-    merged = {entry["name"] for entry in catalogue() if all(piece["merged"] for piece in entry["pieces"])}
-    best: tuple[tuple[int, int], int, str] | None = None
-    for n, policy in enumerate(all_policies()):
-        span = _declared_range(policy.release)
-        if policy.name not in merged or span is None:
-            continue
-        first, last = span
-        if first <= version and (last is None or version <= last):
-            if best is None or (first, n) > best[:2]:
-                best = (first, n, policy.name)
-    return best[2] if best else None
-
+# -- the era of a kernel release: the policies' own declared releases (``policies.releases``) -----------------
 
 # -- what each operation is on a real kernel -----------------------------------------------------------------
 
@@ -135,12 +94,14 @@ UNFORCEABLE: dict[str, str] = {
     "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
     "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
     "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",
-    "get_ro": "O_DIRECT takes, uses and drops its FOLL_GET reference inside one system call, so no other step "
-              "can come between (and block O_DIRECT pins with FOLL_PIN since about v6.5, a7e689dd1c06 and "
-              "neighbours, not the model's FOLL_GET)",
-    "get_rw": "O_DIRECT takes, uses and drops its FOLL_GET reference inside one system call, so no other step "
-              "can come between (and block O_DIRECT pins with FOLL_PIN since about v6.5, a7e689dd1c06 and "
-              "neighbours, not the model's FOLL_GET)",
+    "get_ro": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "
+              "keep at will (O_DIRECT drops its reference inside the system call)",
+    "get_rw": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "
+              "keep at will (O_DIRECT drops its reference inside the system call)",
+    "dio_read": "O_DIRECT takes, uses and drops its reference (FOLL_GET, FOLL_PIN from v6.5) inside one system "
+                "call, so no other step can come between",
+    "dio_write": "O_DIRECT takes, uses and drops its reference (FOLL_GET, FOLL_PIN from v6.5) inside one system "
+                 "call, so no other step can come between",
     "pin_ro": "a read-only FOLL_PIN|FOLL_LONGTERM pin is reachable from user space only through the gup_test "
               "debugfs file (CONFIG_GUP_TEST), which this reproducer does not drive",
     "uffd_wp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",

@@ -74,9 +74,11 @@ class Machine:
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
 
     @classmethod
-    def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool) -> Machine:
+    def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool,
+              odirect_pins: bool = False) -> Machine:
         """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
-        PG_anon_exclusive or not (the only thing of a policy the state's layout depends on)."""
+        PG_anon_exclusive or not (the only thing of a policy the state's layout depends on) and whose O_DIRECT
+        pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for)."""
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
@@ -84,7 +86,7 @@ class Machine:
         from modelcheck.cow.world import ACTION_KINDS
 
         scenario = world.scenario
-        holders = scenario.holders if scenario else ()
+        holders = tuple(h.under(odirect_pins) for h in scenario.holders) if scenario else ()
         threads = scenario.threads if scenario else ()
         P = scenario.processes if scenario else world.processes
         M = scenario.addresses if scenario else world.addresses

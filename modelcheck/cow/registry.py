@@ -84,7 +84,10 @@ class OperationDecl:
     when a scenario uses it; ``expects``: the policy branches a run with it should see fire (the coverage
     universe); ``on_return``: what the system call's return makes true (ghost state), given
     (machine, state copy, proc, addr); ``deferred_flush``: with TLBs, the change is made with a TLB flush
-    deferred to a second step, of the address or of the whole mm, when ``defers(policy)``.
+    deferred to a second step, of the address or of the whole mm, when ``defers(policy)``; ``reference``: for
+    an operation that takes a GUP reference, its kind, or "era" when the policy's ``odirect_pins`` decides it
+    (O_DIRECT), which a scenario may pin down (``dio_read a0 -> h [get]``); ``foll_write``: that reference is
+    taken with FOLL_WRITE.
     """
 
     kind: str
@@ -101,6 +104,8 @@ class OperationDecl:
     defers: Callable[[Any], bool] = field(default=lambda policy: True)
     tlb_run: Callable[..., str | None] | None = None
     tlb_params: tuple[str, ...] = ()
+    reference: str = ""  # a GUP operation's reference: "get" (FOLL_GET), "pin" (FOLL_PIN) or "era" (the policy's)
+    foll_write: bool = False  # a GUP operation's FOLL_WRITE: the device writes the page
 
     @property
     def written(self) -> str:
@@ -153,7 +158,8 @@ def mechanism(*branches: type[Branch], expects: Iterable[Branch] = ()) -> Callab
 def operation(written: str, branches: type[Branch] | None = None, *, summary: str, note: str = "",
               needs: Iterable[str] = (),
               expects: Iterable[Branch] = (), on_return: Callable[..., None] | None = None,
-              deferred_flush: str | None = None, defers: Callable[[Any], bool] | None = None) -> Callable[[F], F]:
+              deferred_flush: str | None = None, defers: Callable[[Any], bool] | None = None,
+              reference: str = "", foll_write: bool = False) -> Callable[[F], F]:
     """Declare an operation a scenario can name, carried out by the decorated mechanism (see ``OperationDecl``)."""
     kind, form = Form.of(written)
 
@@ -162,7 +168,8 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
             raise ValueError(f"operation {kind!r} is declared twice")
         decl = OperationDecl(kind=kind, form=form, run=fn, params=_params(fn), branches=branches, summary=summary,
                              note=note, needs=frozenset(needs), expects=tuple(expects), on_return=on_return,
-                             deferred_flush=deferred_flush)
+                             deferred_flush=deferred_flush, reference=reference,
+                             foll_write=foll_write)
         if defers is not None:
             decl = replace(decl, defers=defers)
         OPERATIONS[kind] = decl

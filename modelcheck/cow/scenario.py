@@ -35,7 +35,7 @@ uses it to re-run its trace's very interleaving.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from modelcheck.cow.operations import OPERATIONS, Form
@@ -63,6 +63,7 @@ class Op:
     holder: str = ""
     text: str = ""
     cell: int = 0  # which part of the page a store, load or DMA touches (aN.K), 0 by default
+    reference: str = ""  # an O_DIRECT operation's reference as the scenario pins it down ([get] or [pin])
 
 
 @dataclass(frozen=True)
@@ -72,23 +73,34 @@ class Thread:
     program: tuple[Op, ...]
 
 
+REFERENCES = ("get", "pin")  # FOLL_GET, FOLL_PIN
+
+
 @dataclass(frozen=True)
 class Holder:
-    """A GUP reference a scenario takes: who holds it, on which address, of which kind."""
+    """A GUP reference a scenario takes: who holds it, on which address, of which kind.
+
+    ``reference`` is "get" (FOLL_GET) or "pin" (FOLL_PIN); an O_DIRECT one the scenario leaves to the era is
+    "era" until the world is bound to a policy (``under``), whose ``odirect_pins`` says which."""
 
     name: str
     proc: int
     addr: int
-    kind: str  # get_ro, get_rw, pin_ro, pin_rw
+    kind: str  # get_ro, get_rw, pin_ro, pin_rw, dio_read, dio_write
     cell: int = 0  # the part of the page the device reads or writes
+    reference: str = "get"
+    writable: bool = False  # FOLL_WRITE: the device writes the page (a pin_rw, or an O_DIRECT read from a file)
+    longterm: bool = False  # FOLL_LONGTERM
 
     @property
     def is_pin(self) -> bool:
-        return self.kind.startswith("pin")
+        return self.reference == "pin"
 
-    @property
-    def writable(self) -> bool:
-        return self.kind.endswith("rw")
+    def under(self, odirect_pins: bool) -> Holder:
+        """The holder as an era takes it: an O_DIRECT reference left to the era becomes FOLL_PIN or FOLL_GET."""
+        if self.reference != "era":
+            return self
+        return replace(self, reference="pin" if odirect_pins else "get")
 
 
 def parse_op(text: str, where: str) -> Op:
@@ -118,12 +130,19 @@ def parse_op(text: str, where: str) -> Op:
     if form is Form.ADDRESS and len(args) == 1:
         a, cell = addr(args[0])
         return Op(kind, addr=a, cell=cell, text=text)
+    if form is Form.TAKES_HOLDER and len(args) == 4 and args[1] == "->" and decl.reference == "era":
+        a, cell = addr(args[0])
+        if args[3] not in (f"[{r}]" for r in REFERENCES):
+            raise ScenarioError(f"{where}: {text!r}: {args[3]!r}: the reference is [get] (FOLL_GET) or [pin] "
+                                "(FOLL_PIN); without it the era's")
+        return Op(kind, addr=a, cell=cell, holder=holder(args[2]), text=text, reference=args[3][1:-1])
     if form is Form.TAKES_HOLDER and len(args) == 3 and args[1] == "->":
         a, cell = addr(args[0])
         return Op(kind, addr=a, cell=cell, holder=holder(args[2]), text=text)
     if form is Form.USES_HOLDER and len(args) == 1:
         return Op(kind, holder=holder(args[0]), text=text)
-    raise ScenarioError(f"{where}: {text!r}: {kind} takes the form '{decl.written}'")
+    suffix = ", optionally followed by [get] or [pin]" if decl.reference == "era" else ""
+    raise ScenarioError(f"{where}: {text!r}: {kind} takes the form '{decl.written}'{suffix}")
 
 
 @dataclass(frozen=True)
@@ -183,7 +202,10 @@ class Scenario:
                 if OPERATIONS[op.kind].form is Form.TAKES_HOLDER:
                     if op.holder in holders:
                         raise ScenarioError(f"thread {t.name}: holder {op.holder!r} is taken twice")
-                    holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell)
+                    decl = OPERATIONS[op.kind]
+                    holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell,
+                                                reference=op.reference or decl.reference,
+                                                writable=decl.foll_write, longterm=decl.reference == "pin")
                     taken_at[op.holder] = (t.name, n)
         put_by: dict[str, str] = {}  # holder -> the thread that puts it
         for t in threads:

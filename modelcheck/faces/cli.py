@@ -27,6 +27,7 @@ import argparse
 import io
 import json
 import os
+import platform
 import signal
 import sys
 import threading
@@ -38,7 +39,7 @@ from modelcheck.engine import (GRAPH_LIMIT, SAFE_FRACTION, STORES, STRATEGIES, C
                                SearchOptions, Verdict, WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, exports, text
-from modelcheck.runner import PolicyRun, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
+from modelcheck.runner import PolicyRun, era_policy, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
 from modelcheck.spec import LoadedSpec, SpecError, bind, load_spec, spec_sha256
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -394,7 +395,12 @@ def _policies(argv: Sequence[str]) -> int:
     p.add_argument("--markdown", action="store_true", help="print the README's policy table instead")
     args = p.parse_args(argv)
     entries = policy_catalogue()
-    print(_policy_table(entries) if args.markdown else _policy_listing(entries), end="")
+    if args.markdown:
+        print(_policy_table(entries), end="")
+        return EXIT_OK
+    release = platform.release()
+    print(_policy_listing(entries), end="")
+    print(f"\nthis machine runs Linux {release}: modelled by {era_policy(release) or 'no policy (not a release)'}")
     return EXIT_OK
 
 
@@ -412,7 +418,8 @@ def _policy_listing(entries: Sequence[Mapping[str, Any]], width: int = 100) -> s
     out: list[str] = []
     for entry in entries:
         on = f"  (builds on {entry['builds_on']})" if entry["builds_on"] else ""
-        out += [f"{entry['name']}  {entry['release']}{on}", f"  {entry['rule']}", line("    base", entry["base"])]
+        out += [f"{entry['name']}  {entry['release']}{on}", f"  {entry['rule']}",
+                f"  stands for {entry['stands_for']}", line("    base", entry["base"])]
         for p in entry["pieces"]:
             if p["reverted_by"]:
                 continue
@@ -431,12 +438,12 @@ def _policy_table(entries: Sequence[Mapping[str, Any]]) -> str:
         also = f" (with {', '.join(piece['also'])})" if piece["also"] else ""
         return piece["key"] + also + (f" (reverts {piece['reverts']})" if piece["reverts"] else "")
 
-    rows = ["| policy | era | commits | rule |", "|---|---|---|---|"]
+    rows = ["| policy | era | stands for | commits | rule |", "|---|---|---|---|---|"]
     for entry in entries:
         commits = ", ".join(cited(p) for p in entry["pieces"] if p["added"]) or "-"
         if entry["builds_on"]:
             commits = f"`{entry['builds_on']}` + {commits}"
-        rows.append(f"| `{entry['name']}` | {entry['release']} | {commits} | {entry['rule']} |")
+        rows.append(f"| `{entry['name']}` | {entry['release']} | {entry['stands_for']} | {commits} | {entry['rule']} |")
     return "\n".join(rows) + "\n"
 
 

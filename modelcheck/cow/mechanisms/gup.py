@@ -94,17 +94,36 @@ def op_pipe_read(k: Kernel, t: MutableSlots, proc: int) -> str | None:
 
 # (decorators apply from the bottom up: get_ro is declared first)
 @operation("pin_rw aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (io_uring fixed buffer, RDMA, "
-           "VFIO)", needs=("mm",))
+           "VFIO)", needs=("mm",), reference="pin", foll_write=True)
 @operation("pin_ro aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_LONGTERM, read-only (gup_test's R/O pin)",
-           needs=("mm",))
-@operation("get_rw aN -> NAME", GupBranch, summary="FOLL_GET|FOLL_WRITE (O_DIRECT read into memory)", needs=("mm",))
-@operation("get_ro aN -> NAME", GupBranch, summary="FOLL_GET (e.g. O_DIRECT write from memory), held as NAME",
-           note="FOLL_GET / FOLL_PIN|FOLL_LONGTERM references: O_DIRECT, io_uring, RDMA, VFIO, gup_test",
-           needs=("mm",))
+           needs=("mm",), reference="pin")
+@operation("get_rw aN -> NAME", GupBranch, summary="FOLL_GET|FOLL_WRITE (a driver's get_user_pages)", needs=("mm",),
+           reference="get", foll_write=True)
+@operation("get_ro aN -> NAME", GupBranch, summary="FOLL_GET, read-only, held as NAME",
+           note="FOLL_GET / FOLL_PIN|FOLL_LONGTERM references: drivers, io_uring, RDMA, VFIO, gup_test",
+           needs=("mm",), reference="get")
 def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     """Take the scenario's GUP reference number ``holder``."""
+    return take_reference(k, t, holder)
+
+
+@operation("dio_write aN -> NAME", GupBranch, summary="O_DIRECT write from memory to a file: the device reads the "
+           "page through NAME; FOLL_GET, FOLL_PIN from v6.5 (the era's, or [get]/[pin])", needs=("mm",),
+           reference="era")
+@operation("dio_read aN -> NAME", GupBranch, summary="O_DIRECT read from a file into memory: the device writes the "
+           "page through NAME; FOLL_GET|FOLL_WRITE, FOLL_PIN|FOLL_WRITE from v6.5 (the era's, or [get]/[pin])",
+           note="O_DIRECT: FOLL_GET, FOLL_PIN from v6.5 as the policy says, or as `[get]`/`[pin]` after NAME says",
+           needs=("mm",), reference="era", foll_write=True)
+def op_dio(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    """Start an O_DIRECT transfer: the block layer takes the reference its era takes (``odirect_pins``: the
+    machine resolved it when it was bound to the policy) and holds it until ``put``."""
+    return take_reference(k, t, holder)
+
+
+def take_reference(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    """GUP for the scenario's holder number ``holder``, as its kind and reference say; None if nothing is mapped."""
     h = k.holders[holder]
-    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.is_pin)
+    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.longterm)
     if branch is None:
         return None
     L = k.layout

@@ -23,7 +23,7 @@ __all__ = ["GUP_PIN_COUNTING_BIAS", "Era", "ForkPage", "GupFirst", "GupRequest",
 def _registry() -> dict[str, Policy]:
     found: dict[str, Policy] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.name in ("base", "catalogue", "pieces"):
+        if info.name in ("base", "catalogue", "pieces", "releases"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         policy = getattr(module, "POLICY", None)

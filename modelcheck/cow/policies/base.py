@@ -101,6 +101,8 @@ class Policy(ABC):
     flushes_pending_tlb_before_wp_fault: ClassVar[bool] = False
     # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)
     clear_refs_flushes_tlb: ClassVar[bool] = False
+    # a7e689dd1c06 (v6.5): O_DIRECT through the block layer and iomap pins user pages (FOLL_PIN), no FOLL_GET
+    odirect_pins: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:

@@ -11,6 +11,7 @@ from typing import TypedDict
 
 from modelcheck.cow.policies.base import Policy
 from modelcheck.cow.policies.pieces import Era, Piece
+from modelcheck.cow.policies.releases import stands_for
 
 
 class PieceEntry(TypedDict):
@@ -29,6 +30,7 @@ class PieceEntry(TypedDict):
 class PolicyEntry(TypedDict):
     name: str
     release: str
+    stands_for: str         # the releases it models, derived from its and the later policies' releases
     commits: str            # the commits in effect, comma-separated ("-" for none)
     rule: str               # the policy's one-line summary
     base: str               # the base rule, in one line
@@ -47,10 +49,10 @@ def _entry(policy: Policy) -> PolicyEntry:
     era = type(policy)
     commits = ", ".join(policy.commits) or "-"
     if not issubclass(era, Era):  # a policy written by hand as one class
-        return PolicyEntry(name=policy.name, release=policy.release, commits=commits, rule=policy.summary,
-                           base=era.__name__, builds_on=None, pieces=[])
-    return PolicyEntry(name=policy.name, release=policy.release, commits=commits, rule=policy.summary,
-                       base=_first_line(era.base_rule.__doc__), builds_on=era.builds_on,
+        return PolicyEntry(name=policy.name, release=policy.release, stands_for=stands_for(policy), commits=commits,
+                           rule=policy.summary, base=era.__name__, builds_on=None, pieces=[])
+    return PolicyEntry(name=policy.name, release=policy.release, stands_for=stands_for(policy), commits=commits,
+                       rule=policy.summary, base=_first_line(era.base_rule.__doc__), builds_on=era.builds_on,
                        pieces=[_piece(p, era.reverted_by(p), added=p in era.added) for p in era.pieces])
 
 
