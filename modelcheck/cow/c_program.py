@@ -7,7 +7,9 @@ page of private anonymous memory; each process of the trace is a real process
 their steps on its one thread, in the trace's order (outside TLB worlds the
 model keeps no state per thread). A token passed through one pipe per process
 forces the trace's interleaving: a process runs its next step only when the
-step before it, in the trace, is done.
+step before it, in the trace, is done. A scenario's own ordering is done as
+cow.c does it: ``wait childN`` is waitpid() of that child, and a token
+(``signal T`` / ``await T``) a byte left in a pipe of its own.
 
 What each operation is as system calls is the table ``SNIPPETS`` (one C
 snippet per operation kind); what no user program can force (a kernel event,
