@@ -471,7 +471,7 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     if prop in ("pin_coherent", "no_spurious_copy"):
         needs.append("need_frames()")
     out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
-           f"#define NHOLD {max(len(plan.holders), 1)}", f"#define NTOKEN {max(len(plan.tokens), 1)}",
+           f"#define NHOLD {max(len(plan.holders), 1)}", f"#define NTOKEN {len(plan.tokens)}",
            f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
            f"static const char scenario[] = {_c_string(scenario)};",
            f"static const char property[] = {_c_string(prop)};",
@@ -565,7 +565,7 @@ static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
 static int reaped[NPROC];          /* a wait step has reaped the child already */
 static int nchildren;
-static int token_pipe[NTOKEN][2];  /* a token is signalled once its pipe holds a byte */
+static int token_pipe[NTOKEN + 1][2]; /* a token is signalled once its pipe holds a byte */
 static int current_proc;
 static volatile sig_atomic_t current_step;
 static sigjmp_buf to_report;      /* where the parent goes when one of its steps faults */
@@ -644,11 +644,13 @@ HELPER int setup(int nproc)
 			stop(0, "cannot make the pipes that order the steps");
 			return 0;
 		}
+#if NTOKEN > 0
 	for (p = 0; p < NTOKEN; p++)
 		if (pipe(token_pipe[p])) {
 			stop(0, "cannot make the pipes of the tokens");
 			return 0;
 		}
+#endif
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
