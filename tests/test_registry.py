@@ -16,7 +16,8 @@ from modelcheck.engine import SearchOptions, check
 
 def written_example(decl) -> str:
     return {Form.PLAIN: decl.kind, Form.ADDRESS: f"{decl.kind} a0", Form.TAKES_HOLDER: f"{decl.kind} a0 -> h",
-            Form.USES_HOLDER: f"{decl.kind} h"}[decl.form]
+            Form.USES_HOLDER: f"{decl.kind} h", Form.NAMES_CHILD: f"{decl.kind} child1",
+            Form.NAMES_TOKEN: f"{decl.kind} t"}[decl.form]
 
 
 @pytest.mark.parametrize("kind", sorted(OPERATIONS))
@@ -32,12 +33,13 @@ def test_the_grammar_is_the_declared_forms(kind):
 
 def test_every_operation_runs_its_declared_mechanism():
     """One scenario naming every operation: each action's branch is declared, and so is its kind."""
-    world = CowWorld.scripted({"parent": ["get_rw a0 -> w", "dma_write w", "dma_read w", "put w", "vmsplice a0",
+    world = CowWorld.scripted({"parent": ["signal t", "get_rw a0 -> w", "dma_write w", "dma_read w", "put w", "vmsplice a0",
                                           "pipe_read", "mprotect_ro a0", "mprotect_rw a0", "dontfork a0",
                                           "clear_refs", "uffd_wp a0", "uffd_unwp a0", "pageout a0", "store a0",
                                           "load a0", "munmap a0", "exit"],
-                               "parent.2": ["pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p", "dio_read a0 -> dr",
-                                            "dio_write a0 -> dw [pin]", "fork"]})
+                               "parent.2": ["await t", "pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p",
+                                            "dio_read a0 -> dr", "dio_write a0 -> dw [pin]", "fork", "wait child1"],
+                               "child1": ["exit"]})
     assert {op.kind for t in world.scenario.threads for op in t.program} == set(OPERATIONS)
     result = check(world.model("anon_exclusive", ["refcount_sane"]), SearchOptions(stop_at_first=False,
                                                                                   max_states=3000))

@@ -7,7 +7,9 @@ page of private anonymous memory; each process of the trace is a real process
 their steps on its one thread, in the trace's order (outside TLB worlds the
 model keeps no state per thread). A token passed through one pipe per process
 forces the trace's interleaving: a process runs its next step only when the
-step before it, in the trace, is done.
+step before it, in the trace, is done. A scenario's own ordering is done as
+cow.c does it: ``wait childN`` is waitpid() of that child, and a token
+(``signal T`` / ``await T``) a byte left in a pipe of its own.
 
 What each operation is as system calls is the table ``SNIPPETS`` (one C
 snippet per operation kind); what no user program can force (a kernel event,
@@ -55,7 +57,8 @@ class Unreproducible(ValueError):
 # -- what each operation is on a real kernel -----------------------------------------------------------------
 
 # kind -> the C call of one step; {a} the address, {c} the cell, {h} the holder's number, {p} the process, {v}
-# the value a write leaves, {s} the step number, {k} the forks so far (for a fork: its child's number). Each
+# the value a write leaves, {s} the step number, {k} the forks so far (for a fork: its child's number), {w} the
+# child a wait reaps, {t} a token's number (a pipe of its own, made before the first fork). Each
 # helper returns 1, or says why it could not do the step and returns 0: the process then stops, and the run is
 # unsupported, not a verdict.
 SNIPPETS: dict[str, str] = {
@@ -74,6 +77,9 @@ SNIPPETS: dict[str, str] = {
     "dma_read": "do_dma_read({s}, {h}, {c}, &seen)",
     "dma_write": "do_dma_write({s}, {h}, {c}, {v})",
     "put": "do_unpin({s}, {h})",
+    "wait": "do_wait({s}, {w})",
+    "signal": "do_signal({s}, {t})",
+    "await": "do_await({s}, {t})",
 }
 
 NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
@@ -268,6 +274,7 @@ class _Plan:
         self.held: set[str] = set()
         self.pipe_of: dict[int, int] = {}  # proc -> the address its unread pipe holds
         self.wp_asked: set[tuple[int, int]] = set()  # (proc, addr): a clear_refs may have asked for a fault
+        self.tokens: dict[str, int] = {}  # token -> its number (its pipe), in the order the steps first name it
         self.titles: list[str] = []  # check slot -> its TAP description
         self.code: dict[int, list[str]] = {}  # step -> its C statements
         for a in range(self.addresses):
@@ -310,7 +317,9 @@ class _Plan:
 
     def _step(self, step: Step) -> list[str]:
         op, p, kind = step.op, step.proc, step.op.kind
-        fields: dict[str, Any] = {"s": step.number, "p": p, "a": op.addr, "c": op.cell, "h": 0, "v": 0}
+        fields: dict[str, Any] = {"s": step.number, "p": p, "a": op.addr, "c": op.cell, "h": 0, "v": 0,
+                                  "w": op.child, "t": self.tokens.setdefault(op.token, len(self.tokens))
+                                  if op.token else 0}
         if op.holder:
             if kind == "pin_rw":
                 self.holders[op.holder] = (len(self.holders), p, op.addr, op.cell)
@@ -445,7 +454,8 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     if prop in ("pin_coherent", "no_spurious_copy"):
         needs.append("need_frames()")
     out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
-           f"#define NHOLD {max(len(plan.holders), 1)}", f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
+           f"#define NHOLD {max(len(plan.holders), 1)}", f"#define NTOKEN {len(plan.tokens)}",
+           f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
            f"static const char scenario[] = {_c_string(scenario)};",
            f"static const char property[] = {_c_string(prop)};",
            "static const char *const check_title[] = {"]
@@ -536,7 +546,9 @@ static int asked[NADDR];         /* a clear_refs write-protected aN and no store
 static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
+static int reaped[NPROC];          /* a wait step has reaped the child already */
 static int nchildren;
+static int token_pipe[NTOKEN + 1][2]; /* a token is signalled once its pipe holds a byte */
 static int current_proc;
 static volatile sig_atomic_t current_step;
 static sigjmp_buf to_report;      /* where the parent goes when one of its steps faults */
@@ -615,6 +627,13 @@ HELPER int setup(int nproc)
 			stop(0, "cannot make the pipes that order the steps");
 			return 0;
 		}
+#if NTOKEN > 0
+	for (p = 0; p < NTOKEN; p++)
+		if (pipe(token_pipe[p])) {
+			stop(0, "cannot make the pipes of the tokens");
+			return 0;
+		}
+#endif
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
@@ -875,6 +894,48 @@ HELPER int do_fork(int step, int child, void (*body)(void))
 		_exit(0);
 	}
 	children[nchildren++] = pid;
+	return 1;
+}
+
+/* wait(): the child has exited (its mm is gone) once waitpid() returns */
+HELPER int do_wait(int step, int child)
+{
+	int status;
+
+	if (child < 1 || child > nchildren || waitpid(children[child - 1], &status, 0) != children[child - 1]) {
+		stop(step, "waitpid");
+		return 0;
+	}
+	reaped[child - 1] = 1;
+	if (!WIFEXITED(status)) {
+		errno = 0;
+		stop(step, "the child did not exit normally");
+		return 0;
+	}
+	return 1;
+}
+
+/* a token: one byte written into its pipe and left there, so that every thread that awaits it sees it */
+HELPER int do_signal(int step, int token)
+{
+	char byte = 's';
+
+	if (write(token_pipe[token][1], &byte, 1) != 1) {
+		stop(step, "writing the token's pipe");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_await(int step, int token)
+{
+	struct pollfd pfd = { .fd = token_pipe[token][0], .events = POLLIN };
+
+	if (poll(&pfd, 1, STEP_TIMEOUT_MS) != 1) {
+		errno = 0;
+		stop(step, "timed out awaiting the token");
+		return 0;
+	}
 	return 1;
 }
 
@@ -1154,7 +1215,8 @@ HELPER int report(void)
 	const char *first = NULL;
 
 	for (n = 0; n < nchildren; n++)
-		waitpid(children[n], &status, 0);
+		if (!reaped[n])
+			waitpid(children[n], &status, 0);
 	printf("TAP version 13\n");
 	if (board->stopped && !strncmp(board->why, "skip: ", 6)) {
 		printf("1..0 # SKIP %s\n", board->why + 6);

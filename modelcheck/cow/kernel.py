@@ -117,7 +117,8 @@ class Machine:
             extra_pages=_extra_pages(scenario),
             cells=scenario.cells if scenario else 1,
             held=len(world.held_unknown),
-            schedule=bool(scenario and scenario.schedule))
+            schedule=bool(scenario and scenario.schedule),
+            tokens=len(scenario.tokens) if scenario else 0)
         layout = Layout(P, M, features)
         writers: list[tuple[int, str]] | None = None
         write_op: dict[tuple[int, int], int] = {}

@@ -13,6 +13,7 @@ world (the reference world) stores exactly what reference-world.md counts:
     mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
     pc[t]                       each thread's program counter, in a scripted scenario
     holder[h]                   the page each GUP reference of the scenario holds
+    token[k]                    1 once the scenario's token k is signalled (signal / await)
     last[(p*M + a)*C + c]       ghost: the owner's last completed write (no_lost_write)
     wp[p*M + a]                 ghost: a write-protect request not yet answered by a fault
                                 (wrprotect_effective)
@@ -99,6 +100,7 @@ class Features:
     held: int = 0         # unknown holders: per holder its page + 1, and the least and most (+1, 0: any)
     #                       number of references it may hold (symbolic.py)
     schedule: bool = False  # the scenario pins the order of its first steps (scenario.py)
+    tokens: int = 0         # the scenario's tokens (signal T / await T), one slot each
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class Layout:
     mm_base: int = field(init=False)
     pc_base: int = field(init=False)
     holder_base: int = field(init=False)
+    token_base: int = field(init=False)
     last_base: int = field(init=False)
     wp_base: int = field(init=False)
     tlb_base: int = field(init=False)
@@ -138,7 +141,7 @@ class Layout:
                              ("spec_base", pages if f.speculative else 0),
                              ("flags_base", pages if f.pageflags else 0),
                              ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
-                             ("pc_base", f.threads), ("holder_base", f.holders),
+                             ("pc_base", f.threads), ("holder_base", f.holders), ("token_base", f.tokens),
                              ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0),
                              ("tlb_base", f.threads * M if f.tlb else 0),

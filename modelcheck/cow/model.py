@@ -290,8 +290,11 @@ class CowModel:
     def _operation(self, op: Op, proc: int, thread: int, pc: int) -> tuple[Mechanism, tuple]:
         """The mechanism that carries out ``op`` in this world and its arguments (as it declares them)."""
         decl = OPERATIONS[op.kind]
+        tokens = self.scenario.tokens if self.scenario is not None else ()
         given = {"thread": thread, "proc": proc, "addr": op.addr, "cell": op.cell,
-                 "holder": self._holder_number(op), "tag": self.kernel.write_op.get((thread, pc), 0)}
+                 "holder": self._holder_number(op), "child": op.child,
+                 "token": tokens.index(op.token) if op.token in tokens else -1,
+                 "tag": self.kernel.write_op.get((thread, pc), 0)}
         if self.layout.features.tlb:
             if decl.tlb_run is not None:
                 return decl.tlb_run, tuple(given[name] for name in decl.tlb_params)

@@ -61,18 +61,24 @@ class Form(Enum):
     ADDRESS = " aN"                # store a0 (a0.1: another part of the page)
     TAKES_HOLDER = " aN -> NAME"   # get_ro a0 -> buf: takes a GUP reference, held as buf
     USES_HOLDER = " NAME"          # put buf
+    NAMES_CHILD = " childN"        # wait child1: waits for child 1's exit
+    NAMES_TOKEN = " T"             # signal ready / await ready: a named one-shot event between threads
 
     @classmethod
     def of(cls, written: str) -> tuple[str, Form]:
-        """(kind, form) of a form as written: ``store aN``, ``get_ro aN -> NAME``, ``put NAME``, ``fork``."""
+        """(kind, form) of a form as written: ``store aN``, ``get_ro aN -> NAME``, ``put NAME``, ``fork``,
+        ``wait childN``, ``signal T``."""
         kind, _, rest = written.partition(" ")
         for form in cls:
             if form.value == (" " + rest if rest else ""):
                 return kind, form
-        raise ValueError(f"{written!r}: not a form of operation (kind, kind aN, kind aN -> NAME, kind NAME)")
+        raise ValueError(f"{written!r}: not a form of operation (kind, kind aN, kind aN -> NAME, kind NAME, "
+                         "kind childN, kind T)")
 
 
-ARGUMENTS = frozenset({"thread", "proc", "addr", "cell", "holder", "tag"})  # what a mechanism may be given
+# what a mechanism may be given (``child``: the child a wait names; ``token``: the number of the token an
+# operation signals or awaits, in the scenario's ``tokens``)
+ARGUMENTS = frozenset({"thread", "proc", "addr", "cell", "holder", "child", "token", "tag"})
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,9 @@ class Renderer:
             parts.append(" ".join(f"{h.name}={slot(s[L.holder_base + n])}" for n, h in enumerate(self.machine.holders)))
         if self.machine.scenario is not None:
             parts.append("pc " + " ".join(f"{t.name}={s[L.pc_base + n]}" for n, t in enumerate(self.machine.threads)))
+            signalled = [name for n, name in enumerate(self.machine.scenario.tokens) if s[L.token_base + n]]
+            if signalled:
+                parts.append("signalled " + " ".join(signalled))
         return " | ".join(parts)
 
     def state_to_json(self, s: tuple) -> dict[str, Any]:
@@ -245,6 +248,8 @@ class Renderer:
                                 for n, h in enumerate(self.machine.holders)}
         if self.machine.scenario is not None:
             state["pc"] = {t.name: s[L.pc_base + n] for n, t in enumerate(self.machine.threads)}
+            if self.machine.scenario.tokens:
+                state["tokens"] = {name: bool(s[L.token_base + n]) for n, name in enumerate(self.machine.scenario.tokens)}
         if f.schedule:
             state["scheduled"] = s[L.scheduled_index]
         if f.held:  # what the steps have learnt of the references held outside the scenario

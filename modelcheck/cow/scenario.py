@@ -23,6 +23,18 @@ Kernel events: ``spec`` (speculative references, bounded by the world's S),
 PTEs; a later access swaps it back in) and ``lock`` (another kernel path holds a
 page's lock for a while; one page at a time).
 
+Ordering between threads, as cow.c's pipes and wait() give it: ``signal T``
+marks the named one-shot token T (a byte written into a pipe), ``await T``
+is enabled only once some thread has signalled T (the other side's read), and
+``wait childN`` (a thread of the parent) only once child N's process has
+exited: a child exits by an ``exit`` in its program; reaching the end of its
+program is not an exit (its mappings, pipe and references stay, as a child
+that blocks in cow.c keeps them), so a wait for a child whose program has no
+``exit`` is refused. A token signalled twice, awaited but never signalled, a
+wait for a child never forked, never exiting or waited for twice are refused
+when the scenario is built; a thread that awaits for ever (two threads each
+awaiting the other's token) makes every run vacuous.
+
 A ``schedule`` (optional) pins the order of the first steps: a list of thread
 names and kernel events, written as a trace labels them (``kernel
 spec_get(page 0)``); step n of every execution is the schedule's entry n (a
@@ -48,7 +60,8 @@ ScheduleKey = tuple[str, str] | tuple[str, int]  # ("thread", name), or (kernel 
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
 _ADDR = re.compile(r"^a(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?$")
-_HOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a holder's or a token's name
+_CHILD = re.compile(r"^child([1-9][0-9]*)$")
 _KERNEL_STEP = re.compile(r"^kernel ([a-z_]+)\(page (0|[1-9][0-9]*)\)$")
 
 
@@ -64,6 +77,8 @@ class Op:
     text: str = ""
     cell: int = 0  # which part of the page a store, load or DMA touches (aN.K), 0 by default
     reference: str = ""  # an O_DIRECT operation's reference as the scenario pins it down ([get] or [pin])
+    child: int = 0  # the child a ``wait`` waits for
+    token: str = ""  # the token a ``signal`` signals or an ``await`` awaits
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,15 @@ def parse_op(text: str, where: str) -> Op:
         return Op(kind, addr=a, cell=cell, holder=holder(args[2]), text=text)
     if form is Form.USES_HOLDER and len(args) == 1:
         return Op(kind, holder=holder(args[0]), text=text)
+    if form is Form.NAMES_CHILD and len(args) == 1:
+        m = _CHILD.match(args[0])
+        if not m:
+            raise ScenarioError(f"{where}: {text!r}: {args[0]!r} is not a child (child1, child2, ...)")
+        return Op(kind, child=int(m.group(1)), text=text)
+    if form is Form.NAMES_TOKEN and len(args) == 1:
+        if not _HOLDER.match(args[0]):
+            raise ScenarioError(f"{where}: {text!r}: {args[0]!r} is not a token name")
+        return Op(kind, token=args[0], text=text)
     suffix = ", optionally followed by [get] or [pin]" if decl.reference == "era" else ""
     raise ScenarioError(f"{where}: {text!r}: {kind} takes the form '{decl.written}'{suffix}")
 
@@ -155,6 +179,7 @@ class Scenario:
     cells: int = 1
     tlb: bool = False
     schedule: tuple[ScheduleKey, ...] = ()  # the first steps, in order (see the module's docstring)
+    tokens: tuple[str, ...] = ()  # the tokens the threads signal, in the order of their threads' programs
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
@@ -237,6 +262,7 @@ class Scenario:
                                             f"{op.holder!r} after operation {put_at} put it")
                     if decl.writes and not h.writable:
                         raise ScenarioError(f"thread {t.name}: {op.text!r}: {h.name} is a read-only reference")
+        tokens = _ordering(threads, forks)
         used = max([op.addr for t in threads for op in t.program], default=-1) + 1
         if addresses is None:
             addresses = max(used, 1)
@@ -246,10 +272,53 @@ class Scenario:
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
-                   schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)))
+                   schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
+                   tokens=tokens)
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
+
+
+def _ordering(threads: Sequence[Thread], forks: int) -> tuple[str, ...]:
+    """The tokens of the scenario, once every ``wait``, ``signal`` and ``await`` is seen to be able to happen:
+    a wait names a child the parent forks and whose program exits, once; a token is signalled once, and
+    awaited only where some thread signals it (a thread that could never go on is a mistake in the spec,
+    not a verdict)."""
+    signalled: dict[str, str] = {}  # token -> the thread that signals it
+    for t in threads:
+        for op in t.program:
+            if op.kind != "signal":
+                continue
+            if op.token in signalled:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: token {op.token!r} is signalled twice (by "
+                                    f"{signalled[op.token]} and {t.name}); a token is a one-shot event")
+            signalled[op.token] = t.name
+    exits = {t.proc for t in threads if any(op.kind == "exit" for op in t.program)}
+    waited: dict[int, str] = {}  # child -> the thread that waits for it
+    for t in threads:
+        for n, op in enumerate(t.program, 1):
+            if op.kind == "await" and op.token not in signalled:
+                raise ScenarioError(f"thread {t.name}: {op.text!r} awaits token {op.token!r}, which no thread "
+                                    "signals")
+            if op.kind == "await" and signalled[op.token] == t.name:
+                at = next(m for m, o in enumerate(t.program, 1) if o.kind == "signal" and o.token == op.token)
+                if at > n:
+                    raise ScenarioError(f"thread {t.name}: {op.text!r} (operation {n}) awaits token {op.token!r}, "
+                                        f"which only its own operation {at} signals, later")
+            if op.kind != "wait":
+                continue
+            if t.proc:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: only the parent's threads wait for a child")
+            if op.child > forks:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: the parent forks only {forks} time(s)")
+            if op.child not in exits:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: child{op.child} never exits (no thread of it "
+                                    "has 'exit' in its program), so the wait would never return")
+            if op.child in waited:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: child{op.child} is waited for twice (by "
+                                    f"{waited[op.child]} and {t.name}); a child is reaped once")
+            waited[op.child] = t.name
+    return tuple(signalled)
 
 
 def _schedule_keys(schedule: Sequence[str], threads: set[str], events: frozenset[str]) -> tuple[ScheduleKey, ...]:

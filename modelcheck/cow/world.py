@@ -237,7 +237,8 @@ class CowWorld:
 
     def required_coverage(self) -> list[str]:
         """What every complete run must fire, or it proved nothing: each scripted thread's end (a thread that
-        can never finish its program, such as a ``pipe_read`` of a pipe nothing fills, makes a run vacuous)."""
+        can never finish its program, such as a ``pipe_read`` of a pipe nothing fills or an ``await`` of a token
+        whose signal never comes, makes a run vacuous)."""
         scenario = self.scenario
         return [f"end:{t.name}" for t in scenario.threads] if scenario is not None else []
 

@@ -6,10 +6,11 @@ with the mechanism: ``registry``), or None when the operation is not enabled
 in that state.
 """
 
-from modelcheck.cow.mechanisms import cpu, events, faults, fork, ghost, gup, memory, swap, tlb, wrprotect
+from modelcheck.cow.mechanisms import cpu, events, faults, fork, ghost, gup, memory, ordering, swap, tlb, wrprotect
 
 # the order in which the operations of a scenario are listed for people: accesses, the address space,
-# write-protection, references, reclaim
-PRESENTATION = (cpu, fork, wrprotect, gup, swap)
+# write-protection, references, reclaim, ordering between threads
+PRESENTATION = (cpu, fork, wrprotect, gup, swap, ordering)
 
-__all__ = ["PRESENTATION", "cpu", "events", "faults", "fork", "ghost", "gup", "memory", "swap", "tlb", "wrprotect"]
+__all__ = ["PRESENTATION", "cpu", "events", "faults", "fork", "ghost", "gup", "memory", "ordering", "swap", "tlb",
+           "wrprotect"]

@@ -14,6 +14,7 @@
 #define NADDR 1
 #define NCHECK 5
 #define NHOLD 1
+#define NTOKEN 0
 #define INVERT 0
 
 #define _GNU_SOURCE
@@ -67,7 +68,9 @@ static int asked[NADDR];         /* a clear_refs write-protected aN and no store
 static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
+static int reaped[NPROC];          /* a wait step has reaped the child already */
 static int nchildren;
+static int token_pipe[NTOKEN + 1][2]; /* a token is signalled once its pipe holds a byte */
 static int current_proc;
 static volatile sig_atomic_t current_step;
 static sigjmp_buf to_report;      /* where the parent goes when one of its steps faults */
@@ -146,6 +149,13 @@ HELPER int setup(int nproc)
 			stop(0, "cannot make the pipes that order the steps");
 			return 0;
 		}
+#if NTOKEN > 0
+	for (p = 0; p < NTOKEN; p++)
+		if (pipe(token_pipe[p])) {
+			stop(0, "cannot make the pipes of the tokens");
+			return 0;
+		}
+#endif
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
@@ -406,6 +416,48 @@ HELPER int do_fork(int step, int child, void (*body)(void))
 		_exit(0);
 	}
 	children[nchildren++] = pid;
+	return 1;
+}
+
+/* wait(): the child has exited (its mm is gone) once waitpid() returns */
+HELPER int do_wait(int step, int child)
+{
+	int status;
+
+	if (child < 1 || child > nchildren || waitpid(children[child - 1], &status, 0) != children[child - 1]) {
+		stop(step, "waitpid");
+		return 0;
+	}
+	reaped[child - 1] = 1;
+	if (!WIFEXITED(status)) {
+		errno = 0;
+		stop(step, "the child did not exit normally");
+		return 0;
+	}
+	return 1;
+}
+
+/* a token: one byte written into its pipe and left there, so that every thread that awaits it sees it */
+HELPER int do_signal(int step, int token)
+{
+	char byte = 's';
+
+	if (write(token_pipe[token][1], &byte, 1) != 1) {
+		stop(step, "writing the token's pipe");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_await(int step, int token)
+{
+	struct pollfd pfd = { .fd = token_pipe[token][0], .events = POLLIN };
+
+	if (poll(&pfd, 1, STEP_TIMEOUT_MS) != 1) {
+		errno = 0;
+		stop(step, "timed out awaiting the token");
+		return 0;
+	}
 	return 1;
 }
 
@@ -699,7 +751,8 @@ HELPER int report(void)
 	const char *first = NULL;
 
 	for (n = 0; n < nchildren; n++)
-		waitpid(children[n], &status, 0);
+		if (!reaped[n])
+			waitpid(children[n], &status, 0);
 	printf("TAP version 13\n");
 	if (board->stopped && !strncmp(board->why, "skip: ", 6)) {
 		printf("1..0 # SKIP %s\n", board->why + 6);
