@@ -39,6 +39,8 @@ SPEC = Spec(
         "refcount_5_18": "holds",
         "anon_exclusive": "holds",
         "anon_exclusive_6_2": "holds",
+        "odirect_pins_6_5": "holds",    # as anon_exclusive_6_2: no later piece touches vmsplice or the fault
+        "mainline_7_3": "holds",
         "andrea_cor": "holds",        # copy-on-read (S34)
     },
 )
