@@ -162,3 +162,20 @@ def test_the_counts_add_up():
             ("test_vmsplice_after_fork", "base-page-swapped"), ("test_iouring_fork", "base-page-swapped"),
             ("test_ro_pin_on_shared", "base-page-swapped"),
             ("test_ro_pin_on_ro_previously_shared", "base-page-swapped")}
+
+
+def test_an_older_policy_disagrees_where_its_era_broke_a_selftest(tmp_path, capsys):
+    """Under page_count (v5.9) C7 and C11 are violated: cow.c's io_uring and R/O-pin cases, expected to pass on a
+    modern kernel, show the disagreements that era had; the table says which policy it used."""
+    specs = [str(ROOT / "specs" / name) for name in ("c7_iouring_mprotect.py", "c11_ro_pin_exclusive.py")]
+    assert main(["selftests", *specs, "--policy", "page_count", "--out-dir", str(tmp_path)]) == 1
+    document = json.loads((tmp_path / "selftests.json").read_text())
+    assert document["policy"] == "page_count" and document["newest_policy"] is False
+    assert {(r["function"], r["kind"]) for r in document["cases"] if r["agrees"] == DISAGREES} \
+        == {("test_iouring_ro", "base-page"), ("test_ro_pin_on_ro_exclusive", "base-page")}
+    assert "a policy chosen with --policy" in (tmp_path / "selftests.md").read_text()
+
+
+def test_an_unknown_policy_is_a_usage_error(capsys):
+    assert main(["selftests", "--policy", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("modelcheck: unknown policy 'nope'")

@@ -519,6 +519,8 @@ def _selftests(argv: Sequence[str]) -> int:
         if not spec.mirrors:
             continue
         loaded = prepare(bind(path, spec), options)
+        if policy not in loaded.world.policy_names():
+            raise SpecError(path, f"its world does not know policy {policy!r}")
         run = next(iter(run_spec(loaded, [policy], options)))
         for file, function, kind in spec.mirrors:
             mirrors.setdefault((file, function, kind), []).append(table.MirrorRun(spec.id, str(path), run.result.verdict.value))
@@ -529,7 +531,8 @@ def _selftests(argv: Sequence[str]) -> int:
     command = "python -m modelcheck selftests" + "".join(f" {a}" for a in args.specs) \
         + (f" --policy {args.policy}" if args.policy else "")
     try:
-        md, js = table.write(catalogue(), records, policy, entries[policy]["stands_for"], out_dir, command)
+        md, js = table.write(catalogue(), records, policy, entries[policy]["stands_for"], out_dir, command,
+                              newest=policy == newest_policy())
     except OSError as err:
         raise UsageError(f"{out_dir}: cannot write the table: {err.strerror}") from None
     covered = sum(1 for r in records if r["mirrored_by"])

@@ -74,12 +74,13 @@ def reasons(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return dict(Counter(reason for r in records for reason in r["uncovered_because"]).most_common())
 
 
-def to_json(catalogue: Catalogue, records: Sequence[Mapping[str, Any]], policy: str, stands_for: str) -> dict[str, Any]:
+def to_json(catalogue: Catalogue, records: Sequence[Mapping[str, Any]], policy: str, stands_for: str,
+            newest: bool = True) -> dict[str, Any]:
     return {
         "schema": SELFTESTS_SCHEMA,
         "tree": {"repository": catalogue.repository, "release": catalogue.release, "commit": catalogue.commit},
         "files": [{"file": f.file, "path": f.path, "blob": f.blob} for f in catalogue.files],
-        "policy": policy, "policy_stands_for": stands_for,
+        "policy": policy, "policy_stands_for": stands_for, "newest_policy": newest,
         "cases": list(records),
         "totals": {"all": totals([{**r, "all": "all"} for r in records], "all")["all"],
                    "per_file": totals(records, "file"), "per_kind": totals(records, "kind")},
@@ -100,8 +101,9 @@ def _count_table(head: str, table: Mapping[str, Mapping[str, int]], labels: Mapp
 
 
 def to_markdown(catalogue: Catalogue, records: Sequence[Mapping[str, Any]], policy: str, stands_for: str,
-                command: str) -> str:
-    document = to_json(catalogue, records, policy, stands_for)
+                command: str, newest: bool = True) -> str:
+    document = to_json(catalogue, records, policy, stands_for, newest)
+    which = "the newest merged policy, which" if newest else "a policy chosen with --policy, which"
     kinds = {k.name: k.label for k in catalogue.kinds}
     everything = document["totals"]["all"]
     lines = [
@@ -112,8 +114,7 @@ def to_markdown(catalogue: Catalogue, records: Sequence[Mapping[str, Any]], poli
         f"{catalogue.release} tree ({catalogue.repository} at {catalogue.commit}), as each file runs them: a test "
         "function on a memory kind (a kind stands for every size the file runs it at; see docs/selftests.md). "
         "`expects`: what the file reports of a correct kernel (`xfail`: a failure it reports as expected). "
-        f"Verdicts are those of the mirroring specs under `{policy}` (the newest merged policy stands for "
-        f"{stands_for}). `agrees`: the mirrors hold where the case expects a pass and are violated where it "
+        f"Verdicts are those of the mirroring specs under `{policy}` ({which} stands for {stands_for}). `agrees`: the mirrors hold where the case expects a pass and are violated where it "
         "expects a failure.",
         "",
         f"**{everything['covered']} of {everything['cases']} cases covered**; {everything['agree']} agree, "
@@ -147,9 +148,9 @@ def to_markdown(catalogue: Catalogue, records: Sequence[Mapping[str, Any]], poli
 
 
 def write(catalogue: Catalogue, records: Sequence[Mapping[str, Any]], policy: str, stands_for: str,
-          out_dir: Path, command: str) -> tuple[Path, Path]:
+          out_dir: Path, command: str, newest: bool = True) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "selftests.md", out_dir / "selftests.json"
-    md.write_text(to_markdown(catalogue, records, policy, stands_for, command))
-    js.write_text(json.dumps(to_json(catalogue, records, policy, stands_for), indent=2) + "\n")
+    md.write_text(to_markdown(catalogue, records, policy, stands_for, command, newest))
+    js.write_text(json.dumps(to_json(catalogue, records, policy, stands_for, newest), indent=2) + "\n")
     return md, js
