@@ -50,8 +50,10 @@ GRID = {
 REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), "pte_writable": list(BOTH)}
 # every policy, in the order all_policies() gives them
 NAMES = ("mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18", "anon_exclusive",
-         "anon_exclusive_6_2", "odirect_pins_6_5", "mainline_7_3", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
-PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins")
+         "anon_exclusive_6_2", "odirect_pins_6_5", "uffd_wp_async_6_7", "mainline_7_3", "andrea_cor", "jason_2020",
+         "page_count_refuse_wrprotect")
+PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
+                "uffd_wp_async")
 
 
 def pages() -> list[PageInfo]:
@@ -191,7 +193,8 @@ def test_a_revert_drops_the_piece_it_reverts_from_the_composition():
 def test_the_flags_are_pieces_too():
     holders = {flag: {p.key for p in all_pieces() if flag in p.decisions} for flag in FLAGS}
     assert holders == {"uses_exclusive": {"6c287605fd56"}, "flushes_pending_tlb_before_wp_fault": {"6ce64428d620"},
-                       "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"}}
+                       "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"},
+                       "uffd_wp_async": {"d61ea1cb0095"}}
 
 
 def test_a_new_proposal_is_a_new_composition():
