@@ -111,6 +111,7 @@ def op_clear_refs(k: Kernel, t: MutableSlots, proc: int) -> str | None:
            "UFFD_FEATURE_WP_ASYNC (v6.7): a write fault clears the bit in the kernel, no event",
            needs=("vma", "pte_flags", "uffd"), on_return=registered_protected, deferred_flush="address")
 @operation("uffd_wp aN", Protection, summary="UFFDIO_WRITEPROTECT on", needs=("vma", "pte_flags", "uffd"),
+           note="UFFDIO_WRITEPROTECT on; `uffd_wp_async` through a userfaultfd with UFFD_FEATURE_WP_ASYNC, v6.7",
            on_return=registered_protected, deferred_flush="address")
 def op_uffd_wp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """UFFDIO_WRITEPROTECT on: the uffd-wp bit, and no write bit. The registration, synchronous or async, was

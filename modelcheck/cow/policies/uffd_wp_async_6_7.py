@@ -35,6 +35,6 @@ class AsyncUffdWp(Pre2020Rule):
 
 
 UffdWpAsync67Policy = era("uffd_wp_async_6_7", "v6.7", ODirectPins65Policy, [AsyncUffdWp],
-                          summary="odirect_pins_6_5 with asynchronous uffd-wp: the write fault clears the bit itself "
-                                  "and reuses or copies")
+                          summary="odirect_pins_6_5 with async uffd-wp: the write fault drops the bit, then reuses or "
+                                  "copies")
 POLICY = UffdWpAsync67Policy()
