@@ -148,8 +148,8 @@ class Machine:
             threads=threads,
             threads_of=tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P)),
             thread_number={th.name: n for n, th in enumerate(threads)}, write_op=write_op,
-            uffd_addrs=frozenset(op.addr for th in threads for op in th.program
-                                 if "uffd" in OPERATIONS[op.kind].needs) - (frozenset() if uffd_wp_async else async_addrs),
+            uffd_addrs=frozenset(op.addr for th in threads for op in th.program if "uffd" in OPERATIONS[op.kind].needs)
+            - (frozenset() if uffd_wp_async else async_addrs),  # a refused async userfaultfd registers nothing
             uffd_async_addrs=async_addrs if uffd_wp_async else frozenset(),
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
