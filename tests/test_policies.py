@@ -288,3 +288,33 @@ def test_the_policies_package_type_checks():
     out, err, status = api.run(["--cache-dir", os.devnull, "--config-file", str(ROOT / "pyproject.toml"),
                                 str(ROOT / "modelcheck" / "cow" / "policies")])
     assert status == 0, out + err
+
+
+def test_andrea_cor_unshares_on_the_mapcount_alone_and_that_is_what_leaves_c12a_open():
+    """The January 2021 copy-on-read test counts mappings, not swap entries (andrea_cor's docstring has the
+    sources); a test that also counted the swap count, as the series' 2022 revision appears to, closes C12a."""
+    import runpy
+
+    from modelcheck.cow.capabilities import bind
+    from modelcheck.cow.policies import GupRequest, Unshare
+    from modelcheck.engine import SearchOptions, Verdict, check
+
+    cor = get_policy("andrea_cor")
+    read = GupRequest(write=False, pin=False, longterm=False, pte_writable=False)
+    swapped_sharer = PageInfo(mapcount=1, refcount=2, swapcount=1, in_swapcache=True)
+    assert not cor.read_gup_unshares(read, swapped_sharer) and cor.unshare(swapped_sharer) is Unshare.KEEP
+    assert cor.swapin_reuse(PageInfo(mapcount=0, refcount=2, swapcount=1, in_swapcache=True), False)
+
+    class CountingSwap(type(cor)):  # type: ignore[misc,valid-type]
+        name = "andrea_cor_counting_swap"
+
+        def read_gup_unshares(self, request, page):
+            return page.mapcount + page.swapcount > 1
+
+        def unshare(self, page):
+            return Unshare.COPY if page.mapcount + page.swapcount > 1 else Unshare.KEEP
+
+    spec = runpy.run_path(str(ROOT / "specs" / "c12a_vmsplice_child_swapped.py"))["SPEC"]
+    verdicts = [check(bind(spec.world(), policy, list(spec.invariants)), SearchOptions()).verdict
+                for policy in (cor, CountingSwap())]
+    assert verdicts == [Verdict.VIOLATED, Verdict.HOLDS]
