@@ -63,8 +63,9 @@ SPEC = Spec(
         "refcount_5_18": "violated",  # 53a05ad9f21d still copies a page referenced more than once (S10)
         "anon_exclusive": "holds",  # FAULT_FLAG_UNSHARE reuses the page referenced once (S13)
         "anon_exclusive_6_2": "holds",  # 84209e87c696 (S27)
-        "odirect_pins_6_5": "holds",    # as anon_exclusive_6_2: its pieces change O_DIRECT and the LRU drain,
-        "mainline_7_3": "holds",        # not the R/O pin's unshare or the write fault on an exclusive page
+        "odirect_pins_6_5": "holds",    # as anon_exclusive_6_2: its pieces change O_DIRECT, async uffd-wp and
+        "uffd_wp_async_6_7": "holds",   # the LRU drain, not the R/O pin's unshare or the write fault on an
+        "mainline_7_3": "holds",        # exclusive page
         "andrea_cor": "holds",      # copy-on-read (S34)
         "jason_2020": "holds",      # the mapcount fallback "once the child has gone" (S35)
     },

@@ -50,8 +50,10 @@ GRID = {
 REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), "pte_writable": list(BOTH)}
 # every policy, in the order all_policies() gives them
 NAMES = ("mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18", "anon_exclusive",
-         "anon_exclusive_6_2", "odirect_pins_6_5", "mainline_7_3", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
-PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins")
+         "anon_exclusive_6_2", "odirect_pins_6_5", "uffd_wp_async_6_7", "mainline_7_3", "andrea_cor", "jason_2020",
+         "page_count_refuse_wrprotect")
+PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
+                "uffd_wp_async")
 
 
 def pages() -> list[PageInfo]:
@@ -136,7 +138,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 190_084 and len(_pinned()["order"]) == 12
+    assert per_policy == 190_085 and len(_pinned()["order"]) == 13
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -191,7 +193,8 @@ def test_a_revert_drops_the_piece_it_reverts_from_the_composition():
 def test_the_flags_are_pieces_too():
     holders = {flag: {p.key for p in all_pieces() if flag in p.decisions} for flag in FLAGS}
     assert holders == {"uses_exclusive": {"6c287605fd56"}, "flushes_pending_tlb_before_wp_fault": {"6ce64428d620"},
-                       "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"}}
+                       "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"},
+                       "uffd_wp_async": {"d61ea1cb0095"}}
 
 
 def test_a_new_proposal_is_a_new_composition():
@@ -285,3 +288,33 @@ def test_the_policies_package_type_checks():
     out, err, status = api.run(["--cache-dir", os.devnull, "--config-file", str(ROOT / "pyproject.toml"),
                                 str(ROOT / "modelcheck" / "cow" / "policies")])
     assert status == 0, out + err
+
+
+def test_andrea_cor_unshares_on_the_mapcount_alone_and_that_is_what_leaves_c12a_open():
+    """The January 2021 copy-on-read test counts mappings, not swap entries (andrea_cor's docstring has the
+    sources); a test that also counted the swap count, as the series' 2022 revision appears to, closes C12a."""
+    import runpy
+
+    from modelcheck.cow.capabilities import bind
+    from modelcheck.cow.policies import GupRequest, Unshare
+    from modelcheck.engine import SearchOptions, Verdict, check
+
+    cor = get_policy("andrea_cor")
+    read = GupRequest(write=False, pin=False, longterm=False, pte_writable=False)
+    swapped_sharer = PageInfo(mapcount=1, refcount=2, swapcount=1, in_swapcache=True)
+    assert not cor.read_gup_unshares(read, swapped_sharer) and cor.unshare(swapped_sharer) is Unshare.KEEP
+    assert cor.swapin_reuse(PageInfo(mapcount=0, refcount=2, swapcount=1, in_swapcache=True), False)
+
+    class CountingSwap(type(cor)):  # type: ignore[misc,valid-type]
+        name = "andrea_cor_counting_swap"
+
+        def read_gup_unshares(self, request, page):
+            return page.mapcount + page.swapcount > 1
+
+        def unshare(self, page):
+            return Unshare.COPY if page.mapcount + page.swapcount > 1 else Unshare.KEEP
+
+    spec = runpy.run_path(str(ROOT / "specs" / "c12a_vmsplice_child_swapped.py"))["SPEC"]
+    verdicts = [check(bind(spec.world(), policy, list(spec.invariants)), SearchOptions()).verdict
+                for policy in (cor, CountingSwap())]
+    assert verdicts == [Verdict.VIOLATED, Verdict.HOLDS]

@@ -112,6 +112,8 @@ UNFORCEABLE: dict[str, str] = {
               "debugfs file (CONFIG_GUP_TEST), which this reproducer does not drive",
     "uffd_wp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
     "uffd_unwp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
+    "uffd_wp_async": "the reproducer opens no userfaultfd (an async one, UFFD_FEATURE_WP_ASYNC, needs no handler, "
+                     "but its setup is not written yet)",
     "exit": "the parent's exit would end the program that reports",
     "held_outside": "references held outside the scenario (unknown holders) are not something a program can make",
 }

@@ -59,6 +59,7 @@ class Machine:
     thread_number: Mapping[str, int]
     write_op: Mapping[tuple[int, int], int]       # (thread, pc) -> the write's number, for its value tag
     uffd_addrs: frozenset[int]                    # addresses registered for uffd-wp
+    uffd_async_addrs: frozenset[int]              # ... of them, through an async userfaultfd (UFFD_FEATURE_WP_ASYNC)
     open: Mapping[str, bool]                      # open worlds: which action kinds fire
     pte_flag_bits: bool  # PTEs may carry soft-dirty or uffd-wp bits besides the write bit
     soft_dirty_on: bool  # PTEs carry a soft-dirty bit, and clear_refs and mprotect track it (CONFIG_MEM_SOFT_DIRTY)
@@ -75,10 +76,12 @@ class Machine:
 
     @classmethod
     def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool,
-              odirect_pins: bool = False) -> Machine:
+              odirect_pins: bool = False, uffd_wp_async: bool = False) -> Machine:
         """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
-        PG_anon_exclusive or not (the only thing of a policy the state's layout depends on) and whose O_DIRECT
-        pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for)."""
+        PG_anon_exclusive or not (the only thing of a policy the state's layout depends on), whose O_DIRECT
+        pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for), and whose
+        UFFDIO_API accepts UFFD_FEATURE_WP_ASYNC or refuses it (an address the scenario write-protects through an
+        async userfaultfd is then not registered at all)."""
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
@@ -120,6 +123,7 @@ class Machine:
             schedule=bool(scenario and scenario.schedule),
             tokens=len(scenario.tokens) if scenario else 0)
         layout = Layout(P, M, features)
+        async_addrs = frozenset(op.addr for th in threads for op in th.program if op.kind == "uffd_wp_async")
         writers: list[tuple[int, str]] | None = None
         write_op: dict[tuple[int, int], int] = {}
         if scenario is not None:
@@ -144,8 +148,9 @@ class Machine:
             threads=threads,
             threads_of=tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P)),
             thread_number={th.name: n for n, th in enumerate(threads)}, write_op=write_op,
-            uffd_addrs=frozenset(op.addr for th in threads for op in th.program
-                                 if "uffd" in OPERATIONS[op.kind].needs),
+            uffd_addrs=frozenset(op.addr for th in threads for op in th.program if "uffd" in OPERATIONS[op.kind].needs)
+            - (frozenset() if uffd_wp_async else async_addrs),  # a refused async userfaultfd registers nothing
+            uffd_async_addrs=async_addrs if uffd_wp_async else frozenset(),
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,

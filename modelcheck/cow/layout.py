@@ -50,6 +50,7 @@ PAGE_LOCKED = 8     # PG_locked, held for a while by some other kernel path
 VMA_WRITE = 1
 VMA_DONTFORK = 2
 VMA_UFFD_WP = 4  # registered for userfaultfd write-protect
+VMA_UFFD_WP_ASYNC = 8  # ... through a userfaultfd opened with UFFD_FEATURE_WP_ASYNC (6.7)
 
 MM_HAS_PINNED = 1
 MM_EXITED = 2

@@ -28,7 +28,7 @@ from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
-                                   VMA_UFFD_WP, VMA_WRITE, pte_make)
+                                   VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make)
 from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
 from modelcheck.cow.policies import Policy
@@ -64,7 +64,8 @@ class CowModel:
         self.policy = policy
         self.invariant_names = tuple(invariant_names)
         if machine is None:
-            machine = Machine.build(world, self.invariant_names, policy.uses_exclusive, policy.odirect_pins)
+            machine = Machine.build(world, self.invariant_names, policy.uses_exclusive, policy.odirect_pins,
+                              policy.uffd_wp_async)
         self.layout = L = machine.layout
         # symbolic references: z3 decides the refcount tests of a step (unknowns.py); explicit worlds
         # never import z3
@@ -124,7 +125,8 @@ class CowModel:
             if f.pageflags and self.policy.uses_exclusive:
                 t[L.flags_base + a] = PAGE_EXCLUSIVE
             if f.vma:
-                t[L.vma_base + a] = VMA_WRITE | (VMA_UFFD_WP if a in k.uffd_addrs else 0)
+                t[L.vma_base + a] = (VMA_WRITE | (VMA_UFFD_WP if a in k.uffd_addrs else 0)
+                                     | (VMA_UFFD_WP_ASYNC if a in k.uffd_async_addrs else 0))
         for n, a in enumerate(self.world.held_unknown):  # on address a's first page, any number so far
             t[L.held_base + 3 * n] = a + 1
         for a, count in self.world.held:  # a number of them, on its speculative-reference slot

@@ -115,6 +115,15 @@ class CowWorld:
             if uffd:
                 raise WorldError(f"scenario: {uffd[0]} needs userfaultfd write-protection, and this kernel is built "
                                  f"without it (UFFDIO_REGISTER_MODE_WP fails with EINVAL)")
+        kinds_at: dict[int, set[str]] = {}
+        for th in scenario.threads:
+            for op in th.program:
+                if op.kind in ("uffd_wp", "uffd_wp_async"):
+                    kinds_at.setdefault(op.addr, set()).add(op.kind)
+        both = sorted(a for a, kinds in kinds_at.items() if len(kinds) > 1)
+        if both:
+            raise WorldError(f"scenario: a{both[0]} is write-protected through both a synchronous and an async "
+                             f"userfaultfd (uffd_wp and uffd_wp_async), and a range registers with one")
         if not self.config.swap and "swap" in scenario.events:
             raise WorldError("scenario: kernel swap events need swap, and this kernel has none (CONFIG_SWAP off)")
 

@@ -12,7 +12,8 @@ from typing import Callable
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import WriteFaultBranch, fault_first_step, install_copy, vma_writable, write_fault
+from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, install_copy, uffd_wp_async, vma_writable,
+                                              write_fault)
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.mechanisms.tlb import tlb_fill, tlb_index
@@ -35,14 +36,16 @@ Fault = Callable[[Kernel, MutableSlots, int, int], "str | None"]
 def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -> str | None:
     """The page-table side of a store: swap in, go through a writable PTE, or ``fault(k, t, proc, addr)``.
 
-    None when the store cannot proceed: nothing mapped, a uffd-wp PTE (the
-    thread waits for UFFDIO_WRITEPROTECT off) or no VM_WRITE (SIGSEGV).
+    None when the store cannot proceed: nothing mapped, a synchronous uffd-wp
+    PTE (the thread waits for UFFDIO_WRITEPROTECT off; an async one faults and
+    the fault clears the bit) or no VM_WRITE (SIGSEGV).
     """
     i = k.layout.pte_index(proc, addr)
     pte = t[i]
     if not pte:
         return None
-    if not pte & PTE_WRITE and (pte & PTE_UFFD_WP or not vma_writable(k, t, proc, addr)):
+    if not pte & PTE_WRITE and (pte & PTE_UFFD_WP and not uffd_wp_async(k, t, proc, addr)
+                                or not vma_writable(k, t, proc, addr)):
         return None
     prefix = ""
     if pte & PTE_SWAP:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
-                                   VMA_UFFD_WP, VMA_WRITE, pte_make, pte_page)
+                                   VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive, swapcount
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
@@ -28,6 +28,8 @@ class WriteFaultBranch(Branch):
     FLUSH_BEFORE_FAULT = ("flush_before_fault",
                           "a TLB flush is pending in this uffd-wp VMA: the fault flushes first ({policy})")
     LRU_DRAIN = "lru_drain", "the local LRU batch is drained before deciding"
+    UFFD_ASYNC_CLEAR = ("uffd_async_clear",
+                        "async uffd-wp: the fault clears the uffd-wp bit itself, no userfault, then decides ({policy})")
 
 
 class UnshareBranch(Branch):
@@ -50,6 +52,12 @@ def vma_writable(m: Machine, t: Slots, proc: int, addr: int) -> bool:
     return not L.features.vma or bool(t[L.vma_base + proc * L.addresses + addr] & VMA_WRITE)
 
 
+def uffd_wp_async(m: Machine, t: Slots, proc: int, addr: int) -> bool:
+    """The address is registered through a userfaultfd with UFFD_FEATURE_WP_ASYNC (d61ea1cb0095, v6.7)."""
+    L = m.layout
+    return L.features.vma and bool(t[L.vma_base + proc * L.addresses + addr] & VMA_UFFD_WP_ASYNC)
+
+
 @mechanism(WriteFaultBranch)
 @batch_twin("ReferenceBatch._write_fault_on")
 def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
@@ -61,13 +69,13 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """
     L = k.layout
     i = L.pte_index(proc, addr)
-    pte = t[i]
-    page = pte_page(pte)
     branch, decision = decide_write_fault(k, t, proc, addr)
     if decision is WriteFault.WAIT:
         return None
     if decision is WriteFault.REUSE:
         return branch + reuse_page(k, t, proc, addr)
+    pte = t[i]  # (an async uffd-wp bit is gone by now)
+    page = pte_page(pte)
     writable = PTE_WRITE if vma_writable(k, t, proc, addr) else 0
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     new = copy_page(k, t, page)
@@ -79,13 +87,25 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
 
 
 def decide_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> tuple[str, WriteFault]:
-    """The head of do_wp_page: a pending uffd-wp flush (6ce64428d620), then the policy's decision.
+    """The head of do_wp_page: an async uffd-wp bit cleared (d61ea1cb0095), a pending uffd-wp flush
+    (6ce64428d620), then the policy's decision.
 
     Returns the branch words so far and the decision.
     """
-    branch = flush_before_wp_fault(k, t, proc, addr)
+    branch = clear_async_uffd_wp(k, t, proc, addr) + flush_before_wp_fault(k, t, proc, addr)
     page_info, drained = info_after_drain(k, t, pte_page(t[k.layout.pte_index(proc, addr)]), proc)
     return branch + drained, k.policy.write_fault(page_info)
+
+
+def clear_async_uffd_wp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """d61ea1cb0095: a write fault on a uffd-wp PTE of an async userfaultfd drops the bit in the kernel (no
+    event, no TLB flush: the bit is invisible to the hardware) and goes on as a fault on a plain R/O PTE. A
+    synchronous PTE never gets here: the store waits for the handler (``cpu.store_walk``)."""
+    i = k.layout.pte_index(proc, addr)
+    if t[i] & PTE_UFFD_WP and uffd_wp_async(k, t, proc, addr):
+        t[i] &= ~PTE_UFFD_WP
+        return "uffd_async_clear+"
+    return ""
 
 
 def flush_before_wp_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:

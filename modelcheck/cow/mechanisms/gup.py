@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import MM_HAS_PINNED, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import unshare_fault, write_fault
+from modelcheck.cow.mechanisms.faults import uffd_wp_async, unshare_fault, write_fault
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import info, release
 from modelcheck.cow.mechanisms.swap import swap_in
@@ -50,8 +50,8 @@ def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, p
     first = k.policy.gup(request, info(k, t, pte_page(pte), proc))
     if first is GupFirst.WRITE_FAULT and not pte & PTE_WRITE:
         # a forced COW break on a read GUP is what 17839856fd58 did; on a uffd-wp PTE it raises
-        # a userfault, which the handler resolves by write-unprotecting
-        uffd = "uffd_fault+" if pte & PTE_UFFD_WP else ""
+        # a userfault, which the handler resolves by write-unprotecting (an async one: the fault clears it)
+        uffd = "uffd_fault+" if pte & PTE_UFFD_WP and not uffd_wp_async(k, t, proc, addr) else ""
         if uffd:
             t[i] = pte & ~PTE_UFFD_WP
             clear_write_protect_request(k, t, proc, addr)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots
-from modelcheck.cow.layout import PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page
+from modelcheck.cow.layout import (PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE,
+                                   pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, request_write_protect
 from modelcheck.cow.mechanisms.memory import info
 from modelcheck.cow.registry import Branch, mechanism, operation, outcome
@@ -18,11 +19,24 @@ class Protection(Branch):
     CLEAR_REFS = outcome("clear_refs")
     CLEAR_REFS_UNTRACKED = outcome("clear_refs_untracked")  # no soft-dirty tracking: the write is accepted, no PTE changes
     UFFD_UNWP = outcome("uffd_unwp")
+    UFFD_REFUSED = outcome("uffd_refused", "UFFDIO_API refused UFFD_FEATURE_WP_ASYNC (EINVAL, before 6.7): the address "
+                                           "was never registered, and nothing is write-protected ({policy})")
 
 
 def address_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
     """mprotect(PROT_READ) or uffd-wp returned: from now on a store to ``addr`` must fault (ghost state)."""
     request_write_protect(m, t, proc, addr)
+
+
+def registered_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    """uffd-wp returned: as ``address_protected`` where the address is registered (an async userfaultfd that
+    UFFDIO_API refused registered nothing, so nothing is asked of a later store)."""
+    if uffd_registered(m, t, proc, addr):
+        request_write_protect(m, t, proc, addr)
+
+
+def uffd_registered(m: Machine, t: MutableSlots, proc: int, addr: int) -> bool:
+    return bool(t[m.layout.vma_base + proc * m.layout.addresses + addr] & VMA_UFFD_WP)
 
 
 def clean_ptes_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
@@ -93,13 +107,21 @@ def op_clear_refs(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     return "clear_refs" + "".join(f"+{b}" for b in sorted(set(branches)))
 
 
+@operation("uffd_wp_async aN", Protection, summary="UFFDIO_WRITEPROTECT on, through a userfaultfd opened with "
+           "UFFD_FEATURE_WP_ASYNC (v6.7): a write fault clears the bit in the kernel, no event",
+           needs=("vma", "pte_flags", "uffd"), on_return=registered_protected, deferred_flush="address")
 @operation("uffd_wp aN", Protection, summary="UFFDIO_WRITEPROTECT on", needs=("vma", "pte_flags", "uffd"),
-           on_return=address_protected, deferred_flush="address")
+           note="UFFDIO_WRITEPROTECT on; `uffd_wp_async` through a userfaultfd with UFFD_FEATURE_WP_ASYNC, v6.7",
+           on_return=registered_protected, deferred_flush="address")
 def op_uffd_wp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
-    """UFFDIO_WRITEPROTECT on: the uffd-wp bit, and no write bit."""
+    """UFFDIO_WRITEPROTECT on: the uffd-wp bit, and no write bit. The registration, synchronous or async, was
+    made when the scenario began (the VMA's flags); a kernel without d61ea1cb0095 fails the async one's
+    UFFDIO_API handshake with EINVAL, so the range is not registered and this call changes nothing."""
     i = k.layout.pte_index(proc, addr)
     if not t[i]:
         return None
+    if not uffd_registered(k, t, proc, addr):
+        return "uffd_refused"
     return wrprotect_pte(k, t, proc, addr, PTE_UFFD_WP)
 
 
@@ -116,6 +138,8 @@ def op_uffd_unwp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None
     i = k.layout.pte_index(proc, addr)
     if not t[i]:
         return None
+    if not uffd_registered(k, t, proc, addr):
+        return "uffd_refused"
     t[i] &= ~(PTE_UFFD_WP | PTE_WRITE)
     clear_write_protect_request(k, t, proc, addr)
     return "uffd_unwp"

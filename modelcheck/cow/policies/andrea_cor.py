@@ -26,7 +26,21 @@ class RestoreFullAccuracy(Pre2020Rule):
 class CopyOnReadForReadGup(Pre2020Rule):
     """aa.git branch mapcount_deshare (S34; a series of commits, no mainline id): any read GUP, FOLL_GET or
     FOLL_PIN, of an anonymous page mapped more than once takes an unsharing fault that gives the caller a
-    private copy; a page mapped once is kept."""
+    private copy; a page mapped once is kept.
+
+    The test counts the mappings only, not the swap count that the reuse rule (``RestoreFullAccuracy``,
+    mapcount plus swap count) adds: in the series as the aa.git push mails of 2021 list it (mapcount_deshare,
+    25 May and 8 Sep 2021; main-5.10.y, 10 May and 27 Sep 2021), the read-GUP test is "mm: gup:
+    gup_page_unshare()" / "mm: gup: gup_must_unshare()", built on the mapcount helpers the series adds just
+    before ("mm: thp: introduce page_trans_huge_anon_shared", "... irqsafe methods to check if anonymous pages
+    are shared"). Only the main-5.15.y push of 25 Jan 2022 has a later commit, 639ab322c8a7 "mm: gup:
+    gup_must_unshare() use can_read_pin_swap_page()", that moves the test to a helper which, by its name and
+    by 143fc197abb1 (which gives it the PageKsm handling), is the read-pin twin of reuse_swap_page: from there
+    on the swap count is counted too [I: titles and one message read, not the code]. This policy is the
+    January 2021 proposal, so it keeps the mapcount test; C12a stays violated under it (the child's vmsplice
+    finds the page mapped once, the parent's mapping being a swap entry, keeps it, and the parent's swap-in
+    write reuses it on mapcount plus swap count 1). Counting the swap count in both this test and the
+    unsharing fault makes C12a hold (tests/test_policies.py checks it): what the 2022 revision would change."""
 
     def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
         return page.mapcount > 1

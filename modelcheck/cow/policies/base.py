@@ -103,6 +103,8 @@ class Policy(ABC):
     clear_refs_flushes_tlb: ClassVar[bool] = False
     # a7e689dd1c06 (v6.5): O_DIRECT through the block layer and iomap pins user pages (FOLL_PIN), no FOLL_GET
     odirect_pins: ClassVar[bool] = False
+    # d61ea1cb0095 (v6.7): UFFDIO_API accepts UFFD_FEATURE_WP_ASYNC (before: an unknown feature, EINVAL)
+    uffd_wp_async: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:

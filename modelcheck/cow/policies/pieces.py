@@ -41,7 +41,8 @@ from modelcheck.cow.policies.base import Policy
 DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
              "fork_page", "gup", "read_gup_unshares", "unshare", "clear_refs_skips", "wrprotect_skips",
              "mprotect_makes_writable")
-FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins")
+FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
+         "uffd_wp_async")
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{12}")
 
