@@ -1,0 +1,35 @@
+"""C17 (the shared zero page, tools/testing/selftests/mm/cow.c's "Basic COW" with the shared zeropage): read
+faults map the zero page, a write fault replaces it, and fork shares it.
+
+The parent's first access to the untouched address is a load: do_anonymous_page
+maps the shared zero page read-only (a special PTE: no anonymous page, no
+mapcount, no reference). Its fork copies that PTE as it is (vm_normal_page
+finds no page to share). The parent's store write-faults on the zero page:
+do_wp_page finds no anonymous page and goes to wp_page_copy, whose zero-page
+case maps a fresh zero-filled page, exclusive and in the LRU add batch; the
+zero page is never reused, under every rule. The child reads zeros before and
+after, and its own store gets a page of its own the same way. Every era gets
+this right (cow-history.md C17, the zero-page row of cow.c's non-anonymous
+tests; the zero-page branch of wp_page_copy predates every era modelled here):
+no leak either way, no spurious copy (a copy of the zero page is no spurious
+copy: it is never reusable), refcounts sane.
+"""
+
+from modelcheck import Spec
+from modelcheck.cow import CowWorld
+
+ALL_HOLD = {policy: "holds" for policy in (
+    "mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18", "anon_exclusive",
+    "anon_exclusive_6_2", "odirect_pins_6_5", "mainline_7_3", "andrea_cor", "jason_2020",
+    "page_count_refuse_wrprotect")}
+
+SPEC = Spec(
+    id="C17-zero",
+    title="shared zero page: read fault, fork, write fault",
+    world=lambda: CowWorld.scripted({
+        "parent": ["load a0", "fork", "store a0", "load a0"],
+        "child1": ["load a0", "store a0", "load a0"],
+    }, events=["lru"], fresh=["a0"]),
+    invariants=["no_leak_to_child", "no_leak_to_parent", "no_spurious_copy", "refcount_sane"],
+    expect=ALL_HOLD,  # cow-history.md C17: the zero page is never reused, in every era
+)
