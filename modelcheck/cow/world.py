@@ -214,8 +214,12 @@ class CowWorld:
 
     def settings(self) -> dict[str, object]:
         """What a trace of this world must carry to be reproduced outside the model: the kernel's build
-        configuration (a C reproducer checks the running kernel has it)."""
-        return {"kernel_config": self.config.to_json()}
+        configuration (a C reproducer checks the running kernel has it), and the addresses that start
+        untouched (``fresh``), where there are any."""
+        settings: dict[str, object] = {"kernel_config": self.config.to_json()}
+        if self.scenario is not None and self.scenario.fresh:
+            settings["fresh"] = [f"a{a}" for a in sorted(self.scenario.fresh)]
+        return settings
 
     # -- what a spec may ask of a world ---------------------------------------------
     def variants(self) -> list[str]:
