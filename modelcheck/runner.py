@@ -373,3 +373,15 @@ def era_policy(kernel_release: str) -> str | None:
     from modelcheck.cow.c_program import era_policy as policy_of_release
 
     return policy_of_release(kernel_release)
+
+
+def newest_policy() -> str:
+    """The newest merged policy: the one that stands for the latest release any merged policy starts at (the
+    policy of current mainline)."""
+    from modelcheck.cow.policies.releases import declared_range, era_policy as policy_of_release
+
+    starts = [span[0] for entry in policy_catalogue() if all(p["merged"] for p in entry["pieces"])
+              and (span := declared_range(entry["release"])) is not None]
+    newest = policy_of_release("v{}.{}".format(*max(starts)))
+    assert newest is not None  # the latest start is some merged policy's
+    return newest

@@ -100,6 +100,9 @@ class Spec:
     covers: Sequence[str] = ()  # coverage items (actions, policy branches) every complete run must fire
     excused: Sequence[str] = ()  # items the world requires (e.g. "end:child1") that this spec does not
     notes: str = ""
+    # the kernel selftest cases this scenario mirrors, each (file, test function, memory kind) of the catalogue
+    # (``modelcheck.selftests``), e.g. ("cow.c", "test_vmsplice_in_child", "base-page")
+    mirrors: Sequence[tuple[str, str, str]] = ()
     # the nightly run's bound ladder: parameter overrides, easiest first, each over ``params``; its first rung
     # is ``params`` itself ({} says so); None: one rung, the spec's parameters (``rungs``)
     ladder: Sequence[Mapping[str, Any]] | None = None
@@ -144,6 +147,21 @@ class Spec:
                                  f"not {verdict!r}")
         if self.ladder is not None:
             self._check_ladder(self.ladder)
+        self._check_mirrors(self.mirrors)
+
+    def _check_mirrors(self, mirrors: Any) -> None:
+        """Each mirror names a case of the selftest catalogue, once."""
+        from modelcheck.selftests import unknown_mirror
+
+        if isinstance(mirrors, (str, bytes)) or not isinstance(mirrors, (list, tuple)):
+            raise ValueError(f"mirrors must be a list of (file, test function, memory kind) triples, not a "
+                             f"{type(mirrors).__name__}")
+        for mirror in mirrors:
+            why = unknown_mirror(mirror)
+            if why is not None:
+                raise ValueError(f"mirrors: {why}")
+        if len({tuple(m) for m in mirrors}) != len(mirrors):
+            raise ValueError("mirrors names a case twice")
 
     def _check_ladder(self, ladder: Any) -> None:
         """Each rung names the spec's parameters only, with values of their kind; the first rung is the spec's

@@ -5,6 +5,9 @@ processes hold swap PTEs; the child's vmsplice swaps it in read-only and
 unmaps; the parent's write faults it in through do_swap_page, whose rule
 stayed reuse_swap_page() (mapcount plus swap count) until 5.18, whatever the
 pipe's reference: the security fix of 09854ba94c6a did not cover swap.
+
+The selftest's order (the child's vmsplice and munmap before the parent's
+write, the pipe read after it) is one of the interleavings tried.
 """
 
 from modelcheck import Spec
@@ -17,6 +20,7 @@ SPEC = Spec(
         "parent": ["pageout a0", "fork", "store a0"],
         "child1": ["vmsplice a0", "munmap a0", "pipe_read"],
     }),
+    mirrors=[("cow.c", "test_vmsplice_in_child", "base-page-swapped")],
     invariants=["no_leak_to_child"],
     expect={
         "mapcount": "violated",

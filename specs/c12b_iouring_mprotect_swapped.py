@@ -14,6 +14,7 @@ SPEC = Spec(
         "parent": ["pageout a0", "pin_rw a0 -> buf", "mprotect_ro a0", "clear_refs", "mprotect_rw a0",
                    "store a0", "dma_read buf"],
     }),
+    mirrors=[("cow.c", "test_iouring_ro", "base-page-swapped")],
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         "page_count": "violated",   # as C7

@@ -14,6 +14,7 @@ SPEC = Spec(
         "parent": ["pageout a0", "mprotect_ro a0", "clear_refs", "mprotect_rw a0", "pin_ro a0 -> pin", "store a0",
                    "dma_read pin"],
     }),
+    mirrors=[("cow.c", "test_ro_pin_on_ro_exclusive", "base-page-swapped")],
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         "page_count": "violated",

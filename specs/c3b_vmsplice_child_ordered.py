@@ -30,6 +30,7 @@ SPEC = Spec(
         "parent": ["fork", "await child_ready", "store a0", "signal parent_ready", "wait child1"],
         "child1": ["vmsplice a0", "munmap a0", "signal child_ready", "await parent_ready", "pipe_read", "exit"],
     }),
+    mirrors=[("cow.c", "test_vmsplice_in_child", "base-page")],
     invariants=["no_leak_to_child"],
     expect={
         "mapcount": "violated",       # cow-history C3: the CVE

@@ -5,6 +5,10 @@ and writable; after fork and the parent's munmap the child's write fault sees
 a page mapped once. Rules that look at the mapcount reuse it and the parent
 reads the child's write through its pipe; rules that look at the refcount see
 the pipe's reference and copy.
+
+The selftest's child writes only after the parent's munmap, and the parent
+reads its pipe after the child exited; here the child's write and the parent's
+steps interleave in every order, the selftest's among them.
 """
 
 from modelcheck import Spec
@@ -17,6 +21,7 @@ SPEC = Spec(
         "parent": ["vmsplice a0", "fork", "munmap a0", "pipe_read"],
         "child1": ["store a0"],
     }),
+    mirrors=[("cow.c", "test_vmsplice_before_fork", "base-page")],
     invariants=["no_leak_to_parent"],
     expect={
         # cow.c: "If we miss to break COW, the parent observes modifications by the child";

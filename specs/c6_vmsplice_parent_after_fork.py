@@ -1,6 +1,9 @@
 """C6: vmsplice() + unmap in the parent after fork(); the child writes (cow.c).
 
 The parent takes its pipe reference on the page it now shares with the child.
+
+As in C5, the child's write is interleaved with the parent's steps where the
+selftest's child waits for the parent's munmap.
 """
 
 from modelcheck import Spec
@@ -13,6 +16,7 @@ SPEC = Spec(
         "parent": ["fork", "vmsplice a0", "munmap a0", "pipe_read"],
         "child1": ["store a0"],
     }),
+    mirrors=[("cow.c", "test_vmsplice_after_fork", "base-page")],
     invariants=["no_leak_to_parent"],
     expect={
         "mapcount": "violated",   # cow.c's "If we miss to break COW, the parent observes ..."

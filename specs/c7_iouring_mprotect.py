@@ -8,6 +8,9 @@ fault must reuse the pinned page, or the device and the process diverge.
 soft_dirty=false``, or spec C7-nosd): without it clear_refs write-protects
 nothing and, from 6.0, mprotect(PROT_READ|PROT_WRITE) maps the pinned
 exclusive page writable at once, so no write fault is taken at all.
+
+The device's read (``dma_read``) stands for the selftest's fixed-buffer write
+to a file and its read back.
 """
 
 from modelcheck import Spec
@@ -21,6 +24,7 @@ SPEC = Spec(
                    "dma_read buf"],
     }, config=KernelConfig(soft_dirty=soft_dirty)),
     params={"soft_dirty": True},  # CONFIG_MEM_SOFT_DIRTY
+    mirrors=[("cow.c", "test_iouring_ro", "base-page")],
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         "page_count": "violated",  # cow-history C7: broken by 09854ba94c6a (S1 point 2)

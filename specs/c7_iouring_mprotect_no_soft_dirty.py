@@ -9,6 +9,9 @@ at once: the store takes no write fault (branch ``mprotect_upgrade``), where
 with soft-dirty on the cleared soft-dirty bit forces one, which reuses the
 exclusive page (``wp_reuse``). Before 6.0 no kernel upgrades, so the store
 faults as in C7 whatever the configuration: page_count copies the pinned page.
+
+It mirrors the same cow.c case as C7, as it runs on a kernel built without
+CONFIG_MEM_SOFT_DIRTY.
 """
 
 from modelcheck import Spec
@@ -22,6 +25,7 @@ SPEC = Spec(
                    "dma_read buf"],
     }, config=KernelConfig(soft_dirty=soft_dirty)),
     params={"soft_dirty": False},  # CONFIG_MEM_SOFT_DIRTY
+    mirrors=[("cow.c", "test_iouring_ro", "base-page")],
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         # the write fault is the mprotect(PROT_READ)'s, as in C7: 09854ba94c6a copies a page the pin holds

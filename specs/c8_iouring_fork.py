@@ -3,6 +3,9 @@
 The parent pins its buffer R/W long-term, forks (the child stays alive),
 writes the buffer and lets the device read it: the parent's write must land in
 the pinned page.
+
+The child has no steps: it stays alive, as the selftest's child waits until
+the parent is done.
 """
 
 from modelcheck import Spec
@@ -14,6 +17,7 @@ SPEC = Spec(
     world=lambda: CowWorld.scripted({
         "parent": ["pin_rw a0 -> buf", "fork", "store a0", "dma_read buf"],
     }),
+    mirrors=[("cow.c", "test_iouring_fork", "base-page")],
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         "mapcount": "violated",            # cow-history C8: fork shares the pinned page in every era before 5.9

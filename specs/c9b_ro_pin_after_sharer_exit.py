@@ -53,6 +53,7 @@ SPEC = Spec(
                    "store a0", "dma_read pin"],
         "child1": ["signal child_ready", "await parent_ready", "exit"],
     }),
+    mirrors=[("cow.c", "test_ro_pin_on_ro_previously_shared", "base-page")],
     invariants=["pin_coherent", "no_lost_write"],
     expect={
         "mapcount": "holds",        # reuse_swap_page(): mapped once after the exit

@@ -15,6 +15,10 @@ parent's PTE is the page's only mapping, so mapcount reuses it. Breadth-first
 search shows the first of them in its order of actions.
 Expected verdicts: cow-history.md C3; the kernel selftest
 tools/testing/selftests/mm/cow.c ("vmsplice() + unmap in child").
+
+It mirrors cow.c's "vmsplice() + unmap in child" on a base page as an open
+world: the selftest's one order of the actions (C3b) is among those tried, and
+so are orders the selftest never takes (the child writing instead of unmapping).
 """
 
 from modelcheck import Spec
@@ -27,6 +31,7 @@ SPEC = Spec(
                                 actions={"fork", "write", "read", "munmap", "vmsplice", "pipe_read"}),
     params={"P": 2, "M": 1},
     ladder=[{}, {"P": 3}, {"M": 2}, {"P": 3, "M": 2}],  # nightly: page_count 124, 5,860, 17,352, 11 million+
+    mirrors=[("cow.c", "test_vmsplice_in_child", "base-page")],
     invariants=["no_leak_to_child"],
     expect={
         # cow-history C3: violated under the pre-5.8 rule, fixed from 5.8 on in every merged line

@@ -27,7 +27,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # networkx: the whole reachable state graph of a small model (--graph)
     "modelcheck.engine": ("numpy", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
     "modelcheck.cow": ("numpy", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
-    "modelcheck.spec": (),
+    # the selftest catalogue: data about the kernel's selftests, read by specs (their mirrors) and the faces
+    "modelcheck.selftests": (),
+    "modelcheck.spec": ("modelcheck.selftests",),
     # cow.trace_scenario: a trace's steps read back as a scenario (the spec export); cow.c_program: a trace
     # as a C program for the running kernel (the c export)
     "modelcheck.runner": ("modelcheck.engine", "modelcheck.spec", "modelcheck.cow.policies", "modelcheck.cow.trace_scenario",
@@ -42,6 +44,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # modelcheck.reproduce: the reproduce command runs the sweep it plans, and writes what the kernel said
     # networkx: the whole-graph exports read a recorded state graph (the trace's path on it)
     "modelcheck.faces": ("modelcheck", "modelcheck.engine", "modelcheck.runner", "modelcheck.spec", "jsonschema",
+                         "modelcheck.selftests",
                          "modelcheck.nightly", "modelcheck.reproduce", "networkx"),
     "modelcheck": ("modelcheck.spec", "modelcheck.faces.cli"),  # the package itself and __main__
 }

@@ -39,7 +39,8 @@ from modelcheck.engine import (GRAPH_LIMIT, SAFE_FRACTION, STORES, STRATEGIES, C
                                SearchOptions, Verdict, WorkerFailed, default_limit, parse_size)
 from modelcheck.engine.progress import progress_for
 from modelcheck.faces import export, exports, text
-from modelcheck.runner import PolicyRun, era_policy, policy_catalogue, prepare, replay_record, run_matrix, run_spec, spec_files
+from modelcheck.runner import (PolicyRun, era_policy, natural_order, newest_policy, policy_catalogue, prepare,
+                               replay_record, run_matrix, run_spec, spec_files)
 from modelcheck.spec import LoadedSpec, SpecError, bind, load_spec, spec_sha256
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -488,6 +489,63 @@ def _matrix(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _selftests(argv: Sequence[str]) -> int:
+    """The kernel's COW selftests case by case, the specs that mirror each and their verdicts (docs/selftests.md)."""
+    from modelcheck.faces import selftests as table
+    from modelcheck.selftests import catalogue
+
+    p = _Parser(prog="python -m modelcheck selftests",
+                description="Hold every case of the kernel's COW selftests (cow.c, gup_longterm.c) against the "
+                            "specs that mirror it (default: specs/*.py) under one policy, and write "
+                            "results/selftests.md and results/selftests.json.")
+    p.add_argument("specs", nargs="*", help="spec files (default: every file in ./specs)")
+    p.add_argument("--policy", help="the policy whose verdicts are shown (default: the newest merged one)")
+    p.add_argument("--out-dir", default="results", help="where to write selftests.md and selftests.json")
+    args = p.parse_args(argv)
+    entries = {entry["name"]: entry for entry in policy_catalogue()}
+    policy = args.policy or newest_policy()
+    if policy not in entries:
+        raise UsageError(f"unknown policy {policy!r} (known: {', '.join(entries)})")
+    paths = spec_files(args.specs)
+    if not paths:
+        raise UsageError("no spec files given and none in ./specs")
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: --out-dir is not a directory")
+    options = SearchOptions(max_memory=default_limit())
+    mirrors: dict[tuple[str, str, str], list[table.MirrorRun]] = {}
+    for path in paths:
+        spec = load_spec(path)
+        if not spec.mirrors:
+            continue
+        loaded = prepare(bind(path, spec), options)
+        if policy not in loaded.world.policy_names():
+            raise SpecError(path, f"its world does not know policy {policy!r}")
+        run = next(iter(run_spec(loaded, [policy], options)))
+        for file, function, kind in spec.mirrors:
+            mirrors.setdefault((file, function, kind), []).append(table.MirrorRun(spec.id, str(path), run.result.verdict.value))
+    for runs in mirrors.values():
+        runs.sort(key=lambda r: natural_order(r.spec))
+    records = table.rows(catalogue(), mirrors)
+    # what decides the table's content (not where it is written): the specs given and the policy chosen
+    command = "python -m modelcheck selftests" + "".join(f" {a}" for a in args.specs) \
+        + (f" --policy {args.policy}" if args.policy else "")
+    try:
+        md, js = table.write(catalogue(), records, policy, entries[policy]["stands_for"], out_dir, command,
+                              newest=policy == newest_policy())
+    except OSError as err:
+        raise UsageError(f"{out_dir}: cannot write the table: {err.strerror}") from None
+    covered = sum(1 for r in records if r["mirrored_by"])
+    differ = sum(1 for r in records if r["agrees"] == table.DISAGREES)
+    print(f"{covered} of {len(records)} selftest cases mirrored; {differ} disagreement(s) under {policy}; "
+          f"wrote {md} and {js}")
+    if differ:
+        return EXIT_DIFFERS
+    if any(r["agrees"] == table.UNKNOWN for r in records):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
 def _nightly(argv: Sequence[str]) -> int:
     """Bounded verification read the way kernel CI is read (docs/nightly.md)."""
     import time
@@ -565,7 +623,7 @@ def _nightly(argv: Sequence[str]) -> int:
 
 
 COMMANDS = {"replay": _replay, "export": _export, "policies": _policies, "matrix": _matrix, "nightly": _nightly,
-            "reproduce": _reproduce}
+            "reproduce": _reproduce, "selftests": _selftests}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
