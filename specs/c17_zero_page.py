@@ -1,6 +1,10 @@
 """C17 (the shared zero page, tools/testing/selftests/mm/cow.c's "Basic COW" with the shared zeropage): read
 faults map the zero page, a write fault replaces it, and fork shares it.
 
+As cow.c's test_cow on the zeropage kind, two untouched addresses are read, so
+both map the one zero page, and a write through the first must not show
+through the second (no_lost_write: a1 still reads its own contents, zeros).
+
 The parent's first access to the untouched address is a load: do_anonymous_page
 maps the shared zero page read-only (a special PTE: no anonymous page, no
 mapcount, no reference). Its fork copies that PTE as it is (vm_normal_page
@@ -28,9 +32,10 @@ SPEC = Spec(
     id="C17-zero",
     title="shared zero page: read fault, fork, write fault",
     world=lambda: CowWorld.scripted({
-        "parent": ["load a0", "fork", "store a0", "load a0"],
+        "parent": ["load a0", "load a1", "fork", "store a0", "load a1", "load a0"],
         "child1": ["load a0", "store a0", "load a0"],
-    }, fresh=["a0"]),
-    invariants=["no_leak_to_child", "no_leak_to_parent", "no_spurious_copy", "refcount_sane"],
+    }, fresh=["a0", "a1"]),
+    invariants=["no_leak_to_child", "no_leak_to_parent", "no_lost_write", "no_spurious_copy", "refcount_sane"],
     expect=ALL_HOLD,  # cow-history.md C17: the zero page is never reused, in every era
+    mirrors=[("cow.c", "test_cow", "zeropage")],
 )

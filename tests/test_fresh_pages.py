@@ -273,7 +273,7 @@ def c17_program(prop: str, invert: bool = False) -> str:
 
 def test_the_c_program_leaves_a_fresh_address_untouched_and_expects_zeros():
     source = c17_program("no_leak_to_child")
-    assert "static const int untouched[NADDR] = { 1 };" in source
+    assert "static const int untouched[NADDR] = { 1, 1 };" in source
     check_lines = [line for line in source.splitlines() if "allowed[] =" in line]
     assert check_lines and all("0x0ULL" in line and "0xc0ffee00000000ULL" not in line for line in check_lines)
 
@@ -298,3 +298,23 @@ def test_the_zero_page_program_agrees_with_the_era_on_this_kernel(tmp_path, inve
     loaded = bind(path, load_spec(path))
     expected = check(loaded.world.model(era, ["no_leak_to_child"]), SearchOptions()).verdict.value
     assert verdict == ({"holds": "violated", "violated": "holds"}[expected] if invert else expected), done.stdout
+
+
+def test_c17_catches_a_kernel_that_writes_the_zero_page_in_place(monkeypatch):
+    """The spec can fail: were a write fault on the zero page to make it writable in place, the other address
+    that maps it would read the write (no_lost_write), as cow.c's test_cow on the zeropage would report."""
+    import modelcheck.cow.mechanisms.faults as faults
+
+    fresh_page = faults.map_fresh_page
+
+    def in_place(k, t, proc, addr, keep):
+        if t[k.layout.pte_index(proc, addr)]:  # the zero page is mapped: reuse it
+            faults.reuse_page(k, t, proc, addr)
+        else:
+            fresh_page(k, t, proc, addr, keep)
+
+    monkeypatch.setattr(faults, "map_fresh_page", in_place)
+    path = ROOT / "specs" / "c17_zero_page.py"
+    loaded = bind(path, load_spec(path))
+    result = check(loaded.world.model("mapcount", loaded.spec.invariants), SearchOptions())
+    assert result.verdict.value == "violated" and result.violations[0].property == "no_lost_write"
