@@ -59,7 +59,8 @@ def test_every_spec_but_c7_nosd_is_of_the_full_kernel(path):
     loaded = bind(str(path), load_spec(str(path)), [])
     expected = KernelConfig(soft_dirty=False) if loaded.spec.id == "C7-nosd" else FULL_KERNEL
     assert loaded.world.config == expected
-    assert world_settings(loaded.world) == {"kernel_config": expected.to_json()}
+    assert world_settings(loaded.world)["kernel_config"] == expected.to_json()
+    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh"}  # (fresh: the untouched addresses)
 
 
 # -- soft-dirty -----------------------------------------------------------------------------------------------

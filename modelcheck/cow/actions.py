@@ -72,7 +72,9 @@ def observation(m: Machine, s: Slots, act: Act) -> Observation | None:
         if L.features.tlb:  # a cached translation wins over the PTE
             page = tlb_page(m, s, m.thread_number[act.actor], act.addr)
         if page < 0:
-            page = pte_page(s[L.pte_index(act.proc, act.addr)])
+            pte = s[L.pte_index(act.proc, act.addr)]
+            # an untouched address reads the zero page its read fault maps
+            page = pte_page(pte) if pte or act.addr not in m.fresh_addrs else m.zero_page
         return Observation(act.proc, act.addr, act.cell, page, s[L.value_index(page, act.cell)])
     if kind == "pipe_read":
         page = s[L.pipe_base + act.proc] - 1

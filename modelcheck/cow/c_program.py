@@ -266,8 +266,11 @@ class _Plan:
     """Walks the steps once, keeping what the checks need (who wrote which value, each owner's last write, the
     pins held, what a clear_refs asked), and writes each step's C statements with its checks."""
 
-    def __init__(self, steps: Sequence[Step], prop: str, config: KernelConfig = FULL_KERNEL) -> None:
+    def __init__(self, steps: Sequence[Step], prop: str, config: KernelConfig = FULL_KERNEL,
+                 fresh: frozenset[int] = frozenset()) -> None:
         self.steps, self.prop, self.config = steps, prop, config
+        self.fresh = fresh  # addresses that start untouched: zeros, and no page until their first access
+        self.untouched = set(fresh)  # fresh addresses no store has faulted a page in for yet
         self.addresses = max([s.op.addr for s in steps] + [0]) + 1
         self.cells = max([s.op.cell for s in steps] + [0]) + 1
         self.writes = _Writes()
@@ -279,9 +282,12 @@ class _Plan:
         self.tokens: dict[str, int] = {}  # token -> its number (its pipe), in the order the steps first name it
         self.titles: list[str] = []  # check slot -> its TAP description
         self.code: dict[int, list[str]] = {}  # step -> its C statements
+        if fresh:
+            self.writes.writer[0], self.writes.forks_before[0] = 0, 0
+            self.writes.words[0] = "zeros (an untouched page, or the zero page)"
         for a in range(self.addresses):
             for c in range(self.cells):
-                self.writes.last[(0, a, c)] = INITIAL_VALUE
+                self.writes.last[(0, a, c)] = 0 if a in fresh else INITIAL_VALUE
         for step in steps:
             self.code[step.number] = self._step(step)
 
@@ -300,7 +306,8 @@ class _Plan:
         """The checks of the value ``observer`` saw at ``step`` (``seen`` in the C code)."""
         w, kind = self.writes, step.op.kind
         if self.prop in _LEAK_OBSERVERS and _LEAK_OBSERVERS[self.prop](observer):
-            allowed = [v for v in w.writer if _may_observe(w, observer, v)]
+            other = INITIAL_VALUE if addr in self.fresh else 0  # the other address kind's first contents
+            allowed = [v for v in w.writer if _may_observe(w, observer, v) and v != other]
             return [self._value_check(step, allowed, f"{_who(observer)} sees only its own or inherited writes")]
         if self.prop == "no_lost_write" and kind in ("load", "dma_read"):
             last = w.last.get((observer, addr, cell))
@@ -339,7 +346,7 @@ class _Plan:
             if self.prop == "no_spurious_copy":
                 shared = any(a == op.addr for a in self.pipe_of.values()) or \
                     any(self.holders[n][2] == op.addr for n in self.held) or self.forks > 0
-                if not shared:
+                if not shared and op.addr not in self.untouched:  # (a first-touch or zero-page fault allocates)
                     before.append(f"frame_before = frame_of({op.addr}); "
                                   f"count_before = frame_before ? mapcount_of(frame_before) : 0;")
                     slot = self._slot(step, f"a write fault of {_who(p)} keeps a page only it maps")
@@ -348,6 +355,8 @@ class _Plan:
                 slot = self._slot(step, "the store after clear_refs faulted (left the page soft-dirty)")
                 after.append(f"judge_faulted({slot}, {op.addr});")
             self.wp_asked.discard((p, op.addr))
+            if p == 0:
+                self.untouched.discard(op.addr)
             fields["v"] = self._wrote(step, p, op.addr, op.cell)
         elif kind == "dma_write":
             fields["v"] = self._wrote(step, p, fields["a"], fields["c"])
@@ -399,7 +408,7 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
         unforceable.append(NO_SWAP_EXCLUSIVE_BIT)
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
-    plan = _Plan(steps, str(record["property"]), config)
+    plan = _Plan(steps, str(record["property"]), config, _fresh(record))
     return header + _program(scenario, plan, invert)
 
 
@@ -410,6 +419,17 @@ def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
         return KernelConfig.from_json(settings.get("kernel_config") or {})
     except (ValueError, TypeError, AttributeError) as err:
         raise Unreproducible(f"the trace's kernel configuration: {err}") from None
+
+
+def _fresh(record: Mapping[str, Any]) -> frozenset[int]:
+    """The addresses the trace's world starts untouched (``world_settings``' ``fresh``: a0, a1, ...)."""
+    settings = record.get("world_settings") or {}
+    fresh = settings.get("fresh") if isinstance(settings, Mapping) else None
+    if not fresh:
+        return frozenset()
+    if not isinstance(fresh, list) or not all(isinstance(a, str) and re.fullmatch(r"a[0-9]+", a) for a in fresh):
+        raise Unreproducible(f"the trace's fresh addresses must be a list of addresses (a0, a1, ...), not {fresh!r}")
+    return frozenset(int(a[1:]) for a in fresh)
 
 
 def _comment(text: str) -> str:
@@ -457,7 +477,10 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
         needs.append("need_frames()")
     out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
            f"#define NHOLD {max(len(plan.holders), 1)}", f"#define NTOKEN {len(plan.tokens)}",
-           f"#define INVERT {1 if invert else 0}", "", _PRELUDE,
+           f"#define INVERT {1 if invert else 0}", "",
+           "/* the addresses the scenario starts untouched (fresh): mapped, never written */",
+           "static const int untouched[NADDR] = { "
+           + ", ".join("1" if a in plan.fresh else "0" for a in range(plan.addresses)) + " };", "", _PRELUDE,
            f"static const char scenario[] = {_c_string(scenario)};",
            f"static const char property[] = {_c_string(prop)};",
            "static const char *const check_title[] = {"]
@@ -645,7 +668,9 @@ HELPER int setup(int nproc)
 			return 0;
 		}
 		madvise(area[p], page_size, MADV_NOHUGEPAGE);
-		/* the parent has written every page before the first step */
+		if (untouched[p])
+			continue; /* a fresh address: its first access faults it in (zeros) */
+		/* the parent has written every other page before the first step */
 		for (cell = (uint64_t *)area[p]; (char *)cell < area[p] + page_size; cell++)
 			*cell = INITIAL_VALUE;
 	}

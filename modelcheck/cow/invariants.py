@@ -273,7 +273,7 @@ def _refcount_sane(m: Machine, words: Words) -> Judge:
         for g in range(L.pages):
             if L.speculative and s[L.spec_base + g] < 0:
                 return f"page {g} has a negative speculative count"
-            if live[g] and refcount(m, s, g) <= 0:
+            if live[g] and refcount(m, s, g) <= 0 and g != m.zero_page:  # (the zero page lives for ever)
                 return f"page {g} is live but nothing references it (leaked)"
             if not live[g] and page_flags(m, s, g):
                 return f"free page {g} still has page flags"
@@ -297,6 +297,8 @@ def _spurious(m: Machine, before: tuple, act: Act) -> bool:
     if not pte:
         return False
     page = pte_page(pte)
+    if page == m.zero_page:  # never reused: a write fault on it always maps a fresh page
+        return False
     page_info = info(m, before, page, act.proc)
     # transient: speculative references, an LRU batch, and the swap cache (I5, O11)
     transient = (before[L.spec_base + page] if L.speculative else 0) + int(page_info.in_lru_batch) + \

@@ -71,6 +71,9 @@ class Machine:
     spec_get_on: bool
     spec_put_on: bool
     kernel_families: tuple[tuple[str, ...], ...]  # the kernel events, by family, in successor order
+    fresh_addrs: frozenset[int]  # addresses that start unpopulated: their first access faults a page in
+    zero_page: int       # the page slot of the shared zero page (-1 without fresh addresses): never freed,
+                         # never reused, no anonymous page
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
 
@@ -154,6 +157,8 @@ class Machine:
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
+            fresh_addrs=scenario.fresh if scenario else frozenset(),
+            zero_page=layout.pages - 1 if scenario and scenario.fresh else -1,
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 
@@ -176,7 +181,8 @@ def _extra_pages(scenario: Scenario | None) -> int:
     Every live page is held by something: a PTE (present or swap), a pipe, a
     GUP reference, a speculative reference, the LRU batch, or a copy fault in
     flight (its old and new page); a write fault allocates before it lets go
-    of the old page. Those bound the pages alive at once.
+    of the old page. Those bound the pages alive at once. A world with fresh
+    addresses has the shared zero page besides, alive for ever.
     """
     if scenario is None:
         return 0  # the reference world's budget is reference-world.md's
@@ -185,4 +191,6 @@ def _extra_pages(scenario: Scenario | None) -> int:
         extra += LRU_BATCH_SIZE
     if scenario.tlb:
         extra += 2 * len(scenario.threads)
+    if scenario.fresh:
+        extra += 1  # the shared zero page, in the last slot
     return extra

@@ -93,7 +93,7 @@ class CowModel:
         self._properties: tuple[Property, ...] = _invariants.build_all(self.invariant_names, k, self.words)
         self._initial = self._initial_state()
         # the adapters of the capabilities a world may offer (``capabilities`` decides which it does)
-        self.symmetry = PageSymmetry(L)
+        self.symmetry = PageSymmetry(L, k.zero_page)
         self.coverage = Coverage(k)
         self.stepping = KeyedSteps(self)
         self.held = HeldParameters(world, L, policy, self.invariant_names)
@@ -110,19 +110,27 @@ class CowModel:
                               self._base("fork", "parent", 0, -1))
 
     def _initial_state(self) -> tuple:
-        """The parent has each address mapped, written, writable, to its own page."""
+        """The parent has each address mapped, written, writable, to its own page; a fresh address is mapped
+        and never touched (no PTE, its page slot free), and the zero page holds zeros (the initial contents'
+        tag: what the first read of a fresh address sees)."""
         k = self.kernel
         L = k.layout
         f = L.features
         t = [0] * L.size
         initial = k.tags.code(0, 0)
-        for a in range(L.addresses):
-            t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if k.soft_dirty_on else 0)
+        if k.zero_page >= 0:
             for cell in range(f.cells):
-                t[L.value_index(a, cell)] = initial
+                t[L.value_index(k.zero_page, cell)] = initial
+        for a in range(L.addresses):
+            fresh = a in k.fresh_addrs
+            if not fresh:
+                t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if k.soft_dirty_on else 0)
+            for cell in range(f.cells):
+                if not fresh:
+                    t[L.value_index(a, cell)] = initial
                 if f.last_write:
                     t[L.last_index(0, a, cell)] = initial
-            if f.pageflags and self.policy.uses_exclusive:
+            if f.pageflags and self.policy.uses_exclusive and not fresh:
                 t[L.flags_base + a] = PAGE_EXCLUSIVE
             if f.vma:
                 t[L.vma_base + a] = (VMA_WRITE | (VMA_UFFD_WP if a in k.uffd_addrs else 0)

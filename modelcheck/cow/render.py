@@ -67,7 +67,8 @@ class Renderer:
         if seen is not None:
             part = f" (part {seen.cell})" if L.features.cells > 1 else ""
             who = act.actor if act.kind in ("load", "read") else process_name(seen.observer)
-            lines.append(f"{who} observes {self.value_words(seen.value)} on page {seen.page}{part}")
+            where = "the zero page" if seen.page == self.machine.zero_page else f"page {seen.page}"
+            lines.append(f"{who} observes {self.value_words(seen.value)} on {where}{part}")
         if after[0] != before[0]:
             lines.append(f"child{after[0]} created (fork {after[0]})")
         for p in range(L.processes):
@@ -139,6 +140,8 @@ class Renderer:
             return "none"
         if pte & PTE_SWAP:
             return f"swap entry for page {pte_page(pte)}" + (" (exclusive)" if pte & PTE_SWAP_EXCLUSIVE else "")
+        if pte_page(pte) == self.machine.zero_page:
+            return "the zero page, read-only"
         text = f"page {pte_page(pte)} " + ("writable" if pte & PTE_WRITE else "read-only")
         if self.machine.pte_flag_bits:
             text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
@@ -149,6 +152,8 @@ class Renderer:
         L = self.layout
         if not page_live(self.machine, s, g):
             return "free"
+        if g == self.machine.zero_page:
+            return "the shared zero page"
         values = ", ".join("({},{})".format(*self.machine.tags.decode(s[L.value_index(g, cell)]))
                            for cell in range(L.features.cells))
         c = info(self.machine, s, g)
@@ -176,6 +181,8 @@ class Renderer:
                 return "-"
             if code & PTE_SWAP:
                 return f"s{pte_page(code)}"
+            if pte_page(code) == self.machine.zero_page:
+                return "zero"
             return f"p{pte_page(code)}" + ("w" if code & PTE_WRITE else "r")
 
         def slot(code: int) -> str:
@@ -188,7 +195,7 @@ class Renderer:
                 text += f" pipe={slot(s[L.pipe_base + p])}"
             parts.append(text)
         for g in range(L.pages):
-            if page_live(self.machine, s, g):
+            if page_live(self.machine, s, g) and g != self.machine.zero_page:
                 c = info(self.machine, s, g)
                 values = ",".join("({},{})".format(*self.machine.tags.decode(s[L.value_index(g, cell)]))
                                   for cell in range(L.features.cells))
@@ -213,6 +220,8 @@ class Renderer:
                 entry: dict[str, Any] | None = None
                 if pte & PTE_SWAP:
                     entry = {"swap": pte_page(pte), "exclusive": bool(pte & PTE_SWAP_EXCLUSIVE)}
+                elif pte and pte_page(pte) == self.machine.zero_page:
+                    entry = {"zero_page": True, "writable": False}
                 elif pte:
                     entry = {"page": pte_page(pte), "writable": bool(pte & PTE_WRITE)}
                     if self.machine.pte_flag_bits:
@@ -230,7 +239,7 @@ class Renderer:
             processes[process_name(p)] = proc
         pages: dict[str, Any] = {}
         for g in range(L.pages):
-            if page_live(self.machine, s, g):
+            if page_live(self.machine, s, g) and g != self.machine.zero_page:
                 c = info(self.machine, s, g)
                 tags = self.machine.tags
                 page: dict[str, Any] = {"value": list(tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,

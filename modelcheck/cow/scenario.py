@@ -180,10 +180,12 @@ class Scenario:
     tlb: bool = False
     schedule: tuple[ScheduleKey, ...] = ()  # the first steps, in order (see the module's docstring)
     tokens: tuple[str, ...] = ()  # the tokens the threads signal, in the order of their threads' programs
+    fresh: frozenset[int] = frozenset()  # addresses that start unpopulated (mapped, never touched)
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
-              addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = ()) -> "Scenario":
+              addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
+              fresh: Sequence[str] = ()) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -268,15 +270,51 @@ class Scenario:
             addresses = max(used, 1)
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
+        fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb))
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
                    schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
-                   tokens=tokens)
+                   tokens=tokens, fresh=fresh_addrs)
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
+
+
+# what the first-touch faults are modelled with: CPU accesses, fork, exit and its wait, mprotect, ordering, and
+# the LRU batch (GUP, unmapping, clear_refs, uffd-wp, swap, TLBs and the other kernel events on a page that may
+# be the shared zero page are not)
+FRESH_OPERATIONS = ("store", "load", "fork", "exit", "wait", "signal", "await", "mprotect_ro", "mprotect_rw")
+FRESH_EVENTS = ("lru",)
+
+
+def _fresh_addresses(fresh: Sequence[str], threads: Sequence[Thread], addresses: int, events: frozenset[str],
+                     tlb: bool) -> frozenset[int]:
+    """The addresses named ``fresh`` (``aN``), once the scenario is seen to use only what a world with
+    unpopulated addresses models."""
+    if isinstance(fresh, str) or not isinstance(fresh, (list, tuple, set, frozenset)):
+        raise ScenarioError(f"fresh must be a list of addresses such as ['a0'], not a {type(fresh).__name__}"
+                            + (f" (write [{fresh!r}])" if isinstance(fresh, str) else ""))
+    chosen: set[int] = set()
+    for name in fresh:
+        m = re.fullmatch(r"a(\d+)", name) if isinstance(name, str) else None
+        if m is None:
+            raise ScenarioError(f"fresh: {name!r} is not an address (a0, a1, ...)")
+        if int(m.group(1)) >= addresses:
+            raise ScenarioError(f"fresh: {name} is not an address of the world (it has a0..a{addresses - 1})")
+        chosen.add(int(m.group(1)))
+    if not chosen:
+        return frozenset()
+    for t in threads:
+        for op in t.program:
+            if op.kind not in FRESH_OPERATIONS:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with fresh addresses models only "
+                                    f"{', '.join(FRESH_OPERATIONS)}")
+    if events - set(FRESH_EVENTS) or tlb:
+        raise ScenarioError(f"a world with fresh addresses models only the kernel event(s) "
+                            f"{', '.join(FRESH_EVENTS)} and no TLBs")
+    return frozenset(chosen)
 
 
 def _ordering(threads: Sequence[Thread], forks: int) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ GUP reference, TLB entry and copy fault in flight; pages none of those name
 ordered by their contents, which is just as independent of the slot numbers.
 
 reference-world.md counts states *with* slot numbers, so its figures hold only
-without reduction.
+without reduction. The shared zero page (worlds with fresh addresses) is no
+anonymous page and keeps its slot, the last: only the others are renamed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from modelcheck.cow.registry import batch_twin
 class PageSymmetry:
     """``canonical(state)``: the representative of the state's renamings of page slots."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, zero_page: int = -1) -> None:
         self.layout = L = layout
+        self._zero = zero_page  # the last slot, or -1
+        self._plain = PageSymmetry(layout) if zero_page >= 0 else self  # the renaming of the other pages
         f = L.features
         self._sym_ptes = range(L.pte_base, L.pipe_base)
         self._sym_pte_span = (L.pte_base, L.pipe_base)
@@ -45,6 +48,9 @@ class PageSymmetry:
     def canonical(self, s: tuple) -> tuple:
         L = self.layout
         rank: dict[int, int] = {}
+        zero = self._zero
+        if zero >= 0:
+            return self._canonical_around_zero(s)
         setdefault = rank.setdefault
         pte_from, pte_to = self._sym_pte_span
         for c in s[pte_from:pte_to]:
@@ -92,3 +98,33 @@ class PageSymmetry:
                 block[r * n:r * n + n] = s[base + g * n:base + g * n + n]
             t[base:base + L.pages * n] = block
         return tuple(t)
+
+    def _canonical_around_zero(self, s: tuple) -> tuple:
+        """``canonical`` with the zero page's slot held fixed: the state without its zero page's references
+        is renamed, then they are put back (the other pages take the lower slots, so it keeps the last)."""
+        L = self.layout
+        zero = self._zero
+        key = pte_key(zero)
+        zero_ptes = [i for i in self._sym_ptes if s[i] and pte_page(s[i]) == zero]
+        if not zero_ptes:
+            return self._without_zero(s)
+        t = list(s)
+        for i in zero_ptes:
+            t[i] = 0
+        renamed = list(self._without_zero(tuple(t)))
+        for i in zero_ptes:
+            renamed[i] = key | (s[i] & PTE_FLAG_MASK)
+        return tuple(renamed)
+
+    def _without_zero(self, s: tuple) -> tuple:
+        """``canonical`` of a state whose only reference to the zero page is its contents."""
+        zero = self._zero
+        L = self.layout
+        C = L.features.cells
+        start = L.value_base + zero * C
+        hidden = s[start:start + C]
+        t = list(s)
+        t[start:start + C] = [0] * C  # out of the scan of loose pages
+        out = list(self._plain.canonical(tuple(t)))
+        out[start:start + C] = hidden
+        return tuple(out)

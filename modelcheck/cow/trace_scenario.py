@@ -65,12 +65,13 @@ class Reproduction:
     schedule: tuple[str, ...]
     labels: tuple[str, ...]  # the trace's steps, as the scenario labels them
     config: KernelConfig = FULL_KERNEL  # the kernel configuration the trace's world had
+    fresh: tuple[str, ...] = ()  # the addresses that start untouched
 
     def world(self) -> CowWorld:
         """The scripted world the spec file builds."""
         return CowWorld.scripted(dict(self.programs), events=list(self.events), speculative=self.speculative,
                                  addresses=self.addresses, tlb=self.tlb, schedule=list(self.schedule),
-                                 config=self.config)
+                                 config=self.config, fresh=list(self.fresh))
 
     def source(self) -> str:
         """The spec file: a docstring that says where the scenario came from, and the ``SPEC``."""
@@ -140,7 +141,8 @@ def reproduce(record: Mapping[str, Any]) -> Reproduction:
         open_world=bool(open_world), programs=tuple((name, tuple(ops)) for name, ops in programs.items()),
         events=tuple(e for e in EVENTS if e in events), speculative=speculative if "spec" in events else 0,
         addresses=world_addresses if world_addresses is not None and world_addresses > used else None,
-        tlb="tlb" in initial, schedule=tuple(schedule), labels=tuple(labels), config=_kernel_config(record))
+        tlb="tlb" in initial, schedule=tuple(schedule), labels=tuple(labels), config=_kernel_config(record),
+        fresh=_fresh(record))
 
 
 def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
@@ -151,6 +153,17 @@ def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
         return KernelConfig.from_json(settings.get("kernel_config") or {})
     except (ValueError, TypeError) as err:
         raise ReproduceError(f"the trace's kernel configuration: {err}") from None
+
+
+def _fresh(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The addresses the trace's world starts untouched (none for traces that name none)."""
+    settings = record.get("world_settings")
+    fresh = settings.get("fresh") if isinstance(settings, Mapping) else None
+    if fresh is None:
+        return ()
+    if not isinstance(fresh, list) or not all(isinstance(a, str) for a in fresh):
+        raise ReproduceError(f"the trace's fresh addresses must be a list of addresses, not {fresh!r}")
+    return tuple(fresh)
 
 
 def _refuse_what_no_scenario_states(record: Mapping[str, Any], initial: Mapping[str, Any]) -> None:
@@ -266,6 +279,8 @@ def _spec_code(r: Reproduction) -> str:
         options.append("tlb=True")
     if r.config != FULL_KERNEL:
         options.append(f"config={r.config.source()}")
+    if r.fresh:
+        options.append(f"fresh=[{', '.join(_literal(a) for a in r.fresh)}]")
     head = "    }, " + ", ".join(options) + (", " if options else "")
     schedule = _wrapped_list([_literal(entry) for entry in r.schedule], head + "schedule=", indent=len(head) + 10)
     title = f"{r.spec_id} under {r.policy}, the counterexample" + (f" ({r.title})" if r.title else "")

@@ -135,12 +135,14 @@ class CowWorld:
     @classmethod
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
-                 schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL) -> "CowWorld":
+                 schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL,
+                 fresh: Sequence[str] = ()) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
-        steps (``scenario``); ``config`` is the kernel's build configuration."""
+        steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
+        (``["a0"]``) start mapped but never touched, so their first access faults a page in."""
         try:
-            scenario = Scenario.build(programs, events, addresses, tlb, schedule)
+            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -221,8 +223,12 @@ class CowWorld:
 
     def settings(self) -> dict[str, object]:
         """What a trace of this world must carry to be reproduced outside the model: the kernel's build
-        configuration (a C reproducer checks the running kernel has it)."""
-        return {"kernel_config": self.config.to_json()}
+        configuration (a C reproducer checks the running kernel has it), and the addresses that start
+        untouched (``fresh``), where there are any."""
+        settings: dict[str, object] = {"kernel_config": self.config.to_json()}
+        if self.scenario is not None and self.scenario.fresh:
+            settings["fresh"] = [f"a{a}" for a in sorted(self.scenario.fresh)]
+        return settings
 
     # -- what a spec may ask of a world ---------------------------------------------
     def variants(self) -> list[str]:

@@ -12,8 +12,8 @@ from typing import Callable
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, install_copy, uffd_wp_async, vma_writable,
-                                              write_fault)
+from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, first_touch, install_copy,
+                                              uffd_wp_async, vma_writable, write_fault)
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.mechanisms.tlb import tlb_fill, tlb_index
@@ -43,6 +43,8 @@ def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -
     i = k.layout.pte_index(proc, addr)
     pte = t[i]
     if not pte:
+        if addr in k.fresh_addrs and vma_writable(k, t, proc, addr):  # never touched: do_anonymous_page
+            return first_touch(k, t, proc, addr, write=True)
         return None
     if not pte & PTE_WRITE and (pte & PTE_UFFD_WP and not uffd_wp_async(k, t, proc, addr)
                                 or not vma_writable(k, t, proc, addr)):
@@ -77,6 +79,8 @@ def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: i
 @operation("load aN", Access, summary="CPU load: the thread observes the value")
 def op_load(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     pte = t[k.layout.pte_index(proc, addr)]
+    if not pte and addr in k.fresh_addrs:  # never touched: the zero page goes in, and the load reads it
+        return first_touch(k, t, proc, addr, write=False) + "+read"
     if pte & PTE_SWAP:
         return swap_in(k, t, proc, addr, write=False) + "+read"
     return "read" if pte else None

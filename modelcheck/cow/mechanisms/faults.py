@@ -32,6 +32,17 @@ class WriteFaultBranch(Branch):
                         "async uffd-wp: the fault clears the uffd-wp bit itself, no userfault, then decides ({policy})")
 
 
+class FirstTouch(Branch):
+    """do_anonymous_page on an address never touched, and do_wp_page on the shared zero page."""
+
+    ZERO_MAP = ("zero_map", "a read fault on an untouched address maps the shared zero page read-only "
+                "(do_anonymous_page)")
+    ANON_FAULT = ("anon_fault", "a write fault on an untouched address maps a fresh zero-filled exclusive page "
+                  "(do_anonymous_page)")
+    ZERO_COPY = ("zero_copy", "a write fault on the shared zero page maps a fresh zero-filled page in its place "
+                 "(wp_page_copy: the zero page is never reused)")
+
+
 class UnshareBranch(Branch):
     UNSHARE_KEEP = "unshare_keep", "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only"
     UNSHARE_COPY = "unshare_copy", "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only"
@@ -69,6 +80,9 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     """
     L = k.layout
     i = L.pte_index(proc, addr)
+    if pte_page(t[i]) == k.zero_page:  # not an anonymous page (vm_normal_page finds none): always a fresh page
+        map_fresh_page(k, t, proc, addr, t[i] & PTE_UFFD_WP)
+        return "zero_copy"
     branch, decision = decide_write_fault(k, t, proc, addr)
     if decision is WriteFault.WAIT:
         return None
@@ -84,6 +98,27 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     release(k, t, page)
     clear_write_protect_request(k, t, proc, addr)
     return branch + "copy"
+
+
+@mechanism(FirstTouch)
+def first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> str:
+    """do_anonymous_page on a fresh address: a read maps the shared zero page read-only (a special PTE, no
+    reference, no mapcount: the zero page is no anonymous page); a write maps a fresh zero-filled page,
+    exclusive (folio_add_new_anon_rmap) and in the local LRU add batch (folio_add_lru_vma)."""
+    if write:
+        map_fresh_page(k, t, proc, addr, 0)
+        return "anon_fault"
+    t[k.layout.pte_index(proc, addr)] = pte_make(k.zero_page, False)
+    return "zero_map"
+
+
+def map_fresh_page(k: Kernel, t: MutableSlots, proc: int, addr: int, keep: int) -> None:
+    """A fresh zero-filled anonymous page mapped at ``addr`` (writable if VM_WRITE, dirty, soft-dirty), in
+    place of nothing or of the zero page (which needs no release: it is never freed)."""
+    new = copy_page(k, t, k.zero_page)  # the zero page's contents: the initial tag in every part
+    writable = vma_writable(k, t, proc, addr)
+    t[k.layout.pte_index(proc, addr)] = pte_make(new, writable, (PTE_SOFTDIRTY if k.soft_dirty_on else 0) | keep)
+    clear_write_protect_request(k, t, proc, addr)
 
 
 def decide_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> tuple[str, WriteFault]:

@@ -53,7 +53,9 @@ def op_fork(k: Kernel, t: MutableSlots) -> str | None:
             inherit_writes(k, t, child, a)
             continue
         page = pte_page(pte)
-        if k.policy.fork_page(info(k, t, page, 0)) is ForkPage.COPY:
+        if page == k.zero_page:  # no anonymous page (vm_normal_page finds none): the R/O PTE is copied
+            t[1 + child * M + a] = pte
+        elif k.policy.fork_page(info(k, t, page, 0)) is ForkPage.COPY:
             # copy_present_page: the child gets a private copy now, writable if VM_WRITE
             new = copy_page(k, t, page)
             writable = not L.features.vma or bool(t[L.vma_base + a] & VMA_WRITE)

@@ -89,6 +89,8 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
     the swap cache (its slot is freed) and is freed too.
     """
     L = m.layout
+    if page == m.zero_page:  # the shared zero page holds no count of its mappings and is never freed
+        return
     if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
             and swapcount(m, t, page) == 0):
         t[L.flags_base + page] &= ~PAGE_SWAPCACHE

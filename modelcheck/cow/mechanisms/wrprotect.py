@@ -70,7 +70,7 @@ def op_mprotect_rw(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
     clear_write_protect_request(k, t, proc, addr)
     i = L.pte_index(proc, addr)
     pte = t[i]
-    if pte and not pte & (PTE_WRITE | PTE_UFFD_WP | PTE_SWAP):
+    if pte and not pte & (PTE_WRITE | PTE_UFFD_WP | PTE_SWAP) and pte_page(pte) != k.zero_page:
         soft_dirty = not k.soft_dirty_on or bool(pte & PTE_SOFTDIRTY)
         if k.policy.mprotect_makes_writable(info(k, t, pte_page(pte), proc), soft_dirty):
             t[i] = pte | PTE_WRITE
