@@ -370,7 +370,7 @@ def c_reproducer(record: dict[str, Any], invert: bool = False) -> str:
 
 def era_policy(kernel_release: str) -> str | None:
     """The merged policy whose declared releases cover ``kernel_release`` (as ``uname -r`` gives it)."""
-    from modelcheck.cow.c_program import era_policy as policy_of_release
+    from modelcheck.cow.policies.releases import era_policy as policy_of_release
 
     return policy_of_release(kernel_release)
 

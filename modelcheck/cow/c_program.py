@@ -44,6 +44,7 @@ from typing import Any, Mapping, Sequence
 from modelcheck.cow.config import FULL_KERNEL, KernelConfig
 from modelcheck.cow.policies.releases import era_policy, kernel_version
 from modelcheck.cow.scenario import Op, ScenarioError, parse_op
+from modelcheck.cow.trace_scenario import OPEN_TO_SCRIPTED  # an open world's actions, as scripted operations
 
 __all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
 
@@ -136,7 +137,6 @@ UNOBSERVABLE: dict[str, str] = {
                         "from user space",
 }
 
-_OPEN_KINDS = {"write": "store", "read": "load"}  # the open reference world's actions, as scenario kinds
 _ANNOTATION = re.compile(r"\s+\[[^\]]*\]$")  # a label's branch annotation, e.g. "[gup]"
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.[0-9]+)?$")
 INITIAL_VALUE = 0x00C0FFEE00000000  # the value step n's write leaves is INITIAL_VALUE + n
@@ -183,7 +183,7 @@ def _parse_step(number: int, step: Mapping[str, Any]) -> Step | str:
     text = rest
     call = re.match(r"^([a-z_]+)\((.*)\)$", rest)  # the open world writes fork(), write(a0), pipe_read()
     if call:
-        text = " ".join([_OPEN_KINDS.get(call.group(1), call.group(1))] + ([call.group(2)] if call.group(2) else []))
+        text = " ".join([OPEN_TO_SCRIPTED.get(call.group(1), call.group(1))] + ([call.group(2)] if call.group(2) else []))
     try:
         op = parse_op(text, f"step {number}")
     except ScenarioError as err:

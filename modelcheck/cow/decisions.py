@@ -69,8 +69,8 @@ def other_answer(name: str, args: tuple[Any, ...], answer: Answer) -> Answer | N
 class Asking(Policy):
     """A policy that notes the questions asked of it (``asked``) and may answer one the other way (``flip``).
 
-    ``asking(policy)`` puts it in front of the policy's own class, so every
-    flag and every decision it does not ask about stay the policy's.
+    ``asking(policy)`` builds it for one policy: each decision of ``QUESTIONS``
+    is the policy's own answer passed through ``_ask``.
     """
 
     asked: list[Asked]
@@ -84,48 +84,21 @@ class Asking(Policy):
         self.asked.append(Asked(name, args, answer, given))
         return given
 
-    def write_fault(self, page: PageInfo) -> WriteFault:
-        answer: WriteFault = self._ask("write_fault", (page,), super().write_fault(page))  # type: ignore[safe-super]
-        return answer
 
-    def swapin_reuse(self, page: PageInfo, swap_exclusive: bool) -> bool:
-        return bool(self._ask("swapin_reuse", (page, swap_exclusive), super().swapin_reuse(page, swap_exclusive)))
-
-    def reclaim_skips(self, page: PageInfo) -> bool:
-        return bool(self._ask("reclaim_skips", (page,), super().reclaim_skips(page)))
-
-    def unmap_refuses(self, page: PageInfo) -> bool:
-        return bool(self._ask("unmap_refuses", (page,), super().unmap_refuses(page)))
-
-    def drains_lru_before_reuse(self, page: PageInfo) -> bool:
-        return bool(self._ask("drains_lru_before_reuse", (page,), super().drains_lru_before_reuse(page)))
-
-    def fork_page(self, page: PageInfo) -> ForkPage:
-        answer: ForkPage = self._ask("fork_page", (page,), super().fork_page(page))
-        return answer
-
-    def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
-        answer: GupFirst = self._ask("gup", (request, page), super().gup(request, page))
-        return answer
-
-    def unshare(self, page: PageInfo) -> Unshare:
-        answer: Unshare = self._ask("unshare", (page,), super().unshare(page))
-        return answer
-
-    def clear_refs_skips(self, page: PageInfo, pte_writable: bool) -> bool:
-        return bool(self._ask("clear_refs_skips", (page, pte_writable), super().clear_refs_skips(page, pte_writable)))
-
-    def wrprotect_skips(self, page: PageInfo) -> bool:
-        return bool(self._ask("wrprotect_skips", (page,), super().wrprotect_skips(page)))
-
-    def mprotect_makes_writable(self, page: PageInfo, pte_soft_dirty: bool) -> bool:
-        return bool(self._ask("mprotect_makes_writable", (page, pte_soft_dirty),
-                              super().mprotect_makes_writable(page, pte_soft_dirty)))
+def _asked(name: str, own: Callable[..., Answer]) -> Callable[..., Answer]:
+    """Decision ``name`` as the policy's own method ``own`` answers it, noted (and maybe flipped) on the way."""
+    def ask(self: Asking, *args: Any) -> Answer:
+        return self._ask(name, args, own(self, *args))
+    ask.__name__ = name
+    return ask
 
 
 def asking(policy: Policy) -> Asking:
-    """``policy`` wrapped in an ``Asking`` (a class of its own: Asking before the policy's class)."""
-    cls = type(f"Asking{type(policy).__name__}", (Asking, type(policy)), {"__module__": __name__})
+    """``policy`` wrapped in an ``Asking``: a class of its own whose every decision the world words
+    (``QUESTIONS``) is the policy class's own method, noted; flags and everything else stay the policy's."""
+    own = type(policy)
+    methods = {name: _asked(name, getattr(own, name)) for name in QUESTIONS}
+    cls = type(f"Asking{own.__name__}", (Asking, own), {"__module__": __name__, **methods})
     wrapped: Asking = cls()
     wrapped.asked, wrapped.flip = [], None
     return wrapped
@@ -188,7 +161,6 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                                  False: Said("left the LRU batch alone", "left the LRU batch alone",
                                              "leaving the LRU batch alone")}),
 }
-assert set(QUESTIONS) == {name for name in vars(Asking) if not name.startswith("_")} - {"asked", "flip"}
 
 
 def _counter_words(name: str, value: Any) -> str:
@@ -320,9 +292,10 @@ class PolicyChoices:
 
         now, then = deciding_counters(ask, info)
         read = {f.name: getattr(info, f.name) for f in fields(PageInfo)}
-        held = core.words.references(before, page) if page is not None else []
+        references = core.words.references(before, page) if page is not None else []
+        held = [words for words, _ in references]
         counters = f"mapcount {info.mapcount}, refcount {info.refcount}"
-        if len(held) and _weight(held) == info.refcount:
+        if held and sum(weight for _, weight in references) == info.refcount:
             counters += ": " + ", ".join(held)
         extra = [_counter_words(name, value) for name, value in read.items()
                  if name not in ("mapcount", "refcount") and value and name not in now]
@@ -361,19 +334,6 @@ class PolicyChoices:
             pte = before[L.pte_index(act.proc, act.addr)]
             return [pte_page(pte) if pte else None] * len(asked)
         return [None] * len(asked)
-
-
-def _weight(held: Sequence[str]) -> int:
-    """What the references named by ``Renderer.references`` add up to in the refcount."""
-    total = 0
-    for entry in held:
-        if entry.endswith("(FOLL_PIN: 1024)"):
-            total += GUP_PIN_COUNTING_BIAS
-        elif entry.endswith(" speculative"):
-            total += int(entry.split()[0])
-        else:
-            total += 1
-    return total
 
 
 def _answer_name(answer: Answer) -> str:

@@ -17,6 +17,7 @@ from modelcheck.cow.mechanisms.faults import WriteFaultBranch
 from modelcheck.cow.mechanisms.memory import info, page_live
 from modelcheck.cow.mechanisms.tlb import tlb_index
 from modelcheck.cow.operations import BRANCH_WORDS
+from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
 from modelcheck.cow.unknowns import unknown_words
 
 _DECISIONS = (WriteFaultBranch.REUSE, WriteFaultBranch.COPY)  # said with the page's counters
@@ -107,8 +108,9 @@ class Renderer:
                 lines.append(f"page {g}: {old} -> {new}")
         return lines
 
-    def references(self, s: tuple, page: int) -> list[str]:
-        """Who holds ``page`` in ``s``, one entry per reference its refcount counts (a pin counts 1024)."""
+    def references(self, s: tuple, page: int) -> list[tuple[str, int]]:
+        """Who holds ``page`` in ``s``: per holder its words and what it adds to the refcount (a FOLL_PIN
+        counts GUP_PIN_COUNTING_BIAS), as ``memory.other_holders`` counts them, besides the mappings."""
         L = self.layout
         m = self.machine
         found = []
@@ -116,23 +118,24 @@ class Renderer:
             for a in range(L.addresses):
                 pte = s[L.pte_index(p, a)]
                 if pte and not pte & PTE_SWAP and pte_page(pte) == page:
-                    found.append(f"{process_name(p)}'s PTE a{a}")
+                    found.append((f"{process_name(p)}'s PTE a{a}", 1))
             if L.pipe_base != L.value_base and s[L.pipe_base + p] == page + 1:
-                found.append(f"{process_name(p)}'s pipe buffer")
-        for n, h in enumerate(m.holders):
-            if s[L.holder_base + n] == page + 1:
-                found.append(f"{h.kind} {h.name}" + (" (FOLL_PIN: 1024)" if h.is_pin else ""))
+                found.append((f"{process_name(p)}'s pipe buffer", 1))
+        for h, (index, weight) in zip(m.holders, m.holder_weights):
+            if s[index] == page + 1:
+                pinned = f" (FOLL_PIN: {weight})" if weight == GUP_PIN_COUNTING_BIAS else ""
+                found.append((f"{h.kind} {h.name}{pinned}", weight))
         if L.speculative and s[L.spec_base + page]:
-            found.append(f"{s[L.spec_base + page]} speculative")
+            found.append((f"{s[L.spec_base + page]} speculative", s[L.spec_base + page]))
         c = info(m, s, page)
         if c.in_lru_batch and m.lru_on:
-            found.append("the LRU batch")
+            found.append(("the LRU batch", 1))
         if c.in_swapcache and m.swap_on:
-            found.append("the swap cache")
+            found.append(("the swap cache", 1))
         if L.features.tlb:
             for w in s[L.fault_base:L.fault_base + L.features.threads]:
                 if w and page + 1 in (w & 255, w >> 8):
-                    found.append("a copy fault in flight")
+                    found.append(("a copy fault in flight", 1))
         return found
 
     def _pte_words(self, pte: int) -> str:
