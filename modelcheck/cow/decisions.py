@@ -165,7 +165,7 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
 
 def _counter_words(name: str, value: Any) -> str:
     flags = {"exclusive": "PageAnonExclusive", "has_pinned": "MMF_HAS_PINNED", "in_lru_batch": "in an LRU batch",
-             "in_swapcache": "in the swap cache", "locked": "locked by another"}
+             "in_swapcache": "in the swap cache", "locked": "locked by another", "anon": "an anonymous page"}
     if isinstance(value, bool):
         return f"{flags[name]} {'set' if value else 'clear'}" if name in ("exclusive", "has_pinned") \
             else (flags[name] if value else f"not {flags[name]}")
