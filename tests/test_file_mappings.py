@@ -217,3 +217,49 @@ def test_the_cli_says_a_bad_file_spec_in_one_line(tmp_path, capsys):
     assert main([str(spec)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("modelcheck: ") and "\n" not in err and "ext9" in err
+
+
+# -- reductions keep the file's page (and the zero page) in their slot -------------------------------------------
+
+NEW_SPECS = ("c17_file_cow_shmem", "c17_file_cow_disk", "c18_ro_pin_zero_page", "c18_ro_pin_file_shmem",
+             "c18_ro_pin_file_disk", "gl_shared_rw_disk", "gl_shared_ro_shmem", "gl_private_iouring_shmem")
+
+
+@pytest.mark.parametrize("spec", NEW_SPECS)
+def test_symmetry_reduction_changes_no_verdict_of_a_world_with_a_fixed_page(spec):
+    """A pin of the zero page or of the file's page holds the fixed slot: renaming must keep it there, or a
+    reduced state would violate what its original does not (pin_coherent compares the slots)."""
+    world, invariants = spec_world(spec)
+    for policy in ("anon_exclusive", "mainline_7_3"):
+        plain = check(world.model(policy, invariants), SearchOptions(stop_at_first=False))
+        reduced = check(world.model(policy, invariants), SearchOptions(stop_at_first=False, reduce=True))
+        assert reduced.verdict == plain.verdict, (spec, policy)
+        assert {v.property for v in reduced.violations} == {v.property for v in plain.violations}
+
+
+# -- counterexamples: the refusal that decided, and the trace as a spec again -------------------------------------
+
+def test_the_deciding_step_of_a_pin_on_a_dirty_tracked_file_is_the_refusal_not_made(capsys):
+    assert main([str(ROOT / "specs" / "gl_shared_rw_disk.py"), "--policy", "anon_exclusive_6_2", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "deciding: step 2: parent's GUP of page" in out and "allowed it" in out
+    assert "refusing it here avoids the violation" in out
+
+
+def test_the_deciding_step_of_an_old_io_uring_is_its_own_refusal(capsys):
+    assert main([str(ROOT / "specs" / "gl_private_iouring_shmem.py"), "--policy", "refcount_5_18",
+                 "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "refused it as file-backed (-EOPNOTSUPP)" in out and "registering it here avoids the violation" in out
+
+
+def test_a_file_world_trace_exports_to_a_spec_that_runs_again(tmp_path, capsys):
+    trace, spec = tmp_path / "trace.json", tmp_path / "again.py"
+    assert main([str(ROOT / "specs" / "c18_ro_pin_file_disk.py"), "--policy", "anon_exclusive", "--quiet",
+                 "--trace-out", str(trace)]) == 0
+    assert main(["export", str(trace), "--to", "spec", "--out", str(spec)]) == 0
+    text = spec.read_text()
+    assert 'file="disk", maps={"a0": "private", "a1": "shared"}' in text
+    capsys.readouterr()
+    assert main([str(spec), "--policy", "anon_exclusive", "--no-timing"]) == 0
+    assert "violated  violated" in capsys.readouterr().out

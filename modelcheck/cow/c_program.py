@@ -406,6 +406,10 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
     config = _kernel_config(record)
     if not config.swap_pte_exclusive and config.swap and any(s.op.kind == "pageout" for s in steps):
         unforceable.append(NO_SWAP_EXCLUSIVE_BIT)
+    settings = record.get("world_settings") or {}
+    if isinstance(settings, Mapping) and settings.get("maps"):
+        unforceable.append("the world maps a file (memfd or a disk file), and this reproducer maps anonymous "
+                           "memory only")
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
     plan = _Plan(steps, str(record["property"]), config, _fresh(record))
