@@ -315,7 +315,7 @@ class PolicyChoices:
         if held and sum(weight for _, weight in references) == info.refcount:
             counters += ": " + ", ".join(held)
         extra = [_counter_words(name, value) for name, value in read.items()
-                 if name not in ("mapcount", "refcount") and value and name not in now]
+                 if name not in ("mapcount", "refcount", "anon") and value and name not in now]
         why = (subject.format(who=act.actor if act.proc >= 0 else "the kernel",
                               page=page if page is not None else "?")
                + f" {said[question.answer].past} ({counters}" + "".join(f"; {e}" for e in extra) + ")")
