@@ -3,15 +3,20 @@ that go with them: each rule checked both ways, a buggy variant violating where 
 
 from __future__ import annotations
 
+import os
+import platform
+import shutil
 from pathlib import Path
 
 import pytest
 
+from modelcheck import reproduce, runner
 from modelcheck.cow import CowWorld
 from modelcheck.cow.mechanisms import faults
 from modelcheck.cow.policies import GupRequest, PageInfo, get_policy, policy_names
 from modelcheck.cow.world import WorldError
 from modelcheck.engine import SearchOptions, check
+from modelcheck.faces import export
 from modelcheck.faces.cli import main
 from modelcheck.spec import bind, load_spec
 
@@ -263,3 +268,47 @@ def test_a_file_world_trace_exports_to_a_spec_that_runs_again(tmp_path, capsys):
     capsys.readouterr()
     assert main([str(spec), "--policy", "anon_exclusive", "--no-timing"]) == 0
     assert "violated  violated" in capsys.readouterr().out
+
+
+# -- the C reproducer maps the world's file and judges the registration -------------------------------------------
+
+GCC = shutil.which("gcc")
+live_only = pytest.mark.skipif(platform.system() != "Linux" or (GCC is None and not os.environ.get("CI")),
+                               reason="the reproducers are Linux programs built with gcc")
+
+
+def _gl_counterexample(spec: str, policy: str) -> tuple[dict, str | None]:
+    """The spec's counterexample under ``policy``, and what the model of this machine's era says of it."""
+    path = ROOT / "specs" / f"{spec}.py"
+    loaded = runner.prepare(bind(path, load_spec(path)), SearchOptions())
+    record = reproduce.counterexample_record(
+        loaded, policy, lambda loaded, run: export.trace_document(loaded, [run], ROOT / "t.json")["traces"][0])
+    assert record is not None
+    return record, reproduce.era_verdict(loaded, record, reproduce.era())
+
+
+def test_the_reproducer_of_a_file_world_maps_the_file_and_judges_the_registration():
+    record, _ = _gl_counterexample("gl_shared_rw_disk", "anon_exclusive_6_2")
+    source = runner.c_reproducer(record)
+    assert "static const int file_mapped[NADDR] = { 2 };" in source and "#define FILE_IS_SHMEM 0" in source
+    assert "if (!map_file())" in source and "judge_registered(0, 0, 1);" in source
+    record, _ = _gl_counterexample("gl_private_iouring_shmem", "anon_exclusive_6_2")
+    source = runner.c_reproducer(record)
+    assert "file_mapped[NADDR] = { 1 };" in source and "judge_registered(0, 0, 0);" in source
+    assert "map_file" not in runner.c_reproducer(_gl_counterexample("c18_ro_pin_zero_page", "anon_exclusive")[0])
+
+
+@live_only
+@pytest.mark.parametrize("spec", ["gl_shared_rw_disk", "gl_shared_iouring_shmem", "gl_private_iouring_shmem",
+                                  "gl_private_iouring_disk"])
+def test_the_live_kernel_judges_the_pin_of_a_file_mapping_as_its_eras_model(spec, tmp_path):
+    """An era before 6.5 got these wrong; the counterexample's schedule on this machine's kernel must come out
+    as the model of its era says (and, inverted, the other way: the check can fail)."""
+    record, model = _gl_counterexample(spec, "anon_exclusive_6_2")
+    live = reproduce.build_and_run(runner.c_reproducer(record), tmp_path, spec, GCC or "gcc")
+    if live.result == "unsupported":
+        pytest.skip(live.detail)
+    assert (live.result, model) == ("holds", "holds") or live.result == model, live.detail
+    inverted = reproduce.build_and_run(runner.c_reproducer(record, invert=True), tmp_path, f"{spec}-inverted",
+                                       GCC or "gcc")
+    assert inverted.result == ("violated" if model == "holds" else "holds"), inverted.detail

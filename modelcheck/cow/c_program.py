@@ -128,6 +128,7 @@ OBSERVABLE: dict[str, str] = {
     "no_lost_write": "values the owner and its device see, against its last completed write",
     "pin_coherent": "the pinned page's frame number against the owner's mapping (pagemap, root)",
     "allowed_pin_not_refused": "whether io_uring's buffer registration (a long-term writable pin) is refused",
+    "private_write_stays_private": "the file's contents (pread) after each write through a private mapping",
     "no_longterm_pin_of_dirty_tracked_file": "whether io_uring's buffer registration (a long-term writable pin) "
                                              "is refused",
     "no_spurious_copy": "a write fault's page frame before and after, of a page mapped once (pagemap, kpagecount, "
@@ -366,6 +367,10 @@ class _Plan:
             fields["v"] = self._wrote(step, p, op.addr, op.cell)
         elif kind == "dma_write":
             fields["v"] = self._wrote(step, p, fields["a"], fields["c"])
+        if kind in ("store", "dma_write") and self.prop == "private_write_stays_private" \
+                and self.maps.get(fields["a"]) == "private":
+            slot = self._slot(step, f"the file does not hold {_who(p)}'s write through its private a{fields['a']}")
+            after.append(f"judge_file_untouched({slot}, {fields['c']}, {fields['v']});")
         elif kind == "load":
             after += self._observation(step, p, op.addr, op.cell)
         elif kind == "dma_read":
@@ -399,7 +404,7 @@ class _Plan:
         statement = snippet.format(**fields)
         lines = before + [f"if (!{statement}) return;"] + after
         if self.prop == "pin_coherent":
-            if kind == "pin_rw":
+            if kind in ("pin_rw", "iouring_register"):
                 lines.append(f"pinned_frame[{fields['h']}] = frame_of({fields['a']});")
             for name in sorted(self.held):
                 number, owner, addr, _ = self.holders[name]
@@ -425,6 +430,7 @@ def _file_helpers(plan: _Plan) -> str:
 _FILE_HELPERS = r"""#include <sys/vfs.h>
 
 static int registered[NHOLD]; /* 1: the registration went through, 0: the kernel refused it */
+static int file_fd = -1;      /* the world's file */
 
 /* one page of the world's file, mapped at every address the world maps it (untouched until the first step) */
 HELPER int map_file(void)
@@ -446,6 +452,7 @@ HELPER int map_file(void)
 			return 0;
 		}
 	}
+	file_fd = fd;
 	if (ftruncate(fd, page_size) || fallocate(fd, 0, 0, page_size)) {
 		stop(0, "ftruncate or fallocate of the world's file");
 		return 0;
@@ -480,11 +487,25 @@ HELPER int do_register(int step, int holder, int addr)
 			return 0;
 		}
 		registered[holder] = 0;
+		pinned_at[holder] = NULL;
 		return 1;
 	}
 	registered[holder] = 1;
 	pinned_at[holder] = area[addr];
 	return 1;
+}
+
+/* what a read of the file (not of a mapping) gives at a cell: a write through a private mapping must not be there */
+HELPER void judge_file_untouched(int slot, int cell, uint64_t value)
+{
+	uint64_t in_file = 0;
+
+	if (pread(file_fd, &in_file, sizeof(in_file), (off_t)(cell * sizeof(in_file))) != sizeof(in_file)) {
+		not_judged(slot, "cannot read the world's file");
+		return;
+	}
+	judged(slot, in_file != value, in_file == value ? "the file holds the private write"
+							: "the file keeps its contents");
 }
 
 HELPER void judge_registered(int slot, int holder, int must_refuse)
@@ -608,7 +629,7 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     out.append("static const struct named_value named[] = {")
     out += [f"\t{{ {value:#x}ULL, {_c_string(words)} }}," for value, words in sorted(plan.writes.words.items())]
     out += ["};", "#define NNAMED (sizeof(named) / sizeof(named[0]))", "", _REPORT]
-    if plan.maps:
+    if plan.maps or "iouring_register" in kinds:
         out.append(_file_helpers(plan))
     out += [f"static void proc{proc}(void);" for proc in range(processes)]
     out.append("")
@@ -849,8 +870,10 @@ HELPER uint64_t mapcount_of(uint64_t frame)
 
 HELPER int need_frames(void)
 {
+	volatile char probe = 1; /* a page surely present (the stack's): a0 may be untouched (fresh, or a file's) */
+
 	errno = 0;
-	if (geteuid() != 0 || frame_of(0) == 0) {
+	if (geteuid() != 0 || (pagemap_of((const void *)&probe) & PM_FRAME) == 0) {
 		stop(0, "skip: page frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)");
 		return 0;
 	}
