@@ -14,8 +14,9 @@ cow-after-2022.md P17 gives them, from linux-next and later Fixes tags):
 * 8ac268436e6d "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings": a
   FOLL_PIN|FOLL_LONGTERM|FOLL_WRITE GUP on a VMA that is not anonymous and needs dirty tracking (a MAP_SHARED
   mapping of a file whose file system writes dirty pages back: ext4, xfs, btrfs; not shmem, tmpfs or
-  hugetlbfs) fails with -EFAULT in check_vma_flags. Its GUP-fast twin, a6e79df92e4a, decides the same on the
-  fast path, which the world does not have.
+  hugetlbfs) fails with -EFAULT in check_vma_flags. Its GUP-fast twin, a6e79df92e4a (its subject and message
+  read: the fast path now refuses what "the slow path already" does, May 2023), decides the same on the fast
+  path, which the world does not have; the slow-path id is the other of the pair, not read in a tree.
 * io_uring's buffer registration stops refusing file-backed memory itself and leaves it to that GUP check:
   "io_uring: rsrc: delegate VMA file-backed check to GUP" (Lorenzo Stoakes, the same series; its id,
   edd478269640, is not verified in a tree). Before it, io_uring refused every file-backed VMA but hugetlbfs
