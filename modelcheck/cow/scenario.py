@@ -35,6 +35,14 @@ wait for a child never forked, never exiting or waited for twice are refused
 when the scenario is built; a thread that awaits for ever (two threads each
 awaiting the other's token) makes every run vacuous.
 
+Memory is private anonymous, written by the parent before the first step,
+unless the scenario says otherwise: ``fresh`` addresses start untouched (their
+first access faults a page in), and ``file`` with ``maps`` maps one page of a
+file (``FILE_KINDS``: shmem, or a disk file that needs dirty tracking) at the
+addresses named, MAP_PRIVATE or MAP_SHARED, untouched until the first access;
+the page cache holds the file's page, so two mappings of the file (or a
+mapping and a later read of it) see what a private write must not change.
+
 A ``schedule`` (optional) pins the order of the first steps: a list of thread
 names and kernel events, written as a trace labels them (``kernel
 spec_get(page 0)``); step n of every execution is the schedule's entry n (a
