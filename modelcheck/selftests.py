@@ -27,8 +27,9 @@ EXPECTATIONS = ("pass", "xfail")
 SIZES = ("page", "pmd", "thp", "hugetlb")
 NOT_YET_WRITTEN = "not yet written"
 # what a case needs that the model does not have: the reason it is uncovered (a catalogue kind's or function's
-# ``needs``); the others (gup_test, swap) only say what the selftest needs to run, which the model has
-MODEL_LACKS = ("large folios", "hugetlb", "zero page", "file or shmem mapping", "GUP-fast", "THP collapse")
+# ``needs``); the others only say what the selftest needs to run, which the model has (MODEL_HAS)
+MODEL_LACKS = ("large folios", "hugetlb", "GUP-fast", "THP collapse")
+MODEL_HAS = ("gup_test", "swap", "zero page", "file or shmem mapping")
 
 
 @dataclass(frozen=True)

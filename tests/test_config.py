@@ -60,7 +60,8 @@ def test_every_spec_but_c7_nosd_is_of_the_full_kernel(path):
     expected = KernelConfig(soft_dirty=False) if loaded.spec.id == "C7-nosd" else FULL_KERNEL
     assert loaded.world.config == expected
     assert world_settings(loaded.world)["kernel_config"] == expected.to_json()
-    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh"}  # (fresh: the untouched addresses)
+    # (fresh: the untouched addresses; file and maps: the file the world maps, and where)
+    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh", "file", "maps"}
 
 
 # -- soft-dirty -----------------------------------------------------------------------------------------------

@@ -181,7 +181,7 @@ def test_o10b_is_o10_lru_without_the_fork():
 # -- refusals, fall-backs ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("programs, kwargs, needle", [
-    ({"parent": ["pin_ro a0 -> h"]}, {}, "a world with fresh addresses models only"),
+    ({"parent": ["get_ro a0 -> h"]}, {}, "a world with fresh addresses models only"),
     ({"parent": ["munmap a0"]}, {}, "a world with fresh addresses models only"),
     ({"parent": ["store a0"]}, {"events": ["spec"]}, "only the kernel event(s) lru and no TLBs"),
     ({"parent": ["store a0"]}, {"tlb": True}, "only the kernel event(s) lru and no TLBs"),

@@ -48,6 +48,9 @@ GRID = {
     "locked": list(BOTH),
 }
 REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), "pte_writable": list(BOTH)}
+# the refusals are asked of requests that also say what the VMA is (file mappings)
+VMA_REQUEST_GRID = {**REQUEST_GRID, "cow_mapping": list(BOTH), "anon_vma": list(BOTH),
+                    "needs_dirty_tracking": list(BOTH)}
 # every policy, in the order all_policies() gives them
 NAMES = ("mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18", "anon_exclusive",
          "anon_exclusive_6_2", "odirect_pins_6_5", "uffd_wp_async_6_7", "mainline_7_3", "andrea_cor", "jason_2020",
@@ -72,12 +75,17 @@ def cases(decision: str) -> list[tuple]:
         return [(request, page) for request in requests() for page in pages()]
     if decision in ("swapin_reuse", "clear_refs_skips", "mprotect_makes_writable"):
         return [(page, bit) for bit in BOTH for page in pages()]
+    if decision == "gup_refuses":
+        return [(GupRequest(**dict(zip(VMA_REQUEST_GRID, values))),)
+                for values in itertools.product(*VMA_REQUEST_GRID.values())]
+    if decision == "iouring_refuses":
+        return [(file_backed,) for file_backed in BOTH]
     return [(page,) for page in pages()]
 
 
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
-                    "fork_page", "gup", "read_gup_unshares", "unshare", "clear_refs_skips", "wrprotect_skips",
-                    "mprotect_makes_writable")
+                    "fork_page", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
+                    "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable")
 
 
 def letter(answer: object) -> str:
@@ -138,7 +146,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 190_085 and len(_pinned()["order"]) == 13
+    assert per_policy == 190_085 + 128 + 2 and len(_pinned()["order"]) == 13
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():

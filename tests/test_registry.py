@@ -38,7 +38,9 @@ def test_every_operation_runs_its_declared_mechanism():
                                           "clear_refs", "uffd_wp a0", "uffd_unwp a0", "uffd_wp_async a1",
                                           "pageout a0", "store a0", "load a0", "munmap a0", "exit"],
                                "parent.2": ["await t", "pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p",
-                                            "dio_read a0 -> dr", "dio_write a0 -> dw [pin]", "fork", "wait child1"],
+                                            "dio_read a0 -> dr", "dio_write a0 -> dw [pin]", "pin_ro_short a0 -> rs",
+                                            "pin_rw_short a0 -> ws", "iouring_register a0 -> io", "fork",
+                                            "wait child1"],
                                "child1": ["exit"]})
     assert {op.kind for t in world.scenario.threads for op in t.program} == set(OPERATIONS)
     result = check(world.model("anon_exclusive", ["refcount_sane"]), SearchOptions(stop_at_first=False,

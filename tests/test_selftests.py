@@ -10,7 +10,7 @@ import pytest
 
 from modelcheck.faces.cli import main
 from modelcheck.faces.selftests import AGREES, DISAGREES, MirrorRun, agreement
-from modelcheck.selftests import CATALOGUE, MODEL_LACKS, NOT_YET_WRITTEN, Case, _load, catalogue, planned_tests
+from modelcheck.selftests import CATALOGUE, MODEL_HAS, MODEL_LACKS, NOT_YET_WRITTEN, Case, _load, catalogue, planned_tests
 from modelcheck.spec import Spec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def test_the_catalogue_loads_with_every_case_once_on_known_kinds():
     assert {case.kind for case in cat.cases} == kinds  # every kind known, and every known kind used
     functions = {(f.file, fn.name) for f in cat.files for fn in f.functions}
     assert {(c.file, c.function) for c in cat.cases} == functions
-    assert all(need in MODEL_LACKS or need in ("gup_test", "swap") for k in cat.kinds for need in k.needs)
+    assert all(need in MODEL_LACKS or need in MODEL_HAS for k in cat.kinds for need in k.needs)
 
 
 def test_the_expected_failures_are_the_vmsplice_tests_on_hugetlb():

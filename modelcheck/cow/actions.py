@@ -73,8 +73,9 @@ def observation(m: Machine, s: Slots, act: Act) -> Observation | None:
             page = tlb_page(m, s, m.thread_number[act.actor], act.addr)
         if page < 0:
             pte = s[L.pte_index(act.proc, act.addr)]
-            # an untouched address reads the zero page its read fault maps
-            page = pte_page(pte) if pte or act.addr not in m.fresh_addrs else m.zero_page
+            # an untouched address reads the zero page its read fault maps (a file's page, for a file mapping)
+            page = pte_page(pte) if pte or act.addr not in m.fresh_addrs else \
+                m.file_page if act.addr in m.file_maps else m.zero_page
         return Observation(act.proc, act.addr, act.cell, page, s[L.value_index(page, act.cell)])
     if kind == "pipe_read":
         page = s[L.pipe_base + act.proc] - 1

@@ -43,7 +43,7 @@ from typing import Any, Mapping, Sequence
 
 from modelcheck.cow.config import FULL_KERNEL, KernelConfig
 from modelcheck.cow.policies.releases import era_policy, kernel_version
-from modelcheck.cow.scenario import Op, ScenarioError, parse_op
+from modelcheck.cow.scenario import FILE_KINDS, Op, ScenarioError, parse_op
 from modelcheck.cow.trace_scenario import OPEN_TO_SCRIPTED  # an open world's actions, as scripted operations
 
 __all__ = ["OBSERVABLE", "SNIPPETS", "UNFORCEABLE", "Unreproducible", "c_program", "era_policy", "kernel_version"]
@@ -75,6 +75,7 @@ SNIPPETS: dict[str, str] = {
     "vmsplice": "do_vmsplice({s}, {p}, {a})",
     "pipe_read": "do_pipe_read({s}, {p}, &seen)",
     "pin_rw": "do_pin({s}, {h}, {a})",
+    "iouring_register": "do_register({s}, {h}, {a})",
     "dma_read": "do_dma_read({s}, {h}, {c}, &seen)",
     "dma_write": "do_dma_write({s}, {h}, {c}, {v})",
     "put": "do_unpin({s}, {h})",
@@ -126,6 +127,10 @@ OBSERVABLE: dict[str, str] = {
     "no_leak_across_fork": "values each process sees through its mapping, its pipe or its device",
     "no_lost_write": "values the owner and its device see, against its last completed write",
     "pin_coherent": "the pinned page's frame number against the owner's mapping (pagemap, root)",
+    "allowed_pin_not_refused": "whether io_uring's buffer registration (a long-term writable pin) is refused",
+    "private_write_stays_private": "the file's contents (pread) after each write through a private mapping",
+    "no_longterm_pin_of_dirty_tracked_file": "whether io_uring's buffer registration (a long-term writable pin) "
+                                             "is refused",
     "no_spurious_copy": "a write fault's page frame before and after, of a page mapped once (pagemap, kpagecount, "
                         "root)",
     "wrprotect_effective": "the soft-dirty bit a store after clear_refs leaves (a fault sets it)",
@@ -232,6 +237,7 @@ def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
 
 # -- the checks: what the property allows at each step ---------------------------------------------------------
 
+_REFUSALS = ("allowed_pin_not_refused", "no_longterm_pin_of_dirty_tracked_file")  # judged at the registration
 _LEAK_OBSERVERS = {"no_leak_to_child": lambda p: p > 0, "no_leak_to_parent": lambda p: p == 0,
                    "no_leak_across_fork": lambda p: True}
 
@@ -267,8 +273,9 @@ class _Plan:
     pins held, what a clear_refs asked), and writes each step's C statements with its checks."""
 
     def __init__(self, steps: Sequence[Step], prop: str, config: KernelConfig = FULL_KERNEL,
-                 fresh: frozenset[int] = frozenset()) -> None:
+                 fresh: frozenset[int] = frozenset(), file: str = "", maps: Mapping[int, str] | None = None) -> None:
         self.steps, self.prop, self.config = steps, prop, config
+        self.file, self.maps = file, dict(maps or {})  # the file the world maps, and how each address maps it
         self.fresh = fresh  # addresses that start untouched: zeros, and no page until their first access
         self.untouched = set(fresh)  # fresh addresses no store has faulted a page in for yet
         self.addresses = max([s.op.addr for s in steps] + [0]) + 1
@@ -330,7 +337,7 @@ class _Plan:
                                   "w": op.child, "t": self.tokens.setdefault(op.token, len(self.tokens))
                                   if op.token else 0}
         if op.holder:
-            if kind == "pin_rw":
+            if kind in ("pin_rw", "iouring_register"):
                 self.holders[op.holder] = (len(self.holders), p, op.addr, op.cell)
                 self.held.add(op.holder)
             number, _, addr, cell = self.holders[op.holder]
@@ -360,6 +367,10 @@ class _Plan:
             fields["v"] = self._wrote(step, p, op.addr, op.cell)
         elif kind == "dma_write":
             fields["v"] = self._wrote(step, p, fields["a"], fields["c"])
+        if kind in ("store", "dma_write") and self.prop == "private_write_stays_private" \
+                and self.maps.get(fields["a"]) == "private":
+            slot = self._slot(step, f"the file does not hold {_who(p)}'s write through its private a{fields['a']}")
+            after.append(f"judge_file_untouched({slot}, {fields['c']}, {fields['v']});")
         elif kind == "load":
             after += self._observation(step, p, op.addr, op.cell)
         elif kind == "dma_read":
@@ -380,11 +391,20 @@ class _Plan:
         elif kind == "exit":
             return [f"give_turn_to_next({step.number});", "_exit(0);"]
         fields["k"] = self.forks
+        if kind in ("pin_rw", "iouring_register") and self.prop in _REFUSALS:
+            # (a long-term writable pin through io_uring either way: the program goes on when it is refused)
+            must_refuse = self.maps.get(op.addr) == "shared" and self.file == "disk"
+            self.holders[op.holder] = (fields["h"], p, op.addr, op.cell)
+            slot = self._slot(step, f"the long-term writable pin of {_who(p)}'s a{op.addr} is "
+                                    + ("refused (a shared mapping of a file that needs dirty tracking)"
+                                       if must_refuse else "taken (the kernel must allow it)"))
+            return [f"if (!do_register({step.number}, {fields['h']}, {op.addr})) return;",
+                    f"judge_registered({slot}, {fields['h']}, {int(must_refuse)});"]
         snippet = SNIPPETS[kind] if kind != "pageout" or self.config.swap else NO_SWAP_PAGEOUT
         statement = snippet.format(**fields)
         lines = before + [f"if (!{statement}) return;"] + after
         if self.prop == "pin_coherent":
-            if kind == "pin_rw":
+            if kind in ("pin_rw", "iouring_register"):
                 lines.append(f"pinned_frame[{fields['h']}] = frame_of({fields['a']});")
             for name in sorted(self.held):
                 number, owner, addr, _ = self.holders[name]
@@ -392,6 +412,108 @@ class _Plan:
                     slot = self._slot(step, f"{name} and {_who(p)}'s a{addr} reach the same page")
                     lines.append(f"judge_pin({slot}, {number}, {addr});")
         return lines
+
+
+# -- file mappings: only the programs of a world with a file carry these helpers ------------------------------
+
+def _file_helpers(plan: _Plan) -> str:
+    """The file of the world (a memfd, or an unlinked file in the current directory, which must be on a file
+    system that tracks dirty pages), mapped at each address the world maps it, in place of the anonymous page
+    ``setup`` mapped there; and io_uring's registration that goes on when the kernel refuses it."""
+    kinds = ", ".join("2" if plan.maps.get(a) == "shared" else "1" if a in plan.maps else "0"
+                      for a in range(plan.addresses))
+    return (f"#define FILE_IS_SHMEM {1 if plan.file == 'shmem' else 0}\n"
+            f"static const int file_mapped[NADDR] = {{ {kinds} }}; /* 0 anonymous, 1 MAP_PRIVATE, 2 MAP_SHARED */\n"
+            + _FILE_HELPERS)
+
+
+_FILE_HELPERS = r"""#include <sys/vfs.h>
+
+static int registered[NHOLD]; /* 1: the registration went through, 0: the kernel refused it */
+static int file_fd = -1;      /* the world's file */
+
+/* one page of the world's file, mapped at every address the world maps it (untouched until the first step) */
+HELPER int map_file(void)
+{
+	char name[] = "./modelcheck_file_XXXXXX";
+	struct statfs fs;
+	int fd, p;
+
+	fd = FILE_IS_SHMEM ? memfd_create("modelcheck", 0) : mkstemp(name);
+	if (fd < 0) {
+		stop(0, FILE_IS_SHMEM ? "memfd_create" : "mkstemp in the current directory");
+		return 0;
+	}
+	if (!FILE_IS_SHMEM) {
+		unlink(name);
+		/* the world's file is on a file system that tracks dirty pages: ext4, xfs, btrfs */
+		if (fstatfs(fd, &fs) || (fs.f_type != 0xEF53 && fs.f_type != 0x58465342 && fs.f_type != 0x9123683E)) {
+			stop(0, "skip: the current directory is not on ext4, xfs or btrfs (a file that needs dirty tracking)");
+			return 0;
+		}
+	}
+	file_fd = fd;
+	if (ftruncate(fd, page_size) || fallocate(fd, 0, 0, page_size)) {
+		stop(0, "ftruncate or fallocate of the world's file");
+		return 0;
+	}
+	for (p = 0; p < NADDR; p++) {
+		if (!file_mapped[p])
+			continue;
+		munmap(area[p], page_size);
+		area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			       file_mapped[p] == 2 ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+		if (area[p] == MAP_FAILED) {
+			stop(0, "cannot map the world's file");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* io_uring_register_buffers: FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM; a refusal (EFAULT from GUP, EOPNOTSUPP or ENOSPC
+ * from an io_uring that refuses file-backed memory itself) is an answer, not a failure of the run */
+HELPER int do_register(int step, int holder, int addr)
+{
+	struct iovec iov = { .iov_base = area[addr], .iov_len = page_size };
+
+	if (!ring_open(&rings[holder]) || pipe(device_pipe[holder])) {
+		stop(step, "io_uring_setup");
+		return 0;
+	}
+	if (syscall(__NR_io_uring_register, rings[holder].fd, IORING_REGISTER_BUFFERS, &iov, 1) < 0) {
+		if (errno != EFAULT && errno != EOPNOTSUPP && errno != ENOSPC) {
+			stop(step, "IORING_REGISTER_BUFFERS");
+			return 0;
+		}
+		registered[holder] = 0;
+		pinned_at[holder] = NULL;
+		return 1;
+	}
+	registered[holder] = 1;
+	pinned_at[holder] = area[addr];
+	return 1;
+}
+
+/* what a read of the file (not of a mapping) gives at a cell: a write through a private mapping must not be there */
+HELPER void judge_file_untouched(int slot, int cell, uint64_t value)
+{
+	uint64_t in_file = 0;
+
+	if (pread(file_fd, &in_file, sizeof(in_file), (off_t)(cell * sizeof(in_file))) != sizeof(in_file)) {
+		not_judged(slot, "cannot read the world's file");
+		return;
+	}
+	judged(slot, in_file != value, in_file == value ? "the file holds the private write"
+							: "the file keeps its contents");
+}
+
+HELPER void judge_registered(int slot, int holder, int must_refuse)
+{
+	judged(slot, registered[holder] != must_refuse,
+	       registered[holder] ? "the kernel took the long-term writable pin" : "the kernel refused it");
+}
+"""
 
 
 # -- the program -------------------------------------------------------------------------------------------------
@@ -408,7 +530,8 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
         unforceable.append(NO_SWAP_EXCLUSIVE_BIT)
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
-    plan = _Plan(steps, str(record["property"]), config, _fresh(record))
+    file, maps = _file_mappings(record)
+    plan = _Plan(steps, str(record["property"]), config, _fresh(record) | frozenset(maps), file, maps)
     return header + _program(scenario, plan, invert)
 
 
@@ -419,6 +542,22 @@ def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
         return KernelConfig.from_json(settings.get("kernel_config") or {})
     except (ValueError, TypeError, AttributeError) as err:
         raise Unreproducible(f"the trace's kernel configuration: {err}") from None
+
+
+def _file_mappings(record: Mapping[str, Any]) -> tuple[str, dict[int, str]]:
+    """The file the trace's world maps ("shmem" or "disk") and how each address maps it (``world_settings``'
+    ``file`` and ``maps``); ("", {}) for a world of anonymous memory."""
+    settings = record.get("world_settings") or {}
+    maps = settings.get("maps") if isinstance(settings, Mapping) else None
+    if not maps:
+        return "", {}
+    file = settings.get("file")
+    if file not in FILE_KINDS or not isinstance(maps, Mapping) or not all(
+            isinstance(a, str) and re.fullmatch(r"a[0-9]+", a) and how in ("private", "shared")
+            for a, how in maps.items()):
+        raise Unreproducible(f"the trace's file mappings must be a file kind ({', '.join(FILE_KINDS)}) and a map of "
+                             f"addresses to 'private' or 'shared', not {file!r} and {maps!r}")
+    return file, {int(a[1:]): how for a, how in maps.items()}
 
 
 def _fresh(record: Mapping[str, Any]) -> frozenset[int]:
@@ -464,8 +603,10 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     kinds = {s.op.kind for s in steps}
     prop = plan.prop
     needs = []
-    if kinds & {"pin_rw", "dma_read", "dma_write", "put"}:
+    if kinds & {"pin_rw", "iouring_register", "dma_read", "dma_write", "put"}:
         needs.append("need_io_uring()")
+    if plan.maps:
+        needs.append("map_file()")
     config = plan.config
     # the running kernel must be built as the trace's world was: clear_refs and MADV_PAGEOUT do nothing without
     # soft-dirty tracking and swap, and the model's steps are a kernel's with or without them
@@ -488,6 +629,8 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     out.append("static const struct named_value named[] = {")
     out += [f"\t{{ {value:#x}ULL, {_c_string(words)} }}," for value, words in sorted(plan.writes.words.items())]
     out += ["};", "#define NNAMED (sizeof(named) / sizeof(named[0]))", "", _REPORT]
+    if plan.maps or "iouring_register" in kinds:
+        out.append(_file_helpers(plan))
     out += [f"static void proc{proc}(void);" for proc in range(processes)]
     out.append("")
     next_proc = [s.proc for s in steps[1:]] + [-1]
@@ -727,8 +870,10 @@ HELPER uint64_t mapcount_of(uint64_t frame)
 
 HELPER int need_frames(void)
 {
+	volatile char probe = 1; /* a page surely present (the stack's): a0 may be untouched (fresh, or a file's) */
+
 	errno = 0;
-	if (geteuid() != 0 || frame_of(0) == 0) {
+	if (geteuid() != 0 || (pagemap_of((const void *)&probe) & PM_FRAME) == 0) {
 		stop(0, "skip: page frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)");
 		return 0;
 	}

@@ -134,6 +134,12 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                                     "taking the page as mapped"),
              GupFirst.WRITE_FAULT: Said("broke COW first", "broken COW first", "breaking COW first"),
              GupFirst.UNSHARE: Said("unshared it first", "unshared it first", "unsharing it first")}),
+    "gup_refuses": ("{who}'s GUP of page {page}",
+                    {True: Said("refused it (-EFAULT)", "refused it", "refusing it"),
+                     False: Said("allowed it", "allowed it", "allowing it")}),
+    "iouring_refuses": ("io_uring's registration of page {page}",
+                        {True: Said("refused it as file-backed (-EOPNOTSUPP)", "refused it", "refusing it"),
+                         False: Said("registered it", "registered it", "registering it")}),
     "clear_refs_skips": ("clear_refs on {who}'s PTE of page {page}",
                          {True: Said("left it alone (soft-dirty)", "left it alone", "leaving it alone"),
                           False: Said("write-protected and cleaned it", "write-protected and cleaned it",
@@ -166,6 +172,8 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
 def _counter_words(name: str, value: Any) -> str:
     flags = {"exclusive": "PageAnonExclusive", "has_pinned": "MMF_HAS_PINNED", "in_lru_batch": "in an LRU batch",
              "in_swapcache": "in the swap cache", "locked": "locked by another"}
+    if name == "anon":
+        return "an anonymous page" if value else "a page that is not anonymous"
     if isinstance(value, bool):
         return f"{flags[name]} {'set' if value else 'clear'}" if name in ("exclusive", "has_pinned") \
             else (flags[name] if value else f"not {flags[name]}")
@@ -283,7 +291,16 @@ class PolicyChoices:
                 n: int) -> Choice:
         core = self.core
         subject, said = QUESTIONS[question.name]
-        info = next(a for a in question.args if isinstance(a, PageInfo))
+        info = next((a for a in question.args if isinstance(a, PageInfo)), None)
+        if info is None:  # a refusal: decided by the request and the VMA, not by the page's counters
+            rule = rule_of(core.policy, question.name)
+            why = (subject.format(who=act.actor if act.proc >= 0 else "the kernel",
+                                  page=page if page is not None else "?")
+                   + f" {said[question.answer].past}, " + _rule_words(rule))
+            return Choice(kind=question.name, outcome=_answer_name(question.answer),
+                          alternative=_answer_name(other), why=why, alternative_words=said[other].gerund,
+                          data={"page": page, "question": n, "rule": rule, "read": {}, "references": [],
+                                "deciding_counters": {}, "other_way_at": {}})
         at = question.args.index(info)
         method = getattr(core.policy, question.name)
 
@@ -298,7 +315,7 @@ class PolicyChoices:
         if held and sum(weight for _, weight in references) == info.refcount:
             counters += ": " + ", ".join(held)
         extra = [_counter_words(name, value) for name, value in read.items()
-                 if name not in ("mapcount", "refcount") and value and name not in now]
+                 if name not in ("mapcount", "refcount", "anon") and value and name not in now]
         why = (subject.format(who=act.actor if act.proc >= 0 else "the kernel",
                               page=page if page is not None else "?")
                + f" {said[question.answer].past} ({counters}" + "".join(f"; {e}" for e in extra) + ")")

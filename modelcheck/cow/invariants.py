@@ -367,6 +367,90 @@ def _pin_checks_exact(m: Machine, words: Words) -> Judge:
     return lambda b, a, t: not taken_for_pinned(b, a, t), explain
 
 
+# -- file mappings ------------------------------------------------------------------------------------------------
+def _private_file_writes(m: Machine) -> frozenset[int]:
+    """The scenario's writes (by number, as value tags name them) that go through a MAP_PRIVATE file mapping:
+    stores to such an address, and device writes through a reference taken there."""
+    from modelcheck.cow.operations import OPERATIONS
+
+    chosen = set()
+    for (ti, pc), n in m.write_op.items():
+        op = m.threads[ti].program[pc]
+        if not OPERATIONS[op.kind].writes:
+            continue
+        addr = op.addr if op.holder == "" else next(h.addr for h in m.holders if h.name == op.holder)
+        if m.file_maps.get(addr) == "private":
+            chosen.add(n)
+    return frozenset(chosen)
+
+
+@state_invariant("private_write_stays_private",
+                 doc="a write through a MAP_PRIVATE file mapping never reaches the file's page")
+def _private_write_stays_private(m: Machine, words: Words) -> Judge:
+    L = m.layout
+    private = _private_file_writes(m)
+    P = L.processes
+
+    def reached(s: tuple) -> int | None:
+        if m.file_page < 0:
+            return None
+        for cell in range(L.features.cells):
+            code = s[L.value_index(m.file_page, cell)]
+            if code and (code - 1) // P in private:
+                return code
+        return None
+
+    def explain(s: tuple) -> str:
+        code = reached(s)
+        return (f"the file's page {m.file_page} holds {words.value_words(code or 0)}, a write through a MAP_PRIVATE "
+                f"mapping: every other mapping and read of the file now sees it")
+
+    return lambda s: reached(s) is None, explain
+
+
+def _must_refuse(m: Machine, n: int) -> bool:
+    """What gup_longterm.c expects refused: a long-term writable pin of a shared mapping of a file whose file
+    system needs dirty tracking (ext4, xfs, btrfs); R/O pins, private mappings and shmem must work."""
+    h = m.holders[n]
+    return (h.is_pin and h.longterm and h.writable and m.file_maps.get(h.addr) == "shared"
+            and m.file_kind == "disk")
+
+
+@state_invariant("no_longterm_pin_of_dirty_tracked_file",
+                 doc="no long-term writable pin is held on a shared mapping of a file that needs dirty tracking")
+def _no_longterm_pin_of_dirty_tracked_file(m: Machine, words: Words) -> Judge:
+    L = m.layout
+    watched = [n for n in range(len(m.holders)) if _must_refuse(m, n)]
+
+    def held(s: tuple) -> int | None:
+        return next((n for n in watched if s[L.holder_base + n]), None)
+
+    def explain(s: tuple) -> str:
+        h = m.holders[held(s) or 0]
+        return (f"{h.kind} {h.name} holds the page-cache page of a{h.addr}, a MAP_SHARED mapping of a {m.file_kind} "
+                f"file that needs dirty tracking: the device writes it behind the file system's back")
+
+    return lambda s: held(s) is None, explain
+
+
+def _refused(act: Act) -> bool:
+    return any(part in ("gup_refused", "iouring_refused") for part in act.branch.split("+"))
+
+
+@transition_check("allowed_pin_not_refused", watches=_refused,
+                  doc="a pin the kernel must allow (R/O, private, or of a file without dirty tracking) is not "
+                      "refused")
+def _allowed_pin_not_refused(m: Machine, words: Words) -> Judge:
+    def explain(before: tuple, act: Act, after: tuple) -> str:
+        h = m.holders[act.holder]
+        how = m.file_maps.get(h.addr, "anon")
+        return (f"{words.action_label(act)} was refused, but a {'writable' if h.writable else 'R/O'} "
+                f"{'long-term ' if h.longterm else ''}pin of a{h.addr} ({how} mapping"
+                f"{' of a ' + m.file_kind + ' file' if how != 'anon' else ''}) must work")
+
+    return lambda b, a, t: _must_refuse(m, a.holder), explain
+
+
 def names() -> list[str]:
     return list(_DECLARED)
 

@@ -14,7 +14,7 @@ states and steps needs no more. A ``Kernel`` is a machine bound to a policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from modelcheck.cow.layout import Features, Layout
@@ -74,6 +74,12 @@ class Machine:
     fresh_addrs: frozenset[int]  # addresses that start unpopulated: their first access faults a page in
     zero_page: int       # the page slot of the shared zero page (-1 without fresh addresses): never freed,
                          # never reused, no anonymous page
+    # file mappings (scenario.FILE_KINDS): the page slot of the file's one page in the page cache (-1 without a
+    # file), which the page cache holds a reference to (never freed) and which is never anonymous; its kind;
+    # and how each address maps it ("private" or "shared"; every other address is anonymous memory)
+    file_page: int = -1
+    file_kind: str = ""
+    file_maps: Mapping[int, str] = field(default_factory=dict)
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
 
@@ -157,8 +163,11 @@ class Machine:
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
-            fresh_addrs=scenario.fresh if scenario else frozenset(),
+            fresh_addrs=(scenario.fresh | frozenset(a for a, _ in scenario.maps)) if scenario else frozenset(),
             zero_page=layout.pages - 1 if scenario and scenario.fresh else -1,
+            file_page=layout.pages - 1 if scenario and scenario.maps else -1,
+            file_kind=scenario.file if scenario else "",
+            file_maps=dict(scenario.maps) if scenario else {},
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 
@@ -193,4 +202,6 @@ def _extra_pages(scenario: Scenario | None) -> int:
         extra += 2 * len(scenario.threads)
     if scenario.fresh:
         extra += 1  # the shared zero page, in the last slot
+    if scenario.maps:
+        extra += 1  # the file's page in the page cache, in the last slot (a world has no zero page then)
     return extra

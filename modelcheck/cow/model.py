@@ -96,7 +96,7 @@ class CowModel:
         self._properties: tuple[Property, ...] = _invariants.build_all(self.invariant_names, k, self.words)
         self._initial = self._initial_state()
         # the adapters of the capabilities a world may offer (``capabilities`` decides which it does)
-        self.symmetry = PageSymmetry(L, k.zero_page)
+        self.symmetry = PageSymmetry(L, k.zero_page if k.zero_page >= 0 else k.file_page)  # keeps its slot
         self.coverage = Coverage(k)
         self.stepping = KeyedSteps(self)
         self.held = HeldParameters(world, L, policy, self.invariant_names)
@@ -121,9 +121,10 @@ class CowModel:
         f = L.features
         t = [0] * L.size
         initial = k.tags.code(0, 0)
-        if k.zero_page >= 0:
-            for cell in range(f.cells):
-                t[L.value_index(k.zero_page, cell)] = initial
+        for fixed in (k.zero_page, k.file_page):  # the zero page holds zeros, the file's page its contents
+            if fixed >= 0:
+                for cell in range(f.cells):
+                    t[L.value_index(fixed, cell)] = initial
         for a in range(L.addresses):
             fresh = a in k.fresh_addrs
             if not fresh:

@@ -112,6 +112,7 @@ class OperationDecl:
     tlb_params: tuple[str, ...] = ()
     reference: str = ""  # a GUP operation's reference: "get" (FOLL_GET), "pin" (FOLL_PIN) or "era" (the policy's)
     foll_write: bool = False  # a GUP operation's FOLL_WRITE: the device writes the page
+    longterm: bool = False  # a GUP operation's FOLL_LONGTERM (a pin held for as long as the user likes)
 
     @property
     def written(self) -> str:
@@ -165,7 +166,7 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
               needs: Iterable[str] = (),
               expects: Iterable[Branch] = (), on_return: Callable[..., None] | None = None,
               deferred_flush: str | None = None, defers: Callable[[Any], bool] | None = None,
-              reference: str = "", foll_write: bool = False) -> Callable[[F], F]:
+              reference: str = "", foll_write: bool = False, longterm: bool = False) -> Callable[[F], F]:
     """Declare an operation a scenario can name, carried out by the decorated mechanism (see ``OperationDecl``)."""
     kind, form = Form.of(written)
 
@@ -175,7 +176,7 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
         decl = OperationDecl(kind=kind, form=form, run=fn, params=_params(fn), branches=branches, summary=summary,
                              note=note, needs=frozenset(needs), expects=tuple(expects), on_return=on_return,
                              deferred_flush=deferred_flush, reference=reference,
-                             foll_write=foll_write)
+                             foll_write=foll_write, longterm=longterm)
         if defers is not None:
             decl = replace(decl, defers=defers)
         OPERATIONS[kind] = decl

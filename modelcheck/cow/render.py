@@ -68,7 +68,8 @@ class Renderer:
         if seen is not None:
             part = f" (part {seen.cell})" if L.features.cells > 1 else ""
             who = act.actor if act.kind in ("load", "read") else process_name(seen.observer)
-            where = "the zero page" if seen.page == self.machine.zero_page else f"page {seen.page}"
+            where = ("the zero page" if seen.page == self.machine.zero_page else
+                     f"the file's page {seen.page}" if seen.page == self.machine.file_page else f"page {seen.page}")
             lines.append(f"{who} observes {self.value_words(seen.value)} on {where}{part}")
         if after[0] != before[0]:
             lines.append(f"child{after[0]} created (fork {after[0]})")
@@ -145,7 +146,8 @@ class Renderer:
             return f"swap entry for page {pte_page(pte)}" + (" (exclusive)" if pte & PTE_SWAP_EXCLUSIVE else "")
         if pte_page(pte) == self.machine.zero_page:
             return "the zero page, read-only"
-        text = f"page {pte_page(pte)} " + ("writable" if pte & PTE_WRITE else "read-only")
+        text = ("the file's " if pte_page(pte) == self.machine.file_page else "") + f"page {pte_page(pte)} " + \
+            ("writable" if pte & PTE_WRITE else "read-only")
         if self.machine.pte_flag_bits:
             text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
             text += " uffd-wp" if pte & PTE_UFFD_WP else ""
@@ -161,6 +163,8 @@ class Renderer:
                            for cell in range(L.features.cells))
         c = info(self.machine, s, g)
         text = f"value {values} mapcount {c.mapcount} refcount {c.refcount}"
+        if g == self.machine.file_page:
+            text += " (in the page cache)"
         if L.speculative and s[L.spec_base + g]:
             text += f" spec {s[L.spec_base + g]}"
         if c.exclusive:
@@ -247,6 +251,8 @@ class Renderer:
                 tags = self.machine.tags
                 page: dict[str, Any] = {"value": list(tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
                                         "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
+                if g == self.machine.file_page:
+                    page["file_page"] = True
                 if f.cells > 1:
                     page["values"] = [list(tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
                 if f.pageflags:

@@ -35,6 +35,14 @@ wait for a child never forked, never exiting or waited for twice are refused
 when the scenario is built; a thread that awaits for ever (two threads each
 awaiting the other's token) makes every run vacuous.
 
+Memory is private anonymous, written by the parent before the first step,
+unless the scenario says otherwise: ``fresh`` addresses start untouched (their
+first access faults a page in), and ``file`` with ``maps`` maps one page of a
+file (``FILE_KINDS``: shmem, or a disk file that needs dirty tracking) at the
+addresses named, MAP_PRIVATE or MAP_SHARED, untouched until the first access;
+the page cache holds the file's page, so two mappings of the file (or a
+mapping and a later read of it) see what a private write must not change.
+
 A ``schedule`` (optional) pins the order of the first steps: a list of thread
 names and kernel events, written as a trace labels them (``kernel
 spec_get(page 0)``); step n of every execution is the schedule's entry n (a
@@ -181,11 +189,13 @@ class Scenario:
     schedule: tuple[ScheduleKey, ...] = ()  # the first steps, in order (see the module's docstring)
     tokens: tuple[str, ...] = ()  # the tokens the threads signal, in the order of their threads' programs
     fresh: frozenset[int] = frozenset()  # addresses that start unpopulated (mapped, never touched)
+    file: str = ""  # the file the scenario maps (a key of FILE_KINDS), or "" for anonymous memory only
+    maps: tuple[tuple[int, str], ...] = ()  # (address, "private" or "shared"): the file's mappings, unpopulated
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
-              fresh: Sequence[str] = ()) -> "Scenario":
+              fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -232,7 +242,7 @@ class Scenario:
                     decl = OPERATIONS[op.kind]
                     holders[op.holder] = Holder(op.holder, t.proc, op.addr, op.kind, op.cell,
                                                 reference=op.reference or decl.reference,
-                                                writable=decl.foll_write, longterm=decl.reference == "pin")
+                                                writable=decl.foll_write, longterm=decl.longterm)
                     taken_at[op.holder] = (t.name, n)
         put_by: dict[str, str] = {}  # holder -> the thread that puts it
         for t in threads:
@@ -271,21 +281,81 @@ class Scenario:
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
         fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb))
+        file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), fresh_addrs)
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
                    schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
-                   tokens=tokens, fresh=fresh_addrs)
+                   tokens=tokens, fresh=fresh_addrs, file=file if file_maps else "", maps=file_maps)
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
 
+    def mapping(self, addr: int) -> str:
+        """How the address is mapped: "private" or "shared" (a mapping of the scenario's file), or "anon"."""
+        return next((how for a, how in self.maps if a == addr), "anon")
 
-# what the first-touch faults are modelled with: CPU accesses, fork, exit and its wait, mprotect, ordering, and
-# the LRU batch (GUP, unmapping, clear_refs, uffd-wp, swap, TLBs and the other kernel events on a page that may
-# be the shared zero page are not)
-FRESH_OPERATIONS = ("store", "load", "fork", "exit", "wait", "signal", "await", "mprotect_ro", "mprotect_rw")
+
+# -- file mappings ------------------------------------------------------------------------------------------------
+# The file a scenario maps, by what its file system does with a page written through a shared mapping.
+FILE_KINDS = {
+    "shmem": "a shmem/tmpfs file (memfd_create, or tmpfile() on a tmpfs): no dirty tracking for writeback",
+    "disk": "a file on a disk file system that tracks dirty pages for writeback (ext4, xfs, btrfs): a shared "
+            "writable mapping needs dirty tracking",
+}
+MAPPINGS = ("private", "shared")  # MAP_PRIVATE, MAP_SHARED (both PROT_READ|PROT_WRITE)
+# what a world with a file mapping models: CPU accesses, mprotect(PROT_READ), GUP references and their use, and
+# ordering (fork, unmapping, swap, uffd-wp, clear_refs and the kernel events on file pages are not)
+FILE_OPERATIONS = ("store", "load", "mprotect_ro", "get_ro", "get_rw", "pin_ro", "pin_rw", "pin_ro_short",
+                   "pin_rw_short", "iouring_register", "dio_read", "dio_write", "dma_read", "dma_write", "put",
+                   "signal", "await")
+
+
+def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[Thread], addresses: int,
+                   events: frozenset[str], tlb: bool, fresh: frozenset[int]) -> tuple[tuple[int, str], ...]:
+    """The scenario's mappings of its one file (``maps``: ``{"a0": "private", "a1": "shared"}``), once the
+    scenario is seen to use only what a world with file mappings models."""
+    if maps is None or (not maps and not file):
+        if file:
+            raise ScenarioError(f"file {file!r} is named but nothing maps it (maps={{'a0': 'private'}})")
+        return ()
+    if not isinstance(maps, Mapping):
+        raise ScenarioError(f"maps must map addresses to 'private' or 'shared', not be a {type(maps).__name__}")
+    if file not in FILE_KINDS:
+        raise ScenarioError(f"file {file!r}: the mapped file is one of {', '.join(FILE_KINDS)}"
+                            + (" (maps names mappings of it)" if not file else ""))
+    chosen: dict[int, str] = {}
+    for name, how in maps.items():
+        m = re.fullmatch(r"a(\d+)", name) if isinstance(name, str) else None
+        if m is None:
+            raise ScenarioError(f"maps: {name!r} is not an address (a0, a1, ...)")
+        if int(m.group(1)) >= addresses:
+            raise ScenarioError(f"maps: {name} is not an address of the world (it has a0..a{addresses - 1})")
+        if how not in MAPPINGS:
+            raise ScenarioError(f"maps: {name} is mapped {how!r}; a file is mapped 'private' or 'shared'")
+        chosen[int(m.group(1))] = how
+    if not chosen:
+        raise ScenarioError(f"file {file!r} is named but nothing maps it (maps={{'a0': 'private'}})")
+    if fresh:
+        raise ScenarioError("a world has either fresh anonymous addresses or file mappings, not both")
+    for t in threads:
+        if t.proc:
+            raise ScenarioError(f"thread {t.name}: a world with file mappings has one process (no fork)")
+        for op in t.program:
+            if op.kind not in FILE_OPERATIONS:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with file mappings models only "
+                                    f"{', '.join(FILE_OPERATIONS)}")
+    if events or tlb:
+        raise ScenarioError("a world with file mappings models no kernel events and no TLBs")
+    return tuple(sorted(chosen.items()))
+
+
+# what the first-touch faults are modelled with: CPU accesses, fork, exit and its wait, mprotect, ordering, the
+# LRU batch, and FOLL_PIN references read by a device (FOLL_GET, vmsplice, unmapping, clear_refs, uffd-wp, swap,
+# TLBs and the other kernel events on a page that may be the shared zero page are not)
+FRESH_OPERATIONS = ("store", "load", "fork", "exit", "wait", "signal", "await", "mprotect_ro", "mprotect_rw",
+                    "pin_ro", "pin_ro_short", "dma_read", "put")
 FRESH_EVENTS = ("lru",)
 
 

@@ -10,8 +10,9 @@ GUP reference, TLB entry and copy fault in flight; pages none of those name
 ordered by their contents, which is just as independent of the slot numbers.
 
 reference-world.md counts states *with* slot numbers, so its figures hold only
-without reduction. The shared zero page (worlds with fresh addresses) is no
-anonymous page and keeps its slot, the last: only the others are renamed.
+without reduction. The shared zero page (worlds with fresh addresses) and a
+file's page in the page cache (worlds with file mappings) are no anonymous
+pages and keep their slot, the last: only the others are renamed.
 """
 
 from __future__ import annotations
@@ -100,20 +101,23 @@ class PageSymmetry:
         return tuple(t)
 
     def _canonical_around_zero(self, s: tuple) -> tuple:
-        """``canonical`` with the zero page's slot held fixed: the state without its zero page's references
-        is renamed, then they are put back (the other pages take the lower slots, so it keeps the last)."""
-        L = self.layout
+        """``canonical`` with the fixed page's slot held fixed (the zero page, or a file's page in the page
+        cache): the state without its references (PTEs, and the pipes and GUP references that hold it) is
+        renamed, then they are put back (the other pages take the lower slots, so it keeps the last)."""
         zero = self._zero
         key = pte_key(zero)
         zero_ptes = [i for i in self._sym_ptes if s[i] and pte_page(s[i]) == zero]
-        if not zero_ptes:
+        zero_slots = [i for i in self._sym_slots if s[i] == zero + 1]
+        if not zero_ptes and not zero_slots:
             return self._without_zero(s)
         t = list(s)
-        for i in zero_ptes:
+        for i in zero_ptes + zero_slots:
             t[i] = 0
         renamed = list(self._without_zero(tuple(t)))
         for i in zero_ptes:
             renamed[i] = key | (s[i] & PTE_FLAG_MASK)
+        for i in zero_slots:
+            renamed[i] = zero + 1
         return tuple(renamed)
 
     def _without_zero(self, s: tuple) -> tuple:

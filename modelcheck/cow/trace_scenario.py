@@ -66,12 +66,15 @@ class Reproduction:
     labels: tuple[str, ...]  # the trace's steps, as the scenario labels them
     config: KernelConfig = FULL_KERNEL  # the kernel configuration the trace's world had
     fresh: tuple[str, ...] = ()  # the addresses that start untouched
+    file: str = ""  # the file the world maps, and where (file mappings)
+    maps: tuple[tuple[str, str], ...] = ()
 
     def world(self) -> CowWorld:
         """The scripted world the spec file builds."""
         return CowWorld.scripted(dict(self.programs), events=list(self.events), speculative=self.speculative,
                                  addresses=self.addresses, tlb=self.tlb, schedule=list(self.schedule),
-                                 config=self.config, fresh=list(self.fresh))
+                                 config=self.config, fresh=list(self.fresh), file=self.file,
+                                 maps=dict(self.maps) if self.maps else None)
 
     def source(self) -> str:
         """The spec file: a docstring that says where the scenario came from, and the ``SPEC``."""
@@ -142,7 +145,7 @@ def reproduce(record: Mapping[str, Any]) -> Reproduction:
         events=tuple(e for e in EVENTS if e in events), speculative=speculative if "spec" in events else 0,
         addresses=world_addresses if world_addresses is not None and world_addresses > used else None,
         tlb="tlb" in initial, schedule=tuple(schedule), labels=tuple(labels), config=_kernel_config(record),
-        fresh=_fresh(record))
+        fresh=_fresh(record), **_file_mappings(record))
 
 
 def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
@@ -164,6 +167,20 @@ def _fresh(record: Mapping[str, Any]) -> tuple[str, ...]:
     if not isinstance(fresh, list) or not all(isinstance(a, str) for a in fresh):
         raise ReproduceError(f"the trace's fresh addresses must be a list of addresses, not {fresh!r}")
     return tuple(fresh)
+
+
+def _file_mappings(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The file the trace's world maps and its mappings (``world_settings``' ``file`` and ``maps``), if any."""
+    settings = record.get("world_settings")
+    settings = settings if isinstance(settings, Mapping) else {}
+    file, maps = settings.get("file", ""), settings.get("maps")
+    if maps is None and not file:
+        return {}
+    if not isinstance(file, str) or not isinstance(maps, Mapping) or not all(
+            isinstance(a, str) and isinstance(how, str) for a, how in maps.items()):
+        raise ReproduceError(f"the trace's file mappings must be a file kind and a map of addresses to 'private' "
+                             f"or 'shared', not {file!r} and {maps!r}")
+    return {"file": file, "maps": tuple(sorted(maps.items()))}
 
 
 def _refuse_what_no_scenario_states(record: Mapping[str, Any], initial: Mapping[str, Any]) -> None:
@@ -281,6 +298,8 @@ def _spec_code(r: Reproduction) -> str:
         options.append(f"config={r.config.source()}")
     if r.fresh:
         options.append(f"fresh=[{', '.join(_literal(a) for a in r.fresh)}]")
+    if r.maps:
+        options.append(f"file={_literal(r.file)}, maps={{{', '.join(f'{_literal(a)}: {_literal(how)}' for a, how in r.maps)}}}")
     head = "    }, " + ", ".join(options) + (", " if options else "")
     schedule = _wrapped_list([_literal(entry) for entry in r.schedule], head + "schedule=", indent=len(head) + 10)
     title = f"{r.spec_id} under {r.policy}, the counterexample" + (f" ({r.title})" if r.title else "")

@@ -136,13 +136,15 @@ class CowWorld:
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
                  schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL,
-                 fresh: Sequence[str] = ()) -> "CowWorld":
+                 fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
         steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
-        (``["a0"]``) start mapped but never touched, so their first access faults a page in."""
+        (``["a0"]``) start mapped but never touched, so their first access faults a page in; ``maps``
+        (``{"a0": "private", "a1": "shared"}``) maps the addresses named to one file of kind ``file``
+        (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access."""
         try:
-            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh)
+            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -210,8 +212,9 @@ class CowWorld:
                 unknown += ", references held outside: " + " ".join(
                     f"a{a} {'any number' if n is None else n}" for a, n in self.held)
             kernel = f", kernel {self.config.describe()}" if self.config != FULL_KERNEL else ""
+            files = (f", a {s.file} file mapped " + ", ".join(f"{how} at a{a}" for a, how in s.maps)) if s.maps else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
-                    f"{s.addresses} address(es){tlb}{events}{spec}{unknown}{kernel}")
+                    f"{s.addresses} address(es){files}{tlb}{events}{spec}{unknown}{kernel}")
         text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"
         if self.actions != frozenset(ACTION_KINDS):
             text += " with " + ", ".join(k for k in ACTION_KINDS if k in self.actions)
@@ -228,6 +231,9 @@ class CowWorld:
         settings: dict[str, object] = {"kernel_config": self.config.to_json()}
         if self.scenario is not None and self.scenario.fresh:
             settings["fresh"] = [f"a{a}" for a in sorted(self.scenario.fresh)]
+        if self.scenario is not None and self.scenario.maps:
+            settings["file"] = self.scenario.file
+            settings["maps"] = {f"a{a}": how for a, how in self.scenario.maps}
         return settings
 
     # -- what a spec may ask of a world ---------------------------------------------

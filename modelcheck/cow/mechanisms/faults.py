@@ -43,6 +43,20 @@ class FirstTouch(Branch):
                  "(wp_page_copy: the zero page is never reused)")
 
 
+class FileFault(Branch):
+    """Faults on a file's page (scenario.FILE_KINDS): the page cache's page, never anonymous, never reused by a
+    private mapping."""
+
+    FILE_READ = ("file_read", "a read fault maps the file's page-cache page (do_read_fault): read-only, but "
+                 "writable in a shared writable shmem mapping, which needs no write notification")
+    FILE_COW = ("file_cow", "a write fault on an untouched private file mapping copies the file's page into a "
+                "fresh exclusive anonymous page (do_cow_fault)")
+    FILE_SHARED = ("file_shared", "a write fault on a shared file mapping maps the page-cache page writable, and "
+                   "the store goes to the file (do_shared_fault, or wp_page_shared on a read-only PTE)")
+    FILE_COPY = ("file_copy", "a write fault on the file's page in a private mapping copies it into a fresh "
+                 "exclusive anonymous page (wp_page_copy: a page that is not anonymous is never reused)")
+
+
 class UnshareBranch(Branch):
     UNSHARE_KEEP = "unshare_keep", "unsharing fault: the page is exclusive to this mm already; it stays mapped read-only"
     UNSHARE_COPY = "unshare_copy", "unsharing fault: the page is copied into a fresh exclusive page, mapped read-only"
@@ -83,6 +97,8 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     if pte_page(t[i]) == k.zero_page:  # not an anonymous page (vm_normal_page finds none): always a fresh page
         map_fresh_page(k, t, proc, addr, t[i] & PTE_UFFD_WP)
         return "zero_copy"
+    if pte_page(t[i]) == k.file_page:  # a page-cache page: written in place if shared, else always copied
+        return file_write_fault(k, t, proc, addr)
     branch, decision = decide_write_fault(k, t, proc, addr)
     if decision is WriteFault.WAIT:
         return None
@@ -105,11 +121,56 @@ def first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -
     """do_anonymous_page on a fresh address: a read maps the shared zero page read-only (a special PTE, no
     reference, no mapcount: the zero page is no anonymous page); a write maps a fresh zero-filled page,
     exclusive (folio_add_new_anon_rmap) and in the local LRU add batch (folio_add_lru_vma)."""
+    if addr in k.file_maps:
+        return file_first_touch(k, t, proc, addr, write)
     if write:
         map_fresh_page(k, t, proc, addr, 0)
         return "anon_fault"
     t[k.layout.pte_index(proc, addr)] = pte_make(k.zero_page, False)
     return "zero_map"
+
+
+@mechanism(FileFault)
+def file_first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> str:
+    """The first access to an untouched file mapping: do_read_fault maps the page-cache page (writable only in
+    a shared writable mapping of a file that needs no dirty tracking: its vm_page_prot carries the write bit);
+    a write fault goes to do_cow_fault (private: an anonymous copy, exclusive, in the local LRU batch) or
+    do_shared_fault (the page-cache page itself, writable, page_mkwrite first on a disk file)."""
+    shared = k.file_maps[addr] == "shared"
+    writable = vma_writable(k, t, proc, addr)
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    i = k.layout.pte_index(proc, addr)
+    if not write:
+        t[i] = pte_make(k.file_page, shared and writable and k.file_kind == "shmem")
+        return "file_read"
+    if shared:
+        t[i] = pte_make(k.file_page, writable, soft_dirty)
+        return "file_shared"
+    new = copy_page(k, t, k.file_page)
+    t[i] = pte_make(new, writable, soft_dirty)
+    return "file_cow"
+
+
+@mechanism(FileFault)
+def file_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """do_wp_page on a read-only PTE of the file's page: wp_page_shared makes it writable in a MAP_SHARED
+    mapping (no COW there); in a MAP_PRIVATE one wp_page_copy copies it into a fresh exclusive anonymous page,
+    in every era (only an anonymous page is ever considered for reuse)."""
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    writable = vma_writable(k, t, proc, addr)
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    if k.file_maps.get(addr) == "shared":
+        t[i] = (pte & ~PTE_WRITE) | int(writable) | soft_dirty
+        clear_write_protect_request(k, t, proc, addr)
+        return "file_shared"
+    new = copy_page(k, t, k.file_page)
+    flush_address(k, t, proc, addr)
+    t[i] = pte_make(new, writable, soft_dirty | (pte & PTE_UFFD_WP))
+    release(k, t, k.file_page)
+    clear_write_protect_request(k, t, proc, addr)
+    return "file_copy"
 
 
 def map_fresh_page(k: Kernel, t: MutableSlots, proc: int, addr: int, keep: int) -> None:
@@ -188,7 +249,9 @@ def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     pte = t[i]
     page = pte_page(pte)
     page_info, _ = info_after_drain(k, t, page, proc)
-    if k.policy.unshare(page_info) is Unshare.KEEP:
+    # (a page that is not anonymous, the zero page or a file's page in a COW mapping, is always copied:
+    # 8d6a0ac09a16's wp_page_copy; only a policy that unshares such pages gets here with one)
+    if page_info.anon and k.policy.unshare(page_info) is Unshare.KEEP:
         set_exclusive(k, t, page, True)
         return "unshare_keep"
     new = copy_page(k, t, page)

@@ -19,6 +19,10 @@ class GupBranch(Branch):
     GUP_WRITE_FAULT = "gup_write_fault", "GUP with FOLL_WRITE on a read-only PTE: a write fault first"
     GUP_COW_BREAK = "gup_cow_break", "GUP breaks COW first: a write fault although the GUP only reads ({policy})"
     UFFD_FAULT = "uffd_fault", "the write fault hits a uffd-wp PTE: a userfault is raised and resolved"
+    GUP_REFUSED = ("gup_refused", "check_vma_flags refuses the GUP (-EFAULT): a long-term writable pin of a "
+                   "shared file mapping that needs dirty tracking ({policy})")
+    IOURING_REFUSED = ("iouring_refused", "io_uring refuses the buffer (-EOPNOTSUPP): it is file-backed memory, "
+                       "and the pages it pinned are unpinned ({policy})")
 
 
 class Holding(Branch):
@@ -34,7 +38,8 @@ class Holding(Branch):
 @batch_twin("ReferenceBatch._vmsplice")
 def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, pin: bool,
                 longterm: bool) -> str | None:
-    """Fault the page in as the policy asks before a reference is taken; None when nothing is mapped."""
+    """Fault the page in as the policy asks before a reference is taken; None when nothing is mapped,
+    "gup_refused" when check_vma_flags fails the call (no reference is taken)."""
     L = k.layout
     i = L.pte_index(proc, addr)
     pte = t[i]
@@ -42,11 +47,17 @@ def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, p
         return None
     if pin and L.features.mm:
         t[L.mm_base + proc] |= MM_HAS_PINNED  # set before any page is pinned, never cleared
+    how = k.file_maps.get(addr, "anon")
+    vma = dict(cow_mapping=how != "shared", anon_vma=how == "anon",
+               needs_dirty_tracking=how == "shared" and k.file_kind == "disk")
+    if how != "anon" and k.policy.gup_refuses(GupRequest(write=write, pin=pin, longterm=longterm,
+                                                         pte_writable=bool(pte & PTE_WRITE), **vma)):
+        return "gup_refused"
     swapped = ""
     if pte & PTE_SWAP:  # faultin_page: a swap-in fault first (a write one for FOLL_WRITE)
         swapped = swap_in(k, t, proc, addr, write=write and not pte & PTE_UFFD_WP) + "+"
         pte = t[i]
-    request = GupRequest(write=write, pin=pin, longterm=longterm, pte_writable=bool(pte & PTE_WRITE))
+    request = GupRequest(write=write, pin=pin, longterm=longterm, pte_writable=bool(pte & PTE_WRITE), **vma)
     first = k.policy.gup(request, info(k, t, pte_page(pte), proc))
     if first is GupFirst.WRITE_FAULT and not pte & PTE_WRITE:
         # a forced COW break on a read GUP is what 17839856fd58 did; on a uffd-wp PTE it raises
@@ -93,14 +104,19 @@ def op_pipe_read(k: Kernel, t: MutableSlots, proc: int) -> str | None:
 
 
 # (decorators apply from the bottom up: get_ro is declared first)
+@operation("pin_rw_short aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_WRITE without FOLL_LONGTERM (a short-term "
+           "pin: what most pin_user_pages users take)", needs=("mm",), reference="pin", foll_write=True)
+@operation("pin_ro_short aN -> NAME", GupBranch, summary="FOLL_PIN without FOLL_LONGTERM, read-only (a short-term "
+           "pin)", needs=("mm",), reference="pin")
 @operation("pin_rw aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (io_uring fixed buffer, RDMA, "
-           "VFIO)", needs=("mm",), reference="pin", foll_write=True)
+           "VFIO)", needs=("mm",), reference="pin", foll_write=True, longterm=True)
 @operation("pin_ro aN -> NAME", GupBranch, summary="FOLL_PIN|FOLL_LONGTERM, read-only (gup_test's R/O pin)",
-           needs=("mm",), reference="pin")
+           needs=("mm",), reference="pin", longterm=True)
 @operation("get_rw aN -> NAME", GupBranch, summary="FOLL_GET|FOLL_WRITE (a driver's get_user_pages)", needs=("mm",),
            reference="get", foll_write=True)
 @operation("get_ro aN -> NAME", GupBranch, summary="FOLL_GET, read-only, held as NAME",
-           note="FOLL_GET / FOLL_PIN|FOLL_LONGTERM references: drivers, io_uring, RDMA, VFIO, gup_test",
+           note="FOLL_GET / FOLL_PIN|FOLL_LONGTERM references: drivers, io_uring, RDMA, VFIO, gup_test; `_short`: "
+                "FOLL_PIN without FOLL_LONGTERM",
            needs=("mm",), reference="get")
 def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     """Take the scenario's GUP reference number ``holder``."""
@@ -124,10 +140,28 @@ def take_reference(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     """GUP for the scenario's holder number ``holder``, as its kind and reference say; None if nothing is mapped."""
     h = k.holders[holder]
     branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.longterm)
-    if branch is None:
-        return None
+    if branch is None or branch == "gup_refused":
+        return branch
     L = k.layout
     t[L.holder_base + holder] = pte_page(t[L.pte_index(h.proc, h.addr)]) + 1
+    return branch
+
+
+@operation("iouring_register aN -> NAME", GupBranch, summary="io_uring_register_buffers(): FOLL_PIN|FOLL_WRITE|"
+           "FOLL_LONGTERM, and io_uring's own refusal of file-backed memory before v6.5", needs=("mm",),
+           note="io_uring_register_buffers(): a long-term writable pin; before v6.5 io_uring refuses file-backed "
+                "memory itself",
+           reference="pin", foll_write=True, longterm=True)
+def op_iouring_register(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    """Register a fixed buffer: io_pin_pages pins it long-term and writable; an io_uring that checks the VMAs
+    itself (``iouring_refuses``, before v6.5) then unpins a file-backed one and fails."""
+    h = k.holders[holder]
+    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.longterm)
+    if branch is None or branch == "gup_refused":
+        return branch
+    if k.policy.iouring_refuses(h.addr in k.file_maps):  # (is it file-backed)
+        return branch + "+iouring_refused"
+    t[k.layout.holder_base + holder] = pte_page(t[k.layout.pte_index(h.proc, h.addr)]) + 1
     return branch
 
 

@@ -41,6 +41,8 @@ def other_holders(m: Machine, s: Slots, page: int) -> int:
             count += weight
     if m.lru_on and s[L.flags_base + page] & PAGE_LRU_BATCH:
         count += 1
+    if page == m.file_page:  # the page cache's own reference
+        count += 1
     if m.swap_on and s[L.flags_base + page] & PAGE_SWAPCACHE:
         count += 1
     if L.features.tlb:  # a copy fault in flight holds the old page and its copy
@@ -78,7 +80,8 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     return PageInfo(mapcount=count, refcount=references,
                     exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                     has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
-                    swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED))
+                    swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED),
+                    anon=page != m.zero_page and page != m.file_page)
 
 
 @batch_twin("ReferenceBatch._release")

@@ -43,7 +43,9 @@ class CopyOnReadForReadGup(Pre2020Rule):
     unsharing fault makes C12a hold (tests/test_policies.py checks it): what the 2022 revision would change."""
 
     def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
-        return page.mapcount > 1
+        """(Anonymous pages only, as the series' test is named and built: the zero page and page-cache pages
+        of private file mappings are taken as mapped.)"""
+        return page.anon and page.mapcount > 1
 
     def unshare(self, page: PageInfo) -> Unshare:
         return Unshare.COPY if page.mapcount > 1 else Unshare.KEEP

@@ -61,10 +61,13 @@ class UnshareFault(Pre2020Rule):
         "v5.19", "a FOLL_PIN read of a non-exclusive page unshares it first")
 class ReadOnlyPinsUnshare(Pre2020Rule):
     """gup_must_unshare (S32): FOLL_PIN without FOLL_WRITE on a read-only PTE of a page that is not
-    exclusive. FOLL_GET reads are left alone: they are never reliable (S15)."""
+    exclusive. FOLL_GET reads are left alone: they are never reliable (S15). Only anonymous pages: the
+    commit's gup_must_unshare returns false for anything else (the shared zero page, a page-cache page in a
+    private file mapping), so such a R/O pin takes the page as mapped and a later write fault copies away
+    from it (cow.c's test_ro_pin on the zeropage, memfd and tmpfile() kinds fail until 84209e87c696)."""
 
     def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
-        return request.pin and not page.exclusive
+        return request.pin and page.anon and not page.exclusive
 
 
 @commit("1493a1913e34", "mm/swap: remember PG_anon_exclusive via a swp pte bit", "v5.19",

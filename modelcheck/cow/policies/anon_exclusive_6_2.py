@@ -1,7 +1,7 @@
 """``anon_exclusive_6_2``: v6.0 to v6.2, the anon_exclusive line completed."""
 
 from modelcheck.cow.policies.anon_exclusive import AnonExclusivePolicy
-from modelcheck.cow.policies.base import PageInfo
+from modelcheck.cow.policies.base import GupRequest, PageInfo
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
 
@@ -20,12 +20,21 @@ class MprotectUpgradesExclusive(Pre2020Rule):
 
 
 @commit("84209e87c696", "mm/gup: reliable R/O long-term pinning in COW mappings", "v6.2",
-        "R/O longterm pins unshare non-anon pages (none here)",
+        "R/O long-term pins in a COW mapping unshare non-anon pages (the zero page, a page-cache page)",
         also=("8d6a0ac09a16",))
 class ReliableReadOnlyLongtermPins(Pre2020Rule):
     """S27: a FOLL_LONGTERM read pin in a COW mapping unshares anything that is not an exclusive anonymous
     page (the zero page, a page-cache page), which 8d6a0ac09a16 (mm: extend FAULT_FLAG_UNSHARE support to
-    anything in a COW mapping) made possible. Overrides nothing: for anonymous pages 5.19 already did it."""
+    anything in a COW mapping) made possible: the unsharing fault maps an exclusive anonymous copy R/O.
+    Read in the 7.1.5 tree (gup_must_unshare, mm/internal.h): for a page that is not anonymous it asks for
+    FOLL_LONGTERM and then is_cow_mapping of the VMA; a short-term FOLL_PIN (O_DIRECT) of such a page, or any
+    pin in a MAP_SHARED mapping, takes the page as mapped. For anonymous pages 5.19's rule stays (any R/O
+    FOLL_PIN of a page that is not exclusive)."""
+
+    def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
+        if not page.anon:
+            return request.pin and request.longterm and request.cow_mapping
+        return super().read_gup_unshares(request, page)
 
 
 AnonExclusive62Policy = era("anon_exclusive_6_2", "v6.2", AnonExclusivePolicy,

@@ -72,6 +72,7 @@ class PageInfo:
     in_swapcache: bool = False
     swapcount: int = 0  # swap PTEs that refer to the page's swap slot
     locked: bool = False  # PG_locked is held by someone else
+    anon: bool = True  # an anonymous page (not the shared zero page, not a page-cache page of a file)
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -87,6 +88,12 @@ class GupRequest:
     pin: bool        # FOLL_PIN (else FOLL_GET)
     longterm: bool   # FOLL_LONGTERM
     pte_writable: bool
+    # the VMA: is_cow_mapping (private and may be written), vma_is_anonymous, and vma_needs_dirty_tracking
+    # (a shared mapping of a file whose file system tracks dirty pages for writeback: ext4, xfs, btrfs; not
+    # shmem/tmpfs); every VMA was private anonymous memory before file mappings came into the world
+    cow_mapping: bool = True
+    anon_vma: bool = True
+    needs_dirty_tracking: bool = False
 
 
 class Policy(ABC):
@@ -146,6 +153,16 @@ class Policy(ABC):
     def read_gup_unshares(self, request: GupRequest, page: PageInfo) -> bool:
         """A read GUP on a write-protected PTE first makes the page private to the caller (never, before 5.19)."""
         return False
+
+    def gup_refuses(self, request: GupRequest) -> bool:
+        """check_vma_flags fails the GUP with -EFAULT before any page is looked up (never, for what the world
+        asks, before 6.5)."""
+        return False
+
+    def iouring_refuses(self, file_backed: bool) -> bool:
+        """io_uring's buffer registration fails (-EOPNOTSUPP) after pinning: since io_uring's fixed buffers
+        (5.1) it refused every file-backed VMA but hugetlbfs, and unpinned what it had pinned."""
+        return file_backed
 
     def unshare(self, page: PageInfo) -> Unshare:
         """An unsharing fault (only reached by policies whose ``gup`` asks for one)."""

@@ -18,10 +18,11 @@ class ForcedCowBreakInGup(Pre2020Rule):
     """Linus Torvalds, v5.8-rc1 (and 5.7.3 and later stable trees): in a COW mapping every GUP that
     returns pages, FOLL_GET or FOLL_PIN, read or write, is treated as FOLL_WRITE, so the COW is broken at
     GUP time and the reference is to a page private to the caller's mm. The fault path keeps the mapcount
-    rule (predicates-check §2)."""
+    rule (predicates-check §2). Only in a COW mapping (should_force_cow_break tests is_cow_mapping): a
+    MAP_SHARED mapping has nothing to break."""
 
     def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
-        if not request.pte_writable:
+        if not request.pte_writable and request.cow_mapping:
             return GupFirst.WRITE_FAULT
         return super().gup(request, page)
 

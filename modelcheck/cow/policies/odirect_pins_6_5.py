@@ -8,12 +8,26 @@ pins, not references). An O_DIRECT buffer is then seen by page_maybe_dma_pinned(
 child if it is exclusive (the parent keeps its page, cow-after-2022 P16), clear_refs leaves its writable PTE
 alone, and a read-only O_DIRECT pin of a shared page unshares it first, all through the rules of 5.19 and 6.2.
 
-The same release has commits this world cannot tell apart, so they are not pieces:
-* c8070b787519 "mm: Don't pin ZERO_PAGE in pin_user_pages()": the world has no shared zero page (every page
-  starts written), so no pin of one is ever taken.
-* 8ac268436e6d / a6e79df92e4a "mm/gup: disallow FOLL_LONGTERM GUP-(non)fast writing to file-backed
-  mappings": the world's memory is anonymous; there is no file mapping whose long-term write pin could be
-  refused.
+The same release changes what GUP allows on file mappings, each a piece below (read in the 7.1.5 tree:
+check_vma_flags and writable_file_mapping_allowed in mm/gup.c; the ids and the release as
+cow-after-2022.md P17 gives them, from linux-next and later Fixes tags):
+* 8ac268436e6d "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings": a
+  FOLL_PIN|FOLL_LONGTERM|FOLL_WRITE GUP on a VMA that is not anonymous and needs dirty tracking (a MAP_SHARED
+  mapping of a file whose file system writes dirty pages back: ext4, xfs, btrfs; not shmem, tmpfs or
+  hugetlbfs) fails with -EFAULT in check_vma_flags. Its GUP-fast twin, a6e79df92e4a (its subject and message
+  read: the fast path now refuses what "the slow path already" does, May 2023), decides the same on the fast
+  path, which the world does not have; the slow-path id is the other of the pair, not read in a tree.
+* io_uring's buffer registration stops refusing file-backed memory itself and leaves it to that GUP check:
+  "io_uring: rsrc: delegate VMA file-backed check to GUP" (Lorenzo Stoakes, the same series; its id,
+  edd478269640, is not verified in a tree). Before it, io_uring refused every file-backed VMA but hugetlbfs
+  (-EOPNOTSUPP), MAP_PRIVATE and shmem ones too; gup_longterm.c accepts that error as "only new kernels
+  return EFAULT" says.
+
+Commits of the release this world does not tell apart, so not pieces:
+* c8070b787519 "mm: Don't pin ZERO_PAGE in pin_user_pages()": a pin of the shared zero page takes no
+  reference from 6.5. The world's zero page holds no count at all in any era (it is never freed and no
+  decision reads its refcount), so with or without the commit every verdict is the same; a R/O long-term pin
+  in a COW mapping unshares it from 6.2 anyway (84209e87c696).
 * 1ccf164ec866 "block: Use iov_iter_extract_pages() and page pinning in direct-io.c", the same change for
   the legacy fs/direct-io.c path: the world has one O_DIRECT path, which this policy already pins.
 The 6.3-6.4 rows of the notes change no decision here either: every architecture keeps the swap PTE's
@@ -22,6 +36,7 @@ the parent's VMAs from 6.5 (fb49c455323f), which the world's atomic steps alread
 """
 
 from modelcheck.cow.policies.anon_exclusive_6_2 import AnonExclusive62Policy
+from modelcheck.cow.policies.base import GupRequest
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
 
@@ -38,7 +53,31 @@ class ODirectPinsPages(Pre2020Rule):
     odirect_pins = True
 
 
-ODirectPins65Policy = era("odirect_pins_6_5", "v6.5", AnonExclusive62Policy, [ODirectPinsPages],
+@commit("8ac268436e6d", "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings", "v6.5",
+        "a long-term writable pin of a shared file mapping that needs dirty tracking fails (-EFAULT)")
+class NoLongtermWritablePinsOfDirtyTrackedFiles(Pre2020Rule):
+    """writable_file_mapping_allowed: a writer through a long-term pin bypasses the file system's write
+    notification (no page_mkwrite, no dirty accounting), so such a pin is refused where the VMA needs
+    dirty tracking; shmem and private mappings (whose writes COW into anonymous pages) are allowed."""
+
+    def gup_refuses(self, request: GupRequest) -> bool:
+        return (request.write and request.pin and request.longterm and not request.anon_vma
+                and request.needs_dirty_tracking) or super().gup_refuses(request)
+
+
+@commit("edd478269640", "io_uring: rsrc: delegate VMA file-backed check to GUP", "v6.5",
+        "io_uring registers buffers in file mappings; only GUP's own checks refuse them")
+class IoUringLeavesFileCheckToGup(Pre2020Rule):
+    """io_uring's registration no longer walks the VMAs to refuse file-backed memory: a buffer in a private
+    or shmem mapping registers, one in a shared mapping of a dirty-tracked file is refused by GUP (-EFAULT,
+    the piece before)."""
+
+    def iouring_refuses(self, file_backed: bool) -> bool:
+        return False
+
+
+ODirectPins65Policy = era("odirect_pins_6_5", "v6.5", AnonExclusive62Policy,
+                          [ODirectPinsPages, NoLongtermWritablePinsOfDirtyTrackedFiles, IoUringLeavesFileCheckToGup],
                           summary="anon_exclusive_6_2 with O_DIRECT pinning (FOLL_PIN): fork and clear_refs see "
                                   "its buffers")
 POLICY = ODirectPins65Policy()

@@ -39,7 +39,7 @@ from typing import ClassVar, TypeVar, cast
 from modelcheck.cow.policies.base import Policy
 
 DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
-             "fork_page", "gup", "read_gup_unshares", "unshare", "clear_refs_skips", "wrprotect_skips",
+             "fork_page", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare", "clear_refs_skips", "wrprotect_skips",
              "mprotect_makes_writable")
 FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
          "uffd_wp_async")

@@ -227,8 +227,10 @@ HELPER uint64_t mapcount_of(uint64_t frame)
 
 HELPER int need_frames(void)
 {
+	volatile char probe = 1; /* a page surely present (the stack's): a0 may be untouched (fresh, or a file's) */
+
 	errno = 0;
-	if (geteuid() != 0 || frame_of(0) == 0) {
+	if (geteuid() != 0 || (pagemap_of((const void *)&probe) & PM_FRAME) == 0) {
 		stop(0, "skip: page frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)");
 		return 0;
 	}

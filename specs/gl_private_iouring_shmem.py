@@ -1,0 +1,44 @@
+"""GL-private-iouring-memfd (gup_longterm.c's test_private_iouring on memfd): a long-term writable pin of a
+MAP_PRIVATE file mapping.
+
+The selftest ftruncates and fallocates one page of a memfd (shmem: tmpfs, which gup_longterm.c knows as
+supporting writable long-term pins), maps it MAP_PRIVATE read-write; the page is written (memset), then
+registered as an io_uring fixed buffer (io_uring_register_buffers: FOLL_WRITE|FOLL_PIN|FOLL_LONGTERM) and
+unregistered. Here a0 is that mapping of a shmem file, and the pin is the last step (a refused one takes no
+reference; the selftest then reports its verdict).
+
+The registration must work (a private mapping's buffer is anonymous memory after the write). Before 6.5
+io_uring refuses every file-backed VMA but hugetlbfs itself, after pinning (-EOPNOTSUPP: the selftest's "only
+new kernels return EFAULT" and its "should have worked" failure), whatever the mapping: violated
+(allowed_pin_not_refused) in every era before odirect_pins_6_5. From 6.5 io_uring leaves the check to GUP
+(edd478269640), which allows it: holds.
+"""
+
+from modelcheck import Spec
+from modelcheck.cow import CowWorld
+
+SPEC = Spec(
+    id="GL-private-iouring-memfd",
+    title="gup_longterm.c: private io_uring fixed buffer of a shmem file",
+    world=lambda: CowWorld.scripted({
+        "parent": ["store a0", "iouring_register a0 -> buf"],
+    }, file="shmem", maps={"a0": "private"}),
+    invariants=["allowed_pin_not_refused", "no_longterm_pin_of_dirty_tracked_file", "pin_coherent",
+                "refcount_sane"],
+    expect={
+        "mapcount": "violated",
+        "gup_cow_break": "violated",
+        "page_count": "violated",
+        "page_count_fork_copy": "violated",
+        "refcount_5_18": "violated",
+        "anon_exclusive": "violated",
+        "anon_exclusive_6_2": "violated",
+        "odirect_pins_6_5": "holds",
+        "uffd_wp_async_6_7": "holds",
+        "mainline_7_3": "holds",
+        "andrea_cor": "violated",
+        "jason_2020": "violated",
+        "page_count_refuse_wrprotect": "violated",
+    },
+    mirrors=[("gup_longterm.c", "test_private_iouring", "memfd")],
+)

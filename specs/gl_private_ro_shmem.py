@@ -1,0 +1,43 @@
+"""GL-private-ro-memfd (gup_longterm.c's test_private_ro_pin on memfd): a long-term R/O pin of a MAP_PRIVATE file
+mapping.
+
+The selftest ftruncates and fallocates one page of a memfd (shmem: tmpfs, which gup_longterm.c knows as
+supporting writable long-term pins), maps it MAP_PRIVATE read-write; the page is written (memset), mapped
+read-only (mprotect(PROT_READ): more unsharing decisions to get right), then pinned long-term R/O through
+gup_test (not GUP-fast) and unpinned. Here a0 is that mapping of a shmem file, and the pin is the last step (a
+refused one takes no reference; the selftest then reports its verdict).
+
+The pin must work in every era, and does: the write faulted an anonymous copy in (do_cow_fault), so the pin is
+of an exclusive anonymous page of a private mapping, which no era refuses; the R/O pin of the read-only PTE
+finds it exclusive (from 5.19: no unsharing), or takes it as mapped (before), and the forced COW break of 5.8
+reuses it. (cow-history.md O16, the gup_longterm.c matrix; check_vma_flags read in the 7.1.5 tree.)
+"""
+
+from modelcheck import Spec
+from modelcheck.cow import CowWorld
+
+SPEC = Spec(
+    id="GL-private-ro-memfd",
+    title="gup_longterm.c: private R/O pin of a shmem file",
+    world=lambda: CowWorld.scripted({
+        "parent": ["store a0", "mprotect_ro a0", "pin_ro a0 -> pin"],
+    }, file="shmem", maps={"a0": "private"}),
+    invariants=["allowed_pin_not_refused", "no_longterm_pin_of_dirty_tracked_file", "pin_coherent",
+                "refcount_sane"],
+    expect={
+        "mapcount": "holds",
+        "gup_cow_break": "holds",
+        "page_count": "holds",
+        "page_count_fork_copy": "holds",
+        "refcount_5_18": "holds",
+        "anon_exclusive": "holds",
+        "anon_exclusive_6_2": "holds",
+        "odirect_pins_6_5": "holds",
+        "uffd_wp_async_6_7": "holds",
+        "mainline_7_3": "holds",
+        "andrea_cor": "holds",
+        "jason_2020": "holds",
+        "page_count_refuse_wrprotect": "holds",
+    },
+    mirrors=[("gup_longterm.c", "test_private_ro_pin", "memfd")],
+)
