@@ -122,7 +122,7 @@ class CowModel:
             for cell in range(f.cells):
                 t[L.value_index(k.zero_page, cell)] = initial
         for a in range(L.addresses):
-            fresh = a in k.fresh_addrs
+            fresh = a in (k.scenario.fresh if k.scenario is not None else ())  # (not the ones zapped later)
             if not fresh:
                 t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if k.soft_dirty_on else 0)
             for cell in range(f.cells):
@@ -304,7 +304,7 @@ class CowModel:
         given = {"thread": thread, "proc": proc, "addr": op.addr, "cell": op.cell,
                  "holder": self._holder_number(op), "child": op.child,
                  "token": tokens.index(op.token) if op.token in tokens else -1,
-                 "tag": self.kernel.write_op.get((thread, pc), 0)}
+                 "tag": self.kernel.write_op.get((thread, pc), 0), "target": op.target}
         if self.layout.features.tlb:
             if decl.tlb_run is not None:
                 return decl.tlb_run, tuple(given[name] for name in decl.tlb_params)

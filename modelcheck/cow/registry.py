@@ -63,6 +63,7 @@ class Form(Enum):
     USES_HOLDER = " NAME"          # put buf
     NAMES_CHILD = " childN"        # wait child1: waits for child 1's exit
     NAMES_TOKEN = " T"             # signal ready / await ready: a named one-shot event between threads
+    TWO_ADDRESSES = " aN aK"       # mremap a0 a1: from one address to another of the same process
 
     @classmethod
     def of(cls, written: str) -> tuple[str, Form]:
@@ -77,8 +78,8 @@ class Form(Enum):
 
 
 # what a mechanism may be given (``child``: the child a wait names; ``token``: the number of the token an
-# operation signals or awaits, in the scenario's ``tokens``)
-ARGUMENTS = frozenset({"thread", "proc", "addr", "cell", "holder", "child", "token", "tag"})
+# operation signals or awaits, in the scenario's ``tokens``; ``target``: the second address of a two-address one)
+ARGUMENTS = frozenset({"thread", "proc", "addr", "cell", "holder", "child", "token", "tag", "target"})
 
 
 @dataclass(frozen=True)
