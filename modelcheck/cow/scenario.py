@@ -354,6 +354,10 @@ def _refuse_unmodelled(threads: Sequence[Thread], events: frozenset[str], tlb: b
                     raise ScenarioError(f"thread {t.name}: {op.text!r}: mremap of an address that may be "
                                         "unpopulated is not modelled (an empty PTE there would read as a VMA "
                                         "still mapped)")
+                if any(o.addr in (op.addr, op.target) and "uffd" in OPERATIONS[o.kind].needs
+                       for th in threads if th.proc == t.proc for o in th.program):
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: mremap of a uffd-wp registered address is "
+                                        "not modelled (whether the bits move depends on UFFD_FEATURE_EVENT_REMAP)")
                 named = sorted(h for h, a in holder_addr.items() if a in (op.addr, op.target))
                 if named:
                     raise ScenarioError(f"thread {t.name}: {op.text!r}: mremap of an address a GUP reference of "

@@ -49,20 +49,19 @@ def op_force_write(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
             prefix = first_touch(k, t, proc, addr, write=False) + "+force_read_fault+"  # FOLL_WRITE is gone
             pte = t[i]
         else:  # a write fault on an empty PTE: do_anonymous_page (no VM_FAULT_WRITE: no COW was broken)
-            branch = first_touch(k, t, proc, addr, write=True)
             t[fi] = max(state, FORCE_FAULTED)
-            return branch + "+force_retry"
+            return first_touch(k, t, proc, addr, write=True) + "+force_retry"
     if not pte & PTE_WRITE:
         page = pte_page(pte)
         dirty = page != k.zero_page  # every anonymous page here was written; the zero page's PTE is clean
         fault_needed = bool(pte & PTE_UFFD_WP) or (k.soft_dirty_on and not pte & PTE_SOFTDIRTY)
         page_info = info(k, t, page, proc)
         if not prefix and not k.policy.forced_write_follows(page_info, state == FORCE_COWED, dirty, fault_needed):
-            branch = write_fault(k, t, proc, addr)
-            if branch is None:
+            fault = write_fault(k, t, proc, addr)
+            if fault is None:
                 return None  # waits for the page lock
             t[fi] = FORCE_COWED  # do_wp_page answered VM_FAULT_WRITE: reused or copied
-            return branch + "+force_retry"
+            return fault + "+force_retry"
         prefix += "force_follow"
     else:
         prefix += "force_writable"
