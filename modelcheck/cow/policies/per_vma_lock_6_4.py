@@ -10,7 +10,9 @@ could run in that window; now a write fault in another thread of the parent copi
 the child), and a store through the stale entry lands in the old page after the copy was taken and is lost to
 the parent (the child sees it): the memory corruption of bugzilla 217624 (Jiri Slaby, Holger Hoffstaetter,
 Jacob Young), fixed by fb49c455323f in v6.5 (``odirect_pins_6_5``) and, in 6.4.y, first by disabling
-CONFIG_PER_VMA_LOCK (11eaf9aa0699), so this policy stands for v6.4 to v6.4.2 [I: the stable release numbers].
+CONFIG_PER_VMA_LOCK (11eaf9aa0699), so the bug is in v6.4 to v6.4.2 [I: the stable release numbers]. Releases
+map to policies by major and minor number: a later 6.4.y, which has the lock disabled or the fix, is modelled
+by this policy too, and gets B3 wrong.
 
 The mechanism is the one the fix's description in the mm tree gives (Suggested-by David Hildenbrand): the
 parent's stale writable TLB entries. The mainline commit fb49c455323f carries an earlier text (anon_vma_fork
