@@ -217,6 +217,15 @@ def test_with_tlbs_fork_copies_then_flushes_and_the_child_runs_only_after():
     assert "child1 load a0" in labels(model, done)
 
 
+def test_between_forks_two_steps_the_parents_other_threads_only_access_memory():
+    model = CowWorld.scripted({"parent": ["fork"], "parent.2": ["munmap a0"], "parent.3": ["load a0"]},
+                              tlb=True).model("per_vma_lock_6_4", [])
+    mid, _ = run(model, "parent fork")
+    assert labels(model, mid) == {"parent fork", "parent.3 load a0"}  # munmap waits for mmap_lock
+    done, _ = run(model, "parent fork", "parent fork")
+    assert "parent.2 munmap a0" in labels(model, done)
+
+
 @pytest.mark.parametrize("policy, runs", [("anon_exclusive_6_2", False), ("per_vma_lock_6_4", True),
                                           ("odirect_pins_6_5", False), ("mainline_7_3", False)])
 def test_a_write_fault_runs_inside_forks_window_only_under_the_unfixed_per_vma_lock(policy, runs):

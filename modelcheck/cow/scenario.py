@@ -340,8 +340,6 @@ def _fresh_addresses(fresh: Sequence[str], threads: Sequence[Thread], addresses:
 # what a FOLL_FORCE write holds mmap_lock against (for reading, across its fault and retry): the operations that
 # take it for writing, which no other thread of the process may then run
 MMAP_WRITERS = ("fork", "munmap", "mprotect_ro", "mprotect_rw", "mremap", "dontfork", "dofork", "exit")
-# what the parent's other threads may do in a world with TLBs, where fork is two steps under mmap_lock
-FORK_CONCURRENT = ("store", "load", "signal", "await", "wait")
 
 
 def _refuse_unmodelled(threads: Sequence[Thread], events: frozenset[str], tlb: bool, on_demand: frozenset[int],
@@ -374,13 +372,6 @@ def _refuse_unmodelled(threads: Sequence[Thread], events: frozenset[str], tlb: b
                     raise ScenarioError(f"thread {t.name}: {op.text!r}: a FOLL_FORCE write holds mmap_lock for "
                                         f"reading across its fault and retry; other threads of the process that "
                                         f"take it for writing ({', '.join(others)}) are not modelled")
-    if tlb and any(op.kind == "fork" for t in threads for op in t.program):
-        for t in threads:
-            odd = sorted({op.kind for op in t.program if op.kind not in FORK_CONCURRENT and op.kind != "fork"})
-            if t.proc == 0 and odd and any(th.proc == 0 and th.name != t.name for th in threads):
-                raise ScenarioError(f"thread {t.name}: with TLBs fork copies the PTEs and flushes the parent's "
-                                    f"TLB in two steps, so the parent's threads may only "
-                                    f"{', '.join(FORK_CONCURRENT)} besides fork (not {', '.join(odd)})")
 
 
 def _ordering(threads: Sequence[Thread], forks: int) -> tuple[str, ...]:

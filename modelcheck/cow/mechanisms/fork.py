@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelcheck.cow.kernel import Kernel, Machine, MutableSlots
+from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (MM_EXITED, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_WRITE, VMA_DONTFORK,
                                    VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes
@@ -114,7 +114,13 @@ def faults_run_during_fork(k: Kernel) -> bool:
     return k.policy.faults_under_vma_lock and not k.policy.fork_locks_vmas
 
 
-def fork_in_progress(k: Kernel, t: MutableSlots) -> bool:
+# what the parent's other threads can do while fork holds mmap_lock for writing between its two steps (a world
+# with TLBs): CPU accesses (a fault among them waits, unless ``faults_run_during_fork``) and the user-space
+# ordering; every other operation takes mmap_lock (GUP-fast falls back to it: fork raised write_protect_seq)
+FORK_CONCURRENT = frozenset({"store", "load", "signal", "await", "wait"})
+
+
+def fork_in_progress(k: Kernel, t: Slots) -> bool:
     """Some thread of the parent is between fork's two steps (a world with TLBs)."""
     L = k.layout
     for n in k.threads_of[0]:
