@@ -35,11 +35,17 @@ SPEC = Spec(
     }, events=["lru"], fresh=["a0"]),
     invariants=["no_spurious_copy"],
     expect={
+        "mapcount": "holds",            # reuse_swap_page() counts mappings and swap entries, not the batch's reference
+        "gup_cow_break": "holds",       # 17839856fd58 changed GUP only: the fault rule is still the mapcount's
         "page_count": "violated",       # cow-history O10 / S10: the LRU batch's reference => unnecessary COW
+        "page_count_fork_copy": "violated",  # the same fault rule as page_count (70e806e4e645 changes fork only)
         "refcount_5_18": "holds",       # d4c470970d45: the local batch is drained before deciding
         "anon_exclusive": "holds",      # 6c287605fd56: the fresh page is PageAnonExclusive: reused at once
+        "anon_exclusive_6_2": "holds",  # as anon_exclusive
         "odirect_pins_6_5": "holds",    # as anon_exclusive: exclusive, reused at once
         "uffd_wp_async_6_7": "holds",
         "mainline_7_3": "holds",        # P27: exclusive, reused without a drain
+        "andrea_cor": "holds",          # its reuse rule is the mapcount's (RestoreFullAccuracy)
+        "jason_2020": "violated",       # page_count's rule; the page is not maybe-pinned, so no mapcount fallback
     },
 )

@@ -321,3 +321,31 @@ def test_andrea_cor_unshares_on_the_mapcount_alone_and_that_is_what_leaves_c12a_
     verdicts = [check(bind(spec.world(), policy, list(spec.invariants)), SearchOptions()).verdict
                 for policy in (cor, CountingSwap())]
     assert verdicts == [Verdict.VIOLATED, Verdict.HOLDS]
+
+
+def test_jason_2020_falls_back_to_reuse_swap_page_so_a_child_swap_entry_keeps_the_copy():
+    """S35 (cow-history Alt-B): the fallback for a maybe-pinned page is reuse_swap_page(), mapcount plus swap
+    count; a fallback on the mapcount alone would reuse a page whose slot a child's swap PTE still names, which
+    C12-C9 tells apart (its pin stays coherent only by writing into the child's copy-to-be)."""
+    import runpy
+
+    from modelcheck.cow.capabilities import bind
+    from modelcheck.engine import SearchOptions, Verdict, check
+
+    jason = get_policy("jason_2020")
+    pinned = dict(refcount=1026, in_swapcache=True)
+    assert jason.write_fault(PageInfo(mapcount=1, swapcount=0, **pinned)) is WriteFault.REUSE
+    assert jason.write_fault(PageInfo(mapcount=1, swapcount=1, **pinned)) is WriteFault.COPY
+
+    class MapcountAlone(type(jason)):  # type: ignore[misc,valid-type]
+        name = "jason_2020_mapcount_alone"
+
+        def write_fault(self, page):
+            if not page.locked and page.maybe_dma_pinned and page.mapcount <= 1:
+                return WriteFault.REUSE
+            return super().write_fault(page)
+
+    spec = runpy.run_path(str(ROOT / "specs" / "c12_c9_ro_pin_shared_swapped.py"))["SPEC"]
+    verdicts = [check(bind(spec.world(), policy, list(spec.invariants)), SearchOptions()).verdict
+                for policy in (jason, MapcountAlone())]
+    assert verdicts == [Verdict.VIOLATED, Verdict.HOLDS]

@@ -92,6 +92,9 @@ class CowModel:
         self._elsewhere = {key: tuple(n for n, at in enumerate(schedule) if at != key) for key in set(schedule)}
         # with TLBs fork is two steps, between which the parent's other threads may only access memory
         self._fork_window = L.features.tlb and any(op.kind == "fork" for t in k.threads for op in t.program)
+        # one step of a mechanism: the plain form unless the world has unknown references or a schedule
+        self._try: Callable[..., None] = (self._try_plain if self.unknowns is None and self._scheduled_slot < 0
+                                          else self._try_general)
         self.words = Renderer(k, policy.name)
         self._properties: tuple[Property, ...] = _invariants.build_all(self.invariant_names, k, self.words)
         self._initial = self._initial_state()
@@ -199,12 +202,14 @@ class CowModel:
         return op
 
     # -- taking a step ------------------------------------------------------------------
-    def _try(self, s: Any, out: Successors, base: Operation, run: Mechanism, *args: Any, pc_index: int = -1,
-             finish: Callable[[Any], None] | None = None) -> None:
+    def _try_general(self, s: Any, out: Successors, base: Operation, run: Mechanism, *args: Any,
+                     pc_index: int = -1, finish: Callable[[Any], None] | None = None) -> None:
+        """One step of ``run`` from ``s``: in a world with unknown references, once per outcome z3 allows;
+        in a scheduled world, counting the step against the schedule."""
         unknowns = self.unknowns
         if unknowns is not None and unknowns.decisions is None:
-            unknowns.take_every_outcome(s, out, lambda found: self._try(s, found, base, run, *args,
-                                                                        pc_index=pc_index, finish=finish))
+            unknowns.take_every_outcome(s, out, lambda found: self._try_general(s, found, base, run, *args,
+                                                                                pc_index=pc_index, finish=finish))
             return
         t: Any = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
         branch = run(self.kernel, t, *args)
@@ -213,6 +218,20 @@ class CowModel:
         scheduled = self._scheduled_slot
         if scheduled >= 0 and t[scheduled] < len(self._schedule):
             t[scheduled] += 1
+        self._finish_step(s, t, out, base, branch, pc_index, finish)
+
+    def _try_plain(self, s: Any, out: Successors, base: Operation, run: Mechanism, *args: Any,
+                   pc_index: int = -1, finish: Callable[[Any], None] | None = None) -> None:
+        """``_try_general`` for a world with neither unknown references nor a schedule (the hot path of
+        explicit searches: it asks neither question)."""
+        t: Any = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
+        branch = run(self.kernel, t, *args)
+        if branch is not None:
+            self._finish_step(s, t, out, base, branch, pc_index, finish)
+
+    @staticmethod
+    def _finish_step(s: Any, t: Any, out: Successors, base: Operation, branch: str, pc_index: int,
+                     finish: Callable[[Any], None] | None) -> None:
         if pc_index >= 0 and branch.rpartition("+")[2] not in PARTIAL:
             t[pc_index] += 1
             if finish is not None:

@@ -89,12 +89,10 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
     the swap cache (its slot is freed) and is freed too.
     """
     L = m.layout
-    if page == m.zero_page:  # the shared zero page holds no count of its mappings and is never freed
-        return
     if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
             and swapcount(m, t, page) == 0):
-        t[L.flags_base + page] &= ~PAGE_SWAPCACHE
-    if refcount(m, t, page) == 0:
+        t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # (never the zero page: it is never in the swap cache)
+    if refcount(m, t, page) == 0 and page != m.zero_page:  # the zero page counts no mappings, is never freed
         free_page(m, t, page)
 
 
