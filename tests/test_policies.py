@@ -51,9 +51,10 @@ REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), 
 # every policy, in the order all_policies() gives them
 NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18",
          "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7",
-         "mainline_7_3", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
+         "uffd_move_6_8", "mainline_7_3", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
-                "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas")
+                "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
+                "uffdio_move")
 
 
 def pages() -> list[PageInfo]:
@@ -79,7 +80,7 @@ def cases(decision: str) -> list[tuple]:
 
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
                     "fork_page", "gup", "read_gup_unshares", "unshare", "clear_refs_skips", "wrprotect_skips",
-                    "mprotect_makes_writable", "forced_write_follows")
+                    "mprotect_makes_writable", "forced_write_follows", "uffdio_move_refuses")
 
 
 def letter(answer: object) -> str:
@@ -140,7 +141,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 223_880 and len(_pinned()["order"]) == 15
+    assert per_policy == 228_105 and len(_pinned()["order"]) == 16
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -197,7 +198,8 @@ def test_the_flags_are_pieces_too():
     assert holders == {"uses_exclusive": {"6c287605fd56"}, "flushes_pending_tlb_before_wp_fault": {"6ce64428d620"},
                        "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"},
                        "uffd_wp_async": {"d61ea1cb0095"}, "forced_write_drops_foll_write": {"f33ea7f404e5"},
-                       "faults_under_vma_lock": {"0bff0aaea03e"}, "fork_locks_vmas": {"fb49c455323f"}}
+                       "faults_under_vma_lock": {"0bff0aaea03e"}, "fork_locks_vmas": {"fb49c455323f"},
+                       "uffdio_move": {"adef440691ba"}}
 
 
 def test_a_new_proposal_is_a_new_composition():

@@ -44,7 +44,8 @@ def test_every_operation_runs_its_declared_mechanism():
     # what a world with swap and uffd-wp does not model with them: the address space rearranged and forced writes
     rearranged = CowWorld.scripted({"parent": ["mremap a0 a1", "dofork a1"]})
     forced = CowWorld.scripted({"parent": ["mprotect_ro a0", "force_write a0"], "parent.2": ["dontneed a0"]})
-    worlds = (world, rearranged, forced)
+    moved = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}, fresh=["a1"])
+    worlds = (world, rearranged, forced, moved)
     assert {op.kind for w in worlds for t in w.scenario.threads for op in t.program} == set(OPERATIONS)
     covered: set[str] = set()
     for w in worlds:

@@ -164,6 +164,9 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                                             "draining the LRU batch first"),
                                  False: Said("left the LRU batch alone", "left the LRU batch alone",
                                              "leaving the LRU batch alone")}),
+    "uffdio_move_refuses": ("{who}'s UFFDIO_MOVE of page {page}",
+                            {True: Said("refused to move it (EBUSY)", "refused to move it", "refusing to move it"),
+                             False: Said("moved it", "moved it", "moving it")}),
 }
 
 

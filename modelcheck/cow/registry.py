@@ -113,6 +113,7 @@ class OperationDecl:
     tlb_params: tuple[str, ...] = ()
     reference: str = ""  # a GUP operation's reference: "get" (FOLL_GET), "pin" (FOLL_PIN) or "era" (the policy's)
     foll_write: bool = False  # a GUP operation's FOLL_WRITE: the device writes the page
+    unpopulates: bool = False  # leaves aN without a PTE in its VMA: the next access there faults a page in
 
     @property
     def written(self) -> str:
@@ -166,7 +167,7 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
               needs: Iterable[str] = (),
               expects: Iterable[Branch] = (), on_return: Callable[..., None] | None = None,
               deferred_flush: str | None = None, defers: Callable[[Any], bool] | None = None,
-              reference: str = "", foll_write: bool = False) -> Callable[[F], F]:
+              reference: str = "", foll_write: bool = False, unpopulates: bool = False) -> Callable[[F], F]:
     """Declare an operation a scenario can name, carried out by the decorated mechanism (see ``OperationDecl``)."""
     kind, form = Form.of(written)
 
@@ -176,7 +177,7 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
         decl = OperationDecl(kind=kind, form=form, run=fn, params=_params(fn), branches=branches, summary=summary,
                              note=note, needs=frozenset(needs), expects=tuple(expects), on_return=on_return,
                              deferred_flush=deferred_flush, reference=reference,
-                             foll_write=foll_write)
+                             foll_write=foll_write, unpopulates=unpopulates)
         if defers is not None:
             decl = replace(decl, defers=defers)
         OPERATIONS[kind] = decl

@@ -284,7 +284,7 @@ class Scenario:
             addresses = max(used, 1)
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
-        zapped = frozenset(op.addr for t in threads for op in t.program if op.kind == "dontneed")
+        zapped = frozenset(op.addr for t in threads for op in t.program if OPERATIONS[op.kind].unpopulates)
         fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb), zapped)
         _refuse_unmodelled(threads, frozenset(events), bool(tlb), fresh_addrs | zapped,
                            {op.holder: op.addr for t in threads for op in t.program
@@ -304,7 +304,7 @@ class Scenario:
 # the LRU batch (GUP, unmapping, clear_refs, uffd-wp, swap, TLBs and the other kernel events on a page that may
 # be the shared zero page are not)
 FRESH_OPERATIONS = ("store", "load", "fork", "exit", "wait", "signal", "await", "mprotect_ro", "mprotect_rw",
-                    "dontneed", "dontfork", "dofork", "force_write")
+                    "dontneed", "dontfork", "dofork", "force_write", "uffd_move")
 FRESH_EVENTS = ("lru",)
 
 
@@ -325,7 +325,9 @@ def _fresh_addresses(fresh: Sequence[str], threads: Sequence[Thread], addresses:
         chosen.add(int(m.group(1)))
     if not chosen and not zapped:
         return frozenset()
-    what = "fresh addresses" if chosen else "MADV_DONTNEED (the next access faults a page in)"
+    emptying = sorted({OPERATIONS[op.kind].note or op.kind for t in threads for op in t.program
+                       if OPERATIONS[op.kind].unpopulates})
+    what = "fresh addresses" if chosen else f"{', '.join(emptying)} (the next access faults a page in)"
     for t in threads:
         for op in t.program:
             if op.kind not in FRESH_OPERATIONS:

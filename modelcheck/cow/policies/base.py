@@ -112,6 +112,8 @@ class Policy(ABC):
     faults_under_vma_lock: ClassVar[bool] = False
     # fb49c455323f (v6.5): fork write-locks every VMA of the parent, so such a fault waits until fork is done
     fork_locks_vmas: ClassVar[bool] = False
+    # adef440691ba (v6.8): the UFFDIO_MOVE ioctl exists (before: an unknown ioctl, EINVAL)
+    uffdio_move: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:
@@ -179,6 +181,10 @@ class Policy(ABC):
         never is); ``fault_needed``: soft-dirty or uffd-wp tracking wants a write fault. From 19be0eaffa3a
         (the Dirty COW fix, v4.8.3/v4.9) to v5.19: follow only after this GUP's COW fault, a dirty PTE."""
         return cowed and pte_dirty
+
+    def uffdio_move_refuses(self, page: PageInfo) -> bool:
+        """UFFDIO_MOVE of this anonymous page fails with EBUSY (asked only where the ioctl exists)."""
+        return True
 
     def __repr__(self) -> str:
         return f"<policy {self.name}>"
