@@ -2,7 +2,8 @@
 
 Read in the 7.1.5 tree (mm/userfaultfd.c, move_pages and move_pages_pte). Both VMAs must be private anonymous,
 writable and alike (validate_move_areas: -EINVAL), the destination registered with the userfaultfd (the
-scenario's move implies the registration), its PTE empty (-EEXIST), the source PTE present or a swap entry
+operation registers it for the move and unregisters it after, so a later access there faults as in any VMA
+rather than waiting for a handler), its PTE empty (-EEXIST), the source PTE present or a swap entry
 (-ENOENT for a hole). The shared zero page is moved as it is (move_zeropage_pte). An anonymous page moves only if
 the policy lets it (``uffdio_move_refuses``: the kernel's answer is -EBUSY for a page that is not
 PageAnonExclusive, or may be pinned, which move_present_ptes checks again once the source PTE is cleared); it
@@ -35,7 +36,7 @@ class Moving(Branch):
                                                 "VMAs unlike or read-only (EINVAL) ({policy})")
 
 
-@operation("uffd_move aN aK", Moving, summary="UFFDIO_MOVE of aN's page to the empty, registered aK of the same mm: "
+@operation("uffd_move aN aK", Moving, summary="UFFDIO_MOVE of aN's page to the empty aK of the same mm (registered for the move): "
            "an exclusive, unpinned anonymous page moves without a copy (v6.8), anything else fails",
            note="UFFDIO_MOVE", needs=("vma",), unpopulates=True)
 def op_uffd_move(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> str | None:
