@@ -36,8 +36,8 @@ class Moving(Branch):
                                                 "VMAs unlike or read-only (EINVAL) ({policy})")
 
 
-@operation("uffd_move aN aK", Moving, summary="UFFDIO_MOVE of aN's page to the empty aK of the same mm (registered for the move): "
-           "an exclusive, unpinned anonymous page moves without a copy (v6.8), anything else fails",
+@operation("uffd_move aN aK", Moving, summary="UFFDIO_MOVE of aN's page to the empty aK of the same mm (registered "
+           "for the move): an exclusive, unpinned anonymous page moves without a copy (v6.8), anything else fails",
            note="UFFDIO_MOVE", needs=("vma",), unpopulates=True)
 def op_uffd_move(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> str | None:
     L = k.layout
