@@ -37,6 +37,7 @@ SPEC = Spec(
         "anon_exclusive_6_2": "holds",  # 84209e87c696: R/O long-term pins unshare non-anon pages in COW mappings
         "odirect_pins_6_5": "holds",
         "uffd_wp_async_6_7": "holds",
+        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
         "mainline_7_3": "holds",
         "andrea_cor": "violated",     # copy-on-read of anonymous pages only
         "jason_2020": "violated",

@@ -42,6 +42,7 @@ SPEC = Spec(
         "anon_exclusive_6_2": "holds",
         "odirect_pins_6_5": "holds",    # as anon_exclusive_6_2: no later piece touches vmsplice or the fault
         "uffd_wp_async_6_7": "holds",   # (d61ea1cb0095 only async uffd-wp PTEs, which C3b has none of)
+        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
         "mainline_7_3": "holds",
         "andrea_cor": "holds",        # copy-on-read (S34)
     },

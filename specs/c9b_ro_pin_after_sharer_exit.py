@@ -65,6 +65,7 @@ SPEC = Spec(
         "anon_exclusive_6_2": "holds",  # 84209e87c696 (S27)
         "odirect_pins_6_5": "holds",    # as anon_exclusive_6_2: its pieces change O_DIRECT, async uffd-wp and
         "uffd_wp_async_6_7": "holds",   # the LRU drain, not the R/O pin's unshare or the write fault on an
+        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
         "mainline_7_3": "holds",        # exclusive page
         "andrea_cor": "holds",      # copy-on-read (S34)
         "jason_2020": "holds",      # the mapcount fallback "once the child has gone" (S35)

@@ -36,6 +36,7 @@ SPEC = Spec(
         "anon_exclusive_6_2": "holds",
         "odirect_pins_6_5": "holds",
         "uffd_wp_async_6_7": "holds",
+        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
         "mainline_7_3": "holds",
         "andrea_cor": "holds",
         "jason_2020": "holds",

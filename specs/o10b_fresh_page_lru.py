@@ -44,6 +44,7 @@ SPEC = Spec(
         "anon_exclusive_6_2": "holds",  # as anon_exclusive
         "odirect_pins_6_5": "holds",    # as anon_exclusive: exclusive, reused at once
         "uffd_wp_async_6_7": "holds",
+        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
         "mainline_7_3": "holds",        # P27: exclusive, reused without a drain
         "andrea_cor": "holds",          # its reuse rule is the mapcount's (RestoreFullAccuracy)
         "jason_2020": "violated",       # page_count's rule; the page is not maybe-pinned, so no mapcount fallback

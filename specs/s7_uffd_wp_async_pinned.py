@@ -26,5 +26,6 @@ SPEC = Spec(
         # read in the 7.1.5 tree: do_wp_page clears an async uffd-wp bit and goes on; the page is
         # PageAnonExclusive, so wp_page_reuse keeps it (cow-after-2022 P18, S7)
         "uffd_wp_async_6_7": "holds",
+        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
     },
 )

@@ -52,11 +52,12 @@ REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), 
 VMA_REQUEST_GRID = {**REQUEST_GRID, "cow_mapping": list(BOTH), "anon_vma": list(BOTH),
                     "needs_dirty_tracking": list(BOTH)}
 # every policy, in the order all_policies() gives them
-NAMES = ("mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18", "anon_exclusive",
-         "anon_exclusive_6_2", "odirect_pins_6_5", "uffd_wp_async_6_7", "mainline_7_3", "andrea_cor", "jason_2020",
-         "page_count_refuse_wrprotect")
+NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18",
+         "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7",
+         "uffd_move_6_8", "mainline_7_3", "andrea_cor", "jason_2020", "page_count_refuse_wrprotect")
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
-                "uffd_wp_async")
+                "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
+                "uffdio_move")
 
 
 def pages() -> list[PageInfo]:
@@ -80,12 +81,15 @@ def cases(decision: str) -> list[tuple]:
                 for values in itertools.product(*VMA_REQUEST_GRID.values())]
     if decision == "iouring_refuses":
         return [(file_backed,) for file_backed in BOTH]
+    if decision == "forced_write_follows":  # (page, cowed, pte_dirty, fault_needed)
+        return [(page, *bits) for bits in itertools.product(BOTH, BOTH, BOTH) for page in pages()]
     return [(page,) for page in pages()]
 
 
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
                     "fork_page", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
-                    "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable")
+                    "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable", "forced_write_follows",
+                    "uffdio_move_refuses")
 
 
 def letter(answer: object) -> str:
@@ -146,7 +150,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 190_085 + 128 + 2 and len(_pinned()["order"]) == 13
+    assert per_policy == 228_235 and len(_pinned()["order"]) == 16
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -180,7 +184,7 @@ def test_every_piece_is_a_commit_or_a_proposal_and_overrides_decisions_only():
     for piece in pieces:
         assert piece.subject and piece.changes and piece.rule.__doc__, piece.key
         if piece.merged:
-            assert re.fullmatch(r"[0-9a-f]{12}", piece.key) and re.fullmatch(r"v\d+\.\d+", piece.release)
+            assert re.fullmatch(r"[0-9a-f]{12}", piece.key) and re.fullmatch(r"v\d+\.\d+(\.\d+)?", piece.release)
         else:
             assert re.fullmatch(r"S\d+ .*\d{4}", piece.key) and piece.release == "proposal"
         public = {name for name in vars(piece.rule) if not name.startswith("_")}
@@ -202,7 +206,9 @@ def test_the_flags_are_pieces_too():
     holders = {flag: {p.key for p in all_pieces() if flag in p.decisions} for flag in FLAGS}
     assert holders == {"uses_exclusive": {"6c287605fd56"}, "flushes_pending_tlb_before_wp_fault": {"6ce64428d620"},
                        "clear_refs_flushes_tlb": {"912efa17e512"}, "odirect_pins": {"a7e689dd1c06"},
-                       "uffd_wp_async": {"d61ea1cb0095"}}
+                       "uffd_wp_async": {"d61ea1cb0095"}, "forced_write_drops_foll_write": {"f33ea7f404e5"},
+                       "faults_under_vma_lock": {"0bff0aaea03e"}, "fork_locks_vmas": {"fb49c455323f"},
+                       "uffdio_move": {"adef440691ba"}}
 
 
 def test_a_new_proposal_is_a_new_composition():

@@ -103,15 +103,18 @@ def _live_agrees(spec_file: str, tmp_path: Path, policy: str | None = None) -> t
 # -- the era ---------------------------------------------------------------------------------------------------
 
 def test_the_era_of_a_release_comes_from_the_policies_declared_releases():
-    assert runner.era_policy("6.18.44-fc") == "uffd_wp_async_6_7"
+    assert runner.era_policy("6.18.44-fc") == "uffd_move_6_8"
+    assert runner.era_policy("6.7.12") == "uffd_wp_async_6_7"
     assert runner.era_policy("6.6.30") == "odirect_pins_6_5"
-    assert runner.era_policy("6.4.16") == "anon_exclusive_6_2"
+    assert runner.era_policy("6.4.16") == "per_vma_lock_6_4"  # (major.minor: a 6.4.y with the fix too)
+    assert runner.era_policy("6.3") == "anon_exclusive_6_2"
     assert runner.era_policy("6.1.0") == "anon_exclusive"
     assert runner.era_policy("5.19") == "anon_exclusive"
     assert runner.era_policy("5.18.3") == "refcount_5_18"
     assert runner.era_policy("5.10.200") == "page_count_fork_copy"
     assert runner.era_policy("5.8.0") == "gup_cow_break"
     assert runner.era_policy("4.19.0") == "mapcount"
+    assert runner.era_policy("4.4.0") == "dirty_cow"
     assert runner.era_policy("not a release") is None
     proposals = {e["name"] for e in runner.policy_catalogue() if not all(p["merged"] for p in e["pieces"])}
     assert not proposals & {runner.era_policy(f"{major}.{minor}") for major in (4, 5, 6, 7) for minor in range(20)}

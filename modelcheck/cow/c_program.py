@@ -82,6 +82,7 @@ SNIPPETS: dict[str, str] = {
     "wait": "do_wait({s}, {w})",
     "signal": "do_signal({s}, {t})",
     "await": "do_await({s}, {t})",
+    "uffd_move": "do_uffd_move({s}, {a}, {b})",
 }
 
 NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
@@ -156,6 +157,7 @@ class Step:
     proc: int    # 0 the parent, i child i
     op: Op
     label: str
+    after: Mapping[str, Any] = field(default_factory=dict)  # the model's state after it (the trace's)
 
 
 @dataclass
@@ -193,7 +195,7 @@ def _parse_step(number: int, step: Mapping[str, Any]) -> Step | str:
         op = parse_op(text, f"step {number}")
     except ScenarioError as err:
         raise Unreproducible(str(err)) from None
-    return Step(number, actor, _actor_proc(actor), op, label)
+    return Step(number, actor, _actor_proc(actor), op, label, step.get("state") or {})
 
 
 def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
@@ -264,6 +266,13 @@ def _c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _mapped_after(step: Step, proc: int, addr: int) -> bool:
+    """Whether the model's state after ``step`` has ``addr`` of ``proc`` mapped (the trace's own words)."""
+    processes = step.after.get("processes") or {}
+    name = _who(proc).removeprefix("the ")
+    return bool((processes.get(name) or {}).get("pte", {}).get(f"a{addr}"))
+
+
 def _who(proc: int) -> str:
     return "the parent" if proc == 0 else f"child{proc}"
 
@@ -278,7 +287,7 @@ class _Plan:
         self.file, self.maps = file, dict(maps or {})  # the file the world maps, and how each address maps it
         self.fresh = fresh  # addresses that start untouched: zeros, and no page until their first access
         self.untouched = set(fresh)  # fresh addresses no store has faulted a page in for yet
-        self.addresses = max([s.op.addr for s in steps] + [0]) + 1
+        self.addresses = max([max(s.op.addr, s.op.target) for s in steps] + [0]) + 1
         self.cells = max([s.op.cell for s in steps] + [0]) + 1
         self.writes = _Writes()
         self.forks = 0
@@ -289,7 +298,7 @@ class _Plan:
         self.tokens: dict[str, int] = {}  # token -> its number (its pipe), in the order the steps first name it
         self.titles: list[str] = []  # check slot -> its TAP description
         self.code: dict[int, list[str]] = {}  # step -> its C statements
-        if fresh:
+        if fresh or any(s.op.kind == "uffd_move" for s in steps):  # (a moved page's old address reads zeros)
             self.writes.writer[0], self.writes.forks_before[0] = 0, 0
             self.writes.words[0] = "zeros (an untouched page, or the zero page)"
         for a in range(self.addresses):
@@ -333,7 +342,7 @@ class _Plan:
 
     def _step(self, step: Step) -> list[str]:
         op, p, kind = step.op, step.proc, step.op.kind
-        fields: dict[str, Any] = {"s": step.number, "p": p, "a": op.addr, "c": op.cell, "h": 0, "v": 0,
+        fields: dict[str, Any] = {"s": step.number, "p": p, "a": op.addr, "b": op.target, "c": op.cell, "h": 0, "v": 0,
                                   "w": op.child, "t": self.tokens.setdefault(op.token, len(self.tokens))
                                   if op.token else 0}
         if op.holder:
@@ -386,6 +395,13 @@ class _Plan:
             if kind == "munmap":
                 for c in range(self.cells):
                     self.writes.last.pop((p, op.addr, c), None)
+        elif kind == "uffd_move" and _mapped_after(step, p, op.target):  # the model's kernel moved the page
+            for c in range(self.cells):
+                self.writes.last[(p, op.target, c)] = self.writes.last.pop((p, op.addr, c), INITIAL_VALUE)
+                self.writes.last[(p, op.addr, c)] = 0  # the emptied address faults the zero page in
+            self.untouched.discard(op.target)
+            self.untouched.add(op.addr)
+            self.wp_asked.discard((p, op.addr))
         elif kind == "clear_refs" and self.config.soft_dirty:  # without soft-dirty it asks for nothing
             self.wp_asked |= {(p, a) for a in range(self.addresses)}
         elif kind == "exit":
@@ -675,6 +691,8 @@ _PRELUDE = r"""#define _GNU_SOURCE
 #include <string.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -1143,6 +1161,51 @@ HELPER int do_mprotect(int step, int addr, int prot)
 		stop(step, "mprotect");
 		return 0;
 	}
+	return 1;
+}
+
+/* UFFDIO_MOVE of aN's page to aK (the model's uffd_move): aK registered with this process's userfaultfd for
+ * the move only, so that a later access there faults as in any VMA. The ioctl's answer (moved, or EBUSY, or no
+ * such ioctl before 6.8) is the kernel's; what the process then sees is judged by the steps after it. */
+#ifndef UFFDIO_MOVE /* headers older than 6.8: the ioctl's uABI, ioctl number 5 of userfaultfd's type */
+struct uffdio_move {
+	uint64_t dst, src, len, mode;
+	int64_t move; /* written by the kernel */
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+
+HELPER int do_uffd_move(int step, int src, int dst)
+{
+	static int uffd = -1;
+	static pid_t owner;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .range = { (unsigned long)area[dst], page_size },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_move move = { .dst = (unsigned long)area[dst], .src = (unsigned long)area[src],
+				    .len = page_size };
+	int moved, err;
+
+	if (uffd >= 0 && owner != getpid()) { /* a child's mm needs a userfaultfd of its own */
+		close(uffd);
+		uffd = -1;
+	}
+	if (uffd < 0) {
+		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
+			stop(step, "userfaultfd");
+			return 0;
+		}
+		owner = getpid();
+	}
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		stop(step, "UFFDIO_REGISTER");
+		return 0;
+	}
+	moved = !ioctl(uffd, UFFDIO_MOVE, &move);
+	err = errno;
+	ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+	printf("# step %d: UFFDIO_MOVE a%d -> a%d: %s\n", step, src, dst, moved ? "moved" : strerror(err));
 	return 1;
 }
 

@@ -149,6 +149,10 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                                 {True: Said("made it writable at once", "made it writable at once",
                                             "making it writable at once"),
                                  False: Said("left it read-only", "left it read-only", "leaving it read-only")}),
+    "forced_write_follows": ("{who}'s forced write (FOLL_FORCE) on page {page}",
+                             {True: Said("wrote through the read-only PTE", "written through the read-only PTE",
+                                         "writing through the read-only PTE"),
+                              False: Said("faulted first", "faulted first", "faulting first")}),
     "reclaim_skips": ("reclaim of page {page}",
                       {True: Said("kept it out of the swap cache", "kept it out of the swap cache",
                                   "keeping it out of the swap cache"),
@@ -166,6 +170,9 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                                             "draining the LRU batch first"),
                                  False: Said("left the LRU batch alone", "left the LRU batch alone",
                                              "leaving the LRU batch alone")}),
+    "uffdio_move_refuses": ("{who}'s UFFDIO_MOVE of page {page}",
+                            {True: Said("refused to move it (EBUSY)", "refused to move it", "refusing to move it"),
+                             False: Said("moved it", "moved it", "moving it")}),
 }
 
 

@@ -71,7 +71,8 @@ class Machine:
     spec_get_on: bool
     spec_put_on: bool
     kernel_families: tuple[tuple[str, ...], ...]  # the kernel events, by family, in successor order
-    fresh_addrs: frozenset[int]  # addresses that start unpopulated: their first access faults a page in
+    fresh_addrs: frozenset[int]  # addresses whose empty PTE an access fills (do_anonymous_page): those that start
+                                 # untouched, and those MADV_DONTNEED may zap
     zero_page: int       # the page slot of the shared zero page (-1 without fresh addresses): never freed,
                          # never reused, no anonymous page
     # file mappings (scenario.FILE_KINDS): the page slot of the file's one page in the page cache (-1 without a
@@ -130,7 +131,8 @@ class Machine:
             cells=scenario.cells if scenario else 1,
             held=len(world.held_unknown),
             schedule=bool(scenario and scenario.schedule),
-            tokens=len(scenario.tokens) if scenario else 0)
+            tokens=len(scenario.tokens) if scenario else 0,
+            force="force" in needs)
         layout = Layout(P, M, features)
         async_addrs = frozenset(op.addr for th in threads for op in th.program if op.kind == "uffd_wp_async")
         writers: list[tuple[int, str]] | None = None
@@ -163,8 +165,8 @@ class Machine:
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
-            fresh_addrs=(scenario.fresh | frozenset(a for a, _ in scenario.maps)) if scenario else frozenset(),
-            zero_page=layout.pages - 1 if scenario and scenario.fresh else -1,
+            fresh_addrs=scenario.on_demand if scenario else frozenset(),
+            zero_page=layout.pages - 1 if scenario and (scenario.fresh or scenario.zapped) else -1,
             file_page=layout.pages - 1 if scenario and scenario.maps else -1,
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
@@ -200,7 +202,7 @@ def _extra_pages(scenario: Scenario | None) -> int:
         extra += LRU_BATCH_SIZE
     if scenario.tlb:
         extra += 2 * len(scenario.threads)
-    if scenario.fresh:
+    if scenario.fresh or scenario.zapped:
         extra += 1  # the shared zero page, in the last slot
     if scenario.maps:
         extra += 1  # the file's page in the page cache, in the last slot (a world has no zero page then)

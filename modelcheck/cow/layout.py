@@ -20,6 +20,7 @@ world (the reference world) stores exactly what reference-world.md counts:
     tlb[t*M + a]                each thread's (CPU's) cached translation, possibly stale
     step[t]                     how far a thread is into an operation the kernel splits
     fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
+    force[t]                    a FOLL_FORCE write between its fault and its retry (FORCE_*), when one is used
     scheduled                   how many steps of the scenario's schedule have been taken, when it has one
 
 Mapcount and refcount are never stored: they follow from the rest.
@@ -57,6 +58,9 @@ MM_EXITED = 2
 MM_FLUSH_PENDING = 4  # unit of mm->tlb_flush_pending, a count in the bits above the flags
 
 TLB_WRITE = 1  # a TLB entry is (page + 1) << 1 | writable
+
+FORCE_FAULTED = 1  # a FOLL_FORCE write has faulted and will look at the PTE again
+FORCE_COWED = 2    # ... and that fault broke COW (VM_FAULT_WRITE: FOLL_COW, or FOLL_WRITE dropped before 4.9)
 
 
 def pte_make(page: int, writable: bool, flags: int = 0) -> int:
@@ -102,6 +106,7 @@ class Features:
     #                       number of references it may hold (symbolic.py)
     schedule: bool = False  # the scenario pins the order of its first steps (scenario.py)
     tokens: int = 0         # the scenario's tokens (signal T / await T), one slot each
+    force: bool = False     # a slot per thread for a FOLL_FORCE write in progress (mechanisms.force)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class Layout:
     tlb_base: int = field(init=False)
     step_base: int = field(init=False)
     fault_base: int = field(init=False)
+    force_base: int = field(init=False)
     held_base: int = field(init=False)
     scheduled_index: int = field(init=False)  # -1 without a schedule
     size: int = field(init=False)
@@ -148,6 +154,7 @@ class Layout:
                              ("tlb_base", f.threads * M if f.tlb else 0),
                              ("step_base", f.threads if f.tlb else 0),
                              ("fault_base", f.threads if f.tlb else 0),
+                             ("force_base", f.threads if f.force else 0),
                              ("held_base", 3 * f.held), ("scheduled_index", 1 if f.schedule else 0)):
             offsets[name] = at
             at += length

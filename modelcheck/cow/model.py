@@ -29,6 +29,7 @@ from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
                                    VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make)
+from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
 from modelcheck.cow.policies import Policy
@@ -89,6 +90,8 @@ class CowModel:
         self._schedule = schedule
         self._scheduled_slot = L.scheduled_index
         self._elsewhere = {key: tuple(n for n, at in enumerate(schedule) if at != key) for key in set(schedule)}
+        # with TLBs fork is two steps, between which the parent's other threads may only access memory
+        self._fork_window = L.features.tlb and any(op.kind == "fork" for t in k.threads for op in t.program)
         # one step of a mechanism: the plain form unless the world has unknown references or a schedule
         self._try: Callable[..., None] = (self._try_plain if self.unknowns is None and self._scheduled_slot < 0
                                           else self._try_general)
@@ -126,7 +129,7 @@ class CowModel:
                 for cell in range(f.cells):
                     t[L.value_index(fixed, cell)] = initial
         for a in range(L.addresses):
-            fresh = a in k.fresh_addrs
+            fresh = a in (k.scenario.untouched if k.scenario is not None else ())  # (not the ones zapped later)
             if not fresh:
                 t[L.pte_index(0, a)] = pte_make(a, True, PTE_SOFTDIRTY if k.soft_dirty_on else 0)
             for cell in range(f.cells):
@@ -291,10 +294,19 @@ class CowModel:
             return
         if self._schedule and not self._scheduled(s, ("thread", thread.name)):
             return
+        if self._fork_window and proc == 0 and self._waits_for_fork(s, ti, thread.program[pc].kind):
+            return
         base, run, args, writes, finish = self._script_steps[ti][pc]
         if writes:  # the last argument is the write's number: its value tag depends on nforks now
             args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
         self._try(s, out, base, run, *args, pc_index=pc_index, finish=finish)
+
+    def _waits_for_fork(self, s: Any, ti: int, kind: str) -> bool:
+        """With TLBs, fork is two steps under mmap_lock: meanwhile the parent's other threads only access memory
+        and order themselves (``fork.FORK_CONCURRENT``)."""
+        if kind in FORK_CONCURRENT or (kind == "fork" and s[self.layout.step_base + ti]):
+            return False
+        return fork_in_progress(self.kernel, s)
 
     def _scheduled(self, s: Any, key: Key) -> bool:
         """Whether the scenario's schedule lets ``key`` take the next step: it is done, or names ``key`` next.
@@ -324,7 +336,7 @@ class CowModel:
         given = {"thread": thread, "proc": proc, "addr": op.addr, "cell": op.cell,
                  "holder": self._holder_number(op), "child": op.child,
                  "token": tokens.index(op.token) if op.token in tokens else -1,
-                 "tag": self.kernel.write_op.get((thread, pc), 0)}
+                 "tag": self.kernel.write_op.get((thread, pc), 0), "target": op.target}
         if self.layout.features.tlb:
             if decl.tlb_run is not None:
                 return decl.tlb_run, tuple(given[name] for name in decl.tlb_params)

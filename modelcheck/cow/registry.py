@@ -63,6 +63,7 @@ class Form(Enum):
     USES_HOLDER = " NAME"          # put buf
     NAMES_CHILD = " childN"        # wait child1: waits for child 1's exit
     NAMES_TOKEN = " T"             # signal ready / await ready: a named one-shot event between threads
+    TWO_ADDRESSES = " aN aK"       # mremap a0 a1: from one address to another of the same process
 
     @classmethod
     def of(cls, written: str) -> tuple[str, Form]:
@@ -77,8 +78,8 @@ class Form(Enum):
 
 
 # what a mechanism may be given (``child``: the child a wait names; ``token``: the number of the token an
-# operation signals or awaits, in the scenario's ``tokens``)
-ARGUMENTS = frozenset({"thread", "proc", "addr", "cell", "holder", "child", "token", "tag"})
+# operation signals or awaits, in the scenario's ``tokens``; ``target``: the second address of a two-address one)
+ARGUMENTS = frozenset({"thread", "proc", "addr", "cell", "holder", "child", "token", "tag", "target"})
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class OperationDecl:
     reference: str = ""  # a GUP operation's reference: "get" (FOLL_GET), "pin" (FOLL_PIN) or "era" (the policy's)
     foll_write: bool = False  # a GUP operation's FOLL_WRITE: the device writes the page
     longterm: bool = False  # a GUP operation's FOLL_LONGTERM (a pin held for as long as the user likes)
+    unpopulates: bool = False  # leaves aN without a PTE in its VMA: the next access there faults a page in
 
     @property
     def written(self) -> str:
@@ -166,7 +168,8 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
               needs: Iterable[str] = (),
               expects: Iterable[Branch] = (), on_return: Callable[..., None] | None = None,
               deferred_flush: str | None = None, defers: Callable[[Any], bool] | None = None,
-              reference: str = "", foll_write: bool = False, longterm: bool = False) -> Callable[[F], F]:
+              reference: str = "", foll_write: bool = False, longterm: bool = False,
+              unpopulates: bool = False) -> Callable[[F], F]:
     """Declare an operation a scenario can name, carried out by the decorated mechanism (see ``OperationDecl``)."""
     kind, form = Form.of(written)
 
@@ -176,7 +179,7 @@ def operation(written: str, branches: type[Branch] | None = None, *, summary: st
         decl = OperationDecl(kind=kind, form=form, run=fn, params=_params(fn), branches=branches, summary=summary,
                              note=note, needs=frozenset(needs), expects=tuple(expects), on_return=on_return,
                              deferred_flush=deferred_flush, reference=reference,
-                             foll_write=foll_write, longterm=longterm)
+                             foll_write=foll_write, longterm=longterm, unpopulates=unpopulates)
         if defers is not None:
             decl = replace(decl, defers=defers)
         OPERATIONS[kind] = decl

@@ -87,6 +87,7 @@ class Op:
     reference: str = ""  # an O_DIRECT operation's reference as the scenario pins it down ([get] or [pin])
     child: int = 0  # the child a ``wait`` waits for
     token: str = ""  # the token a ``signal`` signals or an ``await`` awaits
+    target: int = -1  # the second address of a two-address operation (``mremap a0 a1``: where a0 goes)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,13 @@ def parse_op(text: str, where: str) -> Op:
     if form is Form.TAKES_HOLDER and len(args) == 3 and args[1] == "->":
         a, cell = addr(args[0])
         return Op(kind, addr=a, cell=cell, holder=holder(args[2]), text=text)
+    if form is Form.TWO_ADDRESSES and len(args) == 2:
+        (a, cell), (b, other) = addr(args[0]), addr(args[1])
+        if cell or other:
+            raise ScenarioError(f"{where}: {text!r}: {kind} moves whole pages (write a0, not a0.1)")
+        if a == b:
+            raise ScenarioError(f"{where}: {text!r}: the old and the new address are the same (EINVAL)")
+        return Op(kind, addr=a, target=b, text=text)
     if form is Form.USES_HOLDER and len(args) == 1:
         return Op(kind, holder=holder(args[0]), text=text)
     if form is Form.NAMES_CHILD and len(args) == 1:
@@ -191,6 +199,17 @@ class Scenario:
     fresh: frozenset[int] = frozenset()  # addresses that start unpopulated (mapped, never touched)
     file: str = ""  # the file the scenario maps (a key of FILE_KINDS), or "" for anonymous memory only
     maps: tuple[tuple[int, str], ...] = ()  # (address, "private" or "shared"): the file's mappings, unpopulated
+    zapped: frozenset[int] = frozenset()  # addresses an operation may leave unpopulated, the VMA kept (DONTNEED, UFFDIO_MOVE)
+
+    @property
+    def untouched(self) -> frozenset[int]:
+        """The addresses that start with no PTE: fresh ones and the file's mappings."""
+        return self.fresh | frozenset(a for a, _ in self.maps)
+
+    @property
+    def on_demand(self) -> frozenset[int]:
+        """The addresses whose empty PTE the next access fills: untouched ones and those an operation empties."""
+        return self.untouched | self.zapped
 
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
@@ -275,19 +294,23 @@ class Scenario:
                     if decl.writes and not h.writable:
                         raise ScenarioError(f"thread {t.name}: {op.text!r}: {h.name} is a read-only reference")
         tokens = _ordering(threads, forks)
-        used = max([op.addr for t in threads for op in t.program], default=-1) + 1
+        used = max([max(op.addr, op.target) for t in threads for op in t.program], default=-1) + 1
         if addresses is None:
             addresses = max(used, 1)
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
-        fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb))
+        zapped = frozenset(op.addr for t in threads for op in t.program if OPERATIONS[op.kind].unpopulates)
+        fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb), zapped)
         file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), fresh_addrs)
+        _refuse_unmodelled(threads, frozenset(events), bool(tlb), fresh_addrs | zapped,
+                           {op.holder: op.addr for t in threads for op in t.program
+                            if OPERATIONS[op.kind].form is Form.TAKES_HOLDER})
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
                    schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
-                   tokens=tokens, fresh=fresh_addrs, file=file if file_maps else "", maps=file_maps)
+                   tokens=tokens, fresh=fresh_addrs, zapped=zapped, file=file if file_maps else "", maps=file_maps)
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
@@ -352,17 +375,19 @@ def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[
 
 
 # what the first-touch faults are modelled with: CPU accesses, fork, exit and its wait, mprotect, ordering, the
-# LRU batch, and FOLL_PIN references read by a device (FOLL_GET, vmsplice, unmapping, clear_refs, uffd-wp, swap,
-# TLBs and the other kernel events on a page that may be the shared zero page are not)
+# LRU batch, FOLL_PIN references read by a device, and what empties an address again (DONTNEED, UFFDIO_MOVE),
+# DONTFORK/DOFORK and forced writes (FOLL_GET, vmsplice, unmapping, clear_refs, uffd-wp, swap, TLBs and the
+# other kernel events on a page that may be the shared zero page are not)
 FRESH_OPERATIONS = ("store", "load", "fork", "exit", "wait", "signal", "await", "mprotect_ro", "mprotect_rw",
-                    "pin_ro", "pin_ro_short", "dma_read", "put")
+                    "pin_ro", "pin_ro_short", "dma_read", "put", "dontneed", "dontfork", "dofork", "force_write",
+                    "uffd_move")
 FRESH_EVENTS = ("lru",)
 
 
 def _fresh_addresses(fresh: Sequence[str], threads: Sequence[Thread], addresses: int, events: frozenset[str],
-                     tlb: bool) -> frozenset[int]:
+                     tlb: bool, zapped: frozenset[int] = frozenset()) -> frozenset[int]:
     """The addresses named ``fresh`` (``aN``), once the scenario is seen to use only what a world with
-    unpopulated addresses models."""
+    unpopulated addresses models (as one whose DONTNEED, ``zapped``, leaves addresses unpopulated must)."""
     if isinstance(fresh, str) or not isinstance(fresh, (list, tuple, set, frozenset)):
         raise ScenarioError(f"fresh must be a list of addresses such as ['a0'], not a {type(fresh).__name__}"
                             + (f" (write [{fresh!r}])" if isinstance(fresh, str) else ""))
@@ -374,17 +399,57 @@ def _fresh_addresses(fresh: Sequence[str], threads: Sequence[Thread], addresses:
         if int(m.group(1)) >= addresses:
             raise ScenarioError(f"fresh: {name} is not an address of the world (it has a0..a{addresses - 1})")
         chosen.add(int(m.group(1)))
-    if not chosen:
+    if not chosen and not zapped:
         return frozenset()
+    emptying = sorted({OPERATIONS[op.kind].note or op.kind for t in threads for op in t.program
+                       if OPERATIONS[op.kind].unpopulates})
+    what = "fresh addresses" if chosen else f"{', '.join(emptying)} (the next access faults a page in)"
     for t in threads:
         for op in t.program:
             if op.kind not in FRESH_OPERATIONS:
-                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with fresh addresses models only "
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with {what} models only "
                                     f"{', '.join(FRESH_OPERATIONS)}")
     if events - set(FRESH_EVENTS) or tlb:
-        raise ScenarioError(f"a world with fresh addresses models only the kernel event(s) "
+        raise ScenarioError(f"a world with {what} models only the kernel event(s) "
                             f"{', '.join(FRESH_EVENTS)} and no TLBs")
     return frozenset(chosen)
+
+
+# what a FOLL_FORCE write holds mmap_lock against (for reading, across its fault and retry): the operations that
+# take it for writing, which no other thread of the process may then run
+MMAP_WRITERS = ("fork", "munmap", "mprotect_ro", "mprotect_rw", "mremap", "dontfork", "dofork", "exit")
+
+
+def _refuse_unmodelled(threads: Sequence[Thread], events: frozenset[str], tlb: bool, on_demand: frozenset[int],
+                       holder_addr: Mapping[str, int]) -> None:
+    """One line for a combination the world does not model (see each message)."""
+    for t in threads:
+        for op in t.program:
+            if op.kind == "mremap":
+                if op.addr in on_demand or op.target in on_demand:
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: mremap of an address that may be "
+                                        "unpopulated is not modelled (an empty PTE there would read as a VMA "
+                                        "still mapped)")
+                if any(o.addr in (op.addr, op.target) and "uffd" in OPERATIONS[o.kind].needs
+                       for th in threads if th.proc == t.proc for o in th.program):
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: mremap of a uffd-wp registered address is "
+                                        "not modelled (whether the bits move depends on UFFD_FEATURE_EVENT_REMAP)")
+                named = sorted(h for h, a in holder_addr.items() if a in (op.addr, op.target))
+                if named:
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: mremap of an address a GUP reference of "
+                                        f"the scenario names ({', '.join(named)}) is not modelled (the device's "
+                                        "writes are recorded for the address it was taken at)")
+            if op.kind == "force_write":
+                if "swap" in events or tlb or any(o.kind == "pageout" for th in threads for o in th.program):
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: a FOLL_FORCE write is modelled without "
+                                        "swap and without TLBs (the world has no PTE dirty bit beyond 'maps "
+                                        "an anonymous page')")
+                others = sorted({o.kind for th in threads if th.proc == t.proc and th.name != t.name
+                                 for o in th.program if o.kind in MMAP_WRITERS})
+                if others:
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: a FOLL_FORCE write holds mmap_lock for "
+                                        f"reading across its fault and retry; other threads of the process that "
+                                        f"take it for writing ({', '.join(others)}) are not modelled")
 
 
 def _ordering(threads: Sequence[Thread], forks: int) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
 from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, first_touch, install_copy,
                                               uffd_wp_async, vma_writable, write_fault)
+from modelcheck.cow.mechanisms.fork import faults_run_during_fork, fork_in_progress
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.mechanisms.tlb import tlb_fill, tlb_index
@@ -93,6 +94,8 @@ def op_tlb_load(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -
     pte = t[k.layout.pte_index(proc, addr)]
     if not pte:
         return None
+    if pte & PTE_SWAP and proc == 0 and fork_in_progress(k, t) and not faults_run_during_fork(k):
+        return None  # the swap-in fault waits for fork
     branch = swap_in(k, t, proc, addr, write=False) + "+read" if pte & PTE_SWAP else "read"
     tlb_fill(k, t, thread, proc, addr)
     return branch
@@ -108,6 +111,10 @@ def op_tlb_store(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, 
         t[L.value_index((entry >> 1) - 1, cell)] = tag
         record_write(k, t, proc, addr, tag, cell)
         return "tlb_write"
+    pte = t[L.pte_index(proc, addr)]
+    if (proc == 0 and (not pte & PTE_WRITE or pte & PTE_SWAP) and fork_in_progress(k, t)
+            and not faults_run_during_fork(k)):
+        return None  # the fault waits for fork's mmap_lock (or, from fb49c455323f, its VMA lock)
     branch = store_walk(k, t, proc, addr, lambda k, t, proc, addr: fault_first_step(k, t, thread, proc, addr))
     if branch is None or branch.endswith("copy_start"):
         return branch  # a copying fault completes the store when the copy is installed

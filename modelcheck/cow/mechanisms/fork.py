@@ -1,8 +1,8 @@
-"""fork() (dup_mmap / copy_present_pte), exit and munmap."""
+"""fork() (dup_mmap / copy_present_pte, in two steps with TLBs), exit and munmap."""
 
 from __future__ import annotations
 
-from modelcheck.cow.kernel import Kernel, Machine, MutableSlots
+from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (MM_EXITED, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_WRITE, VMA_DONTFORK,
                                    VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes
@@ -10,12 +10,20 @@ from modelcheck.cow.mechanisms.gup import op_pipe_read, op_put
 from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_mm
 from modelcheck.cow.policies import ForkPage
-from modelcheck.cow.registry import Branch, batch_twin, operation, outcome
+from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome, through_tlb
 
 
 class ForkBranch(Branch):
     FORK_SHARE = "fork_share"
     FORK_COPY = "fork_copy", "fork copies a maybe-pinned page for the child ({policy})"
+
+
+class ForkInTwoSteps(Branch):
+    """dup_mmap in a world with TLBs: the PTEs are copied, then the parent's TLB is flushed and mmap_lock dropped."""
+
+    FORK_FLUSH_PENDING = outcome("fork_flush_pending", "the PTEs are copied; the parent's TLB is flushed only "
+                                 "when fork is done (flush_tlb_mm in dup_mmap)", partial=True)
+    FORK_FLUSH = outcome("fork_flush", "fork flushes the parent's TLB, drops mmap_lock and the child can run")
 
 
 class Unmapping(Branch):
@@ -32,12 +40,19 @@ def op_fork(k: Kernel, t: MutableSlots) -> str | None:
     VM_DONTFORK ranges are not copied; pipes and GUP references are not
     inherited; the child's mm starts with no MMF_HAS_PINNED.
     """
+    child = t[0] + 1
+    if child >= k.layout.processes:
+        return None
+    branch = copy_mm(k, t, child)
+    t[0] = child
+    flush_mm(k, t, 0)  # dup_mmap flushes the parent's TLB before dropping mmap_lock
+    return branch
+
+
+def copy_mm(k: Kernel, t: MutableSlots, child: int) -> str:
+    """dup_mmap's copy of every VMA and its PTEs into ``child`` (not yet counted in nforks, so it cannot run)."""
     L = k.layout
     M = L.addresses
-    child = t[0] + 1
-    if child >= L.processes:
-        return None
-    t[0] = child
     copied = False
     for a in range(M):
         if L.features.vma:
@@ -67,8 +82,53 @@ def op_fork(k: Kernel, t: MutableSlots) -> str | None:
             t[1 + child * M + a] = shared
             set_exclusive(k, t, page, False)
         inherit_writes(k, t, child, a)
-    flush_mm(k, t, 0)  # dup_mmap flushes the parent's TLB before dropping mmap_lock
     return "fork_copy" if copied else "fork_share"
+
+
+@through_tlb("fork")
+@mechanism(ForkInTwoSteps)
+def op_tlb_fork(k: Kernel, t: MutableSlots, thread: int) -> str | None:
+    """fork with TLBs: the PTEs are copied (write-protected) under mmap_lock, and the parent's TLB is flushed
+    at the end; until then another CPU of the parent may still write through a stale writable entry. Faults
+    of the parent wait for mmap_lock, or under the per-VMA lock (6.4) run meanwhile unless fork write-locks
+    the VMAs (fb49c455323f), which also makes fork wait for a fault that holds a VMA lock already."""
+    L = k.layout
+    si = L.step_base + thread
+    child = t[0] + 1
+    if t[si] == 0:
+        if child >= L.processes:
+            return None
+        if not faults_run_during_fork(k) and any(t[L.fault_base + n] for n in k.threads_of[0]):
+            return None  # a copy fault in flight holds mmap_lock (or the VMA's lock) for reading
+        t[si] = 1
+        return copy_mm(k, t, child) + "+fork_flush_pending"
+    t[si] = 0
+    t[0] = child
+    flush_mm(k, t, 0)
+    return "fork_flush"
+
+
+def faults_run_during_fork(k: Kernel) -> bool:
+    """A page fault of the parent can run while fork holds mmap_lock: under the per-VMA lock (0bff0aaea03e)
+    before fork locked the VMAs (fb49c455323f)."""
+    return k.policy.faults_under_vma_lock and not k.policy.fork_locks_vmas
+
+
+# what the parent's other threads can do while fork holds mmap_lock for writing between its two steps (a world
+# with TLBs): CPU accesses (a fault among them waits, unless ``faults_run_during_fork``) and the user-space
+# ordering; every other operation takes mmap_lock (GUP-fast falls back to it: fork raised write_protect_seq)
+FORK_CONCURRENT = frozenset({"store", "load", "signal", "await", "wait"})
+
+
+def fork_in_progress(k: Kernel, t: Slots) -> bool:
+    """Some thread of the parent is between fork's two steps (a world with TLBs)."""
+    L = k.layout
+    for n in k.threads_of[0]:
+        if t[L.step_base + n]:
+            pc, program = t[L.pc_base + n], k.threads[n].program
+            if pc < len(program) and program[pc].kind == "fork":
+                return True
+    return False
 
 
 def inherit_writes(m: Machine, t: MutableSlots, child: int, addr: int) -> None:

@@ -19,6 +19,19 @@ class MprotectUpgradesExclusive(Pre2020Rule):
         return page.exclusive and pte_soft_dirty
 
 
+@commit("5535be309971", "mm/gup: fix FOLL_FORCE COW security issue and remove FOLL_COW", "v6.0",
+        "a forced write follows a read-only PTE only of an exclusive anonymous page")
+class ForcedWriteNeedsExclusive(Pre2020Rule):
+    """S28, CVE-2022-2590: FOLL_COW trusted a dirty read-only PTE, and shmem's UFFDIO_CONTINUE could map a
+    page-cache page read-only and dirty. Since then (can_follow_write_common and can_follow_write_pte in the
+    7.1.5 tree, mm/gup.c) a FOLL_FORCE write to a read-only PTE of a private mapping without VM_WRITE follows
+    it only if the page is anonymous and PageAnonExclusive and no soft-dirty or uffd-wp write fault is
+    wanted; otherwise it faults first (unsharing or copying), whether or not it faulted before."""
+
+    def forced_write_follows(self, page: PageInfo, cowed: bool, pte_dirty: bool, fault_needed: bool) -> bool:
+        return page.exclusive and not fault_needed
+
+
 @commit("84209e87c696", "mm/gup: reliable R/O long-term pinning in COW mappings", "v6.2",
         "R/O long-term pins in a COW mapping unshare non-anon pages (the zero page, a page-cache page)",
         also=("8d6a0ac09a16",))
@@ -38,6 +51,6 @@ class ReliableReadOnlyLongtermPins(Pre2020Rule):
 
 
 AnonExclusive62Policy = era("anon_exclusive_6_2", "v6.2", AnonExclusivePolicy,
-                            [MprotectUpgradesExclusive, ReliableReadOnlyLongtermPins],
+                            [MprotectUpgradesExclusive, ForcedWriteNeedsExclusive, ReliableReadOnlyLongtermPins],
                             summary="anon_exclusive plus mprotect write-upgrade of exclusive pages")
 POLICY = AnonExclusive62Policy()

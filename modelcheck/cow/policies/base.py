@@ -112,6 +112,15 @@ class Policy(ABC):
     odirect_pins: ClassVar[bool] = False
     # d61ea1cb0095 (v6.7): UFFDIO_API accepts UFFD_FEATURE_WP_ASYNC (before: an unknown feature, EINVAL)
     uffd_wp_async: ClassVar[bool] = False
+    # f33ea7f404e5 (v2.6.13) until 19be0eaffa3a (v4.8.3, v4.9): after its COW fault a FOLL_FORCE write drops
+    # FOLL_WRITE, so its retry takes whatever is mapped then, after a read fault if nothing is (Dirty COW)
+    forced_write_drops_foll_write: ClassVar[bool] = False
+    # 0bff0aaea03e (v6.4, CONFIG_PER_VMA_LOCK): a page fault holds only its VMA's read lock, not mmap_lock
+    faults_under_vma_lock: ClassVar[bool] = False
+    # fb49c455323f (v6.5): fork write-locks every VMA of the parent, so such a fault waits until fork is done
+    fork_locks_vmas: ClassVar[bool] = False
+    # adef440691ba (v6.8): the UFFDIO_MOVE ioctl exists (before: an unknown ioctl, EINVAL)
+    uffdio_move: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:
@@ -181,6 +190,18 @@ class Policy(ABC):
         ``pte_soft_dirty``: soft-dirty tracking needs no write fault here (the PTE is soft-dirty, or the kernel
         tracks no soft-dirty: ``config.KernelConfig``)."""
         return False
+
+    def forced_write_follows(self, page: PageInfo, cowed: bool, pte_dirty: bool, fault_needed: bool) -> bool:
+        """A FOLL_FORCE write (ptrace, /proc/pid/mem) finds a read-only PTE in a private mapping without
+        VM_WRITE: write through it (can_follow_write_pte), or fault first? ``cowed``: this GUP has already had
+        a write fault answered by reuse or copy (FOLL_COW); ``pte_dirty``: the PTE is dirty (the zero page's
+        never is); ``fault_needed``: soft-dirty or uffd-wp tracking wants a write fault. From 19be0eaffa3a
+        (the Dirty COW fix, v4.8.3/v4.9) to v5.19: follow only after this GUP's COW fault, a dirty PTE."""
+        return cowed and pte_dirty
+
+    def uffdio_move_refuses(self, page: PageInfo) -> bool:
+        """UFFDIO_MOVE of this anonymous page fails with EBUSY (asked only where the ioctl exists)."""
+        return True
 
     def __repr__(self) -> str:
         return f"<policy {self.name}>"

@@ -1,5 +1,8 @@
 """``mapcount``: the rule up to v5.7 (and v5.8 for the fault path), the base of every composition.
 
+It stands for v4.9 to v5.7: the releases before have the FOLL_FORCE rule of ``dirty_cow`` (CVE-2016-5195),
+the only decision of this world that differs there.
+
 do_wp_page took the page lock and asked reuse_swap_page(): reuse the page when
 its mapcount plus the swap count of its swap slot is at most one, whatever its
 refcount. GUP references (a vmsplice'd pipe buffer, an O_DIRECT or RDMA
@@ -25,7 +28,9 @@ class Pre2020Rule(Policy):
     builds on: the write fault is the mapcount rule above; everything else is
     the default of ``Policy``: fork shares, GUP faults first only for
     FOLL_WRITE, swap-in reuses on reuse_swap_page(), nothing refuses to
-    write-protect or unmap.
+    write-protect or unmap. A FOLL_FORCE write to a read-only private mapping
+    follows its PTE only after its own COW fault and if the PTE is dirty
+    (FOLL_COW, the Dirty COW fix 19be0eaffa3a, in every release from v4.9).
     """
 
     def write_fault(self, page: PageInfo) -> WriteFault:
@@ -34,6 +39,6 @@ class Pre2020Rule(Policy):
         return WriteFault.REUSE if page.mapcount + page.swapcount <= 1 else WriteFault.COPY
 
 
-MapcountPolicy = era("mapcount", "<= v5.7", Pre2020Rule, [],
+MapcountPolicy = era("mapcount", "v4.9-v5.7", Pre2020Rule, [],
                      summary="reuse on a write fault when the page's mapcount is 1 (refcount ignored)")
 POLICY = MapcountPolicy()

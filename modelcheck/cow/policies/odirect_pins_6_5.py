@@ -1,4 +1,4 @@
-"""``odirect_pins_6_5``: v6.5 on, O_DIRECT pins its buffer with FOLL_PIN.
+"""``odirect_pins_6_5``: v6.5 on, O_DIRECT pins its buffer with FOLL_PIN, and fork locks the VMAs it copies.
 
 David Howells' "block: Use page pinning" series (for-6.5/block): bio_iov_iter_get_pages, which block-device
 and iomap direct I/O both call, takes its user pages through iov_iter_extract_pages, and for a user-backed
@@ -30,15 +30,26 @@ Commits of the release this world does not tell apart, so not pieces:
   in a COW mapping unshares it from 6.2 anyway (84209e87c696).
 * 1ccf164ec866 "block: Use iov_iter_extract_pages() and page pinning in direct-io.c", the same change for
   the legacy fs/direct-io.c path: the world has one O_DIRECT path, which this policy already pins.
-The 6.3-6.4 rows of the notes change no decision here either: every architecture keeps the swap PTE's
-exclusive bit from 6.3 (the world's swap PTE already has it, as x86 did since 5.19), and fork write-locks
-the parent's VMAs from 6.5 (fb49c455323f), which the world's atomic steps already imply.
+The 6.3 row of the notes changes no decision here either: every architecture keeps the swap PTE's
+exclusive bit from 6.3 (the world's swap PTE already has it, as x86 did since 5.19). fork write-locks the
+parent's VMAs from 6.5 (fb49c455323f), the fix of ``per_vma_lock_6_4``'s fault during fork: a piece below.
 """
 
-from modelcheck.cow.policies.anon_exclusive_6_2 import AnonExclusive62Policy
 from modelcheck.cow.policies.base import GupRequest
 from modelcheck.cow.policies.mapcount import Pre2020Rule
+from modelcheck.cow.policies.per_vma_lock_6_4 import PerVmaLock64Policy
 from modelcheck.cow.policies.pieces import commit, era
+
+
+@commit("fb49c455323f", "fork: lock VMAs of the parent process when forking", "v6.5",
+        "fork write-locks every VMA of the parent, so a page fault waits until fork has flushed")
+class ForkLocksVmas(Pre2020Rule):
+    """dup_mmap takes each source VMA's write lock (vma_start_write; vma_start_write_killable in the 7.1.5
+    tree, mm/mmap.c) before copying it, and the locks go with mmap_lock at its end, after the TLB flush: a
+    fault under the VMA lock waits as one under mmap_lock did before 6.4, and fork waits for a fault that
+    holds the VMA lock already."""
+
+    fork_locks_vmas = True
 
 
 @commit("a7e689dd1c06", "block: Convert bio_iov_iter_get_pages to use iov_iter_extract_pages", "v6.5",
@@ -76,8 +87,9 @@ class IoUringLeavesFileCheckToGup(Pre2020Rule):
         return False
 
 
-ODirectPins65Policy = era("odirect_pins_6_5", "v6.5", AnonExclusive62Policy,
-                          [ODirectPinsPages, NoLongtermWritablePinsOfDirtyTrackedFiles, IoUringLeavesFileCheckToGup],
-                          summary="anon_exclusive_6_2 with O_DIRECT pinning (FOLL_PIN): fork and clear_refs see "
-                                  "its buffers")
+ODirectPins65Policy = era("odirect_pins_6_5", "v6.5", PerVmaLock64Policy,
+                          [ForkLocksVmas, ODirectPinsPages, NoLongtermWritablePinsOfDirtyTrackedFiles,
+                           IoUringLeavesFileCheckToGup],
+                          summary="per_vma_lock_6_4 with fork locking VMAs, O_DIRECT pins, long-term write pins "
+                                  "of disk files refused")
 POLICY = ODirectPins65Policy()

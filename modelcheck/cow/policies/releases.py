@@ -65,7 +65,7 @@ def era_policy(release: str) -> str | None:
 
 
 def stands_for(policy: Policy) -> str:
-    """The releases ``policy`` stands for, in words: 'v5.8', 'v6.2 to v6.4', 'v6.5 up to v7.3 (not incl.)',
+    """The releases ``policy`` stands for, in words: 'v5.8', 'v6.2 to v6.3', 'v6.5 up to v7.3 (not incl.)',
     'v7.3 on';
     a policy that a later one of the same first release takes over stands for none; a proposal for none."""
     lines = _merged_lines()

@@ -32,6 +32,8 @@ static const int untouched[NADDR] = { 0 };
 #include <string.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -500,6 +502,51 @@ HELPER int do_mprotect(int step, int addr, int prot)
 		stop(step, "mprotect");
 		return 0;
 	}
+	return 1;
+}
+
+/* UFFDIO_MOVE of aN's page to aK (the model's uffd_move): aK registered with this process's userfaultfd for
+ * the move only, so that a later access there faults as in any VMA. The ioctl's answer (moved, or EBUSY, or no
+ * such ioctl before 6.8) is the kernel's; what the process then sees is judged by the steps after it. */
+#ifndef UFFDIO_MOVE /* headers older than 6.8: the ioctl's uABI, ioctl number 5 of userfaultfd's type */
+struct uffdio_move {
+	uint64_t dst, src, len, mode;
+	int64_t move; /* written by the kernel */
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+
+HELPER int do_uffd_move(int step, int src, int dst)
+{
+	static int uffd = -1;
+	static pid_t owner;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .range = { (unsigned long)area[dst], page_size },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_move move = { .dst = (unsigned long)area[dst], .src = (unsigned long)area[src],
+				    .len = page_size };
+	int moved, err;
+
+	if (uffd >= 0 && owner != getpid()) { /* a child's mm needs a userfaultfd of its own */
+		close(uffd);
+		uffd = -1;
+	}
+	if (uffd < 0) {
+		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
+			stop(step, "userfaultfd");
+			return 0;
+		}
+		owner = getpid();
+	}
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		stop(step, "UFFDIO_REGISTER");
+		return 0;
+	}
+	moved = !ioctl(uffd, UFFDIO_MOVE, &move);
+	err = errno;
+	ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+	printf("# step %d: UFFDIO_MOVE a%d -> a%d: %s\n", step, src, dst, moved ? "moved" : strerror(err));
 	return 1;
 }
 

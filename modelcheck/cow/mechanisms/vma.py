@@ -1,0 +1,84 @@
+"""The address space rearranged: mremap moves a mapping, MADV_DONTNEED zaps it, MADV_DOFORK undoes DONTFORK.
+
+Read in the 7.1.5 tree. mremap (mm/mremap.c) with MREMAP_MAYMOVE|MREMAP_FIXED unmaps whatever the new address
+maps, then move_ptes moves each PTE as it is: the page, its write bit, its uffd-wp bit (cleared only for a
+userfaultfd without the remap event, which the world refuses) and a swap entry alike, marked soft-dirty at its
+new address (move_soft_dirty_pte); no page is copied or referenced anew, so the page's mapcount, refcount and
+PageAnonExclusive stay what they were, and a stale TLB entry of the old address is flushed before mmap_lock
+(held for writing) goes. The old address is unmapped. MADV_DONTNEED (mm/madvise.c, under mmap_lock for reading
+only) zaps the PTEs of the range and drops their references, keeping the VMA: the next access faults a fresh
+page in, or the shared zero page for a read (``faults.first_touch``), and reads zeros. MADV_DOFORK clears
+VM_DONTCOPY again (VM_DONTFORK in the world).
+"""
+
+from __future__ import annotations
+
+from modelcheck.cow.kernel import Kernel, MutableSlots
+from modelcheck.cow.layout import PTE_SOFTDIRTY, VMA_DONTFORK, pte_page
+from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes, record_write
+from modelcheck.cow.mechanisms.memory import release
+from modelcheck.cow.mechanisms.tlb import flush_address
+from modelcheck.cow.registry import Branch, operation, outcome
+
+
+class Rearranging(Branch):
+    MREMAP = outcome("mremap")
+    MREMAP_EFAULT = outcome("mremap_efault", "nothing is mapped at the old address: mremap fails (EFAULT) and "
+                                             "changes nothing")
+    DONTNEED = outcome("dontneed")
+    DOFORK = outcome("dofork")
+
+
+@operation("mremap aN aK", Rearranging, summary="mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of aN's page to aK: the PTE "
+           "moves with its flags and the page's exclusivity, nothing is copied, aN is unmapped",
+           note="MREMAP_FIXED: aN's mapping moves to aK", needs=("vma",))
+def op_mremap(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> str | None:
+    L = k.layout
+    i, j = L.pte_index(proc, addr), L.pte_index(proc, target)
+    pte = t[i]
+    if not pte:
+        return "mremap_efault"
+    old = t[j]
+    if old:  # MREMAP_FIXED unmaps the destination first
+        t[j] = 0
+        release(k, t, pte_page(old))
+    t[j] = pte | (PTE_SOFTDIRTY if k.soft_dirty_on else 0)
+    t[i] = 0
+    M = L.addresses
+    t[L.vma_base + proc * M + target] = t[L.vma_base + proc * M + addr]  # the VMA moves with it
+    f = L.features
+    if f.last_write:
+        for cell in range(f.cells):
+            record_write(k, t, proc, target, t[L.last_index(proc, addr, cell)], cell)
+        forget_writes(k, t, proc, addr)
+    if f.write_protect:
+        t[L.wp_base + proc * M + target] = t[L.wp_base + proc * M + addr]
+        clear_write_protect_request(k, t, proc, addr)
+    flush_address(k, t, proc, addr)
+    flush_address(k, t, proc, target)
+    return "mremap"
+
+
+@operation("dontneed aN", Rearranging, summary="madvise(MADV_DONTNEED): the PTE is zapped and its reference dropped; "
+           "the VMA stays, so the next access faults a fresh page (or the zero page) in", note="MADV_DONTNEED",
+           unpopulates=True)
+def op_dontneed(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    if pte:
+        t[i] = 0
+        release(k, t, pte_page(pte))  # the zero page needs none
+        flush_address(k, t, proc, addr)
+    if L.features.last_write:  # what the owner reads there now is zeros, the initial contents
+        for cell in range(L.features.cells):
+            record_write(k, t, proc, addr, k.tags.code(0, 0), cell)
+    return "dontneed"
+
+
+@operation("dofork aN", Rearranging, summary="madvise(MADV_DOFORK): fork copies the range again", note="MADV_DOFORK",
+           needs=("vma",))
+def op_dofork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    L = k.layout
+    t[L.vma_base + proc * L.addresses + addr] &= ~VMA_DONTFORK
+    return "dofork"
