@@ -74,6 +74,21 @@ def test_a_kernel_that_moved_a_page_shared_with_a_child_leaks_the_parents_write(
     assert verdicts == [Verdict.HOLDS, Verdict.VIOLATED]
 
 
+def test_a_kernel_that_moved_a_pinned_page_leaves_the_device_behind():
+    spec = load_spec(ROOT / "specs" / "s8_uffd_move_pinned.py")
+    fixed = get_policy("mainline_7_3")
+
+    class MovesPinned(type(fixed)):  # type: ignore[misc,valid-type]
+        name = "uffd_move_without_the_pin_check"
+
+        def uffdio_move_refuses(self, page):
+            return not page.exclusive
+
+    verdicts = [check(bind(spec.world(), policy, list(spec.invariants)), SearchOptions()).verdict
+                for policy in (fixed, MovesPinned())]
+    assert verdicts == [Verdict.HOLDS, Verdict.VIOLATED]
+
+
 def test_a_mapped_destination_or_a_hole_at_the_source_changes_nothing():
     mapped = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}).model("mainline_7_3", [])  # a1 has its page
     after, acts = run(mapped, "parent uffd_move a0 a1")
