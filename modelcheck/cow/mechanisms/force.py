@@ -53,7 +53,8 @@ def op_force_write(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
             return first_touch(k, t, proc, addr, write=True) + "+force_retry"
     if not pte & PTE_WRITE:
         page = pte_page(pte)
-        dirty = page != k.zero_page  # every anonymous page here was written; the zero page's PTE is clean
+        # every anonymous page here was written; the zero page and a read-faulted page-cache page are mapped clean
+        dirty = page not in (k.zero_page, k.file_page)
         fault_needed = bool(pte & PTE_UFFD_WP) or (k.soft_dirty_on and not pte & PTE_SOFTDIRTY)
         page_info = info(k, t, page, proc)
         if not prefix and not k.policy.forced_write_follows(page_info, state == FORCE_COWED, dirty, fault_needed):
