@@ -14,7 +14,7 @@ states and steps needs no more. A ``Kernel`` is a machine bound to a policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from modelcheck.cow.layout import Features, Layout
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from modelcheck.cow.unknowns import UnknownReferences
     from modelcheck.cow.world import CowWorld
 
-LRU_BATCH_SIZE = 2  # pages a per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
+LRU_BATCH_SIZE = 2  # pages each per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
 
 
 class Slots(Protocol):
@@ -66,6 +66,7 @@ class Machine:
     swap_on: bool        # pages may be in the swap cache and PTEs may be swap entries
     swap_pte_exclusive: bool  # a swap PTE keeps the page's exclusivity (__HAVE_ARCH_PTE_SWP_EXCLUSIVE)
     lru_on: bool         # fresh pages start in a per-CPU LRU batch
+    lru_cpus: int        # the CPUs the scenario's threads run on (each has its own LRU batch)
     reclaim_on: bool     # the kernel reclaims pages (swap events)
     lock_on: bool        # other kernel paths take page locks
     spec_get_on: bool
@@ -155,7 +156,8 @@ class Machine:
             - (frozenset() if uffd_wp_async else async_addrs),  # a refused async userfaultfd registers nothing
             uffd_async_addrs=async_addrs if uffd_wp_async else frozenset(),
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
-            swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
+            swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on,
+            lru_cpus=max((th.cpu for th in threads), default=0) + 1, reclaim_on=reclaim_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             fresh_addrs=scenario.fresh if scenario else frozenset(),
             zero_page=layout.pages - 1 if scenario and scenario.fresh else -1,
@@ -164,15 +166,21 @@ class Machine:
 
 @dataclass(frozen=True, eq=False, slots=True, kw_only=True)
 class Kernel(Machine):
-    """A machine bound to a policy: what every mechanism that takes a decision runs in."""
+    """A machine bound to a policy: what every mechanism that takes a decision runs in, on one CPU (the
+    CPU of the thread whose step it is: whose LRU batch a new page goes into and a fault drains)."""
 
     policy: Policy
+    cpu: int = 0
 
     @classmethod
     def of(cls, machine: Machine, policy: Policy, unknowns: UnknownReferences | None = None) -> Kernel:
         given: dict[str, Any] = {f.name: getattr(machine, f.name) for f in fields(machine)}
         given["unknowns"] = unknowns
         return cls(**given, policy=policy)
+
+    def on_cpu(self, cpu: int) -> Kernel:
+        """This kernel running on ``cpu``."""
+        return self if cpu == self.cpu else replace(self, cpu=cpu)
 
 
 def _extra_pages(scenario: Scenario | None) -> int:
@@ -188,7 +196,7 @@ def _extra_pages(scenario: Scenario | None) -> int:
         return 0  # the reference world's budget is reference-world.md's
     extra = 1
     if "lru" in scenario.events:
-        extra += LRU_BATCH_SIZE
+        extra += LRU_BATCH_SIZE * (max(th.cpu for th in scenario.threads) + 1)
     if scenario.tlb:
         extra += 2 * len(scenario.threads)
     if scenario.fresh:

@@ -8,7 +8,7 @@ world (the reference world) stores exactly what reference-world.md counts:
     pipe[p]                     a page held by p's pipe (vmsplice), when pipes exist
     value[g*C + c]              every page slot's value, per cell (0 = free)
     spec[g]                     speculative references, when S > 0
-    pageflags[g]                PG_anon_exclusive, in an LRU batch, when used
+    pageflags[g]                PG_anon_exclusive, in an LRU batch (and which CPU's), KSM, when used
     vma[p*M + a]                VM_WRITE, VM_DONTFORK, when mprotect/madvise are used
     mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
     pc[t]                       each thread's program counter, in a scripted scenario
@@ -46,6 +46,9 @@ PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
 PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
 PAGE_SWAPCACHE = 4  # in the swap cache, which holds a reference
 PAGE_LOCKED = 8     # PG_locked, held for a while by some other kernel path
+PAGE_KSM = 16       # a KSM page (PageKsm): write-protected wherever mapped, never PG_anon_exclusive
+LRU_CPU_SHIFT = 5   # with PAGE_LRU_BATCH: the CPU whose batch holds the page, in the two bits from here
+LRU_CPU_MASK = 3 << LRU_CPU_SHIFT
 
 VMA_WRITE = 1
 VMA_DONTFORK = 2

@@ -14,7 +14,7 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page)
 from modelcheck.cow.mechanisms.faults import WriteFaultBranch
-from modelcheck.cow.mechanisms.memory import info, page_live
+from modelcheck.cow.mechanisms.memory import info, lru_cpu_of, page_live
 from modelcheck.cow.mechanisms.tlb import tlb_index
 from modelcheck.cow.operations import BRANCH_WORDS
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
@@ -129,7 +129,7 @@ class Renderer:
             found.append((f"{s[L.spec_base + page]} speculative", s[L.spec_base + page]))
         c = info(m, s, page)
         if c.in_lru_batch and m.lru_on:
-            found.append(("the LRU batch", 1))
+            found.append((f"CPU {lru_cpu_of(m, s, page)}'s LRU batch" if m.lru_cpus > 1 else "the LRU batch", 1))
         if c.in_swapcache and m.swap_on:
             found.append(("the swap cache", 1))
         if L.features.tlb:
@@ -166,7 +166,7 @@ class Renderer:
         if c.exclusive:
             text += " exclusive"
         if c.in_lru_batch:
-            text += " in-LRU-batch"
+            text += " in-LRU-batch" + (f" (CPU {lru_cpu_of(self.machine, s, g)})" if self.machine.lru_cpus > 1 else "")
         if c.in_swapcache:
             text += f" in-swap-cache swapcount {c.swapcount}"
         if c.locked:

@@ -86,6 +86,7 @@ class Thread:
     name: str
     proc: int  # 0 = the parent, i = child i
     program: tuple[Op, ...]
+    cpu: int = 0  # the CPU it runs on (``cpus``): whose per-CPU LRU batch its new pages go into
 
 
 REFERENCES = ("get", "pin")  # FOLL_GET, FOLL_PIN
@@ -185,7 +186,7 @@ class Scenario:
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
-              fresh: Sequence[str] = ()) -> "Scenario":
+              fresh: Sequence[str] = (), cpus: Mapping[str, int] | None = None) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -271,6 +272,7 @@ class Scenario:
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
         fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb))
+        threads = _pinned(threads, cpus)
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
@@ -280,6 +282,26 @@ class Scenario:
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
+
+
+MOST_CPUS = 4  # CPUs a scenario may pin its threads to (a page's flags keep its batch's CPU in two bits)
+
+
+def _pinned(threads: list[Thread], cpus: Mapping[str, int] | None) -> list[Thread]:
+    """The threads, each on the CPU ``cpus`` pins it to (sched_setaffinity to one CPU, as a test does before
+    it starts), CPU 0 for those it does not name: every thread on one CPU is the world before per-CPU
+    batches."""
+    if cpus is None:
+        return threads
+    if not isinstance(cpus, Mapping):
+        raise ScenarioError(f"cpus must map thread names to CPU numbers, not be a {type(cpus).__name__}")
+    names = {t.name for t in threads}
+    for name, cpu in cpus.items():
+        if name not in names:
+            raise ScenarioError(f"cpus: {name!r} is not a thread of the scenario ({', '.join(sorted(names))})")
+        if not isinstance(cpu, int) or isinstance(cpu, bool) or not 0 <= cpu < MOST_CPUS:
+            raise ScenarioError(f"cpus: thread {name} runs on CPU 0..{MOST_CPUS - 1}, not {cpu!r}")
+    return [replace(t, cpu=cpus.get(t.name, 0)) for t in threads]
 
 
 # what the first-touch faults are modelled with: CPU accesses, fork, exit and its wait, mprotect, ordering, and

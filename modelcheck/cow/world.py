@@ -136,13 +136,15 @@ class CowWorld:
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
                  schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL,
-                 fresh: Sequence[str] = ()) -> "CowWorld":
+                 fresh: Sequence[str] = (), cpus: Mapping[str, int] | None = None) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
         steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
-        (``["a0"]``) start mapped but never touched, so their first access faults a page in."""
+        (``["a0"]``) start mapped but never touched, so their first access faults a page in; ``cpus``
+        (``{"parent.2": 1}``) pins threads to CPUs, each with its own LRU batch (every other thread runs on
+        CPU 0)."""
         try:
-            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh)
+            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, cpus)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -203,6 +205,7 @@ class CowWorld:
             spec = f" S={self.speculative}" if "spec" in s.events else ""
             tlb = ", TLBs" if s.tlb else ""
             tlb += f", a schedule of {len(s.schedule)} steps" if s.schedule else ""
+            tlb += "".join(f", {t.name} on CPU {t.cpu}" for t in s.threads if t.cpu)
             unknown = ", any number of unknown references per page and step (symbolic)" if self.symbolic_refs else ""
             if self.held_unknown:
                 unknown += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)
@@ -228,6 +231,8 @@ class CowWorld:
         settings: dict[str, object] = {"kernel_config": self.config.to_json()}
         if self.scenario is not None and self.scenario.fresh:
             settings["fresh"] = [f"a{a}" for a in sorted(self.scenario.fresh)]
+        if self.scenario is not None and any(t.cpu for t in self.scenario.threads):
+            settings["cpus"] = {t.name: t.cpu for t in self.scenario.threads if t.cpu}
         return settings
 
     # -- what a spec may ask of a world ---------------------------------------------
