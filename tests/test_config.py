@@ -60,7 +60,8 @@ def test_every_spec_but_c7_nosd_is_of_the_full_kernel(path):
     expected = KernelConfig(soft_dirty=False) if loaded.spec.id == "C7-nosd" else FULL_KERNEL
     assert loaded.world.config == expected
     assert world_settings(loaded.world)["kernel_config"] == expected.to_json()
-    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh"}  # (fresh: the untouched addresses)
+    # (fresh: the untouched addresses; cpus: threads pinned to CPUs other than 0)
+    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh", "cpus"}
 
 
 # -- soft-dirty -----------------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def test_a_configuration_is_true_or_false_and_says_what_it_lacks():
     with pytest.raises(ValueError, match="soft_dirty is true or false"):
         KernelConfig(soft_dirty=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown switch"):
-        KernelConfig.from_json({"ksm": False})
+        KernelConfig.from_json({"thp": False})
     config = KernelConfig(soft_dirty=False, swap=False)
     assert config.missing() == [SWITCHES["soft_dirty"], SWITCHES["swap"]]
     assert KernelConfig.from_json(config.to_json()) == config

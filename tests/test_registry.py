@@ -36,7 +36,8 @@ def test_every_operation_runs_its_declared_mechanism():
     world = CowWorld.scripted({"parent": ["signal t", "get_rw a0 -> w", "dma_write w", "dma_read w", "put w", "vmsplice a0",
                                           "pipe_read", "mprotect_ro a0", "mprotect_rw a0", "dontfork a0",
                                           "clear_refs", "uffd_wp a0", "uffd_unwp a0", "uffd_wp_async a1",
-                                          "pageout a0", "store a0", "load a0", "munmap a0", "exit"],
+                                          "pageout a0", "madvise_mergeable a0", "madvise_unmergeable a0",
+                                          "store a0", "load a0", "munmap a0", "exit"],
                                "parent.2": ["await t", "pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p",
                                             "dio_read a0 -> dr", "dio_write a0 -> dw [pin]", "fork", "wait child1"],
                                "child1": ["exit"]})

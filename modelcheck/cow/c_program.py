@@ -70,6 +70,8 @@ SNIPPETS: dict[str, str] = {
     "mprotect_ro": "do_mprotect({s}, {a}, PROT_READ)",
     "mprotect_rw": "do_mprotect({s}, {a}, PROT_READ | PROT_WRITE)",
     "dontfork": "do_madvise({s}, {a}, MADV_DONTFORK, \"MADV_DONTFORK\")",
+    "madvise_mergeable": "do_madvise({s}, {a}, MADV_MERGEABLE, \"MADV_MERGEABLE\")",
+    "madvise_unmergeable": "do_madvise({s}, {a}, MADV_UNMERGEABLE, \"MADV_UNMERGEABLE\")",
     "pageout": "do_pageout({s}, {a})",
     "clear_refs": "do_clear_refs({s})",
     "vmsplice": "do_vmsplice({s}, {p}, {a})",
@@ -99,6 +101,7 @@ UNFORCEABLE: dict[str, str] = {
     "lru_drain": "when the per-CPU LRU batch is drained is the kernel's choice",
     "swap_add": "reclaim adding a page to the swap cache at a chosen moment cannot be forced by a user program",
     "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
+    "ksm_merge": "when ksmd scans and merges a page is the kernel's choice (a program can only wait for it)",
     "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
     "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",
     "get_ro": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "

@@ -101,6 +101,7 @@ class Machine:
         lru_on = bool(scenario and "lru" in scenario.events)
         reclaim_on = bool(scenario and "swap" in scenario.events)
         lock_on = bool(scenario and "lock" in scenario.events)
+        ksm_on = bool(scenario and "ksm" in scenario.events)
         needs = needed({op.kind for t in threads for op in t.program})
         config = world.config
         swap_on = (reclaim_on or "swap" in needs) and config.swap
@@ -113,7 +114,7 @@ class Machine:
             spec = world.speculative if "spec" in scenario.events or world.held else 0
         features = Features(
             pipes=pipes, speculative=spec,
-            pageflags=uses_exclusive or lru_on or swap_on or lock_on,
+            pageflags=uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs,
             vma="vma" in needs,
             mm=bool(scenario and scenario.tlb) or "mm" in needs,
             tlb=bool(scenario and scenario.tlb),
@@ -144,7 +145,7 @@ class Machine:
         families = tuple(family for family, on in (
             (("spec_get",), spec_get_on and bool(spec)), (("spec_put",), spec_put_on and bool(spec)),
             (("lru_drain",), lru_on), (("unlock_page",), lock_on), (("lock_page",), lock_on),
-            (("swap_add", "swap_unmap"), reclaim_on)) if on)
+            (("swap_add", "swap_unmap"), reclaim_on), (("ksm_merge",), ksm_on)) if on)
         return cls(
             world=world, scenario=scenario, layout=layout, tags=ValueTags(P, writers), holders=holders,
             holder_weights=tuple((layout.holder_base + n, GUP_PIN_COUNTING_BIAS if h.is_pin else 1)

@@ -54,6 +54,7 @@ VMA_WRITE = 1
 VMA_DONTFORK = 2
 VMA_UFFD_WP = 4  # registered for userfaultfd write-protect
 VMA_UFFD_WP_ASYNC = 8  # ... through a userfaultfd opened with UFFD_FEATURE_WP_ASYNC (6.7)
+VMA_MERGEABLE = 16  # VM_MERGEABLE: madvise(MADV_MERGEABLE) let ksmd merge its pages
 
 MM_HAS_PINNED = 1
 MM_EXITED = 2

@@ -367,14 +367,14 @@ class CowModel:
         elif kind == "lru_drain":  # a CPU's whole batch, named by the first page in it
             if s[fb + g] & PAGE_LRU_BATCH and lru_batch_pages(self.kernel, s, lru_cpu_of(self.kernel, s, g))[0] == g:
                 self._try(s, out, base, run, g)
-        elif kind == "ksm_merge":  # the mechanism says whether ksmd can merge the page
-            self._try(s, out, base, run, g)
         elif kind == "unlock_page":
             if s[fb + g] & PAGE_LOCKED:
                 self._try(s, out, base, run, g, False)
         elif kind == "lock_page":  # one page locked at a time
             if s[vb + g * C] and not any(s[fb + h] & PAGE_LOCKED for h in range(L.pages)):
                 self._try(s, out, base, run, g, True)
+        elif kind == "ksm_merge":  # the mechanism says whether ksmd can merge the page
+            self._try(s, out, base, run, g)
         elif kind in ("swap_add", "swap_unmap"):
             if s[vb + g * C]:
                 self._try(s, out, base, run, g)

@@ -12,7 +12,8 @@ from typing import Any
 from modelcheck.cow.actions import Act, observation, process_name
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_SOFTDIRTY, PTE_SWAP,
-                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page)
+                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_MERGEABLE, VMA_WRITE,
+                                   pte_page)
 from modelcheck.cow.mechanisms.faults import WriteFaultBranch
 from modelcheck.cow.mechanisms.memory import info, lru_cpu_of, page_live
 from modelcheck.cow.mechanisms.tlb import tlb_index
@@ -171,6 +172,8 @@ class Renderer:
             text += f" in-swap-cache swapcount {c.swapcount}"
         if c.locked:
             text += " locked"
+        if c.ksm:
+            text += " KSM"
         return text
 
     def state_summary(self, s: tuple) -> str:
@@ -280,6 +283,8 @@ def _vma_words(flags: int) -> str:
     words = ["VM_WRITE" if flags & VMA_WRITE else "read-only"]
     if flags & VMA_DONTFORK:
         words.append("VM_DONTFORK")
+    if flags & VMA_MERGEABLE:
+        words.append("VM_MERGEABLE")
     return " ".join(words)
 
 

@@ -21,7 +21,8 @@ Kernel events: ``spec`` (speculative references, bounded by the world's S),
 ``lru`` (pages start in a per-CPU LRU batch that holds a reference until drained)
 ``swap`` (reclaim: a page enters the swap cache, later its PTEs become swap
 PTEs; a later access swaps it back in) and ``lock`` (another kernel path holds a
-page's lock for a while; one page at a time).
+page's lock for a while; one page at a time) and ``ksm`` (ksmd merges a page
+into another of the same contents in VM_MERGEABLE areas: ``mechanisms.ksm``).
 
 Ordering between threads, as cow.c's pipes and wait() give it: ``signal T``
 marks the named one-shot token T (a byte written into a pipe), ``await T``
@@ -52,10 +53,10 @@ from typing import Mapping, Sequence
 
 from modelcheck.cow.operations import OPERATIONS, Form
 
-EVENTS = ("spec", "lru", "swap", "lock")
+EVENTS = ("spec", "lru", "swap", "lock", "ksm")
 # the kernel's steps, by the event that allows them (a trace labels one "kernel spec_get(page 0)")
 EVENT_OF = {"spec_get": "spec", "spec_put": "spec", "lru_drain": "lru", "swap_add": "swap", "swap_unmap": "swap",
-            "lock_page": "lock", "unlock_page": "lock"}
+            "lock_page": "lock", "unlock_page": "lock", "ksm_merge": "ksm"}
 ScheduleKey = tuple[str, str] | tuple[str, int]  # ("thread", name), or (kernel event, page)
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")

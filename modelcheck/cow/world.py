@@ -124,6 +124,10 @@ class CowWorld:
         if both:
             raise WorldError(f"scenario: a{both[0]} is write-protected through both a synchronous and an async "
                              f"userfaultfd (uffd_wp and uffd_wp_async), and a range registers with one")
+        if not self.config.ksm and ("ksm" in scenario.events or any(
+                "ksm" in OPERATIONS[op.kind].needs for t in scenario.threads for op in t.program)):
+            raise WorldError("scenario: KSM needs CONFIG_KSM, and this kernel is built without it "
+                             "(MADV_MERGEABLE fails with EINVAL)")
         if not self.config.swap and "swap" in scenario.events:
             raise WorldError("scenario: kernel swap events need swap, and this kernel has none (CONFIG_SWAP off)")
 

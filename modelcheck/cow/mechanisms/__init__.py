@@ -6,11 +6,12 @@ with the mechanism: ``registry``), or None when the operation is not enabled
 in that state.
 """
 
-from modelcheck.cow.mechanisms import cpu, events, faults, fork, ghost, gup, memory, ordering, swap, tlb, wrprotect
+from modelcheck.cow.mechanisms import (cpu, events, faults, fork, ghost, gup, ksm, memory, ordering, swap, tlb,
+                                       wrprotect)
 
 # the order in which the operations of a scenario are listed for people: accesses, the address space,
-# write-protection, references, reclaim, ordering between threads
-PRESENTATION = (cpu, fork, wrprotect, gup, swap, ordering)
+# write-protection, references, reclaim, KSM, ordering between threads
+PRESENTATION = (cpu, fork, wrprotect, gup, swap, ksm, ordering)
 
-__all__ = ["PRESENTATION", "cpu", "events", "faults", "fork", "ghost", "gup", "memory", "ordering", "swap", "tlb",
-           "wrprotect"]
+__all__ = ["PRESENTATION", "cpu", "events", "faults", "fork", "ghost", "gup", "ksm", "memory", "ordering", "swap",
+           "tlb", "wrprotect"]

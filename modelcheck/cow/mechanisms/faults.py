@@ -11,7 +11,7 @@ does).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
+from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
                                    VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import copy_page, drain_lru_batch, info, release, set_exclusive, swapcount
@@ -173,6 +173,8 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     t[i] = (pte & ~PTE_WRITE) | writable | soft_dirty
     page = pte_page(pte)
+    if L.features.pageflags:
+        t[L.flags_base + page] &= ~PAGE_KSM  # reuse_ksm_page's page_move_anon_rmap: an anonymous page again
     set_exclusive(k, t, page, True)
     if k.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and not swapcount(k, t, page):
         t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # reuse_swap_page / try_to_free_swap

@@ -78,7 +78,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     return PageInfo(mapcount=count, refcount=references,
                     exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                     has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
-                    swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED))
+                    swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED), ksm=bool(flags & PAGE_KSM))
 
 
 @batch_twin("ReferenceBatch._release")

@@ -72,6 +72,7 @@ class PageInfo:
     in_swapcache: bool = False
     swapcount: int = 0  # swap PTEs that refer to the page's swap slot
     locked: bool = False  # PG_locked is held by someone else
+    ksm: bool = False  # PageKsm: merged by ksmd, mapped read-only wherever it is, never PG_anon_exclusive
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -105,6 +106,8 @@ class Policy(ABC):
     odirect_pins: ClassVar[bool] = False
     # d61ea1cb0095 (v6.7): UFFDIO_API accepts UFFD_FEATURE_WP_ASYNC (before: an unknown feature, EINVAL)
     uffd_wp_async: ClassVar[bool] = False
+    # 6cce3314b928 (v6.2): MADV_UNMERGEABLE's break_ksm raises an unsharing fault (before: a write fault)
+    breaks_ksm_by_unshare: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:

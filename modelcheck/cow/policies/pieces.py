@@ -42,7 +42,7 @@ DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "d
              "fork_page", "gup", "read_gup_unshares", "unshare", "clear_refs_skips", "wrprotect_skips",
              "mprotect_makes_writable")
 FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
-         "uffd_wp_async")
+         "uffd_wp_async", "breaks_ksm_by_unshare")
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{12}")
 
