@@ -9,9 +9,9 @@ refcount 2: its PTE and CPU 1's batch.
 
 * v5.18 on (d4c470970d45; mainline's 8d596d8b81ef the same here: refcount
   2 <= 1 + not-on-LRU + swap cache): the page is not on the LRU, so the fault
-  calls lru_add_drain(), which drains CPU 0's batches only (mm/swap.c:
-  lru_add_drain -> lru_add_drain_cpu(smp_processor_id()); the 5.18 comment of
-  wp_can_reuse_anon_folio's ancestor says remote batches are not handled).
+  calls lru_add_drain(), which drains CPU 0's batches only (mm/swap.c in
+  7.1.5: lru_add_drain_cpu(smp_processor_id()); wp_can_reuse_anon_folio's
+  comment there says references from remote LRU caches are not handled).
   The refcount is still 2 and the fault copies a page only its own mapping
   and a batch hold: no_spurious_copy violated, unless CPU 1 happened to
   drain its batch first (kernel lru_drain). On the live kernel the copy is
