@@ -114,7 +114,8 @@ def test_a_kernel_without_ksm_refuses_the_scenario():
         CowWorld.scripted(MERGE, events=["ksm"], config=KernelConfig(ksm=False))
 
 
-@pytest.mark.parametrize("path", ["o10c_remote_lru_batch.py", "o10c_local_lru_batch.py", "k1_ksm_ro_pin_write.py",
+@pytest.mark.parametrize("path", ["o10c_remote_lru_batch.py", "o10c_local_lru_batch.py",
+                                  "k0_ksm_pinned_never_merged.py", "k1_ksm_ro_pin_write.py",
                                   "k2_ksm_write_no_leak.py", "k3_ksm_unmerge_uffd_wp.py"])
 def test_the_specs_verdicts(path):
     spec = runpy.run_path(str(ROOT / "specs" / path))["SPEC"]
@@ -122,3 +123,12 @@ def test_the_specs_verdicts(path):
     for policy, expected in spec.expect.items():
         result = check(world.model(policy, spec.invariants), SearchOptions())
         assert result.verdict.value == expected, (path, policy)
+
+
+def test_the_state_document_names_the_batch_cpu_and_the_ksm_page():
+    m = model(TWO_CPUS, "mainline_7_3", events=["lru"], fresh=["a0", "a1"], cpus={"parent.2": 1})
+    _, state = follow(m, "parent store a0", "parent signal one", "parent.2 await one", "parent.2 store a1")
+    assert sorted(page["lru_cpu"] for page in m.state_to_json(state)["pages"].values()) == [0, 1]
+    k = model(MERGE, "mainline_7_3", events=["ksm"])
+    _, merged = follow(k, "parent madvise_mergeable a0", "parent madvise_mergeable a1", "kernel ksm_merge(page 0)")
+    assert [page["ksm"] for page in k.state_to_json(merged)["pages"].values()] == [True]

@@ -68,6 +68,7 @@ class Machine:
     lru_on: bool         # fresh pages start in a per-CPU LRU batch
     lru_cpus: int        # the CPUs the scenario's threads run on (each has its own LRU batch)
     reclaim_on: bool     # the kernel reclaims pages (swap events)
+    ksm_on: bool         # ksmd merges pages (ksm events)
     lock_on: bool        # other kernel paths take page locks
     spec_get_on: bool
     spec_put_on: bool
@@ -158,7 +159,7 @@ class Machine:
             uffd_async_addrs=async_addrs if uffd_wp_async else frozenset(),
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on,
-            lru_cpus=max((th.cpu for th in threads), default=0) + 1, reclaim_on=reclaim_on,
+            lru_cpus=max((th.cpu for th in threads), default=0) + 1, reclaim_on=reclaim_on, ksm_on=ksm_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             fresh_addrs=scenario.fresh if scenario else frozenset(),
             zero_page=layout.pages - 1 if scenario and scenario.fresh else -1,

@@ -254,6 +254,10 @@ class Renderer:
                     page["values"] = [list(tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
                 if f.pageflags:
                     page.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
+                if self.machine.lru_cpus > 1 and c.in_lru_batch:
+                    page.update(lru_cpu=lru_cpu_of(self.machine, s, g))
+                if self.machine.ksm_on:
+                    page.update(ksm=c.ksm)
                 if self.machine.swap_on:
                     page.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
                 pages[str(g)] = page

@@ -32,6 +32,7 @@ from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_KSM, PTE_SWAP
                                    VMA_MERGEABLE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import UnshareBranch, uffd_wp_async, unshare_fault, write_fault
 from modelcheck.cow.mechanisms.memory import info, page_live, release
+from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
 
@@ -108,10 +109,12 @@ def op_ksm_merge(k: Kernel, t: MutableSlots, page: int) -> str | None:
         return None
     if not is_ksm(k, t, target):  # try_to_merge_one_page(page, NULL): the page becomes KSM in place
         for p, a in _mappings(k, t, target) or ():
+            flush_address(k, t, p, a)  # write_protect_page: ptep_clear_flush first
             t[L.pte_index(p, a)] &= ~PTE_WRITE
         i = L.flags_base + target
         t[i] = (t[i] & ~PAGE_EXCLUSIVE) | PAGE_KSM
-    for p, a in _mappings(k, t, page) or ():  # replace_page, per mapping
+    for p, a in _mappings(k, t, page) or ():  # write_protect_page, then replace_page, per mapping
+        flush_address(k, t, p, a)
         t[L.pte_index(p, a)] = pte_make(target, False)
         release(k, t, page)
     return "ksm_merge"

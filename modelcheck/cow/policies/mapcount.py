@@ -12,9 +12,11 @@ the test is ``mapcount + swapcount <= 1``, decided under the page lock (if
 another path holds it, the fault sleeps in lock_page and looks again); the
 swap count is that of the page's swap slot, one for every swap PTE still
 naming it. A KSM page is copied if it is in the swap cache or its refcount is
-not 1, before the lock; else reuse_ksm_page reuses it (from v5.1, Kirill
-Tkhai's "mm: reuse only-pte-mapped KSM page in do_wp_page()"; its id is not
-verified here; before it every KSM page was copied).
+not 1, before the lock; else, under the lock, reuse_ksm_page reuses a stable
+KSM page by freezing its refcount at 1 (predicates-check §1: Kirill Tkhai's
+"mm: reuse only-pte-mapped KSM page in do_wp_page()", posted Dec 2018: absent
+in v5.0, present by v5.3; its id is not verified here; before it every KSM page
+was copied).
 """
 
 from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
