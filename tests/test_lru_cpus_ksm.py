@@ -116,7 +116,8 @@ def test_a_kernel_without_ksm_refuses_the_scenario():
 
 @pytest.mark.parametrize("path", ["o10c_remote_lru_batch.py", "o10c_local_lru_batch.py",
                                   "k0_ksm_pinned_never_merged.py", "k1_ksm_ro_pin_write.py",
-                                  "k2_ksm_write_no_leak.py", "k3_ksm_unmerge_uffd_wp.py"])
+                                  "k2_ksm_write_no_leak.py", "k3_ksm_unmerge_uffd_wp.py",
+                                  "k4_ksm_merge_drops_uffd_wp.py"])
 def test_the_specs_verdicts(path):
     spec = runpy.run_path(str(ROOT / "specs" / path))["SPEC"]
     world = spec.world()
@@ -132,3 +133,22 @@ def test_the_state_document_names_the_batch_cpu_and_the_ksm_page():
     k = model(MERGE, "mainline_7_3", events=["ksm"])
     _, merged = follow(k, "parent madvise_mergeable a0", "parent madvise_mergeable a1", "kernel ksm_merge(page 0)")
     assert [page["ksm"] for page in k.state_to_json(merged)["pages"].values()] == [True]
+
+
+PROTECTED = {"parent": ["madvise_mergeable a0", "madvise_mergeable a1", "uffd_wp a0", "uffd_wp a1", "signal on",
+                        "store a0"],
+             "parent.2": ["await on", "uffd_unwp a0"]}
+
+
+@pytest.mark.parametrize("events, verdict", [((), "holds"), (("ksm",), "violated")])
+def test_a_uffd_wp_store_waits_for_the_monitor_unless_a_merge_dropped_the_bit(events, verdict):
+    result = check(model(PROTECTED, "mainline_7_3", ["uffd_wp_effective"], events=list(events)), SearchOptions())
+    assert result.verdict.value == verdict
+
+
+def test_the_merged_away_pte_loses_its_uffd_wp_bit_and_the_ksm_page_keeps_its_own():
+    m = model(PROTECTED, "mainline_7_3", events=["ksm"])
+    _, state = follow(m, "parent madvise_mergeable a0", "parent madvise_mergeable a1", "parent uffd_wp a0",
+                      "parent uffd_wp a1", "kernel ksm_merge(page 0)")
+    L = m.layout
+    assert not state[L.pte_index(0, 0)] & PTE_UFFD_WP and state[L.pte_index(0, 1)] & PTE_UFFD_WP

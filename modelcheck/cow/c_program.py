@@ -134,6 +134,9 @@ OBSERVABLE: dict[str, str] = {
     "wrprotect_effective": "the soft-dirty bit a store after clear_refs leaves (a fault sets it)",
 }
 UNOBSERVABLE: dict[str, str] = {
+    "ksm_unmerged": "whether an address still maps a KSM page (/proc/self/ksm_merging_pages) is not read by this "
+                    "reproducer",
+    "uffd_wp_effective": "whether a store waited for a userfaultfd handler needs one, and the reproducer runs none",
     "refcount_sane": "page reference counts are not visible from user space",
     "read_gup_no_write_fault": "whether a GUP took a write fault inside the kernel is not visible from user space",
     "pin_checks_exact": "which pages fork and clear_refs took for pinned (page_maybe_dma_pinned) is not visible "

@@ -14,6 +14,9 @@ value of the page, in the state before the action.
   owner's reference, sees the owner's last completed write (CPU store or DMA).
 * ``wrprotect_effective`` (I6): after mprotect(PROT_READ), uffd-wp or clear_refs
   returns, no store goes through that mapping without a fault.
+* ``uffd_wp_effective``: while an address is write-protected through a
+  synchronous userfaultfd (UFFDIO_WRITEPROTECT on, not yet off), no store to it
+  completes: each waits for the monitor.
 * ``ksm_unmerged``: once madvise(MADV_UNMERGEABLE) returns, the address maps no
   KSM page (ksm_functional_tests' unmerge tests).
 * ``read_gup_no_write_fault`` (O15): a read-only GUP never raises a write fault
@@ -242,6 +245,21 @@ def _wrprotect_effective(m: Machine, words: Words) -> Judge:
 
 
 # -- O15: a read GUP does not write-fault --------------------------------------------------------
+@transition_check("uffd_wp_effective", watches=("store", "write"), ghost=[Ghost.UFFD_PROTECT],
+                  doc="no store completes on an address a synchronous userfaultfd write-protects")
+def _uffd_wp_effective(m: Machine, words: Words) -> Judge:
+    L = m.layout
+
+    def holds(before: tuple, act: Act, after: tuple) -> bool:
+        return not before[L.uffd_base + act.proc * L.addresses + act.addr]
+
+    def explain(before: tuple, act: Act, after: tuple) -> str:
+        return (f"{words.action_label(act)} went on although a{act.addr} is write-protected through a "
+                "synchronous userfaultfd (UFFDIO_WRITEPROTECT on, not turned off): no userfault stopped it")
+
+    return holds, explain
+
+
 @transition_check("ksm_unmerged", watches=("madvise_unmergeable",),
                   doc="once madvise(MADV_UNMERGEABLE) returns, the address maps no KSM page")
 def _ksm_unmerged(m: Machine, words: Words) -> Judge:

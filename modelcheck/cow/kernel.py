@@ -123,6 +123,7 @@ class Machine:
             holders=len(holders),
             last_write=Ghost.LAST_WRITE in ghost_needed(invariant_names),
             write_protect=Ghost.WRITE_PROTECT in ghost_needed(invariant_names),
+            uffd_protect=Ghost.UFFD_PROTECT in ghost_needed(invariant_names),
             extra_pages=_extra_pages(scenario),
             cells=scenario.cells if scenario else 1,
             held=len(world.held_unknown),

@@ -17,6 +17,8 @@ world (the reference world) stores exactly what reference-world.md counts:
     last[(p*M + a)*C + c]       ghost: the owner's last completed write (no_lost_write)
     wp[p*M + a]                 ghost: a write-protect request not yet answered by a fault
                                 (wrprotect_effective)
+    uffd[p*M + a]               ghost: write-protected through a synchronous userfaultfd, not yet
+                                unprotected (uffd_wp_effective)
     tlb[t*M + a]                each thread's (CPU's) cached translation, possibly stale
     step[t]                     how far a thread is into an operation the kernel splits
     fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
@@ -99,6 +101,7 @@ class Features:
     holders: int = 0
     last_write: bool = False
     write_protect: bool = False
+    uffd_protect: bool = False  # ghost: which addresses a synchronous userfaultfd write-protects
     extra_pages: int = 0  # page slots beyond one per mapping, pipe, speculative and GUP reference
     cells: int = 1        # values per page (parts of a page the scenario tells apart)
     tlb: bool = False     # per-thread TLB entries, deferred flushes, a copy fault in two steps
@@ -128,6 +131,7 @@ class Layout:
     token_base: int = field(init=False)
     last_base: int = field(init=False)
     wp_base: int = field(init=False)
+    uffd_base: int = field(init=False)
     tlb_base: int = field(init=False)
     step_base: int = field(init=False)
     fault_base: int = field(init=False)
@@ -149,6 +153,7 @@ class Layout:
                              ("pc_base", f.threads), ("holder_base", f.holders), ("token_base", f.tokens),
                              ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0),
+                             ("uffd_base", P * M if f.uffd_protect else 0),
                              ("tlb_base", f.threads * M if f.tlb else 0),
                              ("step_base", f.threads if f.tlb else 0),
                              ("fault_base", f.threads if f.tlb else 0),
