@@ -6,14 +6,15 @@ then signals its monitor thread and stores to a0; the monitor (parent.2)
 answers by turning the protection of a0 off (what a handler of the userfault
 does). ksmd may merge the two pages at any point (kernel ksm_merge).
 
-In mm/ksm.c (the 7.1.5 tree, and every era's: replace_page builds the new PTE
-from the VMA's protection, mk_pte(kpage, vm_page_prot), with no uffd-wp bit;
-write_protect_page keeps the bits of the page that becomes the KSM page), the
-page merged away is mapped read-only without its uffd-wp bit. The store to
-a0 then write-faults on a KSM page, which do_wp_page copies with no
-userfault: the write goes through while the monitor still protects a0.
-uffd_wp_effective violated, in every era that has uffd-wp (v5.7 on) and in
-mainline.
+In mm/ksm.c of the 7.1.5 tree, replace_page builds the new PTE from the
+VMA's protection (mk_pte(kpage, vm_page_prot)), with no uffd-wp bit, while
+write_protect_page keeps the bits of the page that becomes the KSM page; and
+neither mm/ksm.c nor the userfaultfd code keeps uffd-wp ranges out of KSM. So
+the page merged away is mapped read-only without its uffd-wp bit, the store
+to a0 write-faults on a KSM page, which do_wp_page copies with no userfault,
+and the write goes through while the monitor still protects a0:
+uffd_wp_effective violated. Older trees were not read for this: the model
+gives every era the 7.1.5 replace_page (uffd-wp exists from v5.7).
 
 Checked on the running 6.18 kernel (a program of these steps, ksmd run for a
 few seconds): before the merge both pages' /proc/self/pagemap entries have

@@ -75,7 +75,9 @@ def test_an_operation_is_declared_once_and_takes_only_what_mechanisms_take():
 def test_ghost_state_is_what_the_chosen_invariants_declare():
     assert ghost_needed(["no_lost_write"]) == {Ghost.LAST_WRITE}
     assert ghost_needed(["wrprotect_effective", "no_leak_to_child"]) == {Ghost.WRITE_PROTECT}
-    assert ghost_needed([name for name in names() if name not in ("no_lost_write", "wrprotect_effective")]) == set()
+    assert ghost_needed(["uffd_wp_effective"]) == {Ghost.UFFD_PROTECT}
+    assert ghost_needed([name for name in names()
+                         if name not in ("no_lost_write", "wrprotect_effective", "uffd_wp_effective")]) == set()
     world = CowWorld.scripted({"parent": ["store a0", "load a0"]})
     with_ghost = Machine.build(world, ("no_lost_write",), uses_exclusive=False).layout
     without = Machine.build(world, ("no_leak_to_child",), uses_exclusive=False).layout
