@@ -60,8 +60,9 @@ def test_every_spec_but_c7_nosd_is_of_the_full_kernel(path):
     expected = KernelConfig(soft_dirty=False) if loaded.spec.id == "C7-nosd" else FULL_KERNEL
     assert loaded.world.config == expected
     assert world_settings(loaded.world)["kernel_config"] == expected.to_json()
-    # (fresh: the untouched addresses; file and maps: the file the world maps, and where)
-    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh", "file", "maps"}
+    # (fresh: the untouched addresses; file and maps: the file the world maps, and where; cpus: threads pinned to
+    # CPUs other than 0)
+    assert set(world_settings(loaded.world)) <= {"kernel_config", "fresh", "file", "maps", "cpus"}
 
 
 # -- soft-dirty -----------------------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def test_a_configuration_is_true_or_false_and_says_what_it_lacks():
     with pytest.raises(ValueError, match="soft_dirty is true or false"):
         KernelConfig(soft_dirty=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown switch"):
-        KernelConfig.from_json({"ksm": False})
+        KernelConfig.from_json({"thp": False})
     config = KernelConfig(soft_dirty=False, swap=False)
     assert config.missing() == [SWITCHES["soft_dirty"], SWITCHES["swap"]]
     assert KernelConfig.from_json(config.to_json()) == config

@@ -37,7 +37,8 @@ def test_every_operation_runs_its_declared_mechanism():
     world = CowWorld.scripted({"parent": ["signal t", "get_rw a0 -> w", "dma_write w", "dma_read w", "put w", "vmsplice a0",
                                           "pipe_read", "mprotect_ro a0", "mprotect_rw a0", "dontfork a0",
                                           "clear_refs", "uffd_wp a0", "uffd_unwp a0", "uffd_wp_async a1",
-                                          "pageout a0", "store a0", "load a0", "munmap a0", "exit"],
+                                          "pageout a0", "madvise_mergeable a0", "madvise_unmergeable a0",
+                                          "store a0", "load a0", "munmap a0", "exit"],
                                "parent.2": ["await t", "pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p",
                                             "dio_read a0 -> dr", "dio_write a0 -> dw [pin]", "pin_ro_short a0 -> rs",
                                             "pin_rw_short a0 -> ws", "iouring_register a0 -> io", "fork",
@@ -84,7 +85,9 @@ def test_an_operation_is_declared_once_and_takes_only_what_mechanisms_take():
 def test_ghost_state_is_what_the_chosen_invariants_declare():
     assert ghost_needed(["no_lost_write"]) == {Ghost.LAST_WRITE}
     assert ghost_needed(["wrprotect_effective", "no_leak_to_child"]) == {Ghost.WRITE_PROTECT}
-    assert ghost_needed([name for name in names() if name not in ("no_lost_write", "wrprotect_effective")]) == set()
+    assert ghost_needed(["uffd_wp_effective"]) == {Ghost.UFFD_PROTECT}
+    assert ghost_needed([name for name in names()
+                         if name not in ("no_lost_write", "wrprotect_effective", "uffd_wp_effective")]) == set()
     world = CowWorld.scripted({"parent": ["store a0", "load a0"]})
     with_ghost = Machine.build(world, ("no_lost_write",), uses_exclusive=False).layout
     without = Machine.build(world, ("no_leak_to_child",), uses_exclusive=False).layout

@@ -6,7 +6,7 @@ counters it tabulates (``decision_grid``): one that drains an LRU batch first
 needs the LRU flag, which that world lacks. Of the kernel's build
 configuration (``config.KernelConfig``) it models only the switches listed in
 ``CONFIG_INDIFFERENT``, those no action of the open world reads (its writes,
-reads, forks, unmaps and pipes touch no soft-dirty or uffd-wp bit and no swap);
+reads, forks, unmaps and pipes touch no soft-dirty or uffd-wp bit, no swap and no KSM);
 a world whose configuration differs from the full kernel in any other switch
 takes the per-state path.
 """
@@ -24,7 +24,7 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.policies import PageInfo, Policy
 
 PROPERTIES = frozenset(LEAK_OBSERVERS) | {"spurious_copies", "no_spurious_copy"}
-CONFIG_INDIFFERENT = frozenset({"soft_dirty", "uffd_wp", "swap", "swap_pte_exclusive"})
+CONFIG_INDIFFERENT = frozenset({"soft_dirty", "uffd_wp", "swap", "swap_pte_exclusive", "ksm"})
 GRID_MOST = 1 << 18  # decision-grid cells the batch form tabulates at most; beyond, tabulating them one policy
                      # call at a time costs more than the batch form saves (W(64,64,0) would need 34 million)
 

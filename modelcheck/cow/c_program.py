@@ -70,6 +70,8 @@ SNIPPETS: dict[str, str] = {
     "mprotect_ro": "do_mprotect({s}, {a}, PROT_READ)",
     "mprotect_rw": "do_mprotect({s}, {a}, PROT_READ | PROT_WRITE)",
     "dontfork": "do_madvise({s}, {a}, MADV_DONTFORK, \"MADV_DONTFORK\")",
+    "madvise_mergeable": "do_madvise({s}, {a}, MADV_MERGEABLE, \"MADV_MERGEABLE\")",
+    "madvise_unmergeable": "do_madvise({s}, {a}, MADV_UNMERGEABLE, \"MADV_UNMERGEABLE\")",
     "pageout": "do_pageout({s}, {a})",
     "clear_refs": "do_clear_refs({s})",
     "vmsplice": "do_vmsplice({s}, {p}, {a})",
@@ -101,6 +103,7 @@ UNFORCEABLE: dict[str, str] = {
     "lru_drain": "when the per-CPU LRU batch is drained is the kernel's choice",
     "swap_add": "reclaim adding a page to the swap cache at a chosen moment cannot be forced by a user program",
     "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
+    "ksm_merge": "when ksmd scans and merges a page is the kernel's choice (a program can only wait for it)",
     "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
     "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",
     "get_ro": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "
@@ -137,6 +140,9 @@ OBSERVABLE: dict[str, str] = {
     "wrprotect_effective": "the soft-dirty bit a store after clear_refs leaves (a fault sets it)",
 }
 UNOBSERVABLE: dict[str, str] = {
+    "ksm_unmerged": "whether an address still maps a KSM page (/proc/self/ksm_merging_pages) is not read by this "
+                    "reproducer",
+    "uffd_wp_effective": "whether a store waited for a userfaultfd handler needs one, and the reproducer runs none",
     "refcount_sane": "page reference counts are not visible from user space",
     "read_gup_no_write_fault": "whether a GUP took a write fault inside the kernel is not visible from user space",
     "pin_checks_exact": "which pages fork and clear_refs took for pinned (page_maybe_dma_pinned) is not visible "

@@ -34,6 +34,10 @@ What each switch is in the kernel (facts read in the 7.1.5 tree):
   with swap PTEs from 6.3. Off: pte_swp_mkexclusive keeps nothing, so
   do_swap_page finds no exclusive marker and falls back to the refcount test
   (reuse only when nothing but the faulting PTE holds the page).
+* ``ksm`` CONFIG_KSM. Off: madvise accepts MADV_MERGEABLE and MADV_UNMERGEABLE
+  only under CONFIG_KSM (madvise_behavior_valid), so both fail with EINVAL and
+  ksmd does not exist: a scenario with KSM operations or ``ksm`` events cannot
+  be built.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ SWITCHES = {
     "uffd_wp": "CONFIG_PTE_MARKER_UFFD_WP",
     "swap": "CONFIG_SWAP",
     "swap_pte_exclusive": "__HAVE_ARCH_PTE_SWP_EXCLUSIVE",
+    "ksm": "CONFIG_KSM",
 }
 
 
@@ -57,6 +62,7 @@ class KernelConfig:
     uffd_wp: bool = True
     swap: bool = True
     swap_pte_exclusive: bool = True
+    ksm: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -178,7 +178,7 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
 
 def _counter_words(name: str, value: Any) -> str:
     flags = {"exclusive": "PageAnonExclusive", "has_pinned": "MMF_HAS_PINNED", "in_lru_batch": "in an LRU batch",
-             "in_swapcache": "in the swap cache", "locked": "locked by another"}
+             "in_swapcache": "in the swap cache", "locked": "locked by another", "ksm": "a KSM page"}
     if name == "anon":
         return "an anonymous page" if value else "a page that is not anonymous"
     if isinstance(value, bool):
@@ -202,7 +202,7 @@ def deciding_counters(ask: Callable[[PageInfo], Answer], page: PageInfo) -> tupl
     """The counters whose values decided ``ask``'s answer on ``page``: one counter changed to its nearest value
     that gives another answer, or failing that the nearest pair; (those counters now, their values then)."""
     answer = ask(page)
-    names = [f.name for f in fields(PageInfo)]
+    names = [f.name for f in fields(PageInfo) if f.name != "ksm" or page.ksm]  # (only a KSM page is asked as one)
     for size in (1, 2):
         for chosen in combinations(names, size):
             for values in _value_tuples(chosen, page):
@@ -315,7 +315,7 @@ class PolicyChoices:
             return method(*question.args[:at], changed, *question.args[at + 1:])
 
         now, then = deciding_counters(ask, info)
-        read = {f.name: getattr(info, f.name) for f in fields(PageInfo)}
+        read = {f.name: getattr(info, f.name) for f in fields(PageInfo) if f.name != "ksm" or info.ksm}
         references = core.words.references(before, page) if page is not None else []
         held = [words for words, _ in references]
         counters = f"mapcount {info.mapcount}, refcount {info.refcount}"

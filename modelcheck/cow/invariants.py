@@ -14,6 +14,11 @@ value of the page, in the state before the action.
   owner's reference, sees the owner's last completed write (CPU store or DMA).
 * ``wrprotect_effective`` (I6): after mprotect(PROT_READ), uffd-wp or clear_refs
   returns, no store goes through that mapping without a fault.
+* ``uffd_wp_effective``: while an address is write-protected through a
+  synchronous userfaultfd (UFFDIO_WRITEPROTECT on, not yet off), no store to it
+  completes: each waits for the monitor.
+* ``ksm_unmerged``: once madvise(MADV_UNMERGEABLE) returns, the address maps no
+  KSM page (ksm_functional_tests' unmerge tests).
 * ``read_gup_no_write_fault`` (O15): a read-only GUP never raises a write fault
   (nor, through one, a uffd-wp event) on the page.
 * ``refcount_sane``: nothing references a free page, no live page is left
@@ -39,7 +44,7 @@ from typing import Any, Callable, Iterable, Protocol, TypeVar
 
 from modelcheck.cow.actions import Act, Observation, observation, process_alive, process_name
 from modelcheck.cow.kernel import Machine
-from modelcheck.cow.layout import PTE_SWAP, PTE_WRITE, pte_page
+from modelcheck.cow.layout import PAGE_KSM, PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
 from modelcheck.cow.registry import batch_twin
@@ -240,6 +245,37 @@ def _wrprotect_effective(m: Machine, words: Words) -> Judge:
 
 
 # -- O15: a read GUP does not write-fault --------------------------------------------------------
+@transition_check("uffd_wp_effective", watches=("store", "write"), ghost=[Ghost.UFFD_PROTECT],
+                  doc="no store completes on an address a synchronous userfaultfd write-protects")
+def _uffd_wp_effective(m: Machine, words: Words) -> Judge:
+    L = m.layout
+
+    def holds(before: tuple, act: Act, after: tuple) -> bool:
+        return not before[L.uffd_base + act.proc * L.addresses + act.addr]
+
+    def explain(before: tuple, act: Act, after: tuple) -> str:
+        return (f"{words.action_label(act)} went on although a{act.addr} is write-protected through a "
+                "synchronous userfaultfd (UFFDIO_WRITEPROTECT on, not turned off): no userfault stopped it")
+
+    return holds, explain
+
+
+@transition_check("ksm_unmerged", watches=("madvise_unmergeable",),
+                  doc="once madvise(MADV_UNMERGEABLE) returns, the address maps no KSM page")
+def _ksm_unmerged(m: Machine, words: Words) -> Judge:
+    L = m.layout
+
+    def holds(before: tuple, act: Act, after: tuple) -> bool:
+        pte = after[L.pte_index(act.proc, act.addr)]
+        return not (pte and not pte & PTE_SWAP and page_flags(m, after, pte_page(pte)) & PAGE_KSM)
+
+    def explain(before: tuple, act: Act, after: tuple) -> str:
+        return (f"{words.action_label(act)} returned with a{act.addr} still mapping a KSM page (ksm_functional_tests' "
+                "'Pages were unmerged' fails)")
+
+    return holds, explain
+
+
 @transition_check("read_gup_no_write_fault", watches=("get_ro", "pin_ro", "vmsplice"),
                   doc="a read-only GUP never raises a write fault or a uffd-wp event")
 def _read_gup_no_write_fault(m: Machine, words: Words) -> Judge:

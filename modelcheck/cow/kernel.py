@@ -14,7 +14,7 @@ states and steps needs no more. A ``Kernel`` is a machine bound to a policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from modelcheck.cow.layout import Features, Layout
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from modelcheck.cow.unknowns import UnknownReferences
     from modelcheck.cow.world import CowWorld
 
-LRU_BATCH_SIZE = 2  # pages a per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
+LRU_BATCH_SIZE = 2  # pages each per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
 
 
 class Slots(Protocol):
@@ -66,7 +66,9 @@ class Machine:
     swap_on: bool        # pages may be in the swap cache and PTEs may be swap entries
     swap_pte_exclusive: bool  # a swap PTE keeps the page's exclusivity (__HAVE_ARCH_PTE_SWP_EXCLUSIVE)
     lru_on: bool         # fresh pages start in a per-CPU LRU batch
+    lru_cpus: int        # the CPUs the scenario's threads run on (each has its own LRU batch)
     reclaim_on: bool     # the kernel reclaims pages (swap events)
+    ksm_on: bool         # ksmd merges pages (ksm events)
     lock_on: bool        # other kernel paths take page locks
     spec_get_on: bool
     spec_put_on: bool
@@ -107,6 +109,7 @@ class Machine:
         lru_on = bool(scenario and "lru" in scenario.events)
         reclaim_on = bool(scenario and "swap" in scenario.events)
         lock_on = bool(scenario and "lock" in scenario.events)
+        ksm_on = bool(scenario and "ksm" in scenario.events)
         needs = needed({op.kind for t in threads for op in t.program})
         config = world.config
         swap_on = (reclaim_on or "swap" in needs) and config.swap
@@ -119,7 +122,7 @@ class Machine:
             spec = world.speculative if "spec" in scenario.events or world.held else 0
         features = Features(
             pipes=pipes, speculative=spec,
-            pageflags=uses_exclusive or lru_on or swap_on or lock_on,
+            pageflags=uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs,
             vma="vma" in needs,
             mm=bool(scenario and scenario.tlb) or "mm" in needs,
             tlb=bool(scenario and scenario.tlb),
@@ -127,6 +130,7 @@ class Machine:
             holders=len(holders),
             last_write=Ghost.LAST_WRITE in ghost_needed(invariant_names),
             write_protect=Ghost.WRITE_PROTECT in ghost_needed(invariant_names),
+            uffd_protect=Ghost.UFFD_PROTECT in ghost_needed(invariant_names),
             extra_pages=_extra_pages(scenario),
             cells=scenario.cells if scenario else 1,
             held=len(world.held_unknown),
@@ -151,7 +155,7 @@ class Machine:
         families = tuple(family for family, on in (
             (("spec_get",), spec_get_on and bool(spec)), (("spec_put",), spec_put_on and bool(spec)),
             (("lru_drain",), lru_on), (("unlock_page",), lock_on), (("lock_page",), lock_on),
-            (("swap_add", "swap_unmap"), reclaim_on)) if on)
+            (("swap_add", "swap_unmap"), reclaim_on), (("ksm_merge",), ksm_on)) if on)
         return cls(
             world=world, scenario=scenario, layout=layout, tags=ValueTags(P, writers), holders=holders,
             holder_weights=tuple((layout.holder_base + n, GUP_PIN_COUNTING_BIAS if h.is_pin else 1)
@@ -163,7 +167,8 @@ class Machine:
             - (frozenset() if uffd_wp_async else async_addrs),  # a refused async userfaultfd registers nothing
             uffd_async_addrs=async_addrs if uffd_wp_async else frozenset(),
             open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
-            swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on, reclaim_on=reclaim_on,
+            swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on,
+            lru_cpus=max((th.cpu for th in threads), default=0) + 1, reclaim_on=reclaim_on, ksm_on=ksm_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             fresh_addrs=scenario.on_demand if scenario else frozenset(),
             zero_page=layout.pages - 1 if scenario and (scenario.fresh or scenario.zapped) else -1,
@@ -175,15 +180,21 @@ class Machine:
 
 @dataclass(frozen=True, eq=False, slots=True, kw_only=True)
 class Kernel(Machine):
-    """A machine bound to a policy: what every mechanism that takes a decision runs in."""
+    """A machine bound to a policy: what every mechanism that takes a decision runs in, on one CPU (the
+    CPU of the thread whose step it is: whose LRU batch a new page goes into and a fault drains)."""
 
     policy: Policy
+    cpu: int = 0
 
     @classmethod
     def of(cls, machine: Machine, policy: Policy, unknowns: UnknownReferences | None = None) -> Kernel:
         given: dict[str, Any] = {f.name: getattr(machine, f.name) for f in fields(machine)}
         given["unknowns"] = unknowns
         return cls(**given, policy=policy)
+
+    def on_cpu(self, cpu: int) -> Kernel:
+        """This kernel running on ``cpu``."""
+        return self if cpu == self.cpu else replace(self, cpu=cpu)
 
 
 def _extra_pages(scenario: Scenario | None) -> int:
@@ -199,7 +210,7 @@ def _extra_pages(scenario: Scenario | None) -> int:
         return 0  # the reference world's budget is reference-world.md's
     extra = 1
     if "lru" in scenario.events:
-        extra += LRU_BATCH_SIZE
+        extra += LRU_BATCH_SIZE * (max(th.cpu for th in scenario.threads) + 1)
     if scenario.tlb:
         extra += 2 * len(scenario.threads)
     if scenario.fresh or scenario.zapped:

@@ -8,7 +8,7 @@ world (the reference world) stores exactly what reference-world.md counts:
     pipe[p]                     a page held by p's pipe (vmsplice), when pipes exist
     value[g*C + c]              every page slot's value, per cell (0 = free)
     spec[g]                     speculative references, when S > 0
-    pageflags[g]                PG_anon_exclusive, in an LRU batch, when used
+    pageflags[g]                PG_anon_exclusive, in an LRU batch (and which CPU's), KSM, when used
     vma[p*M + a]                VM_WRITE, VM_DONTFORK, when mprotect/madvise are used
     mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
     pc[t]                       each thread's program counter, in a scripted scenario
@@ -17,6 +17,8 @@ world (the reference world) stores exactly what reference-world.md counts:
     last[(p*M + a)*C + c]       ghost: the owner's last completed write (no_lost_write)
     wp[p*M + a]                 ghost: a write-protect request not yet answered by a fault
                                 (wrprotect_effective)
+    uffd[p*M + a]               ghost: write-protected through a synchronous userfaultfd, not yet
+                                unprotected (uffd_wp_effective)
     tlb[t*M + a]                each thread's (CPU's) cached translation, possibly stale
     step[t]                     how far a thread is into an operation the kernel splits
     fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
@@ -47,11 +49,15 @@ PAGE_EXCLUSIVE = 1  # PG_anon_exclusive
 PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
 PAGE_SWAPCACHE = 4  # in the swap cache, which holds a reference
 PAGE_LOCKED = 8     # PG_locked, held for a while by some other kernel path
+PAGE_KSM = 16       # a KSM page (PageKsm): write-protected wherever mapped, never PG_anon_exclusive
+LRU_CPU_SHIFT = 5   # with PAGE_LRU_BATCH: the CPU whose batch holds the page, in the two bits from here
+LRU_CPU_MASK = 3 << LRU_CPU_SHIFT
 
 VMA_WRITE = 1
 VMA_DONTFORK = 2
 VMA_UFFD_WP = 4  # registered for userfaultfd write-protect
 VMA_UFFD_WP_ASYNC = 8  # ... through a userfaultfd opened with UFFD_FEATURE_WP_ASYNC (6.7)
+VMA_MERGEABLE = 16  # VM_MERGEABLE: madvise(MADV_MERGEABLE) let ksmd merge its pages
 
 MM_HAS_PINNED = 1
 MM_EXITED = 2
@@ -99,6 +105,7 @@ class Features:
     holders: int = 0
     last_write: bool = False
     write_protect: bool = False
+    uffd_protect: bool = False  # ghost: which addresses a synchronous userfaultfd write-protects
     extra_pages: int = 0  # page slots beyond one per mapping, pipe, speculative and GUP reference
     cells: int = 1        # values per page (parts of a page the scenario tells apart)
     tlb: bool = False     # per-thread TLB entries, deferred flushes, a copy fault in two steps
@@ -129,6 +136,7 @@ class Layout:
     token_base: int = field(init=False)
     last_base: int = field(init=False)
     wp_base: int = field(init=False)
+    uffd_base: int = field(init=False)
     tlb_base: int = field(init=False)
     step_base: int = field(init=False)
     fault_base: int = field(init=False)
@@ -151,6 +159,7 @@ class Layout:
                              ("pc_base", f.threads), ("holder_base", f.holders), ("token_base", f.tokens),
                              ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0),
+                             ("uffd_base", P * M if f.uffd_protect else 0),
                              ("tlb_base", f.threads * M if f.tlb else 0),
                              ("step_base", f.threads if f.tlb else 0),
                              ("fault_base", f.threads if f.tlb else 0),

@@ -30,6 +30,7 @@ from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
                                    VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
+from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
 from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
 from modelcheck.cow.policies import Policy
@@ -82,7 +83,8 @@ class CowModel:
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell,
                          pc == len(t.program) - 1),
-              *self._operation(op, t.proc, ti, pc), OPERATIONS[op.kind].writes, self._finisher(op, t.proc))
+              *self._on_cpu(t.cpu, *self._operation(op, t.proc, ti, pc)), OPERATIONS[op.kind].writes,
+              self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(k.threads)]
         # a schedule: per key, the positions of the schedule at which another key's step comes
@@ -345,6 +347,14 @@ class CowModel:
                 return two_step, (thread, proc, decl.run, flushed, *(given[name] for name in decl.params))
         return decl.run, tuple(given[name] for name in decl.params)
 
+    def _on_cpu(self, cpu: int, run: Mechanism, args: tuple) -> tuple[Mechanism, tuple]:
+        """``run`` as a step of a thread on ``cpu``: the mechanism runs in the kernel of that CPU (whose LRU
+        batch a new page goes into and a fault drains); CPU 0's is the model's own kernel."""
+        if cpu == 0:
+            return run, args
+        kernel = self.kernel.on_cpu(cpu)
+        return (lambda _kernel, t, *rest: run(kernel, t, *rest)), args
+
     def _kernel_successors(self, s: tuple, out: Successors) -> None:
         """The kernel events the world allows, page by page, in a fixed order."""
         pages = range(self.layout.pages)
@@ -367,8 +377,8 @@ class CowModel:
         elif kind == "spec_put":
             if s[L.spec_base + g]:
                 self._try(s, out, base, run, g, -1)
-        elif kind == "lru_drain":
-            if s[fb + g] & PAGE_LRU_BATCH:
+        elif kind == "lru_drain":  # a CPU's whole batch, named by the first page in it
+            if s[fb + g] & PAGE_LRU_BATCH and lru_batch_pages(self.kernel, s, lru_cpu_of(self.kernel, s, g))[0] == g:
                 self._try(s, out, base, run, g)
         elif kind == "unlock_page":
             if s[fb + g] & PAGE_LOCKED:
@@ -376,6 +386,8 @@ class CowModel:
         elif kind == "lock_page":  # one page locked at a time
             if s[vb + g * C] and not any(s[fb + h] & PAGE_LOCKED for h in range(L.pages)):
                 self._try(s, out, base, run, g, True)
+        elif kind == "ksm_merge":  # the mechanism says whether ksmd can merge the page
+            self._try(s, out, base, run, g)
         elif kind in ("swap_add", "swap_unmap"):
             if s[vb + g * C]:
                 self._try(s, out, base, run, g)

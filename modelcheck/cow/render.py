@@ -12,9 +12,10 @@ from typing import Any
 from modelcheck.cow.actions import Act, observation, process_name
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_SOFTDIRTY, PTE_SWAP,
-                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_WRITE, pte_page)
+                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_MERGEABLE, VMA_WRITE,
+                                   pte_page)
 from modelcheck.cow.mechanisms.faults import WriteFaultBranch
-from modelcheck.cow.mechanisms.memory import info, page_live
+from modelcheck.cow.mechanisms.memory import info, lru_cpu_of, page_live
 from modelcheck.cow.mechanisms.tlb import tlb_index
 from modelcheck.cow.operations import BRANCH_WORDS
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
@@ -130,7 +131,7 @@ class Renderer:
             found.append((f"{s[L.spec_base + page]} speculative", s[L.spec_base + page]))
         c = info(m, s, page)
         if c.in_lru_batch and m.lru_on:
-            found.append(("the LRU batch", 1))
+            found.append((f"CPU {lru_cpu_of(m, s, page)}'s LRU batch" if m.lru_cpus > 1 else "the LRU batch", 1))
         if c.in_swapcache and m.swap_on:
             found.append(("the swap cache", 1))
         if L.features.tlb:
@@ -170,11 +171,13 @@ class Renderer:
         if c.exclusive:
             text += " exclusive"
         if c.in_lru_batch:
-            text += " in-LRU-batch"
+            text += " in-LRU-batch" + (f" (CPU {lru_cpu_of(self.machine, s, g)})" if self.machine.lru_cpus > 1 else "")
         if c.in_swapcache:
             text += f" in-swap-cache swapcount {c.swapcount}"
         if c.locked:
             text += " locked"
+        if c.ksm:
+            text += " KSM"
         return text
 
     def state_summary(self, s: tuple) -> str:
@@ -257,6 +260,10 @@ class Renderer:
                     page["values"] = [list(tags.decode(s[L.value_index(g, cell)])) for cell in range(f.cells)]
                 if f.pageflags:
                     page.update(exclusive=c.exclusive, lru_batch=c.in_lru_batch)
+                if self.machine.lru_cpus > 1 and c.in_lru_batch:
+                    page.update(lru_cpu=lru_cpu_of(self.machine, s, g))
+                if self.machine.ksm_on:
+                    page.update(ksm=c.ksm)
                 if self.machine.swap_on:
                     page.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
                 pages[str(g)] = page
@@ -286,6 +293,8 @@ def _vma_words(flags: int) -> str:
     words = ["VM_WRITE" if flags & VMA_WRITE else "read-only"]
     if flags & VMA_DONTFORK:
         words.append("VM_DONTFORK")
+    if flags & VMA_MERGEABLE:
+        words.append("VM_MERGEABLE")
     return " ".join(words)
 
 

@@ -21,7 +21,8 @@ Kernel events: ``spec`` (speculative references, bounded by the world's S),
 ``lru`` (pages start in a per-CPU LRU batch that holds a reference until drained)
 ``swap`` (reclaim: a page enters the swap cache, later its PTEs become swap
 PTEs; a later access swaps it back in) and ``lock`` (another kernel path holds a
-page's lock for a while; one page at a time).
+page's lock for a while; one page at a time) and ``ksm`` (ksmd merges a page
+into another of the same contents in VM_MERGEABLE areas: ``mechanisms.ksm``).
 
 Ordering between threads, as cow.c's pipes and wait() give it: ``signal T``
 marks the named one-shot token T (a byte written into a pipe), ``await T``
@@ -60,10 +61,10 @@ from typing import Mapping, Sequence
 
 from modelcheck.cow.operations import OPERATIONS, Form
 
-EVENTS = ("spec", "lru", "swap", "lock")
+EVENTS = ("spec", "lru", "swap", "lock", "ksm")
 # the kernel's steps, by the event that allows them (a trace labels one "kernel spec_get(page 0)")
 EVENT_OF = {"spec_get": "spec", "spec_put": "spec", "lru_drain": "lru", "swap_add": "swap", "swap_unmap": "swap",
-            "lock_page": "lock", "unlock_page": "lock"}
+            "lock_page": "lock", "unlock_page": "lock", "ksm_merge": "ksm"}
 ScheduleKey = tuple[str, str] | tuple[str, int]  # ("thread", name), or (kernel event, page)
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
@@ -95,6 +96,7 @@ class Thread:
     name: str
     proc: int  # 0 = the parent, i = child i
     program: tuple[Op, ...]
+    cpu: int = 0  # the CPU it runs on (``cpus``): whose per-CPU LRU batch its new pages go into
 
 
 REFERENCES = ("get", "pin")  # FOLL_GET, FOLL_PIN
@@ -214,7 +216,8 @@ class Scenario:
     @classmethod
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
-              fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None) -> "Scenario":
+              fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
+              cpus: Mapping[str, int] | None = None) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -305,6 +308,7 @@ class Scenario:
         _refuse_unmodelled(threads, frozenset(events), bool(tlb), fresh_addrs | zapped,
                            {op.holder: op.addr for t in threads for op in t.program
                             if OPERATIONS[op.kind].form is Form.TAKES_HOLDER})
+        threads = _pinned(threads, cpus)
         threads.sort(key=lambda t: (t.proc, t.name))
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
@@ -372,6 +376,26 @@ def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[
     if events or tlb:
         raise ScenarioError("a world with file mappings models no kernel events and no TLBs")
     return tuple(sorted(chosen.items()))
+
+
+MOST_CPUS = 4  # CPUs a scenario may pin its threads to (a page's flags keep its batch's CPU in two bits)
+
+
+def _pinned(threads: list[Thread], cpus: Mapping[str, int] | None) -> list[Thread]:
+    """The threads, each on the CPU ``cpus`` pins it to (sched_setaffinity to one CPU, as a test does before
+    it starts), CPU 0 for those it does not name: every thread on one CPU is the world before per-CPU
+    batches."""
+    if cpus is None:
+        return threads
+    if not isinstance(cpus, Mapping):
+        raise ScenarioError(f"cpus must map thread names to CPU numbers, not be a {type(cpus).__name__}")
+    names = {t.name for t in threads}
+    for name, cpu in cpus.items():
+        if name not in names:
+            raise ScenarioError(f"cpus: {name!r} is not a thread of the scenario ({', '.join(sorted(names))})")
+        if not isinstance(cpu, int) or isinstance(cpu, bool) or not 0 <= cpu < MOST_CPUS:
+            raise ScenarioError(f"cpus: thread {name} runs on CPU 0..{MOST_CPUS - 1}, not {cpu!r}")
+    return [replace(t, cpu=cpus.get(t.name, 0)) for t in threads]
 
 
 # what the first-touch faults are modelled with: CPU accesses, fork, exit and its wait, mprotect, ordering, the

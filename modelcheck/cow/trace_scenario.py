@@ -68,13 +68,15 @@ class Reproduction:
     fresh: tuple[str, ...] = ()  # the addresses that start untouched
     file: str = ""  # the file the world maps, and where (file mappings)
     maps: tuple[tuple[str, str], ...] = ()
+    cpus: tuple[tuple[str, int], ...] = ()  # threads pinned to a CPU other than 0
 
     def world(self) -> CowWorld:
         """The scripted world the spec file builds."""
         return CowWorld.scripted(dict(self.programs), events=list(self.events), speculative=self.speculative,
                                  addresses=self.addresses, tlb=self.tlb, schedule=list(self.schedule),
                                  config=self.config, fresh=list(self.fresh), file=self.file,
-                                 maps=dict(self.maps) if self.maps else None)
+                                 maps=dict(self.maps) if self.maps else None,
+                                 cpus={name: cpu for name, cpu in self.cpus if name in dict(self.programs)})
 
     def source(self) -> str:
         """The spec file: a docstring that says where the scenario came from, and the ``SPEC``."""
@@ -145,7 +147,18 @@ def reproduce(record: Mapping[str, Any]) -> Reproduction:
         events=tuple(e for e in EVENTS if e in events), speculative=speculative if "spec" in events else 0,
         addresses=world_addresses if world_addresses is not None and world_addresses > used else None,
         tlb="tlb" in initial, schedule=tuple(schedule), labels=tuple(labels), config=_kernel_config(record),
-        fresh=_fresh(record), **_file_mappings(record))
+        fresh=_fresh(record), cpus=_cpus(record), **_file_mappings(record))
+
+
+def _cpus(record: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+    """The threads the trace's world pins to a CPU other than 0 (none for traces that name none)."""
+    settings = record.get("world_settings")
+    cpus = settings.get("cpus") if isinstance(settings, Mapping) else None
+    if cpus is None:
+        return ()
+    if not isinstance(cpus, Mapping) or not all(isinstance(n, str) and isinstance(c, int) for n, c in cpus.items()):
+        raise ReproduceError(f"the trace's cpus must map thread names to CPU numbers, not {cpus!r}")
+    return tuple(sorted(cpus.items()))
 
 
 def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
@@ -300,6 +313,9 @@ def _spec_code(r: Reproduction) -> str:
         options.append(f"fresh=[{', '.join(_literal(a) for a in r.fresh)}]")
     if r.maps:
         options.append(f"file={_literal(r.file)}, maps={{{', '.join(f'{_literal(a)}: {_literal(how)}' for a, how in r.maps)}}}")
+    pinned = [(name, cpu) for name, cpu in r.cpus if name in dict(r.programs)]
+    if pinned:
+        options.append("cpus={" + ", ".join(f"{_literal(name)}: {cpu}" for name, cpu in pinned) + "}")
     head = "    }, " + ", ".join(options) + (", " if options else "")
     schedule = _wrapped_list([_literal(entry) for entry in r.schedule], head + "schedule=", indent=len(head) + 10)
     title = f"{r.spec_id} under {r.policy}, the counterexample" + (f" ({r.title})" if r.title else "")

@@ -124,6 +124,10 @@ class CowWorld:
         if both:
             raise WorldError(f"scenario: a{both[0]} is write-protected through both a synchronous and an async "
                              f"userfaultfd (uffd_wp and uffd_wp_async), and a range registers with one")
+        if not self.config.ksm and ("ksm" in scenario.events or any(
+                "ksm" in OPERATIONS[op.kind].needs for t in scenario.threads for op in t.program)):
+            raise WorldError("scenario: KSM needs CONFIG_KSM, and this kernel is built without it "
+                             "(MADV_MERGEABLE fails with EINVAL)")
         if not self.config.swap and "swap" in scenario.events:
             raise WorldError("scenario: kernel swap events need swap, and this kernel has none (CONFIG_SWAP off)")
 
@@ -136,15 +140,18 @@ class CowWorld:
     def scripted(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
                  schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL,
-                 fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None) -> "CowWorld":
+                 fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
+                 cpus: Mapping[str, int] | None = None) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
         steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
         (``["a0"]``) start mapped but never touched, so their first access faults a page in; ``maps``
         (``{"a0": "private", "a1": "shared"}``) maps the addresses named to one file of kind ``file``
-        (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access."""
+        (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access; ``cpus``
+        (``{"parent.2": 1}``) pins threads to CPUs, each with its own LRU batch (every other thread runs on
+        CPU 0)."""
         try:
-            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps)
+            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps, cpus)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -205,6 +212,7 @@ class CowWorld:
             spec = f" S={self.speculative}" if "spec" in s.events else ""
             tlb = ", TLBs" if s.tlb else ""
             tlb += f", a schedule of {len(s.schedule)} steps" if s.schedule else ""
+            tlb += "".join(f", {t.name} on CPU {t.cpu}" for t in s.threads if t.cpu)
             unknown = ", any number of unknown references per page and step (symbolic)" if self.symbolic_refs else ""
             if self.held_unknown:
                 unknown += ", references held outside on " + " ".join(f"a{a}" for a in self.held_unknown)
@@ -234,6 +242,8 @@ class CowWorld:
         if self.scenario is not None and self.scenario.maps:
             settings["file"] = self.scenario.file
             settings["maps"] = {f"a{a}": how for a, how in self.scenario.maps}
+        if self.scenario is not None and any(t.cpu for t in self.scenario.threads):
+            settings["cpus"] = {t.name: t.cpu for t in self.scenario.threads if t.cpu}
         return settings
 
     # -- what a spec may ask of a world ---------------------------------------------

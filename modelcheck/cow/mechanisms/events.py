@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
-from modelcheck.cow.layout import PAGE_LOCKED, PAGE_LRU_BATCH
-from modelcheck.cow.mechanisms.memory import release
+from modelcheck.cow.layout import PAGE_LOCKED
+from modelcheck.cow.mechanisms.memory import drain_lru_batch, lru_cpu_of, release
 from modelcheck.cow.registry import Branch, batch_twin, mechanism, outcome
 
 
@@ -28,9 +28,9 @@ def op_spec(k: Kernel, t: MutableSlots, page: int, delta: int) -> str:
 
 @mechanism(Event)
 def op_lru_drain(k: Kernel, t: MutableSlots, page: int) -> str:
-    """The per-CPU LRU batch holding the page is drained: its reference goes."""
-    t[k.layout.flags_base + page] &= ~PAGE_LRU_BATCH
-    release(k, t, page)
+    """The per-CPU LRU batch holding the page is drained (lru_add_drain_cpu: that CPU's next drain, or
+    lru_add_drain_all from elsewhere): every page of that batch loses the batch's reference."""
+    drain_lru_batch(k, t, lru_cpu_of(k, t, page))
     return "lru_drain"
 
 

@@ -11,10 +11,10 @@ does).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
+from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
                                    VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
-from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive, swapcount
+from modelcheck.cow.mechanisms.memory import copy_page, drain_lru_batch, info, release, set_exclusive, swapcount
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
 from modelcheck.cow.policies import PageInfo, Unshare, WriteFault
 from modelcheck.cow.registry import Branch, batch_twin, mechanism, outcome
@@ -215,10 +215,11 @@ def flush_before_wp_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> s
 
 
 def info_after_drain(k: Kernel, t: MutableSlots, page: int, proc: int) -> tuple[PageInfo, str]:
-    """The page as the policy sees it, after lru_add_drain() of the local CPU if the policy drains first."""
+    """The page as the policy sees it, after lru_add_drain() if the policy drains first: the batch of the CPU
+    the fault runs on, every page of it; a page in another CPU's batch keeps that batch's reference."""
     page_info = info(k, t, page, proc)
     if k.policy.drains_lru_before_reuse(page_info):
-        t[k.layout.flags_base + page] &= ~PAGE_LRU_BATCH
+        drain_lru_batch(k, t, k.cpu)
         return info(k, t, page, proc), "lru_drain+"
     return page_info, ""
 
@@ -233,6 +234,8 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     t[i] = (pte & ~PTE_WRITE) | writable | soft_dirty
     page = pte_page(pte)
+    if L.features.pageflags:
+        t[L.flags_base + page] &= ~PAGE_KSM  # reuse_ksm_page's page_move_anon_rmap: an anonymous page again
     set_exclusive(k, t, page, True)
     if k.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and not swapcount(k, t, page):
         t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # reuse_swap_page / try_to_free_swap

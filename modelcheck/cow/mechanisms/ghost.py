@@ -3,7 +3,10 @@
 ``last``: the owner's last completed write to each address (CPU store or DMA
 through its GUP reference), for no_lost_write. ``wp``: a write-protection the
 owner asked for (mprotect(PROT_READ), uffd-wp, clear_refs) that no fault has
-answered yet, for wrprotect_effective. Each exists only when an invariant that
+answered yet, for wrprotect_effective. ``uffd``: an address write-protected
+through a synchronous userfaultfd and not unprotected since, for
+uffd_wp_effective (no store may complete there: it waits for the monitor). Each
+exists only when an invariant that
 needs it is checked (invariants declare it), so it never splits the states of
 other runs.
 """
@@ -20,6 +23,7 @@ class Ghost(Enum):
 
     LAST_WRITE = "last_write"
     WRITE_PROTECT = "write_protect"
+    UFFD_PROTECT = "uffd_protect"
 
 
 def record_write(m: Machine, t: MutableSlots, proc: int, addr: int, tag: int, cell: int = 0) -> None:
@@ -43,3 +47,9 @@ def clear_write_protect_request(m: Machine, t: MutableSlots, proc: int, addr: in
     L = m.layout
     if L.features.write_protect:
         t[L.wp_base + proc * L.addresses + addr] = 0
+
+
+def set_uffd_protected(m: Machine, t: MutableSlots, proc: int, addr: int, on: bool) -> None:
+    L = m.layout
+    if L.features.uffd_protect:
+        t[L.uffd_base + proc * L.addresses + addr] = int(on)

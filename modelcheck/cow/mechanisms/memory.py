@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
-                                   PTE_SWAP, pte_key)
+from modelcheck.cow.layout import (LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_LOCKED,
+                                   PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SWAP, pte_key)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
 
@@ -81,7 +81,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
                     exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                     has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
                     swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED),
-                    anon=page != m.zero_page and page != m.file_page)
+                    anon=page != m.zero_page and page != m.file_page, ksm=bool(flags & PAGE_KSM))
 
 
 @batch_twin("ReferenceBatch._release")
@@ -120,7 +120,8 @@ def copy_page(k: Kernel, t: MutableSlots, source: int) -> int:
     """Take the lowest free page slot and copy ``source`` into it.
 
     A fresh anonymous page is exclusive (for policies that track it) and
-    starts in the local LRU batch (when the world has LRU batches).
+    starts in the LRU batch of the CPU the step runs on (when the world has
+    LRU batches: folio_add_lru puts it in this CPU's lru_add batch).
     """
     L = k.layout
     C = L.features.cells
@@ -132,19 +133,39 @@ def copy_page(k: Kernel, t: MutableSlots, source: int) -> int:
             t[vb + page * C:vb + page * C + C] = t[vb + source * C:vb + source * C + C]
             if L.features.pageflags:
                 t[L.flags_base + page] = ((PAGE_EXCLUSIVE if k.policy.uses_exclusive else 0)
-                                          | (PAGE_LRU_BATCH if k.lru_on else 0))
+                                          | (PAGE_LRU_BATCH | k.cpu << LRU_CPU_SHIFT if k.lru_on else 0))
             return page
     raise RuntimeError("no free page slot: the world's page budget is too small")
 
 
-def drain_if_full(m: Machine, t: MutableSlots) -> None:
-    """A full per-CPU LRU batch is drained before another page goes in (as a full pagevec is)."""
+def lru_batch_pages(m: Machine, s: Slots, cpu: int) -> list[int]:
+    """The pages sitting in ``cpu``'s LRU batch, in slot order."""
     L = m.layout
-    batched = [g for g in range(L.pages) if t[L.flags_base + g] & PAGE_LRU_BATCH]
-    if len(batched) >= LRU_BATCH_SIZE:
-        for g in batched:
-            t[L.flags_base + g] &= ~PAGE_LRU_BATCH
-            release(m, t, g)
+    return [g for g in range(L.pages)
+            if s[L.flags_base + g] & PAGE_LRU_BATCH and (s[L.flags_base + g] & LRU_CPU_MASK) >> LRU_CPU_SHIFT == cpu]
+
+
+def lru_cpu_of(m: Machine, s: Slots, page: int) -> int:
+    """The CPU whose LRU batch holds ``page`` (-1: none)."""
+    flags = s[m.layout.flags_base + page]
+    return (flags & LRU_CPU_MASK) >> LRU_CPU_SHIFT if flags & PAGE_LRU_BATCH else -1
+
+
+def drain_lru_batch(m: Machine, t: MutableSlots, cpu: int) -> list[int]:
+    """lru_add_drain_cpu(cpu): every page of that CPU's batch goes to the LRU, and the batch's reference with
+    it; the pages it drained."""
+    L = m.layout
+    drained = lru_batch_pages(m, t, cpu)
+    for g in drained:
+        t[L.flags_base + g] &= ~(PAGE_LRU_BATCH | LRU_CPU_MASK)
+        release(m, t, g)
+    return drained
+
+
+def drain_if_full(k: Kernel, t: MutableSlots) -> None:
+    """The local LRU batch, full, is drained before another page goes in (as a full folio batch is)."""
+    if len(lru_batch_pages(k, t, k.cpu)) >= LRU_BATCH_SIZE:
+        drain_lru_batch(k, t, k.cpu)
 
 
 def page_live(m: Machine, s: Slots, page: int) -> bool:

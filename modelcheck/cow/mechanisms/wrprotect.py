@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots
-from modelcheck.cow.layout import (PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP, VMA_WRITE,
-                                   pte_page)
-from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, request_write_protect
+from modelcheck.cow.layout import (PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_UFFD_WP,
+                                   VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_page)
+from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, request_write_protect, set_uffd_protected
 from modelcheck.cow.mechanisms.memory import info
 from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
@@ -33,6 +33,9 @@ def registered_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> N
     UFFDIO_API refused registered nothing, so nothing is asked of a later store)."""
     if uffd_registered(m, t, proc, addr):
         request_write_protect(m, t, proc, addr)
+        L = m.layout
+        if not t[L.vma_base + proc * L.addresses + addr] & VMA_UFFD_WP_ASYNC:  # a store must wait for the monitor
+            set_uffd_protected(m, t, proc, addr, True)
 
 
 def uffd_registered(m: Machine, t: MutableSlots, proc: int, addr: int) -> bool:
@@ -142,6 +145,7 @@ def op_uffd_unwp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None
         return "uffd_refused"
     t[i] &= ~(PTE_UFFD_WP | PTE_WRITE)
     clear_write_protect_request(k, t, proc, addr)
+    set_uffd_protected(k, t, proc, addr, False)
     return "uffd_unwp"
 
 

@@ -1,4 +1,4 @@
-"""``anon_exclusive_6_2``: v6.0 to v6.2, the anon_exclusive line completed."""
+"""``anon_exclusive_6_2``: v6.0 to v6.2, the anon_exclusive line completed (and break_ksm by unsharing, 6.2)."""
 
 from modelcheck.cow.policies.anon_exclusive import AnonExclusivePolicy
 from modelcheck.cow.policies.base import GupRequest, PageInfo
@@ -50,7 +50,20 @@ class ReliableReadOnlyLongtermPins(Pre2020Rule):
         return super().read_gup_unshares(request, page)
 
 
+@commit("6cce3314b928", "mm/ksm: fix KSM COW breaking with userfaultfd-wp via FAULT_FLAG_UNSHARE", "v6.2",
+        "MADV_UNMERGEABLE breaks a KSM page by an unsharing fault, not a write fault")
+class BreakKsmByUnshare(Pre2020Rule):
+    """David Hildenbrand: break_ksm raised a fake write fault, which mapped the copy writable and soft-dirty
+    and, on a uffd-wp PTE, failed with VM_FAULT_SIGBUS (handle_userfault cannot retry there), so break_ksm
+    returned 0 with the page still merged (ksm_functional_tests' test_unmerge_uffd_wp); FAULT_FLAG_UNSHARE
+    gives a read-only exclusive copy and never a userfault."""
+
+    breaks_ksm_by_unshare = True
+
+
 AnonExclusive62Policy = era("anon_exclusive_6_2", "v6.2", AnonExclusivePolicy,
-                            [MprotectUpgradesExclusive, ForcedWriteNeedsExclusive, ReliableReadOnlyLongtermPins],
-                            summary="anon_exclusive plus mprotect write-upgrade of exclusive pages")
+                            [MprotectUpgradesExclusive, ForcedWriteNeedsExclusive, ReliableReadOnlyLongtermPins,
+                             BreakKsmByUnshare],
+                            summary="anon_exclusive plus mprotect write-upgrade of exclusive pages; KSM unmerged by "
+                                    "unsharing")
 POLICY = AnonExclusive62Policy()

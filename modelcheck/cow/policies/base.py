@@ -73,6 +73,7 @@ class PageInfo:
     swapcount: int = 0  # swap PTEs that refer to the page's swap slot
     locked: bool = False  # PG_locked is held by someone else
     anon: bool = True  # an anonymous page (not the shared zero page, not a page-cache page of a file)
+    ksm: bool = False  # PageKsm: merged by ksmd, mapped read-only wherever it is, never PG_anon_exclusive
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -121,6 +122,8 @@ class Policy(ABC):
     fork_locks_vmas: ClassVar[bool] = False
     # adef440691ba (v6.8): the UFFDIO_MOVE ioctl exists (before: an unknown ioctl, EINVAL)
     uffdio_move: ClassVar[bool] = False
+    # 6cce3314b928 (v6.2): MADV_UNMERGEABLE's break_ksm raises an unsharing fault (before: a write fault)
+    breaks_ksm_by_unshare: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:

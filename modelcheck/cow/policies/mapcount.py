@@ -14,7 +14,12 @@ Read in the v5.7 tree (mm/memory.c do_wp_page, mm/swapfile.c reuse_swap_page):
 the test is ``mapcount + swapcount <= 1``, decided under the page lock (if
 another path holds it, the fault sleeps in lock_page and looks again); the
 swap count is that of the page's swap slot, one for every swap PTE still
-naming it.
+naming it. A KSM page is copied if it is in the swap cache or its refcount is
+not 1, before the lock; else, under the lock, reuse_ksm_page reuses a stable
+KSM page by freezing its refcount at 1 (predicates-check §1: Kirill Tkhai's
+"mm: reuse only-pte-mapped KSM page in do_wp_page()", posted Dec 2018: absent
+in v5.0, present by v5.3; its id is not verified here; before it every KSM page
+was copied).
 """
 
 from modelcheck.cow.policies.base import PageInfo, Policy, WriteFault
@@ -34,8 +39,12 @@ class Pre2020Rule(Policy):
     """
 
     def write_fault(self, page: PageInfo) -> WriteFault:
+        if page.ksm and (page.in_swapcache or page.refcount != 1):
+            return WriteFault.COPY  # a KSM page is tested before the lock
         if page.locked:
             return WriteFault.WAIT  # lock_page: sleep, then look again
+        if page.ksm:
+            return WriteFault.REUSE  # reuse_ksm_page: the refcount freezes at 1, the page becomes anonymous
         return WriteFault.REUSE if page.mapcount + page.swapcount <= 1 else WriteFault.COPY
 
 

@@ -4,8 +4,9 @@ Any extra reference (a GUP reference, a pipe buffer, the swap cache, a per-CPU
 LRU batch, a speculative get_page) now means a copy: copying is always safe for
 the faulting process, which is why this closes CVE-2020-29374 from the fault
 side, and GUP no longer has to break COW (the same merge took the forced break
-out again). 1a0cf26323c8 (mm/ksm: Remove reuse_ksm_page()) came with it; the
-world has no KSM pages.
+out again). A KSM page is always copied from here on; 1a0cf26323c8 (mm/ksm:
+Remove reuse_ksm_page()) came with it and removed the function it no longer
+called.
 """
 
 from modelcheck.cow.policies.base import PageInfo, WriteFault
@@ -19,10 +20,12 @@ from modelcheck.cow.policies.pieces import commit, era
 class DoWpPageSimplification(Pre2020Rule):
     """Linus Torvalds (S17): for an anonymous page, copy unless it is not KSM and its page_count is 1; then
     trylock the page (copy if that fails, never sleep) and, under the lock, recheck that it is mapped once
-    and referenced once before reusing it. Without KSM pages: copy if the lock is taken, else reuse iff
-    ``refcount == 1 and mapcount == 1``."""
+    and referenced once before reusing it: a KSM page is copied; else copy if the lock is taken, else reuse
+    iff ``refcount == 1 and mapcount == 1``."""
 
     def write_fault(self, page: PageInfo) -> WriteFault:
+        if page.ksm:
+            return WriteFault.COPY  # the KSM page is never reused again (1a0cf26323c8 removes reuse_ksm_page)
         if page.locked:
             return WriteFault.COPY  # trylock_page failed: copying is always safe
         if page.refcount == 1 and page.mapcount == 1:

@@ -20,13 +20,14 @@ from modelcheck.cow.policies.pieces import commit, era
 @commit("53a05ad9f21d", "mm: optimize do_wp_page() for exclusive pages in the swapcache", "v5.18",
         "try_to_free_swap first, then reuse only at refcount 1; no mapcount test")
 class FreeSwapBeforeReuse(Pre2020Rule):
-    """Copy if the refcount is above 1 plus the swap cache's reference; trylock (else copy); if in the swap
-    cache, try_to_free_swap, which succeeds when no swap PTE still names the slot and drops the cache's
-    reference; reuse iff the refcount is then 1. The mapcount test is dropped as implied by the refcount."""
+    """Copy a KSM page, or if the refcount is above 1 plus the swap cache's reference; trylock (else copy); if in the
+    swap cache, try_to_free_swap, which succeeds when no swap PTE still names the slot and drops the cache's
+    reference; reuse iff the refcount is then 1. The mapcount test is dropped as implied by the refcount.
+    """
 
     def write_fault(self, page: PageInfo) -> WriteFault:
         refcount = page.refcount
-        if refcount > 1 + page.in_swapcache or page.locked:  # page.locked: trylock fails
+        if page.ksm or refcount > 1 + page.in_swapcache or page.locked:  # page.locked: trylock fails
             return WriteFault.COPY
         if page.in_swapcache and page.swapcount == 0:
             refcount -= 1  # try_to_free_swap drops the swap cache's reference
