@@ -21,7 +21,7 @@ By era (cow-history.md C18 and P9; gup_must_unshare and do_wp_page read in the 7
 """
 
 from modelcheck import Spec
-from modelcheck.cow import CowWorld
+from modelcheck.cow import CowWorld, changed_in
 
 SPEC = Spec(
     id="C18-tmpfile",
@@ -30,19 +30,13 @@ SPEC = Spec(
         "parent": ["load a0", "load a1", "pin_ro a0 -> pin", "store a0", "dma_read pin", "put pin", "load a1"],
     }, file="disk", maps={"a0": "private", "a1": "shared"}),
     invariants=["pin_coherent", "no_lost_write", "private_write_stays_private", "refcount_sane"],
-    expect={
-        "mapcount": "violated",       # the pin takes the page-cache page as mapped
-        "gup_cow_break": "holds",     # 17839856fd58: the forced COW break copies it first
-        "page_count": "violated",     # a308c71bf1e6 reverts the forced break
-        "page_count_fork_copy": "violated",
-        "refcount_5_18": "violated",
-        "anon_exclusive": "violated",  # a7f226604170 unshares anonymous pages only
-        "anon_exclusive_6_2": "holds",  # 84209e87c696: R/O long-term pins unshare non-anon pages in COW mappings
-        "odirect_pins_6_5": "holds",
-        "uffd_wp_async_6_7": "holds",
-        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
-        "mainline_7_3": "holds",
-        "andrea_cor": "violated",     # copy-on-read of anonymous pages only
+    # mapcount: the pin takes the page-cache page as mapped
+    # page_count: a308c71bf1e6 reverts the forced break
+    # anon_exclusive: a7f226604170 unshares anonymous pages only
+    # anon_exclusive_6_2: 84209e87c696: R/O long-term pins unshare non-anon pages in COW mappings
+    expect=changed_in("anon_exclusive_6_2") | {
+        "gup_cow_break": "holds",  # 17839856fd58: the forced COW break copies it first
+        "andrea_cor": "violated",  # copy-on-read of anonymous pages only
         "jason_2020": "violated",
         "page_count_refuse_wrprotect": "violated",
     },

@@ -20,7 +20,7 @@ By era (cow-history.md C18 and P9, read in the 7.1.5 tree's gup_must_unshare):
 """
 
 from modelcheck import Spec
-from modelcheck.cow import CowWorld
+from modelcheck.cow import CowWorld, changed_in
 
 SPEC = Spec(
     id="C18-zero",
@@ -29,19 +29,13 @@ SPEC = Spec(
         "parent": ["load a0", "pin_ro a0 -> pin", "store a0", "dma_read pin", "put pin"],
     }, fresh=["a0"]),
     invariants=["pin_coherent", "no_lost_write", "refcount_sane"],
-    expect={
-        "mapcount": "violated",       # the pin takes the zero page as mapped (no unsharing before 5.19)
-        "gup_cow_break": "holds",     # 17839856fd58: the forced COW break replaces the zero page first
-        "page_count": "violated",     # a308c71bf1e6 reverts the forced break
-        "page_count_fork_copy": "violated",
-        "refcount_5_18": "violated",
-        "anon_exclusive": "violated",  # a7f226604170 unshares anonymous pages only
-        "anon_exclusive_6_2": "holds",  # 84209e87c696: R/O long-term pins unshare non-anon pages in COW mappings
-        "odirect_pins_6_5": "holds",
-        "uffd_wp_async_6_7": "holds",
-        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
-        "mainline_7_3": "holds",
-        "andrea_cor": "violated",     # copy-on-read of anonymous pages mapped more than once only
+    # mapcount: the pin takes the zero page as mapped (no unsharing before 5.19)
+    # page_count: a308c71bf1e6 reverts the forced break
+    # anon_exclusive: a7f226604170 unshares anonymous pages only
+    # anon_exclusive_6_2: 84209e87c696: R/O long-term pins unshare non-anon pages in COW mappings
+    expect=changed_in("anon_exclusive_6_2") | {
+        "gup_cow_break": "holds",  # 17839856fd58: the forced COW break replaces the zero page first
+        "andrea_cor": "violated",  # copy-on-read of anonymous pages mapped more than once only
         "jason_2020": "violated",
         "page_count_refuse_wrprotect": "violated",
     },

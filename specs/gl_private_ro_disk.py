@@ -26,22 +26,6 @@ SPEC = Spec(
     }, file="disk", maps={"a0": "private"}),
     invariants=["allowed_pin_not_refused", "no_longterm_pin_of_dirty_tracked_file", "pin_coherent",
                 "refcount_sane"],
-    expect={
-        "mapcount": "holds",
-        "gup_cow_break": "holds",
-        "page_count": "holds",
-        "page_count_fork_copy": "holds",
-        "refcount_5_18": "holds",
-        "anon_exclusive": "holds",
-        "anon_exclusive_6_2": "holds",
-        "odirect_pins_6_5": "holds",
-        "uffd_wp_async_6_7": "holds",
-        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
-        "mainline_7_3": "holds",
-        "andrea_cor": "holds",
-        "jason_2020": "holds",
-        "page_count_refuse_wrprotect": "holds",
-    },
     mirrors=[("gup_longterm.c", "test_private_ro_pin", "tmpfile"),
              ("gup_longterm.c", "test_private_ro_pin", "local-tmpfile")],
 )

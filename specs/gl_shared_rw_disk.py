@@ -16,7 +16,7 @@ cache page (no_longterm_pin_of_dirty_tracked_file violated). From 6.5 check_vma_
 """
 
 from modelcheck import Spec
-from modelcheck.cow import CowWorld
+from modelcheck.cow import CowWorld, changed_in
 
 SPEC = Spec(
     id="GL-shared-rw-file",
@@ -26,18 +26,7 @@ SPEC = Spec(
     }, file="disk", maps={"a0": "shared"}),
     invariants=["allowed_pin_not_refused", "no_longterm_pin_of_dirty_tracked_file", "pin_coherent",
                 "refcount_sane"],
-    expect={
-        "mapcount": "violated",
-        "gup_cow_break": "violated",
-        "page_count": "violated",
-        "page_count_fork_copy": "violated",
-        "refcount_5_18": "violated",
-        "anon_exclusive": "violated",
-        "anon_exclusive_6_2": "violated",
-        "odirect_pins_6_5": "holds",
-        "uffd_wp_async_6_7": "holds",
-        "uffd_move_6_8": "holds",  # as uffd_wp_async_6_7 (UFFDIO_MOVE is not used here)
-        "mainline_7_3": "holds",
+    expect=changed_in("odirect_pins_6_5") | {
         "andrea_cor": "violated",
         "jason_2020": "violated",
         "page_count_refuse_wrprotect": "violated",

@@ -176,3 +176,17 @@ def test_the_listing_says_the_ranges_and_the_policy_of_this_machine(capsys):
     assert "+ a7e689dd1c06" in out and "+ d61ea1cb0095" in out and "+ 8d596d8b81ef" in out
     release = platform.release()
     assert out.rstrip("\n").endswith(f"this machine runs Linux {release}: modelled by {era_policy(release)}")
+
+
+def test_changed_in_states_every_release_before_and_after_one_era():
+    from modelcheck.cow import changed_in
+    from modelcheck.cow.policies import all_policies
+
+    said = changed_in("odirect_pins_6_5")
+    merged = [p.name for p in all_policies() if stands_for(p) != "no release (a proposal)"]
+    assert list(said) == merged and "andrea_cor" not in said
+    assert said["per_vma_lock_6_4"] == said["dirty_cow"] == "violated"
+    assert said["odirect_pins_6_5"] == said["mainline_7_3"] == "holds"
+    assert changed_in("anon_exclusive", before="holds", after="violated")["refcount_5_18"] == "holds"
+    with pytest.raises(ValueError, match="not a merged policy"):
+        changed_in("jason_2020")

@@ -64,6 +64,17 @@ def era_policy(release: str) -> str | None:
     return best[2] if best else None
 
 
+def changed_in(policy: str, before: str = "violated", after: str = "holds") -> dict[str, str]:
+    """The verdict a spec expects of every merged policy when one era changed it: ``before`` for the policies
+    whose releases come before ``policy``'s, ``after`` for ``policy`` and those after it. Proposals are not
+    releases: a spec states them (and any era that differs) itself."""
+    lines = _merged_lines()
+    target = next(((first, n) for n, p, first, _ in lines if p.name == policy), None)
+    if target is None:
+        raise ValueError(f"changed_in: {policy!r} is not a merged policy with a release")
+    return {p.name: before if (first, n) < target else after for n, p, first, _ in lines}
+
+
 def stands_for(policy: Policy) -> str:
     """The releases ``policy`` stands for, in words: 'v5.8', 'v6.2 to v6.3', 'v6.5 up to v7.3 (not incl.)',
     'v7.3 on';
