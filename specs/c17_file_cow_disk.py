@@ -1,12 +1,11 @@
 """C17-tmpfile (cow.c's test_cow on tmpfile()): as C17-memfd, with the file on a disk file system.
 
-tmpfile() makes an unlinked file in the temporary directory; on this project's machines /tmp is ext4, a
-file system that tracks dirty pages, so the world's file is a "disk" one (on a machine whose /tmp is a
-tmpfs the case is C17-memfd's, with the same verdicts). The steps are C17-memfd's: one page fallocated,
-mapped MAP_PRIVATE (a0) and MAP_SHARED read-only (a1), both read, a0 written, a1 read again. Dirty tracking
-plays no part: the private mapping never writes the file, and the store's write fault on the page-cache page
-copies it (wp_page_copy) in every era, so every invariant holds everywhere (cow-history.md C17).
-"""
+tmpfile() makes an unlinked file in the temporary directory; on this project's machines the temporary directory is
+on ext4, a file system that tracks dirty pages, so the world's file is a "disk" one (on a machine whose temporary
+directory is a tmpfs the case is C17-memfd's, with the same verdicts). The steps are C17-memfd's: one page
+fallocated, mapped MAP_PRIVATE (a0) and MAP_SHARED read-only (a1), both read, a0 written, a1 read again. Dirty
+tracking plays no part: the private mapping never writes the file, and the store's write fault on the page-cache
+page copies it (wp_page_copy) in every era, so every invariant holds everywhere (cow-history.md C17)."""
 
 from modelcheck import Spec
 from modelcheck.cow import CowWorld

@@ -1,14 +1,14 @@
 """C18-tmpfile (cow.c's test_ro_pin on tmpfile): a R/O long-term pin of a page-cache page in a private mapping
 must see the owner's later write.
 
-The selftest maps one fallocated page of a tmpfile() on a disk file system MAP_PRIVATE (mem) and MAP_SHARED read-only (smem), reads
-both (both map the page-cache page), takes a R/O long-term pin of mem through gup_test (not GUP-fast), fills
-mem with 0xff and reads back through the pin: it must see the 0xff. Here a0 is the private mapping, a1 the
-shared one; the device reads through the pin after the store (pin_coherent, no_lost_write), and the file
-must keep its contents (private_write_stays_private).
+The selftest maps one fallocated page of a tmpfile() on a disk file system MAP_PRIVATE (mem) and MAP_SHARED
+read-only (smem), reads both (both map the page-cache page), takes a R/O long-term pin of mem through gup_test (not
+GUP-fast), fills mem with 0xff and reads back through the pin: it must see the 0xff. Here a0 is the private
+mapping, a1 the shared one; the device reads through the pin after the store (pin_coherent, no_lost_write), and the
+file must keep its contents (private_write_stays_private).
 
-tmpfile() is on ext4 on this project's machines, so the file is a "disk" one (with a tmpfs /tmp the case is
-C18-memfd's, with the same verdicts: dirty tracking plays no part in a private mapping).
+tmpfile() is on ext4 on this project's machines, so the file is a "disk" one (with the temporary directory on tmpfs
+the case is C18-memfd's, with the same verdicts: dirty tracking plays no part in a private mapping).
 
 By era (cow-history.md C18 and P9; gup_must_unshare and do_wp_page read in the 7.1.5 tree):
 * 5.8 (gup_cow_break): the forced COW break of 17839856fd58 write-faults the private mapping first, so the

@@ -1,13 +1,13 @@
 """GL-shared-iouring-file (gup_longterm.c's test_shared_iouring on tmpfile and local-tmpfile): a long-term
 writable pin of a MAP_SHARED file mapping.
 
-The selftest ftruncates and fallocates one page of a disk file: the selftest's local tmpfile (an unlinked file
-in the current directory) and its tmpfile() (in the temporary directory), both on ext4 on this project's
-machines (with a tmpfs /tmp, tmpfile() would be GL-shared-iouring-memfd's case; the selftest checks the file
-system and expects accordingly, so it passes on a correct kernel either way), maps it MAP_SHARED read-write;
+The selftest ftruncates and fallocates one page of a disk file: the selftest's local tmpfile (an unlinked file in
+the current directory) and its tmpfile() (in the temporary directory), both on ext4 on this project's machines
+(with the temporary directory on tmpfs, tmpfile() would be GL-shared-iouring-memfd's case; the selftest checks the
+file system and expects accordingly, so it passes on a correct kernel either way), maps it MAP_SHARED read-write;
 the page is written (memset), then registered as an io_uring fixed buffer (io_uring_register_buffers:
-FOLL_WRITE|FOLL_PIN|FOLL_LONGTERM) and unregistered. Here a0 is that mapping of a disk file, and the pin is
-the last step (a refused one takes no reference; the selftest then reports its verdict).
+FOLL_WRITE|FOLL_PIN|FOLL_LONGTERM) and unregistered. Here a0 is that mapping of a disk file, and the pin is the
+last step (a refused one takes no reference; the selftest then reports its verdict).
 
 Every era agrees with the selftest, each for its own reason (cow-after-2022.md P17): before 6.5 io_uring
 refuses every file-backed buffer itself (-EOPNOTSUPP, which the selftest accepts), and from 6.5 io_uring

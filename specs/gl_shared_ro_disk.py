@@ -1,13 +1,13 @@
 """GL-shared-ro-file (gup_longterm.c's test_shared_ro_pin on tmpfile and local-tmpfile): a long-term R/O pin of a
 MAP_SHARED file mapping.
 
-The selftest ftruncates and fallocates one page of a disk file: the selftest's local tmpfile (an unlinked file
-in the current directory) and its tmpfile() (in the temporary directory), both on ext4 on this project's
-machines (with a tmpfs /tmp, tmpfile() would be GL-shared-ro-memfd's case; the selftest checks the file system
-and expects accordingly, so it passes on a correct kernel either way), maps it MAP_SHARED read-write; the page
-is written (memset), mapped read-only (mprotect(PROT_READ): more unsharing decisions to get right), then
-pinned long-term R/O through gup_test (not GUP-fast) and unpinned. Here a0 is that mapping of a disk file, and
-the pin is the last step (a refused one takes no reference; the selftest then reports its verdict).
+The selftest ftruncates and fallocates one page of a disk file: the selftest's local tmpfile (an unlinked file in
+the current directory) and its tmpfile() (in the temporary directory), both on ext4 on this project's machines
+(with the temporary directory on tmpfs, tmpfile() would be GL-shared-ro-memfd's case; the selftest checks the file
+system and expects accordingly, so it passes on a correct kernel either way), maps it MAP_SHARED read-write; the
+page is written (memset), mapped read-only (mprotect(PROT_READ): more unsharing decisions to get right), then
+pinned long-term R/O through gup_test (not GUP-fast) and unpinned. Here a0 is that mapping of a disk file, and the
+pin is the last step (a refused one takes no reference; the selftest then reports its verdict).
 
 The pin must work in every era, and does: a R/O pin of a MAP_SHARED mapping is no COW case (not a COW mapping:
 no unsharing, no forced COW break), so every era takes the page-cache page as mapped; refusals are for

@@ -1,13 +1,13 @@
 """GL-shared-rw-file (gup_longterm.c's test_shared_rw_pin on tmpfile and local-tmpfile): a long-term writable pin
 of a MAP_SHARED file mapping.
 
-The selftest ftruncates and fallocates one page of a disk file: the selftest's local tmpfile (an unlinked file
-in the current directory) and its tmpfile() (in the temporary directory), both on ext4 on this project's
-machines (with a tmpfs /tmp, tmpfile() would be GL-shared-rw-memfd's case; the selftest checks the file system
-and expects accordingly, so it passes on a correct kernel either way), maps it MAP_SHARED read-write; the page
-is written (memset), then pinned long-term and writable through gup_test (PIN_LONGTERM_TEST_START with
-PIN_LONGTERM_TEST_FLAG_USE_WRITE, not GUP-fast) and unpinned. Here a0 is that mapping of a disk file, and the
-pin is the last step (a refused one takes no reference; the selftest then reports its verdict).
+The selftest ftruncates and fallocates one page of a disk file: the selftest's local tmpfile (an unlinked file in
+the current directory) and its tmpfile() (in the temporary directory), both on ext4 on this project's machines
+(with the temporary directory on tmpfs, tmpfile() would be GL-shared-rw-memfd's case; the selftest checks the file
+system and expects accordingly, so it passes on a correct kernel either way), maps it MAP_SHARED read-write; the
+page is written (memset), then pinned long-term and writable through gup_test (PIN_LONGTERM_TEST_START with
+PIN_LONGTERM_TEST_FLAG_USE_WRITE, not GUP-fast) and unpinned. Here a0 is that mapping of a disk file, and the pin
+is the last step (a refused one takes no reference; the selftest then reports its verdict).
 
 The selftest expects the pin refused (-EFAULT) on ext4, xfs and btrfs: a device writing through a long-term
 pin bypasses the file system's write notification. Before 6.5 GUP allows it, and the pin is held on the page-
