@@ -168,6 +168,26 @@ def test_a_step_no_program_can_force_makes_an_unsupported_program():
     assert "do_store" not in source  # no verdict is even attempted
 
 
+def test_a_trace_that_stops_inside_one_system_call_is_unsupported():
+    """O14's Dirty COW schedule puts MADV_DONTNEED between a forced write's fault and its retry: one pwrite of
+    /proc/self/mem cannot be held open there, so no verdict is attempted."""
+    found = counterexample("o14_dirty_cow_dontneed.py", "dirty_cow")
+    assert found is not None
+    source = runner.c_reproducer(found[0])
+    assert "RESULT %s unsupported %s" in source and "inside one system call" in source
+    assert "do_force_write(2" not in source
+
+
+def test_mremap_dontneed_and_forced_writes_are_system_calls_of_the_program():
+    loaded = loaded_spec("o14_dirty_cow_dontneed.py")
+    source = runner.c_reproducer(reproduce.program_order_record(loaded, "no_lost_write", era()))
+    assert "do_force_write(2, 0, 0, " in source and ', 0, MADV_DONTNEED, "MADV_DONTNEED")' in source
+    assert "/proc/self/mem" in source
+    loaded = loaded_spec("m1_mremap_vmsplice_child.py")
+    source = runner.c_reproducer(reproduce.program_order_record(loaded, "no_leak_to_child", era()))
+    assert "do_mremap(" in source and "MREMAP_FIXED" in source
+
+
 def test_a_property_the_kernel_does_not_show_is_unsupported():
     found = counterexample("o16_maybe_pinned_false_positive.py")
     assert found is not None

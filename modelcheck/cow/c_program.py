@@ -85,6 +85,10 @@ SNIPPETS: dict[str, str] = {
     "signal": "do_signal({s}, {t})",
     "await": "do_await({s}, {t})",
     "uffd_move": "do_uffd_move({s}, {a}, {b})",
+    "mremap": "do_mremap({s}, {a}, {b})",
+    "dontneed": "do_madvise({s}, {a}, MADV_DONTNEED, \"MADV_DONTNEED\")",
+    "dofork": "do_madvise({s}, {a}, MADV_DOFORK, \"MADV_DOFORK\")",
+    "force_write": "do_force_write({s}, {a}, {c}, {v})",
 }
 
 NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
@@ -121,6 +125,8 @@ UNFORCEABLE: dict[str, str] = {
     "uffd_wp_async": "the reproducer opens no userfaultfd (an async one, UFFD_FEATURE_WP_ASYNC, needs no handler, "
                      "but its setup is not written yet)",
     "exit": "the parent's exit would end the program that reports",
+    "partial": "the trace stops inside one system call (a fault and its retry, with other steps between), which no "
+               "user program can hold open at will",
     "held_outside": "references held outside the scenario (unknown holders) are not something a program can make",
 }
 
@@ -229,6 +235,10 @@ def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
             continue
         steps.append(parsed)
         kind = parsed.op.kind
+        before, after = states[number - 1].get("pc") or {}, states[number].get("pc") or {}
+        if parsed.actor in after and after.get(parsed.actor) == before.get(parsed.actor, 0):
+            why.append(f"step {number} ({kind}): {UNFORCEABLE['partial']}")
+            continue
         if kind == "exit" and parsed.proc > 0:
             continue
         if kind in UNFORCEABLE:
@@ -304,7 +314,7 @@ class _Plan:
         self.tokens: dict[str, int] = {}  # token -> its number (its pipe), in the order the steps first name it
         self.titles: list[str] = []  # check slot -> its TAP description
         self.code: dict[int, list[str]] = {}  # step -> its C statements
-        if fresh or any(s.op.kind == "uffd_move" for s in steps):  # (a moved page's old address reads zeros)
+        if fresh or any(s.op.kind in ("uffd_move", "dontneed") for s in steps):  # (an emptied address reads zeros)
             self.writes.writer[0], self.writes.forks_before[0] = 0, 0
             self.writes.words[0] = "zeros (an untouched page, or the zero page)"
         for a in range(self.addresses):
@@ -401,6 +411,20 @@ class _Plan:
             if kind == "munmap":
                 for c in range(self.cells):
                     self.writes.last.pop((p, op.addr, c), None)
+        elif kind == "force_write":  # a write through /proc/self/mem, the owner's last write there
+            self.wp_asked.discard((p, op.addr))
+            if p == 0:
+                self.untouched.discard(op.addr)
+            fields["v"] = self._wrote(step, p, op.addr, op.cell)
+        elif kind == "dontneed":
+            for c in range(self.cells):
+                self.writes.last[(p, op.addr, c)] = 0  # the next access faults zeros in
+            self.untouched.add(op.addr)
+            self.wp_asked.discard((p, op.addr))
+        elif kind == "mremap" and _mapped_after(step, p, op.target):  # the mapping moved; its old place is gone
+            for c in range(self.cells):
+                self.writes.last[(p, op.target, c)] = self.writes.last.pop((p, op.addr, c), INITIAL_VALUE)
+            self.wp_asked.discard((p, op.addr))
         elif kind == "uffd_move" and _mapped_after(step, p, op.target):  # the model's kernel moved the page
             for c in range(self.cells):
                 self.writes.last[(p, op.target, c)] = self.writes.last.pop((p, op.addr, c), INITIAL_VALUE)
@@ -1173,6 +1197,42 @@ HELPER int do_mprotect(int step, int addr, int prot)
 /* UFFDIO_MOVE of aN's page to aK (the model's uffd_move): aK registered with this process's userfaultfd for
  * the move only, so that a later access there faults as in any VMA. The ioctl's answer (moved, or EBUSY, or no
  * such ioctl before 6.8) is the kernel's; what the process then sees is judged by the steps after it. */
+/* mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of aN's page onto aK: aN's place is unmapped after it. A failure (nothing
+ * mapped at aN: EFAULT) is the kernel's answer, which the steps after it judge. */
+HELPER int do_mremap(int step, int src, int dst)
+{
+	void *moved = mremap(area[src], page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, area[dst]);
+
+	printf("# step %d: mremap a%d -> a%d: %s\n", step, src, dst, moved == MAP_FAILED ? strerror(errno) : "moved");
+	return 1;
+}
+
+/* A FOLL_FORCE write, as ptrace and debuggers make it: through /proc/self/mem, which writes even where the
+ * mapping is read-only (a private mapping: the kernel breaks COW for it). */
+HELPER int do_force_write(int step, int addr, int cell, uint64_t value)
+{
+	static int mem = -1;
+	static pid_t owner;
+
+	if (mem >= 0 && owner != getpid()) {
+		close(mem);
+		mem = -1;
+	}
+	if (mem < 0) {
+		mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (mem < 0) {
+			stop(step, "open /proc/self/mem");
+			return 0;
+		}
+		owner = getpid();
+	}
+	if (pwrite(mem, &value, sizeof(value), (off_t)(uintptr_t)((uint64_t *)area[addr] + cell)) != sizeof(value)) {
+		stop(step, "a write through /proc/self/mem");
+		return 0;
+	}
+	return 1;
+}
+
 #ifndef UFFDIO_MOVE /* headers older than 6.8: the ioctl's uABI, ioctl number 5 of userfaultfd's type */
 struct uffdio_move {
 	uint64_t dst, src, len, mode;

@@ -508,6 +508,42 @@ HELPER int do_mprotect(int step, int addr, int prot)
 /* UFFDIO_MOVE of aN's page to aK (the model's uffd_move): aK registered with this process's userfaultfd for
  * the move only, so that a later access there faults as in any VMA. The ioctl's answer (moved, or EBUSY, or no
  * such ioctl before 6.8) is the kernel's; what the process then sees is judged by the steps after it. */
+/* mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of aN's page onto aK: aN's place is unmapped after it. A failure (nothing
+ * mapped at aN: EFAULT) is the kernel's answer, which the steps after it judge. */
+HELPER int do_mremap(int step, int src, int dst)
+{
+	void *moved = mremap(area[src], page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, area[dst]);
+
+	printf("# step %d: mremap a%d -> a%d: %s\n", step, src, dst, moved == MAP_FAILED ? strerror(errno) : "moved");
+	return 1;
+}
+
+/* A FOLL_FORCE write, as ptrace and debuggers make it: through /proc/self/mem, which writes even where the
+ * mapping is read-only (a private mapping: the kernel breaks COW for it). */
+HELPER int do_force_write(int step, int addr, int cell, uint64_t value)
+{
+	static int mem = -1;
+	static pid_t owner;
+
+	if (mem >= 0 && owner != getpid()) {
+		close(mem);
+		mem = -1;
+	}
+	if (mem < 0) {
+		mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (mem < 0) {
+			stop(step, "open /proc/self/mem");
+			return 0;
+		}
+		owner = getpid();
+	}
+	if (pwrite(mem, &value, sizeof(value), (off_t)(uintptr_t)((uint64_t *)area[addr] + cell)) != sizeof(value)) {
+		stop(step, "a write through /proc/self/mem");
+		return 0;
+	}
+	return 1;
+}
+
 #ifndef UFFDIO_MOVE /* headers older than 6.8: the ioctl's uABI, ioctl number 5 of userfaultfd's type */
 struct uffdio_move {
 	uint64_t dst, src, len, mode;
