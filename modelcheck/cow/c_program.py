@@ -41,7 +41,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from modelcheck.cow.actions import process_name
 from modelcheck.cow.config import FULL_KERNEL, KernelConfig
+from modelcheck.cow.operations import OPERATIONS
 from modelcheck.cow.policies.releases import era_policy, kernel_version
 from modelcheck.cow.scenario import FILE_KINDS, Op, ScenarioError, parse_op
 from modelcheck.cow.trace_scenario import OPEN_TO_SCRIPTED  # an open world's actions, as scripted operations
@@ -285,8 +287,7 @@ def _c_string(text: str) -> str:
 def _mapped_after(step: Step, proc: int, addr: int) -> bool:
     """Whether the model's state after ``step`` has ``addr`` of ``proc`` mapped (the trace's own words)."""
     processes = step.after.get("processes") or {}
-    name = _who(proc).removeprefix("the ")
-    return bool((processes.get(name) or {}).get("pte", {}).get(f"a{addr}"))
+    return bool((processes.get(process_name(proc)) or {}).get("pte", {}).get(f"a{addr}"))
 
 
 def _who(proc: int) -> str:
@@ -356,6 +357,13 @@ class _Plan:
         w.last[(proc, addr, cell)] = value
         return f"{value:#x}ULL"
 
+    def _emptied(self, proc: int, addr: int) -> None:
+        """``addr`` keeps its VMA but has no PTE now: the owner's next access faults zeros in."""
+        for c in range(self.cells):
+            self.writes.last[(proc, addr, c)] = 0
+        self.untouched.add(addr)
+        self.wp_asked.discard((proc, addr))
+
     def _step(self, step: Step) -> list[str]:
         op, p, kind = step.op, step.proc, step.op.kind
         fields: dict[str, Any] = {"s": step.number, "p": p, "a": op.addr, "b": op.target, "c": op.cell, "h": 0, "v": 0,
@@ -417,21 +425,14 @@ class _Plan:
                 self.untouched.discard(op.addr)
             fields["v"] = self._wrote(step, p, op.addr, op.cell)
         elif kind == "dontneed":
-            for c in range(self.cells):
-                self.writes.last[(p, op.addr, c)] = 0  # the next access faults zeros in
-            self.untouched.add(op.addr)
-            self.wp_asked.discard((p, op.addr))
-        elif kind == "mremap" and _mapped_after(step, p, op.target):  # the mapping moved; its old place is gone
+            self._emptied(p, op.addr)
+        elif kind in ("mremap", "uffd_move") and _mapped_after(step, p, op.target):  # the model moved the page
             for c in range(self.cells):
                 self.writes.last[(p, op.target, c)] = self.writes.last.pop((p, op.addr, c), INITIAL_VALUE)
-            self.wp_asked.discard((p, op.addr))
-        elif kind == "uffd_move" and _mapped_after(step, p, op.target):  # the model's kernel moved the page
-            for c in range(self.cells):
-                self.writes.last[(p, op.target, c)] = self.writes.last.pop((p, op.addr, c), INITIAL_VALUE)
-                self.writes.last[(p, op.addr, c)] = 0  # the emptied address faults the zero page in
             self.untouched.discard(op.target)
-            self.untouched.add(op.addr)
             self.wp_asked.discard((p, op.addr))
+            if OPERATIONS[kind].unpopulates:  # UFFDIO_MOVE leaves aN in its VMA; mremap unmaps it
+                self._emptied(p, op.addr)
         elif kind == "clear_refs" and self.config.soft_dirty:  # without soft-dirty it asks for nothing
             self.wp_asked |= {(p, a) for a in range(self.addresses)}
         elif kind == "exit":
@@ -1207,6 +1208,17 @@ HELPER int do_mremap(int step, int src, int dst)
 	return 1;
 }
 
+/* Whether *fd is this process's own: one a child inherited was opened on its parent's mm (/proc/self/mem, a
+ * userfaultfd), so it is closed and the child opens its own. */
+HELPER int own_fd(int *fd, pid_t *owner)
+{
+	if (*fd >= 0 && *owner != getpid()) {
+		close(*fd);
+		*fd = -1;
+	}
+	return *fd >= 0;
+}
+
 /* A FOLL_FORCE write, as ptrace and debuggers make it: through /proc/self/mem, which writes even where the
  * mapping is read-only (a private mapping: the kernel breaks COW for it). */
 HELPER int do_force_write(int step, int addr, int cell, uint64_t value)
@@ -1214,11 +1226,7 @@ HELPER int do_force_write(int step, int addr, int cell, uint64_t value)
 	static int mem = -1;
 	static pid_t owner;
 
-	if (mem >= 0 && owner != getpid()) {
-		close(mem);
-		mem = -1;
-	}
-	if (mem < 0) {
+	if (!own_fd(&mem, &owner)) {
 		mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 		if (mem < 0) {
 			stop(step, "open /proc/self/mem");
@@ -1252,11 +1260,7 @@ HELPER int do_uffd_move(int step, int src, int dst)
 				    .len = page_size };
 	int moved, err;
 
-	if (uffd >= 0 && owner != getpid()) { /* a child's mm needs a userfaultfd of its own */
-		close(uffd);
-		uffd = -1;
-	}
-	if (uffd < 0) {
+	if (!own_fd(&uffd, &owner)) {
 		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
 			stop(step, "userfaultfd");

@@ -354,14 +354,10 @@ def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[
                             + (" (maps names mappings of it)" if not file else ""))
     chosen: dict[int, str] = {}
     for name, how in maps.items():
-        m = re.fullmatch(r"a(\d+)", name) if isinstance(name, str) else None
-        if m is None:
-            raise ScenarioError(f"maps: {name!r} is not an address (a0, a1, ...)")
-        if int(m.group(1)) >= addresses:
-            raise ScenarioError(f"maps: {name} is not an address of the world (it has a0..a{addresses - 1})")
+        addr = _world_address("maps", name, addresses)
         if how not in MAPPINGS:
             raise ScenarioError(f"maps: {name} is mapped {how!r}; a file is mapped 'private' or 'shared'")
-        chosen[int(m.group(1))] = how
+        chosen[addr] = how
     if not chosen:
         raise ScenarioError(f"file {file!r} is named but nothing maps it (maps={{'a0': 'private'}})")
     if fresh:
@@ -369,13 +365,29 @@ def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[
     for t in threads:
         if t.proc:
             raise ScenarioError(f"thread {t.name}: a world with file mappings has one process (no fork)")
-        for op in t.program:
-            if op.kind not in FILE_OPERATIONS:
-                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with file mappings models only "
-                                    f"{', '.join(FILE_OPERATIONS)}")
+    _only(threads, FILE_OPERATIONS, "file mappings")
     if events or tlb:
         raise ScenarioError("a world with file mappings models no kernel events and no TLBs")
     return tuple(sorted(chosen.items()))
+
+
+def _world_address(setting: str, name: object, addresses: int) -> int:
+    """The address a world setting names (``"a1"``), or one line saying what is wrong with it."""
+    m = re.fullmatch(r"a(\d+)", name) if isinstance(name, str) else None
+    if m is None:
+        raise ScenarioError(f"{setting}: {name!r} is not an address (a0, a1, ...)")
+    if int(m.group(1)) >= addresses:
+        raise ScenarioError(f"{setting}: {name} is not an address of the world (it has a0..a{addresses - 1})")
+    return int(m.group(1))
+
+
+def _only(threads: Sequence[Thread], modelled: Sequence[str], world: str) -> None:
+    """Refuse, in one line, the first operation a world of this kind (``world``) does not model."""
+    for t in threads:
+        for op in t.program:
+            if op.kind not in modelled:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with {world} models only "
+                                    f"{', '.join(modelled)}")
 
 
 MOST_CPUS = 4  # CPUs a scenario may pin its threads to (a page's flags keep its batch's CPU in two bits)
@@ -415,24 +427,13 @@ def _fresh_addresses(fresh: Sequence[str], threads: Sequence[Thread], addresses:
     if isinstance(fresh, str) or not isinstance(fresh, (list, tuple, set, frozenset)):
         raise ScenarioError(f"fresh must be a list of addresses such as ['a0'], not a {type(fresh).__name__}"
                             + (f" (write [{fresh!r}])" if isinstance(fresh, str) else ""))
-    chosen: set[int] = set()
-    for name in fresh:
-        m = re.fullmatch(r"a(\d+)", name) if isinstance(name, str) else None
-        if m is None:
-            raise ScenarioError(f"fresh: {name!r} is not an address (a0, a1, ...)")
-        if int(m.group(1)) >= addresses:
-            raise ScenarioError(f"fresh: {name} is not an address of the world (it has a0..a{addresses - 1})")
-        chosen.add(int(m.group(1)))
+    chosen = {_world_address("fresh", name, addresses) for name in fresh}
     if not chosen and not zapped:
         return frozenset()
     emptying = sorted({OPERATIONS[op.kind].note or op.kind for t in threads for op in t.program
                        if OPERATIONS[op.kind].unpopulates})
     what = "fresh addresses" if chosen else f"{', '.join(emptying)} (the next access faults a page in)"
-    for t in threads:
-        for op in t.program:
-            if op.kind not in FRESH_OPERATIONS:
-                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with {what} models only "
-                                    f"{', '.join(FRESH_OPERATIONS)}")
+    _only(threads, FRESH_OPERATIONS, what)
     if events - set(FRESH_EVENTS) or tlb:
         raise ScenarioError(f"a world with {what} models only the kernel event(s) "
                             f"{', '.join(FRESH_EVENTS)} and no TLBs")

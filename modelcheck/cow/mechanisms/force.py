@@ -16,7 +16,7 @@ from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import FORCE_COWED, FORCE_FAULTED, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.faults import first_touch, write_fault
 from modelcheck.cow.mechanisms.ghost import record_write
-from modelcheck.cow.mechanisms.memory import info
+from modelcheck.cow.mechanisms.memory import info, is_anon
 from modelcheck.cow.registry import Branch, operation, outcome
 
 
@@ -54,7 +54,7 @@ def op_force_write(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
     if not pte & PTE_WRITE:
         page = pte_page(pte)
         # every anonymous page here was written; the zero page and a read-faulted page-cache page are mapped clean
-        dirty = page not in (k.zero_page, k.file_page)
+        dirty = is_anon(k, page)
         fault_needed = bool(pte & PTE_UFFD_WP) or (k.soft_dirty_on and not pte & PTE_SOFTDIRTY)
         page_info = info(k, t, page, proc)
         if not prefix and not k.policy.forced_write_follows(page_info, state == FORCE_COWED, dirty, fault_needed):

@@ -67,6 +67,11 @@ def page_flags(m: Machine, s: Slots, page: int) -> int:
 
 
 @batch_twin("ReferenceBatch._info", "ReferenceBatch._exclusive")
+def is_anon(m: Machine, page: int) -> bool:
+    """An anonymous page: not the shared zero page, not the file's page in the page cache (folio_test_anon)."""
+    return page != m.zero_page and page != m.file_page
+
+
 def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     """The page as the kernel sees it when it decides (and the mm of ``proc``)."""
     L = m.layout
@@ -81,7 +86,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
                     exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                     has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
                     swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED),
-                    anon=page != m.zero_page and page != m.file_page, ksm=bool(flags & PAGE_KSM))
+                    anon=is_anon(m, page), ksm=bool(flags & PAGE_KSM))
 
 
 @batch_twin("ReferenceBatch._release")

@@ -518,6 +518,17 @@ HELPER int do_mremap(int step, int src, int dst)
 	return 1;
 }
 
+/* Whether *fd is this process's own: one a child inherited was opened on its parent's mm (/proc/self/mem, a
+ * userfaultfd), so it is closed and the child opens its own. */
+HELPER int own_fd(int *fd, pid_t *owner)
+{
+	if (*fd >= 0 && *owner != getpid()) {
+		close(*fd);
+		*fd = -1;
+	}
+	return *fd >= 0;
+}
+
 /* A FOLL_FORCE write, as ptrace and debuggers make it: through /proc/self/mem, which writes even where the
  * mapping is read-only (a private mapping: the kernel breaks COW for it). */
 HELPER int do_force_write(int step, int addr, int cell, uint64_t value)
@@ -525,11 +536,7 @@ HELPER int do_force_write(int step, int addr, int cell, uint64_t value)
 	static int mem = -1;
 	static pid_t owner;
 
-	if (mem >= 0 && owner != getpid()) {
-		close(mem);
-		mem = -1;
-	}
-	if (mem < 0) {
+	if (!own_fd(&mem, &owner)) {
 		mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 		if (mem < 0) {
 			stop(step, "open /proc/self/mem");
@@ -563,11 +570,7 @@ HELPER int do_uffd_move(int step, int src, int dst)
 				    .len = page_size };
 	int moved, err;
 
-	if (uffd >= 0 && owner != getpid()) { /* a child's mm needs a userfaultfd of its own */
-		close(uffd);
-		uffd = -1;
-	}
-	if (uffd < 0) {
+	if (!own_fd(&uffd, &owner)) {
 		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
 			stop(step, "userfaultfd");
