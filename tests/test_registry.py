@@ -48,7 +48,8 @@ def test_every_operation_runs_its_declared_mechanism():
     rearranged = CowWorld.scripted({"parent": ["mremap a0 a1", "dofork a1"]})
     forced = CowWorld.scripted({"parent": ["mprotect_ro a0", "force_write a0"], "parent.2": ["dontneed a0"]})
     moved = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}, fresh=["a1"])
-    worlds = (world, rearranged, forced, moved)
+    continued = CowWorld.scripted({"parent": ["uffd_continue a0"]}, file="shmem", maps={"a0": "private"})
+    worlds = (world, rearranged, forced, moved, continued)
     assert {op.kind for w in worlds for t in w.scenario.threads for op in t.program} == set(OPERATIONS)
     covered: set[str] = set()
     for w in worlds:

@@ -124,6 +124,8 @@ UNFORCEABLE: dict[str, str] = {
               "debugfs file (CONFIG_GUP_TEST), which this reproducer does not drive",
     "uffd_wp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
     "uffd_unwp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",
+    "uffd_continue": "UFFDIO_CONTINUE needs a userfaultfd registered for minor faults and a thread that answers "
+                     "them; the reproducer opens none",
     "uffd_wp_async": "the reproducer opens no userfaultfd (an async one, UFFD_FEATURE_WP_ASYNC, needs no handler, "
                      "but its setup is not written yet)",
     "exit": "the parent's exit would end the program that reports",
@@ -230,17 +232,22 @@ def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
         why.append(UNFORCEABLE["lru_batch"])
     if initial.get("held_outside"):
         why.append(UNFORCEABLE["held_outside"])
-    for number, raw in enumerate(record.get("steps", []), start=1):
+    raws = record.get("steps", [])
+    for number, raw in enumerate(raws, start=1):
         parsed = _parse_step(number, raw)
         if isinstance(parsed, str):
             why.append(f"step {number}: {parsed}")
             continue
-        steps.append(parsed)
         kind = parsed.op.kind
         before, after = states[number - 1].get("pc") or {}, states[number].get("pc") or {}
         if parsed.actor in after and after.get(parsed.actor) == before.get(parsed.actor, 0):
-            why.append(f"step {number} ({kind}): {UNFORCEABLE['partial']}")
+            following = _parse_step(number + 1, raws[number]) if number < len(raws) else None
+            if not isinstance(following, Step) or following.actor != parsed.actor:
+                steps.append(parsed)
+                why.append(f"step {number} ({kind}): {UNFORCEABLE['partial']}")
+            # else the same system call goes on at the next step, with nothing between: it is done there
             continue
+        steps.append(parsed)
         if kind == "exit" and parsed.proc > 0:
             continue
         if kind in UNFORCEABLE:
@@ -424,6 +431,10 @@ class _Plan:
             if p == 0:
                 self.untouched.discard(op.addr)
             fields["v"] = self._wrote(step, p, op.addr, op.cell)
+            if self.prop == "private_write_stays_private" and self.maps.get(op.addr) == "private":
+                slot = self._slot(step, f"the file does not hold {_who(p)}'s forced write into its private "
+                                        f"a{op.addr}")
+                after.append(f"judge_file_untouched({slot}, {op.cell}, {fields['v']});")
         elif kind == "dontneed":
             self._emptied(p, op.addr)
         elif kind in ("mremap", "uffd_move") and _mapped_after(step, p, op.target):  # the model moved the page

@@ -62,6 +62,9 @@ class Machine:
     uffd_async_addrs: frozenset[int]              # ... of them, through an async userfaultfd (UFFD_FEATURE_WP_ASYNC)
     open: Mapping[str, bool]                      # open worlds: which action kinds fire
     pte_flag_bits: bool  # PTEs may carry soft-dirty or uffd-wp bits besides the write bit
+    dirty_ptes: bool     # a present PTE of a page that is not anonymous may be dirty (UFFDIO_CONTINUE maps it so)
+    minor_addrs: frozenset[int]  # addresses registered for minor faults (UFFDIO_REGISTER_MODE_MINOR): those a
+                                 # thread calls UFFDIO_CONTINUE on
     soft_dirty_on: bool  # PTEs carry a soft-dirty bit, and clear_refs and mprotect track it (CONFIG_MEM_SOFT_DIRTY)
     swap_on: bool        # pages may be in the swap cache and PTEs may be swap entries
     swap_pte_exclusive: bool  # a swap PTE keeps the page's exclusivity (__HAVE_ARCH_PTE_SWP_EXCLUSIVE)
@@ -166,12 +169,15 @@ class Machine:
             uffd_addrs=frozenset(op.addr for th in threads for op in th.program if "uffd" in OPERATIONS[op.kind].needs)
             - (frozenset() if uffd_wp_async else async_addrs),  # a refused async userfaultfd registers nothing
             uffd_async_addrs=async_addrs if uffd_wp_async else frozenset(),
-            open=is_open, pte_flag_bits=pte_flag_bits, soft_dirty_on=pte_flag_bits and config.soft_dirty,
+            open=is_open, pte_flag_bits=pte_flag_bits, dirty_ptes="dirty_ptes" in needs,
+            minor_addrs=frozenset(op.addr for th in threads for op in th.program
+                                  if "minor" in OPERATIONS[op.kind].needs),
+            soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on,
             lru_cpus=max((th.cpu for th in threads), default=0) + 1, reclaim_on=reclaim_on, ksm_on=ksm_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             fresh_addrs=scenario.on_demand if scenario else frozenset(),
-            zero_page=layout.pages - 1 if scenario and (scenario.fresh or scenario.zapped) else -1,
+            zero_page=layout.pages - 1 if scenario and scenario.needs_zero_page else -1,
             file_page=layout.pages - 1 if scenario and scenario.maps else -1,
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
@@ -213,7 +219,7 @@ def _extra_pages(scenario: Scenario | None) -> int:
         extra += LRU_BATCH_SIZE * (max(th.cpu for th in scenario.threads) + 1)
     if scenario.tlb:
         extra += 2 * len(scenario.threads)
-    if scenario.fresh or scenario.zapped:
+    if scenario.needs_zero_page:
         extra += 1  # the shared zero page, in the last slot
     if scenario.maps:
         extra += 1  # the file's page in the page cache, in the last slot (a world has no zero page then)

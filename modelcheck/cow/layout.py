@@ -29,6 +29,7 @@ Mapcount and refcount are never stored: they follow from the rest.
 
 Encodings (0 always means "nothing"):
   PTE     (page + 1) << 5 | writable | soft-dirty << 1 | uffd-wp << 2 | swap << 3 | swap-exclusive << 4
+          (a present PTE: dirty << 4)
   pipe, holder   page + 1
   value   a tag naming the write that produced it (see ``model``)
 """
@@ -42,6 +43,9 @@ PTE_SOFTDIRTY = 2
 PTE_UFFD_WP = 4
 PTE_SWAP = 8             # not present: a swap entry for the page's swap slot (the page stays in the swap cache)
 PTE_SWAP_EXCLUSIVE = 16  # the swap entry remembers the page was exclusive (5.19's swp-PTE bit)
+# the same bit of a present PTE: dirty, kept for a page that is not anonymous (every anonymous page of the world
+# is dirty wherever it is mapped: it was written, or faulted in for a write); only UFFDIO_CONTINUE sets it
+PTE_DIRTY = 16
 PTE_SHIFT = 5
 PTE_FLAG_MASK = (1 << PTE_SHIFT) - 1  # every bit of a PTE code but the page
 
@@ -88,7 +92,8 @@ def swap_entry(page: int, exclusive: bool, flags: int = 0) -> int:
 
 
 def pte_key(page: int) -> int:
-    """The present PTE codes of ``page`` are pte_key(page) .. pte_key(page) + 7; its swap entries follow."""
+    """The present PTE codes of ``page`` are pte_key(page) .. pte_key(page) + 7 (and + 16 .. + 23, dirty); its
+    swap entries are the codes from + 8 to + 31 with the swap bit."""
     return (page + 1) << PTE_SHIFT
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from modelcheck.cow.actions import Act, observation, process_name
 from modelcheck.cow.kernel import Machine
-from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_SOFTDIRTY, PTE_SWAP,
+from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_MERGEABLE, VMA_WRITE,
                                    pte_page)
 from modelcheck.cow.mechanisms.faults import WriteFaultBranch
@@ -152,6 +152,8 @@ class Renderer:
         if self.machine.pte_flag_bits:
             text += " soft-dirty" if pte & PTE_SOFTDIRTY else ""
             text += " uffd-wp" if pte & PTE_UFFD_WP else ""
+        if self.machine.dirty_ptes and pte & PTE_DIRTY:
+            text += " dirty"
         return text
 
     def _page_words(self, s: tuple, g: int) -> str:
@@ -236,6 +238,8 @@ class Renderer:
                     entry = {"page": pte_page(pte), "writable": bool(pte & PTE_WRITE)}
                     if self.machine.pte_flag_bits:
                         entry.update(soft_dirty=bool(pte & PTE_SOFTDIRTY), uffd_wp=bool(pte & PTE_UFFD_WP))
+                    if self.machine.dirty_ptes:
+                        entry.update(dirty=bool(pte & PTE_DIRTY))
                 ptes[f"a{a}"] = entry
             proc: dict[str, Any] = {"pte": ptes}
             if L.pipe_base != L.value_base:

@@ -209,6 +209,11 @@ class Scenario:
         return self.fresh | frozenset(a for a, _ in self.maps)
 
     @property
+    def needs_zero_page(self) -> bool:
+        """An anonymous address may be empty, so that a read fault maps the shared zero page there."""
+        return bool(self.fresh or self.zapped - {a for a, _ in self.maps})
+
+    @property
     def on_demand(self) -> frozenset[int]:
         """The addresses whose empty PTE the next access fills: untouched ones and those an operation empties."""
         return self.untouched | self.zapped
@@ -303,8 +308,10 @@ class Scenario:
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
         zapped = frozenset(op.addr for t in threads for op in t.program if OPERATIONS[op.kind].unpopulates)
-        fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb), zapped)
-        file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), fresh_addrs)
+        file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), bool(fresh), zapped)
+        fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb),
+                                       zapped - {a for a, _ in file_maps})
+        _minor_registrations(threads, file, file_maps)
         _refuse_unmodelled(threads, frozenset(events), bool(tlb), fresh_addrs | zapped,
                            {op.holder: op.addr for t in threads for op in t.program
                             if OPERATIONS[op.kind].form is Form.TAKES_HOLDER})
@@ -332,17 +339,20 @@ FILE_KINDS = {
             "writable mapping needs dirty tracking",
 }
 MAPPINGS = ("private", "shared")  # MAP_PRIVATE, MAP_SHARED (both PROT_READ|PROT_WRITE)
-# what a world with a file mapping models: CPU accesses, mprotect(PROT_READ), GUP references and their use, and
-# ordering (fork, unmapping, swap, uffd-wp, clear_refs and the kernel events on file pages are not)
+# what a world with a file mapping models: CPU accesses, mprotect(PROT_READ), GUP references and their use,
+# MADV_DONTNEED, forced writes, UFFDIO_CONTINUE and ordering (fork, unmapping, swap, uffd-wp, clear_refs and the
+# kernel events on file pages are not)
 FILE_OPERATIONS = ("store", "load", "mprotect_ro", "get_ro", "get_rw", "pin_ro", "pin_rw", "pin_ro_short",
                    "pin_rw_short", "iouring_register", "dio_read", "dio_write", "dma_read", "dma_write", "put",
-                   "signal", "await")
+                   "dontneed", "force_write", "uffd_continue", "signal", "await")
 
 
 def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[Thread], addresses: int,
-                   events: frozenset[str], tlb: bool, fresh: frozenset[int]) -> tuple[tuple[int, str], ...]:
+                   events: frozenset[str], tlb: bool, fresh: bool,
+                   zapped: frozenset[int]) -> tuple[tuple[int, str], ...]:
     """The scenario's mappings of its one file (``maps``: ``{"a0": "private", "a1": "shared"}``), once the
-    scenario is seen to use only what a world with file mappings models."""
+    scenario is seen to use only what a world with file mappings models (``fresh``: it names fresh addresses;
+    ``zapped``: the addresses its operations may empty)."""
     if maps is None or (not maps and not file):
         if file:
             raise ScenarioError(f"file {file!r} is named but nothing maps it (maps={{'a0': 'private'}})")
@@ -368,7 +378,27 @@ def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[
     _only(threads, FILE_OPERATIONS, "file mappings")
     if events or tlb:
         raise ScenarioError("a world with file mappings models no kernel events and no TLBs")
+    for t in threads:
+        for op in t.program:
+            how = chosen.get(op.addr, "anon")
+            if OPERATIONS[op.kind].unpopulates and how == "anon":
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a world with file mappings empties only them "
+                                    "(an emptied anonymous address would need the shared zero page)")
+            if op.kind == "force_write" and how == "shared":
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a FOLL_FORCE write is modelled into private "
+                                    "mappings only (into a shared one it is a plain write, or EFAULT)")
     return tuple(sorted(chosen.items()))
+
+
+def _minor_registrations(threads: Sequence[Thread], file: str, file_maps: tuple[tuple[int, str], ...]) -> None:
+    """Refuse, in one line, a minor-fault registration (an address a thread calls UFFDIO_CONTINUE on) of what is
+    not a mapping of a shmem file (vma_can_userfault allows shmem and hugetlb only; the world has no hugetlb)."""
+    mapped = {a for a, _ in file_maps}
+    for t in threads:
+        for op in t.program:
+            if "minor" in OPERATIONS[op.kind].needs and (op.addr not in mapped or file != "shmem"):
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: minor faults are registered on a mapping of "
+                                    "a shmem file only (file='shmem', maps={'a0': 'private'})")
 
 
 def _world_address(setting: str, name: object, addresses: int) -> int:
@@ -467,8 +497,8 @@ def _refuse_unmodelled(threads: Sequence[Thread], events: frozenset[str], tlb: b
             if op.kind == "force_write":
                 if "swap" in events or tlb or any(o.kind == "pageout" for th in threads for o in th.program):
                     raise ScenarioError(f"thread {t.name}: {op.text!r}: a FOLL_FORCE write is modelled without "
-                                        "swap and without TLBs (the world has no PTE dirty bit beyond 'maps "
-                                        "an anonymous page')")
+                                        "swap and without TLBs (the world takes an anonymous page's PTE to be "
+                                        "dirty wherever it is mapped, which a swapped-in one is not)")
                 others = sorted({o.kind for th in threads if th.proc == t.proc and th.name != t.name
                                  for o in th.program if o.kind in MMAP_WRITERS})
                 if others:

@@ -11,8 +11,8 @@ does).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
-                                   VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
+from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
+                                   PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import copy_page, drain_lru_batch, info, release, set_exclusive, swapcount
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
@@ -55,6 +55,17 @@ class FileFault(Branch):
                    "the store goes to the file (do_shared_fault, or wp_page_shared on a read-only PTE)")
     FILE_COPY = ("file_copy", "a write fault on the file's page in a private mapping copies it into a fresh "
                  "exclusive anonymous page (wp_page_copy: a page that is not anonymous is never reused)")
+    UFFD_MINOR = ("uffd_minor", "the fault finds the file's page in the page cache of a minor-registered shmem "
+                  "mapping: a userfault, which the handler resolves with UFFDIO_CONTINUE ({policy})")
+
+
+class UffdContinue(Branch):
+    """UFFDIO_CONTINUE: the handler of a minor fault maps the page that is already in the page cache."""
+
+    UFFD_CONTINUE = ("uffd_continue", "UFFDIO_CONTINUE maps the file's page-cache page: read-only and clean in a "
+                     "private mapping")
+    UFFD_CONTINUE_DIRTY = ("uffd_continue_dirty", "UFFDIO_CONTINUE maps the file's page-cache page read-only "
+                           "and dirty in a private mapping ({policy})")
 
 
 class UnshareBranch(Branch):
@@ -136,6 +147,11 @@ def file_first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bo
     a shared writable mapping of a file that needs no dirty tracking: its vm_page_prot carries the write bit);
     a write fault goes to do_cow_fault (private: an anonymous copy, exclusive, in the local LRU batch) or
     do_shared_fault (the page-cache page itself, writable, page_mkwrite first on a disk file)."""
+    if minor_fault_raised(k, addr):
+        branch = "uffd_minor+" + uffd_continue_install(k, t, proc, addr)
+        # the fault is retried once the handler has woken it: a read finds the page mapped; a write faults again
+        return branch + ("+" + file_write_fault(k, t, proc, addr) if write and not t[k.layout.pte_index(proc, addr)]
+                         & PTE_WRITE else "")
     shared = k.file_maps[addr] == "shared"
     writable = vma_writable(k, t, proc, addr)
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
@@ -171,6 +187,27 @@ def file_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     release(k, t, k.file_page)
     clear_write_protect_request(k, t, proc, addr)
     return "file_copy"
+
+
+def minor_fault_raised(k: Kernel, addr: int) -> bool:
+    """shmem_get_folio finds the page in the page cache of a VMA registered for minor faults (c949b097ef2e,
+    v5.14) and hands the fault to userfaultfd; before that a minor registration of shmem fails (EINVAL), and the
+    fault maps the page as any other."""
+    return addr in k.minor_addrs and k.policy.uffd_minor_shmem
+
+
+@mechanism(UffdContinue)
+def uffd_continue_install(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """UFFDIO_CONTINUE (mfill_atomic_install_pte) maps the page-cache page at an empty PTE: writable only in a
+    shared writable mapping (a page in the page cache is never mapped writable into a private one), and dirty
+    when it is writable, or always from 9ae0f87d009c (v5.16; so too in the 7.1.5 tree): read-only and dirty
+    is what no fault of a private file mapping ever made before, and what FOLL_COW trusted (CVE-2022-2590).
+    x86's pte_mkdirty sets the soft-dirty bit with the dirty one."""
+    writable = k.file_maps[addr] == "shared" and vma_writable(k, t, proc, addr)
+    dirty = writable or k.policy.uffd_continue_maps_dirty
+    flags = (PTE_DIRTY | (PTE_SOFTDIRTY if k.soft_dirty_on else 0)) if dirty else 0
+    t[k.layout.pte_index(proc, addr)] = pte_make(k.file_page, writable, flags)
+    return "uffd_continue_dirty" if dirty and not writable else "uffd_continue"
 
 
 def map_fresh_page(k: Kernel, t: MutableSlots, proc: int, addr: int, keep: int) -> None:

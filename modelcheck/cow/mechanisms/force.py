@@ -8,13 +8,21 @@ A write fault answered by reuse or copy (VM_FAULT_WRITE) marks the GUP as having
 19be0eaffa3a; before it (``dirty_cow``) the retry dropped FOLL_WRITE, so an empty PTE then got a read fault
 (the shared zero page, for an anonymous mapping) and whatever was mapped was written. The write lands in the
 page the retry found (access_remote_vm copies into it) and is the owner's last write there.
+
+In a private file mapping the COW fault copies the page-cache page and the read fault maps that page itself,
+which Dirty COW then wrote (the file's contents: CVE-2016-5195 as exploited). In a shmem mapping registered
+for minor faults, a fault on the empty PTE is a userfault: UFFDIO_CONTINUE maps the page-cache page and the
+GUP starts over, without FOLL_COW. Any thread may call UFFDIO_CONTINUE between the COW fault and the retry,
+and from 9ae0f87d009c (v5.16) the PTE it installs is read-only and dirty, which FOLL_COW followed
+(CVE-2022-2590) until 5535be309971 asked for an exclusive anonymous page instead.
 """
 
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
-from modelcheck.cow.layout import FORCE_COWED, FORCE_FAULTED, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import first_touch, write_fault
+from modelcheck.cow.layout import (FORCE_COWED, FORCE_FAULTED, PTE_DIRTY, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE,
+                                   pte_page)
+from modelcheck.cow.mechanisms.faults import first_touch, minor_fault_raised, uffd_continue_install, write_fault
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.memory import info, is_anon
 from modelcheck.cow.registry import Branch, operation, outcome
@@ -45,6 +53,11 @@ def op_force_write(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
         if addr not in k.fresh_addrs:
             t[fi] = 0
             return "force_efault"
+        if minor_fault_raised(k, addr):
+            # the fault's userfault is resolved by UFFDIO_CONTINUE and answers VM_FAULT_RETRY: GUP starts over
+            # with the flags it was called with, FOLL_COW forgotten
+            t[fi] = FORCE_FAULTED
+            return "uffd_minor+" + uffd_continue_install(k, t, proc, addr) + "+force_retry"
         if state == FORCE_COWED and k.policy.forced_write_drops_foll_write:
             prefix = first_touch(k, t, proc, addr, write=False) + "+force_read_fault+"  # FOLL_WRITE is gone
             pte = t[i]
@@ -53,8 +66,9 @@ def op_force_write(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
             return first_touch(k, t, proc, addr, write=True) + "+force_retry"
     if not pte & PTE_WRITE:
         page = pte_page(pte)
-        # every anonymous page here was written; the zero page and a read-faulted page-cache page are mapped clean
-        dirty = is_anon(k, page)
+        # every anonymous page here was written; the zero page and a read-faulted page-cache page are mapped clean,
+        # a page-cache page mapped by UFFDIO_CONTINUE may be dirty
+        dirty = is_anon(k, page) or bool(pte & PTE_DIRTY)
         fault_needed = bool(pte & PTE_UFFD_WP) or (k.soft_dirty_on and not pte & PTE_SOFTDIRTY)
         page_info = info(k, t, page, proc)
         if not prefix and not k.policy.forced_write_follows(page_info, state == FORCE_COWED, dirty, fault_needed):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_SWAP, pte_key)
+                                   PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP, pte_key)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
 
@@ -17,6 +17,8 @@ def mapcount(m: Machine, s: Slots, page: int) -> int:
     count = ptes.count(key) + ptes.count(key | 1)
     if m.pte_flag_bits:
         count += sum(ptes.count(key | bits) for bits in range(2, 8))
+    if m.dirty_ptes:
+        count += sum(ptes.count(key | PTE_DIRTY | bits) for bits in range(8))
     return count
 
 

@@ -60,7 +60,7 @@ def op_mremap(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> 
 
 
 @operation("dontneed aN", Rearranging, summary="madvise(MADV_DONTNEED): the PTE is zapped and its reference dropped; "
-           "the VMA stays, so the next access faults a fresh page (or the zero page) in", note="MADV_DONTNEED",
+           "the VMA stays, so the next access faults a fresh page (the zero page, the file's page) in", note="MADV_DONTNEED",
            unpopulates=True)
 def op_dontneed(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
@@ -70,9 +70,10 @@ def op_dontneed(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
         t[i] = 0
         release(k, t, pte_page(pte))  # the zero page needs none
         flush_address(k, t, proc, addr)
-    if L.features.last_write:  # what the owner reads there now is zeros, the initial contents
+    if L.features.last_write:  # what the owner reads there now: zeros, the initial contents, or the file's
         for cell in range(L.features.cells):
-            record_write(k, t, proc, addr, k.tags.code(0, 0), cell)
+            now = t[L.value_index(k.file_page, cell)] if addr in k.file_maps else k.tags.code(0, 0)
+            record_write(k, t, proc, addr, now, cell)
     return "dontneed"
 
 

@@ -116,6 +116,10 @@ class Policy(ABC):
     # f33ea7f404e5 (v2.6.13) until 19be0eaffa3a (v4.8.3, v4.9): after its COW fault a FOLL_FORCE write drops
     # FOLL_WRITE, so its retry takes whatever is mapped then, after a read fault if nothing is (Dirty COW)
     forced_write_drops_foll_write: ClassVar[bool] = False
+    # c949b097ef2e (v5.14, with 153132571f02): shmem registers for minor faults, which UFFDIO_CONTINUE resolves
+    uffd_minor_shmem: ClassVar[bool] = False
+    # 9ae0f87d009c (v5.16): UFFDIO_CONTINUE maps a page-cache page dirty, read-only ones in private mappings too
+    uffd_continue_maps_dirty: ClassVar[bool] = False
     # 0bff0aaea03e (v6.4, CONFIG_PER_VMA_LOCK): a page fault holds only its VMA's read lock, not mmap_lock
     faults_under_vma_lock: ClassVar[bool] = False
     # fb49c455323f (v6.5): fork write-locks every VMA of the parent, so such a fault waits until fork is done

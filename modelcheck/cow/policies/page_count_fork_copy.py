@@ -65,9 +65,33 @@ class UffdWpFlushBeforeWpFault(Pre2020Rule):
     flushes_pending_tlb_before_wp_fault = True
 
 
+@commit("c949b097ef2e", "userfaultfd/shmem: support minor fault registration for shmem", "v5.14",
+        "a shmem mapping registers for minor faults; UFFDIO_CONTINUE maps its page-cache page",
+        also=("153132571f02",))
+class ShmemMinorFaults(Pre2020Rule):
+    """Axel Rasmussen (the ids as a log of the v5.14 merge gives them, not read in a tree): a fault that finds the page in the page cache
+    of a VMA registered with UFFDIO_REGISTER_MODE_MINOR hands it to userfaultfd (shmem_getpage_gfp in the
+    5.19 tree), and 153132571f02 ("userfaultfd/shmem: support UFFDIO_CONTINUE for shmem") lets the handler
+    map that page where nothing is mapped. Before them such a registration of shmem fails (EINVAL)."""
+
+    uffd_minor_shmem = True
+
+
+@commit("9ae0f87d009c", "mm/shmem: unconditionally set pte dirty in mfill_atomic_install_pte", "v5.16",
+        "UFFDIO_CONTINUE maps a page-cache page dirty even where it maps it read-only")
+class ContinueMapsDirty(Pre2020Rule):
+    """Peter Xu, a preparation of the shmem uffd-wp series: mfill_atomic_install_pte sets the dirty bit on
+    every PTE it installs (the 5.19 and 7.1.5 trees), where before a page-cache page went in clean unless it
+    was mapped writable. In a private mapping that is a read-only dirty PTE of a page that is not anonymous,
+    which FOLL_COW's can_follow_write_pte took for the forced write's own COW copy (CVE-2022-2590, until
+    5535be309971 in v6.0)."""
+
+    uffd_continue_maps_dirty = True
+
+
 PageCountForkCopyPolicy = era(
     "page_count_fork_copy", "v5.9-v5.17", PageCountPolicy,
     [EarlyCowForPinnedPages, PinnedPagesStayOutOfSwapCache, ClearRefsSkipsPinnedPages, ClearRefsFlushesTlb,
-     UffdWpFlushBeforeWpFault],
+     UffdWpFlushBeforeWpFault, ShmemMinorFaults, ContinueMapsDirty],
     summary="page_count reuse; fork copies maybe-pinned pages; clear_refs skips them")
 POLICY = PageCountForkCopyPolicy()
