@@ -318,3 +318,29 @@ def test_c17_catches_a_kernel_that_writes_the_zero_page_in_place(monkeypatch):
     loaded = bind(path, load_spec(path))
     result = check(loaded.world.model("mapcount", loaded.spec.invariants), SearchOptions())
     assert result.verdict.value == "violated" and result.violations[0].property == "no_lost_write"
+
+
+# -- pins of the shared zero page (c8070b787519) -----------------------------------------------------------------
+
+def test_a_pin_of_the_zero_page_counts_1024_in_its_refcount_before_6_5_and_nothing_from_then():
+    world = CowWorld.scripted({"parent": ["load a0", "pin_ro_short a0 -> pin", "put pin"]}, fresh=["a0"])
+    for policy, weight, verdict in (("per_vma_lock_6_4", 1024, "violated"), ("odirect_pins_6_5", 0, "holds")):
+        model = world.model(policy, ["zero_page_pins_bounded"])
+        k = model.kernel
+        before, _ = run(model, "parent load a0")
+        pinned, acts = run(model, "parent load a0", "parent pin_ro_short a0 -> pin")
+        assert acts[-1].branch == "gup" and pinned[model.layout.holder_base] == k.zero_page + 1
+        assert info(k, pinned, k.zero_page).refcount - info(k, before, k.zero_page).refcount == weight, policy
+        held = dict(model.words.references(pinned, k.zero_page))
+        how = " (FOLL_PIN: 1024)" if weight else " (FOLL_PIN: no reference on the zero page)"
+        assert held == {f"pin_ro_short pin{how}": weight, "parent's PTE a0": 1}
+        assert check(world.model(policy, ["zero_page_pins_bounded"]), SearchOptions()).verdict.value == verdict
+
+
+def test_a_pin_of_a_fresh_page_counts_1024_in_every_era():
+    """Only the zero page is spared: the write-faulted page a pin holds is counted with the bias."""
+    world = CowWorld.scripted({"parent": ["store a0", "pin_ro_short a0 -> pin"]}, fresh=["a0"])
+    model = world.model("mainline_7_3", [])
+    state, _ = run(model, "parent store a0", "parent pin_ro_short a0 -> pin")
+    page = pte_page(state[model.layout.pte_index(0, 0)])
+    assert info(model.kernel, state, page).refcount == 1 + 1024  # the PTE and the pin

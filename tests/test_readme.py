@@ -26,6 +26,17 @@ def test_ci_runs_the_readme_test_command():
     assert _setup_commands()[1] in ci
 
 
+def test_the_readme_lists_the_invariants_the_world_declares():
+    """The list of invariants under "Writing a spec" is generated (invariants.invariant_list())."""
+    from modelcheck.cow.invariants import invariant_list
+
+    text = (ROOT / "README.md").read_text()
+    start, end = "<!-- invariants:", "<!-- /invariants -->"
+    assert start in text and end in text
+    block = text.split(start, 1)[1].split("\n", 1)[1].split(end, 1)[0]
+    assert " ".join(block.split()) == invariant_list(), f"paste this between the markers:\n{invariant_list()}"
+
+
 def test_the_readme_lists_the_operations_the_mechanisms_declare():
     """The list of operations under "Writing a spec" is generated (operations.operation_list()): a new
     operation declared with its mechanism shows up there, or this test says where to paste it."""

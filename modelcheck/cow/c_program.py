@@ -154,6 +154,7 @@ UNOBSERVABLE: dict[str, str] = {
                     "reproducer",
     "uffd_wp_effective": "whether a store waited for a userfaultfd handler needs one, and the reproducer runs none",
     "refcount_sane": "page reference counts are not visible from user space",
+    "zero_page_pins_bounded": "the shared zero page's reference count is not visible from user space",
     "read_gup_no_write_fault": "whether a GUP took a write fault inside the kernel is not visible from user space",
     "pin_checks_exact": "which pages fork and clear_refs took for pinned (page_maybe_dma_pinned) is not visible "
                         "from user space",

@@ -165,6 +165,5 @@ def model_class(offered: frozenset[type]) -> type[CowModel]:
 def bind(world: CowWorld, policy: Policy, invariant_names: Sequence[str]) -> CowModel:
     """``world`` under ``policy``, checking ``invariant_names``, with the capabilities it offers."""
     names = tuple(invariant_names)
-    machine = Machine.build(world, names, policy.uses_exclusive, policy.odirect_pins,
-                              policy.uffd_wp_async)
+    machine = Machine.for_policy(world, names, policy)
     return model_class(offers(machine, policy, names))(world, policy, names, machine)

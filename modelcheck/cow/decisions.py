@@ -263,8 +263,7 @@ class PolicyChoices:
 
             core = self.core
             policy = asking(core.policy)
-            machine = Machine.build(core.world, core.invariant_names, policy.uses_exclusive, policy.odirect_pins,
-                              policy.uffd_wp_async)
+            machine = Machine.for_policy(core.world, core.invariant_names, policy)
             self._asker = CowModel(core.world, policy, core.invariant_names, machine), policy
         return self._asker
 

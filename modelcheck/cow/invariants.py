@@ -47,6 +47,7 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PAGE_KSM, PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
+from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
 from modelcheck.cow.registry import batch_twin
 from modelcheck.cow.values import ValueTags
 from modelcheck.engine.model import Invariant, Property, TransitionCheck, TransitionCount
@@ -320,6 +321,29 @@ def _refcount_sane(m: Machine, words: Words) -> Judge:
     return lambda s: problem(s) is None, lambda s: problem(s) or ""
 
 
+@state_invariant("zero_page_pins_bounded",
+                 doc="no FOLL_PIN holds the shared zero page with a reference: its one count is every process's, "
+                     "and ~2 million pins of 1024 each fill its 31 bits")
+def _zero_page_pins_bounded(m: Machine, words: Words) -> Judge:
+    """c8070b787519: a pin of the zero page that raises its refcount is one user space can repeat at will (one
+    per address of a large read-faulted mapping), until the count is negative and every GUP of the zero page
+    in the system fails."""
+    counted = [(index, m.holders[n]) for n, (index, weight) in enumerate(m.zero_page_holder_weights)
+               if m.holders[n].is_pin and weight]
+
+    def holding(s: tuple) -> str | None:
+        return next((h.name for index, h in counted if s[index] == m.zero_page + 1), None) if m.zero_page >= 0 \
+            else None
+
+    def explain(s: tuple) -> str:
+        name = holding(s)
+        return (f"pin {name} holds the shared zero page {m.zero_page} with a reference of "
+                f"{GUP_PIN_COUNTING_BIAS}: every process's zero-page mappings share its one count, and user "
+                f"space can take such pins until it overflows")
+
+    return lambda s: holding(s) is None, explain
+
+
 # -- I5: spurious copies ------------------------------------------------------------------------------
 @batch_twin("ReferenceBatch._write_fault_on")
 def _spurious(m: Machine, before: tuple, act: Act) -> bool:
@@ -489,6 +513,11 @@ def _allowed_pin_not_refused(m: Machine, words: Words) -> Judge:
 
 def names() -> list[str]:
     return list(_DECLARED)
+
+
+def invariant_list() -> str:
+    """The README's list of invariants (under "Writing a spec"): each as it is declared, with what it checks."""
+    return "Invariants: " + ", ".join(f"`{d.name}` ({d.doc})" for d in _DECLARED.values()) + "."
 
 
 def declared(name: str) -> Declared:

@@ -54,6 +54,7 @@ class Machine:
     tags: ValueTags
     holders: tuple[Holder, ...]
     holder_weights: tuple[tuple[int, int], ...]  # (state index, references the holder counts for)
+    zero_page_holder_weights: tuple[tuple[int, int], ...]  # ... when what it holds is the shared zero page
     threads: tuple[Thread, ...]                   # scripted worlds: every thread, in state order
     threads_of: tuple[tuple[int, ...], ...]       # thread numbers per process (whose TLBs a flush clears)
     thread_number: Mapping[str, int]
@@ -90,13 +91,22 @@ class Machine:
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
 
     @classmethod
+    def for_policy(cls, world: CowWorld, invariant_names: tuple[str, ...], policy: Policy) -> Machine:
+        """The machine of ``world`` checked for ``invariant_names`` under ``policy``: ``build`` with what of the
+        policy the machine depends on."""
+        return cls.build(world, invariant_names, policy.uses_exclusive, policy.odirect_pins, policy.uffd_wp_async,
+                         policy.zero_page_pins_uncounted)
+
+    @classmethod
     def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool,
-              odirect_pins: bool = False, uffd_wp_async: bool = False) -> Machine:
+              odirect_pins: bool = False, uffd_wp_async: bool = False,
+              zero_page_pins_uncounted: bool = False) -> Machine:
         """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
         PG_anon_exclusive or not (the only thing of a policy the state's layout depends on), whose O_DIRECT
-        pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for), and whose
+        pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for), whose
         UFFDIO_API accepts UFFD_FEATURE_WP_ASYNC or refuses it (an address the scenario write-protects through an
-        async userfaultfd is then not registered at all)."""
+        async userfaultfd is then not registered at all), and whose pins of the shared zero page count in its
+        refcount or not."""
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
@@ -162,6 +172,9 @@ class Machine:
         return cls(
             world=world, scenario=scenario, layout=layout, tags=ValueTags(P, writers), holders=holders,
             holder_weights=tuple((layout.holder_base + n, GUP_PIN_COUNTING_BIAS if h.is_pin else 1)
+                                 for n, h in enumerate(holders)),
+            zero_page_holder_weights=tuple((layout.holder_base + n, (0 if zero_page_pins_uncounted else
+                                                                     GUP_PIN_COUNTING_BIAS) if h.is_pin else 1)
                                  for n, h in enumerate(holders)),
             threads=threads,
             threads_of=tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P)),

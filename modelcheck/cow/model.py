@@ -66,8 +66,7 @@ class CowModel:
         self.policy = policy
         self.invariant_names = tuple(invariant_names)
         if machine is None:
-            machine = Machine.build(world, self.invariant_names, policy.uses_exclusive, policy.odirect_pins,
-                              policy.uffd_wp_async)
+            machine = Machine.for_policy(world, self.invariant_names, policy)
         self.layout = L = machine.layout
         # symbolic references: z3 decides the refcount tests of a step (unknowns.py); explicit worlds
         # never import z3

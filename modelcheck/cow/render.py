@@ -123,9 +123,11 @@ class Renderer:
                     found.append((f"{process_name(p)}'s PTE a{a}", 1))
             if L.pipe_base != L.value_base and s[L.pipe_base + p] == page + 1:
                 found.append((f"{process_name(p)}'s pipe buffer", 1))
-        for h, (index, weight) in zip(m.holders, m.holder_weights):
+        weights = m.zero_page_holder_weights if page == m.zero_page else m.holder_weights
+        for h, (index, weight) in zip(m.holders, weights):
             if s[index] == page + 1:
-                pinned = f" (FOLL_PIN: {weight})" if weight == GUP_PIN_COUNTING_BIAS else ""
+                pinned = (f" (FOLL_PIN: {weight})" if weight == GUP_PIN_COUNTING_BIAS else
+                          " (FOLL_PIN: no reference on the zero page)" if h.is_pin else "")
                 found.append((f"{h.kind} {h.name}{pinned}", weight))
         if L.speculative and s[L.spec_base + page]:
             found.append((f"{s[L.spec_base + page]} speculative", s[L.spec_base + page]))

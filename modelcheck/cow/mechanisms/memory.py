@@ -38,7 +38,7 @@ def other_holders(m: Machine, s: Slots, page: int) -> int:
         count += s[L.pipe_base:L.value_base].count(page + 1)
     if L.speculative:
         count += s[L.spec_base + page]
-    for index, weight in m.holder_weights:
+    for index, weight in m.zero_page_holder_weights if page == m.zero_page else m.holder_weights:
         if s[index] == page + 1:
             count += weight
     if m.lru_on and s[L.flags_base + page] & PAGE_LRU_BATCH:

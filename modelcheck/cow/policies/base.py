@@ -120,6 +120,8 @@ class Policy(ABC):
     uffd_minor_shmem: ClassVar[bool] = False
     # 9ae0f87d009c (v5.16): UFFDIO_CONTINUE maps a page-cache page dirty, read-only ones in private mappings too
     uffd_continue_maps_dirty: ClassVar[bool] = False
+    # c8070b787519 (v6.5): a FOLL_PIN of the shared zero page takes no reference, and its unpin drops none
+    zero_page_pins_uncounted: ClassVar[bool] = False
     # 0bff0aaea03e (v6.4, CONFIG_PER_VMA_LOCK): a page fault holds only its VMA's read lock, not mmap_lock
     faults_under_vma_lock: ClassVar[bool] = False
     # fb49c455323f (v6.5): fork write-locks every VMA of the parent, so such a fault waits until fork is done

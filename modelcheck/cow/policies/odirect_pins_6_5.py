@@ -23,11 +23,10 @@ cow-after-2022.md P17 gives them, from linux-next and later Fixes tags):
   (-EOPNOTSUPP), MAP_PRIVATE and shmem ones too; gup_longterm.c accepts that error as "only new kernels
   return EFAULT" says.
 
+And the O_DIRECT series itself has c8070b787519 "mm: Don't pin ZERO_PAGE in pin_user_pages()": a FOLL_PIN of
+the shared zero page takes no reference (S6), a piece below.
+
 Commits of the release this world does not tell apart, so not pieces:
-* c8070b787519 "mm: Don't pin ZERO_PAGE in pin_user_pages()": a pin of the shared zero page takes no
-  reference from 6.5. The world's zero page holds no count at all in any era (it is never freed and no
-  decision reads its refcount), so with or without the commit every verdict is the same; a R/O long-term pin
-  in a COW mapping unshares it from 6.2 anyway (84209e87c696).
 * 1ccf164ec866 "block: Use iov_iter_extract_pages() and page pinning in direct-io.c", the same change for
   the legacy fs/direct-io.c path: the world has one O_DIRECT path, which this policy already pins.
 The 6.3 row of the notes changes no decision here either: every architecture keeps the swap PTE's
@@ -87,9 +86,22 @@ class IoUringLeavesFileCheckToGup(Pre2020Rule):
         return False
 
 
+@commit("c8070b787519", "mm: Don't pin ZERO_PAGE in pin_user_pages()", "v6.5",
+        "a FOLL_PIN of the shared zero page takes no reference (nor does its unpin drop one)")
+class ZeroPagePinsTakeNoReference(Pre2020Rule):
+    """David Howells, for the O_DIRECT pins of the same series (a buffer never written maps the zero page):
+    try_grab_folio returns at once for the zero page under FOLL_PIN and unpinning skips it (is_zero_folio in
+    the 7.1.5 tree's mm/gup.c; a FOLL_GET still takes its +1). Before it every pin added
+    GUP_PIN_COUNTING_BIAS to the one count all mappings of the zero page share: "only allowed ~2 million
+    pins on it", which user space can take (one per address of a large read-faulted mapping); past 2^31 the
+    count is negative and every later GUP of the zero page fails (try_grab_folio's WARN, -ENOMEM)."""
+
+    zero_page_pins_uncounted = True
+
+
 ODirectPins65Policy = era("odirect_pins_6_5", "v6.5", PerVmaLock64Policy,
                           [ForkLocksVmas, ODirectPinsPages, NoLongtermWritablePinsOfDirtyTrackedFiles,
-                           IoUringLeavesFileCheckToGup],
+                           IoUringLeavesFileCheckToGup, ZeroPagePinsTakeNoReference],
                           summary="per_vma_lock_6_4 with fork locking VMAs, O_DIRECT pins, long-term write pins "
                                   "of disk files refused")
 POLICY = ODirectPins65Policy()
