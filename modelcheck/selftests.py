@@ -28,8 +28,8 @@ SIZES = ("page", "pmd", "thp", "hugetlb")
 NOT_YET_WRITTEN = "not yet written"
 # what a case needs that the model does not have: the reason it is uncovered (a catalogue kind's or function's
 # ``needs``); the others only say what the selftest needs to run, which the model has (MODEL_HAS)
-MODEL_LACKS = ("large folios", "hugetlb", "GUP-fast", "THP collapse")
-MODEL_HAS = ("gup_test", "swap", "zero page", "file or shmem mapping")
+MODEL_LACKS = ("large folios", "hugetlb", "THP collapse")
+MODEL_HAS = ("gup_test", "GUP-fast", "swap", "zero page", "file or shmem mapping")
 
 
 @dataclass(frozen=True)

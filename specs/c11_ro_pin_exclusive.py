@@ -4,7 +4,7 @@ The page was never shared; mprotect(PROT_READ), clear_refs (so that 6.0's
 mprotect upgrade does not apply) and mprotect(PROT_READ|PROT_WRITE) leave it
 mapped read-only; the parent pins it R/O and writes.
 
-The pin is taken by GUP, not GUP-fast (the model has no GUP-fast path).
+The pin is taken by GUP, not GUP-fast (C11-fast takes it so).
 """
 
 from modelcheck import Spec

@@ -5,9 +5,9 @@ the parent takes a R/O long-term pin, then writes: the pin must see the write.
 Only designs that make the pinned page private first (a forced COW break, an
 unsharing fault, copy-on-read) get this right.
 
-The pin is taken by GUP, not GUP-fast (test_ro_fast_pin_on_shared is not
-mirrored: the model has no GUP-fast path). The child has no steps: it stays
-alive, as the selftest's child waits until the parent is done.
+The pin is taken by GUP, not GUP-fast (C9-fast mirrors test_ro_fast_pin_on_shared).
+The child has no steps: it stays alive, as the selftest's child waits until the
+parent is done.
 """
 
 from modelcheck import Spec

@@ -41,7 +41,8 @@ def test_every_operation_runs_its_declared_mechanism():
                                           "store a0", "load a0", "munmap a0", "exit"],
                                "parent.2": ["await t", "pin_ro a0 -> r", "get_ro a0 -> g", "pin_rw a0 -> p",
                                             "dio_read a0 -> dr", "dio_write a0 -> dw [pin]", "pin_ro_short a0 -> rs",
-                                            "pin_rw_short a0 -> ws", "iouring_register a0 -> io", "fork",
+                                            "pin_rw_short a0 -> ws", "pin_ro_fast a0 -> rf", "pin_rw_fast a0 -> wf",
+                                            "iouring_register a0 -> io", "fork",
                                             "wait child1"],
                                "child1": ["exit"]})
     # what a world with swap and uffd-wp does not model with them: the address space rearranged and forced writes

@@ -120,6 +120,10 @@ UNFORCEABLE: dict[str, str] = {
                 "call, so no other step can come between",
     "dio_write": "O_DIRECT takes, uses and drops its reference (FOLL_GET, FOLL_PIN from v6.5) inside one system "
                  "call, so no other step can come between",
+    "pin_ro_fast": "a FOLL_PIN through GUP-fast is reachable from user space only through the gup_test debugfs "
+                   "file (CONFIG_GUP_TEST) or RDMA hardware, which this reproducer does not drive",
+    "pin_rw_fast": "a FOLL_PIN through GUP-fast is reachable from user space only through the gup_test debugfs "
+                   "file (CONFIG_GUP_TEST) or RDMA hardware, which this reproducer does not drive",
     "pin_ro": "a read-only FOLL_PIN|FOLL_LONGTERM pin is reachable from user space only through the gup_test "
               "debugfs file (CONFIG_GUP_TEST), which this reproducer does not drive",
     "uffd_wp": "a store to a uffd-wp page waits for a userfaultfd handler to resolve it; the reproducer runs none",

@@ -277,7 +277,7 @@ def _ksm_unmerged(m: Machine, words: Words) -> Judge:
     return holds, explain
 
 
-@transition_check("read_gup_no_write_fault", watches=("get_ro", "pin_ro", "vmsplice"),
+@transition_check("read_gup_no_write_fault", watches=("get_ro", "pin_ro", "pin_ro_fast", "vmsplice"),
                   doc="a read-only GUP never raises a write fault or a uffd-wp event")
 def _read_gup_no_write_fault(m: Machine, words: Words) -> Judge:
     def holds(before: tuple, act: Act, after: tuple) -> bool:

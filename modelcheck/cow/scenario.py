@@ -343,7 +343,7 @@ MAPPINGS = ("private", "shared")  # MAP_PRIVATE, MAP_SHARED (both PROT_READ|PROT
 # MADV_DONTNEED, forced writes, UFFDIO_CONTINUE and ordering (fork, unmapping, swap, uffd-wp, clear_refs and the
 # kernel events on file pages are not)
 FILE_OPERATIONS = ("store", "load", "mprotect_ro", "get_ro", "get_rw", "pin_ro", "pin_rw", "pin_ro_short",
-                   "pin_rw_short", "iouring_register", "dio_read", "dio_write", "dma_read", "dma_write", "put",
+                   "pin_rw_short", "pin_ro_fast", "pin_rw_fast", "iouring_register", "dio_read", "dio_write", "dma_read", "dma_write", "put",
                    "dontneed", "force_write", "uffd_continue", "signal", "await")
 
 
@@ -445,8 +445,8 @@ def _pinned(threads: list[Thread], cpus: Mapping[str, int] | None) -> list[Threa
 # DONTFORK/DOFORK and forced writes (FOLL_GET, vmsplice, unmapping, clear_refs, uffd-wp, swap, TLBs and the
 # other kernel events on a page that may be the shared zero page are not)
 FRESH_OPERATIONS = ("store", "load", "fork", "exit", "wait", "signal", "await", "mprotect_ro", "mprotect_rw",
-                    "pin_ro", "pin_ro_short", "dma_read", "put", "dontneed", "dontfork", "dofork", "force_write",
-                    "uffd_move")
+                    "pin_ro", "pin_ro_short", "pin_ro_fast", "dma_read", "put", "dontneed", "dontfork", "dofork",
+                    "force_write", "uffd_move")
 FRESH_EVENTS = ("lru",)
 
 

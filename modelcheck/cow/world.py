@@ -205,6 +205,34 @@ class CowWorld:
         return replace(self, speculative=max(S, 1), symbolic_refs=False, held_unknown=(), scenario=scenario,
                        actions=self.actions | {"spec_get", "spec_put"})
 
+    def with_operations_as(self, renames: Mapping[str, str]) -> "CowWorld":
+        """This scripted world with every operation of a kind ``renames`` names done as the kind it maps it to,
+        one of the same form and reference (``{"pin_ro": "pin_ro_fast"}``: the same pin through GUP-fast),
+        and everything else as it was: a scenario's twin through another path of the kernel, built (and
+        checked) as the scenario itself was."""
+        from modelcheck.cow.operations import OPERATIONS
+
+        sc = self.scenario
+        if sc is None or sc.schedule:
+            raise WorldError("only a scripted world without a schedule has operations to do another way")
+        for old, new in renames.items():
+            a, b = OPERATIONS.get(old), OPERATIONS.get(new)
+            if a is None or b is None or (a.form, a.reference, a.foll_write, a.longterm) != \
+                    (b.form, b.reference, b.foll_write, b.longterm):
+                raise WorldError(f"{old!r} cannot be done as {new!r}: not operations of one form and reference")
+
+        def renamed(text: str) -> str:
+            kind, _, rest = text.partition(" ")
+            return f"{renames.get(kind, kind)} {rest}".rstrip()
+
+        programs = {t.name: [renamed(op.text) for op in t.program] for t in sc.threads}
+        twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
+                                 addresses=sc.addresses, tlb=sc.tlb, config=self.config,
+                                 fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
+                                 maps={f"a{a}": how for a, how in sc.maps} or None,
+                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None)
+        return replace(self, scenario=twin.scenario, speculative=twin.speculative)
+
     def describe(self) -> str:
         if self.scenario is not None:
             s = self.scenario

@@ -6,7 +6,7 @@ from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import MM_HAS_PINNED, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.faults import uffd_wp_async, unshare_fault, write_fault
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
-from modelcheck.cow.mechanisms.memory import info, release
+from modelcheck.cow.mechanisms.memory import info, is_anon, release
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.policies import GupFirst, GupRequest
 from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome
@@ -23,6 +23,16 @@ class GupBranch(Branch):
                    "shared file mapping that needs dirty tracking ({policy})")
     IOURING_REFUSED = ("iouring_refused", "io_uring refuses the buffer (-EOPNOTSUPP): it is file-backed memory, "
                        "and the pages it pinned are unpinned ({policy})")
+
+
+class FastBranch(Branch):
+    """GUP-fast: the lockless walk takes the page as mapped, or gives up and leaves it to the slow path."""
+
+    GUP_FAST = ("gup_fast", "GUP-fast pins the page as mapped: a present, accessible, normal PTE that needs no "
+                "fault, unsharing or refusal first")
+    GUP_FAST_FALLBACK = ("gup_fast_fallback", "GUP-fast gives up (nothing mapped, a swap entry, the zero page's "
+                         "special PTE, a R/O PTE for a write, a page to unshare or a file page it may not pin "
+                         "({policy})): the slow path, under mmap_lock")
 
 
 class Holding(Branch):
@@ -121,6 +131,53 @@ def op_pipe_read(k: Kernel, t: MutableSlots, proc: int) -> str | None:
 def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     """Take the scenario's GUP reference number ``holder``."""
     return take_reference(k, t, holder)
+
+
+# (decorators apply from the bottom up: pin_ro_fast is declared first)
+@operation("pin_rw_fast aN -> NAME", FastBranch, summary="pin_user_pages_fast with FOLL_WRITE|FOLL_LONGTERM (RDMA's "
+           "ib_umem_get, gup_test's fast pins): the lockless walk, else the slow path", needs=("mm",), reference="pin",
+           foll_write=True, longterm=True)
+@operation("pin_ro_fast aN -> NAME", FastBranch, summary="pin_user_pages_fast with FOLL_LONGTERM, read-only (cow.c's "
+           "R/O GUP-fast pins)", note="GUP-fast (pin_user_pages_fast): the lockless walk, which leaves what it "
+           "may not take to the slow path", needs=("mm",), reference="pin", longterm=True)
+def op_gup_fast(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+    """pin_user_pages_fast: set MMF_HAS_PINNED, walk the page table without mmap_lock and pin what is mapped
+    if the walk may take it as it is (``fast_walk_takes``); anything else falls back to the slow path, which
+    faults, unshares or refuses as the policy says. The walk is one step here: its races with fork and with
+    the clearing of PageAnonExclusive (write_protect_seq, 57efa1fe5957; 088b8aa537c2) need those two steps."""
+    h = k.holders[holder]
+    L = k.layout
+    if L.features.mm:
+        t[L.mm_base + h.proc] |= MM_HAS_PINNED  # before the walk
+    pte = t[L.pte_index(h.proc, h.addr)]
+    if fast_walk_takes(k, t, h.proc, h.addr, h.writable, h.longterm):
+        t[L.holder_base + holder] = pte_page(pte) + 1
+        return "gup_fast"
+    branch = take_reference(k, t, holder)
+    return None if branch is None else "gup_fast_fallback+" + branch
+
+
+def fast_walk_takes(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, longterm: bool) -> bool:
+    """gup_fast_pte_range (7.1.5 tree, mm/gup.c) on one PTE, for a FOLL_PIN: it must be present and normal
+    (the zero page's PTE is special), allow the access (pte_access_permitted: writable for FOLL_WRITE), hold a
+    folio GUP-fast may pin (gup_fast_folio_allowed: a6e79df92e4a refuses a long-term writable pin of a
+    file-backed folio but shmem's, as the slow path's 8ac268436e6d does, so the policy's gup_refuses is
+    asked), and need no unsharing (gup_must_unshare without a VMA: a read-only PTE of a page the policy
+    would unshare or break COW on in a COW mapping; GUP-fast has no VMA, so it takes every mapping for one,
+    as 17839856fd58's forced FOLL_WRITE did for every mapping)."""
+    pte = t[k.layout.pte_index(proc, addr)]
+    if not pte or pte & PTE_SWAP or pte_page(pte) == k.zero_page:
+        return False
+    writable = bool(pte & PTE_WRITE)
+    if write and not writable:
+        return False
+    page = pte_page(pte)
+    how = k.file_maps.get(addr, "anon")
+    request = GupRequest(write=write, pin=True, longterm=longterm, pte_writable=writable, cow_mapping=True,
+                         anon_vma=is_anon(k, page), needs_dirty_tracking=how == "shared" and k.file_kind == "disk")
+    if not request.anon_vma and k.policy.gup_refuses(request):
+        return False
+    return writable or k.policy.gup(request, info(k, t, page, proc)) is GupFirst.NOTHING
 
 
 @operation("dio_write aN -> NAME", GupBranch, summary="O_DIRECT write from memory to a file: the device reads the "

@@ -16,7 +16,8 @@ cow-after-2022.md P17 gives them, from linux-next and later Fixes tags):
   mapping of a file whose file system writes dirty pages back: ext4, xfs, btrfs; not shmem, tmpfs or
   hugetlbfs) fails with -EFAULT in check_vma_flags. Its GUP-fast twin, a6e79df92e4a (its subject and message
   read: the fast path now refuses what "the slow path already" does, May 2023), decides the same on the fast
-  path, which the world does not have; the slow-path id is the other of the pair, not read in a tree.
+  path (the world's GUP-fast asks this piece's rule: ``gup.fast_walk_takes``); the slow-path id is the other
+  of the pair, not read in a tree.
 * io_uring's buffer registration stops refusing file-backed memory itself and leaves it to that GUP check:
   "io_uring: rsrc: delegate VMA file-backed check to GUP" (Lorenzo Stoakes, the same series; its id,
   edd478269640, is not verified in a tree). Before it, io_uring refused every file-backed VMA but hugetlbfs

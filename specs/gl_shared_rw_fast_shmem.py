@@ -1,0 +1,23 @@
+"""GL-shared-rw-memfd-fast: GL-shared-rw-memfd (gl_shared_rw_shmem.py) with the pin taken by GUP-fast
+(pin_user_pages_fast through gup_test), as gup_longterm.c's test_shared_rw_fast_pin takes it.
+
+The lockless walk pins a page only where it may take it as mapped. What GL-shared-rw-memfd turns on (a
+read-only PTE to unshare or break COW on, a swap entry, the zero page's special PTE, a file page it may not
+pin long-term and writable) makes it give up and leave the pin to the slow path, so every era's verdict is
+GL-shared-rw-memfd's, for the reasons its docstring gives, and its expectations are GL-shared-rw-memfd's.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+GL_SHARED_RW_MEMFD = load_spec(Path(__file__).with_name("gl_shared_rw_shmem.py"))
+
+SPEC = replace(
+    GL_SHARED_RW_MEMFD,
+    id="GL-shared-rw-memfd-fast",
+    title=GL_SHARED_RW_MEMFD.title + " (GUP-fast)",
+    world=lambda **params: GL_SHARED_RW_MEMFD.world(**params).with_operations_as({"pin_rw": "pin_rw_fast"}),
+    mirrors=[("gup_longterm.c", "test_shared_rw_fast_pin", "memfd")],
+)
