@@ -343,8 +343,8 @@ MAPPINGS = ("private", "shared")  # MAP_PRIVATE, MAP_SHARED (both PROT_READ|PROT
 # MADV_DONTNEED, forced writes, UFFDIO_CONTINUE and ordering (fork, unmapping, swap, uffd-wp, clear_refs and the
 # kernel events on file pages are not)
 FILE_OPERATIONS = ("store", "load", "mprotect_ro", "get_ro", "get_rw", "pin_ro", "pin_rw", "pin_ro_short",
-                   "pin_rw_short", "pin_ro_fast", "pin_rw_fast", "iouring_register", "dio_read", "dio_write", "dma_read", "dma_write", "put",
-                   "dontneed", "force_write", "uffd_continue", "signal", "await")
+                   "pin_rw_short", "pin_ro_fast", "pin_rw_fast", "iouring_register", "dio_read", "dio_write",
+                   "dma_read", "dma_write", "put", "dontneed", "force_write", "uffd_continue", "signal", "await")
 
 
 def _file_mappings(file: str, maps: Mapping[str, str] | None, threads: Sequence[Thread], addresses: int,

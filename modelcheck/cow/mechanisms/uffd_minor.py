@@ -25,7 +25,8 @@ class Continuing(Branch):
 
 @operation("uffd_continue aN", Continuing, summary="UFFDIO_CONTINUE on aN, a shmem mapping registered for minor "
            "faults (its handler answers every minor fault so): the page-cache page is mapped where nothing is",
-           note="UFFDIO_CONTINUE: aN is registered for minor faults, which it resolves", needs=("minor", "dirty_ptes"))
+           note="UFFDIO_CONTINUE: aN is registered for minor faults, which it resolves",
+           needs=("minor", "dirty_ptes"))
 def op_uffd_continue(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     if not k.policy.uffd_minor_shmem:
         return "uffd_continue_refused"

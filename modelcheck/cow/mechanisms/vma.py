@@ -60,7 +60,8 @@ def op_mremap(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> 
 
 
 @operation("dontneed aN", Rearranging, summary="madvise(MADV_DONTNEED): the PTE is zapped and its reference dropped; "
-           "the VMA stays, so the next access faults a fresh page (the zero page, the file's page) in", note="MADV_DONTNEED",
+           "the VMA stays, so the next access faults a fresh page (the zero page, the file's page) in",
+           note="MADV_DONTNEED",
            unpopulates=True)
 def op_dontneed(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout

@@ -69,10 +69,11 @@ class UffdWpFlushBeforeWpFault(Pre2020Rule):
         "a shmem mapping registers for minor faults; UFFDIO_CONTINUE maps its page-cache page",
         also=("153132571f02",))
 class ShmemMinorFaults(Pre2020Rule):
-    """Axel Rasmussen (the ids as a log of the v5.14 merge gives them, not read in a tree): a fault that finds the page in the page cache
-    of a VMA registered with UFFDIO_REGISTER_MODE_MINOR hands it to userfaultfd (shmem_getpage_gfp in the
-    5.19 tree), and 153132571f02 ("userfaultfd/shmem: support UFFDIO_CONTINUE for shmem") lets the handler
-    map that page where nothing is mapped. Before them such a registration of shmem fails (EINVAL)."""
+    """Axel Rasmussen (the ids as a log of the v5.14 merge gives them, not read in a tree): a fault that finds
+    the page in the page cache of a VMA registered with UFFDIO_REGISTER_MODE_MINOR hands it to userfaultfd
+    (shmem_getpage_gfp in the 5.19 tree), and 153132571f02 ("userfaultfd/shmem: support UFFDIO_CONTINUE for
+    shmem") lets the handler map that page where nothing is mapped. Before them such a registration of shmem
+    fails (EINVAL)."""
 
     uffd_minor_shmem = True
 
