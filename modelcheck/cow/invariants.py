@@ -472,8 +472,7 @@ def _must_refuse(m: Machine, n: int) -> bool:
     """What gup_longterm.c expects refused: a long-term writable pin of a shared mapping of a file whose file
     system needs dirty tracking (ext4, xfs, btrfs); R/O pins, private mappings and shmem must work."""
     h = m.holders[n]
-    return (h.is_pin and h.longterm and h.writable and m.file_maps.get(h.addr) == "shared"
-            and m.file_kind == "disk")
+    return h.is_pin and h.longterm and h.writable and m.needs_dirty_tracking(h.addr)
 
 
 @state_invariant("no_longterm_pin_of_dirty_tracked_file",

@@ -90,6 +90,11 @@ class Machine:
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
 
+    def needs_dirty_tracking(self, addr: int) -> bool:
+        """vma_needs_dirty_tracking: ``addr`` is a MAP_SHARED mapping of a file whose file system tracks dirty
+        pages for writeback (a disk file; not shmem)."""
+        return self.file_maps.get(addr) == "shared" and self.file_kind == "disk"
+
     @classmethod
     def for_policy(cls, world: CowWorld, invariant_names: tuple[str, ...], policy: Policy) -> Machine:
         """The machine of ``world`` checked for ``invariant_names`` under ``policy``: ``build`` with what of the

@@ -148,7 +148,7 @@ def file_first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bo
     a write fault goes to do_cow_fault (private: an anonymous copy, exclusive, in the local LRU batch) or
     do_shared_fault (the page-cache page itself, writable, page_mkwrite first on a disk file)."""
     if minor_fault_raised(k, addr):
-        branch = "uffd_minor+" + uffd_continue_install(k, t, proc, addr)
+        branch = minor_fault(k, t, proc, addr)
         # the fault is retried once the handler has woken it: a read finds the page mapped; a write faults again
         return branch + ("+" + file_write_fault(k, t, proc, addr) if write and not t[k.layout.pte_index(proc, addr)]
                          & PTE_WRITE else "")
@@ -194,6 +194,12 @@ def minor_fault_raised(k: Kernel, addr: int) -> bool:
     v5.14) and hands the fault to userfaultfd; before that a minor registration of shmem fails (EINVAL), and the
     fault maps the page as any other."""
     return addr in k.minor_addrs and k.policy.uffd_minor_shmem
+
+
+def minor_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """The userfault of a minor fault (``minor_fault_raised``), which the world's handler answers with
+    UFFDIO_CONTINUE; the fault that raised it is retried after (its caller says how)."""
+    return "uffd_minor+" + uffd_continue_install(k, t, proc, addr)
 
 
 @mechanism(UffdContinue)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import (FORCE_COWED, FORCE_FAULTED, PTE_DIRTY, PTE_SOFTDIRTY, PTE_UFFD_WP, PTE_WRITE,
                                    pte_page)
-from modelcheck.cow.mechanisms.faults import first_touch, minor_fault_raised, uffd_continue_install, write_fault
+from modelcheck.cow.mechanisms.faults import first_touch, minor_fault, minor_fault_raised, write_fault
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.memory import info, is_anon
 from modelcheck.cow.registry import Branch, operation, outcome
@@ -57,7 +57,7 @@ def op_force_write(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
             # the fault's userfault is resolved by UFFDIO_CONTINUE and answers VM_FAULT_RETRY: GUP starts over
             # with the flags it was called with, FOLL_COW forgotten
             t[fi] = FORCE_FAULTED
-            return "uffd_minor+" + uffd_continue_install(k, t, proc, addr) + "+force_retry"
+            return minor_fault(k, t, proc, addr) + "+force_retry"
         if state == FORCE_COWED and k.policy.forced_write_drops_foll_write:
             prefix = first_touch(k, t, proc, addr, write=False) + "+force_read_fault+"  # FOLL_WRITE is gone
             pte = t[i]

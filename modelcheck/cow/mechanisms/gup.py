@@ -58,8 +58,7 @@ def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, p
     if pin and L.features.mm:
         t[L.mm_base + proc] |= MM_HAS_PINNED  # set before any page is pinned, never cleared
     how = k.file_maps.get(addr, "anon")
-    vma = dict(cow_mapping=how != "shared", anon_vma=how == "anon",
-               needs_dirty_tracking=how == "shared" and k.file_kind == "disk")
+    vma = dict(cow_mapping=how != "shared", anon_vma=how == "anon", needs_dirty_tracking=k.needs_dirty_tracking(addr))
     if how != "anon" and k.policy.gup_refuses(GupRequest(write=write, pin=pin, longterm=longterm,
                                                          pte_writable=bool(pte & PTE_WRITE), **vma)):
         return "gup_refused"
@@ -172,9 +171,8 @@ def fast_walk_takes(k: Kernel, t: MutableSlots, proc: int, addr: int, write: boo
     if write and not writable:
         return False
     page = pte_page(pte)
-    how = k.file_maps.get(addr, "anon")
     request = GupRequest(write=write, pin=True, longterm=longterm, pte_writable=writable, cow_mapping=True,
-                         anon_vma=is_anon(k, page), needs_dirty_tracking=how == "shared" and k.file_kind == "disk")
+                         anon_vma=is_anon(k, page), needs_dirty_tracking=k.needs_dirty_tracking(addr))
     if not request.anon_vma and k.policy.gup_refuses(request):
         return False
     return writable or k.policy.gup(request, info(k, t, page, proc)) is GupFirst.NOTHING
