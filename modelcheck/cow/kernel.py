@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from modelcheck.cow.layout import Features, Layout
-from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, Policy
+from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS, GupRequest, PageInfo, Policy
 from modelcheck.cow.values import ValueTags
 
 if TYPE_CHECKING:
@@ -89,11 +89,27 @@ class Machine:
     file_maps: Mapping[int, str] = field(default_factory=dict)
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
+    # info()'s memo of the pages it described, by what it read: a PageInfo is frozen and costs ten attribute
+    # stores to build, and a search asks for the same few thousand descriptions millions of times
+    page_infos: dict[tuple[int, ...], PageInfo] = field(default_factory=dict)
+    gup_requests: dict[tuple[bool, bool, bool, bool, int], GupRequest] = field(default_factory=dict)  # the same
 
     def needs_dirty_tracking(self, addr: int) -> bool:
         """vma_needs_dirty_tracking: ``addr`` is a MAP_SHARED mapping of a file whose file system tracks dirty
         pages for writeback (a disk file; not shmem)."""
         return self.file_maps.get(addr) == "shared" and self.file_kind == "disk"
+
+    def gup_request(self, write: bool, pin: bool, longterm: bool, pte_writable: bool, addr: int) -> GupRequest:
+        """A GUP call's flags and what it found: the PTE, and the VMA of ``addr`` (private anonymous memory
+        unless the world maps a file there)."""
+        key = (write, pin, longterm, pte_writable, addr)
+        request = self.gup_requests.get(key)
+        if request is None:
+            how = self.file_maps.get(addr, "anon")
+            request = self.gup_requests[key] = GupRequest(
+                write=write, pin=pin, longterm=longterm, pte_writable=pte_writable, cow_mapping=how != "shared",
+                anon_vma=how == "anon", needs_dirty_tracking=self.needs_dirty_tracking(addr))
+        return request
 
     @classmethod
     def for_policy(cls, world: CowWorld, invariant_names: tuple[str, ...], policy: Policy) -> Machine:

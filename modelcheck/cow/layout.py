@@ -149,6 +149,7 @@ class Layout:
     held_base: int = field(init=False)
     scheduled_index: int = field(init=False)  # -1 without a schedule
     size: int = field(init=False)
+    speculative: int = field(init=False)  # features.speculative, read on every refcount: a field, not a property
 
     def __post_init__(self) -> None:
         P, M, f = self.processes, self.addresses, self.features
@@ -179,10 +180,7 @@ class Layout:
         if not f.schedule:
             object.__setattr__(self, "scheduled_index", -1)
         object.__setattr__(self, "size", at)
-
-    @property
-    def speculative(self) -> int:
-        return self.features.speculative
+        object.__setattr__(self, "speculative", f.speculative)
 
     def pte_index(self, proc: int, addr: int) -> int:
         return 1 + proc * self.addresses + addr

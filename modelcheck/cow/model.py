@@ -228,7 +228,12 @@ class CowModel:
         explicit searches: it asks neither question)."""
         t: Any = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
         branch = run(self.kernel, t, *args)
-        if branch is not None:
+        if branch is None:
+            return
+        if pc_index < 0 and t.__class__ is list:  # an open world's step: _finish_step without its call
+            after = tuple(t)
+            out.append((base.act(branch), s if after == s else after))
+        else:
             self._finish_step(s, t, out, base, branch, pc_index, finish)
 
     @staticmethod

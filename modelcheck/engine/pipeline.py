@@ -9,12 +9,13 @@ the store keeps (under symmetry). What a strategy does with the successor next
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Container, Iterator
 
 from modelcheck.engine.model import Action, Invariant, State, TransitionCheck
 from modelcheck.engine.run import Run
 
 _NONE: tuple[TransitionCheck, ...] = ()
+Transition = tuple[Action, State, State, tuple[TransitionCheck, ...]]  # action, successor, its key, checks broken
 
 
 class Pipeline:
@@ -36,7 +37,7 @@ class Pipeline:
             checks = self._watching[action] = tuple(c for c in self.checks if c.watches(action))
         return checks
 
-    def transitions(self, state: State) -> Iterator[tuple[Action, State, State, tuple[TransitionCheck, ...]]]:
+    def transitions(self, state: State) -> Iterator[Transition]:
         """Each transition from ``state``: (action, successor, the key the store keeps, the checks it breaks)."""
         run, watching, cache, canonical = self.run, self.watching, self._watching, self.canonical
         for action, after in self.successors(state):
@@ -51,6 +52,32 @@ class Pipeline:
             # a representative is its own, and an action that changes nothing returns the state itself
             key = after if canonical is None or after is state else canonical(after)
             yield action, after, key, broken
+
+    def unknown_or_broken(self, state: State, known: Container[State]) -> list[Transition]:
+        """The transitions from ``state`` that matter to a store holding ``known``: those whose key it does
+        not hold (yet: the caller asks again as it admits them) and those that break a check, in order.
+
+        ``transitions`` written for a breadth-first expansion: most successors are known and judged
+        harmless, and this drops them without a generator step or a tuple each.
+        """
+        run, watching, cache, canonical = self.run, self.watching, self._watching, self.canonical
+        successors = self.successors(state)
+        if successors.__class__ is not list:  # (the interface promises an iterable)
+            successors = list(successors)
+        run.transitions += len(successors)
+        out: list[Transition] = []
+        for action, after in successors:
+            checks = cache.get(action)
+            if checks is None:
+                checks = watching(action)
+            broken = _NONE
+            for check in checks:
+                if not check.holds(state, action, after):
+                    broken += (check,)
+            key = after if canonical is None or after is state else canonical(after)
+            if broken or key not in known:
+                out.append((action, after, key, broken))
+        return out
 
     def fired_actions(self) -> list[Action]:
         """The distinct actions that fired so far (for a checkpoint)."""

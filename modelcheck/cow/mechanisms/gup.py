@@ -57,17 +57,14 @@ def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, p
         return None
     if pin and L.features.mm:
         t[L.mm_base + proc] |= MM_HAS_PINNED  # set before any page is pinned, never cleared
-    how = k.file_maps.get(addr, "anon")
-    vma = dict(cow_mapping=how != "shared", anon_vma=how == "anon", needs_dirty_tracking=k.needs_dirty_tracking(addr))
-    if how != "anon" and k.policy.gup_refuses(GupRequest(write=write, pin=pin, longterm=longterm,
-                                                         pte_writable=bool(pte & PTE_WRITE), **vma)):
+    if addr in k.file_maps and k.policy.gup_refuses(k.gup_request(write, pin, longterm, bool(pte & PTE_WRITE), addr)):
         return "gup_refused"
     swapped = ""
     if pte & PTE_SWAP:  # faultin_page: a swap-in fault first (a write one for FOLL_WRITE)
         swapped = swap_in(k, t, proc, addr, write=write and not pte & PTE_UFFD_WP) + "+"
         pte = t[i]
-    request = GupRequest(write=write, pin=pin, longterm=longterm, pte_writable=bool(pte & PTE_WRITE), **vma)
-    first = k.policy.gup(request, info(k, t, pte_page(pte), proc))
+    first = k.policy.gup(k.gup_request(write, pin, longterm, bool(pte & PTE_WRITE), addr),
+                         info(k, t, pte_page(pte), proc))
     if first is GupFirst.WRITE_FAULT and not pte & PTE_WRITE:
         # a forced COW break on a read GUP is what 17839856fd58 did; on a uffd-wp PTE it raises
         # a userfault, which the handler resolves by write-unprotecting (an async one: the fault clears it)

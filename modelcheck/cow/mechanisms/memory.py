@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_LOCKED,
                                    PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP, pte_key)
@@ -81,14 +83,26 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
     count = mapcount(m, s, page)
     references = count + other_holders(m, s, page)
+    swapped, anon = swapcount(m, s, page), is_anon(m, page)
     unknowns = m.unknowns
     if unknowns is not None and unknowns.decisions is not None:  # the policy sees known + unknown ones
-        references = unknowns.count(references, page, s, unknowns.decisions)
+        return _page_info(count, unknowns.count(references, page, s, unknowns.decisions), flags, has_pinned,
+                          swapped, anon)
+    if not count.__class__ is references.__class__ is flags.__class__ is swapped.__class__ is int:
+        # counts in terms of a solver's unknowns (bounded model checking): hashing one would ask for its value
+        return _page_info(count, references, flags, has_pinned, swapped, anon)
+    key = (count, references, flags, has_pinned, swapped, anon)
+    described = m.page_infos.get(key)
+    if described is None:
+        described = m.page_infos[key] = _page_info(*key)
+    return described
+
+
+def _page_info(count: int, references: Any, flags: int, has_pinned: bool, swapped: int, anon: bool) -> PageInfo:
     return PageInfo(mapcount=count, refcount=references,
                     exclusive=bool(flags & PAGE_EXCLUSIVE), in_lru_batch=bool(flags & PAGE_LRU_BATCH),
                     has_pinned=has_pinned, in_swapcache=bool(flags & PAGE_SWAPCACHE),
-                    swapcount=swapcount(m, s, page), locked=bool(flags & PAGE_LOCKED),
-                    anon=is_anon(m, page), ksm=bool(flags & PAGE_KSM))
+                    swapcount=swapped, locked=bool(flags & PAGE_LOCKED), anon=anon, ksm=bool(flags & PAGE_KSM))
 
 
 @batch_twin("ReferenceBatch._release")

@@ -20,7 +20,7 @@ from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.pipeline import Pipeline
 from modelcheck.engine.run import Run
 from modelcheck.engine.stores import STORES, DictStore
-from modelcheck.engine.strategies import STRATEGIES, Strategy
+from modelcheck.engine.strategies import STRATEGIES, Strategy, depth_refused
 from modelcheck.engine.traces import counterexample
 
 CHECK_EVERY = 1024  # expansions between looks at the clock
@@ -76,6 +76,7 @@ class BreadthFirst(Strategy):
     checkpoints = True
     clusters = True
     shortest = True  # levels in order of depth: the first violation of a property is found at its least depth
+    counterexample_words = "shortest counterexample"
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -87,7 +88,7 @@ class BreadthFirst(Strategy):
             return ("a search on a Dask cluster cannot save or resume checkpoints yet "
                     "(--checkpoint and --resume: in one process or with --workers)")
         if options.depth is not None:
-            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
+            return depth_refused()
         return None
 
     def run(self, model: Model, run: Run) -> None:
@@ -110,7 +111,7 @@ class BreadthFirst(Strategy):
     @staticmethod
     def _search(explorer: Explorer) -> None:
         """The queue is the store's order: a checkpoint may be taken between any two expansions."""
-        run, store, transitions, admit = explorer.run, explorer.store, explorer.pipeline.transitions, explorer.admit
+        run, store, expand, admit = explorer.run, explorer.store, explorer.pipeline.unknown_or_broken, explorer.admit
         states, known = store.states, store.index
         saved = run.resumed("dict")
         if saved is None:
@@ -135,10 +136,10 @@ class BreadthFirst(Strategy):
                 level += 1
                 level_end = len(states)
             state = states[i]
-            for action, after, key, broken in transitions(state):
+            for action, after, key, broken in expand(state, known):
                 for check in broken:
                     explorer.broke(check, i, state, action, after)
-                if key not in known:  # most successors are known: asked here, without a call
+                if key not in known:  # (an earlier successor of the same state may have been it)
                     admit(key, i, action)
                     run.depth = level + 1
             i += 1
@@ -170,7 +171,7 @@ class DepthFirst(Strategy):
         if options.workers > 1 or options.store not in (None, DictStore.name):
             return "depth-first search runs in one process over the dict store"
         if options.depth is not None:
-            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
+            return depth_refused()
         return None
 
     def run(self, model: Model, run: Run) -> None:
