@@ -200,58 +200,67 @@ def _one_line(text: str, width: int = 200) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def _read_json(path: Path) -> Any:
-    """The file's JSON value; a missing, special, huge, undecodable or too deeply nested file is a
-    ``TraceFileError`` (json.loads raises RecursionError on deep nesting, ValueError on a huge integer)."""
+def read_json_file(path: Path, kind: str = "trace file", most_bytes: int = MAX_TRACE_BYTES,
+                   error: type[Exception] = TraceFileError) -> Any:
+    """The file's JSON value; a missing, special, huge, undecodable or too deeply nested file is an ``error``
+    in one line naming it as the ``kind`` of file it should be (json.loads raises RecursionError on deep
+    nesting, ValueError on a huge integer)."""
     try:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
-            raise TraceFileError(f"{path}: not a regular file")
-        if status.st_size > MAX_TRACE_BYTES:
-            raise TraceFileError(f"{path}: {status.st_size:,} bytes, more than a trace file may be "
-                                 f"({MAX_TRACE_BYTES // 2**20} MiB)")
+            raise error(f"{path}: not a regular file")
+        if status.st_size > most_bytes:
+            raise error(f"{path}: {status.st_size:,} bytes, more than a {kind} may be ({most_bytes // 2**20} MiB)")
         with path.open("rb") as handle:
-            data = handle.read(MAX_TRACE_BYTES + 1)
+            data = handle.read(most_bytes + 1)
     except FileNotFoundError:
-        raise TraceFileError(f"{path}: no such trace file") from None
+        raise error(f"{path}: no such {kind}") from None
     except OSError as err:
-        raise TraceFileError(f"{path}: cannot be read: {err.strerror}") from None
-    if len(data) > MAX_TRACE_BYTES:  # it grew since stat
-        raise TraceFileError(f"{path}: more than a trace file may be ({MAX_TRACE_BYTES // 2**20} MiB)")
+        raise error(f"{path}: cannot be read: {err.strerror}") from None
+    if len(data) > most_bytes:  # it grew since stat
+        raise error(f"{path}: more than a {kind} may be ({most_bytes // 2**20} MiB)")
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise TraceFileError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        raise error(f"{path}: not UTF-8 text (byte {err.start})") from None
     except json.JSONDecodeError as err:
-        raise TraceFileError(f"{path}: not JSON (line {err.lineno}: {err.msg})") from None
+        raise error(f"{path}: not JSON (line {err.lineno}: {err.msg})") from None
     except RecursionError:
-        raise TraceFileError(f"{path}: JSON nested too deeply to be a trace file") from None
+        raise error(f"{path}: JSON nested too deeply to be a {kind}") from None
     except ValueError as err:  # e.g. an integer of more digits than Python converts
-        raise TraceFileError(f"{path}: not JSON modelcheck can read: {_one_line(str(err))}") from None
+        raise error(f"{path}: not JSON modelcheck can read: {_one_line(str(err))}") from None
+
+
+def schema_error(document: Any, schema: dict[str, Any], path: Path, kind: str = "trace file") -> str | None:
+    """The line that says where ``document`` breaks ``schema`` and how (None when it does not), with
+    integers that are ints and a deeply nested document or value said, not raised."""
+    from jsonschema.exceptions import best_match
+
+    try:
+        error = best_match(_strict_integers()(schema).iter_errors(document))
+    except RecursionError:
+        return f"{path}: JSON nested too deeply to be a {kind}"
+    if error is None:
+        return None
+    try:
+        message = _one_line(error.message)
+    except RecursionError:  # the message shows a deeply nested value
+        message = "nested too deeply"
+    return f"{path}: {json_path(list(error.absolute_path))}: {message}"
 
 
 def read_trace_file(path: str | Path) -> TraceFile:
     """The traces of a trace file, checked against its format's JSON Schema; anything else is a
     ``TraceFileError`` naming the file, the JSON path and what is wrong there, in one line."""
     path = Path(path)
-    document = _read_json(path)
+    document = read_json_file(path)
     name = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(name, str) or name not in _SCHEMA_FILES:  # (a list is no key of a dict)
         raise TraceFileError(f"{path}: not a modelcheck trace file (expected schema {TRACE_SCHEMA!r}"
                              + (f", not {_one_line(repr(name), 60)})" if isinstance(name, str) else ")"))
-    from jsonschema.exceptions import best_match
-
-    validator = _strict_integers()(trace_schema(name))
-    try:
-        error = best_match(validator.iter_errors(document))
-    except RecursionError:
-        raise TraceFileError(f"{path}: JSON nested too deeply to be a trace file") from None
-    if error is not None:
-        try:
-            message = _one_line(error.message)
-        except RecursionError:  # the message shows a deeply nested value
-            message = "nested too deeply"
-        raise TraceFileError(f"{path}: {json_path(list(error.absolute_path))}: {message}")
+    wrong = schema_error(document, trace_schema(name), path)
+    if wrong is not None:
+        raise TraceFileError(wrong)
     traces: list[dict[str, Any]] = document["traces"]
     if name == "modelcheck.trace/1":
         for n, trace in enumerate(traces):

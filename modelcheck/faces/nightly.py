@@ -39,6 +39,7 @@ from modelcheck.runner import prepare, run_spec
 from modelcheck.spec import bind, load_spec
 
 NIGHTLY_SCHEMA = "modelcheck.nightly/1"
+MAX_RECORD_BYTES = 256 * 2**20  # a record past this is not one modelcheck wrote (a cell is under a kilobyte)
 SLOWER = 1.5          # a cell this many times slower at the same bound is reported
 SLOWER_AT_LEAST = 0.25  # ... when it also lost this many seconds (a shared machine's noise is below it)
 HISTORY_COLUMNS = ("date", "commit", "spec", "policy", "rung", "bound", "verdict", "expected", "states",
@@ -192,22 +193,12 @@ def nightly_schema() -> dict[str, Any]:
 
 def read_record(path: Path) -> dict[str, Any]:
     """A nightly record, checked against its schema; anything else is a ``ValueError`` in one line."""
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such nightly record") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: cannot be read: {err}") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not JSON (line {err.lineno}: {err.msg})") from None
+    document = export.read_json_file(path, "nightly record", MAX_RECORD_BYTES, ValueError)
     if not isinstance(document, dict) or document.get("schema") != NIGHTLY_SCHEMA:
         raise ValueError(f"{path}: not a modelcheck nightly record (expected schema {NIGHTLY_SCHEMA!r})")
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
-
-    error = best_match(Draft202012Validator(nightly_schema()).iter_errors(document))
-    if error is not None:
-        raise ValueError(f"{path}: {export.json_path(list(error.absolute_path))}: {' '.join(error.message.split())[:200]}")
+    wrong = export.schema_error(document, nightly_schema(), path, "nightly record")
+    if wrong is not None:
+        raise ValueError(wrong)
     return document
 
 
@@ -259,8 +250,9 @@ def compare(tonight: dict[str, Any], baseline: dict[str, Any] | None, baseline_n
             if cell["verdict"] == old["verdict"] and \
                     (cell["states"], cell["transitions"]) != (old["states"], old["transitions"]):
                 changes.regressions.append(
-                    f"{name}: at {bound_text(cell['bound'])} {old['states']:,} states, {old['transitions']:,} "
-                    f"transitions -> {cell['states']:,} states, {cell['transitions']:,} transitions")
+                    f"{name}: at {bound_text(cell['bound'])} {_count(old['states'])} states, "
+                    f"{_count(old['transitions'])} transitions -> {_count(cell['states'])} states, "
+                    f"{_count(cell['transitions'])} transitions")
             was, now = old["seconds"], cell["seconds"]
             if was and now and now > SLOWER * was and now - was >= SLOWER_AT_LEAST:
                 changes.slower.append(f"{name}: {now / was:.1f}x slower at {bound_text(cell['bound'])} "
@@ -272,6 +264,11 @@ def compare(tonight: dict[str, Any], baseline: dict[str, Any] | None, baseline_n
             changes.higher.append(f"{name}: reached {bound_text(cell['bound'])}, the baseline "
                                   f"{bound_text(old['bound'])}")
     return changes
+
+
+def _count(n: int | None) -> str:
+    """A count of a record (null where the run counted none, as a cell that failed to run)."""
+    return "no" if n is None else f"{n:,}"
 
 
 def failing(tonight: dict[str, Any]) -> list[str]:
