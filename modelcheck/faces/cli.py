@@ -108,12 +108,13 @@ def _check_parser() -> argparse.ArgumentParser:
                    help="explicit: search the states (default); bmc: bounded model checking in z3, the "
                         "transition relation unrolled --depth steps, as a second opinion")
     p.add_argument("--depth", type=int, metavar="K",
-                   help="bmc: look for counterexamples of at most K steps; --simulate: the longest walk")
+                   help="; ".join(s.depth_help for s in STRATEGIES.values() if s.depth_help))
     for name, help_text in sorted({setting for s in STRATEGIES.values() for setting in s.settings}):
         p.add_argument(f"--{name}", type=int, metavar="N", dest=f"setting_{name}", help=help_text)
     p.add_argument("--minimize", action="store_true",
-                   help="shrink each counterexample a search without a shortest-first guarantee found (--dfs, "
-                        "--dpor, --simulate) to a shortest one that replays (delta debugging, then a breadth-first "
+                   help="shrink each counterexample a search without a shortest-first guarantee found ("
+                        + ", ".join(f"--{s.name}" for s in STRATEGIES.values() if s.flag_help and not s.shortest)
+                        + ") to a shortest one that replays (delta debugging, then a breadth-first "
                         "search bounded to its length); breadth-first counterexamples are shortest already")
     p.add_argument("--no-stop", action="store_true",
                    help="explore every reachable state instead of stopping at the first violation")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence, TextIO
 
-from modelcheck.engine import Trace, Verdict
+from modelcheck.engine import STRATEGIES, Trace, Verdict
 from modelcheck.runner import PolicyRun
 from modelcheck.spec import LoadedSpec
 
@@ -119,12 +119,11 @@ def counterexamples(runs: Sequence[PolicyRun], full: bool = False) -> str:
         r = run.result
         for violation in r.violations:
             trace = violation.trace
-            shortest = {"bfs": "shortest counterexample", "bmc": "shortest counterexample (bounded model checking)",
-                        "dpor": "counterexample (depth-first, DPOR)", "simulate": "counterexample (a random walk)"}.get(
-                r.strategy, "counterexample (depth-first)")
+            strategy = STRATEGIES[r.strategy]
+            shortest = strategy.counterexample_words
             length = f"{len(trace)} steps"
             if trace.minimized is not None:
-                found_by = {"dpor": "DPOR", "simulate": "a random walk"}.get(r.strategy, "depth-first search")
+                found_by = strategy.found_by
                 shortest = "shortest counterexample" if trace.minimized.shortest else "counterexample"
                 length += f" (minimized from {trace.minimized.original} found by {found_by})"
             count = f"; {violation.count:,} violating transitions or states in all" if violation.count > 1 else ""

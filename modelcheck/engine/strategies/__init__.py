@@ -48,6 +48,10 @@ class Strategy(ABC):
     clusters: ClassVar[bool] = False     # it can run on a Dask cluster (``SearchOptions.on_cluster``)
     shortest: ClassVar[bool] = False     # its first counterexample of a property is a shortest one
                                          # (``--minimize`` leaves its traces alone)
+    found_by: ClassVar[str] = "depth-first search"  # who found a counterexample, in a sentence
+    counterexample_words: ClassVar[str] = "counterexample (depth-first)"  # what its counterexamples are
+    depth_bounds: ClassVar[str | None] = None  # what ``--depth`` bounds under it, if it takes one
+    depth_help: ClassVar[str | None] = None    # ... as the ``--depth`` flag's help says it
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:
@@ -66,6 +70,11 @@ class Strategy(ABC):
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
+
+
+def depth_refused() -> str:
+    """The usage error of ``--depth`` given to a strategy that takes none: which ones it bounds."""
+    return "--depth bounds " + " and ".join(s.depth_bounds for s in STRATEGIES.values() if s.depth_bounds)
 
 
 def check(model: Model, options: SearchOptions | None = None, progress: Progress | None = None,

@@ -59,6 +59,9 @@ class BoundedModelChecking(Strategy):
     summary = "bounded model checking"
     prefers_world = "parameters"  # unknown counts as parameters of the run, which z3 chooses
     shortest = True  # frame by frame: the first frame with a violation is its least depth
+    counterexample_words = "shortest counterexample (bounded model checking)"
+    depth_bounds = "the bounded model checker (--engine bmc)"
+    depth_help = "bmc: look for counterexamples of at most K steps"
 
     @classmethod
     def options_error(cls, options: SearchOptions) -> str | None:

@@ -50,7 +50,7 @@ from modelcheck.engine.model import Footprinted, Model
 from modelcheck.engine.options import SearchOptions
 from modelcheck.engine.pipeline import Pipeline
 from modelcheck.engine.run import Run
-from modelcheck.engine.strategies import STRATEGIES, Strategy
+from modelcheck.engine.strategies import STRATEGIES, Strategy, depth_refused
 from modelcheck.engine.traces import build_trace
 
 _CHECK_EVERY = 256  # steps between looks at the clock
@@ -80,6 +80,8 @@ class Dpor(Strategy):
     name = "dpor"
     summary = "depth-first with dynamic partial-order reduction"
     falls_back_to = "bfs"
+    found_by = "DPOR"
+    counterexample_words = "counterexample (depth-first, DPOR)"
     flag_help = ("depth-first with dynamic partial-order reduction (scripted scenarios: one execution per order "
                  "of their conflicting steps); falls back to --bfs, and says so, where executions can repeat a state")
 
@@ -89,7 +91,7 @@ class Dpor(Strategy):
             return ("DPOR runs in one process without a state store and is a reduction of its own: "
                     "it does not combine with --store, --workers or --reduce")
         if options.depth is not None:
-            return "--depth bounds the bounded model checker (--engine bmc) and random walks (--simulate)"
+            return depth_refused()
         return None
 
     @classmethod

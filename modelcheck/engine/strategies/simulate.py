@@ -37,6 +37,10 @@ class Simulation(Strategy):
     flag_help = ("random simulation: --walks random walks (default 1000) of at most --depth steps (default 100) "
                  "from the initial states, from --seed (default 0); a violation comes with a trace that replays, "
                  "and no violation is never a proof")
+    found_by = "a random walk"
+    counterexample_words = "counterexample (a random walk)"
+    depth_bounds = "random walks (--simulate)"
+    depth_help = "--simulate: the longest walk"
     settings = (("walks", "--simulate: how many random walks"),
                 ("seed", "--simulate: the random generator's seed"))
 
