@@ -13,6 +13,13 @@ two workers' speed-up over the same store in one process.
 
     python bench/spin_compare.py --peer DIR   # DIR: the folder holding spin-point and world.pml
     python bench/spin_compare.py --peer DIR --points 2,2,0 3,1,1 --policies page_count
+    python bench/spin_compare.py --peer DIR --before ../old   # and a checkout of another revision, in turn
+
+With ``--before DIR`` every configuration runs twice in a row, this tree first
+and then the checkout in DIR (its bench/reference.py, with its own virtual
+environment's interpreter), so that a change's before and after are measured
+in one run on a machine in one state; the rows of DIR say "@before" and the
+last column gives this tree's wall time over DIR's.
 """
 
 from __future__ import annotations
@@ -72,12 +79,12 @@ def run_spin(peer: Path, P: int, M: int, S: int, policy: str) -> dict:
 
 
 def run_modelcheck(P: int, M: int, S: int, policy: str, time_limit: float, store: str, workers: int,
-                   reduce: bool) -> dict:
-    cmd = [sys.executable, str(ROOT / "bench" / "reference.py"), "--point", str(P), str(M), str(S), policy,
+                   reduce: bool, tree: Path = ROOT, python: str = sys.executable) -> dict:
+    cmd = [python, str(tree / "bench" / "reference.py"), "--point", str(P), str(M), str(S), policy,
            "--time-limit", str(time_limit), "--store", store, "--workers", str(workers)]
     cmd += ["--reduce"] if reduce else []
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"modelcheck failed on W({P},{M},{S}) {policy}: {proc.stderr.strip()[-300:]}")
@@ -97,8 +104,18 @@ def main() -> int:
     p.add_argument("--dict-up-to", type=int, default=5_000_000, metavar="STATES",
                    help="run the dict store without reduction only where SPIN counts at most this many states "
                         "(it needs about 320 bytes a state)")
+    p.add_argument("--before", type=Path, metavar="DIR",
+                   help="also run every configuration from this checkout of another revision, right after this "
+                        "tree's (with DIR/.venv/bin/python)")
     p.add_argument("--out", default=str(ROOT / "results" / "bench.md"))
     args = p.parse_args()
+    trees = [("", ROOT, sys.executable)]
+    if args.before is not None:
+        python = args.before / ".venv" / "bin" / "python"
+        if not (args.before / "bench" / "reference.py").exists() or not python.exists():
+            print(f"spin_compare: {args.before}: no bench/reference.py and .venv/bin/python there", file=sys.stderr)
+            return 2
+        trees.append((" @before", args.before.resolve(), str(python)))
     if not (args.peer / "spin-point").exists():
         print(f"spin_compare: {args.peer}: no spin-point script there", file=sys.stderr)
         return 2
@@ -107,8 +124,9 @@ def main() -> int:
         return 2
     configs = [c for c in CONFIGS if c[0] in args.configs]
     head = ("| world | policy | run | states | seconds | vs SPIN | vs 1 process | bytes/state | "
-            "store B/state | miss probability |")
-    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "store B/state | miss probability |" + (" vs @before |" if len(trees) > 1 else ""))
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if len(trees) > 1 else "")]
+    more = " - |" if len(trees) > 1 else ""
     print(head, flush=True)
     started = time.time()
     notes: set[str] = set()
@@ -133,33 +151,41 @@ def main() -> int:
                 if spin is not None:
                     spin_bps = spin["memory_mb"] * 1e6 / spin["states"] if spin.get("memory_mb") else None
                     emit(f"| {world} | {policy} | SPIN dfs | {spin['states']:,} | {spin['wall']:.2f} | 1.00x | - | "
-                         + (f"{spin_bps:,.1f}" if spin_bps else "-") + " | - | - |")
-                one_process: dict[tuple[str, bool], float] = {}
+                         + (f"{spin_bps:,.1f}" if spin_bps else "-") + " | - | - |" + more)
+                one_process: dict[tuple[str, str, bool], float] = {}
                 for name, store, workers, reduce in configs:
                     if store == "dict" and not reduce and (spin is None or spin["states"] > args.dict_up_to):
-                        emit(f"| {world} | {policy} | {name} | not run (memory) | - | - | - | - | - | - |")
+                        emit(f"| {world} | {policy} | {name} | not run (memory) | - | - | - | - | - | - |{more}")
                         continue
-                    try:
-                        row = run_modelcheck(P, M, S, policy, args.time_limit, store, workers, reduce)
-                    except RuntimeError as err:
-                        print(f"  {err}", file=sys.stderr)
-                        emit(f"| {world} | {policy} | {name} | failed | - | - | - | - | - | - |")
-                        continue
-                    if workers == 1:
-                        one_process[(store, reduce)] = row["wall"]
-                    base = one_process.get((store, reduce))
-                    states = f"{row['states']:,}"
-                    if row["verdict"] == "incomplete":
-                        states += " (incomplete)"
-                    elif spin is not None and not reduce and row["states"] != spin["states"]:
-                        states += " (differs from SPIN!)"
-                    vs_spin = f"{row['wall'] / spin['wall']:.2f}x" if spin else "-"
-                    speedup = f"{base / row['wall']:.2f}x" if workers > 1 and base else "-"
-                    bps = f"{row['bytes_per_state']:,.1f}" if row["bytes_per_state"] is not None else "-"
-                    store_bps = f"{row['store_bytes_per_state']:,.1f}" if row["store_bytes_per_state"] else "-"
-                    miss = f"{row['miss_probability']:.1e}" if row["miss_probability"] is not None else "-"
-                    emit(f"| {world} | {policy} | {name} | {states} | {row['wall']:.2f} | {vs_spin} | {speedup} | "
-                         f"{bps} | {store_bps} | {miss} |")
+                    after = None
+                    for label, tree, python in trees:
+                        try:
+                            row = run_modelcheck(P, M, S, policy, args.time_limit, store, workers, reduce, tree,
+                                                 python)
+                        except RuntimeError as err:
+                            print(f"  {err}", file=sys.stderr)
+                            emit(f"| {world} | {policy} | {name}{label} | failed | - | - | - | - | - | - |{more}")
+                            continue
+                        if workers == 1:
+                            one_process[(label, store, reduce)] = row["wall"]
+                        base = one_process.get((label, store, reduce))
+                        states = f"{row['states']:,}"
+                        if row["verdict"] == "incomplete":
+                            states += " (incomplete)"
+                        elif spin is not None and not reduce and row["states"] != spin["states"]:
+                            states += " (differs from SPIN!)"
+                        vs_spin = f"{row['wall'] / spin['wall']:.2f}x" if spin else "-"
+                        speedup = f"{base / row['wall']:.2f}x" if workers > 1 and base else "-"
+                        bps = f"{row['bytes_per_state']:,.1f}" if row["bytes_per_state"] is not None else "-"
+                        store_bps = f"{row['store_bytes_per_state']:,.1f}" if row["store_bytes_per_state"] else "-"
+                        miss = f"{row['miss_probability']:.1e}" if row["miss_probability"] is not None else "-"
+                        vs_before = more
+                        if label and after is not None:
+                            vs_before = f" {after / row['wall']:.2f}x |"
+                        if not label:
+                            after = row["wall"]
+                        emit(f"| {world} | {policy} | {name}{label} | {states} | {row['wall']:.2f} | {vs_spin} | "
+                             f"{speedup} | {bps} | {store_bps} | {miss} |{vs_before}")
     text = (f"# modelcheck beside SPIN on the reference world\n\n"
             f"Written by `python bench/spin_compare.py` on {date.today()} in {time.time() - started:.0f} s. "
             f"Full exploration. SPIN 6.5 depth-first with partial-order reduction off (compile included; "
@@ -171,7 +197,9 @@ def main() -> int:
             "then count representatives). bytes/state is the peak resident growth per stored state (for two "
             "workers, the larger worker's times two); store B/state is the table alone. vs SPIN is wall time "
             "over SPIN's on the same point; vs 1 process is the one-process run of the same store over this "
-            "one.\n\n" + "\n".join(lines) + "\n")
+            "one." + (f" Rows marked @before ran from a checkout of another revision ({args.before.name}) right "
+                      "after this tree's run of the same configuration; vs @before is this tree's wall time over "
+                      "its." if len(trees) > 1 else "") + "\n\n" + "\n".join(lines) + "\n")
     Path(args.out).write_text(text)
     print(f"\nwrote {args.out}")
     return 0
