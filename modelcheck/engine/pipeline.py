@@ -39,26 +39,14 @@ class Pipeline:
 
     def transitions(self, state: State) -> Iterator[Transition]:
         """Each transition from ``state``: (action, successor, the key the store keeps, the checks it breaks)."""
-        run, watching, cache, canonical = self.run, self.watching, self._watching, self.canonical
-        for action, after in self.successors(state):
-            run.transitions += 1
-            checks = cache.get(action)
-            if checks is None:
-                checks = watching(action)
-            broken = _NONE
-            for check in checks:  # a loop, not a generator: this runs on every transition
-                if not check.holds(state, action, after):
-                    broken += (check,)
-            # a representative is its own, and an action that changes nothing returns the state itself
-            key = after if canonical is None or after is state else canonical(after)
-            yield action, after, key, broken
+        return iter(self.unknown_or_broken(state, ()))  # every key is unknown to a store of none
 
     def unknown_or_broken(self, state: State, known: Container[State]) -> list[Transition]:
         """The transitions from ``state`` that matter to a store holding ``known``: those whose key it does
         not hold (yet: the caller asks again as it admits them) and those that break a check, in order.
 
-        ``transitions`` written for a breadth-first expansion: most successors are known and judged
-        harmless, and this drops them without a generator step or a tuple each.
+        What a breadth-first expansion asks: most successors are known and judged harmless, and this
+        drops them without a tuple each (``transitions`` is this with a store of none).
         """
         run, watching, cache, canonical = self.run, self.watching, self._watching, self.canonical
         successors = self.successors(state)
