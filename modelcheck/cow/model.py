@@ -213,32 +213,26 @@ class CowModel:
             unknowns.take_every_outcome(s, out, lambda found: self._try_general(s, found, base, run, *args,
                                                                                 pc_index=pc_index, finish=finish))
             return
-        t: Any = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
-        branch = run(self.kernel, t, *args)
-        if branch is None:
-            return
-        scheduled = self._scheduled_slot
-        if scheduled >= 0 and t[scheduled] < len(self._schedule):
-            t[scheduled] += 1
-        self._finish_step(s, t, out, base, branch, pc_index, finish)
+        scheduled, steps = self._scheduled_slot, len(self._schedule)
+        if scheduled >= 0:
+            mechanism = run
+
+            def run(k: Any, t: Any, *given: Any) -> str | None:  # the step, counted against the schedule
+                branch = mechanism(k, t, *given)
+                if branch is not None and t[scheduled] < steps:
+                    t[scheduled] += 1
+                return branch
+
+        self._try_plain(s, out, base, run, *args, pc_index=pc_index, finish=finish)
 
     def _try_plain(self, s: Any, out: Successors, base: Operation, run: Mechanism, *args: Any,
                    pc_index: int = -1, finish: Callable[[Any], None] | None = None) -> None:
-        """``_try_general`` for a world with neither unknown references nor a schedule (the hot path of
-        explicit searches: it asks neither question)."""
+        """One step of ``run`` from ``s`` (the hot path of explicit searches: a world with neither unknown
+        references nor a schedule asks neither question)."""
         t: Any = list(s) if s.__class__ is tuple else s.copy()  # else a Tracked or symbolic state
         branch = run(self.kernel, t, *args)
         if branch is None:
             return
-        if pc_index < 0 and t.__class__ is list:  # an open world's step: _finish_step without its call
-            after = tuple(t)
-            out.append((base.act(branch), s if after == s else after))
-        else:
-            self._finish_step(s, t, out, base, branch, pc_index, finish)
-
-    @staticmethod
-    def _finish_step(s: Any, t: Any, out: Successors, base: Operation, branch: str, pc_index: int,
-                     finish: Callable[[Any], None] | None) -> None:
         if pc_index >= 0 and branch.rpartition("+")[2] not in PARTIAL:
             t[pc_index] += 1
             if finish is not None:
