@@ -38,6 +38,7 @@ SPEC = Spec(
     expect=changed_in("anon_exclusive_6_2") | {
         "dirty_cow": "violated",  # CVE-2016-5195: the read fault maps the page-cache page, which is written
         "mapcount": "holds", "gup_cow_break": "holds", "page_count": "holds",  # UFFDIO_CONTINUE maps it clean
+        "page_count_early_cow": "holds",
         "andrea_cor": "holds", "jason_2020": "holds",
         "page_count_refuse_wrprotect": "violated",
     },

@@ -22,7 +22,8 @@ SPEC = Spec(
     expect={
         "mapcount": "violated",
         "page_count": "violated",
-        "page_count_fork_copy": "holds",    # 70e806e4e645
+        "page_count_early_cow": "holds",    # 70e806e4e645
+        "page_count_fork_copy": "holds",
         "anon_exclusive": "holds",
         "mainline_7_3": "holds",
     },

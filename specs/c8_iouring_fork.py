@@ -22,7 +22,8 @@ SPEC = Spec(
     expect={
         "mapcount": "violated",            # cow-history C8: fork shares the pinned page in every era before 5.9
         "page_count": "violated",
-        "page_count_fork_copy": "holds",   # 70e806e4e645: early COW of maybe-pinned pages at fork
+        "page_count_early_cow": "holds",   # 70e806e4e645: early COW of maybe-pinned pages at fork
+        "page_count_fork_copy": "holds",
         "anon_exclusive": "holds",
     },
 )

@@ -28,6 +28,7 @@ SPEC = Spec(
     invariants=["pin_checks_exact"],
     expect={
         "page_count": "holds",             # 09854ba94c6a alone has no maybe-pinned check
+        "page_count_early_cow": "violated",  # 70e806e4e645 (fork)
         "page_count_fork_copy": "violated",  # 9348b73c2e1b (clear_refs), 70e806e4e645 (fork)
         "anon_exclusive": "violated",        # the same clear_refs check; fork: exclusive and maybe pinned
     },

@@ -16,6 +16,7 @@ SPEC = Spec(
     invariants=["pin_coherent", "no_lost_write", "wrprotect_effective"],
     expect={
         "page_count": "violated",            # S1, S6: broken from 09854ba94c6a
+        "page_count_early_cow": "violated",  # v5.10: 9348b73c2e1b came in v5.11
         "page_count_fork_copy": "holds",     # 9348b73c2e1b: clear_refs leaves pinned pages alone (S24)
         "anon_exclusive": "holds",
     },

@@ -25,6 +25,7 @@ SPEC = Spec(
     invariants=["no_lost_write"],
     expect={
         "page_count": "violated",          # S23: likely after 09854ba94c6a (any extra reference copies)
+        "page_count_early_cow": "violated",  # v5.10: 6ce64428d620 came in v5.12
         "page_count_fork_copy": "holds",   # 6ce64428d620 flushes before the fault decides
         "anon_exclusive": "holds",
     },

@@ -20,6 +20,7 @@ SPEC = Spec(
     invariants=["wrprotect_effective"],
     expect={
         "page_count": "violated",          # S22: the missing flush, up to v5.11
+        "page_count_early_cow": "violated",  # v5.10: 912efa17e512 came in v5.12
         "page_count_fork_copy": "holds",   # 912efa17e512
         "anon_exclusive": "holds",
     },

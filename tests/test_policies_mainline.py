@@ -137,7 +137,8 @@ def _programs(spec: str) -> dict[str, list[str]]:
 # -- which kernels each policy stands for ------------------------------------------------------------------
 
 @pytest.mark.parametrize("release, policy", [
-    ("4.19.0", "mapcount"), ("5.7", "mapcount"), ("5.8.0", "gup_cow_break"), ("5.10.200", "page_count_fork_copy"),
+    ("4.19.0", "mapcount"), ("5.7", "mapcount"), ("5.8.0", "gup_cow_break"), ("5.9.1", "page_count_early_cow"),
+    ("5.10.200", "page_count_early_cow"), ("5.11", "page_count_fork_copy"), ("5.17.15", "page_count_fork_copy"),
     ("5.18.3", "refcount_5_18"), ("6.1.0", "anon_exclusive"), ("6.2", "anon_exclusive_6_2"),
     ("6.3.13", "anon_exclusive_6_2"), ("6.4.1", "per_vma_lock_6_4"), ("6.5", "odirect_pins_6_5"), ("6.6.30", "odirect_pins_6_5"),
     ("6.7", "uffd_wp_async_6_7"), ("6.8", "uffd_move_6_8"), ("6.18.44-fc", "uffd_move_6_8"),
@@ -151,11 +152,13 @@ def test_the_era_of_a_release(release, policy):
 
 def test_each_policy_says_which_releases_it_stands_for():
     said = {name: stands_for(get_policy(name)) for name in
-            ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "anon_exclusive", "anon_exclusive_6_2",
+            ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_early_cow", "page_count_fork_copy",
+             "anon_exclusive", "anon_exclusive_6_2",
              "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7", "uffd_move_6_8", "mainline_7_3",
              "andrea_cor")}
     assert said == {"dirty_cow": "every release to v4.8", "mapcount": "v4.9 to v5.7", "gup_cow_break": "v5.8",
-                    "page_count": "no release of its own (page_count_fork_copy stands for v5.9)",
+                    "page_count": "no release of its own (page_count_early_cow stands for v5.9)",
+                    "page_count_early_cow": "v5.9 to v5.10", "page_count_fork_copy": "v5.11 to v5.17",
                     "anon_exclusive": "v5.19 up to v6.2 (not incl.)", "anon_exclusive_6_2": "v6.2 to v6.3",
                     "per_vma_lock_6_4": "v6.4", "odirect_pins_6_5": "v6.5 to v6.6", "uffd_wp_async_6_7": "v6.7",
                     "uffd_move_6_8": "v6.8 up to v7.3 (not incl.)", "mainline_7_3": "v7.3 on",

@@ -70,7 +70,8 @@ def test_a_branch_no_mechanism_declares_is_an_error_the_first_time_it_fires(monk
 def test_branches_say_what_they_declare():
     assert {"reuse", "copy", "fork_copy", "swapin", "tlb_write"} <= COVERED
     assert not {"write", "read", "gup", "put", "copy_start"} & COVERED  # plain outcomes name no coverage item
-    assert PARTIAL == {"copy_start", "copy_retry", "flush_pending", "fork_flush_pending", "force_retry"}
+    assert PARTIAL == {"copy_start", "copy_retry", "flush_pending", "fork_flush_pending", "force_retry", "fork_checked",
+                       "gup_fast_pinned", "gup_fast_wait"}
     for name, words in BRANCH_WORDS.items():
         assert words.format(policy="some era") and declared()[name].words == words
 

@@ -111,7 +111,9 @@ def test_the_era_of_a_release_comes_from_the_policies_declared_releases():
     assert runner.era_policy("6.1.0") == "anon_exclusive"
     assert runner.era_policy("5.19") == "anon_exclusive"
     assert runner.era_policy("5.18.3") == "refcount_5_18"
-    assert runner.era_policy("5.10.200") == "page_count_fork_copy"
+    assert runner.era_policy("5.17.1") == "page_count_fork_copy"
+    assert runner.era_policy("5.11") == "page_count_fork_copy"
+    assert runner.era_policy("5.10.200") == "page_count_early_cow"  # (5.10 as released; 5.10.y backported 57efa1fe5957)
     assert runner.era_policy("5.8.0") == "gup_cow_break"
     assert runner.era_policy("4.19.0") == "mapcount"
     assert runner.era_policy("4.4.0") == "dirty_cow"

@@ -105,7 +105,8 @@ def test_policies_decide_the_cve_fault_differently_in_the_world():
 
 
 def test_registry_lists_every_policy_oldest_first_and_refuses_others():
-    assert policy_names() == ["dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_fork_copy",
+    assert policy_names() == ["dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_early_cow",
+                              "page_count_fork_copy",
                               "refcount_5_18", "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4",
                               "odirect_pins_6_5", "uffd_wp_async_6_7", "uffd_move_6_8",
                               "mainline_7_3",

@@ -46,6 +46,7 @@ from modelcheck.cow.actions import Act, Observation, observation, process_alive,
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PAGE_KSM, PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import Ghost
+from modelcheck.cow.mechanisms.gup import fast_pin_in_flight
 from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
 from modelcheck.cow.registry import batch_twin
@@ -190,8 +191,8 @@ def _pin_coherent(m: Machine, words: Words) -> Judge:
     def broken(s: tuple):
         for n, h in pins:
             held = s[L.holder_base + n]
-            if not held or not process_alive(m, s, h.proc):
-                continue
+            if not held or not process_alive(m, s, h.proc) or fast_pin_in_flight(m, s, n):
+                continue  # (GUP-fast looks at the PTE again before it returns the pin, and drops it if it moved)
             pte = s[L.pte_index(h.proc, h.addr)]
             if pte and pte_page(pte) != held - 1:
                 return h, held - 1, pte_page(pte)
@@ -482,7 +483,7 @@ def _no_longterm_pin_of_dirty_tracked_file(m: Machine, words: Words) -> Judge:
     watched = [n for n in range(len(m.holders)) if _must_refuse(m, n)]
 
     def held(s: tuple) -> int | None:
-        return next((n for n in watched if s[L.holder_base + n]), None)
+        return next((n for n in watched if s[L.holder_base + n] and not fast_pin_in_flight(m, s, n)), None)
 
     def explain(s: tuple) -> str:
         h = m.holders[held(s) or 0]

@@ -88,6 +88,9 @@ class Machine:
     file_kind: str = ""
     file_maps: Mapping[int, str] = field(default_factory=dict)
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
+    stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
+                                           # thread may act in between: fork, when the parent has a thread that
+                                           # walks its page table without mmap_lock (GUP-fast) beside the forking one
     unknowns: UnknownReferences | None = None     # the hook through which they reach the policy
     # info()'s memo of the pages it described, by what it read: a PageInfo is frozen and costs ten attribute
     # stores to build, and a search asks for the same few thousand descriptions millions of times
@@ -170,7 +173,8 @@ class Machine:
             held=len(world.held_unknown),
             schedule=bool(scenario and scenario.schedule),
             tokens=len(scenario.tokens) if scenario else 0,
-            force="force" in needs)
+            force="force" in needs,
+            steps="steps" in needs)
         layout = Layout(P, M, features)
         async_addrs = frozenset(op.addr for th in threads for op in th.program if op.kind == "uffd_wp_async")
         writers: list[tuple[int, str]] | None = None
@@ -215,6 +219,7 @@ class Machine:
             file_page=layout.pages - 1 if scenario and scenario.maps else -1,
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
+            stepped=frozenset({"fork"}) if _lockless_beside_fork(threads) else frozenset(),
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 
@@ -235,6 +240,17 @@ class Kernel(Machine):
     def on_cpu(self, cpu: int) -> Kernel:
         """This kernel running on ``cpu``."""
         return self if cpu == self.cpu else replace(self, cpu=cpu)
+
+
+def _lockless_beside_fork(threads: tuple[Thread, ...]) -> bool:
+    """Some thread of the parent forks while another of its threads may walk the page table without
+    mmap_lock (an operation that needs "lockless": GUP-fast)."""
+    from modelcheck.cow.operations import OPERATIONS
+
+    forking = {n for n, th in enumerate(threads) if th.proc == 0 and any(op.kind == "fork" for op in th.program)}
+    walking = {n for n, th in enumerate(threads)
+               if th.proc == 0 and any("lockless" in OPERATIONS[op.kind].needs for op in th.program)}
+    return any(f != w for f in forking for w in walking)
 
 
 def _extra_pages(scenario: Scenario | None) -> int:

@@ -20,7 +20,8 @@ world (the reference world) stores exactly what reference-world.md counts:
     uffd[p*M + a]               ghost: write-protected through a synchronous userfaultfd, not yet
                                 unprotected (uffd_wp_effective)
     tlb[t*M + a]                each thread's (CPU's) cached translation, possibly stale
-    step[t]                     how far a thread is into an operation the kernel splits
+    step[t]                     how far a thread is into an operation the kernel splits (with TLBs, or where
+                                GUP-fast's lockless walk can race with another thread)
     fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
     force[t]                    a FOLL_FORCE write between its fault and its retry (FORCE_*), when one is used
     scheduled                   how many steps of the scenario's schedule have been taken, when it has one
@@ -119,6 +120,7 @@ class Features:
     schedule: bool = False  # the scenario pins the order of its first steps (scenario.py)
     tokens: int = 0         # the scenario's tokens (signal T / await T), one slot each
     force: bool = False     # a slot per thread for a FOLL_FORCE write in progress (mechanisms.force)
+    steps: bool = False     # a step slot per thread without TLBs: an operation in steps (GUP-fast, fork beside it)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class Layout:
                              ("wp_base", P * M if f.write_protect else 0),
                              ("uffd_base", P * M if f.uffd_protect else 0),
                              ("tlb_base", f.threads * M if f.tlb else 0),
-                             ("step_base", f.threads if f.tlb else 0),
+                             ("step_base", f.threads if f.tlb or f.steps else 0),
                              ("fault_base", f.threads if f.tlb else 0),
                              ("force_base", f.threads if f.force else 0),
                              ("held_base", 3 * f.held), ("scheduled_index", 1 if f.schedule else 0)):

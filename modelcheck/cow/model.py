@@ -91,8 +91,10 @@ class CowModel:
         self._schedule = schedule
         self._scheduled_slot = L.scheduled_index
         self._elsewhere = {key: tuple(n for n, at in enumerate(schedule) if at != key) for key in set(schedule)}
-        # with TLBs fork is two steps, between which the parent's other threads may only access memory
-        self._fork_window = L.features.tlb and any(op.kind == "fork" for t in k.threads for op in t.program)
+        # with TLBs, or beside GUP-fast, fork is several steps, between which the parent's other threads may only
+        # access memory and walk the page table locklessly
+        self._fork_window = (L.features.tlb or "fork" in k.stepped) and any(op.kind == "fork" for t in k.threads
+                                                                           for op in t.program)
         # one step of a mechanism: the plain form unless the world has unknown references or a schedule
         self._try: Callable[..., None] = (self._try_plain if self.unknowns is None and self._scheduled_slot < 0
                                           else self._try_general)
@@ -304,7 +306,8 @@ class CowModel:
     def _waits_for_fork(self, s: Any, ti: int, kind: str) -> bool:
         """With TLBs, fork is two steps under mmap_lock: meanwhile the parent's other threads only access memory
         and order themselves (``fork.FORK_CONCURRENT``)."""
-        if kind in FORK_CONCURRENT or (kind == "fork" and s[self.layout.step_base + ti]):
+        if kind in FORK_CONCURRENT or "lockless" in OPERATIONS[kind].needs or (kind == "fork"
+                                                                                 and s[self.layout.step_base + ti]):
             return False
         return fork_in_progress(self.kernel, s)
 
@@ -337,6 +340,8 @@ class CowModel:
                  "holder": self._holder_number(op), "child": op.child,
                  "token": tokens.index(op.token) if op.token in tokens else -1,
                  "tag": self.kernel.write_op.get((thread, pc), 0), "target": op.target}
+        if decl.steps_run is not None and op.kind in self.kernel.stepped:
+            return decl.steps_run, tuple(given[name] for name in decl.steps_params)
         if self.layout.features.tlb:
             if decl.tlb_run is not None:
                 return decl.tlb_run, tuple(given[name] for name in decl.tlb_params)

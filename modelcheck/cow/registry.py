@@ -11,6 +11,7 @@
   scenario grammar, the dispatch, the coverage universe and the README's list
   of operations are derived from these (``operations``).
 * ``@through_tlb("store")``: the operation's mechanism in a world with TLBs.
+* ``@in_steps("fork")``: the operation's mechanism in a world that runs it in steps.
 * ``@batch_twin("ReferenceBatch._write_fault_on")``: the routine of the numpy
   batch form (``batch``) that restates this mechanism on columns.
 
@@ -111,6 +112,8 @@ class OperationDecl:
     defers: Callable[[Any], bool] = field(default=lambda policy: True)
     tlb_run: Callable[..., str | None] | None = None
     tlb_params: tuple[str, ...] = ()
+    steps_run: Callable[..., str | None] | None = None  # the mechanism in a world that runs the kind in steps
+    steps_params: tuple[str, ...] = ()
     reference: str = ""  # a GUP operation's reference: "get" (FOLL_GET), "pin" (FOLL_PIN) or "era" (the policy's)
     foll_write: bool = False  # a GUP operation's FOLL_WRITE: the device writes the page
     longterm: bool = False  # a GUP operation's FOLL_LONGTERM (a pin held for as long as the user likes)
@@ -193,6 +196,16 @@ def through_tlb(*kinds: str) -> Callable[[F], F]:
     def declare(fn: F) -> F:
         for kind in kinds:
             OPERATIONS[kind] = replace(OPERATIONS[kind], tlb_run=fn, tlb_params=_params(fn))
+        return fn
+    return declare
+
+
+def in_steps(*kinds: str) -> Callable[[F], F]:
+    """Declare the decorated mechanism as how ``kinds`` are carried out in a world that runs them in steps
+    (``Machine.stepped``: another thread may act between the steps)."""
+    def declare(fn: F) -> F:
+        for kind in kinds:
+            OPERATIONS[kind] = replace(OPERATIONS[kind], steps_run=fn, steps_params=_params(fn))
         return fn
     return declare
 

@@ -68,6 +68,8 @@ def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -
 @batch_twin("ReferenceBatch._writes")
 def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: int) -> str | None:
     """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""
+    if "fork" in k.stepped and waits_for_fork(k, t, proc, addr):
+        return None
     branch = store_walk(k, t, proc, addr, write_fault)
     if branch is None:
         return None
@@ -77,9 +79,18 @@ def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: i
     return branch
 
 
+def waits_for_fork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> bool:
+    """An access of the parent that faults (a R/O PTE for a store, a swap entry) waits while fork holds
+    mmap_lock, in a world that runs fork in steps (without TLBs: what is writable is written at once)."""
+    pte = t[k.layout.pte_index(proc, addr)]
+    return proc == 0 and bool(not pte & PTE_WRITE or pte & PTE_SWAP) and fork_in_progress(k, t)
+
+
 @operation("load aN", Access, summary="CPU load: the thread observes the value")
 def op_load(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     pte = t[k.layout.pte_index(proc, addr)]
+    if pte & PTE_SWAP and "fork" in k.stepped and waits_for_fork(k, t, proc, addr):
+        return None
     if not pte and addr in k.fresh_addrs:  # never touched: the zero page goes in, and the load reads it
         return first_touch(k, t, proc, addr, write=False) + "+read"
     if pte & PTE_SWAP:

@@ -8,9 +8,10 @@ from modelcheck.cow.layout import (MM_EXITED, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes
 from modelcheck.cow.mechanisms.gup import op_pipe_read, op_put
 from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive
+from modelcheck.cow.mechanisms.mmap_lock import fork_in_progress
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_mm
 from modelcheck.cow.policies import ForkPage
-from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome, through_tlb
+from modelcheck.cow.registry import Branch, batch_twin, in_steps, mechanism, operation, outcome, through_tlb
 
 
 class ForkBranch(Branch):
@@ -51,38 +52,112 @@ def op_fork(k: Kernel, t: MutableSlots) -> str | None:
 
 def copy_mm(k: Kernel, t: MutableSlots, child: int) -> str:
     """dup_mmap's copy of every VMA and its PTEs into ``child`` (not yet counted in nforks, so it cannot run)."""
+    copied = False
+    for a in range(k.layout.addresses):
+        if copy_address(k, t, child, a) == "copy":
+            copied = True
+    return "fork_copy" if copied else "fork_share"
+
+
+def copy_address(k: Kernel, t: MutableSlots, child: int, a: int, share: bool = True) -> str:
+    """copy_present_pte (or a swap PTE's copy) of address ``a`` for ``child``: "copy" when the child got a
+    private copy, "share" when the page is shared write-protected, "" when there is nothing to share.
+    ``share=False``: the page to share is only decided ("pending"), to be write-protected by ``share_address``
+    (what copy_present_pte does after its check, under the PTE lock, which lockless GUP-fast does not take)."""
     L = k.layout
     M = L.addresses
-    copied = False
-    for a in range(M):
-        if L.features.vma:
-            flags = t[L.vma_base + a]
-            t[L.vma_base + child * M + a] = flags
-            if flags & VMA_DONTFORK:
-                continue
-        pte = t[1 + a]
-        if not pte:
-            continue
-        if pte & PTE_SWAP:  # swap_duplicate; neither PTE is exclusive any more
-            t[1 + a] = t[1 + child * M + a] = pte & ~PTE_SWAP_EXCLUSIVE
-            inherit_writes(k, t, child, a)
-            continue
-        page = pte_page(pte)
-        if page == k.zero_page:  # no anonymous page (vm_normal_page finds none): the R/O PTE is copied
-            t[1 + child * M + a] = pte
-        elif k.policy.fork_page(info(k, t, page, 0)) is ForkPage.COPY:
-            # copy_present_page: the child gets a private copy now, writable if VM_WRITE
-            new = copy_page(k, t, page)
-            writable = not L.features.vma or bool(t[L.vma_base + a] & VMA_WRITE)
-            t[1 + child * M + a] = pte_make(new, writable, pte & PTE_SOFTDIRTY)
-            copied = True
-        else:
-            shared = pte & ~PTE_WRITE
-            t[1 + a] = shared
-            t[1 + child * M + a] = shared
-            set_exclusive(k, t, page, False)
+    if L.features.vma:
+        flags = t[L.vma_base + a]
+        t[L.vma_base + child * M + a] = flags
+        if flags & VMA_DONTFORK:
+            return ""
+    pte = t[1 + a]
+    if not pte:
+        return ""
+    if pte & PTE_SWAP:  # swap_duplicate; neither PTE is exclusive any more
+        t[1 + a] = t[1 + child * M + a] = pte & ~PTE_SWAP_EXCLUSIVE
         inherit_writes(k, t, child, a)
-    return "fork_copy" if copied else "fork_share"
+        return ""
+    page = pte_page(pte)
+    if page == k.zero_page:  # no anonymous page (vm_normal_page finds none): the R/O PTE is copied
+        t[1 + child * M + a] = pte
+        inherit_writes(k, t, child, a)
+        return ""
+    if k.policy.fork_page(info(k, t, page, 0)) is ForkPage.COPY:
+        # copy_present_page: the child gets a private copy now, writable if VM_WRITE
+        new = copy_page(k, t, page)
+        writable = not L.features.vma or bool(t[L.vma_base + a] & VMA_WRITE)
+        t[1 + child * M + a] = pte_make(new, writable, pte & PTE_SOFTDIRTY)
+        inherit_writes(k, t, child, a)
+        return "copy"
+    if not share:
+        return "pending"
+    share_address(k, t, child, a)
+    return "share"
+
+
+def share_address(k: Kernel, t: MutableSlots, child: int, a: int) -> None:
+    """The page at ``a`` is shared with ``child``: both PTEs write-protected, the page no longer exclusive."""
+    shared = t[1 + a] & ~PTE_WRITE
+    t[1 + a] = shared
+    t[1 + child * k.layout.addresses + a] = shared
+    set_exclusive(k, t, pte_page(shared), False)
+    inherit_writes(k, t, child, a)
+
+
+class ForkInSteps(Branch):
+    """dup_mmap page by page, where another thread of the parent walks the page table without mmap_lock
+    (GUP-fast): each page is checked, and then write-protected, in a step of its own."""
+
+    FORK_CHECKED = outcome("fork_checked", "fork has checked the page and will share it: the PTE is "
+                           "write-protected in its next step (the PTE lock, which GUP-fast does not take, is held "
+                           "between)", partial=True)
+    FORK_DONE = outcome("fork_done", "fork is done: nothing was left to share or copy in its last step")
+
+
+@in_steps("fork")
+@mechanism(ForkInSteps, ForkBranch, ForkInTwoSteps)
+def fork_in_steps(k: Kernel, t: MutableSlots, thread: int) -> str | None:
+    """fork as copy_page_range runs it, one address at a time: copy_present_pte decides (copy or share) in one
+    step and write-protects a page to share in the next. While it runs, mm->write_protect_seq is odd (a policy
+    with 57efa1fe5957 makes GUP-fast look at it: ``fork_in_progress``); the step slot holds 1 + the address
+    whose page waits to be write-protected, or 1 + M once every address is done and, with TLBs, the flush is
+    pending."""
+    L = k.layout
+    M = L.addresses
+    si = L.step_base + thread
+    child = t[0] + 1
+    step = t[si]
+    parts = []
+    if step == 0:
+        if child >= L.processes:
+            return None
+        if L.features.tlb and not faults_run_during_fork(k) and any(t[L.fault_base + n] for n in k.threads_of[0]):
+            return None  # a copy fault in flight holds mmap_lock (or the VMA's lock) for reading
+        a = 0
+    elif step == 1 + M:  # with TLBs: the flush, and mmap_lock dropped
+        t[si] = 0
+        t[0] = child
+        flush_mm(k, t, 0)
+        return "fork_flush"
+    else:
+        share_address(k, t, child, step - 1)
+        parts.append("fork_share")
+        a = step
+    while a < M:
+        done = copy_address(k, t, child, a, share=False)
+        if done == "copy":
+            parts.append("fork_copy")
+        elif done == "pending":
+            t[si] = 1 + a
+            return "+".join(parts + ["fork_checked"])
+        a += 1
+    if L.features.tlb:
+        t[si] = 1 + M
+        return "+".join(parts + ["fork_flush_pending"])
+    t[si] = 0
+    t[0] = child
+    return "+".join(parts) if parts else "fork_done"
 
 
 @through_tlb("fork")
@@ -116,19 +191,10 @@ def faults_run_during_fork(k: Kernel) -> bool:
 
 # what the parent's other threads can do while fork holds mmap_lock for writing between its two steps (a world
 # with TLBs): CPU accesses (a fault among them waits, unless ``faults_run_during_fork``) and the user-space
-# ordering; every other operation takes mmap_lock (GUP-fast falls back to it: fork raised write_protect_seq)
+# ordering, and the operations that walk the page table without it (``needs`` "lockless": GUP-fast, which falls
+# back to the slow path, and so to mmap_lock, when it may not take what it finds or, under 57efa1fe5957, when fork
+# raised write_protect_seq); every other operation takes mmap_lock
 FORK_CONCURRENT = frozenset({"store", "load", "signal", "await", "wait"})
-
-
-def fork_in_progress(k: Kernel, t: Slots) -> bool:
-    """Some thread of the parent is between fork's two steps (a world with TLBs)."""
-    L = k.layout
-    for n in k.threads_of[0]:
-        if t[L.step_base + n]:
-            pc, program = t[L.pc_base + n], k.threads[n].program
-            if pc < len(program) and program[pc].kind == "fork":
-                return True
-    return False
 
 
 def inherit_writes(m: Machine, t: MutableSlots, child: int, addr: int) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from modelcheck.cow.kernel import Kernel, MutableSlots
-from modelcheck.cow.layout import MM_HAS_PINNED, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, pte_page
+from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
+from modelcheck.cow.layout import MM_HAS_PINNED, PTE_FLAG_MASK, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.faults import uffd_wp_async, unshare_fault, write_fault
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import info, is_anon, release
+from modelcheck.cow.mechanisms.mmap_lock import fork_in_progress
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.policies import GupFirst, GupRequest
 from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome
@@ -33,6 +34,14 @@ class FastBranch(Branch):
     GUP_FAST_FALLBACK = ("gup_fast_fallback", "GUP-fast gives up (nothing mapped, a swap entry, the zero page's "
                          "special PTE, a R/O PTE for a write, a page to unshare or a file page it may not pin "
                          "({policy})): the slow path, under mmap_lock")
+    GUP_FAST_PINNED = outcome("gup_fast_pinned", "the lockless walk read a PTE it may take and pinned its page; "
+                              "it looks at the PTE again next", partial=True)
+    GUP_FAST_UNPIN = ("gup_fast_unpin", "GUP-fast looks again and unpins: the PTE changed under it, the page is to "
+                      "be unshared, or a fork ran since it began (write_protect_seq, {policy})")
+    GUP_FAST_SEQ = ("gup_fast_seq", "GUP-fast does not walk: fork is copying the page tables (write_protect_seq "
+                    "is odd, {policy})")
+    GUP_FAST_WAIT = outcome("gup_fast_wait", "GUP-fast fell back to the slow path, which waits for mmap_lock "
+                            "(fork holds it)", partial=True)
 
 
 class Holding(Branch):
@@ -131,48 +140,118 @@ def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
 
 # (decorators apply from the bottom up: pin_ro_fast is declared first)
 @operation("pin_rw_fast aN -> NAME", FastBranch, summary="pin_user_pages_fast with FOLL_WRITE|FOLL_LONGTERM (RDMA's "
-           "ib_umem_get, gup_test's fast pins): the lockless walk, else the slow path", needs=("mm",), reference="pin",
-           foll_write=True, longterm=True)
+           "ib_umem_get, gup_test's fast pins): the lockless walk, else the slow path",
+           needs=("mm", "steps", "lockless"), reference="pin", foll_write=True, longterm=True)
 @operation("pin_ro_fast aN -> NAME", FastBranch, summary="pin_user_pages_fast with FOLL_LONGTERM, read-only (cow.c's "
            "R/O GUP-fast pins)", note="GUP-fast (pin_user_pages_fast): the lockless walk, which leaves what it "
-           "may not take to the slow path", needs=("mm",), reference="pin", longterm=True)
-def op_gup_fast(k: Kernel, t: MutableSlots, holder: int) -> str | None:
-    """pin_user_pages_fast: set MMF_HAS_PINNED, walk the page table without mmap_lock and pin what is mapped
-    if the walk may take it as it is (``fast_walk_takes``); anything else falls back to the slow path, which
-    faults, unshares or refuses as the policy says. The walk is one step here: its races with fork and with
-    the clearing of PageAnonExclusive (write_protect_seq, 57efa1fe5957; 088b8aa537c2) need those two steps."""
+           "may not take to the slow path", needs=("mm", "steps", "lockless"), reference="pin", longterm=True)
+def op_gup_fast(k: Kernel, t: MutableSlots, thread: int, holder: int) -> str | None:
+    """pin_user_pages_fast (gup_fast and gup_fast_pte_range, 7.1.5 tree, mm/gup.c), in two steps without
+    mmap_lock: set MMF_HAS_PINNED and, unless fork is copying the page tables (write_protect_seq odd, under
+    57efa1fe5957), read the PTE and pin its page if the walk may take it (``fast_walk_reads``); then look at
+    the PTE again and keep the pin only if it is unchanged, the page needs no unsharing and may be pinned
+    (``fast_walk_keeps``) and no fork began meanwhile (the seqcount again). Anything else drops the pin and
+    falls back to the slow path, which takes mmap_lock (and waits while fork holds it), faults, unshares or
+    refuses as the policy says.
+
+    The thread's step slot says where it is: 0 before the walk, 1 when the slow path waits for mmap_lock,
+    else 2 + (the PTE's flag bits it read) * P + (the forks done when it read it); the page it pinned is the
+    holder's (so the slot names no page slot, and states stay interchangeable under page renaming)."""
     h = k.holders[holder]
     L = k.layout
-    if L.features.mm:
-        t[L.mm_base + h.proc] |= MM_HAS_PINNED  # before the walk
+    si = L.step_base + thread
+    step = t[si]
+    if step == 1:  # waiting for mmap_lock
+        return None if fork_in_progress(k, t) else slow_path(k, t, si, holder)
+    if step == 0:
+        if L.features.mm:
+            t[L.mm_base + h.proc] |= MM_HAS_PINNED  # before the walk
+        if k.policy.fork_write_protect_seq and fork_in_progress(k, t):
+            t[si] = 1  # the slow path waits for fork's mmap_lock
+            return "gup_fast_seq+gup_fast_wait"
+        pte = t[L.pte_index(h.proc, h.addr)]
+        if not fast_walk_reads(k, t, pte, h.proc, h.addr, h.writable, h.longterm):
+            branch = slow_path(k, t, si, holder)
+            return branch if branch is None else "gup_fast_fallback+" + branch
+        t[L.holder_base + holder] = pte_page(pte) + 1  # try_grab_folio_fast: the pin is taken
+        t[si] = 2 + (pte & PTE_FLAG_MASK) * L.processes + t[0]
+        return "gup_fast_pinned"
+    read, forks = divmod(step - 2, L.processes)
+    pinned = t[L.holder_base + holder] - 1
     pte = t[L.pte_index(h.proc, h.addr)]
-    if fast_walk_takes(k, t, h.proc, h.addr, h.writable, h.longterm):
-        t[L.holder_base + holder] = pte_page(pte) + 1
+    seq_moved = k.policy.fork_write_protect_seq and (t[0] != forks or fork_in_progress(k, t))
+    if (pte_page(pte) == pinned and pte & PTE_FLAG_MASK == read and not seq_moved
+            and fast_walk_keeps(k, t, h.proc, h.addr, h.writable, h.longterm)):
+        t[si] = 0
         return "gup_fast"
+    t[L.holder_base + holder] = 0  # gup_put_folio / gup_fast_unpin_user_pages
+    release(k, t, pinned)
+    return "gup_fast_unpin+" + (slow_path(k, t, si, holder) or "gup_fast_wait")
+
+
+def slow_path(k: Kernel, t: MutableSlots, si: int, holder: int) -> str | None:
+    """GUP-fast's fall-back: the slow path under mmap_lock, or, while fork holds it, a wait for it (step 1);
+    None when it finds nothing mapped (the thread waits until something is)."""
+    if fork_in_progress(k, t):
+        t[si] = 1
+        return "gup_fast_wait"
     branch = take_reference(k, t, holder)
-    return None if branch is None else "gup_fast_fallback+" + branch
+    if branch is None:
+        t[si] = 1
+        return None
+    t[si] = 0
+    return branch
 
 
-def fast_walk_takes(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, longterm: bool) -> bool:
-    """gup_fast_pte_range (7.1.5 tree, mm/gup.c) on one PTE, for a FOLL_PIN: it must be present and normal
-    (the zero page's PTE is special), allow the access (pte_access_permitted: writable for FOLL_WRITE), hold a
-    folio GUP-fast may pin (gup_fast_folio_allowed: a6e79df92e4a refuses a long-term writable pin of a
-    file-backed folio but shmem's, as the slow path's 8ac268436e6d does, so the policy's gup_refuses is
-    asked), and need no unsharing (gup_must_unshare without a VMA: a read-only PTE of a page the policy
-    would unshare or break COW on in a COW mapping; GUP-fast has no VMA, so it takes every mapping for one,
-    as 17839856fd58's forced FOLL_WRITE did for every mapping)."""
-    pte = t[k.layout.pte_index(proc, addr)]
+def fast_walk_reads(k: Kernel, t: MutableSlots, pte: int, proc: int, addr: int, write: bool, longterm: bool) -> bool:
+    """What gup_fast_pte_range asks of the PTE before it grabs the page: present and normal (the zero page's
+    PTE is special), allowing the access (pte_access_permitted: writable for FOLL_WRITE; every R/O PTE under
+    17839856fd58, which walked with FOLL_WRITE forced: the policy's ``gup`` asks for a write fault)."""
     if not pte or pte & PTE_SWAP or pte_page(pte) == k.zero_page:
         return False
-    writable = bool(pte & PTE_WRITE)
-    if write and not writable:
+    if pte & PTE_WRITE:
+        return True
+    if write:
         return False
     page = pte_page(pte)
-    request = GupRequest(write=write, pin=True, longterm=longterm, pte_writable=writable, cow_mapping=True,
-                         anon_vma=is_anon(k, page), needs_dirty_tracking=k.needs_dirty_tracking(addr))
+    return k.policy.gup(fast_request(k, page, addr, write, longterm, False),
+                        info(k, t, page, proc)) is not GupFirst.WRITE_FAULT
+
+
+def fast_walk_keeps(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, longterm: bool) -> bool:
+    """What gup_fast_pte_range asks after the grab, of the PTE it read (unchanged): a folio GUP-fast may pin
+    (gup_fast_folio_allowed: a6e79df92e4a refuses a long-term writable pin of a file-backed folio but shmem's,
+    as the slow path's 8ac268436e6d does, so the policy's gup_refuses is asked), and no unsharing
+    (gup_must_unshare without a VMA: a read-only PTE of a page the policy would unshare in a COW mapping).
+    The exclusive bit is read here, after the pin is taken: the order 088b8aa537c2's protocol relies on."""
+    pte = t[k.layout.pte_index(proc, addr)]
+    writable = bool(pte & PTE_WRITE)
+    page = pte_page(pte)
+    request = fast_request(k, page, addr, write, longterm, writable)
     if not request.anon_vma and k.policy.gup_refuses(request):
         return False
     return writable or k.policy.gup(request, info(k, t, page, proc)) is GupFirst.NOTHING
+
+
+def fast_request(k: Kernel, page: int, addr: int, write: bool, longterm: bool, pte_writable: bool) -> GupRequest:
+    """A FOLL_PIN of GUP-fast: it has no VMA, so it takes every mapping for a COW one (as 17839856fd58's
+    forced FOLL_WRITE did for every mapping) and asks the folio whether it is anonymous."""
+    return GupRequest(write=write, pin=True, longterm=longterm, pte_writable=pte_writable, cow_mapping=True,
+                      anon_vma=is_anon(k, page), needs_dirty_tracking=k.needs_dirty_tracking(addr))
+
+
+def fast_pin_in_flight(m: Machine, s: Slots, holder: int) -> bool:
+    """The holder's pin is GUP-fast's, taken but not yet kept: the walk looks at the PTE again before it
+    returns, and drops the pin if that changed (so no one can use the pin yet)."""
+    L = m.layout
+    if not L.features.steps:
+        return False
+    h = m.holders[holder]
+    for n in m.threads_of[h.proc]:
+        pc, program = s[L.pc_base + n], m.threads[n].program
+        if s[L.step_base + n] >= 2 and pc < len(program) and program[pc].holder == h.name:
+            return True
+    return False
 
 
 @operation("dio_write aN -> NAME", GupBranch, summary="O_DIRECT write from memory to a file: the device reads the "

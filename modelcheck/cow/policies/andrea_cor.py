@@ -9,7 +9,7 @@ GUP.
 from modelcheck.cow.policies.base import GupRequest, PageInfo, Unshare
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.page_count import DoWpPageSimplification, PageCountPolicy
-from modelcheck.cow.policies.page_count_fork_copy import EarlyCowForPinnedPages
+from modelcheck.cow.policies.page_count_early_cow import EarlyCowForPinnedPages
 from modelcheck.cow.policies.pieces import era, proposal
 
 

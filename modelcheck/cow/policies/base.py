@@ -107,6 +107,8 @@ class Policy(ABC):
     uses_exclusive: ClassVar[bool] = False  # the world tracks PG_anon_exclusive for it
     # 6ce64428d620 (v5.12): a write fault in a uffd-wp VMA first flushes a TLB flush still pending
     flushes_pending_tlb_before_wp_fault: ClassVar[bool] = False
+    # 57efa1fe5957 (v5.11): GUP-fast's pins check mm->write_protect_seq, so none is made while fork copies
+    fork_write_protect_seq: ClassVar[bool] = False
     # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)
     clear_refs_flushes_tlb: ClassVar[bool] = False
     # a7e689dd1c06 (v6.5): O_DIRECT through the block layer and iomap pins user pages (FOLL_PIN), no FOLL_GET

@@ -1,4 +1,4 @@
-"""``page_count_fork_copy``: v5.9 final to v5.17, the page_count rule and its repairs.
+"""``page_count_fork_copy``: v5.11 to v5.17, the page_count rule and its repairs.
 
 The policy stands for the end of that line (v5.17): every piece below is in.
 
@@ -7,24 +7,24 @@ vmsplice) do not make it true, so only FOLL_PIN users are protected; 1023 of
 them more than the mappings do, a false positive (O16).
 """
 
-from modelcheck.cow.policies.base import ForkPage, PageInfo
+from modelcheck.cow.policies.base import PageInfo
+from modelcheck.cow.policies.page_count_early_cow import PageCountEarlyCowPolicy
 from modelcheck.cow.policies.mapcount import Pre2020Rule
-from modelcheck.cow.policies.page_count import PageCountPolicy
 from modelcheck.cow.policies.pieces import commit, era
 
 
-@commit("70e806e4e645", "mm: Do early cow for pinned pages during fork() for ptes", "v5.9",
-        "fork copies a maybe-pinned page if the mm has pinned", also=("008cfe4418b3",))
-class EarlyCowForPinnedPages(Pre2020Rule):
-    """Peter Xu, on Linus's idea (S20): when the parent's mm has ever FOLL_PIN'ed (mm->has_pinned, from
-    008cfe4418b3 "mm: Introduce mm_struct.has_pinned", which decides nothing by itself) and
-    page_maybe_dma_pinned() says the page may be pinned, copy_present_pte copies it for the child now
-    (child PTE writable if VM_WRITE) and leaves the parent's PTE writable on the pinned page."""
+@commit("57efa1fe5957", "mm/gup: prevent gup_fast from racing with COW during fork", "v5.11",
+        "a GUP-fast pin made while fork copies the page tables is dropped, and the slow path waits for fork")
+class ForkWriteProtectSeq(Pre2020Rule):
+    """Jason Gunthorpe (S25): copy_page_range raises mm->write_protect_seq (a seqcount, written under the
+    parent's mmap_lock) around the copy of each COW mapping. A FOLL_PIN of GUP-fast reads it before its
+    lockless walk and gives up at once if it is odd; after the walk, if it changed, it unpins what it pinned
+    and leaves the work to the slow path, which waits for fork's mmap_lock. So a pin is either taken before
+    fork's page_maybe_dma_pinned check sees the page (which fork then copies) or after fork is done. Read in
+    the 5.10.13 tree (a 5.10.y backport) and in 7.1.5's gup_fast (raw_seqcount_try_begin there); FOLL_GET
+    GUP-fast is not covered."""
 
-    def fork_page(self, page: PageInfo) -> ForkPage:
-        if page.has_pinned and page.maybe_dma_pinned:
-            return ForkPage.COPY
-        return super().fork_page(page)
+    fork_write_protect_seq = True
 
 
 @commit("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11",
@@ -91,8 +91,8 @@ class ContinueMapsDirty(Pre2020Rule):
 
 
 PageCountForkCopyPolicy = era(
-    "page_count_fork_copy", "v5.9-v5.17", PageCountPolicy,
-    [EarlyCowForPinnedPages, PinnedPagesStayOutOfSwapCache, ClearRefsSkipsPinnedPages, ClearRefsFlushesTlb,
+    "page_count_fork_copy", "v5.11-v5.17", PageCountEarlyCowPolicy,
+    [ForkWriteProtectSeq, PinnedPagesStayOutOfSwapCache, ClearRefsSkipsPinnedPages, ClearRefsFlushesTlb,
      UffdWpFlushBeforeWpFault, ShmemMinorFaults, ContinueMapsDirty],
     summary="page_count reuse; fork copies maybe-pinned pages; clear_refs skips them")
 POLICY = PageCountForkCopyPolicy()
