@@ -26,6 +26,7 @@ SPEC = Spec(
         "mapcount": "violated",
         # S10, "COW fixes part 1: fix the COW security issue for THP and swap": still open before 5.18
         "page_count": "violated",
+        "page_count_early_cow": "violated",
         "page_count_fork_copy": "violated",
         "refcount_5_18": "holds",      # do_swap_page uses the refcount rule (S10)
         "anon_exclusive": "holds",

@@ -48,6 +48,8 @@ GRID = {
     "locked": list(BOTH),
     "ksm": list(BOTH),
 }
+# the THP decisions are asked of pages of a large folio: the grid again with these, varying fastest
+LARGE_GRID = {"large": [True], "pincount": [0, 1]}
 REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), "pte_writable": list(BOTH)}
 # the refusals are asked of requests that also say what the VMA is (file mappings)
 VMA_REQUEST_GRID = {**REQUEST_GRID, "cow_mapping": list(BOTH), "anon_vma": list(BOTH),
@@ -59,12 +61,18 @@ NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_ear
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
                 "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
                 "uffdio_move", "breaks_ksm_by_unshare", "uffd_minor_shmem", "uffd_continue_maps_dirty",
-                "zero_page_pins_uncounted", "fork_write_protect_seq")
+                "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page")
 
 
 def pages() -> list[PageInfo]:
     """Every page of the grid, the last field varying fastest."""
     return [PageInfo(**dict(zip(GRID, values))) for values in itertools.product(*GRID.values())]
+
+
+def large_pages() -> list[PageInfo]:
+    """Every page of the grid as a page of a THP, with and without a pin."""
+    return [PageInfo(**dict(zip(GRID, values)), **dict(zip(LARGE_GRID, more)))
+            for values in itertools.product(*GRID.values()) for more in itertools.product(*LARGE_GRID.values())]
 
 
 def requests() -> list[GupRequest]:
@@ -83,13 +91,15 @@ def cases(decision: str) -> list[tuple]:
                 for values in itertools.product(*VMA_REQUEST_GRID.values())]
     if decision == "iouring_refuses":
         return [(file_backed,) for file_backed in BOTH]
+    if decision in ("huge_write_fault", "fork_huge"):
+        return [(page,) for page in large_pages()]
     if decision == "forced_write_follows":  # (page, cowed, pte_dirty, fault_needed)
         return [(page, *bits) for bits in itertools.product(BOTH, BOTH, BOTH) for page in pages()]
     return [(page,) for page in pages()]
 
 
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
-                    "fork_page", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
+                    "fork_page", "huge_write_fault", "fork_huge", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
                     "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable", "forced_write_follows",
                     "uffdio_move_refuses")
 
@@ -123,7 +133,7 @@ def _unpack(packed: str) -> str:
 
 
 def generate() -> dict[str, object]:
-    return {"grid": GRID, "request_grid": REQUEST_GRID, "order": policy_names(),
+    return {"grid": GRID, "large_grid": LARGE_GRID, "request_grid": REQUEST_GRID, "order": policy_names(),
             "policies": {p.name: table(p) for p in all_policies()}}
 
 
@@ -133,7 +143,7 @@ def _pinned() -> dict:
 
 def test_the_pinned_table_is_for_this_grid_and_this_order_of_policies():
     pinned = _pinned()
-    assert pinned["grid"] == GRID and pinned["request_grid"] == REQUEST_GRID
+    assert pinned["grid"] == GRID and pinned["large_grid"] == LARGE_GRID and pinned["request_grid"] == REQUEST_GRID
     assert policy_names() == pinned["order"] == list(NAMES)
 
 
@@ -152,7 +162,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 456_336 and len(_pinned()["order"]) == 17
+    assert per_policy == 490_129 and len(_pinned()["order"]) == 17
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -212,7 +222,8 @@ def test_the_flags_are_pieces_too():
                        "faults_under_vma_lock": {"0bff0aaea03e"}, "fork_locks_vmas": {"fb49c455323f"},
                        "uffdio_move": {"adef440691ba"}, "breaks_ksm_by_unshare": {"6cce3314b928"},
                        "uffd_minor_shmem": {"c949b097ef2e"}, "uffd_continue_maps_dirty": {"9ae0f87d009c"},
-                       "zero_page_pins_uncounted": {"c8070b787519"}, "fork_write_protect_seq": {"57efa1fe5957"}}
+                       "zero_page_pins_uncounted": {"c8070b787519"}, "fork_write_protect_seq": {"57efa1fe5957"},
+                       "thp_split_locks_page": {"c444eb564fb1"}}
 
 
 def test_a_new_proposal_is_a_new_composition():
@@ -292,7 +303,8 @@ def test_the_catalogue_is_plain_data_with_every_piece():
     entries = policy_catalogue()
     assert json.loads(json.dumps(entries)) == entries
     anon = next(e for e in entries if e["name"] == "anon_exclusive")
-    assert anon["builds_on"] == "refcount_5_18" and anon["commits"].startswith("09854ba94c6a, a308c71bf1e6")
+    assert anon["builds_on"] == "refcount_5_18"
+    assert anon["commits"].startswith("3917c80280c9, c444eb564fb1, 09854ba94c6a, a308c71bf1e6")
     assert [p["key"] for p in anon["pieces"] if p["added"]] == ["6c287605fd56", "c89357e27f20", "a7f226604170",
                                                                  "1493a1913e34"]
     assert anon["pieces"][0] == {"key": "17839856fd58", "subject": 'gup: document and work around "COW can break '

@@ -50,7 +50,8 @@ def test_every_operation_runs_its_declared_mechanism():
     forced = CowWorld.scripted({"parent": ["mprotect_ro a0", "force_write a0"], "parent.2": ["dontneed a0"]})
     moved = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}, fresh=["a1"])
     continued = CowWorld.scripted({"parent": ["uffd_continue a0"]}, file="shmem", maps={"a0": "private"})
-    worlds = (world, rearranged, forced, moved, continued)
+    huge = CowWorld.scripted({"parent": ["fork", "munmap_thp a0"], "child1": ["store a0"]}, thp=2)
+    worlds = (world, rearranged, forced, moved, continued, huge)
     assert {op.kind for w in worlds for t in w.scenario.threads for op in t.program} == set(OPERATIONS)
     covered: set[str] = set()
     for w in worlds:
@@ -71,7 +72,7 @@ def test_branches_say_what_they_declare():
     assert {"reuse", "copy", "fork_copy", "swapin", "tlb_write"} <= COVERED
     assert not {"write", "read", "gup", "put", "copy_start"} & COVERED  # plain outcomes name no coverage item
     assert PARTIAL == {"copy_start", "copy_retry", "flush_pending", "fork_flush_pending", "force_retry", "fork_checked",
-                       "gup_fast_pinned", "gup_fast_wait"}
+                       "gup_fast_pinned", "gup_fast_wait", "thp_mapcount_read"}
     for name, words in BRANCH_WORDS.items():
         assert words.format(policy="some era") and declared()[name].words == words
 

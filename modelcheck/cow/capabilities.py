@@ -7,7 +7,7 @@ world offers (``model_class``, one class per combination), each a mixin that
 hands one protocol's methods to the adapter the core holds:
 
 * ``Symmetric``: page slots are interchangeable (every world but one whose schedule names kernel
-  events on pages; ``symmetry``);
+  events on pages, or one with a THP, whose folio orders its pages; ``symmetry``);
 * ``Covered``: coverage items (every world; ``coverage``);
 * ``Batched``: the numpy batch form, where it makes exactly the world's
   transitions (``batch_scope``);
@@ -141,7 +141,9 @@ def offers(machine: Machine, policy: Policy, invariant_names: tuple[str, ...]) -
     """The capability protocols a model of ``machine`` under ``policy`` offers (Footprinted with StepKeyed)."""
     found: set[type] = {Covered}
     scenario = machine.scenario
-    if scenario is None or all(kind == "thread" for kind, _ in scenario.schedule):  # else pages have names
+    # page slots have names where a schedule names kernel events on pages, and where a large folio ties its
+    # pages together in an order (symmetry.py renames single pages only)
+    if (scenario is None or all(kind == "thread" for kind, _ in scenario.schedule)) and not machine.layout.features.thp:
         found.add(Symmetric)
     if batch_applies(machine, policy, property_names(invariant_names)):
         found.add(Batched)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from modelcheck.cow.actions import Act
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PTE_SWAP, VMA_DONTFORK, pte_page
-from modelcheck.cow.policies import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, PageInfo, Policy,
-                                     Unshare, WriteFault)
+from modelcheck.cow.policies import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, HugeWriteFault,
+                                     PageInfo, Policy, Unshare, WriteFault)
 from modelcheck.cow.policies.pieces import piece_of
 from modelcheck.engine.model import Choice
 
@@ -56,8 +56,10 @@ def other_answer(name: str, args: tuple[Any, ...], answer: Answer) -> Answer | N
         return {WriteFault.REUSE: WriteFault.COPY, WriteFault.COPY: WriteFault.REUSE}.get(answer)
     if name == "unshare":
         return Unshare.COPY if answer is Unshare.KEEP else Unshare.KEEP
-    if name == "fork_page":
+    if name in ("fork_page", "fork_huge"):
         return ForkPage.COPY if answer is ForkPage.SHARE else ForkPage.SHARE
+    if name == "huge_write_fault":  # reuse against what the era does otherwise (split, or before v5.8 copy)
+        return HugeWriteFault.REUSE if answer is not HugeWriteFault.REUSE else HugeWriteFault.SPLIT
     if name == "gup":
         request: GupRequest = args[0]
         if request.pte_writable or request.write:
@@ -129,6 +131,14 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                   {ForkPage.SHARE: Said("shared it with the child", "shared it with the child", "sharing it"),
                    ForkPage.COPY: Said("copied it for the child", "copied it for the child",
                                        "copying it for the child")}),
+    "huge_write_fault": ("{who}'s fault on the PMD-mapped THP of page {page}",
+                         {HugeWriteFault.REUSE: _REUSED, HugeWriteFault.COPY: Said("copied it whole", "copied it whole",
+                                                                                   "copying it whole"),
+                          HugeWriteFault.SPLIT: Said("split its PMD", "split its PMD", "splitting its PMD")}),
+    "fork_huge": ("fork on the PMD-mapped THP of page {page}",
+                  {ForkPage.SHARE: Said("shared it with the child", "shared it with the child", "sharing it"),
+                   ForkPage.COPY: Said("split it to copy its pages for the child", "split it",
+                                       "splitting it to copy its pages for the child")}),
     "gup": ("{who}'s GUP on page {page}",
             {GupFirst.NOTHING: Said("took the page as mapped", "taken the page as mapped",
                                     "taking the page as mapped"),
@@ -178,7 +188,8 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
 
 def _counter_words(name: str, value: Any) -> str:
     flags = {"exclusive": "PageAnonExclusive", "has_pinned": "MMF_HAS_PINNED", "in_lru_batch": "in an LRU batch",
-             "in_swapcache": "in the swap cache", "locked": "locked by another", "ksm": "a KSM page"}
+             "in_swapcache": "in the swap cache", "locked": "locked by another", "ksm": "a KSM page",
+             "large": "a page of a THP"}
     if name == "anon":
         return "an anonymous page" if value else "a page that is not anonymous"
     if isinstance(value, bool):
@@ -314,7 +325,8 @@ class PolicyChoices:
             return method(*question.args[:at], changed, *question.args[at + 1:])
 
         now, then = deciding_counters(ask, info)
-        read = {f.name: getattr(info, f.name) for f in fields(PageInfo) if f.name != "ksm" or info.ksm}
+        read = {f.name: getattr(info, f.name) for f in fields(PageInfo)
+                if (f.name != "ksm" or info.ksm) and (f.name not in ("large", "pincount") or info.large)}
         references = core.words.references(before, page) if page is not None else []
         held = [words for words, _ in references]
         counters = f"mapcount {info.mapcount}, refcount {info.refcount}"
@@ -326,9 +338,10 @@ class PolicyChoices:
                               page=page if page is not None else "?")
                + f" {said[question.answer].past} ({counters}" + "".join(f"; {e}" for e in extra) + ")")
         if now:
+            instead = ask(replace(info, **then))  # what the policy does with those counters (not always ``other``)
             why += (" because of " + " and ".join(_counter_words(k, v) for k, v in now.items())
                     + " (with " + " and ".join(_counter_words(k, v) for k, v in then.items())
-                    + f" it would have {said[other].participle})")
+                    + f" it would have {said.get(instead, said[other]).participle})")
         rule = rule_of(core.policy, question.name)
         why += ", " + _rule_words(rule)
         data = {"page": page, "question": n, "rule": rule, "read": read,

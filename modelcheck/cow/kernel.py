@@ -55,6 +55,7 @@ class Machine:
     holders: tuple[Holder, ...]
     holder_weights: tuple[tuple[int, int], ...]  # (state index, references the holder counts for)
     zero_page_holder_weights: tuple[tuple[int, int], ...]  # ... when what it holds is the shared zero page
+    large_holder_weights: tuple[tuple[int, int], ...]  # ... when it holds a page of a large folio (a pin: one)
     threads: tuple[Thread, ...]                   # scripted worlds: every thread, in state order
     threads_of: tuple[tuple[int, ...], ...]       # thread numbers per process (whose TLBs a flush clears)
     thread_number: Mapping[str, int]
@@ -96,6 +97,7 @@ class Machine:
     # stores to build, and a search asks for the same few thousand descriptions millions of times
     page_infos: dict[tuple[int, ...], PageInfo] = field(default_factory=dict)
     gup_requests: dict[tuple[bool, bool, bool, bool, int], GupRequest] = field(default_factory=dict)  # the same
+    large_page_infos: dict[tuple[int, ...], PageInfo] = field(default_factory=dict)  # info()'s, of large folios
 
     def needs_dirty_tracking(self, addr: int) -> bool:
         """vma_needs_dirty_tracking: ``addr`` is a MAP_SHARED mapping of a file whose file system tracks dirty
@@ -119,18 +121,20 @@ class Machine:
         """The machine of ``world`` checked for ``invariant_names`` under ``policy``: ``build`` with what of the
         policy the machine depends on."""
         return cls.build(world, invariant_names, policy.uses_exclusive, policy.odirect_pins, policy.uffd_wp_async,
-                         policy.zero_page_pins_uncounted)
+                         policy.zero_page_pins_uncounted, policy.thp_split_locks_page)
 
     @classmethod
     def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool,
               odirect_pins: bool = False, uffd_wp_async: bool = False,
-              zero_page_pins_uncounted: bool = False) -> Machine:
+              zero_page_pins_uncounted: bool = False, thp_split_locks_page: bool = True) -> Machine:
         """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
         PG_anon_exclusive or not (the only thing of a policy the state's layout depends on), whose O_DIRECT
         pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for), whose
         UFFDIO_API accepts UFFD_FEATURE_WP_ASYNC or refuses it (an address the scenario write-protects through an
-        async userfaultfd is then not registered at all), and whose pins of the shared zero page count in its
-        refcount or not."""
+        async userfaultfd is then not registered at all), whose pins of the shared zero page count in its
+        refcount or not, and whose split of a THP's PMD takes the THP's page lock (where it does not, a store's
+        write fault on the PMD reads the THP's mapcounts in two steps, between which another process may split
+        its PMD: ``cpu.store_in_steps``)."""
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
@@ -174,7 +178,8 @@ class Machine:
             schedule=bool(scenario and scenario.schedule),
             tokens=len(scenario.tokens) if scenario else 0,
             force="force" in needs,
-            steps="steps" in needs)
+            steps="steps" in needs or bool(scenario and scenario.thp and P > 1 and not thp_split_locks_page),
+            thp=scenario.thp if scenario else 0)
         layout = Layout(P, M, features)
         async_addrs = frozenset(op.addr for th in threads for op in th.program if op.kind == "uffd_wp_async")
         writers: list[tuple[int, str]] | None = None
@@ -201,6 +206,7 @@ class Machine:
             zero_page_holder_weights=tuple((layout.holder_base + n, (0 if zero_page_pins_uncounted else
                                                                      GUP_PIN_COUNTING_BIAS) if h.is_pin else 1)
                                  for n, h in enumerate(holders)),
+            large_holder_weights=tuple((layout.holder_base + n, 1) for n in range(len(holders))),
             threads=threads,
             threads_of=tuple(tuple(n for n, th in enumerate(threads) if th.proc == p) for p in range(P)),
             thread_number={th.name: n for n, th in enumerate(threads)}, write_op=write_op,
@@ -219,7 +225,9 @@ class Machine:
             file_page=layout.pages - 1 if scenario and scenario.maps else -1,
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
-            stepped=frozenset({"fork"}) if _lockless_beside_fork(threads) else frozenset(),
+            stepped=(frozenset({"fork"}) if _lockless_beside_fork(threads) else frozenset())
+            | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
+               else frozenset()),
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 

@@ -11,6 +11,8 @@ world (the reference world) stores exactly what reference-world.md counts:
     pageflags[g]                PG_anon_exclusive, in an LRU batch (and which CPU's), KSM, when used
     vma[p*M + a]                VM_WRITE, VM_DONTFORK, when mprotect/madvise are used
     mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
+    pmd[p]                      1 while p maps the THP's range with one PMD, in a world with a THP
+    folio[g]                    in a world with a THP: (head + 1) << 3 | index for a page of a large folio, else 0
     pc[t]                       each thread's program counter, in a scripted scenario
     holder[h]                   the page each GUP reference of the scenario holds
     token[k]                    1 once the scenario's token k is signalled (signal / await)
@@ -68,6 +70,14 @@ MM_HAS_PINNED = 1
 MM_EXITED = 2
 MM_FLUSH_PENDING = 4  # unit of mm->tlb_flush_pending, a count in the bits above the flags
 
+FOLIO_INDEX_BITS = 3  # folio[g]: (head + 1) << FOLIO_INDEX_BITS | g's index in its folio
+MOST_THP_PAGES = 1 << FOLIO_INDEX_BITS
+
+
+def folio_code(head: int, index: int) -> int:
+    return (head + 1) << FOLIO_INDEX_BITS | index
+
+
 TLB_WRITE = 1  # a TLB entry is (page + 1) << 1 | writable
 
 FORCE_FAULTED = 1  # a FOLL_FORCE write has faulted and will look at the PTE again
@@ -121,6 +131,7 @@ class Features:
     tokens: int = 0         # the scenario's tokens (signal T / await T), one slot each
     force: bool = False     # a slot per thread for a FOLL_FORCE write in progress (mechanisms.force)
     steps: bool = False     # a step slot per thread without TLBs: an operation in steps (GUP-fast, fork beside it)
+    thp: int = 0            # pages of the world's THP (a0 .. a<thp-1>, PMD-mapped in the parent at first); 0: none
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,8 @@ class Layout:
     flags_base: int = field(init=False)
     vma_base: int = field(init=False)
     mm_base: int = field(init=False)
+    pmd_base: int = field(init=False)
+    folio_base: int = field(init=False)
     pc_base: int = field(init=False)
     holder_base: int = field(init=False)
     token_base: int = field(init=False)
@@ -164,6 +177,7 @@ class Layout:
                              ("spec_base", pages if f.speculative else 0),
                              ("flags_base", pages if f.pageflags else 0),
                              ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
+                             ("pmd_base", P if f.thp else 0), ("folio_base", pages if f.thp else 0),
                              ("pc_base", f.threads), ("holder_base", f.holders), ("token_base", f.tokens),
                              ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0),

@@ -28,7 +28,7 @@ from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
-                                   VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make)
+                                   VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code, pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
 from modelcheck.cow.mechanisms.tlb import two_step
@@ -145,6 +145,12 @@ class CowModel:
             if f.vma:
                 t[L.vma_base + a] = (VMA_WRITE | (VMA_UFFD_WP if a in k.uffd_addrs else 0)
                                      | (VMA_UFFD_WP_ASYNC if a in k.uffd_async_addrs else 0))
+        if f.thp:  # a0 .. a<thp-1>: the pages of one folio, mapped by one PMD; only the head's flag counts
+            t[L.pmd_base] = 1
+            for a in range(f.thp):
+                t[L.folio_base + a] = folio_code(0, a)
+                if a and f.pageflags:
+                    t[L.flags_base + a] &= ~PAGE_EXCLUSIVE
         for n, a in enumerate(self.world.held_unknown):  # on address a's first page, any number so far
             t[L.held_base + 3 * n] = a + 1
         for a, count in self.world.held:  # a number of them, on its speculative-reference slot

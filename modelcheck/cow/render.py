@@ -15,7 +15,7 @@ from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, P
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_MERGEABLE, VMA_WRITE,
                                    pte_page)
 from modelcheck.cow.mechanisms.faults import WriteFaultBranch
-from modelcheck.cow.mechanisms.memory import info, lru_cpu_of, page_live
+from modelcheck.cow.mechanisms.memory import folio_pages, info, lru_cpu_of, mapcount, page_live
 from modelcheck.cow.mechanisms.tlb import tlb_index
 from modelcheck.cow.operations import BRANCH_WORDS
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
@@ -74,12 +74,18 @@ class Renderer:
             lines.append(f"{who} observes {self.value_words(seen.value)} on {where}{part}")
         if after[0] != before[0]:
             lines.append(f"child{after[0]} created (fork {after[0]})")
+        thp = L.features.thp
         for p in range(L.processes):
             name = process_name(p)
+            huge = thp and (before[L.pmd_base + p] or after[L.pmd_base + p])
+            if thp and before[L.pmd_base + p] != after[L.pmd_base + p]:
+                lines.append(f"{name} PMD a0-a{thp - 1}: " + ("maps the THP" if after[L.pmd_base + p] else
+                             "split into PTEs" if after[L.pte_index(p, 0)] else "unmapped"))
             for a in range(L.addresses):
                 i = L.pte_index(p, a)
                 if before[i] != after[i]:
-                    lines.append(f"{name} PTE a{a}: {self._pte_words(before[i])} -> {self._pte_words(after[i])}")
+                    entry = "PMD entry" if huge and a < thp and after[L.pmd_base + p] else "PTE"
+                    lines.append(f"{name} {entry} a{a}: {self._pte_words(before[i])} -> {self._pte_words(after[i])}")
                 if L.features.vma:
                     i = L.vma_base + p * L.addresses + a
                     if before[i] != after[i]:
@@ -116,17 +122,25 @@ class Renderer:
         L = self.layout
         m = self.machine
         found = []
+        pages = folio_pages(m, s, page)  # a THP's references are its head's: those of any of its pages
+        large = len(pages) > 1
+        held = {g + 1 for g in pages}
         for p in range(s[0] + 1):
+            by_pmd = large and s[L.pmd_base + p] and pte_page(s[L.pte_index(p, 0)]) == pages[0]
+            if by_pmd:
+                found.append((f"{process_name(p)}'s PMD a0-a{L.features.thp - 1}", 1))
             for a in range(L.addresses):
                 pte = s[L.pte_index(p, a)]
-                if pte and not pte & PTE_SWAP and pte_page(pte) == page:
+                if pte and not pte & PTE_SWAP and pte_page(pte) + 1 in held and not (by_pmd and a < L.features.thp):
                     found.append((f"{process_name(p)}'s PTE a{a}", 1))
-            if L.pipe_base != L.value_base and s[L.pipe_base + p] == page + 1:
+            if L.pipe_base != L.value_base and s[L.pipe_base + p] in held:
                 found.append((f"{process_name(p)}'s pipe buffer", 1))
-        weights = m.zero_page_holder_weights if page == m.zero_page else m.holder_weights
+        weights = (m.large_holder_weights if large else m.zero_page_holder_weights if page == m.zero_page
+                   else m.holder_weights)
         for h, (index, weight) in zip(m.holders, weights):
-            if s[index] == page + 1:
+            if s[index] in held:
                 pinned = (f" (FOLL_PIN: {weight})" if weight == GUP_PIN_COUNTING_BIAS else
+                          " (FOLL_PIN of a THP: 1, and one in its pincount)" if large and h.is_pin else
                           " (FOLL_PIN: no reference on the zero page)" if h.is_pin else "")
                 found.append((f"{h.kind} {h.name}{pinned}", weight))
         if L.speculative and s[L.spec_base + page]:
@@ -168,6 +182,10 @@ class Renderer:
                            for cell in range(L.features.cells))
         c = info(self.machine, s, g)
         text = f"value {values} mapcount {c.mapcount} refcount {c.refcount}"
+        if c.large:  # its own mapcount (a PMD maps each page); the refcount and pincount are the folio's
+            folio = folio_pages(self.machine, s, g)
+            text = (f"value {values} mapcount {mapcount(self.machine, s, g)} (THP page {folio.index(g)} of "
+                    f"{len(folio)}, refcount {c.refcount}" + (f", pincount {c.pincount}" if c.pincount else "") + ")")
         if g == self.machine.file_page:
             text += " (in the page cache)"
         if L.speculative and s[L.spec_base + g]:
@@ -252,13 +270,16 @@ class Renderer:
             if f.mm:
                 proc["has_pinned"] = bool(s[L.mm_base + p] & MM_HAS_PINNED)
                 proc["exited"] = bool(s[L.mm_base + p] & MM_EXITED)
+            if f.thp:  # the THP's range a0 .. a<thp-1>: one PMD, or the PTEs above
+                proc["pmd"] = bool(s[L.pmd_base + p])
             processes[process_name(p)] = proc
         pages: dict[str, Any] = {}
         for g in range(L.pages):
             if page_live(self.machine, s, g) and g != self.machine.zero_page:
                 c = info(self.machine, s, g)
                 tags = self.machine.tags
-                page: dict[str, Any] = {"value": list(tags.decode(s[L.value_index(g)])), "mapcount": c.mapcount,
+                page: dict[str, Any] = {"value": list(tags.decode(s[L.value_index(g)])),
+                                        "mapcount": mapcount(self.machine, s, g) if c.large else c.mapcount,
                                         "refcount": c.refcount, "spec": s[L.spec_base + g] if L.speculative else 0}
                 if g == self.machine.file_page:
                     page["file_page"] = True
@@ -272,6 +293,9 @@ class Renderer:
                     page.update(ksm=c.ksm)
                 if self.machine.swap_on:
                     page.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
+                if c.large:
+                    folio = folio_pages(self.machine, s, g)
+                    page.update(folio={"head": folio[0], "index": folio.index(g)}, pincount=c.pincount)
                 pages[str(g)] = page
         state: dict[str, Any] = {"nforks": s[0], "processes": processes, "pages": pages}
         if self.machine.holders:
@@ -283,6 +307,8 @@ class Renderer:
                 state["tokens"] = {name: bool(s[L.token_base + n]) for n, name in enumerate(self.machine.scenario.tokens)}
         if f.schedule:
             state["scheduled"] = s[L.scheduled_index]
+        if f.thp:
+            state["thp"] = f.thp
         if f.held:  # what the steps have learnt of the references held outside the scenario
             state["held_outside"] = {f"h{k}": None if not s[i] else {
                 "page": s[i] - 1, "least": s[i + 1], "most": s[i + 2] - 1 if s[i + 2] else None}

@@ -59,6 +59,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
+from modelcheck.cow.layout import MOST_THP_PAGES
 from modelcheck.cow.operations import OPERATIONS, Form
 
 EVENTS = ("spec", "lru", "swap", "lock", "ksm")
@@ -202,6 +203,7 @@ class Scenario:
     file: str = ""  # the file the scenario maps (a key of FILE_KINDS), or "" for anonymous memory only
     maps: tuple[tuple[int, str], ...] = ()  # (address, "private" or "shared"): the file's mappings, unpopulated
     zapped: frozenset[int] = frozenset()  # addresses an operation may leave unpopulated, the VMA kept (DONTNEED, UFFDIO_MOVE)
+    thp: int = 0  # pages of the THP at a0 .. a<thp-1> (an anonymous PMD-mapped THP in the parent), 0 for none
 
     @property
     def untouched(self) -> frozenset[int]:
@@ -222,7 +224,7 @@ class Scenario:
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
               fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
-              cpus: Mapping[str, int] | None = None) -> "Scenario":
+              cpus: Mapping[str, int] | None = None, thp: int = 0) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -304,9 +306,12 @@ class Scenario:
         tokens = _ordering(threads, forks)
         used = max([max(op.addr, op.target) for t in threads for op in t.program], default=-1) + 1
         if addresses is None:
-            addresses = max(used, 1)
+            addresses = max(used, 1, _huge_page(thp, threads, frozenset(events), bool(tlb), fresh, maps))
         elif used > addresses:
             raise ScenarioError(f"the programs use address a{used - 1} but the world has {addresses}")
+        elif addresses < _huge_page(thp, threads, frozenset(events), bool(tlb), fresh, maps):
+            raise ScenarioError(f"a THP of {thp} pages covers a0 to a{thp - 1} but the world has {addresses} "
+                                "address(es)")
         zapped = frozenset(op.addr for t in threads for op in t.program if OPERATIONS[op.kind].unpopulates)
         file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), bool(fresh), zapped)
         fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb),
@@ -321,7 +326,8 @@ class Scenario:
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
                    schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
-                   tokens=tokens, fresh=fresh_addrs, zapped=zapped, file=file if file_maps else "", maps=file_maps)
+                   tokens=tokens, fresh=fresh_addrs, zapped=zapped, file=file if file_maps else "", maps=file_maps,
+                   thp=thp)
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
@@ -409,6 +415,40 @@ def _world_address(setting: str, name: object, addresses: int) -> int:
     if int(m.group(1)) >= addresses:
         raise ScenarioError(f"{setting}: {name} is not an address of the world (it has a0..a{addresses - 1})")
     return int(m.group(1))
+
+
+# what a world with a THP models: CPU accesses, fork and exit, unmapping (a page, or the THP's whole range), GUP
+# references and their use, and ordering (mprotect, madvise, uffd, swap, KSM and TLBs are not modelled with it)
+THP_OPERATIONS = ("store", "load", "fork", "exit", "munmap", "munmap_thp", "vmsplice", "pipe_read", "get_ro",
+                  "get_rw", "pin_ro", "pin_rw", "pin_ro_short", "pin_rw_short", "pin_ro_fast", "pin_rw_fast",
+                  "iouring_register", "dma_read", "dma_write", "put", "wait", "signal", "await")
+
+
+def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb: bool, fresh: Sequence[str],
+               maps: Mapping[str, str] | None) -> int:
+    """The addresses the scenario's THP needs (0 without one), once the scenario is seen to use only what a
+    world with a THP models."""
+    if isinstance(thp, bool) or not isinstance(thp, int):
+        raise ScenarioError(f"thp must be the number of pages of the THP, not {thp!r}")
+    if thp == 0:
+        if any(op.kind == "munmap_thp" for t in threads for op in t.program):
+            raise ScenarioError("munmap_thp needs a THP in the world (thp=N)")
+        return 0
+    if not 2 <= thp <= MOST_THP_PAGES:
+        raise ScenarioError(f"thp={thp}: a THP of 2 to {MOST_THP_PAGES} pages stands for the 512 of a PMD")
+    _only(threads, THP_OPERATIONS, "a THP")
+    if events or tlb or fresh or maps:
+        raise ScenarioError("a world with a THP models no kernel events, TLBs, fresh addresses or file mappings")
+    for t in threads:
+        for op in t.program:
+            if op.kind == "munmap_thp" and op.addr >= thp:
+                raise ScenarioError(f"thread {t.name}: {op.text!r}: a{op.addr} is not in the THP (a0 to a{thp - 1})")
+    parent = [t for t in threads if t.proc == 0]
+    forking = [t for t in parent if any(op.kind == "fork" for op in t.program)]
+    if forking and any(t not in forking and any("lockless" in OPERATIONS[op.kind].needs for op in t.program)
+                       for t in parent):
+        raise ScenarioError("a THP in a world where GUP-fast runs beside fork is not modelled yet")
+    return thp
 
 
 def _only(threads: Sequence[Thread], modelled: Sequence[str], world: str) -> None:

@@ -141,7 +141,7 @@ class CowWorld:
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
                  schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL,
                  fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
-                 cpus: Mapping[str, int] | None = None) -> "CowWorld":
+                 cpus: Mapping[str, int] | None = None, thp: int = 0) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
         steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
@@ -149,9 +149,10 @@ class CowWorld:
         (``{"a0": "private", "a1": "shared"}``) maps the addresses named to one file of kind ``file``
         (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access; ``cpus``
         (``{"parent.2": 1}``) pins threads to CPUs, each with its own LRU batch (every other thread runs on
-        CPU 0)."""
+        CPU 0); ``thp`` (2 to 8) makes a0 .. a<thp-1> one anonymous THP of that many pages, standing for a
+        PMD's 512, mapped by one PMD in the parent at first."""
         try:
-            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps, cpus)
+            scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps, cpus, thp)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -230,7 +231,21 @@ class CowWorld:
                                  addresses=sc.addresses, tlb=sc.tlb, config=self.config,
                                  fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
                                  maps={f"a{a}": how for a, how in sc.maps} or None,
-                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None)
+                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=sc.thp)
+        return replace(self, scenario=twin.scenario, speculative=twin.speculative)
+
+    def with_thp(self, pages: int) -> "CowWorld":
+        """This scripted world with its memory from a0 on one THP of ``pages`` pages, mapped by a PMD in the
+        parent at first (cow.c's "with PMD-mapped THP" run of a base-page test), everything else as it was."""
+        sc = self.scenario
+        if sc is None or sc.schedule:
+            raise WorldError("only a scripted world without a schedule can have its memory be a THP")
+        programs = {t.name: [op.text for op in t.program] for t in sc.threads}
+        twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
+                                 addresses=max(sc.addresses, pages), tlb=sc.tlb, config=self.config,
+                                 fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
+                                 maps={f"a{a}": how for a, how in sc.maps} or None,
+                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=pages)
         return replace(self, scenario=twin.scenario, speculative=twin.speculative)
 
     def describe(self) -> str:
@@ -249,6 +264,7 @@ class CowWorld:
                     f"a{a} {'any number' if n is None else n}" for a, n in self.held)
             kernel = f", kernel {self.config.describe()}" if self.config != FULL_KERNEL else ""
             files = (f", a {s.file} file mapped " + ", ".join(f"{how} at a{a}" for a, how in s.maps)) if s.maps else ""
+            files += f", a THP of {s.thp} pages at a0-a{s.thp - 1} (PMD-mapped)" if s.thp else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
                     f"{s.addresses} address(es){files}{tlb}{events}{spec}{unknown}{kernel}")
         text = f"W({self.processes},{self.addresses},{'*' if self.symbolic_refs else self.speculative})"

@@ -8,17 +8,20 @@ the copy is installed, a step later.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, first_touch, install_copy,
-                                              uffd_wp_async, vma_writable, write_fault)
+from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, first_touch, huge_fault,
+                                              install_copy, uffd_wp_async, vma_writable, write_fault)
 from modelcheck.cow.mechanisms.fork import faults_run_during_fork, fork_in_progress
 from modelcheck.cow.mechanisms.ghost import record_write
+from modelcheck.cow.mechanisms.memory import info
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.mechanisms.tlb import tlb_fill, tlb_index
-from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome, through_tlb
+from modelcheck.cow.mechanisms.thp import huge_mapcounts, pmd_head, pmd_mapped
+from modelcheck.cow.registry import Branch, batch_twin, in_steps, mechanism, operation, outcome, through_tlb
 
 
 
@@ -74,6 +77,45 @@ def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: i
     if branch is None:
         return None
     L = k.layout
+    t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
+    record_write(k, t, proc, addr, tag, cell)
+    return branch
+
+
+class MapcountRead(Branch):
+    """A store's write fault on a PMD-mapped THP whose mapcounts the fault reads apart from a split elsewhere
+    (before c444eb564fb1)."""
+
+    THP_MAPCOUNT_READ = outcome("thp_mapcount_read", "the write fault on the PMD-mapped THP has read its pages' "
+                                "mapcounts (page_trans_huge_mapcount, under the page lock, which a split in "
+                                "another mm does not take); it reads DoubleMap and the compound mapcount next",
+                                partial=True)
+
+
+@in_steps("store")
+@mechanism(MapcountRead, Access)
+def store_in_steps(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int, tag: int) -> str | None:
+    """A store in a world with a THP whose split takes no page lock (before c444eb564fb1, CVE-2020-29368):
+    a write fault on the write-protected PMD reads the pages' mapcounts in one step and DoubleMap and the
+    compound mapcount in the next, where another process's split of its own PMD may have moved the compound
+    count into the pages' between; the policy decides on the sum the fault read."""
+    L = k.layout
+    si = L.step_base + thread
+    pte = t[L.pte_index(proc, addr)]
+    if not t[si]:
+        if pte and not pte & PTE_WRITE and pmd_mapped(k, t, proc, addr):
+            t[si] = 1 + huge_mapcounts(k, t, pmd_head(k, t, proc))[0]
+            return "thp_mapcount_read"
+        return op_store(k, t, proc, addr, cell, tag)
+    pages_read, t[si] = t[si] - 1, 0
+    if not pmd_mapped(k, t, proc, addr) or pte & PTE_WRITE:
+        return op_store(k, t, proc, addr, cell, tag)
+    head = pmd_head(k, t, proc)
+    _, double, pmds = huge_mapcounts(k, t, head)
+    seen = replace(info(k, t, head, proc), mapcount=pages_read - double + pmds)
+    branch = huge_fault(k, t, proc, addr, unshare=False, seen=seen)
+    if branch is None:
+        return None
     t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
     record_write(k, t, proc, addr, tag, cell)
     return branch

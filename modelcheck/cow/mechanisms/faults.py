@@ -14,9 +14,11 @@ from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
                                    PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
-from modelcheck.cow.mechanisms.memory import copy_page, drain_lru_batch, info, release, set_exclusive, swapcount
+from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, drain_lru_batch, info, release, set_exclusive,
+                                             swapcount)
+from modelcheck.cow.mechanisms.thp import pmd_head, pmd_mapped, split_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
-from modelcheck.cow.policies import PageInfo, Unshare, WriteFault
+from modelcheck.cow.policies import HugeWriteFault, PageInfo, Unshare, WriteFault
 from modelcheck.cow.registry import Branch, batch_twin, mechanism, outcome
 
 
@@ -30,6 +32,17 @@ class WriteFaultBranch(Branch):
     LRU_DRAIN = "lru_drain", "the local LRU batch is drained before deciding"
     UFFD_ASYNC_CLEAR = ("uffd_async_clear",
                         "async uffd-wp: the fault clears the uffd-wp bit itself, no userfault, then decides ({policy})")
+
+
+class HugeFault(Branch):
+    """do_huge_pmd_wp_page: a write or unsharing fault on a write-protected PMD-mapped THP."""
+
+    THP_REUSE = "thp_reuse", "the fault reuses the THP: its PMD is made writable ({policy})"
+    THP_COPY = "thp_copy", "the fault copies the whole THP into a new one, mapped by a new PMD ({policy})"
+    THP_SPLIT = ("thp_split", "the fault cannot reuse the THP: it splits the PMD and is retried on the one "
+                 "page's PTE (VM_FAULT_FALLBACK, {policy})")
+    THP_UNSHARE_KEEP = ("thp_unshare_keep", "unsharing fault: the THP is exclusive to this mm; its PMD stays "
+                        "read-only ({policy})")
 
 
 class FirstTouch(Branch):
@@ -104,6 +117,8 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     dirty and so soft-dirty. None when the fault has to wait for the page lock.
     """
     L = k.layout
+    if L.features.thp and pmd_mapped(k, t, proc, addr):
+        return huge_fault(k, t, proc, addr, unshare=False)
     i = L.pte_index(proc, addr)
     if pte_page(t[i]) == k.zero_page:  # not an anonymous page (vm_normal_page finds none): always a fresh page
         map_fresh_page(k, t, proc, addr, t[i] & PTE_UFFD_WP)
@@ -125,6 +140,35 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     release(k, t, page)
     clear_write_protect_request(k, t, proc, addr)
     return branch + "copy"
+
+
+@mechanism(HugeFault)
+def huge_fault(k: Kernel, t: MutableSlots, proc: int, addr: int, unshare: bool,
+               seen: PageInfo | None = None) -> str | None:
+    """do_huge_pmd_wp_page (wp_huge_pmd) on ``proc``'s write-protected PMD, for a write or (5.19 on) an
+    unsharing fault: the policy reuses the THP (an unsharing fault marks it exclusive and keeps the PMD
+    read-only), copies it whole (before v5.8), or splits the PMD and the fault is retried on the PTE of the
+    page at ``addr``. ``seen``: the THP as the fault read it, where it read it in steps."""
+    L = k.layout
+    head = pmd_head(k, t, proc)
+    decision = k.policy.huge_write_fault(seen or info(k, t, head, proc))
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    if decision is HugeWriteFault.REUSE:
+        set_exclusive(k, t, head, True)
+        if unshare:
+            return "thp_unshare_keep"
+        for a in range(L.features.thp):
+            t[L.pte_index(proc, a)] |= PTE_WRITE | soft_dirty
+        return "thp_reuse"
+    if decision is HugeWriteFault.COPY:
+        new = copy_folio(k, t, head)
+        for a, page in enumerate(new):
+            t[L.pte_index(proc, a)] = pte_make(page, not unshare, soft_dirty)
+        release(k, t, head)
+        return "thp_copy"
+    split_pmd(k, t, proc)
+    branch = unshare_fault(k, t, proc, addr) if unshare else write_fault(k, t, proc, addr)
+    return None if branch is None else "thp_split+" + branch
 
 
 @mechanism(FirstTouch)
@@ -291,6 +335,8 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
 def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
     L = k.layout
+    if L.features.thp and pmd_mapped(k, t, proc, addr):
+        return huge_fault(k, t, proc, addr, unshare=True) or "thp_split"  # (an unsharing fault never waits)
     i = L.pte_index(proc, addr)
     pte = t[i]
     page = pte_page(pte)

@@ -9,6 +9,7 @@ from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_
 from modelcheck.cow.mechanisms.gup import op_pipe_read, op_put
 from modelcheck.cow.mechanisms.memory import copy_page, info, release, set_exclusive
 from modelcheck.cow.mechanisms.mmap_lock import fork_in_progress
+from modelcheck.cow.mechanisms.thp import pmd_head, pmd_mapped, split_pmd, zap_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_mm
 from modelcheck.cow.policies import ForkPage
 from modelcheck.cow.registry import Branch, batch_twin, in_steps, mechanism, operation, outcome, through_tlb
@@ -17,6 +18,10 @@ from modelcheck.cow.registry import Branch, batch_twin, in_steps, mechanism, ope
 class ForkBranch(Branch):
     FORK_SHARE = "fork_share"
     FORK_COPY = "fork_copy", "fork copies a maybe-pinned page for the child ({policy})"
+    FORK_THP_SHARE = ("fork_thp_share", "fork shares the PMD-mapped THP with the child: both PMDs "
+                      "write-protected (copy_huge_pmd)")
+    FORK_THP_SPLIT = ("fork_thp_split", "fork splits the maybe-pinned THP's PMD, and goes on page by page at PTE "
+                      "level ({policy})")
 
 
 class ForkInTwoSteps(Branch):
@@ -30,6 +35,9 @@ class ForkInTwoSteps(Branch):
 class Unmapping(Branch):
     EXIT = outcome("exit")
     MUNMAP = outcome("munmap")
+    MUNMAP_THP = outcome("munmap_thp")
+    PMD_SPLIT = ("pmd_split", "a part of the PMD-mapped THP is unmapped: the PMD is split into PTEs first "
+                 "(__split_huge_pmd)")
 
 
 @operation("fork", ForkBranch, summary="only the parent's threads fork; the i-th fork creates child<i>",
@@ -53,10 +61,34 @@ def op_fork(k: Kernel, t: MutableSlots) -> str | None:
 def copy_mm(k: Kernel, t: MutableSlots, child: int) -> str:
     """dup_mmap's copy of every VMA and its PTEs into ``child`` (not yet counted in nforks, so it cannot run)."""
     copied = False
-    for a in range(k.layout.addresses):
+    a, huge = 0, ""
+    if k.layout.features.thp and t[k.layout.pmd_base]:  # the THP's range first, by its PMD
+        huge = copy_huge_pmd(k, t, child) + "+"
+        if huge == "fork_thp_share+":
+            a = k.layout.features.thp
+    for a in range(a, k.layout.addresses):
         if copy_address(k, t, child, a) == "copy":
             copied = True
-    return "fork_copy" if copied else "fork_share"
+    return huge + ("fork_copy" if copied else "fork_share")
+
+
+def copy_huge_pmd(k: Kernel, t: MutableSlots, child: int) -> str:
+    """copy_huge_pmd for the parent's PMD: share the THP write-protected (the child's PMD maps it too, the head
+    is no longer exclusive), or, as the policy says of a maybe-pinned THP, split the parent's PMD and leave its
+    pages to the PTE-level copy (copy_pmd_range's -EAGAIN)."""
+    L = k.layout
+    head = pmd_head(k, t, 0)
+    if k.policy.fork_huge(info(k, t, head, 0)) is ForkPage.COPY:
+        split_pmd(k, t, 0)
+        return "fork_thp_split"
+    M = L.addresses
+    for a in range(L.features.thp):
+        shared = t[1 + a] & ~PTE_WRITE
+        t[1 + a] = t[1 + child * M + a] = shared
+        inherit_writes(k, t, child, a)
+    t[L.pmd_base + child] = 1
+    set_exclusive(k, t, head, False)
+    return "fork_thp_share"
 
 
 def copy_address(k: Kernel, t: MutableSlots, child: int, a: int, share: bool = True) -> str:
@@ -208,6 +240,8 @@ def inherit_writes(m: Machine, t: MutableSlots, child: int, addr: int) -> None:
 def op_exit(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     """The process's mappings, pipe and GUP references are dropped (the pins of an io_uring go with it)."""
     L = k.layout
+    if L.features.thp and t[L.pmd_base + proc]:
+        release(k, t, zap_pmd(k, t, proc))
     for a in range(L.addresses):
         i = L.pte_index(proc, a)
         pte = t[i]
@@ -233,6 +267,10 @@ def op_munmap(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     pte = t[i]
     if not pte:
         return None
+    split = ""
+    if L.features.thp and pmd_mapped(k, t, proc, addr):
+        split_pmd(k, t, proc)
+        split = "pmd_split+"
     t[i] = 0
     release(k, t, pte_page(pte))
     f = L.features
@@ -242,4 +280,22 @@ def op_munmap(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
         forget_writes(k, t, proc, addr)
     if f.write_protect:
         clear_write_protect_request(k, t, proc, addr)
-    return "munmap"
+    return split + "munmap"
+
+
+@operation("munmap_thp aN", Unmapping, summary="munmap() of the THP's whole range (aN is any address in it): "
+           "zap_huge_pmd where a PMD maps it, else every PTE of the range")
+def op_munmap_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    L = k.layout
+    thp = L.features.thp
+    if t[L.pmd_base + proc]:
+        release(k, t, zap_pmd(k, t, proc))
+    elif not any(t[L.pte_index(proc, a)] for a in range(thp)):
+        return None
+    for a in range(thp):
+        i = L.pte_index(proc, a)
+        if t[i]:
+            pte, t[i] = t[i], 0
+            release(k, t, pte_page(pte))
+        forget_writes(k, t, proc, a)
+    return "munmap_thp"

@@ -8,6 +8,7 @@ from modelcheck.cow.mechanisms.faults import uffd_wp_async, unshare_fault, write
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import info, is_anon, release
 from modelcheck.cow.mechanisms.mmap_lock import fork_in_progress
+from modelcheck.cow.mechanisms.thp import pmd_mapped
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.policies import GupFirst, GupRequest
 from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome
@@ -155,7 +156,8 @@ def op_gup_fast(k: Kernel, t: MutableSlots, thread: int, holder: int) -> str | N
     refuses as the policy says.
 
     The thread's step slot says where it is: 0 before the walk, 1 when the slow path waits for mmap_lock,
-    else 2 + (the PTE's flag bits it read) * P + (the forks done when it read it); the page it pinned is the
+    else 2 + (the PTE's flag bits it read, and whether a PMD maps it: the entry gup_fast_pmd_leaf or
+    gup_fast_pte_range compares) * P + (the forks done when it read it); the page it pinned is the
     holder's (so the slot names no page slot, and states stay interchangeable under page renaming)."""
     h = k.holders[holder]
     L = k.layout
@@ -174,19 +176,26 @@ def op_gup_fast(k: Kernel, t: MutableSlots, thread: int, holder: int) -> str | N
             branch = slow_path(k, t, si, holder)
             return branch if branch is None else "gup_fast_fallback+" + branch
         t[L.holder_base + holder] = pte_page(pte) + 1  # try_grab_folio_fast: the pin is taken
-        t[si] = 2 + (pte & PTE_FLAG_MASK) * L.processes + t[0]
+        t[si] = 2 + (entry_bits(k, t, h.proc, h.addr, pte)) * L.processes + t[0]
         return "gup_fast_pinned"
     read, forks = divmod(step - 2, L.processes)
     pinned = t[L.holder_base + holder] - 1
     pte = t[L.pte_index(h.proc, h.addr)]
     seq_moved = k.policy.fork_write_protect_seq and (t[0] != forks or fork_in_progress(k, t))
-    if (pte_page(pte) == pinned and pte & PTE_FLAG_MASK == read and not seq_moved
+    if (pte_page(pte) == pinned and entry_bits(k, t, h.proc, h.addr, pte) == read and not seq_moved
             and fast_walk_keeps(k, t, h.proc, h.addr, h.writable, h.longterm)):
         t[si] = 0
         return "gup_fast"
     t[L.holder_base + holder] = 0  # gup_put_folio / gup_fast_unpin_user_pages
     release(k, t, pinned)
     return "gup_fast_unpin+" + (slow_path(k, t, si, holder) or "gup_fast_wait")
+
+
+def entry_bits(k: Kernel, t: MutableSlots, proc: int, addr: int, pte: int) -> int:
+    """What of the entry GUP-fast read it compares again besides the page: the PTE's flag bits, and whether
+    it is a PMD's (a THP's range split meanwhile is another entry)."""
+    huge = bool(k.layout.features.thp and pmd_mapped(k, t, proc, addr))
+    return (pte & PTE_FLAG_MASK) << 1 | huge
 
 
 def slow_path(k: Kernel, t: MutableSlots, si: int, holder: int) -> str | None:

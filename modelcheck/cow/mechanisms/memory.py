@@ -1,12 +1,18 @@
-"""Pages: who holds them, their derived counters, allocation and freeing."""
+"""Pages: who holds them, their derived counters, allocation and freeing.
+
+A page of a large folio (a THP, in a world that has one) shares the folio's counters: its refcount is the
+folio's, one per PMD mapping and one per PTE mapping of any of its pages, besides every other holder of any of
+them (a FOLL_PIN counting one, and a pincount of its own); the folio is freed when that reaches zero.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP, pte_key)
+from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE,
+                                   PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP,
+                                   folio_code, pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
 
@@ -27,8 +33,42 @@ def mapcount(m: Machine, s: Slots, page: int) -> int:
 @batch_twin("ReferenceBatch._refcount")
 def refcount(m: Machine, s: Slots, page: int) -> int:
     """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch
-    references, the swap cache, and a copy fault in flight."""
+    references, the swap cache, and a copy fault in flight (of a large folio's page: the folio's)."""
+    if m.layout.features.thp and s[m.layout.folio_base + page]:
+        return folio_refcount(m, s, folio_pages(m, s, page))
     return mapcount(m, s, page) + other_holders(m, s, page)
+
+
+def folio_pages(m: Machine, s: Slots, page: int) -> tuple[int, ...]:
+    """The pages of ``page``'s folio in their order (the head first); just ``page`` for a small page."""
+    L = m.layout
+    code = s[L.folio_base + page] if L.features.thp else 0
+    if not code:
+        return (page,)
+    folio = code >> FOLIO_INDEX_BITS  # (its head + 1)
+    members = sorted((s[L.folio_base + g] & ((1 << FOLIO_INDEX_BITS) - 1), g) for g in range(L.pages)
+                     if s[L.folio_base + g] >> FOLIO_INDEX_BITS == folio)
+    return tuple(g for _, g in members)
+
+
+def pmd_mappings(m: Machine, s: Slots, head: int) -> int:
+    """The PMDs that map the folio of ``head``: each maps all its pages, and counts one reference and one
+    (entire) mapping, where its PTE slots count one mapping of each page."""
+    L = m.layout
+    return sum(1 for p in range(L.processes) if s[L.pmd_base + p] and (c := s[L.pte_index(p, 0)])
+               and not c & PTE_SWAP and pte_page(c) == head)
+
+
+def folio_refcount(m: Machine, s: Slots, pages: tuple[int, ...]) -> int:
+    """The folio's refcount: its head's, which every mapping and holder of any of its pages adds to."""
+    total = sum(mapcount(m, s, g) + other_holders(m, s, g) for g in pages)
+    return total - (len(pages) - 1) * pmd_mappings(m, s, pages[0])
+
+
+def pincount(m: Machine, s: Slots, pages: tuple[int, ...]) -> int:
+    """A large folio's exact count of FOLL_PIN references (compound_pincount)."""
+    held = {g + 1 for g in pages}
+    return sum(1 for n, h in enumerate(m.holders) if h.is_pin and s[m.layout.holder_base + n] in held)
 
 
 @batch_twin("ReferenceBatch._refcount", "ReferenceBatch._spec")
@@ -40,7 +80,10 @@ def other_holders(m: Machine, s: Slots, page: int) -> int:
         count += s[L.pipe_base:L.value_base].count(page + 1)
     if L.speculative:
         count += s[L.spec_base + page]
-    for index, weight in m.zero_page_holder_weights if page == m.zero_page else m.holder_weights:
+    weights = m.zero_page_holder_weights if page == m.zero_page else m.holder_weights
+    if L.features.thp and s[L.folio_base + page]:
+        weights = m.large_holder_weights  # a FOLL_PIN of a THP adds one, and one to its pincount
+    for index, weight in weights:
         if s[index] == page + 1:
             count += weight
     if m.lru_on and s[L.flags_base + page] & PAGE_LRU_BATCH:
@@ -81,6 +124,8 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     L = m.layout
     flags = page_flags(m, s, page)
     has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
+    if L.features.thp and s[L.folio_base + page]:
+        return _large_page_info(m, s, page, flags, has_pinned)
     count = mapcount(m, s, page)
     references = count + other_holders(m, s, page)
     swapped, anon = swapcount(m, s, page), is_anon(m, page)
@@ -95,6 +140,21 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     described = m.page_infos.get(key)
     if described is None:
         described = m.page_infos[key] = _page_info(*key)
+    return described
+
+
+def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bool) -> PageInfo:
+    """A page of a large folio: the folio's refcount and pincount, and page_trans_huge_mapcount (the most any
+    of its pages is mapped) as its mapcount."""
+    pages = folio_pages(m, s, page)
+    key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
+           pincount(m, s, pages))
+    described = m.large_page_infos.get(key)
+    if described is None:
+        count, references, flags, has_pinned, pins = key
+        described = m.large_page_infos[key] = PageInfo(
+            mapcount=count, refcount=references, exclusive=bool(flags & PAGE_EXCLUSIVE), has_pinned=has_pinned,
+            large=True, pincount=pins)
     return described
 
 
@@ -116,6 +176,12 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
     if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
             and swapcount(m, t, page) == 0):
         t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # (never the zero page: it is never in the swap cache)
+    if m.layout.features.thp and t[m.layout.folio_base + page]:
+        pages = folio_pages(m, t, page)
+        if folio_refcount(m, t, pages) == 0:  # a large folio goes as a whole
+            for g in pages:
+                free_page(m, t, g)
+        return
     if refcount(m, t, page) == 0 and page != m.zero_page:  # the zero page counts no mappings, is never freed
         free_page(m, t, page)
 
@@ -129,6 +195,8 @@ def free_page(m: Machine, t: MutableSlots, page: int) -> None:
     t[start:start + C] = [0] * C
     if L.features.pageflags:
         t[L.flags_base + page] = 0
+    if L.features.thp:
+        t[L.folio_base + page] = 0
     for k in range(L.features.held):
         # references held outside the scenario: once the scenario lets go of their page nothing in
         # it can reach the page again, so they no longer count (their slot would be reused)
@@ -157,6 +225,21 @@ def copy_page(k: Kernel, t: MutableSlots, source: int) -> int:
                                           | (PAGE_LRU_BATCH | k.cpu << LRU_CPU_SHIFT if k.lru_on else 0))
             return page
     raise RuntimeError("no free page slot: the world's page budget is too small")
+
+
+def copy_folio(k: Kernel, t: MutableSlots, head: int) -> tuple[int, ...]:
+    """A new large folio with the contents of ``head``'s, in free slots (its pages in order, the head
+    first); exclusive for policies that track it (the head's flag stands for the PMD mapping)."""
+    L = k.layout
+    new: list[int] = []
+    for n, g in enumerate(folio_pages(k, t, head)):
+        page = copy_page(k, t, g)
+        if L.features.pageflags:
+            t[L.flags_base + page] = PAGE_EXCLUSIVE if k.policy.uses_exclusive and n == 0 else 0
+        new.append(page)
+    for n, g in enumerate(new):
+        t[L.folio_base + g] = folio_code(new[0], n)
+    return tuple(new)
 
 
 def lru_batch_pages(m: Machine, s: Slots, cpu: int) -> list[int]:

@@ -11,12 +11,12 @@ import importlib
 import pkgutil
 from functools import cache
 
-from modelcheck.cow.policies.base import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, PageInfo,
-                                          Policy, Unshare, WriteFault)
+from modelcheck.cow.policies.base import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, HugeWriteFault,
+                                          PageInfo, Policy, Unshare, WriteFault)
 from modelcheck.cow.policies.pieces import Era, Piece, registered_pieces
 
-__all__ = ["GUP_PIN_COUNTING_BIAS", "Era", "ForkPage", "GupFirst", "GupRequest", "PageInfo", "Piece", "Policy",
-           "Unshare", "WriteFault", "all_pieces", "all_policies", "get_policy", "policy_names"]
+__all__ = ["GUP_PIN_COUNTING_BIAS", "Era", "ForkPage", "GupFirst", "GupRequest", "HugeWriteFault", "PageInfo",
+           "Piece", "Policy", "Unshare", "WriteFault", "all_pieces", "all_policies", "get_policy", "policy_names"]
 
 
 @cache

@@ -1,15 +1,15 @@
 """``andrea_cor``: direction C, Andrea Arcangeli's proposal (Jan 2021, never merged).
 
 His revert of the do_wp_page simplification, on top of the v5.9 tree with
-fork's early copy of pinned pages (70e806e4e645, already merged, which he
-kept), and the copy-on-read his tree put in place of the forced COW break in
-GUP.
+fork's early copy of pinned pages (70e806e4e645 and its PMD half
+d042035eaf5f, already merged, which he kept), and the copy-on-read his tree
+put in place of the forced COW break in GUP.
 """
 
 from modelcheck.cow.policies.base import GupRequest, PageInfo, Unshare
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.page_count import DoWpPageSimplification, PageCountPolicy
-from modelcheck.cow.policies.page_count_early_cow import EarlyCowForPinnedPages
+from modelcheck.cow.policies.page_count_early_cow import EarlyCowForPinnedPages, SplitPinnedHugePmdsAtFork
 from modelcheck.cow.policies.pieces import era, proposal
 
 
@@ -52,6 +52,7 @@ class CopyOnReadForReadGup(Pre2020Rule):
 
 
 AndreaCorPolicy = era("andrea_cor", "proposal, Jan 2021", PageCountPolicy,
-                      [EarlyCowForPinnedPages, RestoreFullAccuracy, CopyOnReadForReadGup],
+                      [EarlyCowForPinnedPages, SplitPinnedHugePmdsAtFork, RestoreFullAccuracy,
+                       CopyOnReadForReadGup],
                       summary="direction C: mapcount reuse plus copy-on-read unsharing for read GUP of shared pages")
 POLICY = AndreaCorPolicy()

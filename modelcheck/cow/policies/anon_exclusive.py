@@ -8,7 +8,7 @@ page and a reused one are marked exclusive, fork clears the flag on a page it
 shares) comes with ``uses_exclusive``.
 """
 
-from modelcheck.cow.policies.base import ForkPage, GupRequest, PageInfo, Unshare, WriteFault
+from modelcheck.cow.policies.base import ForkPage, GupRequest, HugeWriteFault, PageInfo, Unshare, WriteFault
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
 from modelcheck.cow.policies.refcount_5_18 import Refcount518Policy
@@ -44,6 +44,19 @@ class RememberAnonExclusive(Pre2020Rule):
     def unmap_refuses(self, page: PageInfo) -> bool:
         """page_try_share_anon_rmap: an exclusive page that may be pinned cannot be unmapped."""
         return page.exclusive and page.maybe_dma_pinned
+
+    def huge_write_fault(self, page: PageInfo) -> HugeWriteFault:
+        """do_huge_pmd_wp_page: a THP whose head is exclusive is reused at once (the head's flag stands for
+        the PMD mapping)."""
+        if page.exclusive:
+            return HugeWriteFault.REUSE
+        return super().huge_write_fault(page)
+
+    def fork_huge(self, page: PageInfo) -> ForkPage:
+        """page_try_dup_anon_rmap on the head: as ``fork_page``, only an exclusive THP is checked for pins."""
+        if not page.exclusive:
+            return ForkPage.SHARE
+        return super().fork_huge(page)
 
 
 @commit("c89357e27f20", "mm: support GUP-triggered unsharing of anonymous pages", "v5.19",

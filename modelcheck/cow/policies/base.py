@@ -30,6 +30,14 @@ class WriteFault(Enum):
     WAIT = "wait"    # sleep until the page lock is free, then fault again (lock_page before 5.9)
 
 
+class HugeWriteFault(Enum):
+    """do_huge_pmd_wp_page's choice for a write (or unsharing) fault on a write-protected PMD-mapped THP."""
+
+    REUSE = "reuse"  # make the PMD writable (an unsharing fault: mark it exclusive, keep it R/O)
+    COPY = "copy"    # copy the whole huge page into a new one, mapped by a new PMD (before v5.8)
+    SPLIT = "split"  # split the PMD into PTEs and fault again on the one page (VM_FAULT_FALLBACK, from v5.8)
+
+
 class ForkPage(Enum):
     """copy_present_pte's choice for one present page of a private mapping at fork()."""
 
@@ -62,6 +70,11 @@ class PageInfo:
     references, an LRU batch, the swap cache). ``swapcount`` counts the swap
     PTEs that still name the page's swap slot. ``exclusive`` is PG_anon_exclusive (tracked only
     for policies that use it); ``has_pinned`` is MMF_HAS_PINNED of the mm asking.
+
+    A page of a large folio (a THP: ``large``) shares the folio's refcount (kept in its head page, one per PMD
+    mapping and one per PTE mapping of any of its pages, a FOLL_PIN adding one, not the bias) and counts its
+    pins exactly (``pincount``: compound_pincount); its ``mapcount`` is page_trans_huge_mapcount, the most
+    that any page of the folio is mapped (a PMD mapping maps each), which is what reuse_swap_page reads.
     """
 
     mapcount: int
@@ -74,10 +87,15 @@ class PageInfo:
     locked: bool = False  # PG_locked is held by someone else
     anon: bool = True  # an anonymous page (not the shared zero page, not a page-cache page of a file)
     ksm: bool = False  # PageKsm: merged by ksmd, mapped read-only wherever it is, never PG_anon_exclusive
+    large: bool = False  # a page of a large folio (a THP)
+    pincount: int = 0    # a large folio's exact count of FOLL_PIN references
 
     @property
     def maybe_dma_pinned(self) -> bool:
-        """page_maybe_dma_pinned() on a small page: may be a false positive, never a false negative."""
+        """page_maybe_dma_pinned(): on a small page refcount >= 1024, which may be a false positive, never a
+        false negative; on a THP its exact pincount (hpage_pincount_available: order > 1, which a THP is)."""
+        if self.large:
+            return self.pincount > 0
         return self.refcount >= GUP_PIN_COUNTING_BIAS
 
 
@@ -109,6 +127,8 @@ class Policy(ABC):
     flushes_pending_tlb_before_wp_fault: ClassVar[bool] = False
     # 57efa1fe5957 (v5.11): GUP-fast's pins check mm->write_protect_seq, so none is made while fork copies
     fork_write_protect_seq: ClassVar[bool] = False
+    # c444eb564fb1 (v5.8): __split_huge_pmd takes the THP's page lock, under which reuse_swap_page reads its mapcounts
+    thp_split_locks_page: ClassVar[bool] = False
     # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)
     clear_refs_flushes_tlb: ClassVar[bool] = False
     # a7e689dd1c06 (v6.5): O_DIRECT through the block layer and iomap pins user pages (FOLL_PIN), no FOLL_GET
@@ -159,6 +179,16 @@ class Policy(ABC):
         return False
 
     def fork_page(self, page: PageInfo) -> ForkPage:
+        return ForkPage.SHARE
+
+    def huge_write_fault(self, page: PageInfo) -> HugeWriteFault:
+        """do_huge_pmd_wp_page (and its unsharing twin): before 2020 it took the page lock and asked
+        reuse_swap_page, which for a THP reads page_trans_huge_mapcount (``mapcount`` of a large page) plus the
+        swap count; a page it could not reuse was copied whole (v5.7 tree)."""
+        return HugeWriteFault.REUSE if page.mapcount + page.swapcount <= 1 else HugeWriteFault.COPY
+
+    def fork_huge(self, page: PageInfo) -> ForkPage:
+        """copy_huge_pmd: share the PMD write-protected (COPY: split it and copy the pages at PTE level)."""
         return ForkPage.SHARE
 
     def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:

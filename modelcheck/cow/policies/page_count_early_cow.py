@@ -25,6 +25,21 @@ class EarlyCowForPinnedPages(Pre2020Rule):
         return super().fork_page(page)
 
 
-PageCountEarlyCowPolicy = era("page_count_early_cow", "v5.9-v5.10", PageCountPolicy, [EarlyCowForPinnedPages],
+@commit("d042035eaf5f", "mm/thp: Split huge pmds/puds if they're pinned when fork()", "v5.9",
+        "fork splits a maybe-pinned PMD-mapped THP and copies its pages for the child")
+class SplitPinnedHugePmdsAtFork(Pre2020Rule):
+    """Peter Xu, the PMD half of 70e806e4e645's series (the 5.9.1 tree, copy_huge_pmd): when the mm has
+    pinned and the THP may be pinned (its exact pincount), fork splits the parent's PMD and copies at PTE
+    level, where copy_present_page sees every page of the folio as maybe pinned (the folio's pincount) and
+    copies each for the child."""
+
+    def fork_huge(self, page: PageInfo) -> ForkPage:
+        if page.has_pinned and page.maybe_dma_pinned:
+            return ForkPage.COPY
+        return super().fork_huge(page)
+
+
+PageCountEarlyCowPolicy = era("page_count_early_cow", "v5.9-v5.10", PageCountPolicy,
+                              [EarlyCowForPinnedPages, SplitPinnedHugePmdsAtFork],
                        summary="page_count reuse; fork copies maybe-pinned pages (GUP-fast not yet kept out of fork)")
 POLICY = PageCountEarlyCowPolicy()

@@ -5,13 +5,13 @@ its refcount is above 3; drain the local LRU batch if the page is not on the
 LRU; copy if the refcount is above 1 plus the swap cache's reference; trylock
 (else copy); free the swap slot if in the swap cache; reuse only if the
 refcount is now exactly 1. The same refcount rule replaced reuse_swap_page() in
-the swap-in path (the THP path, 3bff7e3f1f16, is not modelled).
+the swap-in path and in the PMD-mapped THP's (3bff7e3f1f16).
 
 No 5.18 tree was available; the rule is the 5.19 code without its
 PageAnonExclusive lines, checked against the series' diffs (predicates-check §4).
 """
 
-from modelcheck.cow.policies.base import PageInfo, WriteFault
+from modelcheck.cow.policies.base import HugeWriteFault, PageInfo, WriteFault
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.page_count_fork_copy import PageCountForkCopyPolicy
 from modelcheck.cow.policies.pieces import commit, era
@@ -60,7 +60,21 @@ class SwapinOnRefcount(Pre2020Rule):
         return page.refcount - page.in_swapcache == 0 and page.swapcount == 1
 
 
+@commit("3bff7e3f1f16", "mm/huge_memory: streamline COW logic in do_huge_pmd_wp_page()", "v5.18",
+        "a PMD-mapped THP is reused only at refcount 1 (else split)")
+class HugePmdOnRefcount(Pre2020Rule):
+    """The THP half of "COW fixes part 1" (S10): do_huge_pmd_wp_page splits unless the refcount, less the
+    swap cache's references, is 1 (after trylock and freeing the swap slot): a GUP reference or a pipe
+    buffer on any page of the THP now makes the fault split and COW the one page (the 5.19 code without its
+    PageAnonExclusive lines)."""
+
+    def huge_write_fault(self, page: PageInfo) -> HugeWriteFault:
+        if page.refcount - page.in_swapcache == 1:
+            return HugeWriteFault.REUSE
+        return HugeWriteFault.SPLIT
+
+
 Refcount518Policy = era("refcount_5_18", "v5.18", PageCountForkCopyPolicy,
-                        [FreeSwapBeforeReuse, DrainLocalLruBeforeReuse, SwapinOnRefcount],
+                        [FreeSwapBeforeReuse, DrainLocalLruBeforeReuse, SwapinOnRefcount, HugePmdOnRefcount],
                         summary="page_count reuse that drains the local LRU batch first (no copy for a batch reference)")
 POLICY = Refcount518Policy()

@@ -1,0 +1,29 @@
+"""C1-thp: C1 (c1_basic_cow.py) on a PMD-mapped THP, as cow.c runs test_cow_in_parent "with PMD-mapped THP".
+
+The memory is one THP of two pages (standing for a PMD's 512), mapped by one PMD in the parent; the threads
+do what C1's do.
+
+Every era gets this right on a THP too: the parent's write reuses the THP only when the child has
+none of it mapped, else it copies it whole (before v5.8) or splits the PMD and copies the one page.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c1_basic_cow.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-thp",
+    title=BASE.title + " (PMD-mapped THP)",
+    world=lambda **params: BASE.world(**params).with_thp(2),
+    mirrors=[("cow.c", "test_cow_in_parent", "thp")],
+    expect={
+        "dirty_cow": "holds", "mapcount": "holds", "gup_cow_break": "holds", "page_count": "holds",
+        "page_count_early_cow": "holds", "page_count_fork_copy": "holds", "refcount_5_18": "holds",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds", "mainline_7_3": "holds",
+    },
+)

@@ -1,0 +1,29 @@
+"""C8-thp: C8 (c8_iouring_fork.py) on a PMD-mapped THP, as cow.c runs test_iouring_fork "with PMD-mapped THP".
+
+The memory is one THP of two pages (standing for a PMD's 512), mapped by one PMD in the parent; the threads
+do what C8's do.
+
+fork splits a pinned THP's PMD and copies its pages for the child from v5.9 (d042035eaf5f, the PMD
+half of 70e806e4e645): the verdicts are C8's.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c8_iouring_fork.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-thp",
+    title=BASE.title + " (PMD-mapped THP)",
+    world=lambda **params: BASE.world(**params).with_thp(2),
+    mirrors=[("cow.c", "test_iouring_fork", "thp")],
+    expect={
+        "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "violated", "page_count": "violated",
+        "page_count_early_cow": "holds", "page_count_fork_copy": "holds", "refcount_5_18": "holds",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds", "mainline_7_3": "holds",
+    },
+)

@@ -1,0 +1,30 @@
+"""C9-fast-thp: C9-fast (c9f_ro_fast_pin_shared.py) on a PMD-mapped THP, as cow.c runs test_ro_fast_pin_on_shared
+"with PMD-mapped THP".
+
+The memory is one THP of two pages (standing for a PMD's 512), mapped by one PMD in the parent; the threads
+do what C9-fast's do.
+
+GUP-fast (gup_fast_pmd_leaf) pins the PMD-mapped page as mapped, or falls back where the slow path
+would fault or unshare: C9-thp's verdicts.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c9f_ro_fast_pin_shared.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-thp",
+    title=BASE.title + " (PMD-mapped THP)",
+    world=lambda **params: BASE.world(**params).with_thp(2),
+    mirrors=[("cow.c", "test_ro_fast_pin_on_shared", "thp")],
+    expect={
+        "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "holds", "page_count": "violated",
+        "page_count_early_cow": "violated", "page_count_fork_copy": "violated", "refcount_5_18": "violated",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds", "mainline_7_3": "holds",
+    },
+)

@@ -1,0 +1,106 @@
+"""A PMD-mapped THP (``thp=N``): its counters, fork, the write fault per era, splitting and unmapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelcheck.cow import CowWorld
+from modelcheck.cow.layout import PAGE_EXCLUSIVE, PTE_WRITE, pte_page
+from modelcheck.cow.mechanisms.memory import folio_pages, info, mapcount, refcount
+from modelcheck.cow.world import WorldError
+from modelcheck.engine.model import Symmetric
+
+from tests.test_vma_ops import run
+
+
+def test_the_thp_starts_as_one_folio_mapped_by_one_pmd_which_counts_one_reference():
+    model = CowWorld.scripted({"parent": ["store a0"]}, thp=4).model("page_count", [])
+    s = model.initial_states()[0]
+    L = model.layout
+    assert s[L.pmd_base] == 1 and folio_pages(model.kernel, s, 2) == (0, 1, 2, 3)
+    assert [pte_page(s[L.pte_index(0, a)]) for a in range(4)] == [0, 1, 2, 3]
+    assert refcount(model.kernel, s, 3) == 1 and mapcount(model.kernel, s, 3) == 1
+    page = info(model.kernel, s, 1)
+    assert page.large and page.refcount == 1 and page.pincount == 0 and not page.maybe_dma_pinned
+
+
+def test_a_pin_of_a_thp_adds_one_reference_and_one_to_its_pincount():
+    model = CowWorld.scripted({"parent": ["pin_rw a1 -> p"]}, thp=2).model("page_count", [])
+    after, acts = run(model, "parent pin_rw a1 -> p")
+    assert acts[-1].branch == "gup"
+    page = info(model.kernel, after, 0)
+    assert page.refcount == 2 and page.pincount == 1 and page.maybe_dma_pinned
+
+
+def test_splitting_the_pmd_makes_every_page_hold_a_reference_and_unmapping_the_range_frees_the_folio():
+    model = CowWorld.scripted({"parent": ["munmap a1", "munmap_thp a0"]}, thp=2).model("anon_exclusive", [])
+    L = model.layout
+    after, acts = run(model, "parent munmap a1")
+    assert acts[-1].branch == "pmd_split+munmap" and not after[L.pmd_base]
+    assert refcount(model.kernel, after, 0) == 1 and after[L.flags_base + 0] & PAGE_EXCLUSIVE
+    assert after[L.value_index(1)]  # page 1 is unmapped, but its folio lives on (no deferred split here)
+    after, acts = run(model, "parent munmap a1", "parent munmap_thp a0")
+    assert acts[-1].branch == "munmap_thp" and not any(after[L.value_index(g)] for g in range(2))
+
+
+def test_fork_shares_the_pmd_and_splits_a_pinned_thp_to_copy_its_pages_from_5_9():
+    world = CowWorld.scripted({"parent": ["pin_rw a0 -> p", "fork"]}, thp=2)
+    labels = ("parent pin_rw a0 -> p", "parent fork")
+    model = world.model("page_count", [])
+    after, acts = run(model, *labels)
+    assert acts[-1].branch == "fork_thp_share+fork_share" and after[model.layout.pmd_base + 1]
+    model = world.model("page_count_early_cow", [])
+    after, acts = run(model, *labels)
+    L = model.layout
+    assert acts[-1].branch == "fork_thp_split+fork_copy" and not after[L.pmd_base] and not after[L.pmd_base + 1]
+    assert {pte_page(after[L.pte_index(1, a)]) for a in range(2)}.isdisjoint({0, 1})  # the child has copies
+    assert all(after[L.pte_index(0, a)] & PTE_WRITE for a in range(2))  # the parent keeps its pages writable
+
+
+@pytest.mark.parametrize("policy, branch", [
+    ("mapcount", "thp_copy"),                    # the whole THP is copied before v5.8
+    ("gup_cow_break", "thp_split+copy"),         # 3917c80280c9: split, then one page is COWed
+    ("page_count_fork_copy", "thp_split+copy"),  # shared: mapcount 2
+    ("anon_exclusive", "thp_split+copy"),
+])
+def test_a_write_fault_on_a_shared_thp_copies_it_whole_or_splits_it_as_the_era_says(policy, branch):
+    model = CowWorld.scripted({"parent": ["fork", "store a0"], "child1": ["load a0"]}, thp=2).model(policy, [])
+    _, acts = run(model, "parent fork", "parent store a0")
+    if acts[-1].branch == "thp_mapcount_read":  # (before c444eb564fb1 the fault reads in two steps)
+        _, acts = run(model, "parent fork", "parent store a0", "parent store a0")
+    assert acts[-1].branch == branch
+
+
+def test_a_pipe_reference_keeps_the_thp_from_reuse_only_from_5_18():
+    world = CowWorld.scripted({"parent": ["fork", "store a0"], "child1": ["vmsplice a0", "munmap_thp a0"]}, thp=2)
+    labels = ("parent fork", "child1 vmsplice a0", "child1 munmap_thp a0", "parent store a0")
+    assert run(world.model("page_count_fork_copy", []), *labels)[1][-1].branch == "thp_reuse"  # mapcount 1
+    assert run(world.model("refcount_5_18", []), *labels)[1][-1].branch == "thp_split+copy"   # 3bff7e3f1f16
+
+
+def test_the_fault_reads_the_mapcounts_in_two_steps_only_where_the_split_takes_no_page_lock():
+    world = CowWorld.scripted({"parent": ["fork", "store a0"], "child1": ["munmap a1"]}, thp=2)
+    assert "store" in world.model("mapcount", []).kernel.stepped
+    assert "store" not in world.model("gup_cow_break", []).kernel.stepped  # c444eb564fb1
+    model = world.model("mapcount", [])
+    _, acts = run(model, "parent fork", "parent store a0", "child1 munmap a1", "parent store a0")
+    assert [a.branch for a in acts[1:]] == ["thp_mapcount_read", "pmd_split+munmap", "thp_reuse"]  # 0 - 1 + 1
+    _, acts = run(model, "parent fork", "child1 munmap a1", "parent store a0", "parent store a0")
+    assert acts[-1].branch == "thp_copy"  # read whole after the split: 2 - 1 + 1
+
+
+def test_a_thp_world_offers_no_page_symmetry():
+    model = CowWorld.scripted({"parent": ["store a0"]}, thp=2).model("page_count", [])
+    assert not isinstance(model, Symmetric)
+
+
+@pytest.mark.parametrize("programs, thp, words", [
+    ({"parent": ["mprotect_ro a0"]}, 2, "a world with a THP models only"),
+    ({"parent": ["store a0"]}, 1, "a THP of 2 to 8 pages"),
+    ({"parent": ["store a0"]}, 9, "a THP of 2 to 8 pages"),
+    ({"parent": ["munmap_thp a0"]}, 0, "munmap_thp needs a THP"),
+    ({"parent": ["munmap_thp a2"]}, 2, "a2 is not in the THP"),
+])
+def test_what_a_thp_world_does_not_model_is_refused_in_one_line(programs, thp, words):
+    with pytest.raises(WorldError, match=words):
+        CowWorld.scripted(programs, thp=thp)
