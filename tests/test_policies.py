@@ -48,7 +48,7 @@ GRID = {
     "locked": list(BOTH),
     "ksm": list(BOTH),
 }
-# the THP decisions are asked of pages of a large folio: the grid again with these, varying fastest
+# the THP and hugetlb decisions are asked of pages of a large folio: the grid again with these, varying fastest
 LARGE_GRID = {"large": [True], "pincount": [0, 1]}
 REQUEST_GRID = {"write": list(BOTH), "pin": list(BOTH), "longterm": list(BOTH), "pte_writable": list(BOTH)}
 # the refusals are asked of requests that also say what the VMA is (file mappings)
@@ -91,7 +91,7 @@ def cases(decision: str) -> list[tuple]:
                 for values in itertools.product(*VMA_REQUEST_GRID.values())]
     if decision == "iouring_refuses":
         return [(file_backed,) for file_backed in BOTH]
-    if decision in ("huge_write_fault", "fork_huge"):
+    if decision in ("huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb"):
         return [(page,) for page in large_pages()]
     if decision == "forced_write_follows":  # (page, cowed, pte_dirty, fault_needed)
         return [(page, *bits) for bits in itertools.product(BOTH, BOTH, BOTH) for page in pages()]
@@ -99,7 +99,7 @@ def cases(decision: str) -> list[tuple]:
 
 
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
-                    "fork_page", "huge_write_fault", "fork_huge", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
+                    "fork_page", "huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
                     "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable", "forced_write_follows",
                     "uffdio_move_refuses")
 
@@ -162,7 +162,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 490_129 and len(_pinned()["order"]) == 17
+    assert per_policy == 523_921 and len(_pinned()["order"]) == 17
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():

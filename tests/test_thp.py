@@ -1,11 +1,12 @@
-"""A PMD-mapped THP (``thp=N``): its counters, fork, the write fault per era, splitting and unmapping."""
+"""A PMD-mapped THP (``thp=N``): its counters, fork, the write fault per era, splitting and unmapping; and
+hugetlb memory (``hugetlb=True``), whose own COW rule never looks at the refcount."""
 
 from __future__ import annotations
 
 import pytest
 
 from modelcheck.cow import CowWorld
-from modelcheck.cow.layout import PAGE_EXCLUSIVE, PTE_WRITE, pte_page
+from modelcheck.cow.layout import PAGE_EXCLUSIVE, PAGE_HUGETLB, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.memory import folio_pages, info, mapcount, refcount
 from modelcheck.cow.world import WorldError
 from modelcheck.engine.model import Symmetric
@@ -104,3 +105,41 @@ def test_a_thp_world_offers_no_page_symmetry():
 def test_what_a_thp_world_does_not_model_is_refused_in_one_line(programs, thp, words):
     with pytest.raises(WorldError, match=words):
         CowWorld.scripted(programs, thp=thp)
+
+
+# -- hugetlb memory ------------------------------------------------------------------------------------------------
+
+def test_a_hugetlb_page_is_reused_when_mapped_once_whatever_its_refcount_in_every_era():
+    world = CowWorld.scripted({"parent": ["fork", "store a0"], "child1": ["vmsplice a0", "munmap a0"]},
+                              hugetlb=True)
+    labels = ("parent fork", "child1 vmsplice a0", "child1 munmap a0", "parent store a0")
+    for policy in ("page_count", "refcount_5_18", "anon_exclusive", "mainline_7_3"):
+        model = world.model(policy, [])
+        after, acts = run(model, *labels)
+        assert acts[-1].branch == "hugetlb_reuse", policy  # the pipe's reference is not looked at
+        page = info(model.kernel, after, 0)
+        assert page.large and page.refcount == 2 and page.mapcount == 1
+
+
+def test_fork_copies_a_pinned_hugetlb_page_only_from_5_12():
+    world = CowWorld.scripted({"parent": ["pin_rw a0 -> p", "fork"]}, hugetlb=True)
+    labels = ("parent pin_rw a0 -> p", "parent fork")
+    assert run(world.model("page_count_early_cow", []), *labels)[1][-1].branch == "fork_share"
+    model = world.model("page_count_fork_copy", [])
+    after, acts = run(model, *labels)
+    assert acts[-1].branch == "fork_copy"  # 4eae4efa2c29
+    assert after[model.layout.flags_base + pte_page(after[model.layout.pte_index(1, 0)])] & PAGE_HUGETLB
+
+
+def test_a_read_only_pin_unshares_a_shared_hugetlb_page_from_5_19():
+    world = CowWorld.scripted({"parent": ["fork", "pin_ro a0 -> p"]}, hugetlb=True)
+    assert run(world.model("anon_exclusive", []), "parent fork", "parent pin_ro a0 -> p")[1][-1].branch == \
+        "hugetlb_unshare_copy"
+    assert run(world.model("refcount_5_18", []), "parent fork", "parent pin_ro a0 -> p")[1][-1].branch == "gup"
+
+
+def test_hugetlb_memory_refuses_what_it_does_not_model():
+    with pytest.raises(WorldError, match="hugetlb pages or a THP, not both"):
+        CowWorld.scripted({"parent": ["store a0"]}, thp=2, hugetlb=True)
+    with pytest.raises(WorldError, match="a world with hugetlb memory models only"):
+        CowWorld.scripted({"parent": ["mprotect_ro a0"]}, hugetlb=True)

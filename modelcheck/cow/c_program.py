@@ -136,6 +136,8 @@ UNFORCEABLE: dict[str, str] = {
     "partial": "the trace stops inside one system call (a fault and its retry, with other steps between), which no "
                "user program can hold open at will",
     "held_outside": "references held outside the scenario (unknown holders) are not something a program can make",
+    "hugetlb": "the memory is hugetlb pages, and the reproducer maps base pages only (MAP_HUGETLB needs huge "
+               "pages reserved, which it does not set up yet)",
     "thp": "the memory is a THP, and the reproducer maps base pages only (MADV_HUGEPAGE, and a check that the "
            "kernel gave a PMD-mapped THP, are not written yet)",
 }
@@ -241,6 +243,8 @@ def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
         why.append(UNFORCEABLE["held_outside"])
     if initial.get("thp"):
         why.append(UNFORCEABLE["thp"])
+    if initial.get("hugetlb"):
+        why.append(UNFORCEABLE["hugetlb"])
     raws = record.get("steps", [])
     for number, raw in enumerate(raws, start=1):
         parsed = _parse_step(number, raw)

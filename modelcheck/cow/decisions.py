@@ -52,11 +52,11 @@ def other_answer(name: str, args: tuple[Any, ...], answer: Answer) -> Answer | N
         return None  # nothing to drain: either way is the same
     if isinstance(answer, bool):
         return not answer
-    if name == "write_fault":
+    if name in ("write_fault", "hugetlb_write_fault"):
         return {WriteFault.REUSE: WriteFault.COPY, WriteFault.COPY: WriteFault.REUSE}.get(answer)
     if name == "unshare":
         return Unshare.COPY if answer is Unshare.KEEP else Unshare.KEEP
-    if name in ("fork_page", "fork_huge"):
+    if name in ("fork_page", "fork_huge", "fork_hugetlb"):
         return ForkPage.COPY if answer is ForkPage.SHARE else ForkPage.SHARE
     if name == "huge_write_fault":  # reuse against what the era does otherwise (split, or before v5.8 copy)
         return HugeWriteFault.REUSE if answer is not HugeWriteFault.REUSE else HugeWriteFault.SPLIT
@@ -135,6 +135,12 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
                          {HugeWriteFault.REUSE: _REUSED, HugeWriteFault.COPY: Said("copied it whole", "copied it whole",
                                                                                    "copying it whole"),
                           HugeWriteFault.SPLIT: Said("split its PMD", "split its PMD", "splitting its PMD")}),
+    "hugetlb_write_fault": ("{who}'s fault on the hugetlb page {page}",
+                            {WriteFault.REUSE: _REUSED, WriteFault.COPY: _COPIED}),
+    "fork_hugetlb": ("fork on the hugetlb page {page}",
+                     {ForkPage.SHARE: Said("shared it with the child", "shared it with the child", "sharing it"),
+                      ForkPage.COPY: Said("copied it for the child", "copied it for the child",
+                                          "copying it for the child")}),
     "fork_huge": ("fork on the PMD-mapped THP of page {page}",
                   {ForkPage.SHARE: Said("shared it with the child", "shared it with the child", "sharing it"),
                    ForkPage.COPY: Said("split it to copy its pages for the child", "split it",

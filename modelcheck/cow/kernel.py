@@ -89,6 +89,7 @@ class Machine:
     file_kind: str = ""
     file_maps: Mapping[int, str] = field(default_factory=dict)
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
+    hugetlb_on: bool = False  # the world's memory is hugetlb pages (PAGE_HUGETLB in their flags)
     stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
                                            # thread may act in between: fork, when the parent has a thread that
                                            # walks its page table without mmap_lock (GUP-fast) beside the forking one
@@ -163,7 +164,8 @@ class Machine:
             spec = world.speculative if "spec" in scenario.events or world.held else 0
         features = Features(
             pipes=pipes, speculative=spec,
-            pageflags=uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs,
+            pageflags=(uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs
+                       or bool(scenario and scenario.hugetlb)),
             vma="vma" in needs,
             mm=bool(scenario and scenario.tlb) or "mm" in needs,
             tlb=bool(scenario and scenario.tlb),
@@ -225,6 +227,7 @@ class Machine:
             file_page=layout.pages - 1 if scenario and scenario.maps else -1,
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
+            hugetlb_on=bool(scenario and scenario.hugetlb),
             stepped=(frozenset({"fork"}) if _lockless_beside_fork(threads) else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
                else frozenset()),

@@ -57,6 +57,7 @@ PAGE_LRU_BATCH = 2  # sitting in a per-CPU LRU batch, which holds a reference
 PAGE_SWAPCACHE = 4  # in the swap cache, which holds a reference
 PAGE_LOCKED = 8     # PG_locked, held for a while by some other kernel path
 PAGE_KSM = 16       # a KSM page (PageKsm): write-protected wherever mapped, never PG_anon_exclusive
+PAGE_HUGETLB = 128  # a hugetlb page (a hugetlbfs folio of MAP_PRIVATE|MAP_HUGETLB memory): never split or swapped
 LRU_CPU_SHIFT = 5   # with PAGE_LRU_BATCH: the CPU whose batch holds the page, in the two bits from here
 LRU_CPU_MASK = 3 << LRU_CPU_SHIFT
 

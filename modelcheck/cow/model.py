@@ -27,8 +27,8 @@ from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
 from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
-from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_SOFTDIRTY,
-                                   VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code, pte_make)
+from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_LOCKED, PAGE_LRU_BATCH,
+                                   PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code, pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
 from modelcheck.cow.mechanisms.tlb import two_step
@@ -145,6 +145,9 @@ class CowModel:
             if f.vma:
                 t[L.vma_base + a] = (VMA_WRITE | (VMA_UFFD_WP if a in k.uffd_addrs else 0)
                                      | (VMA_UFFD_WP_ASYNC if a in k.uffd_async_addrs else 0))
+        if k.hugetlb_on:  # every address's page is a huge page of its own
+            for a in range(L.addresses):
+                t[L.flags_base + a] |= PAGE_HUGETLB
         if f.thp:  # a0 .. a<thp-1>: the pages of one folio, mapped by one PMD; only the head's flag counts
             t[L.pmd_base] = 1
             for a in range(f.thp):

@@ -188,6 +188,8 @@ class Renderer:
                     f"{len(folio)}, refcount {c.refcount}" + (f", pincount {c.pincount}" if c.pincount else "") + ")")
         if g == self.machine.file_page:
             text += " (in the page cache)"
+        if self.machine.hugetlb_on:
+            text += " hugetlb" + (f" pincount {c.pincount}" if c.pincount else "")
         if L.speculative and s[L.spec_base + g]:
             text += f" spec {s[L.spec_base + g]}"
         if c.exclusive:
@@ -309,6 +311,8 @@ class Renderer:
             state["scheduled"] = s[L.scheduled_index]
         if f.thp:
             state["thp"] = f.thp
+        if self.machine.hugetlb_on:
+            state["hugetlb"] = True
         if f.held:  # what the steps have learnt of the references held outside the scenario
             state["held_outside"] = {f"h{k}": None if not s[i] else {
                 "page": s[i] - 1, "least": s[i + 1], "most": s[i + 2] - 1 if s[i + 2] else None}

@@ -204,6 +204,7 @@ class Scenario:
     maps: tuple[tuple[int, str], ...] = ()  # (address, "private" or "shared"): the file's mappings, unpopulated
     zapped: frozenset[int] = frozenset()  # addresses an operation may leave unpopulated, the VMA kept (DONTNEED, UFFDIO_MOVE)
     thp: int = 0  # pages of the THP at a0 .. a<thp-1> (an anonymous PMD-mapped THP in the parent), 0 for none
+    hugetlb: bool = False  # every address is private anonymous hugetlb memory (MAP_HUGETLB): one huge page each
 
     @property
     def untouched(self) -> frozenset[int]:
@@ -224,7 +225,7 @@ class Scenario:
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
               fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
-              cpus: Mapping[str, int] | None = None, thp: int = 0) -> "Scenario":
+              cpus: Mapping[str, int] | None = None, thp: int = 0, hugetlb: bool = False) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -313,6 +314,7 @@ class Scenario:
             raise ScenarioError(f"a THP of {thp} pages covers a0 to a{thp - 1} but the world has {addresses} "
                                 "address(es)")
         zapped = frozenset(op.addr for t in threads for op in t.program if OPERATIONS[op.kind].unpopulates)
+        _hugetlb(hugetlb, thp, threads, frozenset(events), bool(tlb), fresh, maps)
         file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), bool(fresh), zapped)
         fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb),
                                        zapped - {a for a, _ in file_maps})
@@ -327,7 +329,7 @@ class Scenario:
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
                    schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
                    tokens=tokens, fresh=fresh_addrs, zapped=zapped, file=file if file_maps else "", maps=file_maps,
-                   thp=thp)
+                   thp=thp, hugetlb=bool(hugetlb))
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
@@ -449,6 +451,25 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
                        for t in parent):
         raise ScenarioError("a THP in a world where GUP-fast runs beside fork is not modelled yet")
     return thp
+
+
+# what a world of hugetlb memory models: a THP's, but for munmap_thp (a hugetlb page is never split)
+HUGETLB_OPERATIONS = tuple(kind for kind in THP_OPERATIONS if kind != "munmap_thp")
+
+
+def _hugetlb(hugetlb: bool, thp: int, threads: Sequence[Thread], events: frozenset[str], tlb: bool,
+             fresh: Sequence[str], maps: Mapping[str, str] | None) -> None:
+    """Refuse, in one line, what a world of hugetlb memory does not model."""
+    if not isinstance(hugetlb, bool):
+        raise ScenarioError(f"hugetlb is True or False, not {hugetlb!r}")
+    if not hugetlb:
+        return
+    if thp:
+        raise ScenarioError("a world's memory is hugetlb pages or a THP, not both")
+    _only(threads, HUGETLB_OPERATIONS, "hugetlb memory")
+    if events or tlb or fresh or maps:
+        raise ScenarioError("a world of hugetlb memory models no kernel events, TLBs, fresh addresses or file "
+                            "mappings")
 
 
 def _only(threads: Sequence[Thread], modelled: Sequence[str], world: str) -> None:

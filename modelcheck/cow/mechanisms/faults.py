@@ -45,6 +45,17 @@ class HugeFault(Branch):
                         "read-only ({policy})")
 
 
+class HugetlbFault(Branch):
+    """hugetlb_wp: a write or unsharing fault on a write-protected hugetlb page."""
+
+    HUGETLB_REUSE = "hugetlb_reuse", "the fault reuses the hugetlb page: it is mapped once ({policy})"
+    HUGETLB_COPY = "hugetlb_copy", "the fault copies the hugetlb page into a new huge page ({policy})"
+    HUGETLB_UNSHARE_KEEP = ("hugetlb_unshare_keep", "unsharing fault: the hugetlb page is mapped once; it is "
+                            "marked exclusive and stays read-only ({policy})")
+    HUGETLB_UNSHARE_COPY = ("hugetlb_unshare_copy", "unsharing fault: the hugetlb page is copied into a new "
+                            "exclusive huge page, mapped read-only ({policy})")
+
+
 class FirstTouch(Branch):
     """do_anonymous_page on an address never touched, and do_wp_page on the shared zero page."""
 
@@ -119,6 +130,8 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
     if L.features.thp and pmd_mapped(k, t, proc, addr):
         return huge_fault(k, t, proc, addr, unshare=False)
+    if k.hugetlb_on:
+        return hugetlb_fault(k, t, proc, addr, unshare=False)
     i = L.pte_index(proc, addr)
     if pte_page(t[i]) == k.zero_page:  # not an anonymous page (vm_normal_page finds none): always a fresh page
         map_fresh_page(k, t, proc, addr, t[i] & PTE_UFFD_WP)
@@ -169,6 +182,30 @@ def huge_fault(k: Kernel, t: MutableSlots, proc: int, addr: int, unshare: bool,
     split_pmd(k, t, proc)
     branch = unshare_fault(k, t, proc, addr) if unshare else write_fault(k, t, proc, addr)
     return None if branch is None else "thp_split+" + branch
+
+
+@mechanism(HugetlbFault)
+def hugetlb_fault(k: Kernel, t: MutableSlots, proc: int, addr: int, unshare: bool) -> str:
+    """hugetlb_wp (hugetlb_cow before 5.19) on a write-protected huge PTE, for a write or (5.19 on) an
+    unsharing fault: the policy's ``hugetlb_write_fault`` reuses the page (marked exclusive; for a write, made
+    writable) or copies it into a new huge page (writable for a write, read-only and exclusive for an
+    unsharing fault)."""
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    pte = t[i]
+    page = pte_page(pte)
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    if k.policy.hugetlb_write_fault(info(k, t, page, proc)) is WriteFault.REUSE:
+        set_exclusive(k, t, page, True)
+        if unshare:
+            return "hugetlb_unshare_keep"
+        t[i] = pte | PTE_WRITE | soft_dirty
+        clear_write_protect_request(k, t, proc, addr)
+        return "hugetlb_reuse"
+    new = copy_page(k, t, page)
+    t[i] = pte_make(new, not unshare, soft_dirty)
+    release(k, t, page)
+    return "hugetlb_unshare_copy" if unshare else "hugetlb_copy"
 
 
 @mechanism(FirstTouch)
@@ -337,6 +374,8 @@ def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     L = k.layout
     if L.features.thp and pmd_mapped(k, t, proc, addr):
         return huge_fault(k, t, proc, addr, unshare=True) or "thp_split"  # (an unsharing fault never waits)
+    if k.hugetlb_on:
+        return hugetlb_fault(k, t, proc, addr, unshare=True)
     i = L.pte_index(proc, addr)
     pte = t[i]
     page = pte_page(pte)

@@ -115,7 +115,8 @@ def copy_address(k: Kernel, t: MutableSlots, child: int, a: int, share: bool = T
         t[1 + child * M + a] = pte
         inherit_writes(k, t, child, a)
         return ""
-    if k.policy.fork_page(info(k, t, page, 0)) is ForkPage.COPY:
+    decide = k.policy.fork_hugetlb if k.hugetlb_on else k.policy.fork_page  # (copy_hugetlb_page_range)
+    if decide(info(k, t, page, 0)) is ForkPage.COPY:
         # copy_present_page: the child gets a private copy now, writable if VM_WRITE
         new = copy_page(k, t, page)
         writable = not L.features.vma or bool(t[L.vma_base + a] & VMA_WRITE)

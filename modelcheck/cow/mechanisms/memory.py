@@ -11,7 +11,7 @@ from typing import Any
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE,
-                                   PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP,
+                                   PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP,
                                    folio_code, pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
@@ -81,8 +81,8 @@ def other_holders(m: Machine, s: Slots, page: int) -> int:
     if L.speculative:
         count += s[L.spec_base + page]
     weights = m.zero_page_holder_weights if page == m.zero_page else m.holder_weights
-    if L.features.thp and s[L.folio_base + page]:
-        weights = m.large_holder_weights  # a FOLL_PIN of a THP adds one, and one to its pincount
+    if L.features.thp and s[L.folio_base + page] or m.hugetlb_on and s[L.flags_base + page] & PAGE_HUGETLB:
+        weights = m.large_holder_weights  # a FOLL_PIN of a THP or a hugetlb page: one, and one in its pincount
     for index, weight in weights:
         if s[index] == page + 1:
             count += weight
@@ -124,7 +124,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     L = m.layout
     flags = page_flags(m, s, page)
     has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
-    if L.features.thp and s[L.folio_base + page]:
+    if L.features.thp and s[L.folio_base + page] or flags & PAGE_HUGETLB:
         return _large_page_info(m, s, page, flags, has_pinned)
     count = mapcount(m, s, page)
     references = count + other_holders(m, s, page)
@@ -145,7 +145,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
 
 def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bool) -> PageInfo:
     """A page of a large folio: the folio's refcount and pincount, and page_trans_huge_mapcount (the most any
-    of its pages is mapped) as its mapcount."""
+    of its pages is mapped) as its mapcount; a hugetlb page is one large folio of its own."""
     pages = folio_pages(m, s, page)
     key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
            pincount(m, s, pages))
@@ -222,7 +222,8 @@ def copy_page(k: Kernel, t: MutableSlots, source: int) -> int:
             t[vb + page * C:vb + page * C + C] = t[vb + source * C:vb + source * C + C]
             if L.features.pageflags:
                 t[L.flags_base + page] = ((PAGE_EXCLUSIVE if k.policy.uses_exclusive else 0)
-                                          | (PAGE_LRU_BATCH | k.cpu << LRU_CPU_SHIFT if k.lru_on else 0))
+                                          | (PAGE_LRU_BATCH | k.cpu << LRU_CPU_SHIFT if k.lru_on else 0)
+                                          | (t[L.flags_base + source] & PAGE_HUGETLB))  # a huge page's copy is one
             return page
     raise RuntimeError("no free page slot: the world's page budget is too small")
 

@@ -58,6 +58,12 @@ class RememberAnonExclusive(Pre2020Rule):
             return ForkPage.SHARE
         return super().fork_huge(page)
 
+    def fork_hugetlb(self, page: PageInfo) -> ForkPage:
+        """copy_hugetlb_page_range's page_try_dup_anon_rmap: only an exclusive hugetlb page is checked."""
+        if not page.exclusive:
+            return ForkPage.SHARE
+        return super().fork_hugetlb(page)
+
 
 @commit("c89357e27f20", "mm: support GUP-triggered unsharing of anonymous pages", "v5.19",
         "unsharing keeps a page the write-fault test would reuse, else copies")

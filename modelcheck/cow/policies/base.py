@@ -191,6 +191,17 @@ class Policy(ABC):
         """copy_huge_pmd: share the PMD write-protected (COPY: split it and copy the pages at PTE level)."""
         return ForkPage.SHARE
 
+    def hugetlb_write_fault(self, page: PageInfo) -> WriteFault:
+        """hugetlb_cow / hugetlb_wp, for a write or an unsharing fault on a hugetlb page: reuse an anonymous
+        page mapped once, else copy it into a new huge page. The refcount is deliberately not looked at, in
+        every era (7.1.5's comment says FOLL_GET references may leak so), which keeps the vmsplice leak open on
+        hugetlb (cow.c's expected failure)."""
+        return WriteFault.REUSE if page.anon and page.mapcount == 1 else WriteFault.COPY
+
+    def fork_hugetlb(self, page: PageInfo) -> ForkPage:
+        """copy_hugetlb_page_range: share the huge page write-protected (COPY: a copy for the child now)."""
+        return ForkPage.SHARE
+
     def gup(self, request: GupRequest, page: PageInfo) -> GupFirst:
         """FOLL_WRITE on a write-protected PTE faults first (every era); a read takes what is mapped,
         unless the policy unshares it first."""

@@ -7,7 +7,7 @@ vmsplice) do not make it true, so only FOLL_PIN users are protected; 1023 of
 them more than the mappings do, a false positive (O16).
 """
 
-from modelcheck.cow.policies.base import PageInfo
+from modelcheck.cow.policies.base import ForkPage, PageInfo
 from modelcheck.cow.policies.page_count_early_cow import PageCountEarlyCowPolicy
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
@@ -25,6 +25,19 @@ class ForkWriteProtectSeq(Pre2020Rule):
     GUP-fast is not covered."""
 
     fork_write_protect_seq = True
+
+
+@commit("4eae4efa2c29", "hugetlb: do early cow when page pinned on src mm", "v5.12",
+        "fork copies a maybe-pinned hugetlb page for the child if the mm has pinned")
+class EarlyCowForPinnedHugetlbPages(Pre2020Rule):
+    """Peter Xu: the hugetlb counterpart of 70e806e4e645 in copy_hugetlb_page_range (v5.12 by the revlists
+    cow-history.md cites, P3): a maybe-pinned page (its exact pincount) of a COW mapping of an mm that has
+    pinned is copied into a new huge page for the child, the parent's PTE left writable."""
+
+    def fork_hugetlb(self, page: PageInfo) -> ForkPage:
+        if page.has_pinned and page.maybe_dma_pinned:
+            return ForkPage.COPY
+        return super().fork_hugetlb(page)
 
 
 @commit("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11",
@@ -92,7 +105,7 @@ class ContinueMapsDirty(Pre2020Rule):
 
 PageCountForkCopyPolicy = era(
     "page_count_fork_copy", "v5.11-v5.17", PageCountEarlyCowPolicy,
-    [ForkWriteProtectSeq, PinnedPagesStayOutOfSwapCache, ClearRefsSkipsPinnedPages, ClearRefsFlushesTlb,
+    [ForkWriteProtectSeq, EarlyCowForPinnedHugetlbPages, PinnedPagesStayOutOfSwapCache, ClearRefsSkipsPinnedPages, ClearRefsFlushesTlb,
      UffdWpFlushBeforeWpFault, ShmemMinorFaults, ContinueMapsDirty],
     summary="page_count reuse; fork copies maybe-pinned pages; clear_refs skips them")
 POLICY = PageCountForkCopyPolicy()

@@ -1,0 +1,27 @@
+"""C1-hugetlb: C1 (c1_basic_cow.py) on hugetlb memory, as cow.c runs test_cow_in_parent "with hugetlb".
+
+The memory is one private anonymous hugetlb page (MAP_PRIVATE|MAP_HUGETLB); the threads do what C1's do.
+
+Every era copies a shared hugetlb page on the parent's write (hugetlb_wp: mapped twice).
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c1_basic_cow.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-hugetlb",
+    title=BASE.title + " (hugetlb)",
+    world=lambda **params: BASE.world(**params).with_hugetlb(),
+    mirrors=[("cow.c", "test_cow_in_parent", "hugetlb")],
+    expect={
+        "dirty_cow": "holds", "mapcount": "holds", "gup_cow_break": "holds", "page_count": "holds",
+        "page_count_early_cow": "holds", "page_count_fork_copy": "holds", "refcount_5_18": "holds",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds", "mainline_7_3": "holds",
+    },
+)

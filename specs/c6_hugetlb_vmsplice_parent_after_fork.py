@@ -1,0 +1,30 @@
+"""C6-hugetlb: C6 (c6_vmsplice_parent_after_fork.py) on hugetlb memory, as cow.c runs test_vmsplice_after_fork "with
+hugetlb".
+
+The memory is one private anonymous hugetlb page (MAP_PRIVATE|MAP_HUGETLB); the threads do what C6's do.
+
+As C3b-hugetlb, from the parent's pipe: violated in every merged era but v5.8's forced COW break; cow.c's
+expected failure.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c6_vmsplice_parent_after_fork.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-hugetlb",
+    title=BASE.title + " (hugetlb)",
+    world=lambda **params: BASE.world(**params).with_hugetlb(),
+    mirrors=[("cow.c", "test_vmsplice_after_fork", "hugetlb")],
+    expect={
+        "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "holds", "page_count": "violated",
+        "page_count_early_cow": "violated", "page_count_fork_copy": "violated", "refcount_5_18": "violated",
+        "anon_exclusive": "violated", "anon_exclusive_6_2": "violated", "per_vma_lock_6_4": "violated",
+        "odirect_pins_6_5": "violated", "uffd_wp_async_6_7": "violated", "uffd_move_6_8": "violated",
+        "mainline_7_3": "violated",
+    },
+)

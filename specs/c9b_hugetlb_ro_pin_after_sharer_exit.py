@@ -1,0 +1,29 @@
+"""C9b-hugetlb: C9b (c9b_ro_pin_after_sharer_exit.py) on hugetlb memory, as cow.c runs
+test_ro_pin_on_ro_previously_shared "with hugetlb".
+
+The memory is one private anonymous hugetlb page (MAP_PRIVATE|MAP_HUGETLB); the threads do what C9b's do.
+
+Unlike C9b, this holds in every era: the page is mapped once after the child's exit, and hugetlb_wp reuses it
+whatever its refcount, so the pin stays coherent (the same rule that keeps the vmsplice leak open).
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c9b_ro_pin_after_sharer_exit.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-hugetlb",
+    title=BASE.title + " (hugetlb)",
+    world=lambda **params: BASE.world(**params).with_hugetlb(),
+    mirrors=[("cow.c", "test_ro_pin_on_ro_previously_shared", "hugetlb")],
+    expect={
+        "dirty_cow": "holds", "mapcount": "holds", "gup_cow_break": "holds", "page_count": "holds",
+        "page_count_early_cow": "holds", "page_count_fork_copy": "holds", "refcount_5_18": "holds",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds", "mainline_7_3": "holds",
+    },
+)
