@@ -141,9 +141,10 @@ def _programs(spec: str) -> dict[str, list[str]]:
     ("5.10.200", "page_count_early_cow"), ("5.11", "page_count_fork_copy"), ("5.17.15", "page_count_fork_copy"),
     ("5.18.3", "refcount_5_18"), ("6.1.0", "anon_exclusive"), ("6.2", "anon_exclusive_6_2"),
     ("6.3.13", "anon_exclusive_6_2"), ("6.4.1", "per_vma_lock_6_4"), ("6.5", "odirect_pins_6_5"), ("6.6.30", "odirect_pins_6_5"),
-    ("6.7", "uffd_wp_async_6_7"), ("6.8", "uffd_move_6_8"), ("6.18.44-fc", "uffd_move_6_8"),
+    ("6.7", "uffd_wp_async_6_7"), ("6.8", "uffd_move_6_8"), ("6.9", "large_folio_6_9"), ("6.14.3", "large_folio_6_9"),
+    ("6.15", "mm_owner_6_15"), ("6.18.44-fc", "mm_owner_6_15"),
     # 7.1.5's wp_can_reuse_anon_folio still gives up above refcount 3: 8d596d8b81ef is later
-    ("7.1.5", "uffd_move_6_8"), ("7.2.9", "uffd_move_6_8"), ("7.3.0-rc5", "mainline_7_3"), ("not a release", None)])
+    ("7.1.5", "mm_owner_6_15"), ("7.2.9", "mm_owner_6_15"), ("7.3.0-rc5", "mainline_7_3"), ("not a release", None)])
 def test_the_era_of_a_release(release, policy):
     assert era_policy(release) == policy
     assert runner.era_policy(release) == policy
@@ -161,7 +162,7 @@ def test_each_policy_says_which_releases_it_stands_for():
                     "page_count_early_cow": "v5.9 to v5.10", "page_count_fork_copy": "v5.11 to v5.17",
                     "anon_exclusive": "v5.19 up to v6.2 (not incl.)", "anon_exclusive_6_2": "v6.2 to v6.3",
                     "per_vma_lock_6_4": "v6.4", "odirect_pins_6_5": "v6.5 to v6.6", "uffd_wp_async_6_7": "v6.7",
-                    "uffd_move_6_8": "v6.8 up to v7.3 (not incl.)", "mainline_7_3": "v7.3 on",
+                    "uffd_move_6_8": "v6.8", "mainline_7_3": "v7.3 on",
                     "andrea_cor": "no release (a proposal)"}
     entries = {e["name"]: e for e in runner.policy_catalogue()}
     assert all(entries[name]["stands_for"] == words for name, words in said.items())
@@ -175,7 +176,9 @@ def test_the_listing_says_the_ranges_and_the_policy_of_this_machine(capsys):
     assert "uffd_wp_async_6_7  v6.7  (builds on odirect_pins_6_5)\n" in out
     assert "  stands for v6.7\n" in out
     assert "uffd_move_6_8  v6.8  (builds on uffd_wp_async_6_7)\n" in out
-    assert "  stands for v6.8 up to v7.3 (not incl.)\n" in out
+    assert "  stands for v6.8\n" in out
+    assert "mm_owner_6_15  v6.15  (builds on large_folio_6_9)\n" in out
+    assert "  stands for v6.15 up to v7.3 (not incl.)\n" in out
     assert "+ a7e689dd1c06" in out and "+ d61ea1cb0095" in out and "+ 8d596d8b81ef" in out
     release = platform.release()
     assert out.rstrip("\n").endswith(f"this machine runs Linux {release}: modelled by {era_policy(release)}")

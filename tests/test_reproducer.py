@@ -103,7 +103,7 @@ def _live_agrees(spec_file: str, tmp_path: Path, policy: str | None = None) -> t
 # -- the era ---------------------------------------------------------------------------------------------------
 
 def test_the_era_of_a_release_comes_from_the_policies_declared_releases():
-    assert runner.era_policy("6.18.44-fc") == "uffd_move_6_8"
+    assert runner.era_policy("6.18.44-fc") == "mm_owner_6_15"
     assert runner.era_policy("6.7.12") == "uffd_wp_async_6_7"
     assert runner.era_policy("6.6.30") == "odirect_pins_6_5"
     assert runner.era_policy("6.4.16") == "per_vma_lock_6_4"  # (major.minor: a 6.4.y with the fix too)

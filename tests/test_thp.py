@@ -143,3 +143,52 @@ def test_hugetlb_memory_refuses_what_it_does_not_model():
         CowWorld.scripted({"parent": ["store a0"]}, thp=2, hugetlb=True)
     with pytest.raises(WorldError, match="a world with hugetlb memory models only"):
         CowWorld.scripted({"parent": ["mprotect_ro a0"]}, hugetlb=True)
+
+
+# -- MM-owner tracking (6.15) --------------------------------------------------------------------------------------
+
+def test_the_owner_slots_follow_fork_exit_and_unmap_and_the_bit_outlives_two_of_three_mappers():
+    from modelcheck.cow.mechanisms.thp import OwnerSlots
+
+    world = CowWorld.scripted({"parent": ["fork", "fork", "wait child1", "munmap_thp a0"], "child1": ["exit"],
+                               "child2": ["store a0"]}, thp=2, thp_pte=True)
+    model = world.model("mm_owner_6_15", [])
+    L = model.layout
+
+    def slots(*labels):
+        return OwnerSlots.unpack(run(model, *labels)[0][L.owners_base])
+
+    assert slots() == OwnerSlots([1, 0], [2, 0], False)
+    assert slots("parent fork") == OwnerSlots([1, 2], [2, 2], True)      # child1 takes slot 1: maybe shared
+    assert slots("parent fork", "parent fork") == OwnerSlots([1, 2], [2, 2], True)  # child2: no slot left
+    after_exit = ("parent fork", "parent fork", "child1 exit", "parent wait child1")
+    assert slots(*after_exit) == OwnerSlots([1, 0], [2, 0], True)        # 2 of 4 in slot 0: still set
+    assert slots(*after_exit, "parent munmap_thp a0") == OwnerSlots([0, 0], [0, 0], True)
+    _, acts = run(model, *after_exit, "parent munmap_thp a0", "child2 store a0")
+    assert acts[-1].branch == "copy"  # the false positive: child2 maps the folio alone
+    one_child = CowWorld.scripted({"parent": ["fork", "wait child1", "store a0"], "child1": ["exit"]},
+                                  thp=2, thp_pte=True).model("mm_owner_6_15", [])
+    _, acts = run(one_child, "parent fork", "child1 exit", "parent wait child1", "parent store a0")
+    assert acts[-1].branch == "reuse"  # with two MMs the bit clears when the child exits
+
+
+def test_before_6_15_the_large_folio_is_copied_and_before_5_9_reused_page_by_page():
+    world = CowWorld.scripted({"parent": ["fork", "wait child1", "store a0"], "child1": ["exit"]},
+                              thp=2, thp_pte=True)
+    labels = ("parent fork", "child1 exit", "parent wait child1", "parent store a0")
+    assert run(world.model("large_folio_6_9", []), *labels)[1][-1].branch == "copy"  # 781a3ca5c345
+    assert run(world.model("page_count", []), *labels)[1][-1].branch == "copy"       # the folio's refcount 2
+    assert run(world.model("mapcount", []), *labels)[1][-1].branch == "reuse"        # page_trans_huge_mapcount 1
+
+
+def test_the_folio_level_check_fails_before_5_9_by_design_and_no_write_leaks_there():
+    from pathlib import Path
+
+    from modelcheck.engine import SearchOptions, check
+    from modelcheck.spec import bind, load_spec
+
+    path = Path(__file__).resolve().parents[1] / "specs" / "l3_mm_owner_never_reuses_shared.py"
+    world = bind(path, load_spec(path)).world
+    for policy in ("mapcount", "gup_cow_break", "andrea_cor"):
+        assert check(world.model(policy, ["no_leak_across_fork", "refcount_sane"]), SearchOptions()).verdict.value \
+            == "holds", policy

@@ -55,7 +55,7 @@ def test_before_6_8_there_is_no_such_ioctl_and_6_18_has_it():
     model = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}, fresh=["a1"]).model("uffd_wp_async_6_7", [])
     _, acts = run(model, "parent uffd_move a0 a1")
     assert acts[-1].branch == "uffd_move_refused"
-    assert era_policy("6.18.44") == "uffd_move_6_8" and get_policy("mainline_7_3").uffdio_move
+    assert era_policy("6.18.44") == "mm_owner_6_15" and get_policy("mainline_7_3").uffdio_move
     assert not get_policy("uffd_wp_async_6_7").uffdio_move
 
 

@@ -166,6 +166,8 @@ UNOBSERVABLE: dict[str, str] = {
     "read_gup_no_write_fault": "whether a GUP took a write fault inside the kernel is not visible from user space",
     "pin_checks_exact": "which pages fork and clear_refs took for pinned (page_maybe_dma_pinned) is not visible "
                         "from user space",
+    "large_folio_exclusive_when_writable": "which processes map a large folio is not visible from user space "
+                                           "(the reproducer reads no /proc/pid/pagemap)",
 }
 
 _ANNOTATION = re.compile(r"\s+\[[^\]]*\]$")  # a label's branch annotation, e.g. "[gup]"

@@ -27,6 +27,9 @@ value of the page, in the state before the action.
   FOLL_PIN holds. page_maybe_dma_pinned() (refcount >= 1024) is a heuristic, so
   a page with 1023 plain references more is taken for pinned; with symbolic
   references this shows, since z3 may give a page that many.
+* ``large_folio_exclusive_when_writable``: a process maps a page of a large folio
+  writable only while no other process maps any page of it (what 6.15's reuse
+  of PTE-mapped THPs must keep).
 * ``no_spurious_copy`` (I5): a write fault never copies a page that only this
   mapping and transient references hold. Every run also counts such copies
   (``spurious_copies``) without failing.
@@ -47,7 +50,7 @@ from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PAGE_KSM, PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.ghost import Ghost
 from modelcheck.cow.mechanisms.gup import fast_pin_in_flight
-from modelcheck.cow.mechanisms.memory import info, page_flags, page_live, refcount
+from modelcheck.cow.mechanisms.memory import folio_pages, info, mm_mappings, page_flags, page_live, refcount
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
 from modelcheck.cow.registry import batch_twin
 from modelcheck.cow.values import ValueTags
@@ -206,6 +209,36 @@ def _pin_coherent(m: Machine, words: Words) -> Judge:
     return lambda s: broken(s) is None, explain
 
 
+# -- a writable page of a large folio ------------------------------------------------------------
+@state_invariant("large_folio_exclusive_when_writable",
+                 doc="a page of a large folio is mapped writable only while no other process maps that folio")
+def _large_folio_exclusive_when_writable(m: Machine, words: Words) -> Judge:
+    """What a COW reuse of a large folio must never break (6.15's MM-owner rule above all): a process that can
+    write a page of the folio is the only one mapping any page of it."""
+    L = m.layout
+
+    def broken(s: tuple) -> tuple[int, int, int] | None:
+        if not L.features.thp:
+            return None
+        for p in range(s[0] + 1):
+            for a in range(L.addresses):
+                pte = s[L.pte_index(p, a)]
+                if not pte & PTE_WRITE or pte & PTE_SWAP or not s[L.folio_base + pte_page(pte)]:
+                    continue
+                pages = folio_pages(m, s, pte_page(pte))
+                for q in range(s[0] + 1):
+                    if q != p and process_alive(m, s, q) and mm_mappings(m, s, pages, q):
+                        return p, a, q
+        return None
+
+    def explain(s: tuple) -> str:
+        p, a, q = broken(s) or (0, 0, 0)
+        return (f"{process_name(p)} maps a{a} writable, a page of a large folio that {process_name(q)} maps too: "
+                f"a write through it reaches memory another process sees")
+
+    return lambda s: broken(s) is None, explain
+
+
 # -- I4: no lost write --------------------------------------------------------------------
 @transition_check("no_lost_write", watches=("read", "load", "dma_read"), ghost=[Ghost.LAST_WRITE],
                   doc="what the owner reads is its last completed write")
@@ -348,7 +381,8 @@ def _zero_page_pins_bounded(m: Machine, words: Words) -> Judge:
 # -- I5: spurious copies ------------------------------------------------------------------------------
 @batch_twin("ReferenceBatch._write_fault_on")
 def _spurious(m: Machine, before: tuple, act: Act) -> bool:
-    """A write fault copied a page held only by this PTE and transient references."""
+    """A write fault copied a page held only by this PTE and transient references (a page of a large folio:
+    one held only by this mm's mappings)."""
     if act.addr < 0 or act.proc < 0:
         return False
     if any(name[0] == "h" and n for name, n in act.unknown):  # it copied because of references held outside
@@ -361,6 +395,10 @@ def _spurious(m: Machine, before: tuple, act: Act) -> bool:
     if page == m.zero_page:  # never reused: a write fault on it always maps a fresh page
         return False
     page_info = info(m, before, page, act.proc)
+    if page_info.large:  # a page of a large folio: every reference is a mapping of this mm's
+        pages = folio_pages(m, before, page)
+        mine = mm_mappings(m, before, pages, act.proc)
+        return mine == page_info.large_mapcount == page_info.refcount
     # transient: speculative references, an LRU batch, and the swap cache (I5, O11)
     transient = (before[L.spec_base + page] if L.speculative else 0) + int(page_info.in_lru_batch) + \
         int(page_info.in_swapcache)

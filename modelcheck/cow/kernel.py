@@ -122,12 +122,13 @@ class Machine:
         """The machine of ``world`` checked for ``invariant_names`` under ``policy``: ``build`` with what of the
         policy the machine depends on."""
         return cls.build(world, invariant_names, policy.uses_exclusive, policy.odirect_pins, policy.uffd_wp_async,
-                         policy.zero_page_pins_uncounted, policy.thp_split_locks_page)
+                         policy.zero_page_pins_uncounted, policy.thp_split_locks_page, policy.tracks_mm_owners)
 
     @classmethod
     def build(cls, world: CowWorld, invariant_names: tuple[str, ...], uses_exclusive: bool,
               odirect_pins: bool = False, uffd_wp_async: bool = False,
-              zero_page_pins_uncounted: bool = False, thp_split_locks_page: bool = True) -> Machine:
+              zero_page_pins_uncounted: bool = False, thp_split_locks_page: bool = True,
+              tracks_mm_owners: bool = False) -> Machine:
         """The machine of ``world`` checked for ``invariant_names``, for a policy that tracks
         PG_anon_exclusive or not (the only thing of a policy the state's layout depends on), whose O_DIRECT
         pins or takes FOLL_GET references (what the scenario's O_DIRECT holders are and count for), whose
@@ -135,7 +136,7 @@ class Machine:
         async userfaultfd is then not registered at all), whose pins of the shared zero page count in its
         refcount or not, and whose split of a THP's PMD takes the THP's page lock (where it does not, a store's
         write fault on the PMD reads the THP's mapcounts in two steps, between which another process may split
-        its PMD: ``cpu.store_in_steps``)."""
+        its PMD: ``cpu.store_in_steps``), and which tracks the MMs that map each large folio (6.15)."""
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
@@ -181,7 +182,8 @@ class Machine:
             tokens=len(scenario.tokens) if scenario else 0,
             force="force" in needs,
             steps="steps" in needs or bool(scenario and scenario.thp and P > 1 and not thp_split_locks_page),
-            thp=scenario.thp if scenario else 0)
+            thp=scenario.thp if scenario else 0,
+            owners=bool(scenario and scenario.thp and tracks_mm_owners))
         layout = Layout(P, M, features)
         async_addrs = frozenset(op.addr for th in threads for op in th.program if op.kind == "uffd_wp_async")
         writers: list[tuple[int, str]] | None = None

@@ -13,6 +13,7 @@ world (the reference world) stores exactly what reference-world.md counts:
     mm[p]                       MMF_HAS_PINNED, exited, when pins or exit are used
     pmd[p]                      1 while p maps the THP's range with one PMD, in a world with a THP
     folio[g]                    in a world with a THP: (head + 1) << 3 | index for a page of a large folio, else 0
+    owners[g]                   a large folio's MM-owner slots (6.15), on its head: ``thp.OwnerSlots`` packed
     pc[t]                       each thread's program counter, in a scripted scenario
     holder[h]                   the page each GUP reference of the scenario holds
     token[k]                    1 once the scenario's token k is signalled (signal / await)
@@ -75,6 +76,9 @@ FOLIO_INDEX_BITS = 3  # folio[g]: (head + 1) << FOLIO_INDEX_BITS | g's index in 
 MOST_THP_PAGES = 1 << FOLIO_INDEX_BITS
 
 
+OWNERS_SHARED = 1 << 14  # owners[g]: the "maybe mapped shared" bit, above two 3-bit MM ids and two 4-bit counts
+
+
 def folio_code(head: int, index: int) -> int:
     return (head + 1) << FOLIO_INDEX_BITS | index
 
@@ -133,6 +137,7 @@ class Features:
     force: bool = False     # a slot per thread for a FOLL_FORCE write in progress (mechanisms.force)
     steps: bool = False     # a step slot per thread without TLBs: an operation in steps (GUP-fast, fork beside it)
     thp: int = 0            # pages of the world's THP (a0 .. a<thp-1>, PMD-mapped in the parent at first); 0: none
+    owners: bool = False    # the policy tracks each large folio's MM owners (6af8cb80d3a9, 6.15)
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class Layout:
     mm_base: int = field(init=False)
     pmd_base: int = field(init=False)
     folio_base: int = field(init=False)
+    owners_base: int = field(init=False)
     pc_base: int = field(init=False)
     holder_base: int = field(init=False)
     token_base: int = field(init=False)
@@ -179,6 +185,7 @@ class Layout:
                              ("flags_base", pages if f.pageflags else 0),
                              ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
                              ("pmd_base", P if f.thp else 0), ("folio_base", pages if f.thp else 0),
+                             ("owners_base", pages if f.owners else 0),
                              ("pc_base", f.threads), ("holder_base", f.holders), ("token_base", f.tokens),
                              ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0),

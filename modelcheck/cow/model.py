@@ -31,6 +31,7 @@ from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE
                                    PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code, pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
+from modelcheck.cow.mechanisms.thp import OwnerSlots, track_mm_owners
 from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
 from modelcheck.cow.policies import Policy
@@ -149,11 +150,14 @@ class CowModel:
             for a in range(L.addresses):
                 t[L.flags_base + a] |= PAGE_HUGETLB
         if f.thp:  # a0 .. a<thp-1>: the pages of one folio, mapped by one PMD; only the head's flag counts
-            t[L.pmd_base] = 1
+            by_pte = k.scenario is not None and k.scenario.thp_pte  # (split: every page takes the head's flag)
+            t[L.pmd_base] = 0 if by_pte else 1
             for a in range(f.thp):
                 t[L.folio_base + a] = folio_code(0, a)
-                if a and f.pageflags:
+                if a and f.pageflags and not by_pte:
                     t[L.flags_base + a] &= ~PAGE_EXCLUSIVE
+            if f.owners:  # the parent owns slot 0 with all its mappings
+                t[L.owners_base] = OwnerSlots([1, 0], [f.thp if by_pte else 1, 0], False).pack()
         for n, a in enumerate(self.world.held_unknown):  # on address a's first page, any number so far
             t[L.held_base + 3 * n] = a + 1
         for a, count in self.world.held:  # a number of them, on its speculative-reference slot
@@ -361,7 +365,17 @@ class CowModel:
 
     def _on_cpu(self, cpu: int, run: Mechanism, args: tuple) -> tuple[Mechanism, tuple]:
         """``run`` as a step of a thread on ``cpu``: the mechanism runs in the kernel of that CPU (whose LRU
-        batch a new page goes into and a fault drains); CPU 0's is the model's own kernel."""
+        batch a new page goes into and a fault drains); CPU 0's is the model's own kernel. Where the policy
+        tracks large folios' MM owners, the step updates them after the mechanism (``thp.track_mm_owners``)."""
+        if self.layout.features.owners:
+            mechanism = run
+
+            def run(k: Any, t: Any, *given: Any) -> str | None:
+                before = tuple(t)
+                branch = mechanism(k, t, *given)
+                if branch is not None:
+                    track_mm_owners(k, before, t)
+                return branch
         if cpu == 0:
             return run, args
         kernel = self.kernel.on_cpu(cpu)

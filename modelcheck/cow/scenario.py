@@ -205,6 +205,7 @@ class Scenario:
     zapped: frozenset[int] = frozenset()  # addresses an operation may leave unpopulated, the VMA kept (DONTNEED, UFFDIO_MOVE)
     thp: int = 0  # pages of the THP at a0 .. a<thp-1> (an anonymous PMD-mapped THP in the parent), 0 for none
     hugetlb: bool = False  # every address is private anonymous hugetlb memory (MAP_HUGETLB): one huge page each
+    thp_pte: bool = False  # the THP starts PTE-mapped (its PMD split), as cow.c's "PTE-mapped THP" runs make it
 
     @property
     def untouched(self) -> frozenset[int]:
@@ -225,7 +226,8 @@ class Scenario:
     def build(cls, programs: Mapping[str, Sequence[str]], events: Sequence[str] = (),
               addresses: int | None = None, tlb: bool = False, schedule: Sequence[str] = (),
               fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
-              cpus: Mapping[str, int] | None = None, thp: int = 0, hugetlb: bool = False) -> "Scenario":
+              cpus: Mapping[str, int] | None = None, thp: int = 0, hugetlb: bool = False,
+              thp_pte: bool = False) -> "Scenario":
         threads = []
         if not isinstance(programs, Mapping):
             raise ScenarioError(f"the programs must map thread names to lists of operations, not be a "
@@ -329,7 +331,7 @@ class Scenario:
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
                    schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
                    tokens=tokens, fresh=fresh_addrs, zapped=zapped, file=file if file_maps else "", maps=file_maps,
-                   thp=thp, hugetlb=bool(hugetlb))
+                   thp=thp, hugetlb=bool(hugetlb), thp_pte=_thp_pte(thp_pte, thp))
 
     def uses(self, *kinds: str) -> bool:
         return any(op.kind in kinds for t in self.threads for op in t.program)
@@ -455,6 +457,14 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
 
 # what a world of hugetlb memory models: a THP's, but for munmap_thp (a hugetlb page is never split)
 HUGETLB_OPERATIONS = tuple(kind for kind in THP_OPERATIONS if kind != "munmap_thp")
+
+
+def _thp_pte(thp_pte: bool, thp: int) -> bool:
+    if not isinstance(thp_pte, bool):
+        raise ScenarioError(f"thp_pte is True or False, not {thp_pte!r}")
+    if thp_pte and not thp:
+        raise ScenarioError("thp_pte names how the THP starts mapped, and the world has no THP (thp=N)")
+    return thp_pte
 
 
 def _hugetlb(hugetlb: bool, thp: int, threads: Sequence[Thread], events: frozenset[str], tlb: bool,

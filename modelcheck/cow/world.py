@@ -141,7 +141,8 @@ class CowWorld:
                  speculative: int = 0, addresses: int | None = None, tlb: bool = False,
                  schedule: Sequence[str] = (), config: KernelConfig = FULL_KERNEL,
                  fresh: Sequence[str] = (), file: str = "", maps: Mapping[str, str] | None = None,
-                 cpus: Mapping[str, int] | None = None, thp: int = 0, hugetlb: bool = False) -> "CowWorld":
+                 cpus: Mapping[str, int] | None = None, thp: int = 0, hugetlb: bool = False,
+                 thp_pte: bool = False) -> "CowWorld":
         """A scenario: one program per thread, and the kernel events allowed to interleave; ``schedule``
         (thread names and kernel events such as ``kernel spec_get(page 0)``) pins the order of the first
         steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
@@ -150,11 +151,11 @@ class CowWorld:
         (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access; ``cpus``
         (``{"parent.2": 1}``) pins threads to CPUs, each with its own LRU batch (every other thread runs on
         CPU 0); ``thp`` (2 to 8) makes a0 .. a<thp-1> one anonymous THP of that many pages, standing for a
-        PMD's 512, mapped by one PMD in the parent at first; ``hugetlb`` makes every address private anonymous
+        PMD's 512, mapped by one PMD in the parent at first (``thp_pte``: by PTEs, its PMD split); ``hugetlb`` makes every address private anonymous
         hugetlb memory (MAP_HUGETLB), one huge page each."""
         try:
             scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps, cpus, thp,
-                                      hugetlb)
+                                      hugetlb, thp_pte)
         except ValueError as err:
             raise WorldError(f"scenario: {err}") from None
         if "spec" in scenario.events and speculative < 1:
@@ -234,7 +235,7 @@ class CowWorld:
                                  fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
                                  maps={f"a{a}": how for a, how in sc.maps} or None,
                                  cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=sc.thp,
-                                 hugetlb=sc.hugetlb)
+                                 hugetlb=sc.hugetlb, thp_pte=sc.thp_pte)
         return replace(self, scenario=twin.scenario, speculative=twin.speculative)
 
     def with_hugetlb(self) -> "CowWorld":
@@ -251,9 +252,10 @@ class CowWorld:
                                  cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, hugetlb=True)
         return replace(self, scenario=twin.scenario, speculative=twin.speculative)
 
-    def with_thp(self, pages: int) -> "CowWorld":
+    def with_thp(self, pages: int, pte_mapped: bool = False) -> "CowWorld":
         """This scripted world with its memory from a0 on one THP of ``pages`` pages, mapped by a PMD in the
-        parent at first (cow.c's "with PMD-mapped THP" run of a base-page test), everything else as it was."""
+        parent at first (cow.c's "with PMD-mapped THP" run of a base-page test; ``pte_mapped``: by PTEs, its
+        "PTE-mapped THP" run), everything else as it was."""
         sc = self.scenario
         if sc is None or sc.schedule:
             raise WorldError("only a scripted world without a schedule can have its memory be a THP")
@@ -262,7 +264,8 @@ class CowWorld:
                                  addresses=max(sc.addresses, pages), tlb=sc.tlb, config=self.config,
                                  fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
                                  maps={f"a{a}": how for a, how in sc.maps} or None,
-                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=pages)
+                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=pages,
+                                 thp_pte=pte_mapped)
         return replace(self, scenario=twin.scenario, speculative=twin.speculative)
 
     def describe(self) -> str:
@@ -281,7 +284,8 @@ class CowWorld:
                     f"a{a} {'any number' if n is None else n}" for a, n in self.held)
             kernel = f", kernel {self.config.describe()}" if self.config != FULL_KERNEL else ""
             files = (f", a {s.file} file mapped " + ", ".join(f"{how} at a{a}" for a, how in s.maps)) if s.maps else ""
-            files += f", a THP of {s.thp} pages at a0-a{s.thp - 1} (PMD-mapped)" if s.thp else ""
+            files += (f", a THP of {s.thp} pages at a0-a{s.thp - 1} ({'PTE' if s.thp_pte else 'PMD'}-mapped)"
+                      if s.thp else "")
             files += ", hugetlb memory" if s.hugetlb else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
                     f"{s.addresses} address(es){files}{tlb}{events}{spec}{unknown}{kernel}")

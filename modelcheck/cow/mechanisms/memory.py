@@ -11,7 +11,7 @@ from typing import Any
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE,
-                                   PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP,
+                                   OWNERS_SHARED, PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP,
                                    folio_code, pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
@@ -63,6 +63,18 @@ def folio_refcount(m: Machine, s: Slots, pages: tuple[int, ...]) -> int:
     """The folio's refcount: its head's, which every mapping and holder of any of its pages adds to."""
     total = sum(mapcount(m, s, g) + other_holders(m, s, g) for g in pages)
     return total - (len(pages) - 1) * pmd_mappings(m, s, pages[0])
+
+
+def mm_mappings(m: Machine, s: Slots, pages: tuple[int, ...], proc: int) -> int:
+    """What ``proc``'s mm adds to the folio's large mapcount: one for a PMD that maps it, one per PTE that
+    maps one of its pages."""
+    L = m.layout
+    if L.features.thp and s[L.pmd_base + proc] and (c := s[L.pte_index(proc, 0)]) and not c & PTE_SWAP \
+            and pte_page(c) == pages[0]:
+        return 1
+    held = {g + 1 for g in pages}
+    return sum(1 for a in range(L.addresses) if (c := s[L.pte_index(proc, a)]) and not c & PTE_SWAP
+               and pte_page(c) + 1 in held)
 
 
 def pincount(m: Machine, s: Slots, pages: tuple[int, ...]) -> int:
@@ -146,15 +158,22 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
 def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bool) -> PageInfo:
     """A page of a large folio: the folio's refcount and pincount, and page_trans_huge_mapcount (the most any
     of its pages is mapped) as its mapcount; a hugetlb page is one large folio of its own."""
+    L = m.layout
     pages = folio_pages(m, s, page)
+    per_mm = [mm_mappings(m, s, pages, p) for p in range(L.processes)]
+    large_mapcount = sum(per_mm)
+    if L.features.owners:  # folio_maybe_mapped_shared: the bit, unless the folio is mapped once
+        shared = large_mapcount > 1 and bool(s[L.owners_base + pages[0]] & OWNERS_SHARED)
+    else:
+        shared = sum(1 for n in per_mm if n) > 1
     key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
-           pincount(m, s, pages))
+           pincount(m, s, pages), large_mapcount, shared)
     described = m.large_page_infos.get(key)
     if described is None:
-        count, references, flags, has_pinned, pins = key
+        count, references, flags, has_pinned, pins, large_mapcount, shared = key
         described = m.large_page_infos[key] = PageInfo(
             mapcount=count, refcount=references, exclusive=bool(flags & PAGE_EXCLUSIVE), has_pinned=has_pinned,
-            large=True, pincount=pins)
+            large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared)
     return described
 
 
@@ -197,6 +216,8 @@ def free_page(m: Machine, t: MutableSlots, page: int) -> None:
         t[L.flags_base + page] = 0
     if L.features.thp:
         t[L.folio_base + page] = 0
+    if L.features.owners:
+        t[L.owners_base + page] = 0
     for k in range(L.features.held):
         # references held outside the scenario: once the scenario lets go of their page nothing in
         # it can reach the page again, so they no longer count (their slot would be reused)

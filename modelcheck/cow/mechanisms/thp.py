@@ -14,8 +14,10 @@ PG_anon_exclusive (the 5.19 and 7.1.5 trees).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Machine, MutableSlots, Slots
-from modelcheck.cow.layout import PAGE_EXCLUSIVE, pte_page
-from modelcheck.cow.mechanisms.memory import folio_pages, mapcount, pmd_mappings
+from dataclasses import dataclass
+
+from modelcheck.cow.layout import OWNERS_SHARED, PAGE_EXCLUSIVE, pte_page
+from modelcheck.cow.mechanisms.memory import folio_pages, mapcount, mm_mappings, pmd_mappings
 
 
 def pmd_mapped(m: Machine, s: Slots, proc: int, addr: int) -> bool:
@@ -63,3 +65,74 @@ def huge_mapcounts(m: Machine, s: Slots, head: int) -> tuple[int, int, int]:
     ptes = [mapcount(m, s, g) - pmds for g in pages]
     double = int(pmds > 0 and any(ptes))
     return max(ptes) + double, double, pmds
+
+
+# -- MM-owner tracking (6af8cb80d3a9, v6.15: include/linux/rmap.h, the 7.1.5 tree) -------------------------------
+
+@dataclass
+class OwnerSlots:
+    """A large folio's two MM-owner slots (the mm each holds, as process + 1, and its mapcount there) and its
+    "maybe mapped shared" bit, packed in ``owners[head]`` as ids in 3 bits each and counts in 4."""
+
+    ids: list[int]
+    counts: list[int]
+    shared: bool
+
+    @classmethod
+    def unpack(cls, word: int) -> OwnerSlots:
+        return cls([word & 7, word >> 3 & 7], [word >> 6 & 15, word >> 10 & 15], bool(word & OWNERS_SHARED))
+
+    def pack(self) -> int:
+        return (self.ids[0] | self.ids[1] << 3 | min(self.counts[0], 15) << 6 | min(self.counts[1], 15) << 10
+                | (OWNERS_SHARED if self.shared else 0))
+
+    def add(self, mm: int, diff: int, others: int) -> None:
+        """folio_add_return_large_mapcount: an mm that owns a slot adds to it; else it takes slot 0 if free,
+        then slot 1, and the folio becomes maybe-shared if others (``others``: the mappings it had) map it;
+        with no free slot only the total changes (and the bit is already set: two other MMs own slots)."""
+        if mm in self.ids:
+            self.counts[self.ids.index(mm)] += diff
+            return
+        for n in (0, 1):
+            if not self.ids[n]:
+                self.ids[n], self.counts[n] = mm, diff
+                if others:
+                    self.shared = True
+                return
+
+    def sub(self, mm: int, diff: int, total: int) -> None:
+        """folio_sub_return_large_mapcount: subtract from the mm's slot and free it at zero; then the folio is no
+        longer maybe-shared iff one slot alone holds every mapping left (``total``)."""
+        if mm in self.ids:
+            n = self.ids.index(mm)
+            self.counts[n] -= diff
+            if self.counts[n] <= 0:
+                self.ids[n], self.counts[n] = 0, 0
+        if self.shared and any(self.ids[n] and self.counts[n] == total for n in (0, 1)):
+            self.shared = False
+
+
+def track_mm_owners(m: Machine, before: Slots, after: MutableSlots) -> None:
+    """After a step, the MM-owner slots of every large folio follow the mappings the step took away or added,
+    per mm (a step changes one mm's mappings of a folio: fork the child's, an unmapping or a fault the
+    faulting mm's; a split adds the PTEs of the pages but the PMD)."""
+    L = m.layout
+    for g in range(L.pages):
+        code = after[L.folio_base + g]
+        if not code or code & 7:  # not the head of a large folio
+            continue
+        pages = folio_pages(m, after, g)
+        old = before[L.folio_base + g] == code
+        slots = OwnerSlots.unpack(after[L.owners_base + g] if old else 0)
+        total = sum(mm_mappings(m, before, pages, p) for p in range(L.processes)) if old else 0
+        changes = [(p, mm_mappings(m, after, pages, p) - (mm_mappings(m, before, pages, p) if old else 0))
+                   for p in range(L.processes)]
+        for p, diff in changes:  # unmappings first, then mappings
+            if diff < 0:
+                total += diff
+                slots.sub(p + 1, -diff, total)
+        for p, diff in changes:
+            if diff > 0:
+                slots.add(p + 1, diff, total)
+                total += diff
+        after[L.owners_base + g] = slots.pack()

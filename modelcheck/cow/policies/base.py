@@ -89,6 +89,8 @@ class PageInfo:
     ksm: bool = False  # PageKsm: merged by ksmd, mapped read-only wherever it is, never PG_anon_exclusive
     large: bool = False  # a page of a large folio (a THP)
     pincount: int = 0    # a large folio's exact count of FOLL_PIN references
+    large_mapcount: int = 0  # a large folio's mappings (one per PMD, one per PTE of any of its pages)
+    maybe_shared: bool = False  # folio_maybe_mapped_shared (6.15's MM-owner tracking; else: mapped by two MMs)
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -127,6 +129,8 @@ class Policy(ABC):
     flushes_pending_tlb_before_wp_fault: ClassVar[bool] = False
     # 57efa1fe5957 (v5.11): GUP-fast's pins check mm->write_protect_seq, so none is made while fork copies
     fork_write_protect_seq: ClassVar[bool] = False
+    # 6af8cb80d3a9 (v6.15): each large folio tracks the MMs that map it in two slots and a "maybe shared" bit
+    tracks_mm_owners: ClassVar[bool] = False
     # c444eb564fb1 (v5.8): __split_huge_pmd takes the THP's page lock, under which reuse_swap_page reads its mapcounts
     thp_split_locks_page: ClassVar[bool] = False
     # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)

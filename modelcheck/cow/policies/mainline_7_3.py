@@ -19,15 +19,15 @@ compared with the 7.1.5 tree:
 8d596d8b81ef is in mm-unstable on 2026-08-05, after the 7.2 merge window, and in torvalds/linux; v7.3 is the
 first release that can have it (inferred, not read in a release tree; 7.1.5 does not have it).
 
-It builds on uffd_move_6_8 (UFFDIO_MOVE, adef440691ba, 6.8, on asynchronous uffd-wp, d61ea1cb0095, 6.7). Not
-modelled from 6.7 on: the wp_can_reuse_anon_folio refactor (49b58785b93d, 6.7, no decision changed) and large
-folios (mTHP from 6.8, their reuse from 6.15: the world's pages are small).
+It builds on mm_owner_6_15 (the reuse of PTE-mapped large folios an MM owns alone, 6.15, on 6.9's refusal to
+reuse any large folio and UFFDIO_MOVE, adef440691ba, 6.8). Not modelled from 6.7 on: the wp_can_reuse_anon_folio
+refactor (49b58785b93d, 6.7, no decision changed) and mTHP sizes other than the world's one THP.
 """
 
 from modelcheck.cow.policies.base import PageInfo
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
-from modelcheck.cow.policies.uffd_move_6_8 import UffdMove68Policy
+from modelcheck.cow.policies.mm_owner_6_15 import MmOwner615Policy
 
 
 @commit("8d596d8b81ef", "mm: avoid unnecessary lru drain for wp_can_reuse_anon_folio()", "v7.3",
@@ -44,6 +44,6 @@ class DrainOnlyWhenItCanHelp(Pre2020Rule):
                 and super().drains_lru_before_reuse(page))
 
 
-Mainline73Policy = era("mainline_7_3", "v7.3", UffdMove68Policy, [DrainOnlyWhenItCanHelp],
+Mainline73Policy = era("mainline_7_3", "v7.3", MmOwner615Policy, [DrainOnlyWhenItCanHelp],
                        summary="uffd_move_6_8 with the LRU drain only when it can make the page reusable")
 POLICY = Mainline73Policy()
