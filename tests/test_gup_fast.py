@@ -80,7 +80,7 @@ def test_a_long_term_writable_pin_of_a_dirty_tracked_shared_file_is_refused_on_b
 
 
 def test_there_are_twins_for_every_fast_spec():
-    assert len(TWINS) == 19 and all(slow.exists() for _, slow in TWINS), [s for _, s in TWINS if not s.exists()]
+    assert len(TWINS) == 20 and all(slow.exists() for _, slow in TWINS), [s for _, s in TWINS if not s.exists()]
 
 
 @pytest.mark.parametrize("fast, slow", TWINS, ids=[f.stem for f, _ in TWINS])
@@ -199,3 +199,23 @@ def test_write_protect_seq_is_what_closes_the_race_in_the_anon_exclusive_era_too
         from modelcheck.cow.policies import pieces
 
         del pieces._PIECES[NoWriteProtectSeq]
+
+
+# -- against PageAnonExclusive's clearing protocol (reclaim in two steps, 5.19 on) ---------------------------------
+
+def test_reclaim_clears_the_pte_before_it_looks_for_pins_and_gup_fast_looks_again_after_pinning():
+    world = CowWorld.scripted({"parent": ["pin_rw_fast a0 -> p", "store a0"]}, events=["swap"])
+    model = world.model("anon_exclusive", ["pin_coherent"])
+    assert model.kernel.unmap_in_steps and not world.model("refcount_5_18", []).kernel.unmap_in_steps
+    walk, add, unmap = "parent pin_rw_fast a0 -> p", "kernel swap_add(page 0)", "kernel swap_unmap(page 0)"
+    # the pin first: reclaim sees it and puts the PTE back as it was; the walk's second look keeps the pin
+    after, acts = run(model, add, walk, unmap, unmap, walk)
+    assert [a.branch for a in acts[1:]] == ["gup_fast_pinned", "swap_unmap_clear", "swap_unmap_restore", "gup_fast"]
+    assert pte_page(after[model.layout.pte_index(0, 0)]) == after[model.layout.holder_base] - 1
+    # the PTE cleared first: the walk finds nothing and waits for the page-table lock; after the swap-out it
+    # faults the page back in through the slow path
+    after, acts = run(model, add, unmap)
+    assert "parent pin_rw_fast a0 -> p" not in labels(model, after) and "parent store a0" not in labels(model, after)
+    # the pin between the clearing and the check: the walk's second look finds the PTE gone and drops its pin
+    _, acts = run(model, add, walk, unmap, walk)
+    assert acts[-1].branch == "gup_fast_unpin+gup_fast_wait"

@@ -90,6 +90,8 @@ class Machine:
     file_maps: Mapping[int, str] = field(default_factory=dict)
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
     hugetlb_on: bool = False  # the world's memory is hugetlb pages (PAGE_HUGETLB in their flags)
+    unmap_in_steps: bool = False  # try_to_unmap of an exclusive page clears its PTE, then checks for pins, in two
+                                  # steps GUP-fast can come between (swap events beside a GUP-fast pin, PAE era)
     stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
                                            # thread may act in between: fork, when the parent has a thread that
                                            # walks its page table without mmap_lock (GUP-fast) beside the forking one
@@ -230,6 +232,8 @@ class Machine:
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
             hugetlb_on=bool(scenario and scenario.hugetlb),
+            unmap_in_steps=reclaim_on and uses_exclusive and any("lockless" in OPERATIONS[op.kind].needs
+                                                                 for th in threads for op in th.program),
             stepped=(frozenset({"fork"}) if _lockless_beside_fork(threads) else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
                else frozenset()),

@@ -28,7 +28,8 @@ from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_LOCKED, PAGE_LRU_BATCH,
-                                   PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code, pte_make)
+                                   PAGE_UNMAPPING, PTE_SOFTDIRTY, UNMAPPING_SHIFT, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC,
+                                   VMA_WRITE, folio_code, pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
 from modelcheck.cow.mechanisms.thp import OwnerSlots, track_mm_owners
@@ -311,6 +312,8 @@ class CowModel:
             return
         if self._fork_window and proc == 0 and self._waits_for_fork(s, ti, thread.program[pc].kind):
             return
+        if self.kernel.unmap_in_steps and self._waits_for_unmap(s, proc, thread.program[pc].kind):
+            return
         base, run, args, writes, finish = self._script_steps[ti][pc]
         if writes:  # the last argument is the write's number: its value tag depends on nforks now
             args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
@@ -323,6 +326,19 @@ class CowModel:
                                                                                  and s[self.layout.step_base + ti]):
             return False
         return fork_in_progress(self.kernel, s)
+
+    def _waits_for_unmap(self, s: Any, proc: int, kind: str) -> bool:
+        """try_to_unmap holds the page-table lock of a PTE it cleared and has not yet restored or swapped out:
+        every operation of that process waits for it, but the lockless walk of GUP-fast."""
+        if "lockless" in OPERATIONS[kind].needs:
+            return False
+        L = self.layout
+        for g in range(L.pages):
+            flags = s[L.flags_base + g]
+            if flags & PAGE_UNMAPPING and (flags >> (UNMAPPING_SHIFT + 5)) - 1 - proc * L.addresses in \
+                    range(L.addresses):
+                return True
+        return False
 
     def _scheduled(self, s: Any, key: Key) -> bool:
         """Whether the scenario's schedule lets ``key`` take the next step: it is done, or names ``key`` next.

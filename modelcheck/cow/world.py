@@ -151,8 +151,8 @@ class CowWorld:
         (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access; ``cpus``
         (``{"parent.2": 1}``) pins threads to CPUs, each with its own LRU batch (every other thread runs on
         CPU 0); ``thp`` (2 to 8) makes a0 .. a<thp-1> one anonymous THP of that many pages, standing for a
-        PMD's 512, mapped by one PMD in the parent at first (``thp_pte``: by PTEs, its PMD split); ``hugetlb`` makes every address private anonymous
-        hugetlb memory (MAP_HUGETLB), one huge page each."""
+        PMD's 512, mapped by one PMD in the parent at first (``thp_pte``: by PTEs, its PMD split); ``hugetlb``
+        makes every address private anonymous hugetlb memory (MAP_HUGETLB), one huge page each."""
         try:
             scenario = Scenario.build(programs, events, addresses, tlb, schedule, fresh, file, maps, cpus, thp,
                                       hugetlb, thp_pte)

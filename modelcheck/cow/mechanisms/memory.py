@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, PAGE_EXCLUSIVE,
-                                   OWNERS_SHARED, PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SWAP,
-                                   folio_code, pte_key, pte_page)
+from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, OWNERS_SHARED,
+                                   PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
+                                   PAGE_UNMAPPING, PTE_DIRTY, PTE_SWAP, folio_code, pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
 
@@ -27,6 +27,8 @@ def mapcount(m: Machine, s: Slots, page: int) -> int:
         count += sum(ptes.count(key | bits) for bits in range(2, 8))
     if m.dirty_ptes:
         count += sum(ptes.count(key | PTE_DIRTY | bits) for bits in range(8))
+    if m.unmap_in_steps and s[L.flags_base + page] & PAGE_UNMAPPING:
+        count += 1  # the PTE try_to_unmap cleared still counts until it is restored or swapped out
     return count
 
 

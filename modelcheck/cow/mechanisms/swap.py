@@ -12,8 +12,8 @@ may be pinned). MADV_PAGEOUT does both at once for a page only its caller maps.
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
-from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE,
-                                   PTE_UFFD_WP, pte_make, pte_page, swap_entry)
+from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PAGE_UNMAPPING, PTE_SOFTDIRTY, PTE_SWAP,
+                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, UNMAPPING_SHIFT, pte_make, pte_page, swap_entry)
 from modelcheck.cow.mechanisms.faults import vma_writable
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request
 from modelcheck.cow.mechanisms.memory import info, mapcount, set_exclusive, swapcount
@@ -29,6 +29,18 @@ class Reclaim(Branch):
     PAGEOUT_SKIPPED = outcome("pageout_skipped")  # mapped elsewhere too, or kept out of the swap cache
     PAGEOUT_ADDED = outcome("pageout_added")      # in the swap cache, but try_to_unmap refused
     PAGEOUT_NO_SWAP = outcome("pageout_no_swap")  # a kernel without swap: reclaim cannot add the page anywhere
+
+
+class UnmapInSteps(Branch):
+    """try_to_unmap_one on an exclusive anonymous page, in the steps PageAnonExclusive's clearing protocol
+    orders against GUP-fast (6c287605fd56, 088b8aa537c2): clear and flush the PTE; then try to share the page
+    (folio_try_share_anon_rmap_pte), which fails if it may be pinned, and restore the PTE, or else clear the
+    flag and install the swap entry."""
+
+    SWAP_UNMAP_CLEAR = ("swap_unmap_clear", "reclaim clears and flushes the exclusive page's PTE; it checks for "
+                        "pins next (PageAnonExclusive's clearing protocol)")
+    SWAP_UNMAP_RESTORE = ("swap_unmap_restore", "the page may be pinned: reclaim cannot clear PageAnonExclusive, "
+                          "restores the PTE and gives up ({policy})")
 
 
 class SwapIn(Branch):
@@ -56,6 +68,10 @@ def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
     L = k.layout
     if not t[L.flags_base + page] & PAGE_SWAPCACHE or not mapcount(k, t, page):
         return None
+    if k.unmap_in_steps:
+        stepped = unmap_in_steps(k, t, page)
+        if stepped != "":
+            return stepped
     page_info = info(k, t, page)
     if k.policy.unmap_refuses(page_info):
         return None
@@ -69,6 +85,37 @@ def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
                 flush_address(k, t, p, a)
     t[L.flags_base + page] &= ~PAGE_EXCLUSIVE
     return "swap_unmap"
+
+
+@mechanism(UnmapInSteps, Reclaim)
+def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
+    """The two steps of try_to_unmap_one for an exclusive page mapped once; "" for any other page (which the
+    one-step unmapping handles: no pin check is asked for it)."""
+    L = k.layout
+    fi = L.flags_base + page
+    flags = t[fi]
+    if flags & PAGE_UNMAPPING:  # the second step: try to share the page, then swap out or restore
+        index = flags >> (UNMAPPING_SHIFT + 5)
+        bits = flags >> UNMAPPING_SHIFT & 31
+        t[fi] = flags & ((1 << UNMAPPING_SHIFT) - 1) & ~PAGE_UNMAPPING
+        if k.policy.unmap_refuses(info(k, t, page)):
+            t[index] = pte_make(page, bool(bits & 1), bits & ~1)  # set_pte_at: the PTE as it was
+            return "swap_unmap_restore"
+        t[index] = swap_entry(page, k.swap_pte_exclusive, bits)
+        t[fi] &= ~PAGE_EXCLUSIVE
+        p, a = divmod(index - 1, L.addresses)
+        flush_address(k, t, p, a)
+        return "swap_unmap"
+    if not flags & PAGE_EXCLUSIVE or mapcount(k, t, page) != 1:
+        return ""
+    index = next(1 + p * L.addresses + a for p in range(t[0] + 1) for a in range(L.addresses)
+                 if (c := t[1 + p * L.addresses + a]) and not c & PTE_SWAP and pte_page(c) == page)
+    pte = t[index]
+    t[fi] = flags | PAGE_UNMAPPING | ((pte & 31) | index << 5) << UNMAPPING_SHIFT
+    t[index] = 0  # ptep_clear_flush
+    p, a = divmod(index - 1, L.addresses)
+    flush_address(k, t, p, a)
+    return "swap_unmap_clear"
 
 
 @operation("pageout aN", Reclaim, summary="madvise(MADV_PAGEOUT): reclaim the page now, if only this process maps it",

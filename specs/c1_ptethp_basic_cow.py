@@ -1,0 +1,32 @@
+"""C1-ptethp: C1 (c1_basic_cow.py) on a PTE-mapped THP, as cow.c runs test_cow_in_parent "with PTE-mapped THP".
+
+The memory is one THP of two pages mapped by PTEs (its PMD split first, as cow.c does by mprotect of part of
+it and back); the threads do what C1's do.
+
+A page of a PTE-mapped THP is decided by do_wp_page's rule on the folio's counters: its refcount counts every PTE
+of the THP (so from v5.9 it is copied where a base page would be, and reused where it would be only once the
+folio is exclusive), v6.9 never reuses a large folio that is not exclusive, and v6.15 reuses one its MM maps
+alone. For this scenario that leaves C1's verdicts in every era.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c1_basic_cow.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-ptethp",
+    title=BASE.title + " (PTE-mapped THP)",
+    world=lambda **params: BASE.world(**params).with_thp(2, pte_mapped=True),
+    mirrors=[("cow.c", "test_cow_in_parent", "pte-mapped-thp")],
+    expect={
+        "dirty_cow": "holds", "mapcount": "holds", "gup_cow_break": "holds", "page_count": "holds",
+        "page_count_early_cow": "holds", "page_count_fork_copy": "holds", "refcount_5_18": "holds",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds",
+        "large_folio_6_9": "holds", "mm_owner_6_15": "holds", "mainline_7_3": "holds",
+    },
+)
