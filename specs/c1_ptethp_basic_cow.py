@@ -3,10 +3,7 @@
 The memory is one THP of two pages mapped by PTEs (its PMD split first, as cow.c does by mprotect of part of
 it and back); the threads do what C1's do.
 
-A page of a PTE-mapped THP is decided by do_wp_page's rule on the folio's counters: its refcount counts every PTE
-of the THP (so from v5.9 it is copied where a base page would be, and reused where it would be only once the
-folio is exclusive), v6.9 never reuses a large folio that is not exclusive, and v6.15 reuses one its MM maps
-alone. For this scenario that leaves C1's verdicts in every era.
+Every era gives C1's verdict (docs/policies.md, THP, says why a page of a PTE-mapped THP is decided so).
 """
 
 from dataclasses import replace
