@@ -25,6 +25,9 @@ from modelcheck.engine.result import Result, Stats, Trace, Verdict, Violation
 REPORT_EVERY = 0.2  # seconds between progress updates
 
 
+NO_SYMMETRY = "--reduce: this model offers no symmetry reduction, so every state was searched as it is"
+
+
 class Run:
     """The state of one search, shared by the strategy and the driver."""
 
@@ -93,6 +96,8 @@ class Run:
         if self.options.reduce and isinstance(self.model, Symmetric):
             self.reductions = ("symmetry",)
             return self.model.canonical
+        if self.options.reduce and NO_SYMMETRY not in self.notes:
+            self.notes.append(NO_SYMMETRY)
         return None
 
     def check_limits(self, states: int | None = None) -> None:

@@ -21,7 +21,7 @@ def header(loaded: LoadedSpec, search: str, stop_at_first: bool, reduce: bool = 
     params = " ".join(f"{k}={v}" for k, v in loaded.params.items())
     mode = "stop at the first violation" if stop_at_first else "explore everything (--no-stop)"
     if reduce:
-        mode += ", symmetry reduction (states are representatives)"
+        mode += ", symmetry reduction where the model offers it (states are representatives)"
     lines = [f"{loaded.spec.id}: {loaded.spec.title}",
              f"spec {loaded.path}" + (f" [{params}]" if params else "") +
              f"  world {loaded.world.describe()}",
