@@ -192,3 +192,13 @@ def test_the_folio_level_check_fails_before_5_9_by_design_and_no_write_leaks_the
     for policy in ("mapcount", "gup_cow_break", "andrea_cor"):
         assert check(world.model(policy, ["no_leak_across_fork", "refcount_sane"]), SearchOptions()).verdict.value \
             == "holds", policy
+
+
+def test_reduce_on_a_thp_world_says_that_no_symmetry_applies():
+    from modelcheck.engine import SearchOptions, check
+    from modelcheck.engine.run import NO_SYMMETRY
+
+    model = CowWorld.scripted({"parent": ["fork", "store a0"]}, thp=2).model("page_count", [])
+    assert NO_SYMMETRY in check(model, SearchOptions(reduce=True)).notes
+    plain = CowWorld.scripted({"parent": ["fork", "store a0"]}).model("page_count", [])
+    assert NO_SYMMETRY not in check(plain, SearchOptions(reduce=True)).notes
