@@ -441,6 +441,9 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
     if not 2 <= thp <= MOST_THP_PAGES:
         raise ScenarioError(f"thp={thp}: a THP of 2 to {MOST_THP_PAGES} pages stands for the 512 of a PMD")
     _only(threads, THP_OPERATIONS, "a THP")
+    forks = sum(1 for t in threads for op in t.program if op.kind == "fork")
+    if forks > 6:  # (a folio's MM-owner slots name an mm in 3 bits)
+        raise ScenarioError(f"a world with a THP has at most 7 processes, and the parent forks {forks} times")
     if events or tlb or fresh or maps:
         raise ScenarioError("a world with a THP models no kernel events, TLBs, fresh addresses or file mappings")
     for t in threads:

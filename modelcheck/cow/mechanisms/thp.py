@@ -13,9 +13,9 @@ PG_anon_exclusive (the 5.19 and 7.1.5 trees).
 
 from __future__ import annotations
 
-from modelcheck.cow.kernel import Machine, MutableSlots, Slots
 from dataclasses import dataclass
 
+from modelcheck.cow.kernel import Machine, MutableSlots, Slots
 from modelcheck.cow.layout import OWNERS_SHARED, PAGE_EXCLUSIVE, pte_page
 from modelcheck.cow.mechanisms.memory import folio_pages, mapcount, mm_mappings, pmd_mappings
 
