@@ -90,6 +90,9 @@ class Machine:
     file_maps: Mapping[int, str] = field(default_factory=dict)
     symbolic: bool       # refcount tests are decided by z3 (symbolic or held unknown references)
     hugetlb_on: bool = False  # the world's memory is hugetlb pages (PAGE_HUGETLB in their flags)
+    folios_on: bool = False   # the world has a THP: a large folio of several page slots (layout's folio[g])
+    large_on: bool = False    # some page may be a large folio (a THP's, or a hugetlb page): its own counters
+    fork_in_steps: bool = False  # "fork" is in ``stepped``: the parent's faulting accesses wait for it
     unmap_in_steps: bool = False  # try_to_unmap of an exclusive page clears its PTE, then checks for pins, in two
                                   # steps GUP-fast can come between (swap events beside a GUP-fast pin, PAE era)
     stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
@@ -232,9 +235,12 @@ class Machine:
             file_kind=scenario.file if scenario else "",
             file_maps=dict(scenario.maps) if scenario else {},
             hugetlb_on=bool(scenario and scenario.hugetlb),
+            folios_on=bool(scenario and scenario.thp),
+            large_on=bool(scenario and (scenario.thp or scenario.hugetlb)),
+            fork_in_steps=bool(scenario and scenario.lockless_beside_fork),
             unmap_in_steps=reclaim_on and uses_exclusive and any("lockless" in OPERATIONS[op.kind].needs
                                                                  for th in threads for op in th.program),
-            stepped=(frozenset({"fork"}) if _lockless_beside_fork(threads) else frozenset())
+            stepped=(frozenset({"fork"}) if scenario and scenario.lockless_beside_fork else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
                else frozenset()),
             symbolic=world.symbolic_refs or bool(world.held_unknown))
@@ -257,17 +263,6 @@ class Kernel(Machine):
     def on_cpu(self, cpu: int) -> Kernel:
         """This kernel running on ``cpu``."""
         return self if cpu == self.cpu else replace(self, cpu=cpu)
-
-
-def _lockless_beside_fork(threads: tuple[Thread, ...]) -> bool:
-    """Some thread of the parent forks while another of its threads may walk the page table without
-    mmap_lock (an operation that needs "lockless": GUP-fast)."""
-    from modelcheck.cow.operations import OPERATIONS
-
-    forking = {n for n, th in enumerate(threads) if th.proc == 0 and any(op.kind == "fork" for op in th.program)}
-    walking = {n for n, th in enumerate(threads)
-               if th.proc == 0 and any("lockless" in OPERATIONS[op.kind].needs for op in th.program)}
-    return any(f != w for f in forking for w in walking)
 
 
 def _extra_pages(scenario: Scenario | None) -> int:

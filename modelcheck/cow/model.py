@@ -28,10 +28,11 @@ from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_LOCKED, PAGE_LRU_BATCH,
-                                   PAGE_UNMAPPING, PTE_SOFTDIRTY, UNMAPPING_SHIFT, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC,
-                                   VMA_WRITE, folio_code, pte_make)
+                                   PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
+                                   pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
+from modelcheck.cow.mechanisms.swap import unmapping_pte
 from modelcheck.cow.mechanisms.thp import OwnerSlots, track_mm_owners
 from modelcheck.cow.mechanisms.tlb import two_step
 from modelcheck.cow.operations import KERNEL_EVENT_RUNS, OPEN_ACTIONS, OPERATIONS, PARTIAL
@@ -84,7 +85,8 @@ class CowModel:
         self._script_steps = [
             [(self._base(op.kind, t.name, t.proc, op.addr, self._holder_number(op), op.text, op.cell,
                          pc == len(t.program) - 1),
-              *self._on_cpu(t.cpu, *self._operation(op, t.proc, ti, pc)), OPERATIONS[op.kind].writes,
+              *self._on_cpu(t.cpu, *self._tracking_owners(*self._operation(op, t.proc, ti, pc))),
+              OPERATIONS[op.kind].writes,
               self._finisher(op, t.proc))
              for pc, op in enumerate(t.program)]
             for ti, t in enumerate(k.threads)]
@@ -95,7 +97,7 @@ class CowModel:
         self._elsewhere = {key: tuple(n for n, at in enumerate(schedule) if at != key) for key in set(schedule)}
         # with TLBs, or beside GUP-fast, fork is several steps, between which the parent's other threads may only
         # access memory and walk the page table locklessly
-        self._fork_window = (L.features.tlb or "fork" in k.stepped) and any(op.kind == "fork" for t in k.threads
+        self._fork_window = (L.features.tlb or k.fork_in_steps) and any(op.kind == "fork" for t in k.threads
                                                                            for op in t.program)
         # one step of a mechanism: the plain form unless the world has unknown references or a schedule
         self._try: Callable[..., None] = (self._try_plain if self.unknowns is None and self._scheduled_slot < 0
@@ -333,12 +335,8 @@ class CowModel:
         if "lockless" in OPERATIONS[kind].needs:
             return False
         L = self.layout
-        for g in range(L.pages):
-            flags = s[L.flags_base + g]
-            if flags & PAGE_UNMAPPING and (flags >> (UNMAPPING_SHIFT + 5)) - 1 - proc * L.addresses in \
-                    range(L.addresses):
-                return True
-        return False
+        mine = range(L.pte_index(proc, 0), L.pte_index(proc, L.addresses))
+        return any(unmapping_pte(self.kernel, s, g) in mine for g in range(L.pages))
 
     def _scheduled(self, s: Any, key: Key) -> bool:
         """Whether the scenario's schedule lets ``key`` take the next step: it is done, or names ``key`` next.
@@ -381,21 +379,25 @@ class CowModel:
 
     def _on_cpu(self, cpu: int, run: Mechanism, args: tuple) -> tuple[Mechanism, tuple]:
         """``run`` as a step of a thread on ``cpu``: the mechanism runs in the kernel of that CPU (whose LRU
-        batch a new page goes into and a fault drains); CPU 0's is the model's own kernel. Where the policy
-        tracks large folios' MM owners, the step updates them after the mechanism (``thp.track_mm_owners``)."""
-        if self.layout.features.owners:
-            mechanism = run
-
-            def run(k: Any, t: Any, *given: Any) -> str | None:
-                before = tuple(t)
-                branch = mechanism(k, t, *given)
-                if branch is not None:
-                    track_mm_owners(k, before, t)
-                return branch
+        batch a new page goes into and a fault drains); CPU 0's is the model's own kernel."""
         if cpu == 0:
             return run, args
         kernel = self.kernel.on_cpu(cpu)
         return (lambda _kernel, t, *rest: run(kernel, t, *rest)), args
+
+    def _tracking_owners(self, run: Mechanism, args: tuple) -> tuple[Mechanism, tuple]:
+        """``run``, and where the policy tracks large folios' MM owners, their update after the step from the
+        mappings it changed (``thp.track_mm_owners``; a THP world has no kernel events to wrap too)."""
+        if not self.layout.features.owners:
+            return run, args
+
+        def tracked(k: Any, t: Any, *given: Any) -> str | None:
+            before = tuple(t)
+            branch = run(k, t, *given)
+            if branch is not None:
+                track_mm_owners(k, before, t)
+            return branch
+        return tracked, args
 
     def _kernel_successors(self, s: tuple, out: Successors) -> None:
         """The kernel events the world allows, page by page, in a fixed order."""

@@ -208,6 +208,12 @@ class Scenario:
     thp_pte: bool = False  # the THP starts PTE-mapped (its PMD split), as cow.c's "PTE-mapped THP" runs make it
 
     @property
+    def lockless_beside_fork(self) -> bool:
+        """Some thread of the parent forks while another of its threads may walk the page table without
+        mmap_lock (an operation that needs "lockless": GUP-fast), so fork runs in steps beside it."""
+        return _lockless_beside_fork(self.threads)
+
+    @property
     def untouched(self) -> frozenset[int]:
         """The addresses that start with no PTE: fresh ones and the file's mappings."""
         return self.fresh | frozenset(a for a, _ in self.maps)
@@ -450,10 +456,7 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
         for op in t.program:
             if op.kind == "munmap_thp" and op.addr >= thp:
                 raise ScenarioError(f"thread {t.name}: {op.text!r}: a{op.addr} is not in the THP (a0 to a{thp - 1})")
-    parent = [t for t in threads if t.proc == 0]
-    forking = [t for t in parent if any(op.kind == "fork" for op in t.program)]
-    if forking and any(t not in forking and any("lockless" in OPERATIONS[op.kind].needs for op in t.program)
-                       for t in parent):
+    if _lockless_beside_fork(threads):
         raise ScenarioError("a THP in a world where GUP-fast runs beside fork is not modelled yet")
     return thp
 
@@ -483,6 +486,13 @@ def _hugetlb(hugetlb: bool, thp: int, threads: Sequence[Thread], events: frozens
     if events or tlb or fresh or maps:
         raise ScenarioError("a world of hugetlb memory models no kernel events, TLBs, fresh addresses or file "
                             "mappings")
+
+
+def _lockless_beside_fork(threads: Sequence[Thread]) -> bool:
+    forking = {t.name for t in threads if t.proc == 0 and any(op.kind == "fork" for op in t.program)}
+    walking = {t.name for t in threads
+               if t.proc == 0 and any("lockless" in OPERATIONS[op.kind].needs for op in t.program)}
+    return any(f != w for f in forking for w in walking)
 
 
 def _only(threads: Sequence[Thread], modelled: Sequence[str], world: str) -> None:

@@ -14,7 +14,7 @@ it to one policy and yields the transition system the engine searches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.config import FULL_KERNEL, KernelConfig
@@ -229,43 +229,34 @@ class CowWorld:
             kind, _, rest = text.partition(" ")
             return f"{renames.get(kind, kind)} {rest}".rstrip()
 
-        programs = {t.name: [renamed(op.text) for op in t.program] for t in sc.threads}
-        twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
-                                 addresses=sc.addresses, tlb=sc.tlb, config=self.config,
-                                 fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
-                                 maps={f"a{a}": how for a, how in sc.maps} or None,
-                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=sc.thp,
-                                 hugetlb=sc.hugetlb, thp_pte=sc.thp_pte)
-        return replace(self, scenario=twin.scenario, speculative=twin.speculative)
+        return self._twin(renamed)
 
     def with_hugetlb(self) -> "CowWorld":
         """This scripted world with its memory hugetlb pages (cow.c's "with hugetlb" run of a base-page test,
         MAP_PRIVATE|MAP_HUGETLB), everything else as it was."""
-        sc = self.scenario
-        if sc is None or sc.schedule:
-            raise WorldError("only a scripted world without a schedule can have its memory be hugetlb pages")
-        programs = {t.name: [op.text for op in t.program] for t in sc.threads}
-        twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
-                                 addresses=sc.addresses, tlb=sc.tlb, config=self.config,
-                                 fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
-                                 maps={f"a{a}": how for a, how in sc.maps} or None,
-                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, hugetlb=True)
-        return replace(self, scenario=twin.scenario, speculative=twin.speculative)
+        return self._twin(hugetlb=True)
 
     def with_thp(self, pages: int, pte_mapped: bool = False) -> "CowWorld":
         """This scripted world with its memory from a0 on one THP of ``pages`` pages, mapped by a PMD in the
         parent at first (cow.c's "with PMD-mapped THP" run of a base-page test; ``pte_mapped``: by PTEs, its
         "PTE-mapped THP" run), everything else as it was."""
+        return self._twin(thp=pages, thp_pte=pte_mapped)
+
+    def _twin(self, renamed: Callable[[str], str] = str, **changes: Any) -> "CowWorld":
+        """This scripted world built again as its scenario was, with each operation's text ``renamed`` and
+        the memory ``changes`` (thp, thp_pte, hugetlb) made; refused for a world with a schedule, which names
+        steps of the programs as they were."""
         sc = self.scenario
         if sc is None or sc.schedule:
-            raise WorldError("only a scripted world without a schedule can have its memory be a THP")
-        programs = {t.name: [op.text for op in t.program] for t in sc.threads}
+            raise WorldError("only a scripted world without a schedule can have a twin (operations done another "
+                             "way, or its memory a THP or hugetlb pages)")
+        memory = {"thp": sc.thp, "thp_pte": sc.thp_pte, "hugetlb": sc.hugetlb} | changes
+        programs = {t.name: [renamed(op.text) for op in t.program] for t in sc.threads}
         twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
-                                 addresses=max(sc.addresses, pages), tlb=sc.tlb, config=self.config,
+                                 addresses=max(sc.addresses, memory["thp"]), tlb=sc.tlb, config=self.config,
                                  fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
                                  maps={f"a{a}": how for a, how in sc.maps} or None,
-                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, thp=pages,
-                                 thp_pte=pte_mapped)
+                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, **memory)
         return replace(self, scenario=twin.scenario, speculative=twin.speculative)
 
     def describe(self) -> str:

@@ -71,7 +71,7 @@ def store_walk(k: Kernel, t: MutableSlots, proc: int, addr: int, fault: Fault) -
 @batch_twin("ReferenceBatch._writes")
 def op_store(k: Kernel, t: MutableSlots, proc: int, addr: int, cell: int, tag: int) -> str | None:
     """A CPU store (no TLB in the world): through a writable PTE, or a write fault."""
-    if "fork" in k.stepped and waits_for_fork(k, t, proc, addr):
+    if k.fork_in_steps and waits_for_fork(k, t, proc, addr):
         return None
     branch = store_walk(k, t, proc, addr, write_fault)
     if branch is None:
@@ -131,7 +131,7 @@ def waits_for_fork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> bool:
 @operation("load aN", Access, summary="CPU load: the thread observes the value")
 def op_load(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     pte = t[k.layout.pte_index(proc, addr)]
-    if pte & PTE_SWAP and "fork" in k.stepped and waits_for_fork(k, t, proc, addr):
+    if pte & PTE_SWAP and k.fork_in_steps and waits_for_fork(k, t, proc, addr):
         return None
     if not pte and addr in k.fresh_addrs:  # never touched: the zero page goes in, and the load reads it
         return first_touch(k, t, proc, addr, write=False) + "+read"

@@ -128,7 +128,7 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     dirty and so soft-dirty. None when the fault has to wait for the page lock.
     """
     L = k.layout
-    if L.features.thp and pmd_mapped(k, t, proc, addr):
+    if k.folios_on and pmd_mapped(k, t, proc, addr):
         return huge_fault(k, t, proc, addr, unshare=False)
     if k.hugetlb_on:
         return hugetlb_fault(k, t, proc, addr, unshare=False)
@@ -143,16 +143,35 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
         return None
     if decision is WriteFault.REUSE:
         return branch + reuse_page(k, t, proc, addr)
-    pte = t[i]  # (an async uffd-wp bit is gone by now)
+    copy_for_write(k, t, proc, addr)  # (an async uffd-wp bit is gone by now)
+    return branch + "copy"
+
+
+@batch_twin("ReferenceBatch._write_fault_on")
+def copy_for_write(k: Kernel, t: MutableSlots, proc: int, addr: int) -> None:
+    """wp_page_copy for a write: the page at ``addr`` copied into a fresh one, mapped writable (if VM_WRITE),
+    dirty and so soft-dirty, uffd-wp kept; the old page loses this mapping."""
+    i = k.layout.pte_index(proc, addr)
+    pte = t[i]
     page = pte_page(pte)
-    writable = PTE_WRITE if vma_writable(k, t, proc, addr) else 0
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     new = copy_page(k, t, page)
     flush_address(k, t, proc, addr)  # ptep_clear_flush before the new PTE goes in
-    t[i] = pte_make(new, bool(writable), soft_dirty | (pte & PTE_UFFD_WP))
+    t[i] = pte_make(new, vma_writable(k, t, proc, addr), soft_dirty | (pte & PTE_UFFD_WP))
     release(k, t, page)
     clear_write_protect_request(k, t, proc, addr)
-    return branch + "copy"
+
+
+def copy_for_unshare(k: Kernel, t: MutableSlots, proc: int, addr: int) -> None:
+    """wp_page_copy for an unsharing fault: a fresh exclusive copy mapped read-only, soft-dirty and uffd-wp
+    kept."""
+    i = k.layout.pte_index(proc, addr)
+    pte = t[i]
+    page = pte_page(pte)
+    new = copy_page(k, t, page)
+    flush_address(k, t, proc, addr)
+    t[i] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))
+    release(k, t, page)
 
 
 @mechanism(HugeFault)
@@ -190,22 +209,18 @@ def hugetlb_fault(k: Kernel, t: MutableSlots, proc: int, addr: int, unshare: boo
     unsharing fault: the policy's ``hugetlb_write_fault`` reuses the page (marked exclusive; for a write, made
     writable) or copies it into a new huge page (writable for a write, read-only and exclusive for an
     unsharing fault)."""
-    L = k.layout
-    i = L.pte_index(proc, addr)
-    pte = t[i]
-    page = pte_page(pte)
-    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    page = pte_page(t[k.layout.pte_index(proc, addr)])
     if k.policy.hugetlb_write_fault(info(k, t, page, proc)) is WriteFault.REUSE:
-        set_exclusive(k, t, page, True)
         if unshare:
+            set_exclusive(k, t, page, True)
             return "hugetlb_unshare_keep"
-        t[i] = pte | PTE_WRITE | soft_dirty
-        clear_write_protect_request(k, t, proc, addr)
+        reuse_page(k, t, proc, addr)
         return "hugetlb_reuse"
-    new = copy_page(k, t, page)
-    t[i] = pte_make(new, not unshare, soft_dirty)
-    release(k, t, page)
-    return "hugetlb_unshare_copy" if unshare else "hugetlb_copy"
+    if unshare:
+        copy_for_unshare(k, t, proc, addr)
+        return "hugetlb_unshare_copy"
+    copy_for_write(k, t, proc, addr)
+    return "hugetlb_copy"
 
 
 @mechanism(FirstTouch)
@@ -372,23 +387,18 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
 def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     """FAULT_FLAG_UNSHARE (5.19) or Andrea's copy-on-read: make the mapped page exclusive, keep it R/O."""
     L = k.layout
-    if L.features.thp and pmd_mapped(k, t, proc, addr):
+    if k.folios_on and pmd_mapped(k, t, proc, addr):
         return huge_fault(k, t, proc, addr, unshare=True) or "thp_split"  # (an unsharing fault never waits)
     if k.hugetlb_on:
         return hugetlb_fault(k, t, proc, addr, unshare=True)
-    i = L.pte_index(proc, addr)
-    pte = t[i]
-    page = pte_page(pte)
+    page = pte_page(t[L.pte_index(proc, addr)])
     page_info, _ = info_after_drain(k, t, page, proc)
     # (a page that is not anonymous, the zero page or a file's page in a COW mapping, is always copied:
     # 8d6a0ac09a16's wp_page_copy; only a policy that unshares such pages gets here with one)
     if page_info.anon and k.policy.unshare(page_info) is Unshare.KEEP:
         set_exclusive(k, t, page, True)
         return "unshare_keep"
-    new = copy_page(k, t, page)
-    flush_address(k, t, proc, addr)
-    t[i] = pte_make(new, False, pte & (PTE_SOFTDIRTY | PTE_UFFD_WP))  # R/O, soft-dirty and uffd-wp kept
-    release(k, t, page)
+    copy_for_unshare(k, t, proc, addr)
     return "unshare_copy"
 
 

@@ -62,7 +62,7 @@ def copy_mm(k: Kernel, t: MutableSlots, child: int) -> str:
     """dup_mmap's copy of every VMA and its PTEs into ``child`` (not yet counted in nforks, so it cannot run)."""
     copied = False
     a, huge = 0, ""
-    if k.layout.features.thp and t[k.layout.pmd_base]:  # the THP's range first, by its PMD
+    if k.folios_on and t[k.layout.pmd_base]:  # the THP's range first, by its PMD
         huge = copy_huge_pmd(k, t, child) + "+"
         if huge == "fork_thp_share+":
             a = k.layout.features.thp
@@ -241,7 +241,7 @@ def inherit_writes(m: Machine, t: MutableSlots, child: int, addr: int) -> None:
 def op_exit(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     """The process's mappings, pipe and GUP references are dropped (the pins of an io_uring go with it)."""
     L = k.layout
-    if L.features.thp and t[L.pmd_base + proc]:
+    if k.folios_on and t[L.pmd_base + proc]:
         release(k, t, zap_pmd(k, t, proc))
     for a in range(L.addresses):
         i = L.pte_index(proc, a)
@@ -269,7 +269,7 @@ def op_munmap(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     if not pte:
         return None
     split = ""
-    if L.features.thp and pmd_mapped(k, t, proc, addr):
+    if k.folios_on and pmd_mapped(k, t, proc, addr):
         split_pmd(k, t, proc)
         split = "pmd_split+"
     t[i] = 0

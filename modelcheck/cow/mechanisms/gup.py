@@ -194,7 +194,7 @@ def op_gup_fast(k: Kernel, t: MutableSlots, thread: int, holder: int) -> str | N
 def entry_bits(k: Kernel, t: MutableSlots, proc: int, addr: int, pte: int) -> int:
     """What of the entry GUP-fast read it compares again besides the page: the PTE's flag bits, and whether
     it is a PMD's (a THP's range split meanwhile is another entry)."""
-    huge = bool(k.layout.features.thp and pmd_mapped(k, t, proc, addr))
+    huge = bool(k.folios_on and pmd_mapped(k, t, proc, addr))
     return (pte & PTE_FLAG_MASK) << 1 | huge
 
 

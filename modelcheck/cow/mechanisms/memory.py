@@ -36,7 +36,7 @@ def mapcount(m: Machine, s: Slots, page: int) -> int:
 def refcount(m: Machine, s: Slots, page: int) -> int:
     """Every holder of the page: mappings, pipe buffers, GUP references, speculative and LRU-batch
     references, the swap cache, and a copy fault in flight (of a large folio's page: the folio's)."""
-    if m.layout.features.thp and s[m.layout.folio_base + page]:
+    if m.folios_on and s[m.layout.folio_base + page]:
         return folio_refcount(m, s, folio_pages(m, s, page))
     return mapcount(m, s, page) + other_holders(m, s, page)
 
@@ -44,13 +44,19 @@ def refcount(m: Machine, s: Slots, page: int) -> int:
 def folio_pages(m: Machine, s: Slots, page: int) -> tuple[int, ...]:
     """The pages of ``page``'s folio in their order (the head first); just ``page`` for a small page."""
     L = m.layout
-    code = s[L.folio_base + page] if L.features.thp else 0
+    code = s[L.folio_base + page] if m.folios_on else 0
     if not code:
         return (page,)
     folio = code >> FOLIO_INDEX_BITS  # (its head + 1)
     members = sorted((s[L.folio_base + g] & ((1 << FOLIO_INDEX_BITS) - 1), g) for g in range(L.pages)
                      if s[L.folio_base + g] >> FOLIO_INDEX_BITS == folio)
     return tuple(g for _, g in members)
+
+
+def is_large(m: Machine, s: Slots, page: int) -> bool:
+    """A page of a large folio: of the world's THP (or a copy of it), or a hugetlb page."""
+    L = m.layout
+    return bool(m.folios_on and s[L.folio_base + page] or m.hugetlb_on and s[L.flags_base + page] & PAGE_HUGETLB)
 
 
 def pmd_mappings(m: Machine, s: Slots, head: int) -> int:
@@ -71,7 +77,7 @@ def mm_mappings(m: Machine, s: Slots, pages: tuple[int, ...], proc: int) -> int:
     """What ``proc``'s mm adds to the folio's large mapcount: one for a PMD that maps it, one per PTE that
     maps one of its pages."""
     L = m.layout
-    if L.features.thp and s[L.pmd_base + proc] and (c := s[L.pte_index(proc, 0)]) and not c & PTE_SWAP \
+    if m.folios_on and s[L.pmd_base + proc] and (c := s[L.pte_index(proc, 0)]) and not c & PTE_SWAP \
             and pte_page(c) == pages[0]:
         return 1
     held = {g + 1 for g in pages}
@@ -95,7 +101,7 @@ def other_holders(m: Machine, s: Slots, page: int) -> int:
     if L.speculative:
         count += s[L.spec_base + page]
     weights = m.zero_page_holder_weights if page == m.zero_page else m.holder_weights
-    if L.features.thp and s[L.folio_base + page] or m.hugetlb_on and s[L.flags_base + page] & PAGE_HUGETLB:
+    if m.large_on and is_large(m, s, page):
         weights = m.large_holder_weights  # a FOLL_PIN of a THP or a hugetlb page: one, and one in its pincount
     for index, weight in weights:
         if s[index] == page + 1:
@@ -138,7 +144,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     L = m.layout
     flags = page_flags(m, s, page)
     has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
-    if L.features.thp and s[L.folio_base + page] or flags & PAGE_HUGETLB:
+    if m.large_on and is_large(m, s, page):
         return _large_page_info(m, s, page, flags, has_pinned)
     count = mapcount(m, s, page)
     references = count + other_holders(m, s, page)
@@ -197,7 +203,7 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
     if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
             and swapcount(m, t, page) == 0):
         t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # (never the zero page: it is never in the swap cache)
-    if m.layout.features.thp and t[m.layout.folio_base + page]:
+    if m.folios_on and t[m.layout.folio_base + page]:
         pages = folio_pages(m, t, page)
         if folio_refcount(m, t, pages) == 0:  # a large folio goes as a whole
             for g in pages:
@@ -216,7 +222,7 @@ def free_page(m: Machine, t: MutableSlots, page: int) -> None:
     t[start:start + C] = [0] * C
     if L.features.pageflags:
         t[L.flags_base + page] = 0
-    if L.features.thp:
+    if m.folios_on:
         t[L.folio_base + page] = 0
     if L.features.owners:
         t[L.owners_base + page] = 0

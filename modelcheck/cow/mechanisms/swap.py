@@ -11,7 +11,7 @@ may be pinned). MADV_PAGEOUT does both at once for a page only its caller maps.
 
 from __future__ import annotations
 
-from modelcheck.cow.kernel import Kernel, MutableSlots
+from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PAGE_UNMAPPING, PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, UNMAPPING_SHIFT, pte_make, pte_page, swap_entry)
 from modelcheck.cow.mechanisms.faults import vma_writable
@@ -87,6 +87,12 @@ def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
     return "swap_unmap"
 
 
+def unmapping_pte(m: Machine, s: Slots, page: int) -> int:
+    """The state index of the PTE try_to_unmap cleared for ``page`` and holds (PAGE_UNMAPPING), else 0."""
+    flags = s[m.layout.flags_base + page]
+    return flags >> (UNMAPPING_SHIFT + 5) if flags & PAGE_UNMAPPING else 0
+
+
 @mechanism(UnmapInSteps, Reclaim)
 def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
     """The two steps of try_to_unmap_one for an exclusive page mapped once; "" for any other page (which the
@@ -94,8 +100,8 @@ def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
     L = k.layout
     fi = L.flags_base + page
     flags = t[fi]
-    if flags & PAGE_UNMAPPING:  # the second step: try to share the page, then swap out or restore
-        index = flags >> (UNMAPPING_SHIFT + 5)
+    index = unmapping_pte(k, t, page)
+    if index:  # the second step: try to share the page, then swap out or restore
         bits = flags >> UNMAPPING_SHIFT & 31
         t[fi] = flags & ((1 << UNMAPPING_SHIFT) - 1) & ~PAGE_UNMAPPING
         if k.policy.unmap_refuses(info(k, t, page)):
