@@ -21,7 +21,7 @@ SPEC = replace(
     BASE,
     id=BASE.id + "-thp",
     title=BASE.title + " (PMD-mapped THP)",
-    world=lambda **params: BASE.world(**params).with_thp(2).with_operations_as({"munmap": "munmap_thp"}),
+    world=lambda **params: BASE.world(**params).with_thp(2).over_the_whole_thp(),
     mirrors=[("cow.c", "test_vmsplice_before_fork", "thp")],
     expect={
         "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "violated", "page_count": "violated",

@@ -20,7 +20,7 @@ SPEC = replace(
     BASE,
     id=BASE.id + "-thp",
     title=BASE.title + " (PMD-mapped THP)",
-    world=lambda **params: BASE.world(**params).with_thp(2).with_operations_as({"munmap": "munmap_thp"}),
+    world=lambda **params: BASE.world(**params).with_thp(2).over_the_whole_thp(),
     mirrors=[("cow.c", "test_vmsplice_after_fork", "thp")],
     expect={
         "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "holds", "page_count": "violated",

@@ -96,7 +96,8 @@ def test_a_thp_world_offers_no_page_symmetry():
 
 
 @pytest.mark.parametrize("programs, thp, words", [
-    ({"parent": ["mprotect_ro a0"]}, 2, "a world with a THP models only"),
+    ({"parent": ["uffd_wp a0"]}, 2, "a world with a THP models only"),
+    ({"parent": ["mprotect_thp_ro a0"]}, 0, "mprotect_thp_ro needs a THP"),
     ({"parent": ["store a0"]}, 1, "a THP of 2 to 8 pages"),
     ({"parent": ["store a0"]}, 9, "a THP of 2 to 8 pages"),
     ({"parent": ["munmap_thp a0"]}, 0, "munmap_thp needs a THP"),
@@ -142,7 +143,7 @@ def test_hugetlb_memory_refuses_what_it_does_not_model():
     with pytest.raises(WorldError, match="hugetlb pages or a THP, not both"):
         CowWorld.scripted({"parent": ["store a0"]}, thp=2, hugetlb=True)
     with pytest.raises(WorldError, match="a world with hugetlb memory models only"):
-        CowWorld.scripted({"parent": ["mprotect_ro a0"]}, hugetlb=True)
+        CowWorld.scripted({"parent": ["uffd_wp a0"]}, hugetlb=True)
 
 
 # -- MM-owner tracking (6.15) --------------------------------------------------------------------------------------
@@ -202,3 +203,54 @@ def test_reduce_on_a_thp_world_says_that_no_symmetry_applies():
     assert NO_SYMMETRY in check(model, SearchOptions(reduce=True)).notes
     plain = CowWorld.scripted({"parent": ["fork", "store a0"]}).model("page_count", [])
     assert NO_SYMMETRY not in check(plain, SearchOptions(reduce=True)).notes
+
+
+# -- mprotect, madvise and clear_refs on the THP's range and on hugetlb memory -----------------------------------
+
+def test_mprotect_of_one_page_splits_the_pmd_and_of_the_whole_range_keeps_it():
+    world = CowWorld.scripted({"parent": ["mprotect_ro a0", "mprotect_thp_ro a1"]}, thp=2)
+    model = world.model("anon_exclusive", [])
+    L = model.layout
+    after, acts = run(model, "parent mprotect_ro a0")
+    assert acts[-1].branch == "vma_pmd_split+wrprotect" and not after[L.pmd_base]
+    assert not after[L.pte_index(0, 0)] & PTE_WRITE and after[L.pte_index(0, 1)] & PTE_WRITE
+    world = CowWorld.scripted({"parent": ["mprotect_thp_ro a1"]}, thp=2)
+    model = world.model("anon_exclusive", [])
+    after, acts = run(model, "parent mprotect_thp_ro a1")
+    assert acts[-1].branch == "wrprotect" and after[L.pmd_base]
+    assert not any(after[L.pte_index(0, a)] & PTE_WRITE for a in range(2))
+
+
+def test_mprotect_maps_an_exclusive_pmd_writable_again_from_6_2_and_never_a_shared_one():
+    world = CowWorld.scripted({"parent": ["mprotect_thp_ro a0", "mprotect_thp_rw a0", "fork", "mprotect_thp_ro a0",
+                                          "mprotect_thp_rw a0"]}, thp=2)
+    first = ("parent mprotect_thp_ro a0", "parent mprotect_thp_rw a0")
+    for policy, branch in (("anon_exclusive", "mprotect_rw"), ("anon_exclusive_6_2", "pmd_upgrade")):
+        model = world.model(policy, [])
+        after, acts = run(model, *first)
+        assert acts[-1].branch == branch and after[model.layout.pmd_base]
+        assert bool(after[model.layout.pte_index(0, 1)] & PTE_WRITE) == (branch == "pmd_upgrade")
+    model = world.model("anon_exclusive_6_2", [])
+    after, acts = run(model, *first, "parent fork", *first)
+    L = model.layout
+    assert acts[-1].branch == "mprotect_rw" and not after[L.pte_index(0, 0)] & PTE_WRITE
+    assert after[L.vma_base + L.addresses] == after[L.vma_base]  # the child's VMA is the parent's
+
+
+def test_clear_refs_write_protects_a_pinned_pmd_but_leaves_a_pinned_pte_where_the_policy_skips_it():
+    labels = ("parent pin_rw a0 -> p", "parent clear_refs")
+    for pte_mapped, writable in ((False, False), (True, True)):
+        world = CowWorld.scripted({"parent": ["pin_rw a0 -> p", "clear_refs"]}, thp=2, thp_pte=pte_mapped)
+        model = world.model("page_count_fork_copy", [])
+        after, _ = run(model, *labels)
+        assert bool(after[model.layout.pte_index(0, 0)] & PTE_WRITE) == writable
+
+
+def test_hugetlb_mprotect_never_maps_a_page_writable_and_clear_refs_leaves_it_alone():
+    world = CowWorld.scripted({"parent": ["clear_refs", "mprotect_ro a0", "mprotect_rw a0"]}, hugetlb=True)
+    model = world.model("mainline_7_3", [])
+    L = model.layout
+    after, acts = run(model, "parent clear_refs")
+    assert acts[-1].branch == "clear_refs_untracked" and after[L.pte_index(0, 0)] & PTE_WRITE
+    after, acts = run(model, "parent clear_refs", "parent mprotect_ro a0", "parent mprotect_rw a0")
+    assert acts[-1].branch == "mprotect_rw" and not after[L.pte_index(0, 0)] & PTE_WRITE

@@ -427,11 +427,16 @@ def _world_address(setting: str, name: object, addresses: int) -> int:
     return int(m.group(1))
 
 
-# what a world with a THP models: CPU accesses, fork and exit, unmapping (a page, or the THP's whole range), GUP
-# references and their use, and ordering (mprotect, madvise, uffd, swap, KSM and TLBs are not modelled with it)
-THP_OPERATIONS = ("store", "load", "fork", "exit", "munmap", "munmap_thp", "vmsplice", "pipe_read", "get_ro",
-                  "get_rw", "pin_ro", "pin_rw", "pin_ro_short", "pin_rw_short", "pin_ro_fast", "pin_rw_fast",
-                  "iouring_register", "dma_read", "dma_write", "put", "wait", "signal", "await")
+# what a world with a THP models: CPU accesses, fork and exit, unmapping and mprotect (of a page, or of the THP's
+# whole range), MADV_DONTFORK/DOFORK, clear_refs, GUP references and their use, and ordering (uffd, swap, KSM and
+# TLBs are not modelled with it)
+# each operation on one page and its form on the THP's whole range
+WHOLE_THP_RANGE = {"munmap": "munmap_thp", "mprotect_ro": "mprotect_thp_ro", "mprotect_rw": "mprotect_thp_rw"}
+THP_RANGE_OPERATIONS = tuple(WHOLE_THP_RANGE.values())
+THP_OPERATIONS = ("store", "load", "fork", "exit", "munmap", "vmsplice", "pipe_read", "get_ro", "get_rw", "pin_ro",
+                  "pin_rw", "pin_ro_short", "pin_rw_short", "pin_ro_fast", "pin_rw_fast", "iouring_register",
+                  "dma_read", "dma_write", "put", "wait", "signal", "await", "mprotect_ro", "mprotect_rw",
+                  "clear_refs", "dontfork", "dofork") + THP_RANGE_OPERATIONS
 
 
 def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb: bool, fresh: Sequence[str],
@@ -441,8 +446,10 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
     if isinstance(thp, bool) or not isinstance(thp, int):
         raise ScenarioError(f"thp must be the number of pages of the THP, not {thp!r}")
     if thp == 0:
-        if any(op.kind == "munmap_thp" for t in threads for op in t.program):
-            raise ScenarioError("munmap_thp needs a THP in the world (thp=N)")
+        for t in threads:
+            for op in t.program:
+                if op.kind in THP_RANGE_OPERATIONS:
+                    raise ScenarioError(f"thread {t.name}: {op.text!r}: {op.kind} needs a THP in the world (thp=N)")
         return 0
     if not 2 <= thp <= MOST_THP_PAGES:
         raise ScenarioError(f"thp={thp}: a THP of 2 to {MOST_THP_PAGES} pages stands for the 512 of a PMD")
@@ -454,15 +461,15 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
         raise ScenarioError("a world with a THP models no kernel events, TLBs, fresh addresses or file mappings")
     for t in threads:
         for op in t.program:
-            if op.kind == "munmap_thp" and op.addr >= thp:
+            if op.kind in THP_RANGE_OPERATIONS and op.addr >= thp:
                 raise ScenarioError(f"thread {t.name}: {op.text!r}: a{op.addr} is not in the THP (a0 to a{thp - 1})")
     if _lockless_beside_fork(threads):
         raise ScenarioError("a THP in a world where GUP-fast runs beside fork is not modelled yet")
     return thp
 
 
-# what a world of hugetlb memory models: a THP's, but for munmap_thp (a hugetlb page is never split)
-HUGETLB_OPERATIONS = tuple(kind for kind in THP_OPERATIONS if kind != "munmap_thp")
+# what a world of hugetlb memory models: a THP's, but for the THP's range (a hugetlb page is never split)
+HUGETLB_OPERATIONS = tuple(kind for kind in THP_OPERATIONS if kind not in THP_RANGE_OPERATIONS)
 
 
 def _thp_pte(thp_pte: bool, thp: int) -> bool:

@@ -20,7 +20,7 @@ from modelcheck.cow import invariants as _invariants
 from modelcheck.cow.config import FULL_KERNEL, KernelConfig
 from modelcheck.cow.policies import Policy, get_policy, policy_names
 from modelcheck.cow.operations import OPEN_ACTIONS
-from modelcheck.cow.scenario import EVENT_OF, Scenario
+from modelcheck.cow.scenario import EVENT_OF, WHOLE_THP_RANGE, Scenario
 
 if TYPE_CHECKING:
     from modelcheck.cow.model import CowModel
@@ -241,6 +241,11 @@ class CowWorld:
         parent at first (cow.c's "with PMD-mapped THP" run of a base-page test; ``pte_mapped``: by PTEs, its
         "PTE-mapped THP" run), everything else as it was."""
         return self._twin(thp=pages, thp_pte=pte_mapped)
+
+    def over_the_whole_thp(self) -> "CowWorld":
+        """This THP world with each munmap and mprotect done on the THP's whole range instead of one page (what
+        cow.c's tests do to the memory they are given, the whole THP): a twin as ``with_operations_as`` makes."""
+        return self.with_operations_as(WHOLE_THP_RANGE)
 
     def _twin(self, renamed: Callable[[str], str] = str, **changes: Any) -> "CowWorld":
         """This scripted world built again as its scenario was, with each operation's text ``renamed`` and

@@ -85,6 +85,8 @@ def copy_huge_pmd(k: Kernel, t: MutableSlots, child: int) -> str:
     for a in range(L.features.thp):
         shared = t[1 + a] & ~PTE_WRITE
         t[1 + a] = t[1 + child * M + a] = shared
+        if L.features.vma:  # the VMA goes with it (one VMA over the range while a PMD maps it)
+            t[L.vma_base + child * M + a] = t[L.vma_base + a]
         inherit_writes(k, t, child, a)
     t[L.pmd_base + child] = 1
     set_exclusive(k, t, head, False)

@@ -44,6 +44,20 @@ def split_pmd(m: Machine, t: MutableSlots, proc: int) -> None:
             t[L.flags_base + g] = (t[L.flags_base + g] & ~PAGE_EXCLUSIVE) | exclusive
 
 
+# the branch of an operation that splits the VMA in the THP's range (declared alike by each that can)
+PMD_SPLIT_BY_VMA = ("vma_pmd_split", "part of the PMD-mapped THP's range changes: the VMA is split there and the "
+                                     "PMD with it (split_huge_pmd_address)")
+
+
+def split_part_of_pmd(m: Machine, t: MutableSlots, proc: int, addr: int) -> str:
+    """An operation on one address of the PMD-mapped THP's range (mprotect, madvise) splits the VMA there, and
+    the PMD with it (vma_adjust_trans_huge: split_huge_pmd_address): "vma_pmd_split+" where it did."""
+    if m.folios_on and pmd_mapped(m, t, proc, addr):
+        split_pmd(m, t, proc)
+        return "vma_pmd_split+"
+    return ""
+
+
 def zap_pmd(m: Machine, t: MutableSlots, proc: int) -> int:
     """zap_huge_pmd: the PMD and its entries go (one mapping of each page, one reference); the head page of
     the folio it mapped is returned (for its release)."""

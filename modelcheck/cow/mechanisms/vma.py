@@ -17,6 +17,7 @@ from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SOFTDIRTY, VMA_DONTFORK, pte_page
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes, record_write
 from modelcheck.cow.mechanisms.memory import release
+from modelcheck.cow.mechanisms.thp import PMD_SPLIT_BY_VMA, split_part_of_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.registry import Branch, operation, outcome
 
@@ -27,6 +28,7 @@ class Rearranging(Branch):
                                              "changes nothing")
     DONTNEED = outcome("dontneed")
     DOFORK = outcome("dofork")
+    PMD_SPLIT = PMD_SPLIT_BY_VMA
 
 
 @operation("mremap aN aK", Rearranging, summary="mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of aN's page to aK: the PTE "
@@ -82,5 +84,6 @@ def op_dontneed(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
            needs=("vma",))
 def op_dofork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
+    split = split_part_of_pmd(k, t, proc, addr)
     t[L.vma_base + proc * L.addresses + addr] &= ~VMA_DONTFORK
-    return "dofork"
+    return split + "dofork"

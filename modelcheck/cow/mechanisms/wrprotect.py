@@ -1,4 +1,11 @@
-"""Write-protecting operations: mprotect, madvise(MADV_DONTFORK), clear_refs soft-dirty reset, uffd-wp."""
+"""Write-protecting operations: mprotect, madvise(MADV_DONTFORK), clear_refs soft-dirty reset, uffd-wp.
+
+On the world's THP an operation on one address is one on part of the PMD's range: the VMA is split there and
+the PMD with it (vma_adjust_trans_huge: split_huge_pmd_address), so the address's PTE is changed alone; the
+``*_thp`` forms cover the whole range, as cow.c's mprotect() of the whole THP does, and change the PMD itself
+(change_huge_pmd). hugetlb pages are changed as wholes (hugetlb_change_protection), never made writable by
+mprotect, and clear_refs does not walk them (its walk has no hugetlb_entry).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from modelcheck.cow.layout import (PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, PTE_WRI
                                    VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, request_write_protect, set_uffd_protected
 from modelcheck.cow.mechanisms.memory import info
+from modelcheck.cow.mechanisms.thp import PMD_SPLIT_BY_VMA, pmd_head, pmd_mapped, split_part_of_pmd
 from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
 
@@ -15,6 +23,8 @@ class Protection(Branch):
     SKIP_PINNED = "skip_pinned", "a maybe-pinned page is skipped ({policy})"
     MPROTECT_UPGRADE = "mprotect_upgrade", "mprotect maps the exclusive page writable at once ({policy})"
     MPROTECT_RW = outcome("mprotect_rw")
+    PMD_SPLIT = PMD_SPLIT_BY_VMA
+    PMD_UPGRADE = "pmd_upgrade", "mprotect maps the exclusive PMD-mapped THP writable at once ({policy})"
     DONTFORK = outcome("dontfork")
     CLEAR_REFS = outcome("clear_refs")
     CLEAR_REFS_UNTRACKED = outcome("clear_refs_untracked")  # no soft-dirty tracking: the write is accepted, no PTE changes
@@ -26,6 +36,12 @@ class Protection(Branch):
 def address_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
     """mprotect(PROT_READ) or uffd-wp returned: from now on a store to ``addr`` must fault (ghost state)."""
     request_write_protect(m, t, proc, addr)
+
+
+def range_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
+    """mprotect(PROT_READ) of the THP's whole range returned: a store to any address of it must fault."""
+    for a in range(m.layout.features.thp):
+        request_write_protect(m, t, proc, a)
 
 
 def registered_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> None:
@@ -58,34 +74,85 @@ def clean_ptes_protected(m: Machine, t: MutableSlots, proc: int, addr: int) -> N
            deferred_flush="address")
 def op_mprotect_ro(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
+    split = split_part_of_pmd(k, t, proc, addr)
     t[L.vma_base + proc * L.addresses + addr] &= ~VMA_WRITE
-    return wrprotect_pte(k, t, proc, addr, 0)
+    return split + wrprotect_pte(k, t, proc, addr, 0)
 
 
 @operation("mprotect_rw aN", Protection, summary="mprotect(PROT_READ|PROT_WRITE)", needs=("vma",))
 def op_mprotect_rw(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
-    """VM_WRITE again; a private anonymous PTE stays read-only unless the policy upgrades it (6.0).
-
-    The policy is told whether soft-dirty tracking needs no write fault: the PTE is soft-dirty already, or
-    the kernel tracks no soft-dirty at all (vma_soft_dirty_enabled is false without CONFIG_MEM_SOFT_DIRTY)."""
+    """VM_WRITE again; a private anonymous PTE stays read-only unless the policy upgrades it (6.0)."""
     L = k.layout
+    split = split_part_of_pmd(k, t, proc, addr)
     t[L.vma_base + proc * L.addresses + addr] |= VMA_WRITE
     clear_write_protect_request(k, t, proc, addr)
-    i = L.pte_index(proc, addr)
+    return split + upgrade_pte(k, t, proc, addr)
+
+
+@operation("mprotect_thp_ro aN", Protection, summary="mprotect(PROT_READ) of the THP's whole range (aN is any "
+           "address in it): change_huge_pmd where a PMD maps it, else every PTE of the range", needs=("vma",),
+           on_return=range_protected)
+def op_mprotect_thp_ro(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    L = k.layout
+    for a in range(L.features.thp):
+        t[L.vma_base + proc * L.addresses + a] &= ~VMA_WRITE
+    if pmd_mapped(k, t, proc, 0):  # the PMD's entries carry its bits: write-protecting them is the PMD's
+        return wrprotect_pmd(k, t, proc, 0)
+    for a in range(L.features.thp):
+        wrprotect_pte(k, t, proc, a, 0)
+    return "wrprotect"
+
+
+@operation("mprotect_thp_rw aN", Protection, summary="mprotect(PROT_READ|PROT_WRITE) of the THP's whole range (aN "
+           "is any address in it): change_huge_pmd where a PMD maps it, else every PTE of the range",
+           needs=("vma",))
+def op_mprotect_thp_rw(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """VM_WRITE again over the range; a PMD is upgraded as a whole when the policy upgrades its head (the
+    head's PG_anon_exclusive is the folio's while a PMD maps it: can_change_pmd_writable)."""
+    L = k.layout
+    thp = L.features.thp
+    for a in range(thp):
+        t[L.vma_base + proc * L.addresses + a] |= VMA_WRITE
+        clear_write_protect_request(k, t, proc, a)
+    if pmd_mapped(k, t, proc, 0):
+        if t[L.pte_index(proc, 0)] & PTE_WRITE or not upgrades(k, t, proc, 0, pmd_head(k, t, proc)):
+            return "mprotect_rw"
+        for a in range(thp):
+            t[L.pte_index(proc, a)] |= PTE_WRITE
+        return "pmd_upgrade"
+    branches = {upgrade_pte(k, t, proc, a) for a in range(thp)}
+    return "mprotect_upgrade" if "mprotect_upgrade" in branches else "mprotect_rw"
+
+
+def upgrade_pte(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
+    """change_pte_range with MM_CP_TRY_CHANGE_WRITABLE on a read-only private anonymous PTE: writable at
+    once if the policy says so (hugetlb_change_protection never does)."""
+    i = k.layout.pte_index(proc, addr)
     pte = t[i]
-    if pte and not pte & (PTE_WRITE | PTE_UFFD_WP | PTE_SWAP) and pte_page(pte) != k.zero_page:
-        soft_dirty = not k.soft_dirty_on or bool(pte & PTE_SOFTDIRTY)
-        if k.policy.mprotect_makes_writable(info(k, t, pte_page(pte), proc), soft_dirty):
-            t[i] = pte | PTE_WRITE
-            return "mprotect_upgrade"
+    if (pte and not pte & (PTE_WRITE | PTE_UFFD_WP | PTE_SWAP) and pte_page(pte) != k.zero_page
+            and not k.hugetlb_on and upgrades(k, t, proc, addr, pte_page(pte))):
+        t[i] = pte | PTE_WRITE
+        return "mprotect_upgrade"
     return "mprotect_rw"
+
+
+def upgrades(k: Kernel, t: MutableSlots, proc: int, addr: int, page: int) -> bool:
+    """The policy maps ``page`` writable at once; it is told whether soft-dirty tracking needs no write fault:
+    the entry is soft-dirty already, or the kernel tracks no soft-dirty at all (vma_soft_dirty_enabled is false
+    without CONFIG_MEM_SOFT_DIRTY). A uffd-wp entry is never upgraded."""
+    pte = t[k.layout.pte_index(proc, addr)]
+    if pte & PTE_UFFD_WP:
+        return False
+    soft_dirty = not k.soft_dirty_on or bool(pte & PTE_SOFTDIRTY)
+    return k.policy.mprotect_makes_writable(info(k, t, page, proc), soft_dirty)
 
 
 @operation("dontfork aN", Protection, summary="madvise(MADV_DONTFORK)", needs=("vma",))
 def op_dontfork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
+    split = split_part_of_pmd(k, t, proc, addr)
     t[L.vma_base + proc * L.addresses + addr] |= VMA_DONTFORK
-    return "dontfork"
+    return split + "dontfork"
 
 
 @operation("clear_refs", Protection, summary="echo 4 > /proc/self/clear_refs (soft-dirty reset)", needs=("pte_flags",),
@@ -95,13 +162,17 @@ def op_clear_refs(k: Kernel, t: MutableSlots, proc: int) -> str | None:
     """Soft-dirty reset of every PTE of the process (clear_refs_write with 4); without CONFIG_MEM_SOFT_DIRTY
     the write succeeds and the walk leaves every PTE as it was (clear_soft_dirty returns at once)."""
     L = k.layout
-    if not k.soft_dirty_on:
+    if not k.soft_dirty_on or k.hugetlb_on:  # (hugetlb: the walk has no hugetlb_entry and skips them)
         return "clear_refs_untracked"
     branches = []
+    huge = k.folios_on and pmd_mapped(k, t, proc, 0)
     for a in range(L.addresses):
         i = L.pte_index(proc, a)
         pte = t[i]
         if not pte or pte & PTE_SWAP:
+            continue
+        if huge and a < L.features.thp:  # clear_soft_dirty_pmd: the PMD is write-protected, pinned or not
+            t[i] = pte & ~(PTE_WRITE | PTE_SOFTDIRTY)
             continue
         if k.policy.clear_refs_skips(info(k, t, pte_page(pte), proc), bool(pte & PTE_WRITE)):
             branches.append("skip_pinned")  # left writable and soft-dirty: a write is still recorded
@@ -147,6 +218,19 @@ def op_uffd_unwp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None
     clear_write_protect_request(k, t, proc, addr)
     set_uffd_protected(k, t, proc, addr, False)
     return "uffd_unwp"
+
+
+def wrprotect_pmd(k: Kernel, t: MutableSlots, proc: int, bits: int) -> str:
+    """change_huge_pmd write-protecting ``proc``'s PMD (its entries carry its bits), unless the policy leaves
+    the head's folio writable."""
+    L = k.layout
+    first = t[L.pte_index(proc, 0)]
+    if first & PTE_WRITE and k.policy.wrprotect_skips(info(k, t, pmd_head(k, t, proc), proc)):
+        return "wrprotect+skip_pinned"
+    for a in range(L.features.thp):
+        i = L.pte_index(proc, a)
+        t[i] = (t[i] & ~PTE_WRITE) | bits
+    return "wrprotect"
 
 
 @mechanism(Protection)

@@ -7,13 +7,16 @@ from modelcheck.cow.policies.pieces import commit, era
 
 
 @commit("64fe24a3e05e", "mm/mprotect: try avoiding write faults for exclusive anonymous pages when changing "
-        "protection", "v6.0", "mprotect(PROT_WRITE) maps an exclusive, soft-dirty PTE writable")
+        "protection", "v6.0", "mprotect(PROT_WRITE) maps an exclusive, soft-dirty PTE writable",
+        also=("c27f479ef542", "d84887739d5c"))
 class MprotectUpgradesExclusive(Pre2020Rule):
     """S26: mprotect sets the write bit directly on a private anonymous PTE whose page is exclusive, when the
     PTE has no uffd-wp bit and soft-dirty tracking needs no fault (the PTE is already soft-dirty). 6.0 also
-    required the PTE to be dirty; by 6.2 a later commit ("mm/mprotect: allow clean exclusive anon pages to be
-    writable", Nadav Amit, Nov 2022; its mainline id is not verified) drops that for private mappings. The
-    world has no dirty bit, so this piece is the 6.2 rule."""
+    required the PTE to be dirty; d84887739d5c (mm/mprotect: allow clean exclusive anon pages to be writable,
+    Nadav Amit, v6.2) drops that for private mappings. The world has no dirty bit, so this piece is the 6.2
+    rule; and c27f479ef542 (mm/huge_memory: try avoiding write faults when changing PMD protection, v6.2:
+    can_change_pmd_writable, absent from the 6.0-rc1 tree, in the 6.2.1 one) does the same for a PMD-mapped
+    THP whose head page is exclusive."""
 
     def mprotect_makes_writable(self, page: PageInfo, pte_soft_dirty: bool) -> bool:
         return page.exclusive and pte_soft_dirty

@@ -1,0 +1,32 @@
+"""C4-thp: C4 (c4_vmsplice_child_mprotect.py) on a PMD-mapped THP, as cow.c runs test_vmsplice_in_child_mprotect "with
+PMD-mapped THP".
+
+cow.c mprotect()s the whole THP, so the twin's mprotect is of the whole range (``mprotect_thp_ro``,
+``mprotect_thp_rw``, ``CowWorld.over_the_whole_thp``: change_huge_pmd while a PMD maps it, else each PTE). The child
+unmaps the whole THP, as in C3-thp.
+
+C3-thp's verdicts: the PMD write fault of v5.9 to v5.17 asks the mapcount and reuses the THP the pipe holds;
+3bff7e3f1f16 (v5.18) asks the refcount.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c4_vmsplice_child_mprotect.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-thp",
+    title=BASE.title + " (PMD-mapped THP)",
+    world=lambda **params: BASE.world(**params).with_thp(2).over_the_whole_thp(),
+    mirrors=[("cow.c", "test_vmsplice_in_child_mprotect", "thp")],
+    expect={
+        "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "holds", "page_count": "violated",
+        "page_count_early_cow": "violated", "page_count_fork_copy": "violated", "refcount_5_18": "holds",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds",
+        "large_folio_6_9": "holds", "mm_owner_6_15": "holds", "mainline_7_3": "holds",
+    },
+)

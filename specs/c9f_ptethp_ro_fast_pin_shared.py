@@ -1,0 +1,27 @@
+"""C9-fast-ptethp: C9-fast (c9f_ro_fast_pin_shared.py) on a PTE-mapped THP, as cow.c runs test_ro_fast_pin_on_shared
+"with PTE-mapped THP".
+
+C9-ptethp's verdicts (GUP-fast's unsharing check is GUP's: gup_must_unshare on the page).
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from modelcheck.spec import load_spec
+
+BASE = load_spec(Path(__file__).with_name("c9f_ro_fast_pin_shared.py"))
+
+SPEC = replace(
+    BASE,
+    id=BASE.id + "-ptethp",
+    title=BASE.title + " (PTE-mapped THP)",
+    world=lambda **params: BASE.world(**params).with_thp(2, pte_mapped=True),
+    mirrors=[("cow.c", "test_ro_fast_pin_on_shared", "pte-mapped-thp")],
+    expect={
+        "dirty_cow": "violated", "mapcount": "violated", "gup_cow_break": "holds", "page_count": "violated",
+        "page_count_early_cow": "violated", "page_count_fork_copy": "violated", "refcount_5_18": "violated",
+        "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
+        "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds",
+        "large_folio_6_9": "holds", "mm_owner_6_15": "holds", "mainline_7_3": "holds",
+    },
+)
