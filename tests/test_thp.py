@@ -254,3 +254,33 @@ def test_hugetlb_mprotect_never_maps_a_page_writable_and_clear_refs_leaves_it_al
     assert acts[-1].branch == "clear_refs_untracked" and after[L.pte_index(0, 0)] & PTE_WRITE
     after, acts = run(model, "parent clear_refs", "parent mprotect_ro a0", "parent mprotect_rw a0")
     assert acts[-1].branch == "mprotect_rw" and not after[L.pte_index(0, 0)] & PTE_WRITE
+
+
+# -- the memory cow.c prepares before a test: prologues ---------------------------------------------------------
+
+def test_a_prologue_goes_first_and_renumbers_the_scenarios_children():
+    base = CowWorld.scripted({"parent": ["fork", "wait child1"], "child1": ["exit"]}, thp=2)
+    world = base.thp_partly_shared()
+    programs = {t.name: [op.text for op in t.program] for t in world.scenario.threads}
+    assert programs == {"parent": ["dontfork a1", "fork", "wait child1", "dofork a1", "fork", "wait child2"],
+                        "child1": ["exit"], "child2": ["exit"]}
+    assert [key[1] for key in world.scenario.schedule] == ["parent", "parent", "child1", "parent", "parent"]
+    with pytest.raises(WorldError, match="without a schedule"):
+        world.over_the_whole_thp()
+    with pytest.raises(WorldError, match="needs a world with a THP"):
+        CowWorld.scripted({"parent": ["store a0"]}).single_pte_of_thp()
+
+
+def test_a_single_pte_of_a_thp_is_one_pte_of_the_folio_and_a_remapped_half_is_still_the_folios():
+    world = CowWorld.scripted({"parent": ["store a0"]}, thp=2).single_pte_of_thp()
+    model = world.model("mm_owner_6_15", [])
+    L = model.layout
+    after, acts = run(model, "parent munmap a1")
+    assert acts[-1].branch == "pmd_split+munmap" and not after[L.pte_index(0, 1)]
+    page = info(model.kernel, after, 0)
+    assert page.large and page.refcount == 1 and page.large_mapcount == 1
+    world = CowWorld.scripted({"parent": ["store a0"]}, thp=2).thp_partly_remapped()
+    model = world.model("mm_owner_6_15", [])
+    after, acts = run(model, "parent mremap a1 a2")
+    assert acts[-1].branch == "vma_pmd_split+mremap" and world.scenario.addresses == 3
+    assert pte_page(after[model.layout.pte_index(0, 2)]) == 1 and info(model.kernel, after, 0).refcount == 2

@@ -247,21 +247,77 @@ class CowWorld:
         cow.c's tests do to the memory they are given, the whole THP): a twin as ``with_operations_as`` makes."""
         return self.with_operations_as(WHOLE_THP_RANGE)
 
-    def _twin(self, renamed: Callable[[str], str] = str, **changes: Any) -> "CowWorld":
-        """This scripted world built again as its scenario was, with each operation's text ``renamed`` and
-        the memory ``changes`` (thp, thp_pte, hugetlb) made; refused for a world with a schedule, which names
-        steps of the programs as they were."""
+    def single_pte_of_thp(self) -> "CowWorld":
+        """This THP world with every page of the THP but a0 unmapped first (cow.c's "single PTE of a THP": it
+        discards the rest with MADV_DONTNEED, which splits the PMD; nothing touches them again, so the twin's
+        munmap, which zaps the same PTEs and drops the same references, stands for it)."""
+        thp = self._thp_pages("a single PTE of a THP")
+        return self.with_prologue([("parent", f"munmap a{a}") for a in range(1, thp)])
+
+    def thp_partly_remapped(self) -> "CowWorld":
+        """This THP world with the THP's upper half moved first to addresses of its own after the scenario's
+        (cow.c's "partially mremap()'ed THP": mremap(MREMAP_FIXED) of the half splits the PMD, and the moved
+        PTEs still map the folio's pages)."""
+        thp = self._thp_pages("a partially mremap()'ed THP")
+        half, beyond = thp // 2, max(self.scenario.addresses if self.scenario else 0, thp)
+        return self.with_prologue([("parent", f"mremap a{thp - half + n} a{beyond + n}") for n in range(half)],
+                                  addresses=beyond + half)
+
+    def thp_partly_shared(self) -> "CowWorld":
+        """This THP world with the THP's first page shared with a child that exits at once, first (cow.c's
+        "partially shared THP": MADV_DONTFORK of the rest, fork, the child's exit(0), wait, MADV_DOFORK); the
+        scenario's children are numbered after that child."""
+        thp = self._thp_pages("a partially shared THP")
+        rest = range(1, thp)
+        return self.with_prologue([("parent", f"dontfork a{a}") for a in rest] + [
+            ("parent", "fork"), ("child1", "exit"), ("parent", "wait child1")] + [
+            ("parent", f"dofork a{a}") for a in rest])
+
+    def _thp_pages(self, what: str) -> int:
+        if self.scenario is None or not self.scenario.thp:
+            raise WorldError(f"{what} needs a world with a THP (thp=N, or with_thp)")
+        return self.scenario.thp
+
+    def with_prologue(self, steps: Sequence[tuple[str, str]], addresses: int = 0) -> "CowWorld":
+        """This scripted world with ``steps`` (thread, operation) done first, in this order, before any other
+        step (a schedule pins them), as a selftest prepares the memory it hands its test: each operation goes
+        before the thread's program, and where the prologue forks, the scenario's children are numbered after
+        the prologue's (``wait childN`` with them). ``addresses``: the world's, where the prologue needs more."""
+        forks = sum(1 for thread, text in steps if thread == "parent" and text == "fork")
+
+        def child_renamed(name: str) -> str:
+            if not forks or not name.startswith("child"):
+                return name
+            number, dot, thread = name[len("child"):].partition(".")
+            return f"child{int(number) + forks}{dot}{thread}"
+
+        def renamed(text: str) -> str:
+            kind, _, rest = text.partition(" ")
+            return f"wait {child_renamed(rest)}" if kind == "wait" else text
+
+        return self._twin(renamed, thread_renamed=child_renamed, prologue=steps, addresses=addresses)
+
+    def _twin(self, renamed: Callable[[str], str] = str, thread_renamed: Callable[[str], str] = str,
+              prologue: Sequence[tuple[str, str]] = (), addresses: int = 0, **changes: Any) -> "CowWorld":
+        """This scripted world built again as its scenario was, with each operation's text ``renamed``, each
+        thread ``thread_renamed``, the ``prologue``'s steps done first and the memory ``changes`` (thp, thp_pte,
+        hugetlb) made; refused for a world with a schedule, which names steps of the programs as they were."""
         sc = self.scenario
         if sc is None or sc.schedule:
             raise WorldError("only a scripted world without a schedule can have a twin (operations done another "
-                             "way, or its memory a THP or hugetlb pages)")
+                             "way, a prologue, or its memory a THP or hugetlb pages)")
         memory = {"thp": sc.thp, "thp_pte": sc.thp_pte, "hugetlb": sc.hugetlb} | changes
-        programs = {t.name: [renamed(op.text) for op in t.program] for t in sc.threads}
+        programs: dict[str, list[str]] = {}
+        for thread, text in prologue:
+            programs.setdefault(thread, []).append(text)
+        for t in sc.threads:
+            programs.setdefault(thread_renamed(t.name), []).extend(renamed(op.text) for op in t.program)
         twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
-                                 addresses=max(sc.addresses, memory["thp"]), tlb=sc.tlb, config=self.config,
-                                 fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
+                                 addresses=max(sc.addresses, memory["thp"], addresses), tlb=sc.tlb,
+                                 config=self.config, fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
                                  maps={f"a{a}": how for a, how in sc.maps} or None,
-                                 cpus={t.name: t.cpu for t in sc.threads if t.cpu} or None, **memory)
+                                 cpus={thread_renamed(t.name): t.cpu for t in sc.threads if t.cpu} or None,
+                                 schedule=[thread for thread, _ in prologue], **memory)
         return replace(self, scenario=twin.scenario, speculative=twin.speculative)
 
     def describe(self) -> str:

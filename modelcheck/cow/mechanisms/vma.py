@@ -37,9 +37,10 @@ class Rearranging(Branch):
 def op_mremap(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> str | None:
     L = k.layout
     i, j = L.pte_index(proc, addr), L.pte_index(proc, target)
-    pte = t[i]
-    if not pte:
+    if not t[i]:
         return "mremap_efault"
+    split = split_part_of_pmd(k, t, proc, addr)  # (moving part of the PMD's range splits it)
+    pte = t[i]
     old = t[j]
     if old:  # MREMAP_FIXED unmaps the destination first
         t[j] = 0
@@ -58,7 +59,7 @@ def op_mremap(k: Kernel, t: MutableSlots, proc: int, addr: int, target: int) -> 
         clear_write_protect_request(k, t, proc, addr)
     flush_address(k, t, proc, addr)
     flush_address(k, t, proc, target)
-    return "mremap"
+    return split + "mremap"
 
 
 @operation("dontneed aN", Rearranging, summary="madvise(MADV_DONTNEED): the PTE is zapped and its reference dropped; "
