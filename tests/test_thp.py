@@ -284,3 +284,34 @@ def test_a_single_pte_of_a_thp_is_one_pte_of_the_folio_and_a_remapped_half_is_st
     after, acts = run(model, "parent mremap a1 a2")
     assert acts[-1].branch == "vma_pmd_split+mremap" and world.scenario.addresses == 3
     assert pte_page(after[model.layout.pte_index(0, 2)]) == 1 and info(model.kernel, after, 0).refcount == 2
+
+
+# -- a hugetlbfs file (cow.c's and gup_longterm.c's "memfd hugetlb") -------------------------------------------
+
+def test_a_hugetlbfs_file_is_a_huge_page_cache_page_that_io_uring_registers_in_every_era():
+    programs = {"parent": ["store a0", "iouring_register a0 -> buf"]}
+    world = CowWorld.scripted(programs, file="hugetlbfs", maps={"a0": "shared"})
+    assert world.scenario.hugetlb
+    model = world.model("page_count", [])
+    k = model.kernel
+    s = model.initial_states()[0]
+    assert s[model.layout.flags_base + k.file_page] & PAGE_HUGETLB
+    page = info(k, s, k.file_page)
+    assert page.large and not page.anon
+    _, acts = run(model, "parent store a0", "parent iouring_register a0 -> buf")
+    assert acts[-1].branch == "gup"
+    shmem = CowWorld.scripted(programs, file="shmem", maps={"a0": "shared"}).model("page_count", [])
+    _, acts = run(shmem, "parent store a0", "parent iouring_register a0 -> buf")
+    assert acts[-1].branch == "gup+iouring_refused"
+    with pytest.raises(WorldError, match="maps a hugetlbfs file"):
+        CowWorld.scripted(programs, file="shmem", maps={"a0": "shared"}, hugetlb=True)
+
+
+def test_a_private_write_to_a_hugetlbfs_file_copies_it_into_an_anonymous_huge_page():
+    world = CowWorld.scripted({"parent": ["load a0", "store a0"]}, file="hugetlbfs", maps={"a0": "private"})
+    model = world.model("mainline_7_3", [])
+    after, acts = run(model, "parent load a0", "parent store a0")
+    k, L = model.kernel, model.layout
+    copy = pte_page(after[L.pte_index(0, 0)])
+    assert acts[-1].branch == "file_copy" and copy != k.file_page
+    assert after[L.flags_base + copy] & PAGE_HUGETLB and info(k, after, copy).anon

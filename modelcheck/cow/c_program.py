@@ -618,7 +618,7 @@ def _kernel_config(record: Mapping[str, Any]) -> KernelConfig:
 
 
 def _file_mappings(record: Mapping[str, Any]) -> tuple[str, dict[int, str]]:
-    """The file the trace's world maps ("shmem" or "disk") and how each address maps it (``world_settings``'
+    """The file the trace's world maps (a kind of FILE_KINDS) and how each address maps it (``world_settings``'
     ``file`` and ``maps``); ("", {}) for a world of anonymous memory."""
     settings = record.get("world_settings") or {}
     maps = settings.get("maps") if isinstance(settings, Mapping) else None

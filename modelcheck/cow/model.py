@@ -149,9 +149,10 @@ class CowModel:
             if f.vma:
                 t[L.vma_base + a] = (VMA_WRITE | (VMA_UFFD_WP if a in k.uffd_addrs else 0)
                                      | (VMA_UFFD_WP_ASYNC if a in k.uffd_async_addrs else 0))
-        if k.hugetlb_on:  # every address's page is a huge page of its own
-            for a in range(L.addresses):
-                t[L.flags_base + a] |= PAGE_HUGETLB
+        if k.hugetlb_on:  # every address's page is a huge page of its own (and the hugetlbfs file's page)
+            mapped = [a for a in range(L.addresses) if t[L.pte_index(0, a)]]
+            for g in mapped + ([k.file_page] if k.file_page >= 0 else []):
+                t[L.flags_base + g] |= PAGE_HUGETLB
         if f.thp:  # a0 .. a<thp-1>: the pages of one folio, mapped by one PMD; only the head's flag counts
             by_pte = k.scenario is not None and k.scenario.thp_pte  # (split: every page takes the head's flag)
             t[L.pmd_base] = 0 if by_pte else 1

@@ -322,7 +322,8 @@ class Scenario:
             raise ScenarioError(f"a THP of {thp} pages covers a0 to a{thp - 1} but the world has {addresses} "
                                 "address(es)")
         zapped = frozenset(op.addr for t in threads for op in t.program if OPERATIONS[op.kind].unpopulates)
-        _hugetlb(hugetlb, thp, threads, frozenset(events), bool(tlb), fresh, maps)
+        hugetlb = hugetlb or file == "hugetlbfs"  # (a hugetlbfs file's pages, and their copies, are huge pages)
+        _hugetlb(hugetlb, thp, threads, frozenset(events), bool(tlb), fresh, maps, file)
         file_maps = _file_mappings(file, maps, threads, addresses, frozenset(events), bool(tlb), bool(fresh), zapped)
         fresh_addrs = _fresh_addresses(fresh, threads, addresses, frozenset(events), bool(tlb),
                                        zapped - {a for a, _ in file_maps})
@@ -353,6 +354,8 @@ FILE_KINDS = {
     "shmem": "a shmem/tmpfs file (memfd_create, or tmpfile() on a tmpfs): no dirty tracking for writeback",
     "disk": "a file on a disk file system that tracks dirty pages for writeback (ext4, xfs, btrfs): a shared "
             "writable mapping needs dirty tracking",
+    "hugetlbfs": "a hugetlbfs file (memfd_create with MFD_HUGETLB): huge pages, no dirty tracking; the world's "
+                 "memory is hugetlb pages",
 }
 MAPPINGS = ("private", "shared")  # MAP_PRIVATE, MAP_SHARED (both PROT_READ|PROT_WRITE)
 # what a world with a file mapping models: CPU accesses, mprotect(PROT_READ), GUP references and their use,
@@ -481,7 +484,7 @@ def _thp_pte(thp_pte: bool, thp: int) -> bool:
 
 
 def _hugetlb(hugetlb: bool, thp: int, threads: Sequence[Thread], events: frozenset[str], tlb: bool,
-             fresh: Sequence[str], maps: Mapping[str, str] | None) -> None:
+             fresh: Sequence[str], maps: Mapping[str, str] | None, file: str) -> None:
     """Refuse, in one line, what a world of hugetlb memory does not model."""
     if not isinstance(hugetlb, bool):
         raise ScenarioError(f"hugetlb is True or False, not {hugetlb!r}")
@@ -490,9 +493,10 @@ def _hugetlb(hugetlb: bool, thp: int, threads: Sequence[Thread], events: frozens
     if thp:
         raise ScenarioError("a world's memory is hugetlb pages or a THP, not both")
     _only(threads, HUGETLB_OPERATIONS, "hugetlb memory")
-    if events or tlb or fresh or maps:
-        raise ScenarioError("a world of hugetlb memory models no kernel events, TLBs, fresh addresses or file "
-                            "mappings")
+    if maps and file != "hugetlbfs":
+        raise ScenarioError(f"a world of hugetlb memory maps a hugetlbfs file (file='hugetlbfs'), not a {file} one")
+    if events or tlb or fresh:
+        raise ScenarioError("a world of hugetlb memory models no kernel events, TLBs or fresh addresses")
 
 
 def _lockless_beside_fork(threads: Sequence[Thread]) -> bool:

@@ -148,7 +148,7 @@ class CowWorld:
         steps (``scenario``); ``config`` is the kernel's build configuration; the addresses ``fresh``
         (``["a0"]``) start mapped but never touched, so their first access faults a page in; ``maps``
         (``{"a0": "private", "a1": "shared"}``) maps the addresses named to one file of kind ``file``
-        (``scenario.FILE_KINDS``: "shmem" or "disk"), untouched until their first access; ``cpus``
+        (``scenario.FILE_KINDS``: "shmem", "disk" or "hugetlbfs"), untouched until their first access; ``cpus``
         (``{"parent.2": 1}``) pins threads to CPUs, each with its own LRU batch (every other thread runs on
         CPU 0); ``thp`` (2 to 8) makes a0 .. a<thp-1> one anonymous THP of that many pages, standing for a
         PMD's 512, mapped by one PMD in the parent at first (``thp_pte``: by PTEs, its PMD split); ``hugetlb``
@@ -233,8 +233,10 @@ class CowWorld:
 
     def with_hugetlb(self) -> "CowWorld":
         """This scripted world with its memory hugetlb pages (cow.c's "with hugetlb" run of a base-page test,
-        MAP_PRIVATE|MAP_HUGETLB), everything else as it was."""
-        return self._twin(hugetlb=True)
+        MAP_PRIVATE|MAP_HUGETLB; of a file test, its "memfd hugetlb" run: the file a hugetlbfs one, memfd_create
+        with MFD_HUGETLB), everything else as it was."""
+        sc = self.scenario
+        return self._twin(hugetlb=True, **({"file": "hugetlbfs"} if sc is not None and sc.file else {}))
 
     def with_thp(self, pages: int, pte_mapped: bool = False) -> "CowWorld":
         """This scripted world with its memory from a0 on one THP of ``pages`` pages, mapped by a PMD in the
@@ -301,11 +303,12 @@ class CowWorld:
               prologue: Sequence[tuple[str, str]] = (), addresses: int = 0, **changes: Any) -> "CowWorld":
         """This scripted world built again as its scenario was, with each operation's text ``renamed``, each
         thread ``thread_renamed``, the ``prologue``'s steps done first and the memory ``changes`` (thp, thp_pte,
-        hugetlb) made; refused for a world with a schedule, which names steps of the programs as they were."""
+        hugetlb, file) made; refused for a world with a schedule, which names steps of the programs as they were."""
         sc = self.scenario
         if sc is None or sc.schedule:
             raise WorldError("only a scripted world without a schedule can have a twin (operations done another "
                              "way, a prologue, or its memory a THP or hugetlb pages)")
+        file = changes.pop("file", sc.file)
         memory = {"thp": sc.thp, "thp_pte": sc.thp_pte, "hugetlb": sc.hugetlb} | changes
         programs: dict[str, list[str]] = {}
         for thread, text in prologue:
@@ -314,7 +317,7 @@ class CowWorld:
             programs.setdefault(thread_renamed(t.name), []).extend(renamed(op.text) for op in t.program)
         twin = CowWorld.scripted(programs, events=sorted(sc.events), speculative=self.speculative,
                                  addresses=max(sc.addresses, memory["thp"], addresses), tlb=sc.tlb,
-                                 config=self.config, fresh=[f"a{a}" for a in sorted(sc.fresh)], file=sc.file,
+                                 config=self.config, fresh=[f"a{a}" for a in sorted(sc.fresh)], file=file,
                                  maps={f"a{a}": how for a, how in sc.maps} or None,
                                  cpus={thread_renamed(t.name): t.cpu for t in sc.threads if t.cpu} or None,
                                  schedule=[thread for thread, _ in prologue], **memory)

@@ -72,7 +72,7 @@ class FileFault(Branch):
     private mapping."""
 
     FILE_READ = ("file_read", "a read fault maps the file's page-cache page (do_read_fault): read-only, but "
-                 "writable in a shared writable shmem mapping, which needs no write notification")
+                 "writable in a shared writable shmem or hugetlbfs mapping, which needs no write notification")
     FILE_COW = ("file_cow", "a write fault on an untouched private file mapping copies the file's page into a "
                 "fresh exclusive anonymous page (do_cow_fault)")
     FILE_SHARED = ("file_shared", "a write fault on a shared file mapping maps the page-cache page writable, and "
@@ -130,9 +130,9 @@ def write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     L = k.layout
     if k.folios_on and pmd_mapped(k, t, proc, addr):
         return huge_fault(k, t, proc, addr, unshare=False)
-    if k.hugetlb_on:
-        return hugetlb_fault(k, t, proc, addr, unshare=False)
     i = L.pte_index(proc, addr)
+    if k.hugetlb_on and pte_page(t[i]) != k.file_page:  # (a hugetlbfs page-cache page: hugetlb_wp writes it in
+        return hugetlb_fault(k, t, proc, addr, unshare=False)  # place in a shared mapping, else copies it)
     if pte_page(t[i]) == k.zero_page:  # not an anonymous page (vm_normal_page finds none): always a fresh page
         map_fresh_page(k, t, proc, addr, t[i] & PTE_UFFD_WP)
         return "zero_copy"
@@ -253,7 +253,7 @@ def file_first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bo
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     i = k.layout.pte_index(proc, addr)
     if not write:
-        t[i] = pte_make(k.file_page, shared and writable and k.file_kind == "shmem")
+        t[i] = pte_make(k.file_page, shared and writable and k.file_kind != "disk")
         return "file_read"
     if shared:
         t[i] = pte_make(k.file_page, writable, soft_dirty)
@@ -389,9 +389,9 @@ def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     L = k.layout
     if k.folios_on and pmd_mapped(k, t, proc, addr):
         return huge_fault(k, t, proc, addr, unshare=True) or "thp_split"  # (an unsharing fault never waits)
-    if k.hugetlb_on:
-        return hugetlb_fault(k, t, proc, addr, unshare=True)
     page = pte_page(t[L.pte_index(proc, addr)])
+    if k.hugetlb_on and page != k.file_page:
+        return hugetlb_fault(k, t, proc, addr, unshare=True)
     page_info, _ = info_after_drain(k, t, page, proc)
     # (a page that is not anonymous, the zero page or a file's page in a COW mapping, is always copied:
     # 8d6a0ac09a16's wp_page_copy; only a policy that unshares such pages gets here with one)

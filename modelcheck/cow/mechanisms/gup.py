@@ -299,7 +299,7 @@ def op_iouring_register(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.longterm)
     if branch is None or branch == "gup_refused":
         return branch
-    if k.policy.iouring_refuses(h.addr in k.file_maps):  # (is it file-backed)
+    if k.policy.iouring_refuses(h.addr in k.file_maps and k.file_kind != "hugetlbfs"):  # (!is_file_hugepages)
         return branch + "+iouring_refused"
     t[k.layout.holder_base + holder] = pte_page(t[k.layout.pte_index(h.proc, h.addr)]) + 1
     return branch

@@ -175,13 +175,13 @@ def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bo
     else:
         shared = sum(1 for n in per_mm if n) > 1
     key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
-           pincount(m, s, pages), large_mapcount, shared)
+           pincount(m, s, pages), large_mapcount, shared, is_anon(m, page))  # (a hugetlbfs file's page is not)
     described = m.large_page_infos.get(key)
     if described is None:
-        count, references, flags, has_pinned, pins, large_mapcount, shared = key
+        count, references, flags, has_pinned, pins, large_mapcount, shared, anon = key
         described = m.large_page_infos[key] = PageInfo(
             mapcount=count, refcount=references, exclusive=bool(flags & PAGE_EXCLUSIVE), has_pinned=has_pinned,
-            large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared)
+            large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared, anon=anon)
     return described
 
 

@@ -226,7 +226,8 @@ class Policy(ABC):
 
     def iouring_refuses(self, file_backed: bool) -> bool:
         """io_uring's buffer registration fails (-EOPNOTSUPP) after pinning: since io_uring's fixed buffers
-        (5.1) it refused every file-backed VMA but hugetlbfs, and unpinned what it had pinned."""
+        (5.1) it refused every file-backed VMA but hugetlbfs, and unpinned what it had pinned. ``file_backed``:
+        the buffer's VMA maps a file that is not a hugetlbfs one (is_file_hugepages)."""
         return file_backed
 
     def unshare(self, page: PageInfo) -> Unshare:
