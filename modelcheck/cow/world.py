@@ -236,7 +236,7 @@ class CowWorld:
         MAP_PRIVATE|MAP_HUGETLB; of a file test, its "memfd hugetlb" run: the file a hugetlbfs one, memfd_create
         with MFD_HUGETLB), everything else as it was."""
         sc = self.scenario
-        return self._twin(hugetlb=True, **({"file": "hugetlbfs"} if sc is not None and sc.file else {}))
+        return self._twin(hugetlb=True, file="hugetlbfs" if sc is not None and sc.file else None)
 
     def with_thp(self, pages: int, pte_mapped: bool = False) -> "CowWorld":
         """This scripted world with its memory from a0 on one THP of ``pages`` pages, mapped by a PMD in the
@@ -300,15 +300,17 @@ class CowWorld:
         return self._twin(renamed, thread_renamed=child_renamed, prologue=steps, addresses=addresses)
 
     def _twin(self, renamed: Callable[[str], str] = str, thread_renamed: Callable[[str], str] = str,
-              prologue: Sequence[tuple[str, str]] = (), addresses: int = 0, **changes: Any) -> "CowWorld":
+              prologue: Sequence[tuple[str, str]] = (), addresses: int = 0, file: str | None = None,
+              **changes: Any) -> "CowWorld":
         """This scripted world built again as its scenario was, with each operation's text ``renamed``, each
-        thread ``thread_renamed``, the ``prologue``'s steps done first and the memory ``changes`` (thp, thp_pte,
-        hugetlb, file) made; refused for a world with a schedule, which names steps of the programs as they were."""
+        thread ``thread_renamed``, the ``prologue``'s steps done first, the mapped ``file`` of another kind and
+        the memory ``changes`` (thp, thp_pte, hugetlb) made; refused for a world with a schedule, which names
+        steps of the programs as they were."""
         sc = self.scenario
         if sc is None or sc.schedule:
             raise WorldError("only a scripted world without a schedule can have a twin (operations done another "
                              "way, a prologue, or its memory a THP or hugetlb pages)")
-        file = changes.pop("file", sc.file)
+        file = sc.file if file is None else file
         memory = {"thp": sc.thp, "thp_pte": sc.thp_pte, "hugetlb": sc.hugetlb} | changes
         programs: dict[str, list[str]] = {}
         for thread, text in prologue:
