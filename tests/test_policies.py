@@ -74,7 +74,8 @@ NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_ear
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
                 "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
                 "uffdio_move", "breaks_ksm_by_unshare", "uffd_minor_shmem", "uffd_continue_maps_dirty",
-                "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page", "tracks_mm_owners")
+                "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page", "tracks_mm_owners",
+                "madvise_collapse")
 
 
 def pages() -> list[PageInfo]:
@@ -176,7 +177,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 493_202 and len(_pinned()["order"]) == 19
+    assert per_policy == 493_203 and len(_pinned()["order"]) == 19
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -237,7 +238,8 @@ def test_the_flags_are_pieces_too():
                        "uffdio_move": {"adef440691ba"}, "breaks_ksm_by_unshare": {"6cce3314b928"},
                        "uffd_minor_shmem": {"c949b097ef2e"}, "uffd_continue_maps_dirty": {"9ae0f87d009c"},
                        "zero_page_pins_uncounted": {"c8070b787519"}, "fork_write_protect_seq": {"57efa1fe5957"},
-                       "thp_split_locks_page": {"c444eb564fb1"}, "tracks_mm_owners": {"6af8cb80d3a9"}}
+                       "thp_split_locks_page": {"c444eb564fb1"}, "tracks_mm_owners": {"6af8cb80d3a9"},
+                       "madvise_collapse": {"7d8faaf15545"}}
 
 
 def test_a_new_proposal_is_a_new_composition():

@@ -50,7 +50,8 @@ def test_every_operation_runs_its_declared_mechanism():
     forced = CowWorld.scripted({"parent": ["mprotect_ro a0", "force_write a0"], "parent.2": ["dontneed a0"]})
     moved = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}, fresh=["a1"])
     continued = CowWorld.scripted({"parent": ["uffd_continue a0"]}, file="shmem", maps={"a0": "private"})
-    huge = CowWorld.scripted({"parent": ["fork", "mprotect_thp_ro a0", "mprotect_thp_rw a1", "munmap_thp a0"],
+    huge = CowWorld.scripted({"parent": ["fork", "mprotect_thp_ro a0", "mprotect_thp_rw a1", "collapse_thp a0",
+                                         "munmap_thp a0"],
                               "child1": ["store a0"]}, thp=2)
     worlds = (world, rearranged, forced, moved, continued, huge)
     assert {op.kind for w in worlds for t in w.scenario.threads for op in t.program} == set(OPERATIONS)

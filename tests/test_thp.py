@@ -315,3 +315,21 @@ def test_a_private_write_to_a_hugetlbfs_file_copies_it_into_an_anonymous_huge_pa
     copy = pte_page(after[L.pte_index(0, 0)])
     assert acts[-1].branch == "file_copy" and copy != k.file_page
     assert after[L.flags_base + copy] & PAGE_HUGETLB and info(k, after, copy).anon
+
+
+def test_madvise_collapse_copies_the_range_into_an_exclusive_pmd_from_6_1_and_not_past_a_pin():
+    world = CowWorld.scripted({"parent": ["fork", "collapse_thp a0"], "child1": ["load a0"]}, thp=2, thp_pte=True)
+    pinned = CowWorld.scripted({"parent": ["fork", "pin_ro a1 -> p", "collapse_thp a0"], "child1": ["load a0"]},
+                               thp=2, thp_pte=True)
+    model = world.model("anon_exclusive_6_2", [])
+    L = model.layout
+    after, acts = run(model, "parent fork", "parent collapse_thp a0")
+    assert acts[-1].branch == "collapse" and after[L.pmd_base] and not after[L.pmd_base + 1]
+    new = pte_page(after[L.pte_index(0, 0)])
+    assert new not in (0, 1) and after[L.flags_base + new] & PAGE_EXCLUSIVE and after[L.pte_index(0, 1)] & PTE_WRITE
+    assert {pte_page(after[L.pte_index(1, a)]) for a in range(2)} == {0, 1}  # the child keeps the old pages
+    _, acts = run(pinned.model("anon_exclusive_6_2", []), "parent fork", "parent pin_ro a1 -> p",
+                  "parent collapse_thp a0")
+    assert acts[-1].branch == "collapse_failed"  # the pin is a reference that is no mapping
+    _, acts = run(world.model("anon_exclusive", []), "parent fork", "parent collapse_thp a0")
+    assert acts[-1].branch == "collapse_einval"

@@ -214,7 +214,9 @@ def _pin_coherent(m: Machine, words: Words) -> Judge:
                  doc="a page of a large folio is mapped writable only while no other process maps that folio")
 def _large_folio_exclusive_when_writable(m: Machine, words: Words) -> Judge:
     """What a COW reuse of a large folio must never break (6.15's MM-owner rule above all): a process that can
-    write a page of the folio is the only one mapping any page of it."""
+    write a page of the folio is the only one mapping any page of it. The kernel reaches such a state
+    legitimately where only part of the folio was shared (fork after MADV_DONTFORK of the rest leaves the
+    parent's unshared pages exclusive and writable), so it is a property of worlds that share a folio whole."""
     L = m.layout
 
     def broken(s: tuple) -> tuple[int, int, int] | None:
@@ -233,8 +235,8 @@ def _large_folio_exclusive_when_writable(m: Machine, words: Words) -> Judge:
 
     def explain(s: tuple) -> str:
         p, a, q = broken(s) or (0, 0, 0)
-        return (f"{process_name(p)} maps a{a} writable, a page of a large folio that {process_name(q)} maps too: "
-                f"a write through it reaches memory another process sees")
+        return (f"{process_name(p)} maps a{a} writable, a page of a large folio that {process_name(q)} maps too "
+                f"(a reuse of a folio another process maps)")
 
     return lambda s: broken(s) is None, explain
 

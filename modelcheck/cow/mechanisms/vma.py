@@ -14,9 +14,11 @@ VM_DONTCOPY again (VM_DONTFORK in the world).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
-from modelcheck.cow.layout import PTE_SOFTDIRTY, VMA_DONTFORK, pte_page
+from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, VMA_DONTFORK,
+                                   folio_code, pte_make, pte_page)
+from modelcheck.cow.mechanisms.faults import vma_writable
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes, record_write
-from modelcheck.cow.mechanisms.memory import release
+from modelcheck.cow.mechanisms.memory import copy_page, folio_pages, is_anon, other_holders, release
 from modelcheck.cow.mechanisms.thp import PMD_SPLIT_BY_VMA, split_part_of_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.registry import Branch, operation, outcome
@@ -29,6 +31,13 @@ class Rearranging(Branch):
     DONTNEED = outcome("dontneed")
     DOFORK = outcome("dofork")
     PMD_SPLIT = PMD_SPLIT_BY_VMA
+    COLLAPSE = ("collapse", "MADV_COLLAPSE copies the range's pages into a new THP, mapped by a PMD and exclusive "
+                "(collapse_huge_page)")
+    COLLAPSE_FAILED = outcome("collapse_failed", "MADV_COLLAPSE fails (EAGAIN): a PTE of the range maps no anonymous "
+                                                 "page, or a folio holds a reference that is no mapping")
+    COLLAPSE_MAPPED = outcome("collapse_mapped", "MADV_COLLAPSE finds the range mapped by a PMD already")
+    COLLAPSE_EINVAL = outcome("collapse_einval", "there is no MADV_COLLAPSE before 7d8faaf15545 (v6.1): EINVAL, "
+                                                 "nothing changes ({policy})")
 
 
 @operation("mremap aN aK", Rearranging, summary="mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of aN's page to aK: the PTE "
@@ -88,3 +97,36 @@ def op_dofork(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
     split = split_part_of_pmd(k, t, proc, addr)
     t[L.vma_base + proc * L.addresses + addr] &= ~VMA_DONTFORK
     return split + "dofork"
+
+
+@operation("collapse_thp aN", Rearranging, summary="madvise(MADV_COLLAPSE) of the THP's range (aN is any address in "
+           "it): its pages copied into a new THP this process maps by a PMD", note="MADV_COLLAPSE, v6.1",
+           needs=("vma",))
+def op_collapse_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """madvise_collapse, collapse_huge_page (the 7.1.5 tree's mm/khugepaged.c) for the caller: every PTE of the
+    range must map an anonymous page without a uffd-wp bit, whose folio holds no reference but its mappings and
+    the swap cache (folio_expected_ref_count: a GUP pin fails it); a page other processes map too is no obstacle
+    (max_ptes_shared binds khugepaged only). The contents are copied into a new folio, mapped by a PMD, writable
+    where the VMA is, exclusive (folio_add_new_anon_rmap); the old pages lose this process's mappings."""
+    L = k.layout
+    thp = L.features.thp
+    if not k.policy.madvise_collapse:
+        return "collapse_einval"
+    if t[L.pmd_base + proc]:
+        return "collapse_mapped"  # (SCAN_PMD_MAPPED: success)
+    ptes = [t[L.pte_index(proc, a)] for a in range(thp)]
+    if any(not pte or pte & (PTE_SWAP | PTE_UFFD_WP) or not is_anon(k, pte_page(pte)) for pte in ptes):
+        return "collapse_failed"
+    for g in {page for pte in ptes for page in folio_pages(k, t, pte_page(pte))}:
+        if other_holders(k, t, g) != (1 if k.swap_on and t[L.flags_base + g] & PAGE_SWAPCACHE else 0):
+            return "collapse_failed"
+    new = [copy_page(k, t, pte_page(pte)) for pte in ptes]
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    for a, (pte, page) in enumerate(zip(ptes, new)):
+        t[L.folio_base + page] = folio_code(new[0], a)
+        if L.features.pageflags:
+            t[L.flags_base + page] = PAGE_EXCLUSIVE if k.policy.uses_exclusive and a == 0 else 0
+        t[L.pte_index(proc, a)] = pte_make(page, vma_writable(k, t, proc, a), soft_dirty)
+        release(k, t, pte_page(pte))
+    t[L.pmd_base + proc] = 1
+    return "collapse"

@@ -64,9 +64,19 @@ class BreakKsmByUnshare(Pre2020Rule):
     breaks_ksm_by_unshare = True
 
 
+@commit("7d8faaf15545", "mm/madvise: introduce MADV_COLLAPSE sync hugepage collapse", "v6.1",
+        "MADV_COLLAPSE collapses a range into a PMD-mapped THP at once")
+class MadviseCollapse(Pre2020Rule):
+    """Zach O'Keefe: khugepaged's collapse_huge_page done for the caller, on the range it names; before it the
+    advice is EINVAL. v6.1 has no era of its own (``anon_exclusive`` stands for v5.19 to v6.1), so the world's
+    first policy with it is this one."""
+
+    madvise_collapse = True
+
+
 AnonExclusive62Policy = era("anon_exclusive_6_2", "v6.2", AnonExclusivePolicy,
                             [MprotectUpgradesExclusive, ForcedWriteNeedsExclusive, ReliableReadOnlyLongtermPins,
-                             BreakKsmByUnshare],
+                             BreakKsmByUnshare, MadviseCollapse],
                             summary="anon_exclusive plus mprotect write-upgrade of exclusive pages; KSM unmerged by "
                                     "unsharing")
 POLICY = AnonExclusive62Policy()

@@ -131,6 +131,7 @@ class Policy(ABC):
     fork_write_protect_seq: ClassVar[bool] = False
     # 6af8cb80d3a9 (v6.15): each large folio tracks the MMs that map it in two slots and a "maybe shared" bit
     tracks_mm_owners: ClassVar[bool] = False
+    madvise_collapse: ClassVar[bool] = False  # MADV_COLLAPSE exists (7d8faaf15545, v6.1)
     # c444eb564fb1 (v5.8): __split_huge_pmd takes the THP's page lock, under which reuse_swap_page reads its mapcounts
     thp_split_locks_page: ClassVar[bool] = False
     # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)
