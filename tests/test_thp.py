@@ -333,3 +333,23 @@ def test_madvise_collapse_copies_the_range_into_an_exclusive_pmd_from_6_1_and_no
     assert acts[-1].branch == "collapse_failed"  # the pin is a reference that is no mapping
     _, acts = run(world.model("anon_exclusive", []), "parent fork", "parent collapse_thp a0")
     assert acts[-1].branch == "collapse_einval"
+
+
+def test_an_untouched_thp_range_maps_the_huge_zero_page_on_a_read_and_a_thp_on_a_write():
+    world = CowWorld.scripted({"parent": ["load a0", "store a1"], "parent.2": ["store a0"]}, thp=2,
+                              fresh=["a0", "a1"])
+    model = world.model("mainline_7_3", [])
+    k, L = model.kernel, model.layout
+    s = model.initial_states()[0]
+    assert not s[L.pmd_base] and not any(s[L.folio_base + g] for g in range(2))
+    after, acts = run(model, "parent load a0")
+    assert acts[-1].branch == "huge_zero_map+read" and after[L.pmd_base]
+    assert {pte_page(after[L.pte_index(0, a)]) for a in range(2)} == {k.zero_page}
+    after, acts = run(model, "parent load a0", "parent store a1")
+    assert acts[-1].branch.startswith("huge_zero_split+") and not after[L.pmd_base]
+    assert pte_page(after[L.pte_index(0, 0)]) == k.zero_page != pte_page(after[L.pte_index(0, 1)])
+    after, acts = run(model, "parent.2 store a0")
+    assert acts[-1].branch.startswith("thp_anon_fault") and after[L.pmd_base]
+    assert info(k, after, pte_page(after[L.pte_index(0, 1)])).large
+    with pytest.raises(WorldError, match="starts untouched whole"):
+        CowWorld.scripted({"parent": ["load a0"]}, thp=2, fresh=["a0"])

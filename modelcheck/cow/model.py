@@ -153,7 +153,8 @@ class CowModel:
             mapped = [a for a in range(L.addresses) if t[L.pte_index(0, a)]]
             for g in mapped + ([k.file_page] if k.file_page >= 0 else []):
                 t[L.flags_base + g] |= PAGE_HUGETLB
-        if f.thp:  # a0 .. a<thp-1>: the pages of one folio, mapped by one PMD; only the head's flag counts
+        if f.thp and t[L.pte_index(0, 0)]:  # a0 .. a<thp-1>: the pages of one folio, mapped by one PMD (unless
+            # the range starts untouched); only the head's flag counts
             by_pte = k.scenario is not None and k.scenario.thp_pte  # (split: every page takes the head's flag)
             t[L.pmd_base] = 0 if by_pte else 1
             for a in range(f.thp):

@@ -79,8 +79,10 @@ class Renderer:
             name = process_name(p)
             huge = thp and (before[L.pmd_base + p] or after[L.pmd_base + p])
             if thp and before[L.pmd_base + p] != after[L.pmd_base + p]:
-                lines.append(f"{name} PMD a0-a{thp - 1}: " + ("maps the THP" if after[L.pmd_base + p] else
-                             "split into PTEs" if after[L.pte_index(p, 0)] else "unmapped"))
+                zeros = pte_page(after[L.pte_index(p, 0)]) == self.machine.zero_page
+                lines.append(f"{name} PMD a0-a{thp - 1}: " + (
+                    ("maps the huge zero page" if zeros else "maps the THP") if after[L.pmd_base + p] else
+                    "split into PTEs" if after[L.pte_index(p, 0)] else "unmapped"))
             for a in range(L.addresses):
                 i = L.pte_index(p, a)
                 if before[i] != after[i]:

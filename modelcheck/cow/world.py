@@ -341,8 +341,8 @@ class CowWorld:
                     f"a{a} {'any number' if n is None else n}" for a, n in self.held)
             kernel = f", kernel {self.config.describe()}" if self.config != FULL_KERNEL else ""
             files = (f", a {s.file} file mapped " + ", ".join(f"{how} at a{a}" for a, how in s.maps)) if s.maps else ""
-            files += (f", a THP of {s.thp} pages at a0-a{s.thp - 1} ({'PTE' if s.thp_pte else 'PMD'}-mapped)"
-                      if s.thp else "")
+            mapped = "untouched" if 0 in s.fresh else f"{'PTE' if s.thp_pte else 'PMD'}-mapped"
+            files += f", a THP of {s.thp} pages at a0-a{s.thp - 1} ({mapped})" if s.thp else ""
             files += ", hugetlb memory" if s.hugetlb else ""
             return (f"scripted: {len(s.threads)} thread(s), {s.processes} process(es), "
                     f"{s.addresses} address(es){files}{tlb}{events}{spec}{unknown}{kernel}")

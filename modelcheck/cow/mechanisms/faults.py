@@ -11,8 +11,9 @@ does).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
-                                   PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
+from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP,
+                                   PTE_UFFD_WP, PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
+                                   pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, drain_lru_batch, info, release, set_exclusive,
                                              swapcount)
@@ -43,6 +44,8 @@ class HugeFault(Branch):
                  "page's PTE (VM_FAULT_FALLBACK, {policy})")
     THP_UNSHARE_KEEP = ("thp_unshare_keep", "unsharing fault: the THP is exclusive to this mm; its PMD stays "
                         "read-only ({policy})")
+    HUGE_ZERO_SPLIT = ("huge_zero_split", "a write or unsharing fault on the huge zero page's PMD splits it, each PTE "
+                       "mapping the shared zero page (__split_huge_zero_page_pmd), and is retried on the one PTE")
 
 
 class HugetlbFault(Branch):
@@ -65,6 +68,10 @@ class FirstTouch(Branch):
                   "(do_anonymous_page)")
     ZERO_COPY = ("zero_copy", "a write fault on the shared zero page maps a fresh zero-filled page in its place "
                  "(wp_page_copy: the zero page is never reused)")
+    HUGE_ZERO_MAP = ("huge_zero_map", "a read fault on the untouched THP range maps the huge zero page by a PMD, "
+                     "read-only (do_huge_pmd_anonymous_page, set_huge_zero_folio)")
+    THP_ANON_FAULT = ("thp_anon_fault", "a write fault on the untouched THP range maps a fresh zero-filled THP by a "
+                      "PMD, exclusive (do_huge_pmd_anonymous_page)")
 
 
 class FileFault(Branch):
@@ -183,6 +190,10 @@ def huge_fault(k: Kernel, t: MutableSlots, proc: int, addr: int, unshare: bool,
     page at ``addr``. ``seen``: the THP as the fault read it, where it read it in steps."""
     L = k.layout
     head = pmd_head(k, t, proc)
+    if head == k.zero_page:  # do_huge_pmd_wp_page on the huge zero page: VM_FAULT_FALLBACK, always
+        t[L.pmd_base + proc] = 0  # (the PMD's entries already name the shared zero page)
+        branch = unshare_fault(k, t, proc, addr) if unshare else write_fault(k, t, proc, addr)
+        return None if branch is None else "huge_zero_split+" + branch
     decision = k.policy.huge_write_fault(seen or info(k, t, head, proc))
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
     if decision is HugeWriteFault.REUSE:
@@ -230,11 +241,38 @@ def first_touch(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -
     exclusive (folio_add_new_anon_rmap) and in the local LRU add batch (folio_add_lru_vma)."""
     if addr in k.file_maps:
         return file_first_touch(k, t, proc, addr, write)
+    L = k.layout
+    thp = L.features.thp
+    if k.folios_on and addr < thp and not any(t[L.pte_index(proc, a)] for a in range(thp)):
+        return huge_first_touch(k, t, proc, write)
     if write:
         map_fresh_page(k, t, proc, addr, 0)
         return "anon_fault"
     t[k.layout.pte_index(proc, addr)] = pte_make(k.zero_page, False)
     return "zero_map"
+
+
+def huge_first_touch(k: Kernel, t: MutableSlots, proc: int, write: bool) -> str:
+    """do_huge_pmd_anonymous_page on the untouched THP range (THP enabled for it, as MADV_HUGEPAGE makes it): a
+    read maps the huge zero page by a read-only PMD (the world's entries name the shared zero page, which is
+    what splitting that PMD maps at each of them); a write a fresh zero-filled THP, exclusive, by a writable
+    PMD."""
+    L = k.layout
+    thp = L.features.thp
+    t[L.pmd_base + proc] = 1
+    if not write:
+        for a in range(thp):
+            t[L.pte_index(proc, a)] = pte_make(k.zero_page, False)
+        return "huge_zero_map"
+    new = [copy_page(k, t, k.zero_page) for _ in range(thp)]
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
+    for a, page in enumerate(new):
+        t[L.folio_base + page] = folio_code(new[0], a)
+        if L.features.pageflags:
+            t[L.flags_base + page] = PAGE_EXCLUSIVE if k.policy.uses_exclusive and a == 0 else 0
+        t[L.pte_index(proc, a)] = pte_make(page, vma_writable(k, t, proc, a), soft_dirty)
+        clear_write_protect_request(k, t, proc, a)
+    return "thp_anon_fault"
 
 
 @mechanism(FileFault)

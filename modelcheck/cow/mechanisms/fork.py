@@ -78,7 +78,8 @@ def copy_huge_pmd(k: Kernel, t: MutableSlots, child: int) -> str:
     pages to the PTE-level copy (copy_pmd_range's -EAGAIN)."""
     L = k.layout
     head = pmd_head(k, t, 0)
-    if k.policy.fork_huge(info(k, t, head, 0)) is ForkPage.COPY:
+    if head != k.zero_page and k.policy.fork_huge(info(k, t, head, 0)) is ForkPage.COPY:  # (the huge zero page:
+        # copy_huge_pmd maps it in the child too, is_huge_zero_pmd)
         split_pmd(k, t, 0)
         return "fork_thp_split"
     M = L.addresses
@@ -89,7 +90,8 @@ def copy_huge_pmd(k: Kernel, t: MutableSlots, child: int) -> str:
             t[L.vma_base + child * M + a] = t[L.vma_base + a]
         inherit_writes(k, t, child, a)
     t[L.pmd_base + child] = 1
-    set_exclusive(k, t, head, False)
+    if head != k.zero_page:
+        set_exclusive(k, t, head, False)
     return "fork_thp_share"
 
 
