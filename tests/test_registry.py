@@ -51,7 +51,7 @@ def test_every_operation_runs_its_declared_mechanism():
     moved = CowWorld.scripted({"parent": ["uffd_move a0 a1"]}, fresh=["a1"])
     continued = CowWorld.scripted({"parent": ["uffd_continue a0"]}, file="shmem", maps={"a0": "private"})
     huge = CowWorld.scripted({"parent": ["fork", "mprotect_thp_ro a0", "mprotect_thp_rw a1", "collapse_thp a0",
-                                         "munmap_thp a0"],
+                                         "pageout_thp a0", "munmap_thp a0"],
                               "child1": ["store a0"]}, thp=2)
     worlds = (world, rearranged, forced, moved, continued, huge)
     assert {op.kind for w in worlds for t in w.scenario.threads for op in t.program} == set(OPERATIONS)

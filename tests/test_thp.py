@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modelcheck.cow import CowWorld
-from modelcheck.cow.layout import PAGE_EXCLUSIVE, PAGE_HUGETLB, PTE_WRITE, pte_page
+from modelcheck.cow.layout import PAGE_EXCLUSIVE, PAGE_HUGETLB, PTE_SWAP, PTE_WRITE, pte_page
 from modelcheck.cow.mechanisms.memory import folio_pages, info, mapcount, refcount
 from modelcheck.cow.world import WorldError
 from modelcheck.engine.model import Symmetric
@@ -353,3 +353,19 @@ def test_an_untouched_thp_range_maps_the_huge_zero_page_on_a_read_and_a_thp_on_a
     assert info(k, after, pte_page(after[L.pte_index(0, 1)])).large
     with pytest.raises(WorldError, match="starts untouched whole"):
         CowWorld.scripted({"parent": ["load a0"]}, thp=2, fresh=["a0"])
+
+
+def test_paging_out_a_thp_leaves_swap_entries_of_base_pages_and_a_shared_one_alone():
+    world = CowWorld.scripted({"parent": ["store a0"]}, thp=2).thp_swapped_out()
+    model = world.model("mainline_7_3", [])
+    k, L = model.kernel, model.layout
+    after, acts = run(model, "parent pageout_thp a0")
+    assert acts[-1].branch == "pageout_thp" and not after[L.pmd_base]
+    assert all(after[L.pte_index(0, a)] & PTE_SWAP for a in range(2))
+    assert not any(after[L.folio_base + g] for g in range(2)) and not info(k, after, 0).large
+    world = CowWorld.scripted({"parent": ["fork", "pageout_thp a1"]}, thp=2)
+    _, acts = run(world.model("mainline_7_3", []), "parent fork", "parent pageout_thp a1")
+    assert acts[-1].branch == "pageout_skipped"  # the child maps the folio too
+    pinned = CowWorld.scripted({"parent": ["pin_ro a0 -> p", "pageout_thp a1"]}, thp=2)
+    _, acts = run(pinned.model("mainline_7_3", []), "parent pin_ro a0 -> p", "parent pageout_thp a1")
+    assert acts[-1].branch == "pageout_kept"

@@ -249,12 +249,20 @@ class CowWorld:
         cow.c's tests do to the memory they are given, the whole THP): a twin as ``with_operations_as`` makes."""
         return self.with_operations_as(WHOLE_THP_RANGE)
 
-    def single_pte_of_thp(self) -> "CowWorld":
+    def single_pte_of_thp(self, swapped: bool = False) -> "CowWorld":
         """This THP world with every page of the THP but a0 unmapped first (cow.c's "single PTE of a THP": it
         discards the rest with MADV_DONTNEED, which splits the PMD; nothing touches them again, so the twin's
-        munmap, which zaps the same PTEs and drops the same references, stands for it)."""
+        munmap, which zaps the same PTEs and drops the same references, stands for it); ``swapped``: then paged
+        out (its "single PTE of a swapped-out THP": MADV_PAGEOUT of the one page splits the folio)."""
         thp = self._thp_pages("a single PTE of a THP")
-        return self.with_prologue([("parent", f"munmap a{a}") for a in range(1, thp)])
+        return self.with_prologue([("parent", f"munmap a{a}") for a in range(1, thp)]
+                                  + ([("parent", "pageout_thp a0")] if swapped else []))
+
+    def thp_swapped_out(self) -> "CowWorld":
+        """This THP world with the THP paged out first (cow.c's "swapped-out" runs: MADV_PAGEOUT of the whole
+        range, ``pageout_thp``), however it is mapped."""
+        self._thp_pages("a swapped-out THP")
+        return self.with_prologue([("parent", "pageout_thp a0")])
 
     def thp_partly_remapped(self) -> "CowWorld":
         """This THP world with the THP's upper half moved first to addresses of its own after the scenario's

@@ -16,7 +16,9 @@ from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PAGE_UNMAPPIN
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, UNMAPPING_SHIFT, pte_make, pte_page, swap_entry)
 from modelcheck.cow.mechanisms.faults import vma_writable
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request
-from modelcheck.cow.mechanisms.memory import info, mapcount, set_exclusive, swapcount
+from modelcheck.cow.mechanisms.memory import (folio_pages, free_page, info, mapcount, mm_mappings, other_holders,
+                                              refcount, set_exclusive, swapcount)
+from modelcheck.cow.mechanisms.thp import split_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
@@ -29,6 +31,11 @@ class Reclaim(Branch):
     PAGEOUT_SKIPPED = outcome("pageout_skipped")  # mapped elsewhere too, or kept out of the swap cache
     PAGEOUT_ADDED = outcome("pageout_added")      # in the swap cache, but try_to_unmap refused
     PAGEOUT_NO_SWAP = outcome("pageout_no_swap")  # a kernel without swap: reclaim cannot add the page anywhere
+    PAGEOUT_THP = ("pageout_thp", "MADV_PAGEOUT reclaims the THP: every PTE of it becomes a swap entry, and its "
+                   "pages come back as base pages")
+    PAGEOUT_KEPT = outcome("pageout_kept", "the folio holds references besides its mappings: reclaim would leave it "
+                                           "in the swap cache whole (mapped or not), which the world does not model; "
+                                           "it stays mapped")
 
 
 class UnmapInSteps(Branch):
@@ -162,3 +169,46 @@ def swap_in(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> st
     if swap_exclusive:
         set_exclusive(k, t, page, True)
     return "swapin"
+
+
+@operation("pageout_thp aN", Reclaim, summary="madvise(MADV_PAGEOUT) of the THP's range (aN is any address in it): "
+           "the folio reclaimed if only this process maps it, its pages swapped back in as base pages",
+           note="MADV_PAGEOUT of the THP", needs=("swap",), expects=(SwapIn.SWAPIN, SwapIn.SWAPIN_REUSE))
+def op_pageout_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """madvise_cold_or_pageout_pte_range on the THP's range, then shrink_folio_list (the 7.1.5 tree): a folio
+    another process maps too is left alone (folio_maybe_mapped_shared); one this process maps only in part is
+    split (split_folio) and its mapped pages reclaimed; a whole one goes to the swap cache whole (THP_SWAP) and
+    try_to_unmap with TTU_SPLIT_HUGE_PMD makes every PTE a swap entry that keeps its page's PG_anon_exclusive.
+    Once written the folio is freed, and each swap-in reads a base page back; the world, whose swap cache keeps
+    a page for as long as a swap PTE names it, keeps the pages there as base pages, which is where the split and
+    the read-back leave them (a large folio's swap-in, zram's from 6.12, is not modelled). A folio with other
+    references would stay in the swap cache whole, which is not modelled: it stays mapped (``pageout_kept``)."""
+    L = k.layout
+    thp = L.features.thp
+    mapped = [a for a in range(thp) if (pte := t[L.pte_index(proc, a)]) and not pte & PTE_SWAP]
+    if not mapped:
+        return "pageout_nothing"
+    if not k.swap_on:
+        return "pageout_no_swap"
+    pages = folio_pages(k, t, pte_page(t[L.pte_index(proc, mapped[0])]))
+    if any(mm_mappings(k, t, pages, p) for p in range(L.processes) if p != proc):
+        return "pageout_skipped"
+    if any(other_holders(k, t, g) for g in pages):
+        return "pageout_kept"
+    if t[L.pmd_base + proc]:
+        split_pmd(k, t, proc)
+    for g in pages:  # written and freed: from here on base pages
+        t[L.folio_base + g] = 0
+    if L.features.owners:
+        t[L.owners_base + pages[0]] = 0
+    for g in pages:
+        if not refcount(k, t, g):  # (split_folio frees a page nothing maps)
+            free_page(k, t, g)
+    for a in mapped:
+        i = L.pte_index(proc, a)
+        page = pte_page(t[i])
+        exclusive = bool(t[L.flags_base + page] & PAGE_EXCLUSIVE) and k.swap_pte_exclusive
+        t[L.flags_base + page] = (t[L.flags_base + page] | PAGE_SWAPCACHE) & ~PAGE_EXCLUSIVE
+        t[i] = swap_entry(page, exclusive, t[i])
+        flush_address(k, t, proc, a)
+    return "pageout_thp"
