@@ -91,6 +91,11 @@ SNIPPETS: dict[str, str] = {
     "dontneed": "do_madvise({s}, {a}, MADV_DONTNEED, \"MADV_DONTNEED\")",
     "dofork": "do_madvise({s}, {a}, MADV_DOFORK, \"MADV_DOFORK\")",
     "force_write": "do_force_write({s}, {a}, {c}, {v})",
+    "munmap_thp": "do_thp_munmap({s})",
+    "mprotect_thp_ro": "do_thp_mprotect({s}, PROT_READ)",
+    "mprotect_thp_rw": "do_thp_mprotect({s}, PROT_READ | PROT_WRITE)",
+    "collapse_thp": "do_thp_madvise({s}, MADV_COLLAPSE, \"MADV_COLLAPSE\")",
+    "pageout_thp": "do_thp_madvise({s}, MADV_PAGEOUT, \"MADV_PAGEOUT\")",
 }
 
 NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
@@ -138,8 +143,6 @@ UNFORCEABLE: dict[str, str] = {
     "held_outside": "references held outside the scenario (unknown holders) are not something a program can make",
     "hugetlb": "the memory is hugetlb pages, and the reproducer maps base pages only (MAP_HUGETLB needs huge "
                "pages reserved, which it does not set up yet)",
-    "thp": "the memory is a THP, and the reproducer maps base pages only (MADV_HUGEPAGE, and a check that the "
-           "kernel gave a PMD-mapped THP, are not written yet)",
 }
 
 # the properties the program can judge, and what each needs of the running kernel
@@ -243,8 +246,6 @@ def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
         why.append(UNFORCEABLE["lru_batch"])
     if initial.get("held_outside"):
         why.append(UNFORCEABLE["held_outside"])
-    if initial.get("thp"):
-        why.append(UNFORCEABLE["thp"])
     if initial.get("hugetlb"):
         why.append(UNFORCEABLE["hugetlb"])
     raws = record.get("steps", [])
@@ -321,12 +322,14 @@ class _Plan:
     pins held, what a clear_refs asked), and writes each step's C statements with its checks."""
 
     def __init__(self, steps: Sequence[Step], prop: str, config: KernelConfig = FULL_KERNEL,
-                 fresh: frozenset[int] = frozenset(), file: str = "", maps: Mapping[int, str] | None = None) -> None:
+                 fresh: frozenset[int] = frozenset(), file: str = "", maps: Mapping[int, str] | None = None,
+                 thp: int = 0, thp_pte: bool = False) -> None:
         self.steps, self.prop, self.config = steps, prop, config
+        self.thp, self.thp_pte = thp, thp_pte  # the THP's pages at a0 .. (0: none), and whether PTE-mapped
         self.file, self.maps = file, dict(maps or {})  # the file the world maps, and how each address maps it
         self.fresh = fresh  # addresses that start untouched: zeros, and no page until their first access
         self.untouched = set(fresh)  # fresh addresses no store has faulted a page in for yet
-        self.addresses = max([max(s.op.addr, s.op.target) for s in steps] + [0]) + 1
+        self.addresses = max([max(s.op.addr, s.op.target) for s in steps] + [thp - 1, 0]) + 1
         self.cells = max([s.op.cell for s in steps] + [0]) + 1
         self.writes = _Writes()
         self.forks = 0
@@ -436,11 +439,13 @@ class _Plan:
             after += self._observation(step, p, self.pipe_of.pop(p, 0), 0)
         elif kind == "put":
             self.held.discard(op.holder)
-        elif kind in ("munmap", "mprotect_rw", "pageout"):
-            self.wp_asked.discard((p, op.addr))
-            if kind == "munmap":
-                for c in range(self.cells):
-                    self.writes.last.pop((p, op.addr, c), None)
+        elif kind in ("munmap", "mprotect_rw", "pageout", "munmap_thp", "mprotect_thp_rw", "pageout_thp"):
+            whole = kind.endswith("_thp") or "_thp_" in kind  # (the THP's whole range)
+            for a in (range(self.thp) if whole else [op.addr]):
+                self.wp_asked.discard((p, a))
+                if kind.startswith("munmap"):
+                    for c in range(self.cells):
+                        self.writes.last.pop((p, a, c), None)
         elif kind == "force_write":  # a write through /proc/self/mem, the owner's last write there
             self.wp_asked.discard((p, op.addr))
             if p == 0:
@@ -604,7 +609,7 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
     file, maps = _file_mappings(record)
-    plan = _Plan(steps, str(record["property"]), config, _fresh(record) | frozenset(maps), file, maps)
+    plan = _Plan(steps, str(record["property"]), config, _fresh(record) | frozenset(maps), file, maps, *_thp(record))
     return header + _program(scenario, plan, invert)
 
 
@@ -631,6 +636,17 @@ def _file_mappings(record: Mapping[str, Any]) -> tuple[str, dict[int, str]]:
         raise Unreproducible(f"the trace's file mappings must be a file kind ({', '.join(FILE_KINDS)}) and a map of "
                              f"addresses to 'private' or 'shared', not {file!r} and {maps!r}")
     return file, {int(a[1:]): how for a, how in maps.items()}
+
+
+def _thp(record: Mapping[str, Any]) -> tuple[int, bool]:
+    """The pages of the trace's THP (0 without one), and whether it starts PTE-mapped (the parent's PMD not
+    set in the initial state, its range not untouched)."""
+    initial = record.get("initial_state") or {}
+    pages = initial.get("thp") or 0
+    if not isinstance(pages, int) or isinstance(pages, bool) or not 0 <= pages <= 8:
+        raise Unreproducible(f"the trace's THP must be a number of pages, not {pages!r}")
+    parent = (initial.get("processes") or {}).get("parent") or {}
+    return pages, bool(pages) and not parent.get("pmd") and 0 not in _fresh(record)
 
 
 def _fresh(record: Mapping[str, Any]) -> frozenset[int]:
@@ -683,7 +699,7 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     config = plan.config
     # the running kernel must be built as the trace's world was: clear_refs and MADV_PAGEOUT do nothing without
     # soft-dirty tracking and swap, and the model's steps are a kernel's with or without them
-    if "pageout" in kinds:
+    if kinds & {"pageout", "pageout_thp"}:
         needs.append("need_swap()" if config.swap else "need_no_swap()")
     if "clear_refs" in kinds:
         needs.append("need_soft_dirty()" if config.soft_dirty else "need_no_soft_dirty()")
@@ -691,7 +707,9 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
         needs.append("need_frames()")
     out = [f"#define NPROC {processes}", f"#define NADDR {plan.addresses}", f"#define NCHECK {len(plan.titles)}",
            f"#define NHOLD {max(len(plan.holders), 1)}", f"#define NTOKEN {len(plan.tokens)}",
-           f"#define INVERT {1 if invert else 0}", "",
+           f"#define INVERT {1 if invert else 0}",
+           f"#define THP {plan.thp} /* the THP's pages at a0 .. (0: none), and whether it starts PTE-mapped */",
+           f"#define THP_PTE {1 if plan.thp_pte else 0}", "",
            "/* the addresses the scenario starts untouched (fresh): mapped, never written */",
            "static const int untouched[NADDR] = { "
            + ", ".join("1" if a in plan.fresh else "0" for a in range(plan.addresses)) + " };", "", _PRELUDE,
@@ -786,6 +804,11 @@ static struct board *board;
 static long page_size;
 static char *area[NADDR];         /* address aN: one page of private anonymous memory */
 static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
+#if THP > 0
+static char *thp_base;           /* the THP: a PMD-aligned, PMD-sized MADV_HUGEPAGE range; aN (N < THP) in it */
+static size_t thp_size;
+#endif
+static int map_thp(void);
 static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
@@ -877,21 +900,33 @@ HELPER int setup(int nproc)
 			return 0;
 		}
 #endif
+	if (!map_thp())
+		return 0;
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
-		area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (area[p] == MAP_FAILED) {
-			stop(0, "cannot map the scenario's pages");
-			return 0;
+		if (p >= THP) {
+			area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (area[p] == MAP_FAILED) {
+				stop(0, "cannot map the scenario's pages");
+				return 0;
+			}
+			madvise(area[p], page_size, MADV_NOHUGEPAGE);
 		}
-		madvise(area[p], page_size, MADV_NOHUGEPAGE);
 		if (untouched[p])
 			continue; /* a fresh address: its first access faults it in (zeros) */
 		/* the parent has written every other page before the first step */
 		for (cell = (uint64_t *)area[p]; (char *)cell < area[p] + page_size; cell++)
 			*cell = INITIAL_VALUE;
 	}
+#if THP > 0 && THP_PTE
+	/* PTE-map the THP as cow.c does: one of its pages R/O for a moment splits the PMD */
+	if (mprotect(thp_base + page_size, page_size, PROT_READ) ||
+	    mprotect(thp_base + page_size, page_size, PROT_READ | PROT_WRITE)) {
+		stop(0, "mprotect() of a page of the THP");
+		return 0;
+	}
+#endif
 	return 1;
 }
 
@@ -1199,6 +1234,84 @@ HELPER int do_load(int step, int addr, int cell, uint64_t *seen)
 	*seen = ((volatile uint64_t *)area[addr])[cell];
 	return 1;
 }
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* The scenario's THP: a PMD-sized THP (the model's THP stands for one), its N pages spread over it, populated
+ * by a touch of its first page (a read maps the huge zero page, for a range that starts untouched), as cow.c
+ * does; a kernel that gives no THP there makes the run unsupported. */
+static int map_thp(void)
+{
+#if THP > 0
+	char *raw;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+	unsigned long size = 0;
+	int p;
+
+	if (!f || fscanf(f, "%lu", &size) != 1 || !size) {
+		if (f)
+			fclose(f);
+		errno = 0;
+		stop(0, "the kernel has no PMD-sized THP (hpage_pmd_size)");
+		return 0;
+	}
+	fclose(f);
+	thp_size = size;
+	raw = mmap(NULL, 2 * thp_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		stop(0, "cannot map the THP's range");
+		return 0;
+	}
+	thp_base = (char *)(((uintptr_t)raw + thp_size) & ~(thp_size - 1));
+	if (madvise(thp_base, thp_size, MADV_HUGEPAGE)) {
+		stop(0, "MADV_HUGEPAGE");
+		return 0;
+	}
+	for (p = 0; p < THP; p++)
+		area[p] = thp_base + (size_t)p * (thp_size / THP);
+	if (untouched[0])
+		(void)*(volatile char *)thp_base;
+	else
+		*(volatile char *)thp_base = 1;
+	if (!(pagemap_of(thp_base + thp_size - page_size) & PM_PRESENT)) {
+		errno = 0;
+		stop(0, "the kernel did not populate a THP (is THP enabled for MADV_HUGEPAGE?)");
+		return 0;
+	}
+#endif
+	return 1;
+}
+
+#if THP > 0
+HELPER int do_thp_munmap(int step)
+{
+	if (munmap(thp_base, thp_size)) {
+		stop(step, "munmap() of the THP");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_thp_mprotect(int step, int prot)
+{
+	if (mprotect(thp_base, thp_size, prot)) {
+		stop(step, "mprotect() of the THP");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_thp_madvise(int step, int advice, const char *name)
+{
+	if (madvise(thp_base, thp_size, advice)) {
+		stop(step, name);
+		return 0;
+	}
+	return 1;
+}
+#endif
 
 HELPER int do_munmap(int step, int addr)
 {

@@ -16,6 +16,8 @@
 #define NHOLD 1
 #define NTOKEN 0
 #define INVERT 0
+#define THP 0 /* the THP's pages at a0 .. (0: none), and whether it starts PTE-mapped */
+#define THP_PTE 0
 
 /* the addresses the scenario starts untouched (fresh): mapped, never written */
 static const int untouched[NADDR] = { 0 };
@@ -70,6 +72,11 @@ static struct board *board;
 static long page_size;
 static char *area[NADDR];         /* address aN: one page of private anonymous memory */
 static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
+#if THP > 0
+static char *thp_base;           /* the THP: a PMD-aligned, PMD-sized MADV_HUGEPAGE range; aN (N < THP) in it */
+static size_t thp_size;
+#endif
+static int map_thp(void);
 static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
@@ -161,21 +168,33 @@ HELPER int setup(int nproc)
 			return 0;
 		}
 #endif
+	if (!map_thp())
+		return 0;
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
-		area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (area[p] == MAP_FAILED) {
-			stop(0, "cannot map the scenario's pages");
-			return 0;
+		if (p >= THP) {
+			area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (area[p] == MAP_FAILED) {
+				stop(0, "cannot map the scenario's pages");
+				return 0;
+			}
+			madvise(area[p], page_size, MADV_NOHUGEPAGE);
 		}
-		madvise(area[p], page_size, MADV_NOHUGEPAGE);
 		if (untouched[p])
 			continue; /* a fresh address: its first access faults it in (zeros) */
 		/* the parent has written every other page before the first step */
 		for (cell = (uint64_t *)area[p]; (char *)cell < area[p] + page_size; cell++)
 			*cell = INITIAL_VALUE;
 	}
+#if THP > 0 && THP_PTE
+	/* PTE-map the THP as cow.c does: one of its pages R/O for a moment splits the PMD */
+	if (mprotect(thp_base + page_size, page_size, PROT_READ) ||
+	    mprotect(thp_base + page_size, page_size, PROT_READ | PROT_WRITE)) {
+		stop(0, "mprotect() of a page of the THP");
+		return 0;
+	}
+#endif
 	return 1;
 }
 
@@ -483,6 +502,84 @@ HELPER int do_load(int step, int addr, int cell, uint64_t *seen)
 	*seen = ((volatile uint64_t *)area[addr])[cell];
 	return 1;
 }
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* The scenario's THP: a PMD-sized THP (the model's THP stands for one), its N pages spread over it, populated
+ * by a touch of its first page (a read maps the huge zero page, for a range that starts untouched), as cow.c
+ * does; a kernel that gives no THP there makes the run unsupported. */
+static int map_thp(void)
+{
+#if THP > 0
+	char *raw;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+	unsigned long size = 0;
+	int p;
+
+	if (!f || fscanf(f, "%lu", &size) != 1 || !size) {
+		if (f)
+			fclose(f);
+		errno = 0;
+		stop(0, "the kernel has no PMD-sized THP (hpage_pmd_size)");
+		return 0;
+	}
+	fclose(f);
+	thp_size = size;
+	raw = mmap(NULL, 2 * thp_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		stop(0, "cannot map the THP's range");
+		return 0;
+	}
+	thp_base = (char *)(((uintptr_t)raw + thp_size) & ~(thp_size - 1));
+	if (madvise(thp_base, thp_size, MADV_HUGEPAGE)) {
+		stop(0, "MADV_HUGEPAGE");
+		return 0;
+	}
+	for (p = 0; p < THP; p++)
+		area[p] = thp_base + (size_t)p * (thp_size / THP);
+	if (untouched[0])
+		(void)*(volatile char *)thp_base;
+	else
+		*(volatile char *)thp_base = 1;
+	if (!(pagemap_of(thp_base + thp_size - page_size) & PM_PRESENT)) {
+		errno = 0;
+		stop(0, "the kernel did not populate a THP (is THP enabled for MADV_HUGEPAGE?)");
+		return 0;
+	}
+#endif
+	return 1;
+}
+
+#if THP > 0
+HELPER int do_thp_munmap(int step)
+{
+	if (munmap(thp_base, thp_size)) {
+		stop(step, "munmap() of the THP");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_thp_mprotect(int step, int prot)
+{
+	if (mprotect(thp_base, thp_size, prot)) {
+		stop(step, "mprotect() of the THP");
+		return 0;
+	}
+	return 1;
+}
+
+HELPER int do_thp_madvise(int step, int advice, const char *name)
+{
+	if (madvise(thp_base, thp_size, advice)) {
+		stop(step, name);
+		return 0;
+	}
+	return 1;
+}
+#endif
 
 HELPER int do_munmap(int step, int addr)
 {
