@@ -369,3 +369,17 @@ def test_paging_out_a_thp_leaves_swap_entries_of_base_pages_and_a_shared_one_alo
     pinned = CowWorld.scripted({"parent": ["pin_ro a0 -> p", "pageout_thp a1"]}, thp=2)
     _, acts = run(pinned.model("mainline_7_3", []), "parent pin_ro a0 -> p", "parent pageout_thp a1")
     assert acts[-1].branch == "pageout_kept"
+
+
+def test_paging_out_a_thp_range_that_a_copy_fault_left_in_two_folios_pages_out_both():
+    world = CowWorld.scripted({"parent": ["fork", "store a0", "signal copied", "wait child1", "pageout_thp a0"],
+                               "child1": ["await copied", "exit"]}, thp=2, thp_pte=True)
+    model = world.model("mainline_7_3", [])
+    L = model.layout
+    after, acts = run(model, "parent fork", "parent store a0", "parent signal copied", "child1 await copied",
+                      "child1 exit", "parent wait child1")
+    assert acts[1].branch.endswith("copy") and after[L.folio_base + 1]  # a0 a base page now, a1 the folio's
+    after, acts = run(model, "parent fork", "parent store a0", "parent signal copied", "child1 await copied",
+                      "child1 exit", "parent wait child1", "parent pageout_thp a0")
+    assert acts[-1].branch == "pageout_thp" and all(after[L.pte_index(0, a)] & PTE_SWAP for a in range(2))
+    assert not any(after[L.folio_base + g] for g in range(L.pages))

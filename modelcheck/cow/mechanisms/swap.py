@@ -190,7 +190,7 @@ def op_pageout_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
         return "pageout_nothing"
     if not k.swap_on:
         return "pageout_no_swap"
-    pages = folio_pages(k, t, pte_page(t[L.pte_index(proc, mapped[0])]))
+    pages = sorted({g for a in mapped for g in folio_pages(k, t, pte_page(t[L.pte_index(proc, a)]))})  # (folios)
     if any(mm_mappings(k, t, pages, p) for p in range(L.processes) if p != proc):
         return "pageout_skipped"
     if any(other_holders(k, t, g) for g in pages):
@@ -199,8 +199,8 @@ def op_pageout_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
         split_pmd(k, t, proc)
     for g in pages:  # written and freed: from here on base pages
         t[L.folio_base + g] = 0
-    if L.features.owners:
-        t[L.owners_base + pages[0]] = 0
+        if L.features.owners:
+            t[L.owners_base + g] = 0
     for g in pages:
         if not refcount(k, t, g):  # (split_folio frees a page nothing maps)
             free_page(k, t, g)
