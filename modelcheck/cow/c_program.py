@@ -141,8 +141,6 @@ UNFORCEABLE: dict[str, str] = {
     "partial": "the trace stops inside one system call (a fault and its retry, with other steps between), which no "
                "user program can hold open at will",
     "held_outside": "references held outside the scenario (unknown holders) are not something a program can make",
-    "hugetlb": "the memory is hugetlb pages, and the reproducer maps base pages only (MAP_HUGETLB needs huge "
-               "pages reserved, which it does not set up yet)",
 }
 
 # the properties the program can judge, and what each needs of the running kernel
@@ -246,8 +244,6 @@ def _steps(record: Mapping[str, Any]) -> tuple[list[Step], list[str]]:
         why.append(UNFORCEABLE["lru_batch"])
     if initial.get("held_outside"):
         why.append(UNFORCEABLE["held_outside"])
-    if initial.get("hugetlb"):
-        why.append(UNFORCEABLE["hugetlb"])
     raws = record.get("steps", [])
     for number, raw in enumerate(raws, start=1):
         parsed = _parse_step(number, raw)
@@ -323,9 +319,10 @@ class _Plan:
 
     def __init__(self, steps: Sequence[Step], prop: str, config: KernelConfig = FULL_KERNEL,
                  fresh: frozenset[int] = frozenset(), file: str = "", maps: Mapping[int, str] | None = None,
-                 thp: int = 0, thp_pte: bool = False) -> None:
+                 thp: int = 0, thp_pte: bool = False, hugetlb: bool = False) -> None:
         self.steps, self.prop, self.config = steps, prop, config
         self.thp, self.thp_pte = thp, thp_pte  # the THP's pages at a0 .. (0: none), and whether PTE-mapped
+        self.hugetlb = hugetlb  # every address is a hugetlb page of its own (MAP_HUGETLB)
         self.file, self.maps = file, dict(maps or {})  # the file the world maps, and how each address maps it
         self.fresh = fresh  # addresses that start untouched: zeros, and no page until their first access
         self.untouched = set(fresh)  # fresh addresses no store has faulted a page in for yet
@@ -609,7 +606,12 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
     file, maps = _file_mappings(record)
-    plan = _Plan(steps, str(record["property"]), config, _fresh(record) | frozenset(maps), file, maps, *_thp(record))
+    if file == "hugetlbfs":
+        unforceable.append("the world maps a hugetlbfs file, which the reproducer does not make yet (memfd_create "
+                           "with MFD_HUGETLB)")
+        return header + _unsupported_main(scenario, "; ".join(unforceable))
+    plan = _Plan(steps, str(record["property"]), config, _fresh(record) | frozenset(maps), file, maps, *_thp(record),
+                 hugetlb=bool((record.get("initial_state") or {}).get("hugetlb")))
     return header + _program(scenario, plan, invert)
 
 
@@ -709,7 +711,8 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
            f"#define NHOLD {max(len(plan.holders), 1)}", f"#define NTOKEN {len(plan.tokens)}",
            f"#define INVERT {1 if invert else 0}",
            f"#define THP {plan.thp} /* the THP's pages at a0 .. (0: none), and whether it starts PTE-mapped */",
-           f"#define THP_PTE {1 if plan.thp_pte else 0}", "",
+           f"#define THP_PTE {1 if plan.thp_pte else 0}",
+           f"#define HUGETLB {1 if plan.hugetlb else 0} /* every address a private anonymous hugetlb page */", "",
            "/* the addresses the scenario starts untouched (fresh): mapped, never written */",
            "static const int untouched[NADDR] = { "
            + ", ".join("1" if a in plan.fresh else "0" for a in range(plan.addresses)) + " };", "", _PRELUDE,
@@ -802,6 +805,7 @@ struct board {
 
 static struct board *board;
 static long page_size;
+static size_t map_size;          /* what one address maps: a page, or a hugetlb page (HUGETLB) */
 static char *area[NADDR];         /* address aN: one page of private anonymous memory */
 static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
 #if THP > 0
@@ -809,6 +813,7 @@ static char *thp_base;           /* the THP: a PMD-aligned, PMD-sized MADV_HUGEP
 static size_t thp_size;
 #endif
 static int map_thp(void);
+static size_t huge_page_size(void);
 static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
@@ -900,18 +905,27 @@ HELPER int setup(int nproc)
 			return 0;
 		}
 #endif
+	map_size = page_size;
+	if (HUGETLB && !(map_size = huge_page_size())) {
+		errno = 0;
+		stop(0, "the kernel has no hugetlb pages (Hugepagesize in /proc/meminfo)");
+		return 0;
+	}
 	if (!map_thp())
 		return 0;
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
 		if (p >= THP) {
-			area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			area[p] = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | (HUGETLB ? MAP_HUGETLB : 0), -1, 0);
 			if (area[p] == MAP_FAILED) {
-				stop(0, "cannot map the scenario's pages");
+				stop(0, HUGETLB ? "cannot map a hugetlb page (are huge pages reserved: vm.nr_hugepages?)"
+						: "cannot map the scenario's pages");
 				return 0;
 			}
-			madvise(area[p], page_size, MADV_NOHUGEPAGE);
+			if (!HUGETLB)
+				madvise(area[p], page_size, MADV_NOHUGEPAGE);
 		}
 		if (untouched[p])
 			continue; /* a fresh address: its first access faults it in (zeros) */
@@ -1284,6 +1298,22 @@ static int map_thp(void)
 	return 1;
 }
 
+/* The default hugetlb page size (Hugepagesize in /proc/meminfo), 0 if the kernel has none. */
+static size_t huge_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (size_t)kb * 1024;
+}
+
 #if THP > 0
 HELPER int do_thp_munmap(int step)
 {
@@ -1316,7 +1346,7 @@ HELPER int do_thp_madvise(int step, int advice, const char *name)
 HELPER int do_munmap(int step, int addr)
 {
 	asked[addr] = 0;
-	if (munmap(area[addr], page_size)) {
+	if (munmap(area[addr], map_size)) {
 		stop(step, "munmap");
 		return 0;
 	}
@@ -1327,7 +1357,7 @@ HELPER int do_mprotect(int step, int addr, int prot)
 {
 	if (prot & PROT_WRITE)
 		asked[addr] = 0;
-	if (mprotect(area[addr], page_size, prot)) {
+	if (mprotect(area[addr], map_size, prot)) {
 		stop(step, "mprotect");
 		return 0;
 	}
@@ -1341,7 +1371,7 @@ HELPER int do_mprotect(int step, int addr, int prot)
  * mapped at aN: EFAULT) is the kernel's answer, which the steps after it judge. */
 HELPER int do_mremap(int step, int src, int dst)
 {
-	void *moved = mremap(area[src], page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, area[dst]);
+	void *moved = mremap(area[src], map_size, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, area[dst]);
 
 	printf("# step %d: mremap a%d -> a%d: %s\n", step, src, dst, moved == MAP_FAILED ? strerror(errno) : "moved");
 	return 1;
@@ -1420,7 +1450,7 @@ HELPER int do_uffd_move(int step, int src, int dst)
 
 HELPER int do_madvise(int step, int addr, int advice, const char *name)
 {
-	if (madvise(area[addr], page_size, advice)) {
+	if (madvise(area[addr], map_size, advice)) {
 		stop(step, name);
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #define INVERT 0
 #define THP 0 /* the THP's pages at a0 .. (0: none), and whether it starts PTE-mapped */
 #define THP_PTE 0
+#define HUGETLB 0 /* every address a private anonymous hugetlb page */
 
 /* the addresses the scenario starts untouched (fresh): mapped, never written */
 static const int untouched[NADDR] = { 0 };
@@ -70,6 +71,7 @@ struct board {
 
 static struct board *board;
 static long page_size;
+static size_t map_size;          /* what one address maps: a page, or a hugetlb page (HUGETLB) */
 static char *area[NADDR];         /* address aN: one page of private anonymous memory */
 static int asked[NADDR];         /* a clear_refs write-protected aN and no store has faulted since */
 #if THP > 0
@@ -77,6 +79,7 @@ static char *thp_base;           /* the THP: a PMD-aligned, PMD-sized MADV_HUGEP
 static size_t thp_size;
 #endif
 static int map_thp(void);
+static size_t huge_page_size(void);
 static int turn[NPROC][2];       /* process p runs its next step when a token arrives on turn[p] */
 static int own_pipe[2] = { -1, -1 };
 static pid_t children[NPROC];
@@ -168,18 +171,27 @@ HELPER int setup(int nproc)
 			return 0;
 		}
 #endif
+	map_size = page_size;
+	if (HUGETLB && !(map_size = huge_page_size())) {
+		errno = 0;
+		stop(0, "the kernel has no hugetlb pages (Hugepagesize in /proc/meminfo)");
+		return 0;
+	}
 	if (!map_thp())
 		return 0;
 	for (p = 0; p < NADDR; p++) {
 		uint64_t *cell;
 
 		if (p >= THP) {
-			area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			area[p] = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | (HUGETLB ? MAP_HUGETLB : 0), -1, 0);
 			if (area[p] == MAP_FAILED) {
-				stop(0, "cannot map the scenario's pages");
+				stop(0, HUGETLB ? "cannot map a hugetlb page (are huge pages reserved: vm.nr_hugepages?)"
+						: "cannot map the scenario's pages");
 				return 0;
 			}
-			madvise(area[p], page_size, MADV_NOHUGEPAGE);
+			if (!HUGETLB)
+				madvise(area[p], page_size, MADV_NOHUGEPAGE);
 		}
 		if (untouched[p])
 			continue; /* a fresh address: its first access faults it in (zeros) */
@@ -552,6 +564,22 @@ static int map_thp(void)
 	return 1;
 }
 
+/* The default hugetlb page size (Hugepagesize in /proc/meminfo), 0 if the kernel has none. */
+static size_t huge_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (size_t)kb * 1024;
+}
+
 #if THP > 0
 HELPER int do_thp_munmap(int step)
 {
@@ -584,7 +612,7 @@ HELPER int do_thp_madvise(int step, int advice, const char *name)
 HELPER int do_munmap(int step, int addr)
 {
 	asked[addr] = 0;
-	if (munmap(area[addr], page_size)) {
+	if (munmap(area[addr], map_size)) {
 		stop(step, "munmap");
 		return 0;
 	}
@@ -595,7 +623,7 @@ HELPER int do_mprotect(int step, int addr, int prot)
 {
 	if (prot & PROT_WRITE)
 		asked[addr] = 0;
-	if (mprotect(area[addr], page_size, prot)) {
+	if (mprotect(area[addr], map_size, prot)) {
 		stop(step, "mprotect");
 		return 0;
 	}
@@ -609,7 +637,7 @@ HELPER int do_mprotect(int step, int addr, int prot)
  * mapped at aN: EFAULT) is the kernel's answer, which the steps after it judge. */
 HELPER int do_mremap(int step, int src, int dst)
 {
-	void *moved = mremap(area[src], page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, area[dst]);
+	void *moved = mremap(area[src], map_size, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, area[dst]);
 
 	printf("# step %d: mremap a%d -> a%d: %s\n", step, src, dst, moved == MAP_FAILED ? strerror(errno) : "moved");
 	return 1;
@@ -688,7 +716,7 @@ HELPER int do_uffd_move(int step, int src, int dst)
 
 HELPER int do_madvise(int step, int addr, int advice, const char *name)
 {
-	if (madvise(area[addr], page_size, advice)) {
+	if (madvise(area[addr], map_size, advice)) {
 		stop(step, name);
 		return 0;
 	}
