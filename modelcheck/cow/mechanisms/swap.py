@@ -190,7 +190,7 @@ def op_pageout_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
         return "pageout_nothing"
     if not k.swap_on:
         return "pageout_no_swap"
-    pages = sorted({g for a in mapped for g in folio_pages(k, t, pte_page(t[L.pte_index(proc, a)]))})  # (folios)
+    pages = tuple(sorted({g for a in mapped for g in folio_pages(k, t, pte_page(t[L.pte_index(proc, a)]))}))
     if any(mm_mappings(k, t, pages, p) for p in range(L.processes) if p != proc):
         return "pageout_skipped"
     if any(other_holders(k, t, g) for g in pages):
