@@ -497,7 +497,8 @@ def _file_helpers(plan: _Plan) -> str:
     ``setup`` mapped there; and io_uring's registration that goes on when the kernel refuses it."""
     kinds = ", ".join("2" if plan.maps.get(a) == "shared" else "1" if a in plan.maps else "0"
                       for a in range(plan.addresses))
-    return (f"#define FILE_IS_SHMEM {1 if plan.file == 'shmem' else 0}\n"
+    return (f"#define FILE_IS_SHMEM {1 if plan.file in ('shmem', 'hugetlbfs') else 0} /* a memfd */\n"
+            f"#define FILE_IS_HUGETLBFS {1 if plan.file == 'hugetlbfs' else 0} /* one of MFD_HUGETLB */\n"
             f"static const int file_mapped[NADDR] = {{ {kinds} }}; /* 0 anonymous, 1 MAP_PRIVATE, 2 MAP_SHARED */\n"
             + _FILE_HELPERS)
 
@@ -514,7 +515,7 @@ HELPER int map_file(void)
 	struct statfs fs;
 	int fd, p;
 
-	fd = FILE_IS_SHMEM ? memfd_create("modelcheck", 0) : mkstemp(name);
+	fd = FILE_IS_SHMEM ? memfd_create("modelcheck", FILE_IS_HUGETLBFS ? MFD_HUGETLB : 0) : mkstemp(name);
 	if (fd < 0) {
 		stop(0, FILE_IS_SHMEM ? "memfd_create" : "mkstemp in the current directory");
 		return 0;
@@ -528,15 +529,16 @@ HELPER int map_file(void)
 		}
 	}
 	file_fd = fd;
-	if (ftruncate(fd, page_size) || fallocate(fd, 0, 0, page_size)) {
-		stop(0, "ftruncate or fallocate of the world's file");
+	if (ftruncate(fd, map_size) || fallocate(fd, 0, 0, map_size)) {
+		stop(0, FILE_IS_HUGETLBFS ? "ftruncate or fallocate of the world's hugetlbfs file (are huge pages "
+					    "reserved: vm.nr_hugepages?)" : "ftruncate or fallocate of the world's file");
 		return 0;
 	}
 	for (p = 0; p < NADDR; p++) {
 		if (!file_mapped[p])
 			continue;
-		munmap(area[p], page_size);
-		area[p] = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		munmap(area[p], map_size);
+		area[p] = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
 			       file_mapped[p] == 2 ? MAP_SHARED : MAP_PRIVATE, fd, 0);
 		if (area[p] == MAP_FAILED) {
 			stop(0, "cannot map the world's file");
@@ -606,10 +608,6 @@ def c_program(record: Mapping[str, Any], invert: bool = False) -> str:
     if unforceable:
         return header + _unsupported_main(scenario, "; ".join(unforceable))
     file, maps = _file_mappings(record)
-    if file == "hugetlbfs":
-        unforceable.append("the world maps a hugetlbfs file, which the reproducer does not make yet (memfd_create "
-                           "with MFD_HUGETLB)")
-        return header + _unsupported_main(scenario, "; ".join(unforceable))
     plan = _Plan(steps, str(record["property"]), config, _fresh(record) | frozenset(maps), file, maps, *_thp(record),
                  hugetlb=bool((record.get("initial_state") or {}).get("hugetlb")))
     return header + _program(scenario, plan, invert)
