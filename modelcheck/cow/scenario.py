@@ -430,12 +430,12 @@ def _world_address(setting: str, name: object, addresses: int) -> int:
     return int(m.group(1))
 
 
+# each operation on one page and its form on the THP's whole range; the operations of the whole range
+WHOLE_THP_RANGE = {"munmap": "munmap_thp", "mprotect_ro": "mprotect_thp_ro", "mprotect_rw": "mprotect_thp_rw"}
+THP_RANGE_OPERATIONS = (*WHOLE_THP_RANGE.values(), "collapse_thp", "pageout_thp")
 # what a world with a THP models: CPU accesses, fork and exit, unmapping and mprotect (of a page, or of the THP's
 # whole range), MADV_COLLAPSE, MADV_PAGEOUT of the whole range, MADV_DONTFORK/DOFORK, mremap, clear_refs, GUP
 # references and their use, and ordering (uffd, reclaim's own events, KSM and TLBs are not modelled with it)
-# each operation on one page and its form on the THP's whole range
-WHOLE_THP_RANGE = {"munmap": "munmap_thp", "mprotect_ro": "mprotect_thp_ro", "mprotect_rw": "mprotect_thp_rw"}
-THP_RANGE_OPERATIONS = (*WHOLE_THP_RANGE.values(), "collapse_thp", "pageout_thp")
 THP_OPERATIONS = ("store", "load", "fork", "exit", "munmap", "vmsplice", "pipe_read", "get_ro", "get_rw", "pin_ro",
                   "pin_rw", "pin_ro_short", "pin_rw_short", "pin_ro_fast", "pin_rw_fast", "iouring_register",
                   "dma_read", "dma_write", "put", "wait", "signal", "await", "mprotect_ro", "mprotect_rw",
