@@ -11,11 +11,10 @@ does).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP,
-                                   PTE_UFFD_WP, PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
-                                   pte_make, pte_page)
+from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
+                                   PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
-from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, drain_lru_batch, info, release, set_exclusive,
+from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, new_folio, drain_lru_batch, info, release, set_exclusive,
                                              swapcount)
 from modelcheck.cow.mechanisms.thp import pmd_head, pmd_mapped, split_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
@@ -264,12 +263,8 @@ def huge_first_touch(k: Kernel, t: MutableSlots, proc: int, write: bool) -> str:
         for a in range(thp):
             t[L.pte_index(proc, a)] = pte_make(k.zero_page, False)
         return "huge_zero_map"
-    new = [copy_page(k, t, k.zero_page) for _ in range(thp)]
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
-    for a, page in enumerate(new):
-        t[L.folio_base + page] = folio_code(new[0], a)
-        if L.features.pageflags:
-            t[L.flags_base + page] = PAGE_EXCLUSIVE if k.policy.uses_exclusive and a == 0 else 0
+    for a, page in enumerate(new_folio(k, t, [k.zero_page] * thp)):
         t[L.pte_index(proc, a)] = pte_make(page, vma_writable(k, t, proc, a), soft_dirty)
         clear_write_protect_request(k, t, proc, a)
     return "thp_anon_fault"

@@ -7,7 +7,7 @@ them (a FOLL_PIN counting one, and a pincount of its own); the folio is freed wh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, OWNERS_SHARED,
@@ -258,11 +258,16 @@ def copy_page(k: Kernel, t: MutableSlots, source: int) -> int:
 
 
 def copy_folio(k: Kernel, t: MutableSlots, head: int) -> tuple[int, ...]:
-    """A new large folio with the contents of ``head``'s, in free slots (its pages in order, the head
-    first); exclusive for policies that track it (the head's flag stands for the PMD mapping)."""
+    """A new large folio with the contents of ``head``'s (``new_folio``)."""
+    return new_folio(k, t, folio_pages(k, t, head))
+
+
+def new_folio(k: Kernel, t: MutableSlots, sources: Sequence[int]) -> tuple[int, ...]:
+    """A new large folio in free slots, its pages in order with the contents of ``sources`` (the head first);
+    exclusive for policies that track it (the head's flag stands for the PMD mapping)."""
     L = k.layout
     new: list[int] = []
-    for n, g in enumerate(folio_pages(k, t, head)):
+    for n, g in enumerate(sources):
         page = copy_page(k, t, g)
         if L.features.pageflags:
             t[L.flags_base + page] = PAGE_EXCLUSIVE if k.policy.uses_exclusive and n == 0 else 0

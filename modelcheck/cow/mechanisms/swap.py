@@ -204,11 +204,7 @@ def op_pageout_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
     for g in pages:
         if not refcount(k, t, g):  # (split_folio frees a page nothing maps)
             free_page(k, t, g)
-    for a in mapped:
-        i = L.pte_index(proc, a)
-        page = pte_page(t[i])
-        exclusive = bool(t[L.flags_base + page] & PAGE_EXCLUSIVE) and k.swap_pte_exclusive
-        t[L.flags_base + page] = (t[L.flags_base + page] | PAGE_SWAPCACHE) & ~PAGE_EXCLUSIVE
-        t[i] = swap_entry(page, exclusive, t[i])
-        flush_address(k, t, proc, a)
+    for g in pages:  # each page as reclaim takes a base page: into the swap cache, every PTE a swap entry
+        if refcount(k, t, g) and op_swap_add(k, t, g):
+            op_swap_unmap(k, t, g)
     return "pageout_thp"

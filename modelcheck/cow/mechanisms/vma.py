@@ -14,11 +14,11 @@ VM_DONTCOPY again (VM_DONTFORK in the world).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
-from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, VMA_DONTFORK,
-                                   folio_code, pte_make, pte_page)
+from modelcheck.cow.layout import (PAGE_SWAPCACHE, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP, VMA_DONTFORK, pte_make,
+                                   pte_page)
 from modelcheck.cow.mechanisms.faults import vma_writable
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes, record_write
-from modelcheck.cow.mechanisms.memory import copy_page, folio_pages, is_anon, other_holders, release
+from modelcheck.cow.mechanisms.memory import folio_pages, is_anon, new_folio, other_holders, release
 from modelcheck.cow.mechanisms.thp import PMD_SPLIT_BY_VMA, split_part_of_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.registry import Branch, operation, outcome
@@ -120,12 +120,8 @@ def op_collapse_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | N
     for g in {page for pte in ptes for page in folio_pages(k, t, pte_page(pte))}:
         if other_holders(k, t, g) != (1 if k.swap_on and t[L.flags_base + g] & PAGE_SWAPCACHE else 0):
             return "collapse_failed"
-    new = [copy_page(k, t, pte_page(pte)) for pte in ptes]
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
-    for a, (pte, page) in enumerate(zip(ptes, new)):
-        t[L.folio_base + page] = folio_code(new[0], a)
-        if L.features.pageflags:
-            t[L.flags_base + page] = PAGE_EXCLUSIVE if k.policy.uses_exclusive and a == 0 else 0
+    for a, (pte, page) in enumerate(zip(ptes, new_folio(k, t, [pte_page(pte) for pte in ptes]))):
         t[L.pte_index(proc, a)] = pte_make(page, vma_writable(k, t, proc, a), soft_dirty)
         release(k, t, pte_page(pte))
     t[L.pmd_base + proc] = 1
