@@ -30,6 +30,6 @@ SPEC = replace(
         "anon_exclusive": "violated", "anon_exclusive_6_2": "violated", "per_vma_lock_6_4": "violated",
         "odirect_pins_6_5": "violated", "uffd_wp_async_6_7": "violated", "uffd_move_6_8": "violated",
         "large_folio_6_9": "violated",
-        "mm_owner_6_15": "violated", "mainline_7_3": "violated",
+        "mm_owner_6_15_rc1": "violated", "mm_owner_6_15": "violated", "mainline_7_3": "violated",
     },
 )

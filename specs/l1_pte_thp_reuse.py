@@ -8,9 +8,9 @@ folio, so copying the page is spurious (no_spurious_copy):
   THP is mapped) is 1: reused, holds;
 * v5.9 to v6.14 copy: do_wp_page's refcount is the folio's, one per PTE of the THP (5.9-6.8), and from 6.9
   (781a3ca5c345) a large folio that is not exclusive is never reused: violated;
-* v6.15 (1da190f4d0a6 with 6af8cb80d3a9's MM-owner tracking): the folio is mapped only by the parent (the
-  child's exit freed its slot and cleared the maybe-shared bit) and its large mapcount equals its refcount:
-  reused, holds.
+* v6.15 (1da190f4d0a6 with 6af8cb80d3a9's MM-owner tracking, from 6.15-rc1): the folio is mapped only by
+  the parent (the child's exit freed its slot and cleared the maybe-shared bit) and its large mapcount
+  equals its refcount: reused, holds.
 """
 
 from modelcheck import Spec
@@ -28,6 +28,6 @@ SPEC = Spec(
     ladder=[{}, {"pages": 4}],
     mirrors=[],
     invariants=["no_spurious_copy", "large_folio_exclusive_when_writable", "no_leak_to_child"],
-    expect=changed_in("mm_owner_6_15") | {"dirty_cow": "holds", "mapcount": "holds", "gup_cow_break": "holds",
+    expect=changed_in("mm_owner_6_15_rc1") | {"dirty_cow": "holds", "mapcount": "holds", "gup_cow_break": "holds",
                                           "andrea_cor": "holds"},
 )

@@ -18,14 +18,15 @@ import os
 import re
 import sys
 import zlib
+from dataclasses import replace
 from enum import Enum
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from modelcheck.cow.policies import (Era, ForkPage, GupRequest, PageInfo, Policy, WriteFault, all_pieces, all_policies,
-                                     get_policy, policy_names)
+from modelcheck.cow.policies import (Era, ForkPage, GupRequest, KernelWarning, PageInfo, Policy, WriteFault,
+                                     all_pieces, all_policies, get_policy, policy_names)
 from modelcheck.cow.policies.gup_cow_break import ForcedCowBreakInGup
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.page_count import DoWpPageSimplification, RemoveEnforcedCow
@@ -69,7 +70,8 @@ VMA_REQUEST_GRID = {**REQUEST_GRID, "cow_mapping": list(BOTH), "anon_vma": list(
 # every policy, in the order all_policies() gives them
 NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_early_cow", "page_count_fork_copy",
          "refcount_5_18", "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7",
-         "uffd_move_6_8", "large_folio_6_9", "mm_owner_6_15", "mainline_7_3", "andrea_cor", "jason_2020",
+         "uffd_move_6_8", "large_folio_6_9", "mm_owner_6_15_rc1", "mm_owner_6_15", "mainline_7_3", "andrea_cor",
+         "jason_2020",
          "page_count_refuse_wrprotect")
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
                 "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
@@ -106,6 +108,8 @@ def cases(decision: str) -> list[tuple]:
         return [(file_backed,) for file_backed in BOTH]
     if decision in ("huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb"):
         return [(page,) for page in large_pages()]
+    if decision in ("large_reuse_unlocked", "large_reuse_locked"):  # a two-page folio, PMD-mapped or not
+        return [(replace(page, entire_mapcount=entire, nr_pages=2),) for entire in (0, 1) for page in large_pages()]
     if decision in ("write_fault", "unshare"):  # the small pages first (as pinned before large folios came)
         return [(page,) for page in pages() + large_pages()]
     if decision == "forced_write_follows":  # (page, cowed, pte_dirty, fault_needed)
@@ -114,17 +118,23 @@ def cases(decision: str) -> list[tuple]:
 
 
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
-                    "fork_page", "huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb", "gup", "read_gup_unshares", "gup_refuses", "iouring_refuses", "unshare",
+                    "fork_page", "huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb", "gup",
+                    "read_gup_unshares", "gup_refuses", "large_reuse_unlocked", "large_reuse_locked",
+                    "iouring_refuses", "unshare",
                     "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable", "forced_write_follows",
                     "uffdio_move_refuses")
 
 
 def letter(answer: object) -> str:
-    """One character per answer: 0/1 for a bool, the first letter of an enum's value (each is distinct)."""
+    """One character per answer: 0/1 for a bool, the first letter of an enum's value (each is distinct), and
+    for a large folio's look (go on, warnings) a base-32 digit of the bool and the warnings' bits above it."""
     if isinstance(answer, bool):
         return "1" if answer else "0"
     if isinstance(answer, Enum):
         return str(answer.value)[0]
+    if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], bool):
+        warned = sum(1 << list(KernelWarning).index(w) for w in answer[1])
+        return "0123456789abcdefghijklmnopqrstuv"[answer[0] + 2 * warned]
     raise TypeError(f"a decision answered {answer!r}, neither a bool nor an enum member")
 
 
@@ -177,7 +187,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 493_203 and len(_pinned()["order"]) == 19
+    assert per_policy == 517_779 and len(_pinned()["order"]) == 20
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():

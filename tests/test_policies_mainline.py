@@ -177,7 +177,9 @@ def test_the_listing_says_the_ranges_and_the_policy_of_this_machine(capsys):
     assert "  stands for v6.7\n" in out
     assert "uffd_move_6_8  v6.8  (builds on uffd_wp_async_6_7)\n" in out
     assert "  stands for v6.8\n" in out
-    assert "mm_owner_6_15  v6.15  (builds on large_folio_6_9)\n" in out
+    assert "mm_owner_6_15_rc1  v6.15-rc1  (builds on large_folio_6_9)\n" in out
+    assert "  stands for no release of its own (mm_owner_6_15 stands for v6.15)\n" in out
+    assert "mm_owner_6_15  v6.15  (builds on mm_owner_6_15_rc1)\n" in out
     assert "  stands for v6.15 up to v7.3 (not incl.)\n" in out
     assert "+ a7e689dd1c06" in out and "+ d61ea1cb0095" in out and "+ 8d596d8b81ef" in out
     release = platform.release()

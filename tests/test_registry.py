@@ -74,7 +74,8 @@ def test_branches_say_what_they_declare():
     assert {"reuse", "copy", "fork_copy", "swapin", "tlb_write"} <= COVERED
     assert not {"write", "read", "gup", "put", "copy_start"} & COVERED  # plain outcomes name no coverage item
     assert PARTIAL == {"copy_start", "copy_retry", "flush_pending", "fork_flush_pending", "force_retry", "fork_checked",
-                       "gup_fast_pinned", "gup_fast_wait", "thp_mapcount_read"}
+                       "gup_fast_pinned", "gup_fast_wait", "thp_mapcount_read",
+                       "large_reuse_unlocked", "pmd_cleared", "large_mapcount_dropped", "entire_mapcount_dropped"}
     for name, words in BRANCH_WORDS.items():
         assert words.format(policy="some era") and declared()[name].words == words
 
@@ -92,8 +93,9 @@ def test_ghost_state_is_what_the_chosen_invariants_declare():
     assert ghost_needed(["no_lost_write"]) == {Ghost.LAST_WRITE}
     assert ghost_needed(["wrprotect_effective", "no_leak_to_child"]) == {Ghost.WRITE_PROTECT}
     assert ghost_needed(["uffd_wp_effective"]) == {Ghost.UFFD_PROTECT}
-    assert ghost_needed([name for name in names()
-                         if name not in ("no_lost_write", "wrprotect_effective", "uffd_wp_effective")]) == set()
+    assert ghost_needed(["no_kernel_warning"]) == {Ghost.WARNINGS}
+    assert ghost_needed([name for name in names() if name not in ("no_lost_write", "wrprotect_effective",
+                                                                  "uffd_wp_effective", "no_kernel_warning")]) == set()
     world = CowWorld.scripted({"parent": ["store a0", "load a0"]})
     with_ghost = Machine.build(world, ("no_lost_write",), uses_exclusive=False).layout
     without = Machine.build(world, ("no_leak_to_child",), uses_exclusive=False).layout

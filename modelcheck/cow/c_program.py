@@ -169,6 +169,9 @@ UNOBSERVABLE: dict[str, str] = {
                         "from user space",
     "large_folio_exclusive_when_writable": "which processes map a large folio is not visible from user space "
                                            "(the reproducer reads no /proc/pid/pagemap)",
+    "refcount_covers_mapcount": "a folio's mapcount and reference count are not visible from user space",
+    "no_kernel_warning": "a warning is the kernel's log (dmesg), and the race between two of its steps that fires "
+                         "one is not a schedule user space can force",
 }
 
 _ANNOTATION = re.compile(r"\s+\[[^\]]*\]$")  # a label's branch annotation, e.g. "[gup]"

@@ -333,7 +333,8 @@ class PolicyChoices:
         now, then = deciding_counters(ask, info)
         read = {f.name: getattr(info, f.name) for f in fields(PageInfo)
                 if (f.name != "ksm" or info.ksm)
-                and (f.name not in ("large", "pincount", "large_mapcount", "maybe_shared") or info.large)}
+                and (f.name not in ("large", "pincount", "large_mapcount", "maybe_shared", "entire_mapcount",
+                                    "nr_pages") or info.large)}
         references = core.words.references(before, page) if page is not None else []
         held = [words for words, _ in references]
         counters = f"mapcount {info.mapcount}, refcount {info.refcount}"

@@ -30,6 +30,11 @@ value of the page, in the state before the action.
 * ``large_folio_exclusive_when_writable``: a process maps a page of a large folio
   writable only while no other process maps any page of it (what 6.15's reuse
   of PTE-mapped THPs must keep).
+* ``refcount_covers_mapcount`` (B15): a large folio's refcount is never below its
+  large mapcount (a reference is taken before a mapping and dropped after it:
+  1da190f4d0a6's ordering contract, which the reuse check's look relies on).
+* ``no_kernel_warning``: no VM_WARN_ON_ONCE a decision asserts ever fires (a
+  warning where the kernel is right is a bug too: 8bdea2fce980, 4b7c0857f87a).
 * ``no_spurious_copy`` (I5): a write fault never copies a page that only this
   mapping and transient references hold. Every run also counts such copies
   (``spurious_copies``) without failing.
@@ -48,7 +53,7 @@ from typing import Any, Callable, Iterable, Protocol, TypeVar
 from modelcheck.cow.actions import Act, Observation, observation, process_alive, process_name
 from modelcheck.cow.kernel import Machine
 from modelcheck.cow.layout import PAGE_KSM, PTE_SWAP, PTE_WRITE, pte_page
-from modelcheck.cow.mechanisms.ghost import Ghost
+from modelcheck.cow.mechanisms.ghost import WARNINGS, Ghost
 from modelcheck.cow.mechanisms.gup import fast_pin_in_flight
 from modelcheck.cow.mechanisms.memory import folio_pages, info, mm_mappings, page_flags, page_live, refcount
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
@@ -239,6 +244,49 @@ def _large_folio_exclusive_when_writable(m: Machine, words: Words) -> Judge:
                 f"(a reuse of a folio another process maps)")
 
     return lambda s: broken(s) is None, explain
+
+
+@state_invariant("refcount_covers_mapcount",
+                 doc="a large folio's refcount is never below its large mapcount (1da190f4d0a6's ordering contract)")
+def _refcount_covers_mapcount(m: Machine, words: Words) -> Judge:
+    """Each mapping of a large folio holds a reference, taken before it is mapped and dropped after it is
+    unmapped, so at every point between any two steps the refcount covers the large mapcount: what lets
+    __wp_can_reuse_large_anon_folio take "large mapcount == refcount" for "every reference is a mapping"."""
+    L = m.layout
+
+    def broken(s: tuple) -> tuple[int, int, int] | None:
+        if not L.features.thp:
+            return None
+        for g in range(L.pages):
+            code = s[L.folio_base + g]
+            if not code or code & 7:  # not the head of a large folio
+                continue
+            pages = folio_pages(m, s, g)
+            mapped = sum(mm_mappings(m, s, pages, p) for p in range(L.processes))
+            referenced = refcount(m, s, g)
+            if mapped > referenced:
+                return g, mapped, referenced
+        return None
+
+    def explain(s: tuple) -> str:
+        g, mapped, referenced = broken(s) or (0, 0, 0)
+        return f"the large folio of page {g} is mapped {mapped} times but referenced only {referenced} times"
+
+    return lambda s: broken(s) is None, explain
+
+
+@state_invariant("no_kernel_warning", ghost=[Ghost.WARNINGS],
+                 doc="no VM_WARN_ON_ONCE a decision asserts ever fires")
+def _no_kernel_warning(m: Machine, words: Words) -> Judge:
+    """The kernel's own assertions, as the policy states them (``policies.KernelWarning``): one that fires
+    where the kernel did nothing wrong is a false alarm syzbot reports, and stops a panic_on_warn machine."""
+    i = m.layout.warned_index
+
+    def explain(s: tuple) -> str:
+        fired = [w.value for n, w in enumerate(WARNINGS) if s[i] >> n & 1]
+        return "the kernel warned: " + "; ".join(fired)
+
+    return lambda s: not s[i], explain
 
 
 # -- I4: no lost write --------------------------------------------------------------------

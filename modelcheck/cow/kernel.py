@@ -95,6 +95,8 @@ class Machine:
     fork_in_steps: bool = False  # "fork" is in ``stepped``: the parent's faulting accesses wait for it
     unmap_in_steps: bool = False  # try_to_unmap of an exclusive page clears its PTE, then checks for pins, in two
                                   # steps GUP-fast can come between (swap events beside a GUP-fast pin, PAE era)
+    large_reuse_in_steps: bool = False  # 6.15's reuse of a large folio looks at its counters without the lock
+                                        # and again under it, and munmap drops a PMD's counters one at a time
     stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
                                            # thread may act in between: fork, when the parent has a thread that
                                            # walks its page table without mmap_lock (GUP-fast) beside the forking one
@@ -141,7 +143,9 @@ class Machine:
         async userfaultfd is then not registered at all), whose pins of the shared zero page count in its
         refcount or not, and whose split of a THP's PMD takes the THP's page lock (where it does not, a store's
         write fault on the PMD reads the THP's mapcounts in two steps, between which another process may split
-        its PMD: ``cpu.store_in_steps``), and which tracks the MMs that map each large folio (6.15)."""
+        its PMD: ``cpu.store_in_steps``), and which tracks the MMs that map each large folio (6.15: where several
+        processes may map it, a write fault at it looks at its counters in two steps, and munmap drops a PMD's
+        one at a time: ``large_reuse_in_steps``)."""
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
@@ -168,6 +172,8 @@ class Machine:
         else:
             pipes = "pipes" in needs
             spec = world.speculative if "spec" in scenario.events or world.held else 0
+        # 6.15 on, where another process can act between the looks of a write fault at a large folio
+        large_in_steps = bool(scenario and scenario.thp and P > 1 and tracks_mm_owners)
         features = Features(
             pipes=pipes, speculative=spec,
             pageflags=(uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs
@@ -186,9 +192,12 @@ class Machine:
             schedule=bool(scenario and scenario.schedule),
             tokens=len(scenario.tokens) if scenario else 0,
             force="force" in needs,
-            steps="steps" in needs or bool(scenario and scenario.thp and P > 1 and not thp_split_locks_page),
+            steps="steps" in needs or bool(scenario and scenario.thp and P > 1 and not thp_split_locks_page)
+            or large_in_steps,
             thp=scenario.thp if scenario else 0,
-            owners=bool(scenario and scenario.thp and tracks_mm_owners))
+            owners=bool(scenario and scenario.thp and tracks_mm_owners),
+            gather=large_in_steps,
+            warnings=Ghost.WARNINGS in ghost_needed(invariant_names))
         layout = Layout(P, M, features)
         async_addrs = frozenset(op.addr for th in threads for op in th.program if op.kind == "uffd_wp_async")
         writers: list[tuple[int, str]] | None = None
@@ -240,9 +249,10 @@ class Machine:
             fork_in_steps=bool(scenario and scenario.lockless_beside_fork),
             unmap_in_steps=reclaim_on and uses_exclusive and any("lockless" in OPERATIONS[op.kind].needs
                                                                  for th in threads for op in th.program),
+            large_reuse_in_steps=large_in_steps,
             stepped=(frozenset({"fork"}) if scenario and scenario.lockless_beside_fork else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
-               else frozenset()),
+               else frozenset()) | (frozenset({"store", "munmap_thp"}) if large_in_steps else frozenset()),
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 

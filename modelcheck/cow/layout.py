@@ -14,6 +14,8 @@ world (the reference world) stores exactly what reference-world.md counts:
     pmd[p]                      1 while p maps the THP's range with one PMD, in a world with a THP
     folio[g]                    in a world with a THP: (head + 1) << 3 | index for a page of a large folio, else 0
     owners[g]                   a large folio's MM-owner slots (6.15), on its head: ``thp.OwnerSlots`` packed
+    gather[p]                   a PMD p's munmap cleared and has not finished unmapping (6.15's worlds, where a
+                                write fault elsewhere reads the folio's counters in two looks): GATHER_*
     pc[t]                       each thread's program counter, in a scripted scenario
     holder[h]                   the page each GUP reference of the scenario holds
     token[k]                    1 once the scenario's token k is signalled (signal / await)
@@ -28,6 +30,8 @@ world (the reference world) stores exactly what reference-world.md counts:
     fault[t]                    a copy fault in flight: (new page + 1) | (old page + 1) << 8
     force[t]                    a FOLL_FORCE write between its fault and its retry (FORCE_*), when one is used
     scheduled                   how many steps of the scenario's schedule have been taken, when it has one
+    warned                      ghost: the kernel warnings (VM_WARN_ON_ONCE) fired so far, one bit each
+                                (no_kernel_warning)
 
 Mapcount and refcount are never stored: they follow from the rest.
 
@@ -79,6 +83,16 @@ MOST_THP_PAGES = 1 << FOLIO_INDEX_BITS
 
 
 OWNERS_SHARED = 1 << 14  # owners[g]: the "maybe mapped shared" bit, above two 3-bit MM ids and two 4-bit counts
+
+
+# gather[p]: (head + 1) << GATHER_SHIFT | what of the PMD's mapping the folio still counts. zap_huge_pmd clears
+# the PMD, then folio_remove_rmap_pmd drops the large mapcount (folio_dec_large_mapcount, which updates the MM
+# owners) and after it the entire mapcount (CONFIG_PAGE_MAPCOUNT's order, the 7.1.5 tree's mm/rmap.c); the
+# mmu_gather drops the PMD's reference only when munmap flushes the TLB (tlb_finish_mmu)
+GATHER_MAPPED = 1  # the large mapcount still counts the PMD
+GATHER_ENTIRE = 2  # the entire mapcount still counts it
+GATHER_REFERENCE = 4  # the mmu_gather holds its reference
+GATHER_SHIFT = 3
 
 
 def folio_code(head: int, index: int) -> int:
@@ -140,6 +154,8 @@ class Features:
     steps: bool = False     # a step slot per thread without TLBs: an operation in steps (GUP-fast, fork beside it)
     thp: int = 0            # pages of the world's THP (a0 .. a<thp-1>, PMD-mapped in the parent at first); 0: none
     owners: bool = False    # the policy tracks each large folio's MM owners (6af8cb80d3a9, 6.15)
+    gather: bool = False    # a slot per process for a PMD its munmap is unmapping in steps (GATHER_*)
+    warnings: bool = False  # ghost: which kernel warnings have fired (no_kernel_warning)
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,7 @@ class Layout:
     pmd_base: int = field(init=False)
     folio_base: int = field(init=False)
     owners_base: int = field(init=False)
+    gather_base: int = field(init=False)
     pc_base: int = field(init=False)
     holder_base: int = field(init=False)
     token_base: int = field(init=False)
@@ -172,6 +189,7 @@ class Layout:
     force_base: int = field(init=False)
     held_base: int = field(init=False)
     scheduled_index: int = field(init=False)  # -1 without a schedule
+    warned_index: int = field(init=False)     # -1 without the ghost of warnings
     size: int = field(init=False)
     speculative: int = field(init=False)  # features.speculative, read on every refcount: a field, not a property
 
@@ -187,7 +205,7 @@ class Layout:
                              ("flags_base", pages if f.pageflags else 0),
                              ("vma_base", P * M if f.vma else 0), ("mm_base", P if f.mm else 0),
                              ("pmd_base", P if f.thp else 0), ("folio_base", pages if f.thp else 0),
-                             ("owners_base", pages if f.owners else 0),
+                             ("owners_base", pages if f.owners else 0), ("gather_base", P if f.gather else 0),
                              ("pc_base", f.threads), ("holder_base", f.holders), ("token_base", f.tokens),
                              ("last_base", P * M * C if f.last_write else 0),
                              ("wp_base", P * M if f.write_protect else 0),
@@ -196,7 +214,8 @@ class Layout:
                              ("step_base", f.threads if f.tlb or f.steps else 0),
                              ("fault_base", f.threads if f.tlb else 0),
                              ("force_base", f.threads if f.force else 0),
-                             ("held_base", 3 * f.held), ("scheduled_index", 1 if f.schedule else 0)):
+                             ("held_base", 3 * f.held), ("scheduled_index", 1 if f.schedule else 0),
+                             ("warned_index", 1 if f.warnings else 0)):
             offsets[name] = at
             at += length
         object.__setattr__(self, "pages", pages)
@@ -205,6 +224,8 @@ class Layout:
             object.__setattr__(self, name, value)
         if not f.schedule:
             object.__setattr__(self, "scheduled_index", -1)
+        if not f.warnings:
+            object.__setattr__(self, "warned_index", -1)
         object.__setattr__(self, "size", at)
         object.__setattr__(self, "speculative", f.speculative)
 

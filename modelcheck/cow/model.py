@@ -389,7 +389,8 @@ class CowModel:
 
     def _tracking_owners(self, run: Mechanism, args: tuple) -> tuple[Mechanism, tuple]:
         """``run``, and where the policy tracks large folios' MM owners, their update after the step from the
-        mappings it changed (``thp.track_mm_owners``; a THP world has no kernel events to wrap too)."""
+        mappings it changed (``thp.track_mm_owners``; the only kernel events of a THP world, speculative
+        references, map and unmap nothing)."""
         if not self.layout.features.owners:
             return run, args
 

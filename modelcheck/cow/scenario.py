@@ -460,8 +460,9 @@ def _huge_page(thp: int, threads: Sequence[Thread], events: frozenset[str], tlb:
     forks = sum(1 for t in threads for op in t.program if op.kind == "fork")
     if forks > 6:  # (a folio's MM-owner slots name an mm in 3 bits)
         raise ScenarioError(f"a world with a THP has at most 7 processes, and the parent forks {forks} times")
-    if events or tlb or maps:
-        raise ScenarioError("a world with a THP models no kernel events, TLBs or file mappings")
+    if events - {"spec"} or tlb or maps:
+        raise ScenarioError("a world with a THP models no kernel events but speculative references (\"spec\"), "
+                            "no TLBs or file mappings")
     untouched = {name for name in fresh if isinstance(name, str)} & {f"a{a}" for a in range(thp)}
     if untouched and len(untouched) != thp:
         raise ScenarioError(f"fresh: the THP's range a0 to a{thp - 1} starts untouched whole (a read fault maps "

@@ -14,7 +14,8 @@ from typing import Callable
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
 from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, first_touch, huge_fault,
-                                              install_copy, uffd_wp_async, vma_writable, write_fault)
+                                              install_copy, large_fault_first_look, large_fault_second_look,
+                                              uffd_wp_async, vma_writable, write_fault)
 from modelcheck.cow.mechanisms.fork import faults_run_during_fork, fork_in_progress
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.memory import info
@@ -98,7 +99,10 @@ def store_in_steps(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
     """A store in a world with a THP whose split takes no page lock (before c444eb564fb1, CVE-2020-29368):
     a write fault on the write-protected PMD reads the pages' mapcounts in one step and DoubleMap and the
     compound mapcount in the next, where another process's split of its own PMD may have moved the compound
-    count into the pages' between; the policy decides on the sum the fault read."""
+    count into the pages' between; the policy decides on the sum the fault read. Where 6.15's reuse of a
+    large folio reads its counters in two looks, the store is ``store_rechecking_large_folio``."""
+    if k.large_reuse_in_steps:
+        return store_rechecking_large_folio(k, t, thread, proc, addr, cell, tag)
     L = k.layout
     si = L.step_base + thread
     pte = t[L.pte_index(proc, addr)]
@@ -116,6 +120,26 @@ def store_in_steps(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int
     branch = huge_fault(k, t, proc, addr, unshare=False, seen=seen)
     if branch is None:
         return None
+    t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
+    record_write(k, t, proc, addr, tag, cell)
+    return branch
+
+
+def store_rechecking_large_folio(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int,
+                                 tag: int) -> str | None:
+    """A store whose write fault on a large folio looks at its counters without the lock and then under it
+    (``faults.large_fault_first_look``), another process's steps or a speculative reference between."""
+    L = k.layout
+    branch: str | None
+    if t[L.step_base + thread]:
+        branch = large_fault_second_look(k, t, thread, proc, addr)
+        if branch is None:
+            return op_store(k, t, proc, addr, cell, tag)
+    else:
+        branch = store_walk(k, t, proc, addr, lambda k, t, proc, addr: large_fault_first_look(k, t, thread, proc,
+                                                                                               addr))
+        if branch is None or branch.endswith("large_reuse_unlocked"):
+            return branch
     t[L.value_index(pte_page(t[L.pte_index(proc, addr)]), cell)] = tag
     record_write(k, t, proc, addr, tag, cell)
     return branch

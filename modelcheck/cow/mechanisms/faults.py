@@ -13,7 +13,7 @@ from __future__ import annotations
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
                                    PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
-from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
+from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_warnings, record_write
 from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, new_folio, drain_lru_batch, info, release, set_exclusive,
                                              swapcount)
 from modelcheck.cow.mechanisms.thp import pmd_head, pmd_mapped, split_pmd
@@ -166,6 +166,61 @@ def copy_for_write(k: Kernel, t: MutableSlots, proc: int, addr: int) -> None:
     t[i] = pte_make(new, vma_writable(k, t, proc, addr), soft_dirty | (pte & PTE_UFFD_WP))
     release(k, t, page)
     clear_write_protect_request(k, t, proc, addr)
+
+
+class LargeReuseInTwoLooks(Branch):
+    """__wp_can_reuse_large_anon_folio in a world where another process or event may act between its looks."""
+
+    LARGE_REUSE_UNLOCKED = outcome("large_reuse_unlocked", "the write fault read the large folio mapped more "
+                                   "than once, not maybe shared, its large mapcount equal to its refcount; it "
+                                   "takes the large mapcount's lock and reads them again next ({policy})",
+                                   partial=True)
+
+
+def reuses_large_in_two_looks(k: Kernel, t: Slots, proc: int, addr: int) -> bool:
+    """A write fault on ``addr`` would ask __wp_can_reuse_large_anon_folio: a PTE-mapped page of the world's
+    large folio, anonymous, neither PG_anon_exclusive nor KSM."""
+    L = k.layout
+    page = pte_page(t[L.pte_index(proc, addr)])
+    if not k.folios_on or not t[L.folio_base + page] or pmd_mapped(k, t, proc, addr) or page == k.zero_page:
+        return False
+    seen = info(k, t, page, proc)
+    return seen.anon and not seen.exclusive and not seen.ksm
+
+
+@mechanism(LargeReuseInTwoLooks, WriteFaultBranch)
+def large_fault_first_look(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
+    """A write fault where 6.15's reuse of a large folio reads its counters in two looks (``k`` has
+    ``large_reuse_in_steps``): the look without the lock either copies at once or leaves the PTE it saw in
+    the thread's step slot (+ 1) for the look under folio_lock_large_mapcount. Any other write fault runs
+    in one step. The warnings either look fires are recorded (``ghost.record_warnings``)."""
+    if not reuses_large_in_two_looks(k, t, proc, addr):
+        return write_fault(k, t, proc, addr)
+    L = k.layout
+    i = L.pte_index(proc, addr)
+    go, warned = k.policy.large_reuse_unlocked(info(k, t, pte_page(t[i]), proc))
+    record_warnings(k, t, warned)
+    if not go:
+        copy_for_write(k, t, proc, addr)
+        return "copy"
+    t[L.step_base + thread] = t[i] + 1
+    return "large_reuse_unlocked"
+
+
+def large_fault_second_look(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
+    """The look under the large mapcount's lock: reuse or copy. None if the PTE is no longer the one the first
+    look saw (the fault's pte_same check fails, it returns, and the store tries again)."""
+    L = k.layout
+    si, i = L.step_base + thread, L.pte_index(proc, addr)
+    seen, t[si] = t[si] - 1, 0
+    if t[i] != seen:
+        return None
+    reuse, warned = k.policy.large_reuse_locked(info(k, t, pte_page(seen), proc))
+    record_warnings(k, t, warned)
+    if reuse:
+        return reuse_page(k, t, proc, addr)
+    copy_for_write(k, t, proc, addr)
+    return "copy"
 
 
 def copy_for_unshare(k: Kernel, t: MutableSlots, proc: int, addr: int) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (MM_EXITED, PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_WRITE, VMA_DONTFORK,
+from modelcheck.cow.layout import (GATHER_ENTIRE, GATHER_MAPPED, GATHER_REFERENCE, GATHER_SHIFT, MM_EXITED,
+                                   PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_WRITE, VMA_DONTFORK,
                                    VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, forget_writes
 from modelcheck.cow.mechanisms.gup import op_pipe_read, op_put
@@ -303,4 +304,46 @@ def op_munmap_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | Non
             pte, t[i] = t[i], 0
             release(k, t, pte_page(pte))
         forget_writes(k, t, proc, a)
+    return "munmap_thp"
+
+
+class UnmappingInSteps(Branch):
+    """munmap of a PMD-mapped THP in a world where a write fault elsewhere reads the folio's counters in two
+    looks (6.15 on): the counters drop one at a time, in the kernel's order."""
+
+    PMD_CLEARED = outcome("pmd_cleared", "zap_huge_pmd cleared the PMD; the folio's counters still count it "
+                          "(folio_remove_rmap_pmd comes next)", partial=True)
+    LARGE_MAPCOUNT_DROPPED = outcome("large_mapcount_dropped", "folio_dec_large_mapcount: the large mapcount and "
+                                     "the MM owners no longer count the PMD; its entire mapcount does, until the "
+                                     "next step (CONFIG_PAGE_MAPCOUNT)", partial=True)
+    ENTIRE_MAPCOUNT_DROPPED = outcome("entire_mapcount_dropped", "the entire mapcount is dropped; the mmu_gather "
+                                      "holds the PMD's reference until munmap flushes the TLB", partial=True)
+
+
+@in_steps("munmap_thp")
+@mechanism(UnmappingInSteps, Unmapping)
+def munmap_thp_in_steps(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """munmap of the THP's range where ``proc`` maps it by a PMD, one counter at a time (``gather[proc]``):
+    the PMD is cleared, then the large mapcount drops, then the entire mapcount, and the reference last, when
+    tlb_finish_mmu frees what the mmu_gather collected: a reference is dropped after its mapping
+    (1da190f4d0a6's ordering contract). A range mapped by PTEs is unmapped in one step."""
+    L = k.layout
+    i = L.gather_base + proc
+    gathered = t[i]
+    if not gathered:
+        if not t[L.pmd_base + proc]:
+            return op_munmap_thp(k, t, proc, addr)
+        head = zap_pmd(k, t, proc)
+        for a in range(L.features.thp):
+            forget_writes(k, t, proc, a)
+        t[i] = (head + 1) << GATHER_SHIFT | GATHER_MAPPED | GATHER_ENTIRE | GATHER_REFERENCE
+        return "pmd_cleared"
+    if gathered & GATHER_MAPPED:
+        t[i] = gathered & ~GATHER_MAPPED
+        return "large_mapcount_dropped"
+    if gathered & GATHER_ENTIRE:
+        t[i] = gathered & ~GATHER_ENTIRE
+        return "entire_mapcount_dropped"
+    t[i] = 0
+    release(k, t, (gathered >> GATHER_SHIFT) - 1)
     return "munmap_thp"

@@ -5,7 +5,9 @@ through its GUP reference), for no_lost_write. ``wp``: a write-protection the
 owner asked for (mprotect(PROT_READ), uffd-wp, clear_refs) that no fault has
 answered yet, for wrprotect_effective. ``uffd``: an address write-protected
 through a synchronous userfaultfd and not unprotected since, for
-uffd_wp_effective (no store may complete there: it waits for the monitor). Each
+uffd_wp_effective (no store may complete there: it waits for the monitor).
+``warned``: the kernel warnings a decision fired (``policies.KernelWarning``),
+for no_kernel_warning. Each
 exists only when an invariant that
 needs it is checked (invariants declare it), so it never splits the states of
 other runs.
@@ -13,9 +15,13 @@ other runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 from modelcheck.cow.kernel import Machine, MutableSlots
+from modelcheck.cow.policies import KernelWarning
+
+WARNINGS = tuple(KernelWarning)  # bit n of ``warned``: the n-th of them has fired
 
 
 class Ghost(Enum):
@@ -24,6 +30,7 @@ class Ghost(Enum):
     LAST_WRITE = "last_write"
     WRITE_PROTECT = "write_protect"
     UFFD_PROTECT = "uffd_protect"
+    WARNINGS = "warnings"
 
 
 def record_write(m: Machine, t: MutableSlots, proc: int, addr: int, tag: int, cell: int = 0) -> None:
@@ -53,3 +60,11 @@ def set_uffd_protected(m: Machine, t: MutableSlots, proc: int, addr: int, on: bo
     L = m.layout
     if L.features.uffd_protect:
         t[L.uffd_base + proc * L.addresses + addr] = int(on)
+
+
+def record_warnings(m: Machine, t: MutableSlots, fired: Iterable[KernelWarning]) -> None:
+    """The VM_WARN_ON_ONCEs a decision fired, kept where no_kernel_warning is checked."""
+    i = m.layout.warned_index
+    if i >= 0:
+        for warning in fired:
+            t[i] |= 1 << WARNINGS.index(warning)

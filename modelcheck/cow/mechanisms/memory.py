@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (FOLIO_INDEX_BITS, LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, OWNERS_SHARED,
+from modelcheck.cow.layout import (FOLIO_INDEX_BITS, GATHER_ENTIRE, GATHER_MAPPED, GATHER_REFERENCE, GATHER_SHIFT,
+                                   LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, OWNERS_SHARED,
                                    PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
                                    PAGE_UNMAPPING, PTE_DIRTY, PTE_SWAP, folio_code, pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
@@ -67,6 +68,17 @@ def pmd_mappings(m: Machine, s: Slots, head: int) -> int:
                and not c & PTE_SWAP and pte_page(c) == head)
 
 
+def entire_mapcount(m: Machine, s: Slots, head: int) -> int:
+    """folio_entire_mapcount: the PMDs that map the folio of ``head``, and those a munmap has cleared whose
+    entire mapcount it has not dropped yet."""
+    L = m.layout
+    count = pmd_mappings(m, s, head) if m.folios_on else 0
+    if L.features.gather:
+        count += sum(1 for g in s[L.gather_base:L.gather_base + L.processes]
+                     if g & GATHER_ENTIRE and g >> GATHER_SHIFT == head + 1)
+    return count
+
+
 def folio_refcount(m: Machine, s: Slots, pages: tuple[int, ...]) -> int:
     """The folio's refcount: its head's, which every mapping and holder of any of its pages adds to."""
     total = sum(mapcount(m, s, g) + other_holders(m, s, g) for g in pages)
@@ -80,6 +92,8 @@ def mm_mappings(m: Machine, s: Slots, pages: tuple[int, ...], proc: int) -> int:
     if m.folios_on and s[L.pmd_base + proc] and (c := s[L.pte_index(proc, 0)]) and not c & PTE_SWAP \
             and pte_page(c) == pages[0]:
         return 1
+    if L.features.gather and (g := s[L.gather_base + proc]) & GATHER_MAPPED and g >> GATHER_SHIFT == pages[0] + 1:
+        return 1  # a PMD its munmap cleared, whose rmap has not been removed yet
     held = {g + 1 for g in pages}
     return sum(1 for a in range(L.addresses) if (c := s[L.pte_index(proc, a)]) and not c & PTE_SWAP
                and pte_page(c) + 1 in held)
@@ -112,6 +126,9 @@ def other_holders(m: Machine, s: Slots, page: int) -> int:
         count += 1
     if m.swap_on and s[L.flags_base + page] & PAGE_SWAPCACHE:
         count += 1
+    if L.features.gather:  # the reference of a PMD munmap cleared, until its mmu_gather lets go of it
+        count += sum(1 for g in s[L.gather_base:L.gather_base + L.processes]
+                     if g & GATHER_REFERENCE and g >> GATHER_SHIFT == page + 1)
     if L.features.tlb:  # a copy fault in flight holds the old page and its copy
         for w in s[L.fault_base:L.fault_base + L.features.threads]:
             if w and ((w & 255) == page + 1 or (w >> 8) == page + 1):
@@ -175,13 +192,15 @@ def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bo
     else:
         shared = sum(1 for n in per_mm if n) > 1
     key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
-           pincount(m, s, pages), large_mapcount, shared, is_anon(m, page))  # (a hugetlbfs file's page is not)
+           pincount(m, s, pages), large_mapcount, shared, is_anon(m, page),  # (a hugetlbfs file's page is not)
+           entire_mapcount(m, s, pages[0]), len(pages))
     described = m.large_page_infos.get(key)
     if described is None:
-        count, references, flags, has_pinned, pins, large_mapcount, shared, anon = key
+        count, references, flags, has_pinned, pins, large_mapcount, shared, anon, entire, nr_pages = key
         described = m.large_page_infos[key] = PageInfo(
             mapcount=count, refcount=references, exclusive=bool(flags & PAGE_EXCLUSIVE), has_pinned=has_pinned,
-            large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared, anon=anon)
+            large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared, anon=anon,
+            entire_mapcount=entire, nr_pages=nr_pages)
     return described
 
 

@@ -12,11 +12,12 @@ import pkgutil
 from functools import cache
 
 from modelcheck.cow.policies.base import (GUP_PIN_COUNTING_BIAS, ForkPage, GupFirst, GupRequest, HugeWriteFault,
-                                          PageInfo, Policy, Unshare, WriteFault)
+                                          KernelWarning, LargeLook, PageInfo, Policy, Unshare, WriteFault)
 from modelcheck.cow.policies.pieces import Era, Piece, registered_pieces
 
-__all__ = ["GUP_PIN_COUNTING_BIAS", "Era", "ForkPage", "GupFirst", "GupRequest", "HugeWriteFault", "PageInfo",
-           "Piece", "Policy", "Unshare", "WriteFault", "all_pieces", "all_policies", "get_policy", "policy_names"]
+__all__ = ["GUP_PIN_COUNTING_BIAS", "Era", "ForkPage", "GupFirst", "GupRequest", "HugeWriteFault", "KernelWarning",
+           "LargeLook", "PageInfo", "Piece", "Policy", "Unshare", "WriteFault", "all_pieces", "all_policies",
+           "get_policy", "policy_names"]
 
 
 @cache
@@ -56,10 +57,15 @@ def all_pieces() -> list[Piece]:
     return used + [p for p in registered_pieces() if p not in used]
 
 
+_FINAL = 1 << 16  # where a release sorts among its release candidates
+
+
 def _release_key(release: str) -> tuple[int, ...]:
-    """'<= v5.7' -> (5, 7); 'v5.9-v5.17' -> (5, 9); a proposal (no version) sorts last."""
-    text = release.lstrip("<=> v").split(" ")[0].split("-")[0]
+    """'<= v5.7' -> (5, 7, final); 'v5.9-v5.17' -> (5, 9, final); 'v6.15-rc1' -> (6, 15, 1), before v6.15; a
+    proposal (no version) sorts last."""
+    version, _, rest = release.lstrip("<=> v").split(" ")[0].partition("-")
+    candidate = int(rest[2:]) if rest.startswith("rc") and rest[2:].isdigit() else _FINAL
     try:
-        return tuple(int(x) for x in text.split("."))
+        return (*(int(x) for x in version.split(".")), candidate)
     except ValueError:
         return (999,)

@@ -91,6 +91,8 @@ class PageInfo:
     pincount: int = 0    # a large folio's exact count of FOLL_PIN references
     large_mapcount: int = 0  # a large folio's mappings (one per PMD, one per PTE of any of its pages)
     maybe_shared: bool = False  # folio_maybe_mapped_shared (6.15's MM-owner tracking; else: mapped by two MMs)
+    entire_mapcount: int = 0  # a large folio's PMD mappings (folio_entire_mapcount), one being unmapped included
+    nr_pages: int = 1  # the pages of its folio (folio_nr_pages)
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -115,6 +117,19 @@ class GupRequest:
     cow_mapping: bool = True
     anon_vma: bool = True
     needs_dirty_tracking: bool = False
+
+
+class KernelWarning(Enum):
+    """A VM_WARN_ON_ONCE a decision asserts: the condition it warns of. A warning that fires where the kernel is
+    right is a bug too (syzbot reports it; a machine booted with panic_on_warn stops)."""
+
+    ENTIRELY_MAPPED = "the folio it is about to reuse a page of is still PMD-mapped (folio_entire_mapcount)"
+    MAPPED_BEYOND_PAGES = "the folio's large mapcount exceeds its pages (one MM maps each page once)"
+    MAPCOUNT_BELOW_REFCOUNT = "the folio's large mapcount is below its refcount, under the large mapcount's lock"
+    MAPCOUNT_ABOVE_REFCOUNT = "the folio's large mapcount is above its refcount, under the large mapcount's lock"
+
+
+LargeLook = tuple[bool, tuple[KernelWarning, ...]]  # (go on / reuse, the warnings the look fired)
 
 
 class Policy(ABC):
@@ -256,6 +271,16 @@ class Policy(ABC):
         never is); ``fault_needed``: soft-dirty or uffd-wp tracking wants a write fault. From 19be0eaffa3a
         (the Dirty COW fix, v4.8.3/v4.9) to v5.19: follow only after this GUP's COW fault, a dirty PTE."""
         return cowed and pte_dirty
+
+    def large_reuse_unlocked(self, page: PageInfo) -> LargeLook:
+        """The first look of a write fault at a page of a large folio that is not exclusive, without the large
+        mapcount's lock (asked only of a policy that tracks MM owners, in a world that runs the fault in two
+        steps): whether to take the lock and look again."""
+        return self.write_fault(page) is WriteFault.REUSE, ()
+
+    def large_reuse_locked(self, page: PageInfo) -> LargeLook:
+        """The second look, under folio_lock_large_mapcount: whether to reuse the page."""
+        return self.write_fault(page) is WriteFault.REUSE, ()
 
     def uffdio_move_refuses(self, page: PageInfo) -> bool:
         """UFFDIO_MOVE of this anonymous page fails with EBUSY (asked only where the ioctl exists)."""

@@ -1,46 +1,50 @@
-"""``mm_owner_6_15``: v6.15 on, COW reuse of a PTE-mapped large folio its MM owns alone.
+"""``mm_owner_6_15``: v6.15 on, COW reuse of a PTE-mapped large folio its MM owns alone, its assertions fixed.
 
-David Hildenbrand's series (the 6.15 merge window): each large folio records in two slots which MMs map it
-and how often, and a "maybe mapped shared" bit (6af8cb80d3a9; the algorithm in include/linux/rmap.h of the
-7.1.5 tree, ``thp.OwnerSlots``); do_wp_page then reuses a page of a large folio that is not exclusive when
-the folio is mapped more than once, is not maybe-shared, and its large mapcount equals its refcount (every
-reference is a mapping of this MM), rechecked under the large mapcount's lock (1da190f4d0a6). The bit is
-cleared only when one slot holds every mapping: with three MMs it can stay set after only one still maps the
-folio, a false positive that copies (safe, spurious).
+``mm_owner_6_15_rc1`` as v6.15 released it: during 6.15-rc the reuse check's sanity checks moved behind the
+recheck under the large mapcount's lock (8bdea2fce980, after syzbot hit one while another process unmapped
+the folio's PMD: folio_dec_large_mapcount ran, folio_entire_mapcount had not yet), and the assertion under
+the lock was turned round (4b7c0857f87a: a refcount above the mapcount is legitimate, the opposite is the
+bug). The decisions are 1da190f4d0a6's; read in the 7.1.5 tree (mm/memory.c).
 """
 
-from modelcheck.cow.policies.base import PageInfo, WriteFault
-from modelcheck.cow.policies.large_folio_6_9 import LargeFolio69Policy
+from modelcheck.cow.policies.base import KernelWarning, LargeLook, PageInfo
 from modelcheck.cow.policies.mapcount import Pre2020Rule
+from modelcheck.cow.policies.mm_owner_6_15_rc1 import MmOwner615Rc1Policy, sanity_warnings
 from modelcheck.cow.policies.pieces import commit, era
 
 
-@commit("6af8cb80d3a9", "mm/rmap: basic MM owner tracking for large folios (!hugetlb)", "v6.15",
-        "a large folio tracks the MMs that map it in two slots and a maybe-shared bit")
-class MmOwnerTracking(Pre2020Rule):
-    """Every map and unmap of a large folio updates its MM-owner slots and bit (folio_add_return_large_mapcount,
-    folio_sub_return_large_mapcount), under a bit spinlock in the folio."""
+@commit("8bdea2fce980", "mm/memory: move sanity checks in do_wp_page() after mapcount vs. refcount stabilization",
+        "v6.15", "the large folio's sanity is asserted only once the recheck under the lock has passed")
+class SanityChecksAfterStabilisation(Pre2020Rule):
+    """Before the lock, another MM's unmap may be half done (its large mapcount dropped, its entire mapcount
+    not yet): the folio is asserted sane only where the reuse is decided."""
 
-    tracks_mm_owners = True
+    def large_reuse_unlocked(self, page: PageInfo) -> LargeLook:
+        go, warned = super().large_reuse_unlocked(page)
+        return go, tuple(w for w in warned if w not in sanity_warnings(page))
 
-
-@commit("1da190f4d0a6", "mm: Copy-on-Write (COW) reuse support for PTE-mapped THP", "v6.15",
-        "reuse a page of a large folio mapped only by this MM: large mapcount = refcount, not maybe-shared")
-class ReuseLargeFoliosOwnedAlone(Pre2020Rule):
-    """__wp_can_reuse_large_anon_folio (7.1.5 tree, mm/memory.c): copy a folio mapped at most once (to free
-    it up) or maybe mapped shared; else reuse iff its large mapcount equals its refcount, as read again under
-    folio_lock_large_mapcount (the world decides in one step, so both reads agree). Only this PTE becomes
-    writable; the page is marked exclusive."""
-
-    def write_fault(self, page: PageInfo) -> WriteFault:
-        if page.large and not page.exclusive and not page.ksm:
-            if page.large_mapcount > 1 and not page.maybe_shared and page.large_mapcount == page.refcount:
-                return WriteFault.REUSE
-            return WriteFault.COPY
-        return super().write_fault(page)
+    def large_reuse_locked(self, page: PageInfo) -> LargeLook:
+        reuse, warned = super().large_reuse_locked(page)
+        return reuse, warned + (sanity_warnings(page) if reuse else ())
 
 
-MmOwner615Policy = era("mm_owner_6_15", "v6.15", LargeFolio69Policy, [MmOwnerTracking, ReuseLargeFoliosOwnedAlone],
+@commit("4b7c0857f87a", "mm/memory: fix mapcount / refcount sanity check for mTHP reuse", "v6.15",
+        "under the lock, the assertion is that the refcount covers the large mapcount")
+class RefcountCoversMapcount(Pre2020Rule):
+    """Kairui Song's fix: each mapping holds a reference (taken before it is mapped, dropped after it is
+    unmapped), so under the lock the large mapcount can be below the refcount (any extra reference), never
+    above it."""
+
+    def large_reuse_locked(self, page: PageInfo) -> LargeLook:
+        reuse, warned = super().large_reuse_locked(page)
+        warned = tuple(w for w in warned if w is not KernelWarning.MAPCOUNT_BELOW_REFCOUNT)
+        if page.large_mapcount > page.refcount:
+            warned = (KernelWarning.MAPCOUNT_ABOVE_REFCOUNT, *warned)
+        return reuse, warned
+
+
+MmOwner615Policy = era("mm_owner_6_15", "v6.15", MmOwner615Rc1Policy,
+                       [SanityChecksAfterStabilisation, RefcountCoversMapcount],
                        summary="large_folio_6_9, and a large folio mapped only by this MM (MM-owner tracking) is "
                                "reused")
 POLICY = MmOwner615Policy()

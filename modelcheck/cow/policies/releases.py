@@ -23,8 +23,8 @@ def kernel_version(release: str) -> Version | None:
 
 
 def declared_range(release: str) -> tuple[Version, Version | None] | None:
-    """A policy's declared release as (first, last or None when open): '<= v5.7', 'v5.8', 'v5.9-v5.17';
-    None for a proposal."""
+    """A policy's declared release as (first, last or None when open): '<= v5.7', 'v5.8', 'v5.9-v5.17',
+    'v6.15-rc1' (the code of a release candidate, open from v6.15); None for a proposal."""
     text = release.strip()
     if text.startswith("<="):
         last = kernel_version(text[2:].strip())
@@ -33,6 +33,8 @@ def declared_range(release: str) -> tuple[Version, Version | None] | None:
     start = kernel_version(first)
     if start is None:
         return None
+    if re.fullmatch(r"rc\d+", rest):  # a release candidate: from its release on, until a later policy takes over
+        return start, None
     return start, (kernel_version(rest) if rest else None)
 
 
@@ -73,6 +75,15 @@ def changed_in(policy: str, before: str = "violated", after: str = "holds") -> d
     if target is None:
         raise ValueError(f"changed_in: {policy!r} is not a merged policy with a release")
     return {p.name: before if (first, n) < target else after for n, p, first, _ in lines}
+
+
+def only_in(policy: str, verdict: str = "violated", others: str = "holds") -> dict[str, str]:
+    """The verdict a spec expects of every merged policy when ``policy`` alone differs from the rest (the code
+    of a release candidate, fixed before the release): ``verdict`` for it, ``others`` for every other."""
+    names = [p.name for _, p, _, _ in _merged_lines()]
+    if policy not in names:
+        raise ValueError(f"only_in: {policy!r} is not a merged policy with a release")
+    return {name: verdict if name == policy else others for name in names}
 
 
 def stands_for(policy: Policy) -> str:
