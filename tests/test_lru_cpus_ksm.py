@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelcheck.cow import CowWorld, KernelConfig, WorldError
-from modelcheck.cow.layout import PAGE_EXCLUSIVE, PAGE_KSM, PAGE_LRU_BATCH, PTE_UFFD_WP, PTE_WRITE, pte_page
+from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PTE_UFFD_WP, PTE_WRITE,
+                                   pte_page)
 from modelcheck.cow.mechanisms.memory import lru_cpu_of
 from modelcheck.cow.policies import get_policy
 from modelcheck.engine import SearchOptions, check
@@ -152,3 +153,41 @@ def test_the_merged_away_pte_loses_its_uffd_wp_bit_and_the_ksm_page_keeps_its_ow
                       "parent uffd_wp a1", "kernel ksm_merge(page 0)")
     L = m.layout
     assert not state[L.pte_index(0, 0)] & PTE_UFFD_WP and state[L.pte_index(0, 1)] & PTE_UFFD_WP
+
+
+FAST_PIN = {"parent": ["madvise_mergeable a0", "madvise_mergeable a1", "pin_ro_fast a0 -> pin"]}
+MARKED = ("parent madvise_mergeable a0", "parent madvise_mergeable a1")
+
+
+def test_beside_a_lockless_pin_ksmd_write_protects_then_replaces_under_the_page_lock():
+    m = model(FAST_PIN, "mainline_7_3", events=["ksm"])
+    assert m.kernel.ksm_in_steps and not model(MERGE, "mainline_7_3", events=["ksm"]).kernel.ksm_in_steps
+    L = m.layout
+    acts, state = follow(m, *MARKED, "kernel ksm_merge(page 0)")
+    assert acts[-1].branch == "ksm_wrprotect"
+    assert pte_page(state[L.pte_index(0, 0)]) == 0 and not state[L.pte_index(0, 0)] & PTE_WRITE
+    assert state[L.flags_base + 0] & PAGE_LOCKED and state[L.flags_base + 1] & PAGE_KSM
+    acts, state = follow(m, *MARKED, "kernel ksm_merge(page 0)", "kernel ksm_merge(page 0)")
+    assert acts[-1].branch == "ksm_merge" and pte_page(state[L.pte_index(0, 0)]) == 1
+    assert not state[L.flags_base + 1] & PAGE_LOCKED
+
+
+def test_a_fast_pin_between_the_steps_keeps_the_page_ksmd_then_unmaps_before_5_19():
+    m = model(FAST_PIN, "refcount_5_18", events=["ksm"])
+    steps = (*MARKED, "kernel ksm_merge(page 0)", "parent pin_ro_fast a0 -> pin", "parent pin_ro_fast a0 -> pin",
+             "kernel ksm_merge(page 0)")
+    acts, state = follow(m, *steps)
+    assert [a.branch for a in acts[-2:]] == ["gup_fast", "ksm_merge"]  # the R/O pin took the write-protected page
+    L = m.layout
+    assert pte_page(state[L.pte_index(0, 0)]) == 1 and state[L.holder_base] == 0 + 1  # a0 maps the KSM page
+
+
+def test_from_5_19_the_fast_pin_unshares_and_the_locked_page_is_copied_so_nothing_is_replaced():
+    m = model(FAST_PIN, "anon_exclusive", events=["ksm"])
+    acts, state = follow(m, *MARKED, "kernel ksm_merge(page 0)", "parent pin_ro_fast a0 -> pin",
+                         "parent pin_ro_fast a0 -> pin")
+    assert acts[-1].branch == "gup_fast_unpin+unshare_copy"  # gup_must_unshare; the fault's trylock fails
+    L = m.layout
+    copy = pte_page(state[L.pte_index(0, 0)])
+    assert copy not in (0, 1) and state[L.holder_base] == copy + 1  # the pin holds what a0 maps
+    assert not any(a.kind == "ksm_merge" and a.page == 0 for a, _ in m.successors(state))  # page 0 is gone

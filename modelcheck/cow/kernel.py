@@ -95,6 +95,8 @@ class Machine:
     fork_in_steps: bool = False  # "fork" is in ``stepped``: the parent's faulting accesses wait for it
     unmap_in_steps: bool = False  # try_to_unmap of an exclusive page clears its PTE, then checks for pins, in two
                                   # steps GUP-fast can come between (swap events beside a GUP-fast pin, PAE era)
+    ksm_in_steps: bool = False  # ksmd write-protects a page and replaces it by the KSM page in two steps, GUP-fast
+                                # beside it (a thread walks locklessly in a world with ksm events)
     large_reuse_in_steps: bool = False  # 6.15's reuse of a large folio looks at its counters without the lock
                                         # and again under it, and munmap drops a PMD's counters one at a time
     stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
@@ -172,6 +174,7 @@ class Machine:
         else:
             pipes = "pipes" in needs
             spec = world.speculative if "spec" in scenario.events or world.held else 0
+        lockless = any("lockless" in OPERATIONS[op.kind].needs for th in threads for op in th.program)
         # 6.15 on, where another process can act between the looks of a write fault at a large folio
         large_in_steps = bool(scenario and scenario.thp and P > 1 and tracks_mm_owners)
         features = Features(
@@ -247,8 +250,8 @@ class Machine:
             folios_on=bool(scenario and scenario.thp),
             large_on=bool(scenario and (scenario.thp or scenario.hugetlb)),
             fork_in_steps=bool(scenario and scenario.lockless_beside_fork),
-            unmap_in_steps=reclaim_on and uses_exclusive and any("lockless" in OPERATIONS[op.kind].needs
-                                                                 for th in threads for op in th.program),
+            unmap_in_steps=reclaim_on and uses_exclusive and lockless,
+            ksm_in_steps=ksm_on and lockless,
             large_reuse_in_steps=large_in_steps,
             stepped=(frozenset({"fork"}) if scenario and scenario.lockless_beside_fork else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page

@@ -64,7 +64,8 @@ PAGE_LOCKED = 8     # PG_locked, held for a while by some other kernel path
 PAGE_KSM = 16       # a KSM page (PageKsm): write-protected wherever mapped, never PG_anon_exclusive
 PAGE_HUGETLB = 128  # a hugetlb page (a hugetlbfs folio of MAP_PRIVATE|MAP_HUGETLB memory): never split or swapped
 PAGE_UNMAPPING = 256  # try_to_unmap cleared the page's one PTE and holds it (to restore, or to make a swap entry)
-UNMAPPING_SHIFT = 9   # ... the PTE's flag bits from here (5 bits), and its slot's index above them
+PAGE_KSM_REPLACING = 512  # ksmd write-protected the page and holds its lock, to map the KSM page in its place next
+UNMAPPING_SHIFT = 10  # with PAGE_UNMAPPING: the PTE's flag bits from here (5 bits), and its slot's index above them
 LRU_CPU_SHIFT = 5   # with PAGE_LRU_BATCH: the CPU whose batch holds the page, in the two bits from here
 LRU_CPU_MASK = 3 << LRU_CPU_SHIFT
 

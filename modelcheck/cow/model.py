@@ -27,7 +27,8 @@ from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
 from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
-from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_LOCKED, PAGE_LRU_BATCH,
+from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM_REPLACING, PAGE_LOCKED,
+                                   PAGE_LRU_BATCH,
                                    PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
                                    pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
@@ -427,8 +428,8 @@ class CowModel:
         elif kind == "lru_drain":  # a CPU's whole batch, named by the first page in it
             if s[fb + g] & PAGE_LRU_BATCH and lru_batch_pages(self.kernel, s, lru_cpu_of(self.kernel, s, g))[0] == g:
                 self._try(s, out, base, run, g)
-        elif kind == "unlock_page":
-            if s[fb + g] & PAGE_LOCKED:
+        elif kind == "unlock_page":  # (not the lock ksmd holds between its two steps)
+            if s[fb + g] & PAGE_LOCKED and not s[fb + g] & PAGE_KSM_REPLACING:
                 self._try(s, out, base, run, g, False)
         elif kind == "lock_page":  # one page locked at a time
             if s[vb + g * C] and not any(s[fb + h] & PAGE_LOCKED for h in range(L.pages)):

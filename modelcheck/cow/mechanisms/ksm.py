@@ -12,6 +12,16 @@ page in place (PageKsm, never exclusive); replace_page maps the other's PTE to
 it read-only (mk_pte from the VMA's protection: no soft-dirty, no uffd-wp bit)
 and drops the old page.
 
+Where a thread pins locklessly (GUP-fast) beside ksmd, the merge of a page into
+the KSM page takes two steps, as try_to_merge_one_page takes them under the
+page lock it holds throughout: write_protect_page (the PTE cleared and flushed,
+the test, PG_anon_exclusive cleared, the PTE back read-only and clean), then
+replace_page, which takes the PTE lock again and maps the KSM page only if the
+PTE is still the one write_protect_page left (pte_same); it does not look at
+the refcount again. A GUP-fast read pin between the two steps keeps a page
+that is then unmapped, unless the era makes such a pin unshare first (and the
+unsharing fault, finding the page locked, copies it: the PTE changes).
+
 What the world abstracts: ksmd's own reference is left out of both sides of its
 test; a merge replaces every mapping of the page at once (ksmd visits each
 mapping's address in turn, each visit passing the same test on fewer mappings);
@@ -28,8 +38,8 @@ read-only exclusive copy, soft-dirty and uffd-wp bits kept, no userfault.
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_KSM, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE,
-                                   VMA_MERGEABLE, pte_make, pte_page)
+from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_KSM_REPLACING, PAGE_LOCKED, PTE_SWAP,
+                                   PTE_UFFD_WP, PTE_WRITE, VMA_MERGEABLE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import UnshareBranch, uffd_wp_async, unshare_fault, write_fault
 from modelcheck.cow.mechanisms.memory import info, page_live, release
 from modelcheck.cow.mechanisms.tlb import flush_address
@@ -41,6 +51,10 @@ class Ksm(Branch):
     UNMERGEABLE = outcome("unmergeable", "madvise(MADV_UNMERGEABLE): no KSM page here, VM_MERGEABLE cleared")
     KSM_MERGE = ("ksm_merge", "ksmd merges the page into one of the same contents: a KSM page, read-only "
                  "wherever mapped, never exclusive")
+    KSM_WRPROTECT = ("ksm_wrprotect", "ksmd write-protected the page (write_protect_page: its count matched its "
+                     "mappings) and holds its lock; it maps the KSM page in its place next (replace_page)")
+    KSM_REPLACE_SKIPPED = ("ksm_replace_skipped", "replace_page finds the page's PTE changed since "
+                           "write_protect_page (pte_same fails): ksmd leaves it and unlocks the page")
     BREAK_KSM_SIGBUS = ("break_ksm_sigbus", "break_ksm's write fault hits a uffd-wp PTE: handle_userfault "
                         "cannot retry, VM_FAULT_SIGBUS, and the page stays merged ({policy})")
     BREAK_KSM_WRITE = ("break_ksm_write", "break_ksm raises a write fault on the KSM page ({policy})")
@@ -104,6 +118,8 @@ def op_ksm_merge(k: Kernel, t: MutableSlots, page: int) -> str | None:
     """ksmd merges ``page`` into the page ``merge_target`` names (which becomes a KSM page first, if it is not
     one): each of its PTEs is write-protected and then replaced by a read-only PTE of the KSM page."""
     L = k.layout
+    if t[L.flags_base + page] & PAGE_KSM_REPLACING:
+        return replace_page(k, t, page)
     target = merge_target(k, t, page)
     if target < 0:
         return None
@@ -113,11 +129,47 @@ def op_ksm_merge(k: Kernel, t: MutableSlots, page: int) -> str | None:
             t[L.pte_index(p, a)] &= ~PTE_WRITE
         i = L.flags_base + target
         t[i] = (t[i] & ~PAGE_EXCLUSIVE) | PAGE_KSM
+    if k.ksm_in_steps:
+        return write_protect_page(k, t, page)
     for p, a in _mappings(k, t, page) or ():  # write_protect_page, then replace_page, per mapping
         flush_address(k, t, p, a)
         t[L.pte_index(p, a)] = pte_make(target, False)
         release(k, t, page)
     return "ksm_merge"
+
+
+def write_protect_page(k: Kernel, t: MutableSlots, page: int) -> str:
+    """The first of the two steps: under the page lock (which ksmd keeps), every PTE of ``page`` read-only and
+    clean (flushed), and the page no longer exclusive."""
+    L = k.layout
+    for p, a in _mappings(k, t, page) or ():
+        flush_address(k, t, p, a)
+        t[L.pte_index(p, a)] = pte_make(page, False)
+    i = L.flags_base + page
+    t[i] = (t[i] & ~PAGE_EXCLUSIVE) | PAGE_LOCKED | PAGE_KSM_REPLACING
+    return "ksm_wrprotect"
+
+
+def replace_page(k: Kernel, t: MutableSlots, page: int) -> str:
+    """The second step: each PTE still as write_protect_page left it maps the KSM page of the same contents
+    instead (pte_same), and the page loses that mapping; then ksmd unlocks the page."""
+    L = k.layout
+    C = L.features.cells
+    contents = t[L.value_index(page):L.value_index(page) + C]
+    kpage = next((h for h in range(L.pages) if h != page and is_ksm(k, t, h) and page_live(k, t, h)
+                  and t[L.value_index(h):L.value_index(h) + C] == contents), -1)
+    t[L.flags_base + page] &= ~(PAGE_LOCKED | PAGE_KSM_REPLACING)
+    left = pte_make(page, False)
+    replaced = False
+    for p in range(t[0] + 1):
+        for a in range(L.addresses):
+            i = L.pte_index(p, a)
+            if kpage >= 0 and t[i] == left and mergeable(k, t, p, a):
+                flush_address(k, t, p, a)
+                t[i] = pte_make(kpage, False)
+                release(k, t, page)
+                replaced = True
+    return "ksm_merge" if replaced else "ksm_replace_skipped"
 
 
 @operation("madvise_mergeable aN", Ksm, summary="madvise(MADV_MERGEABLE): ksmd may merge the page",
