@@ -70,14 +70,14 @@ VMA_REQUEST_GRID = {**REQUEST_GRID, "cow_mapping": list(BOTH), "anon_vma": list(
 # every policy, in the order all_policies() gives them
 NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_early_cow", "page_count_fork_copy",
          "refcount_5_18", "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7",
-         "uffd_move_6_8", "large_folio_6_9", "mm_owner_6_15_rc1", "mm_owner_6_15", "mainline_7_3", "andrea_cor",
-         "jason_2020",
+         "uffd_move_6_8", "large_folio_6_9", "huge_zero_thp_6_13", "mm_owner_6_15_rc1", "mm_owner_6_15",
+         "mainline_7_3", "andrea_cor", "jason_2020",
          "page_count_refuse_wrprotect")
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
                 "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
                 "uffdio_move", "breaks_ksm_by_unshare", "uffd_minor_shmem", "uffd_continue_maps_dirty",
                 "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page", "tracks_mm_owners",
-                "madvise_collapse")
+                "madvise_collapse", "huge_zero_fault_maps_thp")
 
 
 def pages() -> list[PageInfo]:
@@ -187,7 +187,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 517_779 and len(_pinned()["order"]) == 20
+    assert per_policy == 517_780 and len(_pinned()["order"]) == 21
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -249,7 +249,7 @@ def test_the_flags_are_pieces_too():
                        "uffd_minor_shmem": {"c949b097ef2e"}, "uffd_continue_maps_dirty": {"9ae0f87d009c"},
                        "zero_page_pins_uncounted": {"c8070b787519"}, "fork_write_protect_seq": {"57efa1fe5957"},
                        "thp_split_locks_page": {"c444eb564fb1"}, "tracks_mm_owners": {"6af8cb80d3a9"},
-                       "madvise_collapse": {"7d8faaf15545"}}
+                       "madvise_collapse": {"7d8faaf15545"}, "huge_zero_fault_maps_thp": {"1ced09e0331f"}}
 
 
 def test_a_new_proposal_is_a_new_composition():

@@ -346,7 +346,12 @@ def test_an_untouched_thp_range_maps_the_huge_zero_page_on_a_read_and_a_thp_on_a
     after, acts = run(model, "parent load a0")
     assert acts[-1].branch == "huge_zero_map+read" and after[L.pmd_base]
     assert {pte_page(after[L.pte_index(0, a)]) for a in range(2)} == {k.zero_page}
-    after, acts = run(model, "parent load a0", "parent store a1")
+    after, acts = run(model, "parent load a0", "parent store a1")  # 1ced09e0331f (v6.13): a fresh THP
+    assert acts[-1].branch == "huge_zero_thp" and after[L.pmd_base] and after[L.pte_index(0, 1)] & PTE_WRITE
+    assert k.zero_page not in {pte_page(after[L.pte_index(0, a)]) for a in range(2)}
+    assert info(k, after, pte_page(after[L.pte_index(0, 0)])).large
+    before = world.model("large_folio_6_9", [])  # before: the PMD is split, the one page copied
+    after, acts = run(before, "parent load a0", "parent store a1")
     assert acts[-1].branch.startswith("huge_zero_split+") and not after[L.pmd_base]
     assert pte_page(after[L.pte_index(0, 0)]) == k.zero_page != pte_page(after[L.pte_index(0, 1)])
     after, acts = run(model, "parent.2 store a0")

@@ -43,6 +43,8 @@ class HugeFault(Branch):
                  "page's PTE (VM_FAULT_FALLBACK, {policy})")
     THP_UNSHARE_KEEP = ("thp_unshare_keep", "unsharing fault: the THP is exclusive to this mm; its PMD stays "
                         "read-only ({policy})")
+    HUGE_ZERO_THP = ("huge_zero_thp", "a write or unsharing fault on the huge zero page's PMD maps a fresh "
+                     "zero-filled THP there, exclusive and writable (do_huge_zero_wp_pmd, {policy})")
     HUGE_ZERO_SPLIT = ("huge_zero_split", "a write or unsharing fault on the huge zero page's PMD splits it, each PTE "
                        "mapping the shared zero page (__split_huge_zero_page_pmd), and is retried on the one PTE")
 
@@ -190,10 +192,11 @@ def reuses_large_in_two_looks(k: Kernel, t: Slots, proc: int, addr: int) -> bool
 
 @mechanism(LargeReuseInTwoLooks, WriteFaultBranch)
 def large_fault_first_look(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int) -> str | None:
-    """A write fault where 6.15's reuse of a large folio reads its counters in two looks (``k`` has
+    """A store's write fault where 6.15's reuse of a large folio reads its counters in two looks (``k`` has
     ``large_reuse_in_steps``): the look without the lock either copies at once or leaves the PTE it saw in
-    the thread's step slot (+ 1) for the look under folio_lock_large_mapcount. Any other write fault runs
-    in one step. The warnings either look fires are recorded (``ghost.record_warnings``)."""
+    the thread's step slot (+ 1) for the look under folio_lock_large_mapcount. Any other write fault (and
+    the fault a GUP raises) decides in one step. The warnings either look fires are recorded
+    (``ghost.record_warnings``)."""
     if not reuses_large_in_two_looks(k, t, proc, addr):
         return write_fault(k, t, proc, addr)
     L = k.layout
@@ -244,7 +247,10 @@ def huge_fault(k: Kernel, t: MutableSlots, proc: int, addr: int, unshare: bool,
     page at ``addr``. ``seen``: the THP as the fault read it, where it read it in steps."""
     L = k.layout
     head = pmd_head(k, t, proc)
-    if head == k.zero_page:  # do_huge_pmd_wp_page on the huge zero page: VM_FAULT_FALLBACK, always
+    if head == k.zero_page and k.policy.huge_zero_fault_maps_thp:  # do_huge_zero_wp_pmd (1ced09e0331f)
+        huge_first_touch(k, t, proc, write=True)
+        return "huge_zero_thp"
+    if head == k.zero_page:  # do_huge_pmd_wp_page on the huge zero page: VM_FAULT_FALLBACK
         t[L.pmd_base + proc] = 0  # (the PMD's entries already name the shared zero page)
         branch = unshare_fault(k, t, proc, addr) if unshare else write_fault(k, t, proc, addr)
         return None if branch is None else "huge_zero_split+" + branch

@@ -60,7 +60,13 @@ def op_fork(k: Kernel, t: MutableSlots) -> str | None:
 
 
 def copy_mm(k: Kernel, t: MutableSlots, child: int) -> str:
-    """dup_mmap's copy of every VMA and its PTEs into ``child`` (not yet counted in nforks, so it cannot run)."""
+    """dup_mmap's copy of every VMA and its PTEs into ``child`` (not yet counted in nforks, so it cannot run).
+
+    From v6.9 copy_present_ptes takes the PTEs of a large folio as one batch; folio_try_dup_anon_rmap_ptes
+    checks every page of it before it changes any, and where one is PG_anon_exclusive in a folio that may be
+    pinned the batch fails and is retried page by page (the 7.1.5 tree), where the pages that were exclusive
+    are copied and the others shared: what deciding page by page here gives. Only a lockless walk could
+    tell the two apart, and a world with a THP has none beside fork."""
     copied = False
     a, huge = 0, ""
     if k.folios_on and t[k.layout.pmd_base]:  # the THP's range first, by its PMD

@@ -147,6 +147,8 @@ class Policy(ABC):
     # 6af8cb80d3a9 (v6.15): each large folio tracks the MMs that map it in two slots and a "maybe shared" bit
     tracks_mm_owners: ClassVar[bool] = False
     madvise_collapse: ClassVar[bool] = False  # MADV_COLLAPSE exists (7d8faaf15545, v6.1)
+    # 1ced09e0331f (v6.13): a write or unsharing fault on the huge zero page's PMD maps a fresh THP there
+    huge_zero_fault_maps_thp: ClassVar[bool] = False
     # c444eb564fb1 (v5.8): __split_huge_pmd takes the THP's page lock, under which reuse_swap_page reads its mapcounts
     thp_split_locks_page: ClassVar[bool] = False
     # 912efa17e512 (v5.12): clear_refs flushes the TLB after write-protecting (before: no flush at all)

@@ -1,4 +1,5 @@
-"""``large_folio_6_9``: v6.9 to v6.14, where a write fault never reuses a large folio that is not exclusive.
+"""``large_folio_6_9``: v6.9, where a write fault stopped reusing a large folio that is not exclusive (until 6.15
+reuses one its MM owns alone).
 
 With mTHP (6.8) a PTE-mapped large folio can be mapped by one process only, and do_wp_page's refcount test
 could still reuse it when one page was mapped last; Barry Song's 781a3ca5c345 made wp_can_reuse_anon_folio

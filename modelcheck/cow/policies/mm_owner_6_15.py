@@ -45,6 +45,6 @@ class RefcountCoversMapcount(Pre2020Rule):
 
 MmOwner615Policy = era("mm_owner_6_15", "v6.15", MmOwner615Rc1Policy,
                        [SanityChecksAfterStabilisation, RefcountCoversMapcount],
-                       summary="large_folio_6_9, and a large folio mapped only by this MM (MM-owner tracking) is "
-                               "reused")
+                       summary="huge_zero_thp_6_13, and a large folio mapped only by this MM (MM-owner tracking) "
+                               "is reused")
 POLICY = MmOwner615Policy()

@@ -14,7 +14,7 @@ were fixed before v6.15 (``mm_owner_6_15``), so this stands for no release of it
 """
 
 from modelcheck.cow.policies.base import KernelWarning, LargeLook, PageInfo, WriteFault
-from modelcheck.cow.policies.large_folio_6_9 import LargeFolio69Policy
+from modelcheck.cow.policies.huge_zero_thp_6_13 import HugeZeroThp613Policy
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
 
@@ -61,7 +61,7 @@ class ReuseLargeFoliosOwnedAlone(Pre2020Rule):
         return not page.maybe_shared and page.large_mapcount == page.refcount, warned
 
 
-MmOwner615Rc1Policy = era("mm_owner_6_15_rc1", "v6.15-rc1", LargeFolio69Policy,
+MmOwner615Rc1Policy = era("mm_owner_6_15_rc1", "v6.15-rc1", HugeZeroThp613Policy,
                           [MmOwnerTracking, ReuseLargeFoliosOwnedAlone],
-                          summary="large_folio_6_9, and a large folio only this MM maps is reused (as first merged)")
+                          summary="huge_zero_thp_6_13, and a large folio only this MM maps is reused (as first merged)")
 POLICY = MmOwner615Rc1Policy()
