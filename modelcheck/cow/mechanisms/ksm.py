@@ -38,8 +38,8 @@ read-only exclusive copy, soft-dirty and uffd-wp bits kept, no userfault.
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_KSM_REPLACING, PAGE_LOCKED, PTE_SWAP,
-                                   PTE_UFFD_WP, PTE_WRITE, VMA_MERGEABLE, pte_make, pte_page)
+from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_KSM, PAGE_KSM_REPLACING, PAGE_LOCKED, PTE_DIRTY,
+                                   PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, VMA_MERGEABLE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.faults import UnshareBranch, uffd_wp_async, unshare_fault, write_fault
 from modelcheck.cow.mechanisms.memory import info, page_live, release
 from modelcheck.cow.mechanisms.tlb import flush_address
@@ -140,31 +140,33 @@ def op_ksm_merge(k: Kernel, t: MutableSlots, page: int) -> str | None:
 
 def write_protect_page(k: Kernel, t: MutableSlots, page: int) -> str:
     """The first of the two steps: under the page lock (which ksmd keeps), every PTE of ``page`` read-only and
-    clean (flushed), and the page no longer exclusive."""
+    clean (flushed; its soft-dirty and uffd-wp bits kept), and the page no longer exclusive."""
     L = k.layout
     for p, a in _mappings(k, t, page) or ():
         flush_address(k, t, p, a)
-        t[L.pte_index(p, a)] = pte_make(page, False)
+        t[L.pte_index(p, a)] &= ~(PTE_WRITE | PTE_DIRTY)
     i = L.flags_base + page
     t[i] = (t[i] & ~PAGE_EXCLUSIVE) | PAGE_LOCKED | PAGE_KSM_REPLACING
     return "ksm_wrprotect"
 
 
 def replace_page(k: Kernel, t: MutableSlots, page: int) -> str:
-    """The second step: each PTE still as write_protect_page left it maps the KSM page of the same contents
-    instead (pte_same), and the page loses that mapping; then ksmd unlocks the page."""
+    """The second step: each PTE still as write_protect_page left it (pte_same, which the world takes as: the
+    same page, read-only and clean) maps the KSM page of the same contents instead, and the page loses that
+    mapping; then ksmd unlocks the page."""
     L = k.layout
     C = L.features.cells
     contents = t[L.value_index(page):L.value_index(page) + C]
     kpage = next((h for h in range(L.pages) if h != page and is_ksm(k, t, h) and page_live(k, t, h)
                   and t[L.value_index(h):L.value_index(h) + C] == contents), -1)
     t[L.flags_base + page] &= ~(PAGE_LOCKED | PAGE_KSM_REPLACING)
-    left = pte_make(page, False)
     replaced = False
     for p in range(t[0] + 1):
         for a in range(L.addresses):
             i = L.pte_index(p, a)
-            if kpage >= 0 and t[i] == left and mergeable(k, t, p, a):
+            pte = t[i]
+            if (kpage >= 0 and pte and pte_page(pte) == page and not pte & (PTE_WRITE | PTE_DIRTY | PTE_SWAP)
+                    and mergeable(k, t, p, a)):
                 flush_address(k, t, p, a)
                 t[i] = pte_make(kpage, False)
                 release(k, t, page)
