@@ -78,7 +78,9 @@ def era_verdict(loaded: LoadedSpec, record: dict[str, Any], era: str) -> str | N
     """What the era's model says of the record's schedule and property, judged after every step as the
     program judges: violated if some step violates it, holds if none does, None if the era's model cannot
     take some step of the schedule."""
-    labels = [step["label"] for step in record["steps"]]
+    labels = whole_steps(loaded, era, record["invariants"], [step["label"] for step in record["steps"]])
+    if labels is None:
+        return None
     for n in range(1, len(labels) + 1):
         outcome = replay_trace(loaded, era, record["invariants"], record["property"], labels[:n])
         if outcome.ok:
@@ -86,6 +88,40 @@ def era_verdict(loaded: LoadedSpec, record: dict[str, Any], era: str) -> str | N
         if outcome.failed_step != n or "does not violate" not in (outcome.reason or ""):
             return None
     return "holds"
+
+
+def whole_steps(loaded: LoadedSpec, era: str, invariants: Sequence[str], labels: Sequence[str]) -> list[str] | None:
+    """The schedule as the era's model takes it when each step is one whole operation, as the program makes
+    it: a step the era's model runs in steps (a fault it takes in two looks, a munmap that drops a PMD's
+    counters one at a time) is taken again at once until it is done, unless the schedule's next step of the
+    same thread goes on with it (the schedule's own policy ran it in steps too). None if the era's model
+    cannot take some step."""
+    model = loaded.world.model(era, tuple(invariants))
+    mid_operation = getattr(model, "mid_operation", None)
+    if mid_operation is None:
+        return list(labels)
+    state = next(iter(model.initial_states()))
+    taken: list[str] = []
+    rest = list(labels)
+    while rest:
+        label = rest.pop(0)
+        for _ in range(_MOST_STEPS_OF_ONE_OPERATION):
+            step = next(((act, after) for act, after in model.successors(state) if model.action_label(act) == label),
+                        None)
+            if step is None:
+                return None
+            act, state = step
+            taken.append(label)
+            actor = label.split(" ", 1)[0]
+            if not mid_operation(act) or next((later for later in rest if later.split(" ", 1)[0] == actor),
+                                              None) == label:
+                break
+        else:
+            return None
+    return taken
+
+
+_MOST_STEPS_OF_ONE_OPERATION = 64  # (fork beside GUP-fast takes one per address)
 
 
 def _thread_rank(actor: str) -> tuple[int, int]:

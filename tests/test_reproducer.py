@@ -196,7 +196,37 @@ def test_a_property_the_kernel_does_not_show_is_unsupported():
     assert "not visible from user space" in runner.c_reproducer(found[0])
 
 
+THP_UNMAP = ["parent fork", "parent store a0", "child1 vmsplice a0", "child1 munmap_thp a0", "child1 pipe_read"]
+
+
+def test_a_step_the_era_takes_in_steps_is_one_operation_of_the_program():
+    """From 6.15 munmap of a PMD drops its counters one step at a time: where the program makes one munmap,
+    the era's model takes them at once (whole_steps); where the schedule goes on with it later, as it is."""
+    loaded = loaded_spec("c3_thp_vmsplice_child.py")
+    unmap = "child1 munmap_thp a0"
+    assert reproduce.whole_steps(loaded, "mm_owner_6_15", ["no_leak_to_child"], THP_UNMAP) == \
+        THP_UNMAP[:4] + [unmap] * 3 + THP_UNMAP[4:]
+    assert reproduce.whole_steps(loaded, "large_folio_6_9", ["no_leak_to_child"], THP_UNMAP) == THP_UNMAP
+    stepped = THP_UNMAP[:4] + [unmap] * 3 + THP_UNMAP[4:]
+    assert reproduce.whole_steps(loaded, "mm_owner_6_15", ["no_leak_to_child"], stepped) == stepped
+    assert reproduce.era_verdict(loaded, {"steps": [{"label": label} for label in THP_UNMAP],
+                                          "invariants": ["no_leak_to_child"], "property": "no_leak_to_child"},
+                                 "mm_owner_6_15") == "holds"
+
+
 # -- on this kernel ----------------------------------------------------------------------------------------------
+
+@needs_linux
+@needs_gcc
+def test_a_program_whose_steps_skip_numbers_takes_its_turns_in_order(tmp_path):
+    """The whole run of C3-thp under 6.15 merges munmap's four steps into one system call: the turns go by
+    the trace's step numbers, which skip the merged ones."""
+    record = reproduce.program_order_record(loaded_spec("c3_thp_vmsplice_child.py"), "no_leak_to_child",
+                                            "mm_owner_6_15")
+    assert record is not None and [s["label"] for s in record["steps"]].count("child1 munmap_thp a0") == 4
+    scenario, result, detail = compile_and_run(runner.c_reproducer(record), tmp_path, "c3-thp-whole")
+    assert (scenario, result) == ("C3-thp", "holds"), detail
+
 
 @needs_linux
 @needs_gcc

@@ -728,9 +728,11 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
         out.append(_file_helpers(plan))
     out += [f"static void proc{proc}(void);" for proc in range(processes)]
     out.append("")
-    next_proc = [s.proc for s in steps[1:]] + [-1]
+    # by the trace's step numbers, which skip the steps a system call or fault took inside the one it finishes
+    following = {s.number: nxt.proc for s, nxt in zip(steps, steps[1:])}
+    next_proc = [following.get(n, -1) for n in range(max((s.number for s in steps), default=0) + 1)]
     out += ["/* whose turn follows each step (-1: none) */",
-            "static const int next_proc[] = { -1, " + ", ".join(str(p) for p in next_proc) + " };", "",
+            "static const int next_proc[] = { " + ", ".join(str(p) for p in next_proc) + " };", "",
             "static void give_turn_to_next(int step)", "{",
             "\tif (next_proc[step] >= 0 && next_proc[step] != current_proc)",
             "\t\tgive_turn(next_proc[step]);", "}", ""]

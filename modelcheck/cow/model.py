@@ -193,6 +193,11 @@ class CowModel:
     def action_label(self, act: Act) -> str:
         return self.words.action_label(act)
 
+    def mid_operation(self, act: Act) -> bool:
+        """The step left its thread inside its operation (one the world runs in steps): a program that made it
+        would still be in that system call or fault."""
+        return act.proc >= 0 and act.branch.rpartition("+")[2] in PARTIAL
+
     def describe_transition(self, before: tuple, act: Act, after: tuple) -> list[str]:
         return self.words.describe_transition(before, act, after)
 
