@@ -145,3 +145,13 @@ def test_a_kernel_that_drops_the_reference_before_the_mapping_is_caught(monkeypa
     # and 6.15's own assertion: the fault reuses while the child's PMD is still entirely mapped
     result = check(SPLIT_AND_UNMAP.model("mm_owner_6_15", ["no_kernel_warning"]))
     assert result.verdict == "violated" and "PMD-mapped" in result.violations[0].trace.explanation
+
+
+def test_the_process_s_other_threads_wait_while_a_fault_holds_the_pte_lock_between_its_looks():
+    world = CowWorld.scripted({"parent": ["fork", "wait child1", "store a0"], "parent.2": ["store a1"],
+                               "child1": ["exit"]}, thp=2, thp_pte=True)
+    model = world.model("mm_owner_6_15", [])
+    state, acts = run(model, "parent fork", "child1 exit", "parent wait child1", "parent store a0")
+    assert acts[-1].branch == "large_reuse_unlocked"
+    enabled = {model.action_label(a) for a, _ in model.successors(state)}
+    assert "parent.2 store a1" not in enabled and "parent store a0" in enabled

@@ -324,6 +324,8 @@ class CowModel:
             return
         if self.kernel.unmap_in_steps and self._waits_for_unmap(s, proc, thread.program[pc].kind):
             return
+        if self.kernel.large_reuse_in_steps and self._waits_for_large_look(s, ti, proc, thread.program[pc].kind):
+            return
         base, run, args, writes, finish = self._script_steps[ti][pc]
         if writes:  # the last argument is the write's number: its value tag depends on nforks now
             args = args[:-1] + (self.tags.code(proc, nforks, args[-1]),)
@@ -336,6 +338,15 @@ class CowModel:
                                                                                  and s[self.layout.step_base + ti]):
             return False
         return fork_in_progress(self.kernel, s)
+
+    def _waits_for_large_look(self, s: Any, ti: int, proc: int, kind: str) -> bool:
+        """A store's write fault holds the page-table lock between its two looks at a large folio: the
+        process's other threads wait for it, but the lockless walk of GUP-fast."""
+        if "lockless" in OPERATIONS[kind].needs:
+            return False
+        L, k = self.layout, self.kernel
+        return any(n != ti and s[L.step_base + n] and s[L.pc_base + n] < len(k.threads[n].program)
+                   and k.threads[n].program[s[L.pc_base + n]].kind == "store" for n in k.threads_of[proc])
 
     def _waits_for_unmap(self, s: Any, proc: int, kind: str) -> bool:
         """try_to_unmap holds the page-table lock of a PTE it cleared and has not yet restored or swapped out:
