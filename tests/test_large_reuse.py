@@ -10,7 +10,7 @@ import pytest
 from modelcheck.cow import CowWorld
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import GATHER_ENTIRE, GATHER_MAPPED, GATHER_SHIFT
-from modelcheck.cow.mechanisms.memory import entire_mapcount, folio_pages, info, mm_mappings, refcount
+from modelcheck.cow.mechanisms.memory import entire_mapcount, folio_pages, mm_mappings, refcount
 from modelcheck.cow.mechanisms.thp import zap_pmd
 from modelcheck.cow.operations import OPERATIONS
 from modelcheck.cow.policies import KernelWarning, PageInfo, WriteFault, get_policy
