@@ -179,15 +179,15 @@ class LargeReuseInTwoLooks(Branch):
                                    partial=True)
 
 
-def reuses_large_in_two_looks(k: Kernel, t: Slots, proc: int, addr: int) -> bool:
-    """A write fault on ``addr`` would ask __wp_can_reuse_large_anon_folio: a PTE-mapped page of the world's
-    large folio, anonymous, neither PG_anon_exclusive nor KSM."""
+def large_folio_to_look_at(k: Kernel, t: Slots, proc: int, addr: int) -> PageInfo | None:
+    """The page as a write fault on ``addr`` sees it, where the fault would ask __wp_can_reuse_large_anon_folio:
+    a PTE-mapped page of the world's large folio, anonymous, neither PG_anon_exclusive nor KSM; else None."""
     L = k.layout
     page = pte_page(t[L.pte_index(proc, addr)])
     if not k.folios_on or not t[L.folio_base + page] or pmd_mapped(k, t, proc, addr) or page == k.zero_page:
-        return False
+        return None
     seen = info(k, t, page, proc)
-    return seen.anon and not seen.exclusive and not seen.ksm
+    return seen if seen.anon and not seen.exclusive and not seen.ksm else None
 
 
 @mechanism(LargeReuseInTwoLooks, WriteFaultBranch)
@@ -197,11 +197,12 @@ def large_fault_first_look(k: Kernel, t: MutableSlots, thread: int, proc: int, a
     the thread's step slot (+ 1) for the look under folio_lock_large_mapcount. Any other write fault (and
     the fault a GUP raises) decides in one step. The warnings either look fires are recorded
     (``ghost.record_warnings``)."""
-    if not reuses_large_in_two_looks(k, t, proc, addr):
+    seen = large_folio_to_look_at(k, t, proc, addr)
+    if seen is None:
         return write_fault(k, t, proc, addr)
     L = k.layout
     i = L.pte_index(proc, addr)
-    go, warned = k.policy.large_reuse_unlocked(info(k, t, pte_page(t[i]), proc))
+    go, warned = k.policy.large_reuse_unlocked(seen)
     record_warnings(k, t, warned)
     if not go:
         copy_for_write(k, t, proc, addr)
