@@ -11,7 +11,7 @@ from modelcheck.cow import CowWorld
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import GATHER_ENTIRE, GATHER_MAPPED, GATHER_SHIFT
 from modelcheck.cow.mechanisms.memory import entire_mapcount, folio_pages, mm_mappings, refcount
-from modelcheck.cow.mechanisms.thp import zap_pmd
+from modelcheck.cow.mechanisms.thp import OwnerSlots, zap_pmd
 from modelcheck.cow.operations import OPERATIONS
 from modelcheck.cow.policies import KernelWarning, PageInfo, WriteFault, get_policy
 from modelcheck.engine import check
@@ -108,6 +108,8 @@ def test_the_looks_of_each_era():
     ("specs/b8_large_reuse_inverted_assertion.py", "mm_owner_6_15_rc1", "violated"),
     ("specs/b8_large_reuse_inverted_assertion.py", "mainline_7_3", "holds"),
     ("specs/b15_refcount_covers_mapcount.py", "mm_owner_6_15", "holds"),
+    ("specs/b7g_large_reuse_sanity_before_lock_gup.py", "mm_owner_6_15_rc1", "violated"),
+    ("specs/b7g_large_reuse_sanity_before_lock_gup.py", "mm_owner_6_15", "holds"),
 ])
 def test_the_6_15_rc_specs(path, policy, verdict):
     loaded = bind(path, load_spec(path))
@@ -155,3 +157,38 @@ def test_the_process_s_other_threads_wait_while_a_fault_holds_the_pte_lock_betwe
     assert acts[-1].branch == "large_reuse_unlocked"
     enabled = {model.action_label(a) for a, _ in model.successors(state)}
     assert "parent.2 store a1" not in enabled and "parent store a0" in enabled
+
+
+def test_the_reuse_asserts_under_the_lock_that_this_mm_holds_an_owner_slot():
+    for name in ("mm_owner_6_15_rc1", "mm_owner_6_15", "mainline_7_3"):
+        policy = get_policy(name)
+        assert policy.large_reuse_locked(large(2, 2)) == (True, ())
+        assert policy.large_reuse_locked(replace(large(2, 2), holds_owner_slot=False)) == \
+            (True, (KernelWarning.NOT_AN_OWNER,))
+        assert policy.large_reuse_locked(replace(large(2, 3), holds_owner_slot=False))[1] in \
+            ((), (KernelWarning.MAPCOUNT_BELOW_REFCOUNT,))  # no reuse, no such assertion
+
+
+def test_an_owner_algorithm_that_forgets_the_other_mm_is_caught_by_that_assertion(monkeypatch):
+    def forgets_every_slot(slots: OwnerSlots, mm: int, diff: int, total: int) -> None:
+        """A broken folio_sub_return_large_mapcount: an MM that lets go frees both slots and the bit."""
+        n = slots.ids.index(mm) if mm in slots.ids else -1
+        if n >= 0 and slots.counts[n] <= diff:
+            slots.ids, slots.counts, slots.shared = [0, 0], [0, 0], False
+        elif n >= 0:
+            slots.counts[n] -= diff
+
+    world = CowWorld.scripted({"parent": ["fork", "wait child1", "store a0"], "child1": ["exit"]},
+                              thp=2, thp_pte=True)
+    assert check(world.model("mm_owner_6_15", ["no_kernel_warning"])).verdict == "holds"
+    monkeypatch.setattr(OwnerSlots, "sub", forgets_every_slot)
+    result = check(world.model("mm_owner_6_15", ["no_kernel_warning"]))
+    assert result.verdict == "violated" and "neither of its MM-owner slots" in result.violations[0].trace.explanation
+
+
+def test_a_fault_that_decides_in_one_step_records_what_both_looks_assert():
+    path = "specs/b7g_large_reuse_sanity_before_lock_gup.py"
+    loaded = bind(path, load_spec(path))
+    model = loaded.world.model("mm_owner_6_15_rc1", ["no_kernel_warning"])
+    result = check(model)
+    assert result.violations[0].trace.steps[-1].label == "parent pin_rw a0 -> buf"

@@ -108,8 +108,9 @@ def cases(decision: str) -> list[tuple]:
         return [(file_backed,) for file_backed in BOTH]
     if decision in ("huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb"):
         return [(page,) for page in large_pages()]
-    if decision in ("large_reuse_unlocked", "large_reuse_locked"):  # a two-page folio, PMD-mapped or not
-        return [(replace(page, entire_mapcount=entire, nr_pages=2),) for entire in (0, 1) for page in large_pages()]
+    if decision in ("large_reuse_unlocked", "large_reuse_locked"):  # a two-page folio, PMD-mapped or not; then
+        return [(replace(page, entire_mapcount=entire, nr_pages=2, holds_owner_slot=owner),)  # as asked of an MM
+                for owner in (True, False) for entire in (0, 1) for page in large_pages()]   # that owns no slot
     if decision in ("write_fault", "unshare"):  # the small pages first (as pinned before large folios came)
         return [(page,) for page in pages() + large_pages()]
     if decision == "forced_write_follows":  # (page, cowed, pte_dirty, fault_needed)
@@ -127,14 +128,14 @@ PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refus
 
 def letter(answer: object) -> str:
     """One character per answer: 0/1 for a bool, the first letter of an enum's value (each is distinct), and
-    for a large folio's look (go on, warnings) a base-32 digit of the bool and the warnings' bits above it."""
+    for a large folio's look (go on, warnings) a base-64 digit of the bool and the warnings' bits above it."""
     if isinstance(answer, bool):
         return "1" if answer else "0"
     if isinstance(answer, Enum):
         return str(answer.value)[0]
     if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], bool):
         warned = sum(1 << list(KernelWarning).index(w) for w in answer[1])
-        return "0123456789abcdefghijklmnopqrstuv"[answer[0] + 2 * warned]
+        return "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"[answer[0] + 2 * warned]
     raise TypeError(f"a decision answered {answer!r}, neither a bool nor an enum member")
 
 
@@ -187,7 +188,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 517_780 and len(_pinned()["order"]) == 21
+    assert per_policy == 542_356 and len(_pinned()["order"]) == 21
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():

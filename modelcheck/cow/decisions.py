@@ -195,7 +195,8 @@ QUESTIONS: dict[str, tuple[str, dict[Answer, Said]]] = {
 def _counter_words(name: str, value: Any) -> str:
     flags = {"exclusive": "PageAnonExclusive", "has_pinned": "MMF_HAS_PINNED", "in_lru_batch": "in an LRU batch",
              "in_swapcache": "in the swap cache", "locked": "locked by another", "ksm": "a KSM page",
-             "large": "a page of a THP", "maybe_shared": "maybe mapped shared (MM-owner tracking)"}
+             "large": "a page of a THP", "maybe_shared": "maybe mapped shared (MM-owner tracking)",
+             "holds_owner_slot": "in an MM-owner slot of this MM"}
     if name == "anon":
         return "an anonymous page" if value else "a page that is not anonymous"
     if isinstance(value, bool):
@@ -334,7 +335,8 @@ class PolicyChoices:
         read = {f.name: getattr(info, f.name) for f in fields(PageInfo)
                 if (f.name != "ksm" or info.ksm)
                 and (f.name not in ("large", "pincount", "large_mapcount", "maybe_shared", "entire_mapcount",
-                                    "nr_pages") or info.large)}
+                                    "nr_pages") or info.large)
+                and (f.name != "holds_owner_slot" or not info.holds_owner_slot)}  # (said only where it is not)
         references = core.words.references(before, page) if page is not None else []
         held = [words for words, _ in references]
         counters = f"mapcount {info.mapcount}, refcount {info.refcount}"

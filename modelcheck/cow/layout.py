@@ -86,6 +86,11 @@ MOST_THP_PAGES = 1 << FOLIO_INDEX_BITS
 OWNERS_SHARED = 1 << 14  # owners[g]: the "maybe mapped shared" bit, above two 3-bit MM ids and two 4-bit counts
 
 
+def owner_ids(word: int) -> tuple[int, int]:
+    """The MMs (process + 1; 0: a free slot) an ``owners[g]`` word's two slots hold (folio_mm_id)."""
+    return word & 7, word >> 3 & 7
+
+
 # gather[p]: (head + 1) << GATHER_SHIFT | what of the PMD's mapping the folio still counts. zap_huge_pmd clears
 # the PMD, then folio_remove_rmap_pmd drops the large mapcount (folio_dec_large_mapcount, which updates the MM
 # owners) and after it the entire mapcount (CONFIG_PAGE_MAPCOUNT's order, the 7.1.5 tree's mm/rmap.c); the

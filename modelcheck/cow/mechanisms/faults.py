@@ -424,7 +424,20 @@ def decide_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> tupl
     """
     branch = clear_async_uffd_wp(k, t, proc, addr) + flush_before_wp_fault(k, t, proc, addr)
     page_info, drained = info_after_drain(k, t, pte_page(t[k.layout.pte_index(proc, addr)]), proc)
+    record_looks_at_once(k, t, page_info)
     return branch + drained, k.policy.write_fault(page_info)
+
+
+def record_looks_at_once(k: Kernel, t: MutableSlots, seen: PageInfo) -> None:
+    """A fault that asks __wp_can_reuse_large_anon_folio in one step (a GUP's write or unsharing fault, a
+    store where nothing can act between the looks) fires what both looks assert, read at the same instant:
+    the warnings are recorded as the stepped fault records them (``large_fault_first_look``)."""
+    if not (k.policy.tracks_mm_owners and seen.large and seen.anon and not seen.exclusive and not seen.ksm):
+        return
+    go, warned = k.policy.large_reuse_unlocked(seen)
+    if go:
+        warned += k.policy.large_reuse_locked(seen)[1]
+    record_warnings(k, t, warned)
 
 
 def clear_async_uffd_wp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
@@ -488,6 +501,7 @@ def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     if k.hugetlb_on and page != k.file_page:
         return hugetlb_fault(k, t, proc, addr, unshare=True)
     page_info, _ = info_after_drain(k, t, page, proc)
+    record_looks_at_once(k, t, page_info)
     # (a page that is not anonymous, the zero page or a file's page in a COW mapping, is always copied:
     # 8d6a0ac09a16's wp_page_copy; only a policy that unshares such pages gets here with one)
     if page_info.anon and k.policy.unshare(page_info) is Unshare.KEEP:

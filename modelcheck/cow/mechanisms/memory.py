@@ -13,7 +13,7 @@ from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots,
 from modelcheck.cow.layout import (FOLIO_INDEX_BITS, GATHER_ENTIRE, GATHER_MAPPED, GATHER_REFERENCE, GATHER_SHIFT,
                                    LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, OWNERS_SHARED,
                                    PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
-                                   PAGE_UNMAPPING, PTE_DIRTY, PTE_SWAP, folio_code, pte_key, pte_page)
+                                   PAGE_UNMAPPING, PTE_DIRTY, PTE_SWAP, folio_code, owner_ids, pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
 
@@ -162,7 +162,7 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     flags = page_flags(m, s, page)
     has_pinned = bool(L.features.mm and s[L.mm_base + proc] & MM_HAS_PINNED)
     if m.large_on and is_large(m, s, page):
-        return _large_page_info(m, s, page, flags, has_pinned)
+        return _large_page_info(m, s, page, flags, has_pinned, proc)
     count = mapcount(m, s, page)
     references = count + other_holders(m, s, page)
     swapped, anon = swapcount(m, s, page), is_anon(m, page)
@@ -180,27 +180,30 @@ def info(m: Machine, s: Slots, page: int, proc: int = 0) -> PageInfo:
     return described
 
 
-def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bool) -> PageInfo:
+def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bool, proc: int) -> PageInfo:
     """A page of a large folio: the folio's refcount and pincount, and page_trans_huge_mapcount (the most any
     of its pages is mapped) as its mapcount; a hugetlb page is one large folio of its own."""
     L = m.layout
     pages = folio_pages(m, s, page)
     per_mm = [mm_mappings(m, s, pages, p) for p in range(L.processes)]
     large_mapcount = sum(per_mm)
+    owner = True
     if L.features.owners:  # folio_maybe_mapped_shared: the bit, unless the folio is mapped once
-        shared = large_mapcount > 1 and bool(s[L.owners_base + pages[0]] & OWNERS_SHARED)
+        word = s[L.owners_base + pages[0]]
+        shared = large_mapcount > 1 and bool(word & OWNERS_SHARED)
+        owner = proc + 1 in owner_ids(word)
     else:
         shared = sum(1 for n in per_mm if n) > 1
     key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
            pincount(m, s, pages), large_mapcount, shared, is_anon(m, page),  # (a hugetlbfs file's page is not)
-           entire_mapcount(m, s, pages[0]), len(pages))
+           entire_mapcount(m, s, pages[0]), len(pages), owner)
     described = m.large_page_infos.get(key)
     if described is None:
-        count, references, flags, has_pinned, pins, large_mapcount, shared, anon, entire, nr_pages = key
+        count, references, flags, has_pinned, pins, large_mapcount, shared, anon, entire, nr_pages, owner = key
         described = m.large_page_infos[key] = PageInfo(
             mapcount=count, refcount=references, exclusive=bool(flags & PAGE_EXCLUSIVE), has_pinned=has_pinned,
             large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared, anon=anon,
-            entire_mapcount=entire, nr_pages=nr_pages)
+            entire_mapcount=entire, nr_pages=nr_pages, holds_owner_slot=owner)
     return described
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelcheck.cow.kernel import Machine, MutableSlots, Slots
-from modelcheck.cow.layout import OWNERS_SHARED, PAGE_EXCLUSIVE, pte_page
+from modelcheck.cow.layout import OWNERS_SHARED, PAGE_EXCLUSIVE, owner_ids, pte_page
 from modelcheck.cow.mechanisms.memory import folio_pages, mapcount, mm_mappings, pmd_mappings
 
 
@@ -94,7 +94,7 @@ class OwnerSlots:
 
     @classmethod
     def unpack(cls, word: int) -> OwnerSlots:
-        return cls([word & 7, word >> 3 & 7], [word >> 6 & 15, word >> 10 & 15], bool(word & OWNERS_SHARED))
+        return cls(list(owner_ids(word)), [word >> 6 & 15, word >> 10 & 15], bool(word & OWNERS_SHARED))
 
     def pack(self) -> int:
         return (self.ids[0] | self.ids[1] << 3 | min(self.counts[0], 15) << 6 | min(self.counts[1], 15) << 10

@@ -93,6 +93,7 @@ class PageInfo:
     maybe_shared: bool = False  # folio_maybe_mapped_shared (6.15's MM-owner tracking; else: mapped by two MMs)
     entire_mapcount: int = 0  # a large folio's PMD mappings (folio_entire_mapcount), one being unmapped included
     nr_pages: int = 1  # the pages of its folio (folio_nr_pages)
+    holds_owner_slot: bool = True  # the asking MM holds one of the large folio's two MM-owner slots (folio_mm_id)
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -127,6 +128,7 @@ class KernelWarning(Enum):
     MAPPED_BEYOND_PAGES = "the folio's large mapcount exceeds its pages (one MM maps each page once)"
     MAPCOUNT_BELOW_REFCOUNT = "the folio's large mapcount is below its refcount, under the large mapcount's lock"
     MAPCOUNT_ABOVE_REFCOUNT = "the folio's large mapcount is above its refcount, under the large mapcount's lock"
+    NOT_AN_OWNER = "the MM about to reuse a page of the folio holds neither of its MM-owner slots (folio_mm_id)"
 
 
 LargeLook = tuple[bool, tuple[KernelWarning, ...]]  # (go on / reuse, the warnings the look fired)

@@ -42,7 +42,8 @@ class ReuseLargeFoliosOwnedAlone(Pre2020Rule):
     shared; else reuse iff its large mapcount equals its refcount, read once without a lock and again under
     folio_lock_large_mapcount. Only this PTE becomes writable; the page is marked exclusive. As merged, it
     asserted the folio's sanity before the lock, and under the lock that the mapcount is not below the
-    refcount (which an extra reference makes it legitimately)."""
+    refcount (which an extra reference makes it legitimately); once the recheck passes, that this MM holds one of
+    the folio's two owner slots."""
 
     def write_fault(self, page: PageInfo) -> WriteFault:
         if page.large and not page.exclusive and not page.ksm:
@@ -57,8 +58,12 @@ class ReuseLargeFoliosOwnedAlone(Pre2020Rule):
         return page.large_mapcount == page.refcount, sanity_warnings(page)
 
     def large_reuse_locked(self, page: PageInfo) -> LargeLook:
-        warned = (KernelWarning.MAPCOUNT_BELOW_REFCOUNT,) if page.large_mapcount < page.refcount else ()
-        return not page.maybe_shared and page.large_mapcount == page.refcount, warned
+        warned: tuple[KernelWarning, ...] = ((KernelWarning.MAPCOUNT_BELOW_REFCOUNT,)
+                                             if page.large_mapcount < page.refcount else ())
+        reuse = not page.maybe_shared and page.large_mapcount == page.refcount
+        if reuse and not page.holds_owner_slot:  # asserted where the reuse is decided, from the first version on
+            warned += (KernelWarning.NOT_AN_OWNER,)
+        return reuse, warned
 
 
 MmOwner615Rc1Policy = era("mm_owner_6_15_rc1", "v6.15-rc1", HugeZeroThp613Policy,
