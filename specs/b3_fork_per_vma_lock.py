@@ -30,7 +30,8 @@ SPEC = Spec(
     expect={policy: "holds" for policy in (
         "dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_early_cow", "page_count_fork_copy",
         "refcount_5_18", "anon_exclusive", "anon_exclusive_6_2", "odirect_pins_6_5", "uffd_wp_async_6_7",
-        "uffd_move_6_8", "large_folio_6_9", "huge_zero_thp_6_13", "mm_owner_6_15_rc1", "mm_owner_6_15", "mainline_7_3",
+        "uffd_move_6_8", "large_folio_6_9", "large_swapin_6_11", "huge_zero_thp_6_13", "mm_owner_6_15_rc1",
+        "mm_owner_6_15", "mainline_7_3",
         "andrea_cor", "jason_2020",
         "page_count_refuse_wrprotect")} | {
         "per_vma_lock_6_4": "violated",  # 6.4 to 6.4.2: fixed by fb49c455323f (6.5), in 6.4.y first disabled

@@ -29,7 +29,7 @@ SPEC = replace(
         "page_count_early_cow": "violated", "page_count_fork_copy": "violated", "refcount_5_18": "violated",
         "anon_exclusive": "violated", "anon_exclusive_6_2": "violated", "per_vma_lock_6_4": "violated",
         "odirect_pins_6_5": "violated", "uffd_wp_async_6_7": "violated", "uffd_move_6_8": "violated",
-        "large_folio_6_9": "violated","huge_zero_thp_6_13": "violated", 
+        "large_folio_6_9": "violated", "large_swapin_6_11": "violated", "huge_zero_thp_6_13": "violated",
         "mm_owner_6_15_rc1": "violated", "mm_owner_6_15": "violated", "mainline_7_3": "violated",
     },
 )

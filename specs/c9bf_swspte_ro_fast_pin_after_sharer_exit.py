@@ -27,7 +27,8 @@ SPEC = replace(
         "page_count_early_cow": "violated", "page_count_fork_copy": "violated", "refcount_5_18": "violated",
         "anon_exclusive": "holds", "anon_exclusive_6_2": "holds", "per_vma_lock_6_4": "holds",
         "odirect_pins_6_5": "holds", "uffd_wp_async_6_7": "holds", "uffd_move_6_8": "holds",
-        "large_folio_6_9": "holds", "huge_zero_thp_6_13": "holds", "mm_owner_6_15_rc1": "holds",
+        "large_folio_6_9": "holds", "large_swapin_6_11": "holds", "huge_zero_thp_6_13": "holds",
+        "mm_owner_6_15_rc1": "holds",
         "mm_owner_6_15": "holds", "mainline_7_3": "holds",
     },
 )

@@ -27,7 +27,8 @@ SPEC = Spec(
     expect={name: "holds" for name in (
         "dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_fork_copy", "refcount_5_18",
         "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7",
-        "uffd_move_6_8", "large_folio_6_9", "huge_zero_thp_6_13", "mm_owner_6_15_rc1", "mm_owner_6_15", "mainline_7_3",
+        "uffd_move_6_8", "large_folio_6_9", "large_swapin_6_11", "huge_zero_thp_6_13", "mm_owner_6_15_rc1",
+        "mm_owner_6_15", "mainline_7_3",
         "andrea_cor", "jason_2020",
         "page_count_refuse_wrprotect")},
 )

@@ -22,7 +22,7 @@ from modelcheck.spec import bind, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PRE_6_5 = [p for p in policy_names() if p not in ("odirect_pins_6_5", "uffd_wp_async_6_7", "uffd_move_6_8", "large_folio_6_9",
-                                                "huge_zero_thp_6_13", "mm_owner_6_15_rc1", "mm_owner_6_15",
+                                                "large_swapin_6_11", "huge_zero_thp_6_13", "mm_owner_6_15_rc1", "mm_owner_6_15",
                                                 "mainline_7_3")]
 
 

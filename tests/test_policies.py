@@ -70,14 +70,15 @@ VMA_REQUEST_GRID = {**REQUEST_GRID, "cow_mapping": list(BOTH), "anon_vma": list(
 # every policy, in the order all_policies() gives them
 NAMES = ("dirty_cow", "mapcount", "gup_cow_break", "page_count", "page_count_early_cow", "page_count_fork_copy",
          "refcount_5_18", "anon_exclusive", "anon_exclusive_6_2", "per_vma_lock_6_4", "odirect_pins_6_5", "uffd_wp_async_6_7",
-         "uffd_move_6_8", "large_folio_6_9", "huge_zero_thp_6_13", "mm_owner_6_15_rc1", "mm_owner_6_15",
+         "uffd_move_6_8", "large_folio_6_9", "large_swapin_6_11", "huge_zero_thp_6_13", "mm_owner_6_15_rc1",
+         "mm_owner_6_15",
          "mainline_7_3", "andrea_cor", "jason_2020",
          "page_count_refuse_wrprotect")
 PINNED_FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
                 "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas",
                 "uffdio_move", "breaks_ksm_by_unshare", "uffd_minor_shmem", "uffd_continue_maps_dirty",
                 "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page", "tracks_mm_owners",
-                "madvise_collapse", "huge_zero_fault_maps_thp")
+                "madvise_collapse", "huge_zero_fault_maps_thp", "swapin_maps_large_folio")
 
 
 def pages() -> list[PageInfo]:
@@ -108,9 +109,10 @@ def cases(decision: str) -> list[tuple]:
         return [(file_backed,) for file_backed in BOTH]
     if decision in ("huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb"):
         return [(page,) for page in large_pages()]
-    if decision in ("large_reuse_unlocked", "large_reuse_locked"):  # a two-page folio, PMD-mapped or not; then
-        return [(replace(page, entire_mapcount=entire, nr_pages=2, holds_owner_slot=owner),)  # as asked of an MM
-                for owner in (True, False) for entire in (0, 1) for page in large_pages()]   # that owns no slot
+    if decision in ("large_reuse_unlocked", "large_reuse_locked", "large_reuse_frees_swap"):
+        # a two-page folio, PMD-mapped or not; then as asked of an MM that owns no slot
+        return [(replace(page, entire_mapcount=entire, nr_pages=2, holds_owner_slot=owner),)
+                for owner in (True, False) for entire in (0, 1) for page in large_pages()]
     if decision in ("write_fault", "unshare"):  # the small pages first (as pinned before large folios came)
         return [(page,) for page in pages() + large_pages()]
     if decision == "forced_write_follows":  # (page, cowed, pte_dirty, fault_needed)
@@ -121,6 +123,7 @@ def cases(decision: str) -> list[tuple]:
 PINNED_DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
                     "fork_page", "huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb", "gup",
                     "read_gup_unshares", "gup_refuses", "large_reuse_unlocked", "large_reuse_locked",
+                    "large_reuse_frees_swap",
                     "iouring_refuses", "unshare",
                     "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable", "forced_write_follows",
                     "uffdio_move_refuses")
@@ -188,7 +191,7 @@ def test_every_decision_of_the_policy_is_as_pinned(name):
 
 def test_the_pinned_table_is_big_enough_to_mean_something():
     per_policy = sum(len(cases(d)) for d in PINNED_DECISIONS) + len(PINNED_FLAGS)
-    assert per_policy == 542_356 and len(_pinned()["order"]) == 21
+    assert per_policy == 566_933 and len(_pinned()["order"]) == 22
 
 
 def test_what_is_pinned_is_every_decision_and_flag_of_the_interface():
@@ -250,7 +253,8 @@ def test_the_flags_are_pieces_too():
                        "uffd_minor_shmem": {"c949b097ef2e"}, "uffd_continue_maps_dirty": {"9ae0f87d009c"},
                        "zero_page_pins_uncounted": {"c8070b787519"}, "fork_write_protect_seq": {"57efa1fe5957"},
                        "thp_split_locks_page": {"c444eb564fb1"}, "tracks_mm_owners": {"6af8cb80d3a9"},
-                       "madvise_collapse": {"7d8faaf15545"}, "huge_zero_fault_maps_thp": {"1ced09e0331f"}}
+                       "madvise_collapse": {"7d8faaf15545"}, "huge_zero_fault_maps_thp": {"1ced09e0331f"},
+                           "swapin_maps_large_folio": {"508758960b8d"}}
 
 
 def test_a_new_proposal_is_a_new_composition():

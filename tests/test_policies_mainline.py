@@ -141,7 +141,8 @@ def _programs(spec: str) -> dict[str, list[str]]:
     ("5.10.200", "page_count_early_cow"), ("5.11", "page_count_fork_copy"), ("5.17.15", "page_count_fork_copy"),
     ("5.18.3", "refcount_5_18"), ("6.1.0", "anon_exclusive"), ("6.2", "anon_exclusive_6_2"),
     ("6.3.13", "anon_exclusive_6_2"), ("6.4.1", "per_vma_lock_6_4"), ("6.5", "odirect_pins_6_5"), ("6.6.30", "odirect_pins_6_5"),
-    ("6.7", "uffd_wp_async_6_7"), ("6.8", "uffd_move_6_8"), ("6.9", "large_folio_6_9"), ("6.12.9", "large_folio_6_9"),
+    ("6.7", "uffd_wp_async_6_7"), ("6.8", "uffd_move_6_8"), ("6.9", "large_folio_6_9"), ("6.10.14", "large_folio_6_9"),
+    ("6.11", "large_swapin_6_11"), ("6.12.9", "large_swapin_6_11"),
     ("6.13", "huge_zero_thp_6_13"), ("6.14.3", "huge_zero_thp_6_13"),
     ("6.15", "mm_owner_6_15"), ("6.18.44-fc", "mm_owner_6_15"),
     # 7.1.5's wp_can_reuse_anon_folio still gives up above refcount 3: 8d596d8b81ef is later

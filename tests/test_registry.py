@@ -53,7 +53,8 @@ def test_every_operation_runs_its_declared_mechanism():
     huge = CowWorld.scripted({"parent": ["fork", "mprotect_thp_ro a0", "mprotect_thp_rw a1", "collapse_thp a0",
                                          "pageout_thp a0", "munmap_thp a0"],
                               "child1": ["store a0"]}, thp=2)
-    worlds = (world, rearranged, forced, moved, continued, huge)
+    cached = CowWorld.scripted({"parent": ["pageout_thp_cached a0", "load a0"]}, thp=2, thp_pte=True)
+    worlds = (world, rearranged, forced, moved, continued, huge, cached)
     assert {op.kind for w in worlds for t in w.scenario.threads for op in t.program} == set(OPERATIONS)
     covered: set[str] = set()
     for w in worlds:

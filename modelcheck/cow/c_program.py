@@ -96,6 +96,8 @@ SNIPPETS: dict[str, str] = {
     "mprotect_thp_rw": "do_thp_mprotect({s}, PROT_READ | PROT_WRITE)",
     "collapse_thp": "do_thp_madvise({s}, MADV_COLLAPSE, \"MADV_COLLAPSE\")",
     "pageout_thp": "do_thp_madvise({s}, MADV_PAGEOUT, \"MADV_PAGEOUT\")",
+    # the same call, checked to have left the folio in the swap cache (a swap device that writes asynchronously)
+    "pageout_thp_cached": "do_thp_pageout_cached({s})",
 }
 
 NO_SWAP_EXCLUSIVE_BIT = ("the trace is of an architecture without the swap-PTE exclusive bit "
@@ -115,6 +117,7 @@ UNFORCEABLE: dict[str, str] = {
     "swap_add": "reclaim adding a page to the swap cache at a chosen moment cannot be forced by a user program",
     "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
     "ksm_merge": "when ksmd scans and merges a page is the kernel's choice (a program can only wait for it)",
+    "writeback_end": "when the swap device finishes writing a folio out is the device's choice, not the program's",
     "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
     "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",
     "get_ro": "a FOLL_GET reference held across other steps is a driver's, which no user program can take and "
@@ -333,6 +336,8 @@ class _Plan:
         self.cells = max([s.op.cell for s in steps] + [0]) + 1
         self.writes = _Writes()
         self.forks = 0
+        self.waited: set[int] = set()  # the children the parent has waited for (exited: they map nothing)
+        self.cached_folio = False  # a pageout_thp_cached has left the THP's folio whole in the swap cache
         self.holders: dict[str, tuple[int, int, int, int]] = {}  # name -> (number, proc, addr, cell)
         self.held: set[str] = set()
         self.pipe_of: dict[int, int] = {}  # proc -> the address its unread pipe holds
@@ -410,12 +415,14 @@ class _Plan:
         if kind == "store":
             if self.prop == "no_spurious_copy":
                 shared = any(a == op.addr for a in self.pipe_of.values()) or \
-                    any(self.holders[n][2] == op.addr for n in self.held) or self.forks > 0
+                    any(self.holders[n][2] == op.addr for n in self.held) or \
+                    any(child not in self.waited for child in range(1, self.forks + 1))
                 if not shared and op.addr not in self.untouched:  # (a first-touch or zero-page fault allocates)
                     before.append(f"frame_before = frame_of({op.addr}); "
                                   f"count_before = frame_before ? mapcount_of(frame_before) : 0;")
                     slot = self._slot(step, f"a write fault of {_who(p)} keeps a page only it maps")
-                    after.append(f"judge_no_copy({slot}, {op.addr}, frame_before, count_before);")
+                    judge = "judge_no_copy_of_folio" if self.cached_folio and op.addr < self.thp else "judge_no_copy"
+                    after.append(f"{judge}({slot}, {op.addr}, frame_before, count_before);")
             if self.prop == "wrprotect_effective" and (p, op.addr) in self.wp_asked:
                 slot = self._slot(step, "the store after clear_refs faulted (left the page soft-dirty)")
                 after.append(f"judge_faulted({slot}, {op.addr});")
@@ -439,7 +446,12 @@ class _Plan:
             after += self._observation(step, p, self.pipe_of.pop(p, 0), 0)
         elif kind == "put":
             self.held.discard(op.holder)
-        elif kind in ("munmap", "mprotect_rw", "pageout", "munmap_thp", "mprotect_thp_rw", "pageout_thp"):
+        elif kind == "wait":
+            self.waited.add(op.child)
+        if kind == "pageout_thp_cached":
+            self.cached_folio = True
+        elif kind in ("munmap", "mprotect_rw", "pageout", "munmap_thp", "mprotect_thp_rw", "pageout_thp",
+                      "pageout_thp_cached"):
             whole = kind.endswith("_thp") or "_thp_" in kind  # (the THP's whole range)
             for a in (range(self.thp) if whole else [op.addr]):
                 self.wp_asked.discard((p, a))
@@ -702,7 +714,7 @@ def _program(scenario: str, plan: _Plan, invert: bool) -> str:
     config = plan.config
     # the running kernel must be built as the trace's world was: clear_refs and MADV_PAGEOUT do nothing without
     # soft-dirty tracking and swap, and the model's steps are a kernel's with or without them
-    if kinds & {"pageout", "pageout_thp"}:
+    if kinds & {"pageout", "pageout_thp", "pageout_thp_cached"}:
         needs.append("need_swap()" if config.swap else "need_no_swap()")
     if "clear_refs" in kinds:
         needs.append("need_soft_dirty()" if config.soft_dirty else "need_no_soft_dirty()")
@@ -991,6 +1003,22 @@ HELPER uint64_t mapcount_of(uint64_t frame)
 		count = 0;
 	close(fd);
 	return count;
+}
+
+#define KPF_WRITEBACK (1ULL << 8)
+#define KPF_COMPOUND (3ULL << 15) /* KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL: a page of a large folio */
+
+HELPER uint64_t kpageflags_of(uint64_t frame)
+{
+	uint64_t flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags), (off_t)(frame * sizeof(flags))) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
 }
 
 /* -- features the kernel may lack: each a skip with its reason -- */
@@ -1344,6 +1372,29 @@ HELPER int do_thp_madvise(int step, int advice, const char *name)
 	}
 	return 1;
 }
+
+/* MADV_PAGEOUT where the trace keeps the folio in the swap cache: mincore() of swapped-out anonymous memory
+ * says whether the swap cache still holds each page; a swap device that finished the write within the call
+ * let reclaim free the folio at once, and the run is not the trace's */
+HELPER int do_thp_pageout_cached(int step)
+{
+	static unsigned char resident[512];
+	size_t n, pages = thp_size / page_size;
+
+	if (!do_thp_madvise(step, MADV_PAGEOUT, "MADV_PAGEOUT"))
+		return 0;
+	if (pages > sizeof(resident) || mincore(thp_base, thp_size, resident)) {
+		stop(step, "mincore() of the THP");
+		return 0;
+	}
+	for (n = 0; n < pages; n++)
+		if (!(resident[n] & 1)) {
+			stop(step, "the kernel wrote the folio out and freed it within MADV_PAGEOUT (the trace keeps it "
+				   "whole in the swap cache, its writeback under way)");
+			return 0;
+		}
+	return 1;
+}
 #endif
 
 HELPER int do_munmap(int step, int addr)
@@ -1672,6 +1723,24 @@ HELPER void judge_no_copy(int slot, int addr, uint64_t before, uint64_t count)
 	snprintf(detail, sizeof(detail), "frame %#llx before the store, %#llx after", (unsigned long long)before,
 		 (unsigned long long)after);
 	judged(slot, after == before, detail);
+}
+
+/* judge_no_copy, where the trace keeps the THP's folio whole in the swap cache, its writeback under way: a
+ * kernel that split the folio when it reclaimed it, or whose swap device has finished writing it, is not
+ * running the trace: the run ends unsupported */
+HELPER void judge_no_copy_of_folio(int slot, int addr, uint64_t before, uint64_t count)
+{
+	uint64_t flags = before ? kpageflags_of(before) : 0;
+
+	if (before && !(flags & KPF_COMPOUND)) {
+		stop(current_step, "the kernel split the THP when it reclaimed it (the trace keeps the folio whole)");
+		return;
+	}
+	if (before && !(flags & KPF_WRITEBACK)) {
+		stop(current_step, "the swap device had finished writing the folio out (the trace has it still under way)");
+		return;
+	}
+	judge_no_copy(slot, addr, before, count);
 }
 
 HELPER void judge_faulted(int slot, int addr)

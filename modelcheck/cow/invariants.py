@@ -445,10 +445,13 @@ def _spurious(m: Machine, before: tuple, act: Act) -> bool:
     if page == m.zero_page:  # never reused: a write fault on it always maps a fresh page
         return False
     page_info = info(m, before, page, act.proc)
-    if page_info.large:  # a page of a large folio: every reference is a mapping of this mm's
-        pages = folio_pages(m, before, page)
+    if page_info.large:  # a page of a large folio: every reference is a mapping of this mm's, or the swap cache's
+        pages = folio_pages(m, before, page)  # while no other mm's swap entry names the folio
         mine = mm_mappings(m, before, pages, act.proc)
-        return mine == page_info.large_mapcount == page_info.refcount
+        cached = len(pages) if page_info.in_swapcache else 0
+        return mine == page_info.large_mapcount == page_info.refcount - cached and not any(
+            (c := before[L.pte_index(p, a)]) & PTE_SWAP and pte_page(c) in pages
+            for p in range(L.processes) if p != act.proc for a in range(L.addresses))
     # transient: speculative references, an LRU batch, and the swap cache (I5, O11)
     transient = (before[L.spec_base + page] if L.speculative else 0) + int(page_info.in_lru_batch) + \
         int(page_info.in_swapcache)

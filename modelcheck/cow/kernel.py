@@ -219,7 +219,8 @@ class Machine:
         families = tuple(family for family, on in (
             (("spec_get",), spec_get_on and bool(spec)), (("spec_put",), spec_put_on and bool(spec)),
             (("lru_drain",), lru_on), (("unlock_page",), lock_on), (("lock_page",), lock_on),
-            (("swap_add", "swap_unmap"), reclaim_on), (("ksm_merge",), ksm_on)) if on)
+            (("swap_add", "swap_unmap"), reclaim_on), (("ksm_merge",), ksm_on),
+            (("writeback_end",), "writeback" in needs and swap_on)) if on)
         return cls(
             world=world, scenario=scenario, layout=layout, tags=ValueTags(P, writers), holders=holders,
             holder_weights=tuple((layout.holder_base + n, GUP_PIN_COUNTING_BIAS if h.is_pin else 1)
@@ -266,6 +267,9 @@ class Kernel(Machine):
 
     policy: Policy
     cpu: int = 0
+    # in a world that tracks large folios' MM owners, the state as of the owner slots' last update in this step
+    # (one slot, for the step's run only): ``thp.sync_mm_owners`` brings them up to date in mid-step
+    owners_synced: list[tuple[int, ...]] | None = None
 
     @classmethod
     def of(cls, machine: Machine, policy: Policy, unknowns: UnknownReferences | None = None) -> Kernel:

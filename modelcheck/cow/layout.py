@@ -65,7 +65,9 @@ PAGE_KSM = 16       # a KSM page (PageKsm): write-protected wherever mapped, nev
 PAGE_HUGETLB = 128  # a hugetlb page (a hugetlbfs folio of MAP_PRIVATE|MAP_HUGETLB memory): never split or swapped
 PAGE_UNMAPPING = 256  # try_to_unmap cleared the page's one PTE and holds it (to restore, or to make a swap entry)
 PAGE_KSM_REPLACING = 512  # ksmd write-protected the page and holds its lock, to map the KSM page in its place next
-UNMAPPING_SHIFT = 10  # with PAGE_UNMAPPING: the PTE's flag bits from here (5 bits), and its slot's index above them
+PAGE_WRITEBACK = 1024  # PG_writeback: the swap device is still writing the page (its folio) out
+UNMAPPING_SHIFT = 11  # with PAGE_UNMAPPING: the PTE's flag bits from here (4 bits: ``present_bits``), and its
+                      # slot's index above them (all of it below 1 << 16, as a compact store keeps a slot)
 LRU_CPU_SHIFT = 5   # with PAGE_LRU_BATCH: the CPU whose batch holds the page, in the two bits from here
 LRU_CPU_MASK = 3 << LRU_CPU_SHIFT
 
@@ -109,6 +111,16 @@ TLB_WRITE = 1  # a TLB entry is (page + 1) << 1 | writable
 
 FORCE_FAULTED = 1  # a FOLL_FORCE write has faulted and will look at the PTE again
 FORCE_COWED = 2    # ... and that fault broke COW (VM_FAULT_WRITE: FOLL_COW, or FOLL_WRITE dropped before 4.9)
+
+
+def present_bits(pte: int) -> int:
+    """A present PTE's flag bits in four (it has no swap bit): writable, soft-dirty, uffd-wp, dirty."""
+    return pte & 7 | (pte & PTE_DIRTY) >> 1
+
+
+def present_flags(bits: int) -> int:
+    """The flag bits ``present_bits`` packed, as a PTE has them."""
+    return bits & 7 | (bits & 8) << 1
 
 
 def pte_make(page: int, writable: bool, flags: int = 0) -> int:

@@ -19,6 +19,7 @@ renderer's (``render``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
@@ -28,7 +29,7 @@ from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
 from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM_REPLACING, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH,
+                                   PAGE_LRU_BATCH, PAGE_WRITEBACK,
                                    PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
                                    pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
@@ -412,10 +413,10 @@ class CowModel:
             return run, args
 
         def tracked(k: Any, t: Any, *given: Any) -> str | None:
-            before = tuple(t)
-            branch = run(k, t, *given)
+            synced = [tuple(t)]
+            branch = run(replace(k, owners_synced=synced), t, *given)
             if branch is not None:
-                track_mm_owners(k, before, t)
+                track_mm_owners(k, synced[0], t)
             return branch
         return tracked, args
 
@@ -454,6 +455,9 @@ class CowModel:
             self._try(s, out, base, run, g)
         elif kind in ("swap_add", "swap_unmap"):
             if s[vb + g * C]:
+                self._try(s, out, base, run, g)
+        elif kind == "writeback_end":  # (the mechanism takes it on a folio's head only)
+            if s[fb + g] & PAGE_WRITEBACK:
                 self._try(s, out, base, run, g)
 
     # -- one key at a time -----------------------------------------------------------------------

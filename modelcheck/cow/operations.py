@@ -35,7 +35,7 @@ OPEN_ACTIONS: dict[str, Callable[..., str | None] | None] = {
 KERNEL_EVENT_RUNS: dict[str, Callable[..., str | None]] = {
     "spec_get": events.op_spec, "spec_put": events.op_spec, "lru_drain": events.op_lru_drain,
     "lock_page": events.op_page_lock, "unlock_page": events.op_page_lock, "swap_add": swap.op_swap_add,
-    "swap_unmap": swap.op_swap_unmap, "ksm_merge": ksm.op_ksm_merge}
+    "swap_unmap": swap.op_swap_unmap, "ksm_merge": ksm.op_ksm_merge, "writeback_end": swap.op_writeback_end}
 
 
 def expected(kind: str) -> tuple[Branch, ...]:

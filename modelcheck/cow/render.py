@@ -11,11 +11,12 @@ from typing import Any
 
 from modelcheck.cow.actions import Act, observation, process_name
 from modelcheck.cow.kernel import Machine
-from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP,
+from modelcheck.cow.layout import (MM_EXITED, MM_FLUSH_PENDING, MM_HAS_PINNED, PAGE_WRITEBACK, PTE_DIRTY,
+                                   PTE_SOFTDIRTY, PTE_SWAP,
                                    PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, PTE_WRITE, VMA_DONTFORK, VMA_MERGEABLE, VMA_WRITE,
                                    pte_page)
 from modelcheck.cow.mechanisms.faults import WriteFaultBranch
-from modelcheck.cow.mechanisms.memory import folio_pages, info, lru_cpu_of, mapcount, page_live
+from modelcheck.cow.mechanisms.memory import folio_pages, info, lru_cpu_of, mapcount, page_live, swapcount
 from modelcheck.cow.mechanisms.tlb import tlb_index
 from modelcheck.cow.operations import BRANCH_WORDS
 from modelcheck.cow.policies import GUP_PIN_COUNTING_BIAS
@@ -198,8 +199,10 @@ class Renderer:
             text += " exclusive"
         if c.in_lru_batch:
             text += " in-LRU-batch" + (f" (CPU {lru_cpu_of(self.machine, s, g)})" if self.machine.lru_cpus > 1 else "")
-        if c.in_swapcache:
-            text += f" in-swap-cache swapcount {c.swapcount}"
+        if c.in_swapcache:  # (the page's own swap entries: a large folio's PageInfo folds them into the folio's)
+            text += f" in-swap-cache swapcount {swapcount(self.machine, s, g) if c.large else c.swapcount}"
+        if self.machine.swap_on and s[L.flags_base + g] & PAGE_WRITEBACK:
+            text += " under-writeback"
         if c.locked:
             text += " locked"
         if c.ksm:
@@ -296,7 +299,8 @@ class Renderer:
                 if self.machine.ksm_on:
                     page.update(ksm=c.ksm)
                 if self.machine.swap_on:
-                    page.update(swapcache=c.in_swapcache, swapcount=c.swapcount)
+                    page.update(swapcache=c.in_swapcache,
+                                swapcount=swapcount(self.machine, s, g) if c.large else c.swapcount)
                 if c.large:
                     folio = folio_pages(self.machine, s, g)
                     page.update(folio={"head": folio[0], "index": folio.index(g)}, pincount=c.pincount)

@@ -65,7 +65,8 @@ from modelcheck.cow.operations import OPERATIONS, Form
 EVENTS = ("spec", "lru", "swap", "lock", "ksm")
 # the kernel's steps, by the event that allows them (a trace labels one "kernel spec_get(page 0)")
 EVENT_OF = {"spec_get": "spec", "spec_put": "spec", "lru_drain": "lru", "swap_add": "swap", "swap_unmap": "swap",
-            "lock_page": "lock", "unlock_page": "lock", "ksm_merge": "ksm"}
+            "lock_page": "lock", "unlock_page": "lock", "ksm_merge": "ksm",
+            "writeback_end": "writeback"}  # (no event to ask for: an operation that starts a writeback brings it)
 ScheduleKey = tuple[str, str] | tuple[str, int]  # ("thread", name), or (kernel event, page)
 
 _THREAD = re.compile(r"^(parent|child([1-9][0-9]*))(?:\.([2-9]|[1-9][0-9]+))?$")
@@ -336,7 +337,9 @@ class Scenario:
         cells = max([op.cell for t in threads for op in t.program], default=0) + 1
         return cls(threads=tuple(threads), events=frozenset(events), holders=tuple(holders.values()),
                    processes=forks + 1, addresses=addresses, cells=cells, tlb=bool(tlb),
-                   schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events)),
+                   schedule=_schedule_keys(schedule, {t.name for t in threads}, frozenset(events) | {
+                       need for t in threads for op in t.program for need in OPERATIONS[op.kind].needs
+                       if need == "writeback"}),
                    tokens=tokens, fresh=fresh_addrs, zapped=zapped, file=file if file_maps else "", maps=file_maps,
                    thp=thp, hugetlb=bool(hugetlb), thp_pte=_thp_pte(thp_pte, thp))
 
@@ -432,7 +435,7 @@ def _world_address(setting: str, name: object, addresses: int) -> int:
 
 # each operation on one page and its form on the THP's whole range; the operations of the whole range
 WHOLE_THP_RANGE = {"munmap": "munmap_thp", "mprotect_ro": "mprotect_thp_ro", "mprotect_rw": "mprotect_thp_rw"}
-THP_RANGE_OPERATIONS = (*WHOLE_THP_RANGE.values(), "collapse_thp", "pageout_thp")
+THP_RANGE_OPERATIONS = (*WHOLE_THP_RANGE.values(), "collapse_thp", "pageout_thp", "pageout_thp_cached")
 # what a world with a THP models: CPU accesses, fork and exit, unmapping and mprotect (of a page, or of the THP's
 # whole range), MADV_COLLAPSE, MADV_PAGEOUT of the whole range, MADV_DONTFORK/DOFORK, mremap, clear_refs, GUP
 # references and their use, and ordering (uffd, reclaim's own events, KSM and TLBs are not modelled with it)

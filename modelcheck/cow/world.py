@@ -288,6 +288,12 @@ class CowWorld:
             raise WorldError(f"{what} needs a world with a THP (thp=N, or with_thp)")
         return self.scenario.thp
 
+    def without_schedule(self) -> "CowWorld":
+        """This scripted world with every interleaving from its first step (its schedule dropped)."""
+        if self.scenario is None:
+            raise WorldError("without_schedule needs a scripted world")
+        return replace(self, scenario=replace(self.scenario, schedule=()))
+
     def with_prologue(self, steps: Sequence[tuple[str, str]], addresses: int = 0) -> "CowWorld":
         """This scripted world with ``steps`` (thread, operation) done first, in this order, before any other
         step (a schedule pins them), as a selftest prepares the memory it hands its test: each operation goes

@@ -11,11 +11,11 @@ does).
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_KSM, PAGE_SWAPCACHE, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
+from modelcheck.cow.layout import (PAGE_KSM, PTE_DIRTY, PTE_SOFTDIRTY, PTE_SWAP, PTE_UFFD_WP,
                                    PTE_WRITE, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, pte_make, pte_page)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_warnings, record_write
-from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, new_folio, drain_lru_batch, info, release, set_exclusive,
-                                             swapcount)
+from modelcheck.cow.mechanisms.memory import (copy_folio, copy_page, drain_lru_batch, free_folio_swap, info, new_folio,
+                                              release, set_exclusive)
 from modelcheck.cow.mechanisms.thp import pmd_head, pmd_mapped, split_pmd
 from modelcheck.cow.mechanisms.tlb import flush_address, flush_pending, tlb_fill
 from modelcheck.cow.policies import HugeWriteFault, PageInfo, Unshare, WriteFault
@@ -202,6 +202,7 @@ def large_fault_first_look(k: Kernel, t: MutableSlots, thread: int, proc: int, a
         return write_fault(k, t, proc, addr)
     L = k.layout
     i = L.pte_index(proc, addr)
+    seen = large_folio_swap_freed(k, t, pte_page(t[i]), proc, seen)
     go, warned = k.policy.large_reuse_unlocked(seen)
     record_warnings(k, t, warned)
     if not go:
@@ -423,9 +424,21 @@ def decide_write_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> tupl
     Returns the branch words so far and the decision.
     """
     branch = clear_async_uffd_wp(k, t, proc, addr) + flush_before_wp_fault(k, t, proc, addr)
-    page_info, drained = info_after_drain(k, t, pte_page(t[k.layout.pte_index(proc, addr)]), proc)
+    page = pte_page(t[k.layout.pte_index(proc, addr)])
+    page_info, drained = info_after_drain(k, t, page, proc)
+    page_info = large_folio_swap_freed(k, t, page, proc, page_info)
     record_looks_at_once(k, t, page_info)
     return branch + drained, k.policy.write_fault(page_info)
+
+
+def large_folio_swap_freed(k: Kernel, t: MutableSlots, page: int, proc: int, seen: PageInfo) -> PageInfo:
+    """__wp_can_reuse_large_anon_folio past its early checks, where the policy gets there: a folio in the swap
+    cache is trylocked and its swap cache freed, which fails while any PTE is still one of its swap entries;
+    the page as the looks then see it."""
+    if (seen.large and seen.anon and not seen.exclusive and not seen.ksm and k.policy.large_reuse_frees_swap(seen)
+            and free_folio_swap(k, t, page)):
+        return info(k, t, page, proc)
+    return seen
 
 
 def record_looks_at_once(k: Kernel, t: MutableSlots, seen: PageInfo) -> None:
@@ -484,8 +497,8 @@ def reuse_page(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     if L.features.pageflags:
         t[L.flags_base + page] &= ~PAGE_KSM  # reuse_ksm_page's page_move_anon_rmap: an anonymous page again
     set_exclusive(k, t, page, True)
-    if k.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and not swapcount(k, t, page):
-        t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # reuse_swap_page / try_to_free_swap
+    if k.swap_on:
+        free_folio_swap(k, t, page)  # reuse_swap_page / try_to_free_swap, unless a swap PTE still names the folio
     clear_write_protect_request(k, t, proc, addr)
     return "reuse"
 
@@ -501,6 +514,7 @@ def unshare_fault(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str:
     if k.hugetlb_on and page != k.file_page:
         return hugetlb_fault(k, t, proc, addr, unshare=True)
     page_info, _ = info_after_drain(k, t, page, proc)
+    page_info = large_folio_swap_freed(k, t, page, proc, page_info)
     record_looks_at_once(k, t, page_info)
     # (a page that is not anonymous, the zero page or a file's page in a COW mapping, is always copied:
     # 8d6a0ac09a16's wp_page_copy; only a policy that unshares such pages gets here with one)

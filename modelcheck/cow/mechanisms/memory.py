@@ -13,7 +13,8 @@ from modelcheck.cow.kernel import LRU_BATCH_SIZE, Kernel, Machine, MutableSlots,
 from modelcheck.cow.layout import (FOLIO_INDEX_BITS, GATHER_ENTIRE, GATHER_MAPPED, GATHER_REFERENCE, GATHER_SHIFT,
                                    LRU_CPU_MASK, LRU_CPU_SHIFT, MM_HAS_PINNED, OWNERS_SHARED,
                                    PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM, PAGE_LOCKED, PAGE_LRU_BATCH, PAGE_SWAPCACHE,
-                                   PAGE_UNMAPPING, PTE_DIRTY, PTE_SWAP, folio_code, owner_ids, pte_key, pte_page)
+                                   PAGE_UNMAPPING, PAGE_WRITEBACK, PTE_DIRTY, PTE_SWAP, folio_code, owner_ids,
+                                   pte_key, pte_page)
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import batch_twin
 
@@ -194,16 +195,22 @@ def _large_page_info(m: Machine, s: Slots, page: int, flags: int, has_pinned: bo
         owner = proc + 1 in owner_ids(word)
     else:
         shared = sum(1 for n in per_mm if n) > 1
-    key = (max(mapcount(m, s, g) for g in pages), folio_refcount(m, s, pages), flags, has_pinned,
+    most_mapped = max(mapcount(m, s, g) for g in pages)
+    swapped = 0
+    if m.swap_on and flags & PAGE_SWAPCACHE:  # page_trans_huge_map_swapcount: what swap entries add to the most
+        swapped = max(mapcount(m, s, g) + swapcount(m, s, g) for g in pages) - most_mapped  # any page is mapped
+    key = (most_mapped, folio_refcount(m, s, pages), flags, has_pinned,
            pincount(m, s, pages), large_mapcount, shared, is_anon(m, page),  # (a hugetlbfs file's page is not)
-           entire_mapcount(m, s, pages[0]), len(pages), owner)
+           entire_mapcount(m, s, pages[0]), len(pages), owner, swapped)
     described = m.large_page_infos.get(key)
     if described is None:
-        count, references, flags, has_pinned, pins, large_mapcount, shared, anon, entire, nr_pages, owner = key
+        count, references, flags, has_pinned, pins, large_mapcount, shared, anon, entire, nr_pages, owner, swapped \
+            = key
         described = m.large_page_infos[key] = PageInfo(
             mapcount=count, refcount=references, exclusive=bool(flags & PAGE_EXCLUSIVE), has_pinned=has_pinned,
             large=True, pincount=pins, large_mapcount=large_mapcount, maybe_shared=shared, anon=anon,
-            entire_mapcount=entire, nr_pages=nr_pages, holds_owner_slot=owner)
+            entire_mapcount=entire, nr_pages=nr_pages, holds_owner_slot=owner,
+            in_swapcache=bool(flags & PAGE_SWAPCACHE), swapcount=swapped)
     return described
 
 
@@ -222,17 +229,32 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
     the swap cache (its slot is freed) and is freed too.
     """
     L = m.layout
-    if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
-            and swapcount(m, t, page) == 0):
-        t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # (never the zero page: it is never in the swap cache)
     if m.folios_on and t[m.layout.folio_base + page]:
         pages = folio_pages(m, t, page)
+        if m.swap_on and folio_refcount(m, t, pages) == len(pages):  # free_swap_and_cache: the swap cache holds
+            free_folio_swap(m, t, page)                             # the last references of an unmapped folio
         if folio_refcount(m, t, pages) == 0:  # a large folio goes as a whole
             for g in pages:
                 free_page(m, t, g)
         return
+    if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
+            and swapcount(m, t, page) == 0):
+        t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # (never the zero page: it is never in the swap cache)
     if refcount(m, t, page) == 0 and page != m.zero_page:  # the zero page counts no mappings, is never freed
         free_page(m, t, page)
+
+
+def free_folio_swap(m: Machine, t: MutableSlots, page: int) -> bool:
+    """folio_free_swap (try_to_free_swap): ``page``'s folio leaves the swap cache, its references with it, unless
+    a swap PTE still names one of its pages or it is still being written out; whether it left."""
+    L = m.layout
+    pages = folio_pages(m, t, page)
+    if (not t[L.flags_base + page] & PAGE_SWAPCACHE or t[L.flags_base + page] & PAGE_WRITEBACK
+            or any(swapcount(m, t, g) for g in pages)):
+        return False
+    for g in pages:
+        t[L.flags_base + g] &= ~PAGE_SWAPCACHE
+    return True
 
 
 @batch_twin("ReferenceBatch._release")

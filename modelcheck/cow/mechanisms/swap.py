@@ -12,13 +12,14 @@ may be pinned). MADV_PAGEOUT does both at once for a page only its caller maps.
 from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
-from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PAGE_UNMAPPING, PTE_SOFTDIRTY, PTE_SWAP,
-                                   PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, UNMAPPING_SHIFT, pte_make, pte_page, swap_entry)
+from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_SWAPCACHE, PAGE_UNMAPPING, PAGE_WRITEBACK, PTE_FLAG_MASK,
+                                   PTE_SOFTDIRTY, PTE_SWAP, PTE_SWAP_EXCLUSIVE, PTE_UFFD_WP, UNMAPPING_SHIFT,
+                                   present_bits, present_flags, pte_make, pte_page, swap_entry)
 from modelcheck.cow.mechanisms.faults import vma_writable
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request
-from modelcheck.cow.mechanisms.memory import (folio_pages, free_page, info, mapcount, mm_mappings, other_holders,
-                                              refcount, set_exclusive, swapcount)
-from modelcheck.cow.mechanisms.thp import split_pmd
+from modelcheck.cow.mechanisms.memory import (folio_pages, folio_refcount, free_folio_swap, free_page, info, mapcount,
+                                              mm_mappings, other_holders, refcount, set_exclusive)
+from modelcheck.cow.mechanisms.thp import split_pmd, sync_mm_owners
 from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.registry import Branch, mechanism, operation, outcome
 
@@ -33,6 +34,10 @@ class Reclaim(Branch):
     PAGEOUT_NO_SWAP = outcome("pageout_no_swap")  # a kernel without swap: reclaim cannot add the page anywhere
     PAGEOUT_THP = ("pageout_thp", "MADV_PAGEOUT reclaims the THP: every PTE of it becomes a swap entry, and its "
                    "pages come back as base pages")
+    PAGEOUT_THP_CACHED = ("pageout_thp_cached", "MADV_PAGEOUT reclaims the THP: every PTE of it becomes a swap "
+                          "entry, and the folio stays whole in the swap cache")
+    PAGEOUT_WRITEBACK = outcome("pageout_writeback", "the folio is still being written out: shrink_folio_list "
+                                                     "leaves it as it is")
     PAGEOUT_KEPT = outcome("pageout_kept", "the folio holds references besides its mappings: reclaim would leave it "
                                            "in the swap cache whole (mapped or not), which the world does not model; "
                                            "it stays mapped")
@@ -55,6 +60,10 @@ class SwapIn(Branch):
 
     SWAPIN = "swapin", "swap-in fault: the swap-cache page is mapped read-only"
     SWAPIN_REUSE = "swapin_reuse", "swap-in write fault: {policy} maps the swap-cache page writable at once"
+    SWAPIN_FOLIO = ("swapin_folio", "swap-in fault on a large folio in the swap cache: {policy} maps every page of "
+                    "it at once, read-only")
+    SWAPIN_FOLIO_REUSE = ("swapin_folio_reuse", "swap-in write fault on a large folio in the swap cache: {policy} "
+                          "maps every page of it at once, writable")
 
 
 @mechanism(Reclaim)
@@ -97,7 +106,7 @@ def op_swap_unmap(k: Kernel, t: MutableSlots, page: int) -> str | None:
 def unmapping_pte(m: Machine, s: Slots, page: int) -> int:
     """The state index of the PTE try_to_unmap cleared for ``page`` and holds (PAGE_UNMAPPING), else 0."""
     flags = s[m.layout.flags_base + page]
-    return flags >> (UNMAPPING_SHIFT + 5) if flags & PAGE_UNMAPPING else 0
+    return flags >> (UNMAPPING_SHIFT + 4) if flags & PAGE_UNMAPPING else 0
 
 
 @mechanism(UnmapInSteps, Reclaim)
@@ -109,7 +118,7 @@ def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
     flags = t[fi]
     index = unmapping_pte(k, t, page)
     if index:  # the second step: try to share the page, then swap out or restore
-        bits = flags >> UNMAPPING_SHIFT & 31
+        bits = present_flags(flags >> UNMAPPING_SHIFT & 15)
         t[fi] = flags & ((1 << UNMAPPING_SHIFT) - 1) & ~PAGE_UNMAPPING
         if k.policy.unmap_refuses(info(k, t, page)):
             t[index] = pte_make(page, bool(bits & 1), bits & ~1)  # set_pte_at: the PTE as it was
@@ -124,7 +133,7 @@ def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
     index = next(1 + p * L.addresses + a for p in range(t[0] + 1) for a in range(L.addresses)
                  if (c := t[1 + p * L.addresses + a]) and not c & PTE_SWAP and pte_page(c) == page)
     pte = t[index]
-    t[fi] = flags | PAGE_UNMAPPING | ((pte & 31) | index << 5) << UNMAPPING_SHIFT
+    t[fi] = flags | PAGE_UNMAPPING | (present_bits(pte) | index << 4) << UNMAPPING_SHIFT
     t[index] = 0  # ptep_clear_flush
     p, a = divmod(index - 1, L.addresses)
     flush_address(k, t, p, a)
@@ -157,18 +166,69 @@ def swap_in(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> st
     page = pte_page(pte)
     swap_exclusive = bool(pte & PTE_SWAP_EXCLUSIVE)
     flags = pte & (PTE_SOFTDIRTY | PTE_UFFD_WP)
+    if k.policy.swapin_maps_large_folio and (batch := large_folio_swap_batch(k, t, proc, addr)):
+        return swap_in_folio(k, t, proc, batch, write)
     if write and not pte & PTE_UFFD_WP and k.policy.swapin_reuse(info(k, t, page, proc), swap_exclusive):
         soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on else 0
         t[i] = pte_make(page, vma_writable(k, t, proc, addr), flags | soft_dirty)
         set_exclusive(k, t, page, True)
-        if not swapcount(k, t, page):  # try_to_free_swap: the slot is no longer needed
-            t[L.flags_base + page] &= ~PAGE_SWAPCACHE
+        free_folio_swap(k, t, page)  # try_to_free_swap: the slot is no longer needed (if no swap PTE is left)
         clear_write_protect_request(k, t, proc, addr)
         return "swapin_reuse"
     t[i] = pte_make(page, False, flags)
     if swap_exclusive:
         set_exclusive(k, t, page, True)
+    if k.folios_on and t[L.folio_base + page]:
+        sync_mm_owners(k, t)  # a page of a large folio: a write fault on it may come next, in this step
     return "swapin"
+
+
+def large_folio_swap_batch(k: Kernel, t: Slots, proc: int, addr: int) -> tuple[tuple[int, int], ...]:
+    """The (address, page) of every page of the large swap-cache folio whose swap entry ``addr`` holds, if the
+    folio's whole range in ``proc`` holds its swap entries in order, each with the faulting entry's bits
+    (do_swap_page's swap_pte_batch check, 508758960b8d); else () and only the faulting page is mapped."""
+    L = k.layout
+    pte = t[L.pte_index(proc, addr)]
+    page = pte_page(pte)
+    if not k.folios_on or not t[L.folio_base + page] or not t[L.flags_base + page] & PAGE_SWAPCACHE:
+        return ()
+    pages = folio_pages(k, t, page)
+    start = addr - pages.index(page)
+    if start < 0 or start + len(pages) > L.addresses:
+        return ()
+    batch = tuple((start + n, g) for n, g in enumerate(pages))
+    bits = pte & PTE_FLAG_MASK
+    if any(t[L.pte_index(proc, a)] != swap_entry(g, bool(bits & PTE_SWAP_EXCLUSIVE), bits) for a, g in batch):
+        return ()
+    return batch
+
+
+def swap_in_folio(k: Kernel, t: MutableSlots, proc: int, batch: tuple[tuple[int, int], ...], write: bool) -> str:
+    """do_swap_page mapping a whole large folio from the swap cache (set_ptes of nr_pages): exclusive if the swap
+    entries are (or the folio has no other reference), writable then on a write fault; a write fault then
+    frees the swap cache if nothing but the mappings and the swap cache hold the folio and no swap entry of it
+    is left (should_try_to_free_swap, 4c3f96643687)."""
+    L = k.layout
+    addr, page = batch[0]
+    pte = t[L.pte_index(proc, addr)]
+    swap_exclusive = bool(pte & PTE_SWAP_EXCLUSIVE)
+    flags = pte & (PTE_SOFTDIRTY | PTE_UFFD_WP)
+    reuse = not pte & PTE_UFFD_WP and k.policy.swapin_reuse(info(k, t, page, proc), swap_exclusive)
+    writable = write and reuse and vma_writable(k, t, proc, addr)
+    soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on and writable else 0
+    for a, g in batch:
+        t[L.pte_index(proc, a)] = pte_make(g, writable, flags | soft_dirty)
+        if reuse:
+            set_exclusive(k, t, g, True)
+    sync_mm_owners(k, t)  # a write fault on the folio may come next, in this step
+    if write and reuse:
+        pages = tuple(g for _, g in batch)
+        if folio_refcount(k, t, pages) == 2 * len(pages):  # its mappings and the swap cache's references alone
+            free_folio_swap(k, t, page)
+        for a, _ in batch:
+            clear_write_protect_request(k, t, proc, a)
+        return "swapin_folio_reuse"
+    return "swapin_folio"
 
 
 @operation("pageout_thp aN", Reclaim, summary="madvise(MADV_PAGEOUT) of the THP's range (aN is any address in it): "
@@ -183,28 +243,95 @@ def op_pageout_thp(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | No
     a page for as long as a swap PTE names it, keeps the pages there as base pages, which is where the split and
     the read-back leave them (a large folio's swap-in, zram's from 6.12, is not modelled). A folio with other
     references would stay in the swap cache whole, which is not modelled: it stays mapped (``pageout_kept``)."""
+    pages, refused = thp_to_reclaim(k, t, proc)
+    if refused:
+        return refused
+    reclaim_as_base_pages(k, t, pages)  # written and freed: from here on base pages
+    return "pageout_thp"
+
+
+def reclaim_as_base_pages(k: Kernel, t: MutableSlots, pages: tuple[int, ...]) -> None:
+    """Split the folios of ``pages`` (split_folio frees a page nothing maps) and reclaim each page as a base
+    page: into the swap cache, every PTE a swap entry."""
     L = k.layout
-    thp = L.features.thp
-    mapped = [a for a in range(thp) if (pte := t[L.pte_index(proc, a)]) and not pte & PTE_SWAP]
-    if not mapped:
-        return "pageout_nothing"
-    if not k.swap_on:
-        return "pageout_no_swap"
-    pages = tuple(sorted({g for a in mapped for g in folio_pages(k, t, pte_page(t[L.pte_index(proc, a)]))}))
-    if any(mm_mappings(k, t, pages, p) for p in range(L.processes) if p != proc):
-        return "pageout_skipped"
-    if any(other_holders(k, t, g) for g in pages):
-        return "pageout_kept"
-    if t[L.pmd_base + proc]:
-        split_pmd(k, t, proc)
-    for g in pages:  # written and freed: from here on base pages
+    for g in pages:
         t[L.folio_base + g] = 0
         if L.features.owners:
             t[L.owners_base + g] = 0
     for g in pages:
-        if not refcount(k, t, g):  # (split_folio frees a page nothing maps)
+        if not refcount(k, t, g):
             free_page(k, t, g)
-    for g in pages:  # each page as reclaim takes a base page: into the swap cache, every PTE a swap entry
+    for g in pages:
         if refcount(k, t, g) and op_swap_add(k, t, g):
             op_swap_unmap(k, t, g)
-    return "pageout_thp"
+
+
+def thp_to_reclaim(k: Kernel, t: MutableSlots, proc: int) -> tuple[tuple[int, ...], str]:
+    """MADV_PAGEOUT's walk of the THP's range: the pages it reclaims (every page of each folio ``proc`` maps
+    there, its PMD split first), or the outcome that says why it reclaims none."""
+    L = k.layout
+    mapped = [a for a in range(L.features.thp) if (pte := t[L.pte_index(proc, a)]) and not pte & PTE_SWAP]
+    if not mapped:
+        return (), "pageout_nothing"
+    if not k.swap_on:
+        return (), "pageout_no_swap"
+    pages = tuple(sorted({g for a in mapped for g in folio_pages(k, t, pte_page(t[L.pte_index(proc, a)]))}))
+    if any(mm_mappings(k, t, pages, p) for p in range(L.processes) if p != proc):
+        return (), "pageout_skipped"
+    if any(other_holders(k, t, g) for g in pages):
+        return (), "pageout_kept"
+    if any(t[L.flags_base + g] & PAGE_WRITEBACK for g in pages):
+        return (), "pageout_writeback"
+    if t[L.pmd_base + proc]:
+        split_pmd(k, t, proc)
+    return pages, ""
+
+
+@operation("pageout_thp_cached aN", Reclaim, summary="madvise(MADV_PAGEOUT) of the THP's range (aN is any address in "
+           "it) on a swap device that writes asynchronously: the folio stays whole in the swap cache, each PTE one of "
+           "its swap entries, its writeback under way", note="MADV_PAGEOUT of the THP, the folio kept in the swap "
+           "cache", needs=("swap", "writeback"),
+           expects=(SwapIn.SWAPIN, SwapIn.SWAPIN_REUSE, SwapIn.SWAPIN_FOLIO, SwapIn.SWAPIN_FOLIO_REUSE))
+def op_pageout_thp_cached(k: Kernel, t: MutableSlots, proc: int, addr: int) -> str | None:
+    """shrink_folio_list as ``pageout_thp`` runs it, on a swap device that writes asynchronously (a disk, not
+    zram): add_to_swap puts the whole folio in the swap cache (nr_pages references), try_to_unmap with
+    TTU_SPLIT_HUGE_PMD makes each PTE a swap entry that keeps its page's PG_anon_exclusive, and pageout() starts
+    the writeback and leaves the folio in the swap cache, large, for a fault to find (the refault case of
+    508758960b8d's series). The folio is under writeback (PG_writeback, which folio_free_swap respects) until
+    the device is done (the kernel event ``writeback_end``, at any later moment). A folio this process maps
+    only in part is split first and its pages go as base pages, as a small page (a copy) of the range does."""
+    L = k.layout
+    pages, refused = thp_to_reclaim(k, t, proc)
+    if refused:
+        return refused
+    whole = {g for g in pages if t[L.folio_base + g]
+             and all(mm_mappings(k, t, (h,), proc) == 1 for h in folio_pages(k, t, g))}
+    reclaim_as_base_pages(k, t, tuple(g for g in pages if g not in whole))  # a small page, or a folio mapped
+    for g in sorted(whole):                                                  # in part: split
+        t[L.flags_base + g] |= PAGE_SWAPCACHE  # add_to_swap: the folio whole, a reference a page
+    for g in sorted(whole):
+        op_swap_unmap(k, t, g)  # (nothing but its mappings holds the folio: nothing refuses the unmap)
+        t[L.flags_base + g] |= PAGE_WRITEBACK
+    return "pageout_thp_cached"
+
+
+class Writeback(Branch):
+    WRITEBACK_END = outcome("writeback_end", "the swap device has written the folio out (folio_end_writeback): "
+                            "its swap cache may be freed from now on")
+
+
+@mechanism(Writeback)
+def op_writeback_end(k: Kernel, t: MutableSlots, page: int) -> str | None:
+    """The writeback ``pageout_thp_cached`` started ends, at a moment of the device's choosing: the folio of
+    ``page`` (its head) is clean in the swap cache. One that nothing maps and no swap entry names any more is
+    freed, as the next reclaim would free it."""
+    L = k.layout
+    pages = folio_pages(k, t, page)
+    if pages[0] != page or not t[L.flags_base + page] & PAGE_WRITEBACK:
+        return None
+    for g in pages:
+        t[L.flags_base + g] &= ~PAGE_WRITEBACK
+    if folio_refcount(k, t, pages) == len(pages) and free_folio_swap(k, t, page):
+        for g in pages:
+            free_page(k, t, g)
+    return "writeback_end"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelcheck.cow.kernel import Machine, MutableSlots, Slots
+from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import OWNERS_SHARED, PAGE_EXCLUSIVE, owner_ids, pte_page
 from modelcheck.cow.mechanisms.memory import folio_pages, mapcount, mm_mappings, pmd_mappings
 
@@ -150,3 +150,13 @@ def track_mm_owners(m: Machine, before: Slots, after: MutableSlots) -> None:
                 slots.add(p + 1, diff, total)
                 total += diff
         after[L.owners_base + g] = slots.pack()
+
+
+def sync_mm_owners(k: Kernel, t: MutableSlots) -> None:
+    """Bring the owner slots up to date with the mappings the step has changed so far, as the kernel's rmap
+    functions update them when they map (folio_add_anon_rmap_ptes): for a mechanism that maps a large folio and
+    then decides on it in the same step (a swap-in fault followed by its write fault). The step's own update
+    then goes on from here."""
+    if k.owners_synced is not None:
+        track_mm_owners(k, k.owners_synced[0], t)
+        k.owners_synced[0] = tuple(t[i] for i in range(len(t)))

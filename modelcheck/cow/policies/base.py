@@ -74,7 +74,10 @@ class PageInfo:
     A page of a large folio (a THP: ``large``) shares the folio's refcount (kept in its head page, one per PMD
     mapping and one per PTE mapping of any of its pages, a FOLL_PIN adding one, not the bias) and counts its
     pins exactly (``pincount``: compound_pincount); its ``mapcount`` is page_trans_huge_mapcount, the most
-    that any page of the folio is mapped (a PMD mapping maps each), which is what reuse_swap_page reads.
+    that any page of the folio is mapped (a PMD mapping maps each), which is what reuse_swap_page reads. In the
+    swap cache (``in_swapcache``: the whole folio, one reference a page) its ``swapcount`` is what the pages' swap
+    entries add to that: mapcount + swapcount is page_trans_huge_map_swapcount, the most any page is mapped or
+    named by a swap entry.
     """
 
     mapcount: int
@@ -176,6 +179,8 @@ class Policy(ABC):
     uffdio_move: ClassVar[bool] = False
     # 6cce3314b928 (v6.2): MADV_UNMERGEABLE's break_ksm raises an unsharing fault (before: a write fault)
     breaks_ksm_by_unshare: ClassVar[bool] = False
+    # 508758960b8d (v6.11): a fault on a swap PTE of a large folio found in the swap cache maps the whole folio
+    swapin_maps_large_folio: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:
@@ -285,6 +290,12 @@ class Policy(ABC):
     def large_reuse_locked(self, page: PageInfo) -> LargeLook:
         """The second look, under folio_lock_large_mapcount: whether to reuse the page."""
         return self.write_fault(page) is WriteFault.REUSE, ()
+
+    def large_reuse_frees_swap(self, page: PageInfo) -> bool:
+        """Before its looks at a large folio in the swap cache, does the write fault try to free the folio's swap
+        cache (folio_free_swap under folio_trylock, which fails while any PTE is still one of its swap
+        entries)? (Asked only of a page of a large folio that is not exclusive.)"""
+        return False
 
     def uffdio_move_refuses(self, page: PageInfo) -> bool:
         """UFFDIO_MOVE of this anonymous page fails with EBUSY (asked only where the ioctl exists)."""

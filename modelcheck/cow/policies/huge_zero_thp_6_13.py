@@ -7,7 +7,7 @@ fault alike; only when no THP can be had does it fall back to splitting the PMD 
 tree, mm/huge_memory.c). The world's allocations never fail, so the fallback is not taken from here on.
 """
 
-from modelcheck.cow.policies.large_folio_6_9 import LargeFolio69Policy
+from modelcheck.cow.policies.large_swapin_6_11 import LargeSwapin611Policy
 from modelcheck.cow.policies.mapcount import Pre2020Rule
 from modelcheck.cow.policies.pieces import commit, era
 
@@ -20,6 +20,6 @@ class ThpOnHugeZeroPageFault(Pre2020Rule):
     huge_zero_fault_maps_thp = True
 
 
-HugeZeroThp613Policy = era("huge_zero_thp_6_13", "v6.13", LargeFolio69Policy, [ThpOnHugeZeroPageFault],
-                           summary="large_folio_6_9, and a write fault on the huge zero page maps a fresh THP")
+HugeZeroThp613Policy = era("huge_zero_thp_6_13", "v6.13", LargeSwapin611Policy, [ThpOnHugeZeroPageFault],
+                           summary="large_swapin_6_11, and a write fault on the huge zero page maps a fresh THP")
 POLICY = HugeZeroThp613Policy()

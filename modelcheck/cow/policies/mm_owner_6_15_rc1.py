@@ -40,10 +40,11 @@ def sanity_warnings(page: PageInfo) -> tuple[KernelWarning, ...]:
 class ReuseLargeFoliosOwnedAlone(Pre2020Rule):
     """__wp_can_reuse_large_anon_folio: copy a folio mapped at most once (to free it up) or maybe mapped
     shared; else reuse iff its large mapcount equals its refcount, read once without a lock and again under
-    folio_lock_large_mapcount. Only this PTE becomes writable; the page is marked exclusive. As merged, it
-    asserted the folio's sanity before the lock, and under the lock that the mapcount is not below the
-    refcount (which an extra reference makes it legitimately); once the recheck passes, that this MM holds one of
-    the folio's two owner slots."""
+    folio_lock_large_mapcount, after trying to free the swap cache of a folio in it (which fails while any PTE
+    is still one of its swap entries or it is under writeback, and then its references forbid the reuse). Only
+    this PTE becomes writable; the page is marked exclusive. As merged, it asserted the folio's sanity before
+    the lock, and under the lock that the mapcount is not below the refcount (which an extra reference makes
+    it legitimately); once the recheck passes, that this MM holds one of the folio's two owner slots."""
 
     def write_fault(self, page: PageInfo) -> WriteFault:
         if page.large and not page.exclusive and not page.ksm:
@@ -51,6 +52,10 @@ class ReuseLargeFoliosOwnedAlone(Pre2020Rule):
             reuse, _ = self.large_reuse_locked(page)
             return WriteFault.REUSE if go and reuse else WriteFault.COPY
         return super().write_fault(page)
+
+    def large_reuse_frees_swap(self, page: PageInfo) -> bool:
+        # past the early checks, a folio in the swap cache is trylocked and its swap cache freed if it can be
+        return page.in_swapcache and page.large_mapcount > 1 and not page.maybe_shared and not page.locked
 
     def large_reuse_unlocked(self, page: PageInfo) -> LargeLook:
         if page.large_mapcount <= 1 or page.maybe_shared:

@@ -40,13 +40,13 @@ from modelcheck.cow.policies.base import Policy
 
 DECISIONS = ("write_fault", "swapin_reuse", "reclaim_skips", "unmap_refuses", "drains_lru_before_reuse",
              "fork_page", "huge_write_fault", "fork_huge", "hugetlb_write_fault", "fork_hugetlb", "gup", "read_gup_unshares", "gup_refuses",
-             "large_reuse_unlocked", "large_reuse_locked",
+             "large_reuse_unlocked", "large_reuse_locked", "large_reuse_frees_swap",
              "iouring_refuses", "unshare", "clear_refs_skips", "wrprotect_skips", "mprotect_makes_writable", "forced_write_follows", "uffdio_move_refuses")
 FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_flushes_tlb", "odirect_pins",
          "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas", "uffdio_move",
          "breaks_ksm_by_unshare", "uffd_minor_shmem", "uffd_continue_maps_dirty",
          "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page", "tracks_mm_owners",
-         "madvise_collapse", "huge_zero_fault_maps_thp")
+         "madvise_collapse", "huge_zero_fault_maps_thp", "swapin_maps_large_folio")
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{12}")
 

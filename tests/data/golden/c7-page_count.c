@@ -256,6 +256,22 @@ HELPER uint64_t mapcount_of(uint64_t frame)
 	return count;
 }
 
+#define KPF_WRITEBACK (1ULL << 8)
+#define KPF_COMPOUND (3ULL << 15) /* KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL: a page of a large folio */
+
+HELPER uint64_t kpageflags_of(uint64_t frame)
+{
+	uint64_t flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags), (off_t)(frame * sizeof(flags))) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
+}
+
 /* -- features the kernel may lack: each a skip with its reason -- */
 
 HELPER int need_frames(void)
@@ -607,6 +623,29 @@ HELPER int do_thp_madvise(int step, int advice, const char *name)
 	}
 	return 1;
 }
+
+/* MADV_PAGEOUT where the trace keeps the folio in the swap cache: mincore() of swapped-out anonymous memory
+ * says whether the swap cache still holds each page; a swap device that finished the write within the call
+ * let reclaim free the folio at once, and the run is not the trace's */
+HELPER int do_thp_pageout_cached(int step)
+{
+	static unsigned char resident[512];
+	size_t n, pages = thp_size / page_size;
+
+	if (!do_thp_madvise(step, MADV_PAGEOUT, "MADV_PAGEOUT"))
+		return 0;
+	if (pages > sizeof(resident) || mincore(thp_base, thp_size, resident)) {
+		stop(step, "mincore() of the THP");
+		return 0;
+	}
+	for (n = 0; n < pages; n++)
+		if (!(resident[n] & 1)) {
+			stop(step, "the kernel wrote the folio out and freed it within MADV_PAGEOUT (the trace keeps it "
+				   "whole in the swap cache, its writeback under way)");
+			return 0;
+		}
+	return 1;
+}
 #endif
 
 HELPER int do_munmap(int step, int addr)
@@ -949,6 +988,24 @@ HELPER void judge_no_copy(int slot, int addr, uint64_t before, uint64_t count)
 	snprintf(detail, sizeof(detail), "frame %#llx before the store, %#llx after", (unsigned long long)before,
 		 (unsigned long long)after);
 	judged(slot, after == before, detail);
+}
+
+/* judge_no_copy, where the trace keeps the THP's folio whole in the swap cache, its writeback under way: a
+ * kernel that split the folio when it reclaimed it, or whose swap device has finished writing it, is not
+ * running the trace: the run ends unsupported */
+HELPER void judge_no_copy_of_folio(int slot, int addr, uint64_t before, uint64_t count)
+{
+	uint64_t flags = before ? kpageflags_of(before) : 0;
+
+	if (before && !(flags & KPF_COMPOUND)) {
+		stop(current_step, "the kernel split the THP when it reclaimed it (the trace keeps the folio whole)");
+		return;
+	}
+	if (before && !(flags & KPF_WRITEBACK)) {
+		stop(current_step, "the swap device had finished writing the folio out (the trace has it still under way)");
+		return;
+	}
+	judge_no_copy(slot, addr, before, count);
 }
 
 HELPER void judge_faulted(int slot, int addr)
