@@ -131,3 +131,20 @@ def test_a_swap_in_updates_the_owner_slots_before_its_write_fault_looks(monkeypa
     # looks: the maybe-shared bit is still clear, and 6.15-rc1's early check sees it mapped four times
     result = check(loaded.world.model("mm_owner_6_15_rc1", ["no_kernel_warning"]))
     assert result.verdict == "violated" and "exceeds its pages" in result.violations[0].trace.explanation
+
+
+@pytest.mark.parametrize("policy, writable", [("large_folio_6_9", False), ("large_swapin_6_11", True),
+                                              ("mainline_7_3", True)])
+def test_from_6_11_a_read_swap_in_maps_an_exclusive_page_writable(policy, writable):
+    """c18160dba5ff: the write after the read needs no fault to reuse the page."""
+    model = CowWorld.scripted({"parent": ["pageout a0", "load a0", "store a0"]}).model(policy, [])
+    s, acts = run(model, "parent pageout a0", "parent load a0")
+    assert bool(s[model.layout.pte_index(0, 0)] & PTE_WRITE) is writable
+    _, acts = run(model, "parent pageout a0", "parent load a0", "parent store a0")
+    assert acts[-1].branch == ("write" if writable else "reuse")
+
+
+def test_but_not_where_soft_dirty_tracking_wants_a_fault_first():
+    model = CowWorld.scripted({"parent": ["clear_refs", "pageout a0", "load a0"]}).model("mainline_7_3", [])
+    s, _ = run(model, "parent clear_refs", "parent pageout a0", "parent load a0")
+    assert not s[model.layout.pte_index(0, 0)] & PTE_WRITE

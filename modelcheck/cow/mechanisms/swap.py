@@ -175,12 +175,21 @@ def swap_in(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool) -> st
         free_folio_swap(k, t, page)  # try_to_free_swap: the slot is no longer needed (if no swap PTE is left)
         clear_write_protect_request(k, t, proc, addr)
         return "swapin_reuse"
-    t[i] = pte_make(page, False, flags)
+    t[i] = pte_make(page, read_maps_writable(k, t, proc, addr, pte), flags)
     if swap_exclusive:
         set_exclusive(k, t, page, True)
     if k.folios_on and t[L.folio_base + page]:
         sync_mm_owners(k, t)  # a page of a large folio: a write fault on it may come next, in this step
     return "swapin"
+
+
+def read_maps_writable(k: Kernel, t: Slots, proc: int, addr: int, pte: int) -> bool:
+    """A read fault on the swap entry ``pte`` maps its page writable (c18160dba5ff): the entry is exclusive, the
+    VMA writable, and neither uffd-wp nor soft-dirty tracking wants a write fault (the entry is soft-dirty, or
+    the kernel tracks none)."""
+    return (k.policy.swapin_read_maps_exclusive_writable and bool(pte & PTE_SWAP_EXCLUSIVE)
+            and not pte & PTE_UFFD_WP and (not k.soft_dirty_on or bool(pte & PTE_SOFTDIRTY))
+            and vma_writable(k, t, proc, addr))
 
 
 def large_folio_swap_batch(k: Kernel, t: Slots, proc: int, addr: int) -> tuple[tuple[int, int], ...]:
@@ -214,7 +223,8 @@ def swap_in_folio(k: Kernel, t: MutableSlots, proc: int, batch: tuple[tuple[int,
     swap_exclusive = bool(pte & PTE_SWAP_EXCLUSIVE)
     flags = pte & (PTE_SOFTDIRTY | PTE_UFFD_WP)
     reuse = not pte & PTE_UFFD_WP and k.policy.swapin_reuse(info(k, t, page, proc), swap_exclusive)
-    writable = write and reuse and vma_writable(k, t, proc, addr)
+    writable = write and reuse and vma_writable(k, t, proc, addr) or not write and read_maps_writable(k, t, proc, addr,
+                                                                                                          pte)
     soft_dirty = PTE_SOFTDIRTY if k.soft_dirty_on and writable else 0
     for a, g in batch:
         t[L.pte_index(proc, a)] = pte_make(g, writable, flags | soft_dirty)

@@ -181,6 +181,9 @@ class Policy(ABC):
     breaks_ksm_by_unshare: ClassVar[bool] = False
     # 508758960b8d (v6.11): a fault on a swap PTE of a large folio found in the swap cache maps the whole folio
     swapin_maps_large_folio: ClassVar[bool] = False
+    # c18160dba5ff (v6.11): a swap-in read fault maps an exclusive page writable at once (VM_WRITE, no uffd-wp,
+    # no soft-dirty fault due), instead of leaving the write fault that would reuse it for later
+    swapin_read_maps_exclusive_writable: ClassVar[bool] = False
 
     @abstractmethod
     def write_fault(self, page: PageInfo) -> WriteFault:

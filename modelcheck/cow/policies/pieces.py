@@ -46,7 +46,8 @@ FLAGS = ("uses_exclusive", "flushes_pending_tlb_before_wp_fault", "clear_refs_fl
          "uffd_wp_async", "forced_write_drops_foll_write", "faults_under_vma_lock", "fork_locks_vmas", "uffdio_move",
          "breaks_ksm_by_unshare", "uffd_minor_shmem", "uffd_continue_maps_dirty",
          "zero_page_pins_uncounted", "fork_write_protect_seq", "thp_split_locks_page", "tracks_mm_owners",
-         "madvise_collapse", "huge_zero_fault_maps_thp", "swapin_maps_large_folio")
+         "madvise_collapse", "huge_zero_fault_maps_thp", "swapin_maps_large_folio",
+         "swapin_read_maps_exclusive_writable")
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{12}")
 
