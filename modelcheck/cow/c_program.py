@@ -448,10 +448,9 @@ class _Plan:
             self.held.discard(op.holder)
         elif kind == "wait":
             self.waited.add(op.child)
-        if kind == "pageout_thp_cached":
-            self.cached_folio = True
         elif kind in ("munmap", "mprotect_rw", "pageout", "munmap_thp", "mprotect_thp_rw", "pageout_thp",
                       "pageout_thp_cached"):
+            self.cached_folio = self.cached_folio or kind == "pageout_thp_cached"
             whole = kind.endswith("_thp") or "_thp_" in kind  # (the THP's whole range)
             for a in (range(self.thp) if whole else [op.addr]):
                 self.wp_asked.discard((p, a))
