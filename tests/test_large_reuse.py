@@ -110,6 +110,8 @@ def test_the_looks_of_each_era():
     ("specs/b15_refcount_covers_mapcount.py", "mm_owner_6_15", "holds"),
     ("specs/b7g_large_reuse_sanity_before_lock_gup.py", "mm_owner_6_15_rc1", "violated"),
     ("specs/b7g_large_reuse_sanity_before_lock_gup.py", "mm_owner_6_15", "holds"),
+    ("specs/b8g_large_reuse_inverted_assertion_gup.py", "mm_owner_6_15_rc1", "violated"),
+    ("specs/b8g_large_reuse_inverted_assertion_gup.py", "mm_owner_6_15", "holds"),
 ])
 def test_the_6_15_rc_specs(path, policy, verdict):
     loaded = bind(path, load_spec(path))
@@ -192,3 +194,19 @@ def test_a_fault_that_decides_in_one_step_records_what_both_looks_assert():
     model = loaded.world.model("mm_owner_6_15_rc1", ["no_kernel_warning"])
     result = check(model)
     assert result.violations[0].trace.steps[-1].label == "parent pin_rw a0 -> buf"
+
+
+def test_a_gup_write_fault_takes_the_two_looks_in_two_steps_and_then_pins_what_it_faulted_in():
+    world = CowWorld.scripted({"parent": ["fork", "wait child1", "pin_rw a0 -> buf"], "parent.2": ["store a1"],
+                               "child1": ["exit"]}, thp=2, thp_pte=True)
+    model = world.model("mm_owner_6_15", [])
+    state, acts = run(model, "parent fork", "child1 exit", "parent wait child1", "parent pin_rw a0 -> buf")
+    assert acts[-1].branch == "gup_write_fault+large_reuse_unlocked"
+    L = model.layout
+    assert not state[L.holder_base]  # no reference taken yet
+    enabled = {model.action_label(a) for a, _ in model.successors(state)}
+    assert "parent.2 store a1" not in enabled  # the fault holds the page-table lock between its looks
+    state, acts = run(model, "parent fork", "child1 exit", "parent wait child1", "parent pin_rw a0 -> buf",
+                      "parent pin_rw a0 -> buf")
+    assert acts[-1].branch == "gup_write_fault+reuse+gup"
+    assert state[L.holder_base] == 1 and state[L.pte_index(0, 0)] & 1  # page 0 pinned, its PTE writable

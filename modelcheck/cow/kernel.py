@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from modelcheck.cow.world import CowWorld
 
 LRU_BATCH_SIZE = 2  # pages each per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
+# the operations whose write fault takes 6.15's two looks at a large folio in two steps, where another process
+# may act between them (``Machine.large_reuse_in_steps``): a store, and a GUP with FOLL_WRITE
+LARGE_LOOK_OPERATIONS = frozenset({"store", "get_rw", "pin_rw", "pin_rw_short"})
 
 
 class Slots(Protocol):
@@ -256,7 +259,8 @@ class Machine:
             large_reuse_in_steps=large_in_steps,
             stepped=(frozenset({"fork"}) if scenario and scenario.lockless_beside_fork else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
-               else frozenset()) | (frozenset({"store", "munmap_thp"}) if large_in_steps else frozenset()),
+               else frozenset())
+            | (LARGE_LOOK_OPERATIONS | {"munmap_thp"} if large_in_steps else frozenset()),
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 

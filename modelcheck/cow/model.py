@@ -27,7 +27,7 @@ from modelcheck.cow.actions import Act, Operation, process_name
 from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
 from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
-from modelcheck.cow.kernel import Kernel, Machine
+from modelcheck.cow.kernel import LARGE_LOOK_OPERATIONS, Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM_REPLACING, PAGE_LOCKED,
                                    PAGE_LRU_BATCH, PAGE_WRITEBACK,
                                    PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
@@ -341,13 +341,14 @@ class CowModel:
         return fork_in_progress(self.kernel, s)
 
     def _waits_for_large_look(self, s: Any, ti: int, proc: int, kind: str) -> bool:
-        """A store's write fault holds the page-table lock between its two looks at a large folio: the
-        process's other threads wait for it, but the lockless walk of GUP-fast."""
+        """A write fault (a store's, a GUP's) holds the page-table lock between its two looks at a large folio:
+        the process's other threads wait for it, but the lockless walk of GUP-fast."""
         if "lockless" in OPERATIONS[kind].needs:
             return False
         L, k = self.layout, self.kernel
         return any(n != ti and s[L.step_base + n] and s[L.pc_base + n] < len(k.threads[n].program)
-                   and k.threads[n].program[s[L.pc_base + n]].kind == "store" for n in k.threads_of[proc])
+                   and k.threads[n].program[s[L.pc_base + n]].kind in LARGE_LOOK_OPERATIONS
+                   for n in k.threads_of[proc])
 
     def _waits_for_unmap(self, s: Any, proc: int, kind: str) -> bool:
         """try_to_unmap holds the page-table lock of a PTE it cleared and has not yet restored or swapped out:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import MM_HAS_PINNED, PTE_FLAG_MASK, PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import uffd_wp_async, unshare_fault, write_fault
+from modelcheck.cow.mechanisms.faults import (LargeReuseInTwoLooks, large_fault_first_look,
+                                              large_fault_second_look, uffd_wp_async, unshare_fault, write_fault)
 from modelcheck.cow.mechanisms.ghost import clear_write_protect_request, record_write
 from modelcheck.cow.mechanisms.memory import info, is_anon, release
 from modelcheck.cow.mechanisms.mmap_lock import fork_in_progress
 from modelcheck.cow.mechanisms.thp import pmd_mapped
 from modelcheck.cow.mechanisms.swap import swap_in
 from modelcheck.cow.policies import GupFirst, GupRequest
-from modelcheck.cow.registry import Branch, batch_twin, mechanism, operation, outcome
+from modelcheck.cow.registry import Branch, batch_twin, in_steps, mechanism, operation, outcome
 
 
 class GupBranch(Branch):
@@ -57,9 +60,11 @@ class Holding(Branch):
 @mechanism(GupBranch)
 @batch_twin("ReferenceBatch._vmsplice")
 def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, pin: bool,
-                longterm: bool) -> str | None:
+                longterm: bool, fault: Callable[[Kernel, MutableSlots, int, int], str | None] = write_fault
+                ) -> str | None:
     """Fault the page in as the policy asks before a reference is taken; None when nothing is mapped,
-    "gup_refused" when check_vma_flags fails the call (no reference is taken)."""
+    "gup_refused" when check_vma_flags fails the call (no reference is taken). ``fault``: the write fault
+    (``gup_in_steps`` passes the first of 6.15's two looks at a large folio)."""
     L = k.layout
     i = L.pte_index(proc, addr)
     pte = t[i]
@@ -82,10 +87,10 @@ def gup_prepare(k: Kernel, t: MutableSlots, proc: int, addr: int, write: bool, p
         if uffd:
             t[i] = pte & ~PTE_UFFD_WP
             clear_write_protect_request(k, t, proc, addr)
-        fault = write_fault(k, t, proc, addr)
-        if fault is None:
+        faulted = fault(k, t, proc, addr)
+        if faulted is None:
             return None  # waits for the page lock
-        return swapped + uffd + ("gup_write_fault+" if write else "gup_cow_break+") + fault
+        return swapped + uffd + ("gup_write_fault+" if write else "gup_cow_break+") + faulted
     if first is GupFirst.UNSHARE and not pte & PTE_WRITE:
         return swapped + unshare_fault(k, t, proc, addr)
     return swapped + "gup"
@@ -137,6 +142,24 @@ def op_pipe_read(k: Kernel, t: MutableSlots, proc: int) -> str | None:
 def op_gup(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     """Take the scenario's GUP reference number ``holder``."""
     return take_reference(k, t, holder)
+
+
+@in_steps("get_rw", "pin_rw", "pin_rw_short")
+@mechanism(LargeReuseInTwoLooks, GupBranch)
+def gup_in_steps(k: Kernel, t: MutableSlots, thread: int, holder: int) -> str | None:
+    """A FOLL_WRITE GUP where 6.15's reuse of a large folio reads its counters in two looks: the write fault
+    it raises (faultin_page, then do_wp_page) takes them in two steps, as a store's does, another process's
+    steps or a speculative reference between; GUP follows the page once the fault is done, or retries from
+    the start if the PTE changed meanwhile."""
+    if not t[k.layout.step_base + thread]:
+        return take_reference(k, t, holder, lambda k, t, proc, addr: large_fault_first_look(k, t, thread, proc,
+                                                                                              addr))
+    h = k.holders[holder]
+    faulted = large_fault_second_look(k, t, thread, h.proc, h.addr)
+    if faulted is None:
+        return take_reference(k, t, holder)
+    taken = take_reference(k, t, holder)  # the PTE is writable now: GUP takes its reference
+    return None if taken is None else "gup_write_fault+" + faulted + "+" + taken
 
 
 # (decorators apply from the bottom up: pin_ro_fast is declared first)
@@ -276,11 +299,12 @@ def op_dio(k: Kernel, t: MutableSlots, holder: int) -> str | None:
     return take_reference(k, t, holder)
 
 
-def take_reference(k: Kernel, t: MutableSlots, holder: int) -> str | None:
+def take_reference(k: Kernel, t: MutableSlots, holder: int,
+                   fault: Callable[[Kernel, MutableSlots, int, int], str | None] = write_fault) -> str | None:
     """GUP for the scenario's holder number ``holder``, as its kind and reference say; None if nothing is mapped."""
     h = k.holders[holder]
-    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.longterm)
-    if branch is None or branch == "gup_refused":
+    branch = gup_prepare(k, t, h.proc, h.addr, h.writable, h.is_pin, h.longterm, fault)
+    if branch is None or branch == "gup_refused" or branch.endswith("large_reuse_unlocked"):
         return branch
     L = k.layout
     t[L.holder_base + holder] = pte_page(t[L.pte_index(h.proc, h.addr)]) + 1
