@@ -3,9 +3,9 @@ write the folio while its writeback is still under way.
 
 folio_free_swap fails on a folio under writeback, so 6.15's reuse check finds the swap cache's references
 still there and copies: no_spurious_copy is violated from v5.9 on, 6.15 included, and only the rule before
-2020 (reuse_swap_page, which reuses without freeing the swap cache) holds. This is what a program on this
-kernel sees after MADV_PAGEOUT of a THP onto a swap file: its write right after copies the page (results/
-reproducers.md), and waiting for the write to finish is up to the device.
+2020 (reuse_swap_page, which reuses without freeing the swap cache) holds. This is what a program on a 6.18
+kernel sees after MADV_PAGEOUT of a THP onto a non-rotational swap device that writes asynchronously: its write
+right after copies the page (results/reproducers.md); when the write finishes is up to the device.
 """
 
 from dataclasses import replace
