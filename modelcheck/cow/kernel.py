@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from modelcheck.cow.world import CowWorld
 
 LRU_BATCH_SIZE = 2  # pages each per-CPU LRU batch holds before it is drained (a kernel pagevec holds 15)
-# the operations whose write fault takes 6.15's two looks at a large folio in two steps, where another process
-# may act between them (``Machine.large_reuse_in_steps``): a store, and a GUP with FOLL_WRITE
-LARGE_LOOK_OPERATIONS = frozenset({"store", "get_rw", "pin_rw", "pin_rw_short"})
 
 
 class Slots(Protocol):
@@ -102,6 +99,9 @@ class Machine:
                                 # beside it (a thread walks locklessly in a world with ksm events)
     large_reuse_in_steps: bool = False  # 6.15's reuse of a large folio looks at its counters without the lock
                                         # and again under it, and munmap drops a PMD's counters one at a time
+    # the operations whose write fault takes 6.15's two looks at a large folio in two steps (where
+    # ``large_reuse_in_steps``): those whose stepped mechanism declares faults.LargeReuseInTwoLooks
+    large_look_kinds: frozenset[str] = frozenset()
     stepped: frozenset[str] = frozenset()  # operations run in steps (``registry.in_steps``) because another
                                            # thread may act in between: fork, when the parent has a thread that
                                            # walks its page table without mmap_lock (GUP-fast) beside the forking one
@@ -154,7 +154,9 @@ class Machine:
         # the declarations of the mechanisms and invariants (which import this module)
         from modelcheck.cow.invariants import ghost_needed
         from modelcheck.cow.mechanisms.ghost import Ghost
+        from modelcheck.cow.mechanisms.faults import LargeReuseInTwoLooks
         from modelcheck.cow.operations import OPERATIONS, needed
+        from modelcheck.cow.registry import declares
         from modelcheck.cow.world import ACTION_KINDS
 
         scenario = world.scenario
@@ -180,6 +182,8 @@ class Machine:
         lockless = any("lockless" in OPERATIONS[op.kind].needs for th in threads for op in th.program)
         # 6.15 on, where another process can act between the looks of a write fault at a large folio
         large_in_steps = bool(scenario and scenario.thp and P > 1 and tracks_mm_owners)
+        large_look_kinds = frozenset(kind for kind, decl in OPERATIONS.items() if large_in_steps
+                                     and decl.steps_run is not None and declares(decl.steps_run, LargeReuseInTwoLooks))
         features = Features(
             pipes=pipes, speculative=spec,
             pageflags=(uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs
@@ -256,11 +260,11 @@ class Machine:
             fork_in_steps=bool(scenario and scenario.lockless_beside_fork),
             unmap_in_steps=reclaim_on and uses_exclusive and lockless,
             ksm_in_steps=ksm_on and lockless,
-            large_reuse_in_steps=large_in_steps,
+            large_reuse_in_steps=large_in_steps, large_look_kinds=large_look_kinds,
             stepped=(frozenset({"fork"}) if scenario and scenario.lockless_beside_fork else frozenset())
             | (frozenset({"store"}) if scenario and scenario.thp and P > 1 and not thp_split_locks_page
                else frozenset())
-            | (LARGE_LOOK_OPERATIONS | {"munmap_thp"} if large_in_steps else frozenset()),
+            | (large_look_kinds | {"munmap_thp"} if large_in_steps else frozenset()),
             symbolic=world.symbolic_refs or bool(world.held_unknown))
 
 
@@ -271,9 +275,10 @@ class Kernel(Machine):
 
     policy: Policy
     cpu: int = 0
-    # in a world that tracks large folios' MM owners, the state as of the owner slots' last update in this step
-    # (one slot, for the step's run only): ``thp.sync_mm_owners`` brings them up to date in mid-step
-    owners_synced: list[tuple[int, ...]] | None = None
+    # in a world that tracks large folios' MM owners, the state as of the owner slots' last update in the step
+    # being run (set and emptied around each step by the model; empty between steps): ``thp.sync_mm_owners``
+    # brings them up to date in mid-step. Scratch of one step, shared by this kernel's CPUs (``on_cpu``)
+    owners_synced: list[tuple[int, ...]] = field(default_factory=list)
 
     @classmethod
     def of(cls, machine: Machine, policy: Policy, unknowns: UnknownReferences | None = None) -> Kernel:

@@ -19,7 +19,6 @@ renderer's (``render``).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 from modelcheck.cow import invariants as _invariants
@@ -27,7 +26,7 @@ from modelcheck.cow.actions import Act, Operation, process_name
 from modelcheck.cow.adapters import HeldParameters, KeyedSteps, Successors
 from modelcheck.cow.coverage import Coverage
 from modelcheck.cow.decisions import PolicyChoices
-from modelcheck.cow.kernel import LARGE_LOOK_OPERATIONS, Kernel, Machine
+from modelcheck.cow.kernel import Kernel, Machine
 from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM_REPLACING, PAGE_LOCKED,
                                    PAGE_LRU_BATCH, PAGE_WRITEBACK,
                                    PTE_SOFTDIRTY, VMA_UFFD_WP, VMA_UFFD_WP_ASYNC, VMA_WRITE, folio_code,
@@ -347,7 +346,7 @@ class CowModel:
             return False
         L, k = self.layout, self.kernel
         return any(n != ti and s[L.step_base + n] and s[L.pc_base + n] < len(k.threads[n].program)
-                   and k.threads[n].program[s[L.pc_base + n]].kind in LARGE_LOOK_OPERATIONS
+                   and k.threads[n].program[s[L.pc_base + n]].kind in k.large_look_kinds
                    for n in k.threads_of[proc])
 
     def _waits_for_unmap(self, s: Any, proc: int, kind: str) -> bool:
@@ -414,10 +413,14 @@ class CowModel:
             return run, args
 
         def tracked(k: Any, t: Any, *given: Any) -> str | None:
-            synced = [tuple(t)]
-            branch = run(replace(k, owners_synced=synced), t, *given)
-            if branch is not None:
-                track_mm_owners(k, synced[0], t)
+            synced = k.owners_synced
+            synced[:] = (tuple(t),)
+            try:
+                branch = run(k, t, *given)
+                if branch is not None:
+                    track_mm_owners(k, synced[0], t)
+            finally:
+                synced.clear()
             return branch
         return tracked, args
 

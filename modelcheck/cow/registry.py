@@ -219,6 +219,11 @@ def batch_twin(*routines: str) -> Callable[[F], F]:
     return declare
 
 
+def declares(fn: Callable[..., Any], branches: type[Branch]) -> bool:
+    """Whether the mechanism ``fn`` declares ``branches`` (``@mechanism``)."""
+    return branches in MECHANISMS.get(_qualified(fn), ())
+
+
 def expected_of(run: Callable[..., Any]) -> tuple[Branch, ...]:
     """The policy branches a run of the mechanism ``run`` should see fire."""
     return _EXPECTED_BY_RUN.get(run, ())

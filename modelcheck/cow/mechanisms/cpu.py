@@ -13,9 +13,9 @@ from typing import Callable
 
 from modelcheck.cow.kernel import Kernel, MutableSlots
 from modelcheck.cow.layout import PTE_SWAP, PTE_UFFD_WP, PTE_WRITE, TLB_WRITE, pte_page
-from modelcheck.cow.mechanisms.faults import (WriteFaultBranch, fault_first_step, first_touch, huge_fault,
-                                              install_copy, large_fault_first_look, large_fault_second_look,
-                                              uffd_wp_async, vma_writable, write_fault)
+from modelcheck.cow.mechanisms.faults import (LargeReuseInTwoLooks, WriteFaultBranch, fault_first_step, first_touch,
+                                              huge_fault, install_copy, large_fault_first_look,
+                                              large_fault_second_look, uffd_wp_async, vma_writable, write_fault)
 from modelcheck.cow.mechanisms.fork import faults_run_during_fork, fork_in_progress
 from modelcheck.cow.mechanisms.ghost import record_write
 from modelcheck.cow.mechanisms.memory import info
@@ -94,7 +94,7 @@ class MapcountRead(Branch):
 
 
 @in_steps("store")
-@mechanism(MapcountRead, Access)
+@mechanism(MapcountRead, Access, LargeReuseInTwoLooks)
 def store_in_steps(k: Kernel, t: MutableSlots, thread: int, proc: int, addr: int, cell: int, tag: int) -> str | None:
     """A store in a world with a THP whose split takes no page lock (before c444eb564fb1, CVE-2020-29368):
     a write fault on the write-protected PMD reads the pages' mapcounts in one step and DoubleMap and the

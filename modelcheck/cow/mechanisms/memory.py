@@ -229,7 +229,7 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
     the swap cache (its slot is freed) and is freed too.
     """
     L = m.layout
-    if m.folios_on and t[m.layout.folio_base + page]:
+    if m.folios_on and t[L.folio_base + page]:
         pages = folio_pages(m, t, page)
         if m.swap_on and folio_refcount(m, t, pages) == len(pages):  # free_swap_and_cache: the swap cache holds
             free_folio_swap(m, t, page)                             # the last references of an unmapped folio
@@ -237,9 +237,8 @@ def release(m: Machine, t: MutableSlots, page: int) -> None:
             for g in pages:
                 free_page(m, t, g)
         return
-    if (m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1
-            and swapcount(m, t, page) == 0):
-        t[L.flags_base + page] &= ~PAGE_SWAPCACHE  # (never the zero page: it is never in the swap cache)
+    if m.swap_on and t[L.flags_base + page] & PAGE_SWAPCACHE and refcount(m, t, page) == 1:
+        free_folio_swap(m, t, page)  # the swap cache's reference alone (never the zero page: never in it)
     if refcount(m, t, page) == 0 and page != m.zero_page:  # the zero page counts no mappings, is never freed
         free_page(m, t, page)
 

@@ -157,6 +157,6 @@ def sync_mm_owners(k: Kernel, t: MutableSlots) -> None:
     functions update them when they map (folio_add_anon_rmap_ptes): for a mechanism that maps a large folio and
     then decides on it in the same step (a swap-in fault followed by its write fault). The step's own update
     then goes on from here."""
-    if k.owners_synced is not None:
+    if k.owners_synced:
         track_mm_owners(k, k.owners_synced[0], t)
         k.owners_synced[0] = tuple(t[i] for i in range(len(t)))

@@ -243,34 +243,27 @@ HELPER int soft_dirty_of(int addr)
 	return !!(pagemap_of(area[addr]) & PM_SOFT_DIRTY);
 }
 
-HELPER uint64_t mapcount_of(uint64_t frame)
+/* a page frame's word in /proc/kpagecount or /proc/kpageflags (0 when it cannot be read) */
+HELPER uint64_t kpage_word(const char *file, uint64_t frame)
 {
-	uint64_t count = 0;
-	int fd = open("/proc/kpagecount", O_RDONLY);
+	uint64_t word = 0;
+	int fd = open(file, O_RDONLY);
 
 	if (fd < 0)
 		return 0;
-	if (pread(fd, &count, sizeof(count), (off_t)(frame * sizeof(count))) != sizeof(count))
-		count = 0;
+	if (pread(fd, &word, sizeof(word), (off_t)(frame * sizeof(word))) != sizeof(word))
+		word = 0;
 	close(fd);
-	return count;
+	return word;
+}
+
+HELPER uint64_t mapcount_of(uint64_t frame)
+{
+	return kpage_word("/proc/kpagecount", frame);
 }
 
 #define KPF_WRITEBACK (1ULL << 8)
 #define KPF_COMPOUND (3ULL << 15) /* KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL: a page of a large folio */
-
-HELPER uint64_t kpageflags_of(uint64_t frame)
-{
-	uint64_t flags = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &flags, sizeof(flags), (off_t)(frame * sizeof(flags))) != sizeof(flags))
-		flags = 0;
-	close(fd);
-	return flags;
-}
 
 /* -- features the kernel may lack: each a skip with its reason -- */
 
@@ -995,7 +988,7 @@ HELPER void judge_no_copy(int slot, int addr, uint64_t before, uint64_t count)
  * running the trace: the run ends unsupported */
 HELPER void judge_no_copy_of_folio(int slot, int addr, uint64_t before, uint64_t count)
 {
-	uint64_t flags = before ? kpageflags_of(before) : 0;
+	uint64_t flags = before ? kpage_word("/proc/kpageflags", before) : 0;
 
 	if (before && !(flags & KPF_COMPOUND)) {
 		stop(current_step, "the kernel split the THP when it reclaimed it (the trace keeps the folio whole)");
