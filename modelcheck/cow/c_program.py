@@ -117,6 +117,8 @@ UNFORCEABLE: dict[str, str] = {
     "swap_add": "reclaim adding a page to the swap cache at a chosen moment cannot be forced by a user program",
     "swap_unmap": "reclaim unmapping a page at a chosen moment cannot be forced by a user program",
     "ksm_merge": "when ksmd scans and merges a page is the kernel's choice (a program can only wait for it)",
+    "migrate": "which page compaction migrates, and when, is the kernel's choice (move_pages moves a page only "
+               "to another NUMA node)",
     "writeback_end": "when the swap device finishes writing a folio out is the device's choice, not the program's",
     "tlb": "the trace relies on a stale TLB entry (a deferred TLB flush), which no user program can hold open",
     "lru_batch": "whether a page sits in a per-CPU LRU batch (holding a reference) is the kernel's choice",

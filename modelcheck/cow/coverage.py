@@ -56,4 +56,5 @@ class Coverage:
             kinds += ["lru_drain"] if m.lru_on else []
             kinds += ["swap_add", "swap_unmap"] if m.reclaim_on else []
             kinds += ["lock_page", "unlock_page"] if m.lock_on else []
+            kinds += ["migrate"] if m.migrate_on else []
         return kinds

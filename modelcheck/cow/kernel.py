@@ -74,6 +74,7 @@ class Machine:
     lru_cpus: int        # the CPUs the scenario's threads run on (each has its own LRU batch)
     reclaim_on: bool     # the kernel reclaims pages (swap events)
     ksm_on: bool         # ksmd merges pages (ksm events)
+    migrate_on: bool     # the kernel migrates pages (migrate events: compaction)
     lock_on: bool        # other kernel paths take page locks
     spec_get_on: bool
     spec_put_on: bool
@@ -93,8 +94,9 @@ class Machine:
     folios_on: bool = False   # the world has a THP: a large folio of several page slots (layout's folio[g])
     large_on: bool = False    # some page may be a large folio (a THP's, or a hugetlb page): its own counters
     fork_in_steps: bool = False  # "fork" is in ``stepped``: the parent's faulting accesses wait for it
-    unmap_in_steps: bool = False  # try_to_unmap of an exclusive page clears its PTE, then checks for pins, in two
-                                  # steps GUP-fast can come between (swap events beside a GUP-fast pin, PAE era)
+    unmap_in_steps: bool = False  # try_to_unmap or try_to_migrate of an exclusive page clears its PTE, then checks
+                                  # for pins, in two steps GUP-fast can come between (swap or migrate events beside
+                                  # a GUP-fast pin, PAE era)
     ksm_in_steps: bool = False  # ksmd write-protects a page and replaces it by the KSM page in two steps, GUP-fast
                                 # beside it (a thread walks locklessly in a world with ksm events)
     large_reuse_in_steps: bool = False  # 6.15's reuse of a large folio looks at its counters without the lock
@@ -169,6 +171,7 @@ class Machine:
         reclaim_on = bool(scenario and "swap" in scenario.events)
         lock_on = bool(scenario and "lock" in scenario.events)
         ksm_on = bool(scenario and "ksm" in scenario.events)
+        migrate_on = bool(scenario and "migrate" in scenario.events)
         needs = needed({op.kind for t in threads for op in t.program})
         config = world.config
         swap_on = (reclaim_on or "swap" in needs) and config.swap
@@ -186,7 +189,7 @@ class Machine:
                                      and decl.steps_run is not None and declares(decl.steps_run, LargeReuseInTwoLooks))
         features = Features(
             pipes=pipes, speculative=spec,
-            pageflags=(uses_exclusive or lru_on or swap_on or lock_on or ksm_on or "ksm" in needs
+            pageflags=(uses_exclusive or lru_on or swap_on or lock_on or ksm_on or migrate_on or "ksm" in needs
                        or bool(scenario and scenario.hugetlb)),
             vma="vma" in needs,
             mm=bool(scenario and scenario.tlb) or "mm" in needs,
@@ -226,7 +229,7 @@ class Machine:
         families = tuple(family for family, on in (
             (("spec_get",), spec_get_on and bool(spec)), (("spec_put",), spec_put_on and bool(spec)),
             (("lru_drain",), lru_on), (("unlock_page",), lock_on), (("lock_page",), lock_on),
-            (("swap_add", "swap_unmap"), reclaim_on), (("ksm_merge",), ksm_on),
+            (("swap_add", "swap_unmap"), reclaim_on), (("ksm_merge",), ksm_on), (("migrate",), migrate_on),
             (("writeback_end",), "writeback" in needs and swap_on)) if on)
         return cls(
             world=world, scenario=scenario, layout=layout, tags=ValueTags(P, writers), holders=holders,
@@ -248,6 +251,7 @@ class Machine:
             soft_dirty_on=pte_flag_bits and config.soft_dirty,
             swap_on=swap_on, swap_pte_exclusive=config.swap_pte_exclusive, lru_on=lru_on,
             lru_cpus=max((th.cpu for th in threads), default=0) + 1, reclaim_on=reclaim_on, ksm_on=ksm_on,
+            migrate_on=migrate_on,
             lock_on=lock_on, spec_get_on=spec_get_on, spec_put_on=spec_put_on, kernel_families=families,
             fresh_addrs=scenario.on_demand if scenario else frozenset(),
             zero_page=layout.pages - 1 if scenario and scenario.needs_zero_page else -1,
@@ -258,7 +262,7 @@ class Machine:
             folios_on=bool(scenario and scenario.thp),
             large_on=bool(scenario and (scenario.thp or scenario.hugetlb)),
             fork_in_steps=bool(scenario and scenario.lockless_beside_fork),
-            unmap_in_steps=reclaim_on and uses_exclusive and lockless,
+            unmap_in_steps=(reclaim_on or migrate_on) and uses_exclusive and lockless,
             ksm_in_steps=ksm_on and lockless,
             large_reuse_in_steps=large_in_steps, large_look_kinds=large_look_kinds,
             stepped=(frozenset({"fork"}) if scenario and scenario.lockless_beside_fork else frozenset())
@@ -311,4 +315,6 @@ def _extra_pages(scenario: Scenario | None) -> int:
         extra += 1  # the shared zero page, in the last slot
     if scenario.maps:
         extra += 1  # the file's page in the page cache, in the last slot (a world has no zero page then)
+    if "migrate" in scenario.events:
+        extra += 1  # migration allocates the new page before it frees the old one
     return extra

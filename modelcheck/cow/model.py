@@ -33,6 +33,7 @@ from modelcheck.cow.layout import (MM_EXITED, PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE
                                    pte_make)
 from modelcheck.cow.mechanisms.fork import FORK_CONCURRENT, fork_in_progress
 from modelcheck.cow.mechanisms.memory import lru_batch_pages, lru_cpu_of
+from modelcheck.cow.mechanisms.migrate import migrating
 from modelcheck.cow.mechanisms.swap import unmapping_pte
 from modelcheck.cow.mechanisms.thp import OwnerSlots, track_mm_owners
 from modelcheck.cow.mechanisms.tlb import two_step
@@ -449,8 +450,8 @@ class CowModel:
         elif kind == "lru_drain":  # a CPU's whole batch, named by the first page in it
             if s[fb + g] & PAGE_LRU_BATCH and lru_batch_pages(self.kernel, s, lru_cpu_of(self.kernel, s, g))[0] == g:
                 self._try(s, out, base, run, g)
-        elif kind == "unlock_page":  # (not the lock ksmd holds between its two steps)
-            if s[fb + g] & PAGE_LOCKED and not s[fb + g] & PAGE_KSM_REPLACING:
+        elif kind == "unlock_page":  # (not the lock ksmd or migration holds between its two steps)
+            if s[fb + g] & PAGE_LOCKED and not s[fb + g] & PAGE_KSM_REPLACING and not migrating(self.kernel, s, g):
                 self._try(s, out, base, run, g, False)
         elif kind == "lock_page":  # one page locked at a time
             if s[vb + g * C] and not any(s[fb + h] & PAGE_LOCKED for h in range(L.pages)):
@@ -460,6 +461,8 @@ class CowModel:
         elif kind in ("swap_add", "swap_unmap"):
             if s[vb + g * C]:
                 self._try(s, out, base, run, g)
+        elif kind == "migrate":  # the mechanism says whether the page can be isolated and migrated
+            self._try(s, out, base, run, g)
         elif kind == "writeback_end":  # (the mechanism takes it on a folio's head only)
             if s[fb + g] & PAGE_WRITEBACK:
                 self._try(s, out, base, run, g)

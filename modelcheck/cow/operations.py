@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from modelcheck.cow.mechanisms import PRESENTATION, cpu, events, fork, gup, ksm, swap
+from modelcheck.cow.mechanisms import PRESENTATION, cpu, events, fork, gup, ksm, migrate, swap
 from modelcheck.cow.registry import OPERATIONS, Branch, Form, OperationDecl, declared, expected_of
 
 __all__ = ["BRANCH_WORDS", "COVERED", "OPERATIONS", "PARTIAL", "Form", "OperationDecl", "kinds", "needed",
@@ -35,7 +35,8 @@ OPEN_ACTIONS: dict[str, Callable[..., str | None] | None] = {
 KERNEL_EVENT_RUNS: dict[str, Callable[..., str | None]] = {
     "spec_get": events.op_spec, "spec_put": events.op_spec, "lru_drain": events.op_lru_drain,
     "lock_page": events.op_page_lock, "unlock_page": events.op_page_lock, "swap_add": swap.op_swap_add,
-    "swap_unmap": swap.op_swap_unmap, "ksm_merge": ksm.op_ksm_merge, "writeback_end": swap.op_writeback_end}
+    "swap_unmap": swap.op_swap_unmap, "ksm_merge": ksm.op_ksm_merge, "writeback_end": swap.op_writeback_end,
+    "migrate": migrate.op_migrate}
 
 
 def expected(kind: str) -> tuple[Branch, ...]:

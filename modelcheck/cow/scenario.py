@@ -62,10 +62,10 @@ from typing import Mapping, Sequence
 from modelcheck.cow.layout import MOST_THP_PAGES
 from modelcheck.cow.operations import OPERATIONS, Form
 
-EVENTS = ("spec", "lru", "swap", "lock", "ksm")
+EVENTS = ("spec", "lru", "swap", "lock", "ksm", "migrate")
 # the kernel's steps, by the event that allows them (a trace labels one "kernel spec_get(page 0)")
 EVENT_OF = {"spec_get": "spec", "spec_put": "spec", "lru_drain": "lru", "swap_add": "swap", "swap_unmap": "swap",
-            "lock_page": "lock", "unlock_page": "lock", "ksm_merge": "ksm",
+            "lock_page": "lock", "unlock_page": "lock", "ksm_merge": "ksm", "migrate": "migrate",
             "writeback_end": "writeback"}  # (no event to ask for: an operation that starts a writeback brings it)
 ScheduleKey = tuple[str, str] | tuple[str, int]  # ("thread", name), or (kernel event, page)
 

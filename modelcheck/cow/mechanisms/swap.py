@@ -70,8 +70,8 @@ class SwapIn(Branch):
 def op_swap_add(k: Kernel, t: MutableSlots, page: int) -> str | None:
     """add_to_swap: a mapped anonymous page not yet in the swap cache goes in (unless the policy keeps it)."""
     L = k.layout
-    if t[L.flags_base + page] & PAGE_SWAPCACHE or not mapcount(k, t, page):
-        return None
+    if t[L.flags_base + page] & (PAGE_SWAPCACHE | PAGE_UNMAPPING) or not mapcount(k, t, page):
+        return None  # (a page migration is unmapping is locked: shrink_folio_list's trylock fails)
     if k.policy.reclaim_skips(info(k, t, page)):
         return None
     t[L.flags_base + page] |= PAGE_SWAPCACHE
@@ -118,8 +118,8 @@ def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
     flags = t[fi]
     index = unmapping_pte(k, t, page)
     if index:  # the second step: try to share the page, then swap out or restore
-        bits = present_flags(flags >> UNMAPPING_SHIFT & 15)
-        t[fi] = flags & ((1 << UNMAPPING_SHIFT) - 1) & ~PAGE_UNMAPPING
+        bits = held_pte_bits(k, t, page)
+        release_hold(k, t, page)
         if k.policy.unmap_refuses(info(k, t, page)):
             t[index] = pte_make(page, bool(bits & 1), bits & ~1)  # set_pte_at: the PTE as it was
             return "swap_unmap_restore"
@@ -130,14 +130,34 @@ def unmap_in_steps(k: Kernel, t: MutableSlots, page: int) -> str | None:
         return "swap_unmap"
     if not flags & PAGE_EXCLUSIVE or mapcount(k, t, page) != 1:
         return ""
+    clear_and_hold(k, t, page)
+    return "swap_unmap_clear"
+
+
+def clear_and_hold(k: Kernel, t: MutableSlots, page: int) -> None:
+    """The first step of PageAnonExclusive's clearing protocol (try_to_unmap_one, try_to_migrate_one): the one
+    PTE of an exclusive page cleared and flushed (ptep_clear_flush), and held under the page-table lock in the
+    page's flags (PAGE_UNMAPPING) until the second step restores it or replaces it."""
+    L = k.layout
+    fi = L.flags_base + page
     index = next(1 + p * L.addresses + a for p in range(t[0] + 1) for a in range(L.addresses)
                  if (c := t[1 + p * L.addresses + a]) and not c & PTE_SWAP and pte_page(c) == page)
     pte = t[index]
-    t[fi] = flags | PAGE_UNMAPPING | (present_bits(pte) | index << 4) << UNMAPPING_SHIFT
+    t[fi] |= PAGE_UNMAPPING | (present_bits(pte) | index << 4) << UNMAPPING_SHIFT
     t[index] = 0  # ptep_clear_flush
     p, a = divmod(index - 1, L.addresses)
     flush_address(k, t, p, a)
-    return "swap_unmap_clear"
+
+
+def held_pte_bits(m: Machine, s: Slots, page: int) -> int:
+    """The flag bits of the PTE ``clear_and_hold`` holds for ``page``, as a PTE has them."""
+    return present_flags(s[m.layout.flags_base + page] >> UNMAPPING_SHIFT & 15)
+
+
+def release_hold(m: Machine, t: MutableSlots, page: int) -> None:
+    """The page-table lock's hold of the cleared PTE ends (what the PTE becomes is the caller's)."""
+    fi = m.layout.flags_base + page
+    t[fi] = t[fi] & ((1 << UNMAPPING_SHIFT) - 1) & ~PAGE_UNMAPPING
 
 
 @operation("pageout aN", Reclaim, summary="madvise(MADV_PAGEOUT): reclaim the page now, if only this process maps it",
