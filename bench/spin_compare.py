@@ -41,7 +41,9 @@ POLICIES = ("mapcount", "page_count")
 CONFIGS = [
     ("dict", "dict", 1, False),
     ("compact", "compact", 1, False),
+    ("compiled", "compiled", 1, False),
     ("compact x2", "compact", 2, False),
+    ("compiled x2", "compiled", 2, False),
     ("fingerprint x2", "fingerprint", 2, False),
     ("dict +symmetry", "dict", 1, True),
     ("compact +symmetry", "compact", 1, True),

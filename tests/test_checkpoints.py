@@ -18,7 +18,7 @@ from tests.toy_models import NaiveLock
 ROOT = Path(__file__).resolve().parents[1]
 VMSPLICE = str(ROOT / "specs" / "vmsplice.py")
 REFERENCE = str(ROOT / "specs" / "reference.py")
-BACKENDS = [dict(store="dict"), dict(store="compact"), dict(store="fingerprint"), dict(workers=2),
+BACKENDS = [dict(store="dict"), dict(store="compact"), dict(store="compiled"), dict(store="fingerprint"), dict(workers=2),
             dict(workers=2, store="fingerprint")]
 
 

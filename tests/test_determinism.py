@@ -13,7 +13,7 @@ from tests.toy_models import NaiveLock
 ROOT = Path(__file__).resolve().parents[1]
 VMSPLICE = str(ROOT / "specs" / "vmsplice.py")
 REFERENCE = str(ROOT / "specs" / "reference.py")
-BACKENDS = [["--store", "dict"], ["--store", "compact"], ["--store", "fingerprint"],
+BACKENDS = [["--store", "dict"], ["--store", "compact"], ["--store", "compiled"], ["--store", "fingerprint"],
             ["--workers", "1"], ["--workers", "2"], ["--workers", "3"], ["--workers", "2", "--store", "fingerprint"]]
 _ROW = re.compile(r"^(\S+\s+(?:holds|violated|incomplete)\s+\S+\s+[\d,]+\s+[\d,]+\s+\d+)\s+[\d.]+\s+[\d,]+$")
 

@@ -79,7 +79,7 @@ def test_random_scenarios_keep_the_world_consistent(seed):
                               recorded_states=[step.state for step in short.trace.steps]).ok
         # the packed stores, in one process and in two: the same exploration, counted exactly
         if result.stats.states < 20_000:
-            configs = [dict(store="compact")]
+            configs = [dict(store="compact"), dict(store="compiled")]
             if policy == "page_count":
                 configs.append(dict(store="fingerprint", workers=2))
             for config in configs:

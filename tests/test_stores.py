@@ -14,6 +14,7 @@ import pytest
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
 from modelcheck.engine import WorkerFailed
+from modelcheck.engine.compiled_store import CompiledStore
 from modelcheck.engine.stores import (CompactStore, FingerprintStore, StateLog, fingerprints, owner_of,
                                       row_fingerprints)
 from modelcheck.faces.cli import main
@@ -22,7 +23,9 @@ from tests.toy_models import Counter, NaiveLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.py"))
-CONFIGS = [dict(store="compact"), dict(store="fingerprint"), dict(store="compact", workers=2)]
+CONFIGS = [dict(store="compact"), dict(store="fingerprint"), dict(store="compact", workers=2), dict(store="compiled")]
+# and on the grid (every spec under every policy would start a pair of worker processes each time)
+GRID_CONFIGS = CONFIGS + [dict(store="compiled", workers=2)]
 
 
 def summary(result):
@@ -47,8 +50,9 @@ def test_batches_insert_like_a_set_and_the_table_grows():
     assert store.count <= 0.8 * store.capacity and store.nbytes / store.count <= 16
 
 
-def test_compact_store_tells_apart_states_whose_hashes_collide():
-    store = CompactStore(key_bytes=4, capacity=8)
+@pytest.mark.parametrize("exact", [CompactStore, CompiledStore])
+def test_compact_store_tells_apart_states_whose_hashes_collide(exact):
+    store = exact(key_bytes=4, capacity=8)
     fps = np.array([5, 5, 5, 5, 9], dtype=np.uint64)  # one hash, three different keys, one repeated
     keys = bytes([1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0])
     assert store.insert(fps, keys).tolist() == [True, True, False, True, True]
@@ -87,7 +91,7 @@ def test_fingerprints_are_spread_and_owned_by_one_partition_each():
 
 # -- the search over them ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{v}" for v in c.values()))
+@pytest.mark.parametrize("config", GRID_CONFIGS, ids=lambda c: "-".join(f"{v}" for v in c.values()))
 def test_toy_models_give_the_dict_stores_answers(config):
     for model in (NaiveLock(atomic=False), NaiveLock(atomic=True)):
         for stop in (True, False):
@@ -119,7 +123,7 @@ def test_reference_grid_same_counts_in_every_store(point):
         model = CowWorld.reference(*point).model(policy, ["no_leak_across_fork"])
         for reduce in (False, True):
             plain = check(model, SearchOptions(stop_at_first=False, reduce=reduce))
-            for config in CONFIGS:
+            for config in GRID_CONFIGS:
                 other = check(model, SearchOptions(stop_at_first=False, reduce=reduce, **config))
                 assert (other.verdict, other.stats.states, other.stats.transitions, other.stats.depth,
                         other.counts) == (plain.verdict, plain.stats.states, plain.stats.transitions,
@@ -129,7 +133,7 @@ def test_reference_grid_same_counts_in_every_store(point):
 
 def test_limits_end_a_worker_run_as_incomplete():
     model = CowWorld.reference(3, 1, 1).model("page_count", ["no_leak_across_fork"])
-    for config in CONFIGS:
+    for config in GRID_CONFIGS:
         result = check(model, SearchOptions(max_states=500, **config))
         assert result.verdict.value == "incomplete" and "state limit of 500" in result.incomplete_reason
 

@@ -449,3 +449,6 @@ class _Moved:
 
     def __getitem__(self, part: slice) -> "_Moved":
         return _Moved(self.fps[part], self.where[part])
+
+
+from modelcheck.engine import compiled_store  # noqa: E402,F401  (registers the "compiled" store)

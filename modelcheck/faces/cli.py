@@ -1,7 +1,7 @@
 """The command line.
 
     python -m modelcheck SPEC [--policy NAME ...] [--param NAME=VALUE ...] [--bfs|--dfs|--dpor|--simulate]
-                              [--reduce] [--store dict|compact|fingerprint] [--workers N] [--symbolic-refs]
+                              [--reduce] [--store dict|compact|compiled|fingerprint] [--workers N] [--symbolic-refs]
                               [--dask-workers N | --scheduler ADDRESS]
                               [--engine explicit|bmc] [--depth K] [--walks N] [--seed S]
                               [--minimize] [--no-stop] [--max-states N] [--time-limit S] [--max-memory SIZE]

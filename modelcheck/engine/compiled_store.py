@@ -1,0 +1,183 @@
+"""The exact packed store as one compiled loop (numba): probe, compare and append fused, a state at a time.
+
+``CompactStore`` does the same in numpy passes over a batch (fingerprints, probe, compare, copy), each a
+call whose overhead a batch of a few thousand rows does not pay back, and a probe that collides goes round
+again as a whole batch. Here one loop per batch takes each state to its slot, compares it with the row the
+slot names in the log, and appends it if it is new; a batch's equal states are found as in ``CompactStore``
+(the first is new, the later ones find it). The table is the same: a 64-bit hash and a 32-bit log index a
+slot, linear probing, grown by 1.6x at 80% load, so the bytes a state are the same too.
+
+numba compiles the loops on first use and caches the machine code beside this file (``cache=True``), so
+only the first run on a machine pays the compilation. Without numba the store says so when it is opened.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from modelcheck.engine.errors import NotSearchable
+from modelcheck.engine.stores import _GROWTH, _MAX_LOAD, STORES, CompactStore
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from modelcheck.engine._lazy import numpy as np
+
+_KERNELS: dict[str, Callable[..., Any]] = {}
+
+
+def _kernels() -> dict[str, Callable[..., Any]]:
+    """The compiled loops, made (or loaded from numba's cache) on first use."""
+    if _KERNELS:
+        return _KERNELS
+    try:
+        import numba
+        import numpy as real_np  # (the loops need the module itself, not the lazy stand-in)
+    except ImportError:
+        raise NotSearchable("the compiled store needs numba (pip install numba); use --store compact") from None
+
+    @numba.njit(cache=True, nogil=True)
+    def insert(hashes: Any, where: Any, log: Any, log_count: int, fps: Any, rows: Any, new: Any) -> int:
+        """Insert each row of ``rows`` (fingerprints ``fps``) not yet in the table; its log index is the next
+        free row of ``log``. Marks ``new``; returns the rows in the log now. The caller leaves room for all."""
+        cap = real_np.uint64(hashes.shape[0])
+        width = rows.shape[1]
+        for i in range(fps.shape[0]):
+            fp = fps[i]
+            slot = real_np.int64(fp % cap)
+            while True:
+                here = hashes[slot]
+                if here == 0:
+                    hashes[slot] = fp
+                    where[slot] = log_count
+                    for c in range(width):
+                        log[log_count, c] = rows[i, c]
+                    log_count += 1
+                    new[i] = True
+                    break
+                if here == fp:
+                    at = real_np.int64(where[slot])
+                    same = True
+                    for c in range(width):
+                        if log[at, c] != rows[i, c]:
+                            same = False
+                            break
+                    if same:
+                        break
+                slot += 1
+                if slot == hashes.shape[0]:
+                    slot = real_np.int64(0)
+        return log_count
+
+    @numba.njit(cache=True, nogil=True)
+    def rehash(old_hashes: Any, old_where: Any, hashes: Any, where: Any) -> None:
+        """Move every entry of the old table to the new one (distinct states: no comparison)."""
+        cap = real_np.uint64(hashes.shape[0])
+        for i in range(old_hashes.shape[0]):
+            fp = old_hashes[i]
+            if fp == 0:
+                continue
+            slot = real_np.int64(fp % cap)
+            while hashes[slot] != 0:
+                slot += 1
+                if slot == hashes.shape[0]:
+                    slot = real_np.int64(0)
+            hashes[slot] = fp
+            where[slot] = old_where[i]
+
+    _KERNELS.update(insert=insert, rehash=rehash)
+    return _KERNELS
+
+
+class _FlatLog:
+    """The states in the order they were stored, as one array grown by 1.6x in place (the compiled loop appends
+    to it directly); the interface of ``stores.StateLog``. ``ndarray.resize`` reallocates: for a large array the
+    C library moves its pages (mremap) instead of copying them, so growing needs no second copy of the log. No
+    view of the array outlives a call (``rows`` copies), as that requires."""
+
+    def __init__(self, row_bytes: int, capacity: int = 1 << 10) -> None:
+        self.row_bytes = row_bytes
+        self.array = np.empty((capacity, row_bytes), dtype=np.uint8)
+        self.count = 0
+
+    def reserve(self, more: int) -> None:
+        """Room for ``more`` rows beyond those stored."""
+        need = self.count + more
+        if need > len(self.array):
+            self.array.resize((max(need, int(len(self.array) * _GROWTH) + 1), self.row_bytes), refcheck=False)
+
+    def append(self, rows: np.ndarray) -> np.ndarray:
+        self.reserve(len(rows))
+        first = self.count
+        self.array[first:first + len(rows)] = rows
+        self.count += len(rows)
+        return np.arange(first, self.count, dtype=np.int64)
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        return self.array[indices]
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * self.row_bytes
+
+
+@STORES.register
+class CompiledStore(CompactStore):
+    """Exact: ``CompactStore``'s table and log, filled by one compiled loop per batch."""
+
+    name = "compiled"
+
+    def __init__(self, key_bytes: int, capacity: int = 1 << 10) -> None:
+        super().__init__(key_bytes, capacity)
+        self.kernels = _kernels()
+        self.log = _FlatLog(key_bytes)  # type: ignore[assignment]
+
+    def insert(self, fps: np.ndarray, packed: bytes) -> np.ndarray:
+        n = len(fps)
+        rows = np.frombuffer(packed, dtype=np.uint8).reshape(n, self.key_bytes)
+        return self._insert_rows(np.ascontiguousarray(fps, dtype=np.uint64), rows)
+
+    def _insert_rows(self, fps: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """As ``_Table._insert``: in slices that fit below the load limit, growing only when the table is full
+        (most of a batch is usually seen already)."""
+        n = len(fps)
+        self.lookups += n
+        new = np.zeros(n, dtype=bool)
+        log = self.log
+        assert isinstance(log, _FlatLog)
+        at = 0
+        while at < n:
+            room = int(_MAX_LOAD * self.capacity) - self.count
+            if room <= 0:
+                capacity = int(self.capacity * _GROWTH) + 1
+                self._afford(capacity)
+                self._resize(capacity)
+                continue
+            end = min(n, at + room)
+            log.reserve(end - at)
+            before = log.count
+            log.count = self.kernels["insert"](self.hashes, self.where, log.array, before, fps[at:end],
+                                               rows[at:end], new[at:end])
+            self.count += log.count - before
+            at = end
+        return new
+
+    def _resize(self, capacity: int) -> None:
+        old_hashes, old_where = self.hashes, self.where
+        self.hashes = np.zeros(capacity, dtype=np.uint64)
+        self.where = np.zeros(capacity, dtype=np.uint32)
+        self.capacity = capacity
+        self.kernels["rehash"](old_hashes, old_where, self.hashes, self.where)
+
+    @property
+    def nbytes(self) -> int:
+        return self.hashes.nbytes + self.where.nbytes + self.log.nbytes
+
+    @classmethod
+    def restored(cls, row_bytes: int, saved: dict[str, Any]) -> "CompiledStore":
+        store = cls(row_bytes)
+        rows, hashes = saved["rows"], saved["hashes"]
+        if len(rows):
+            store._insert_rows(np.ascontiguousarray(hashes, dtype=np.uint64), np.ascontiguousarray(rows))
+        store.lookups = saved["lookups"]
+        return store
