@@ -25,7 +25,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "modelcheck.engine.symbolic": ("z3",),
     # dask, distributed and the cloudpickle they bring: a search on a cluster, imported only when one is asked for
     # networkx: the whole reachable state graph of a small model (--graph)
-    "modelcheck.engine": ("numpy", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
+    "modelcheck.engine": ("numpy", "numba", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
     "modelcheck.cow": ("numpy", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     # the selftest catalogue: data about the kernel's selftests, read by specs (their mirrors) and the faces
     "modelcheck.selftests": (),

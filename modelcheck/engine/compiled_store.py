@@ -92,7 +92,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
 class _FlatLog:
     """The states in the order they were stored, as one array grown by 1.6x in place (the compiled loop appends
     to it directly); the interface of ``stores.StateLog``. ``ndarray.resize`` reallocates: for a large array the
-    C library moves its pages (mremap) instead of copying them, so growing needs no second copy of the log. No
+    C library remaps its memory (mremap) instead of copying it, so growing needs no second copy of the log. No
     view of the array outlives a call (``rows`` copies), as that requires."""
 
     def __init__(self, row_bytes: int, capacity: int = 1 << 10) -> None:
