@@ -71,7 +71,7 @@ def op_swap_add(k: Kernel, t: MutableSlots, page: int) -> str | None:
     """add_to_swap: a mapped anonymous page not yet in the swap cache goes in (unless the policy keeps it)."""
     L = k.layout
     if t[L.flags_base + page] & (PAGE_SWAPCACHE | PAGE_UNMAPPING) or not mapcount(k, t, page):
-        return None  # (a page migration is unmapping is locked: shrink_folio_list's trylock fails)
+        return None  # (a page that migration is unmapping is locked: shrink_folio_list's trylock fails)
     if k.policy.reclaim_skips(info(k, t, page)):
         return None
     t[L.flags_base + page] |= PAGE_SWAPCACHE
