@@ -224,3 +224,13 @@ def test_a_store_that_would_grow_past_its_budget_says_so_with_the_estimate():
         store.insert(np.arange(1, 5000, dtype=np.uint64))
     assert stopped.value.reason is StopReason.MEMORY_LIMIT
     assert "fingerprint store of" in stopped.value.detail and "would grow to" in stopped.value.detail
+
+
+@pytest.mark.parametrize("width", [1, 22, 600])  # 600: the keys of a second block of columns
+def test_the_compiled_row_fingerprints_are_the_numpy_ones(width):
+    from modelcheck.engine.compiled_store import compiled_row_fingerprints
+    rng = np.random.default_rng(width)
+    rows = rng.integers(0, 1 << 16, size=(300, width)).astype(np.uint16)
+    rows[0] = 0  # a row whose mix may come out 0 is moved to 1 by both
+    assert compiled_row_fingerprints(rows).tolist() == row_fingerprints(rows).tolist()
+    assert compiled_row_fingerprints(rows.astype(np.int64)).tolist() == row_fingerprints(rows).tolist()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from modelcheck.engine.errors import NotSearchable
-from modelcheck.engine.stores import _GROWTH, _MAX_LOAD, STORES, CompactStore
+from modelcheck.engine.stores import _GROWTH, _KEY_BLOCK, _MAX_LOAD, STORES, CompactStore, _row_keys
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,8 +85,43 @@ def _kernels() -> dict[str, Callable[..., Any]]:
             hashes[slot] = fp
             where[slot] = old_where[i]
 
-    _KERNELS.update(insert=insert, rehash=rehash)
+    @numba.njit(cache=True, nogil=True)
+    def fingerprint(rows: Any, keys: Any, out: Any) -> None:
+        """``stores.row_fingerprints`` of each row, in one pass: the same two keyed sums and mixes, bit for bit
+        (so a worker of another store, or a checkpoint, agrees with it)."""
+        m1 = real_np.uint64(0xBF58476D1CE4E5B9)
+        m2 = real_np.uint64(0x94D049BB133111EB)
+        golden = real_np.uint64(0x9E3779B97F4A7C15)
+        for i in range(rows.shape[0]):
+            a = real_np.uint64(0)
+            b = real_np.uint64(0)
+            for c in range(rows.shape[1]):
+                v = real_np.uint64(rows[i, c])
+                a += v * keys[0, c]
+                b += v * keys[1, c]
+            a = (a ^ (a >> real_np.uint64(30))) * m1
+            a = (a ^ (a >> real_np.uint64(27))) * m2
+            a = a ^ (a >> real_np.uint64(31))
+            b = b ^ golden
+            b = (b ^ (b >> real_np.uint64(30))) * m1
+            b = (b ^ (b >> real_np.uint64(27))) * m2
+            b = b ^ (b >> real_np.uint64(31))
+            x = a ^ ((b << real_np.uint64(32)) | (b >> real_np.uint64(32)))
+            x = (x ^ (x >> real_np.uint64(30))) * m1
+            x = (x ^ (x >> real_np.uint64(27))) * m2
+            x = x ^ (x >> real_np.uint64(31))
+            out[i] = x if x != 0 else real_np.uint64(1)
+
+    _KERNELS.update(insert=insert, rehash=rehash, fingerprint=fingerprint)
     return _KERNELS
+
+
+def compiled_row_fingerprints(rows: np.ndarray) -> np.ndarray:
+    """``stores.row_fingerprints``, compiled (the same values)."""
+    keys = _row_keys(-(-rows.shape[1] // _KEY_BLOCK))
+    out = np.empty(len(rows), dtype=np.uint64)
+    _kernels()["fingerprint"](np.ascontiguousarray(rows), keys, out)
+    return out
 
 
 class _FlatLog:
@@ -126,6 +161,7 @@ class CompiledStore(CompactStore):
     """Exact: ``CompactStore``'s table and log, filled by one compiled loop per batch."""
 
     name = "compiled"
+    fingerprint_rows = staticmethod(compiled_row_fingerprints)  # the batch form's rows, fingerprinted compiled
 
     def __init__(self, key_bytes: int, capacity: int = 1 << 10) -> None:
         super().__init__(key_bytes, capacity)

@@ -60,6 +60,8 @@ class LevelWorker:
         self.pipeline = Pipeline(run)
         self.canonical = self.pipeline.canonical
         self.store_class = STORES[store]
+        # a store may fingerprint rows its own way, to the same values (the compiled store's loop)
+        self.row_fingerprints = getattr(self.store_class, "fingerprint_rows", row_fingerprints)
         self.fingerprints_only = not self.store_class.exact
         self.logged = not self.fingerprints_only  # the store keeps every state in a log
         self.store: Any = None  # opened by ``seed``, when the width of a state is known
@@ -102,7 +104,7 @@ class LevelWorker:
     def fingerprints(self, states: list[Any]) -> np.ndarray:
         """One fingerprint function per run: rows' when a batch form makes the states, else Python's hash."""
         if self.form is not None:
-            return row_fingerprints(np.array(states, dtype=np.int64).reshape(len(states), -1))
+            return self.row_fingerprints(np.array(states, dtype=np.int64).reshape(len(states), -1))
         return fingerprints([hash(s) for s in states])
 
     def fired(self) -> list[Any]:
@@ -212,7 +214,7 @@ class LevelWorker:
             return np.zeros(0, dtype=np.uint64)
         data = b"".join(chunks)
         if self.form is not None:
-            return row_fingerprints(np.frombuffer(data, dtype=np.uint16).reshape(-1, self.row.size // 2))
+            return self.row_fingerprints(np.frombuffer(data, dtype=np.uint16).reshape(-1, self.row.size // 2))
         return fingerprints([hash(state) for state in self.unpack(data)])
 
     # -- expanding a level -------------------------------------------------------------
@@ -278,7 +280,7 @@ class LevelWorker:
                 if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
                     raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
                 after = succ.astype(np.uint16)
-                self._dispatch(row_fingerprints(after), None, after.view(np.uint8), depth + 1, forward)
+                self._dispatch(self.row_fingerprints(after), None, after.view(np.uint8), depth + 1, forward)
                 between()
                 self._check_limits()
 
