@@ -184,6 +184,8 @@ class _Table(ABC):
 
     name: ClassVar[str]
     slot_bytes: ClassVar[int] = 8
+    # how a run over this store fingerprints the batch form's rows (a store may compute the same values its own way)
+    fingerprint_rows = staticmethod(row_fingerprints)
     budget: int | None = None  # the bytes this process may hold: a table that would grow past it says so first
 
     def __init__(self, capacity: int = 1 << 10) -> None:

@@ -31,7 +31,7 @@ from modelcheck.engine.errors import NotSearchable, StopReason, Stopped
 from modelcheck.engine.model import Invariant, Model, TransitionCheck, batch_form
 from modelcheck.engine.pipeline import Pipeline
 from modelcheck.engine.run import Run
-from modelcheck.engine.stores import STORES, fingerprints, miss_probability, owner_of, row_fingerprints
+from modelcheck.engine.stores import STORES, fingerprints, miss_probability, owner_of
 from modelcheck.engine.strategies.explicit import stop_after_level
 from modelcheck.engine.traces import counterexample, explain
 
@@ -61,7 +61,7 @@ class LevelWorker:
         self.canonical = self.pipeline.canonical
         self.store_class = STORES[store]
         # a store may fingerprint rows its own way, to the same values (the compiled store's loop)
-        self.row_fingerprints = getattr(self.store_class, "fingerprint_rows", row_fingerprints)
+        self.row_fingerprints = self.store_class.fingerprint_rows
         self.fingerprints_only = not self.store_class.exact
         self.logged = not self.fingerprints_only  # the store keeps every state in a log
         self.store: Any = None  # opened by ``seed``, when the width of a state is known
