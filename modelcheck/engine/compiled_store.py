@@ -141,13 +141,6 @@ class _FlatLog:
         if need > len(self.array):
             self.array.resize((max(need, int(len(self.array) * _GROWTH) + 1), self.row_bytes), refcheck=False)
 
-    def append(self, rows: np.ndarray) -> np.ndarray:
-        self.reserve(len(rows))
-        first = self.count
-        self.array[first:first + len(rows)] = rows
-        self.count += len(rows)
-        return np.arange(first, self.count, dtype=np.int64)
-
     def rows(self, indices: np.ndarray) -> np.ndarray:
         return self.array[indices]
 

@@ -36,10 +36,9 @@ from __future__ import annotations
 
 from modelcheck.cow.kernel import Kernel, Machine, MutableSlots, Slots
 from modelcheck.cow.layout import (PAGE_EXCLUSIVE, PAGE_HUGETLB, PAGE_KSM, PAGE_KSM_REPLACING, PAGE_LOCKED,
-                                   PAGE_LRU_BATCH, PAGE_SWAPCACHE, PAGE_UNMAPPING, PTE_FLAG_MASK, PTE_SWAP, pte_make,
-                                   pte_page)
+                                   PAGE_LRU_BATCH, PAGE_SWAPCACHE, PAGE_UNMAPPING, PTE_FLAG_MASK, pte_make)
 from modelcheck.cow.mechanisms.memory import copy_page, free_page, info, is_anon, is_large, mapcount
-from modelcheck.cow.mechanisms.swap import clear_and_hold, held_pte_bits, release_hold, unmapping_pte
+from modelcheck.cow.mechanisms.swap import clear_and_hold, held_pte_bits, present_ptes, release_hold, unmapping_pte
 from modelcheck.cow.mechanisms.tlb import flush_address
 from modelcheck.cow.policies import PageInfo
 from modelcheck.cow.registry import Branch, mechanism
@@ -69,7 +68,7 @@ def migratable(m: Machine, s: Slots, page: int) -> bool:
     mapped, not locked by another path, and not one of the kinds the world does not migrate."""
     L = m.layout
     flags = s[L.flags_base + page] if L.features.pageflags else 0
-    return (s[L.value_index(page)] != 0 and is_anon(m, page) and page != m.zero_page and not is_large(m, s, page)
+    return (s[L.value_index(page)] != 0 and is_anon(m, page) and not is_large(m, s, page)
             and not flags & (PAGE_LOCKED | PAGE_LRU_BATCH | PAGE_SWAPCACHE | PAGE_KSM | PAGE_KSM_REPLACING
                              | PAGE_UNMAPPING | PAGE_HUGETLB)
             and mapcount(m, s, page) > 0)
@@ -90,7 +89,7 @@ def op_migrate(k: Kernel, t: MutableSlots, page: int) -> str | None:
         return "migrate_clear"
     if k.policy.unmap_refuses(page_info) or not refcount_freezes(page_info):
         return None  # the PTEs come back as they were: the state is as before
-    return _move(k, t, page, [(i, t[i]) for i in _present_ptes(k, t, page)])
+    return _move(k, t, page, [(i, t[i]) for i in present_ptes(k, t, page)])
 
 
 def refcount_freezes(page: PageInfo) -> bool:
@@ -134,8 +133,3 @@ def _move(k: Kernel, t: MutableSlots, page: int, mapped: list[tuple[int, int]]) 
     free_page(k, t, page)
     return "migrate"
 
-
-def _present_ptes(m: Machine, s: Slots, page: int) -> list[int]:
-    L = m.layout
-    return [L.pte_index(p, a) for p in range(s[0] + 1) for a in range(L.addresses)
-            if (c := s[L.pte_index(p, a)]) and not c & PTE_SWAP and pte_page(c) == page]

@@ -140,13 +140,19 @@ def clear_and_hold(k: Kernel, t: MutableSlots, page: int) -> None:
     page's flags (PAGE_UNMAPPING) until the second step restores it or replaces it."""
     L = k.layout
     fi = L.flags_base + page
-    index = next(1 + p * L.addresses + a for p in range(t[0] + 1) for a in range(L.addresses)
-                 if (c := t[1 + p * L.addresses + a]) and not c & PTE_SWAP and pte_page(c) == page)
+    index = present_ptes(k, t, page)[0]
     pte = t[index]
     t[fi] |= PAGE_UNMAPPING | (present_bits(pte) | index << 4) << UNMAPPING_SHIFT
     t[index] = 0  # ptep_clear_flush
     p, a = divmod(index - 1, L.addresses)
     flush_address(k, t, p, a)
+
+
+def present_ptes(m: Machine, s: Slots, page: int) -> list[int]:
+    """The state indices of the present PTEs that map ``page`` (the live processes')."""
+    L = m.layout
+    return [L.pte_index(p, a) for p in range(s[0] + 1) for a in range(L.addresses)
+            if (c := s[L.pte_index(p, a)]) and not c & PTE_SWAP and pte_page(c) == page]
 
 
 def held_pte_bits(m: Machine, s: Slots, page: int) -> int:
