@@ -13,6 +13,7 @@ import pytest
 
 from modelcheck.cow import CowWorld
 from modelcheck.cow.batch import ReferenceBatch, page_order
+from modelcheck.cow.compiled_batch import CompiledReferenceBatch
 from modelcheck.cow.policies import ForkPage, PageInfo, Unshare, WriteFault, policy_names
 from modelcheck.cow.policies.page_count import PageCountPolicy
 from modelcheck.engine import SearchOptions, check
@@ -29,13 +30,10 @@ def reachable(model) -> list[tuple]:
     return sorted(seen)
 
 
-def mismatches(model, kernel) -> list[str]:
+def mismatches(model, kernels) -> list[str]:
+    """What each batch form (one, or a list) makes differently from the model's own successors."""
+    kernels = kernels if isinstance(kernels, list) else [kernels]
     states = reachable(model)
-    out = kernel.expand(np.array(states, dtype=np.int64))
-    got = Counter((states[p], kernel.actions[a], tuple(t))
-                  for p, a, t in zip(out.parents.tolist(), out.actions.tolist(), out.states.tolist()))
-    failed = Counter((name, states[out.parents[i]], kernel.actions[out.actions[i]])
-                     for name, where in out.failed.items() for i in where.tolist())
     want, want_failed, want_counted = Counter(), Counter(), Counter()
     properties = list(model.properties())
     for s in states:
@@ -47,13 +45,20 @@ def mismatches(model, kernel) -> list[str]:
                 if isinstance(p, TransitionCount) and p.watches(a) and p.matches(s, a, t):
                     want_counted[p.name] += 1
     problems = []
-    if got != want:
-        problems.append(f"transitions: {len(got - want)} extra, {len(want - got)} missing, "
-                        f"e.g. {next(iter((got - want) or (want - got)))}")
-    if failed != want_failed:
-        problems.append(f"violations: {sum(failed.values())} vs {sum(want_failed.values())}")
-    if dict(out.counted) != {name: want_counted[name] for name in out.counted}:
-        problems.append(f"counts: {out.counted} vs {dict(want_counted)}")
+    for kernel in kernels:
+        form = type(kernel).__name__
+        out = kernel.expand(np.array(states, dtype=np.int64))
+        got = Counter((states[p], kernel.actions[a], tuple(t))
+                      for p, a, t in zip(out.parents.tolist(), out.actions.tolist(), out.states.tolist()))
+        failed = Counter((name, states[out.parents[i]], kernel.actions[out.actions[i]])
+                         for name, where in out.failed.items() for i in where.tolist())
+        if got != want:
+            problems.append(f"{form} transitions: {len(got - want)} extra, {len(want - got)} missing, "
+                            f"e.g. {next(iter((got - want) or (want - got)))}")
+        if failed != want_failed:
+            problems.append(f"{form} violations: {sum(failed.values())} vs {sum(want_failed.values())}")
+        if dict(out.counted) != {name: want_counted[name] for name in out.counted}:
+            problems.append(f"{form} counts: {out.counted} vs {dict(want_counted)}")
     return problems
 
 
@@ -63,11 +68,18 @@ def kernel_of(model):
     return kernel
 
 
+def kernels_of(model):
+    """Both batch forms: numpy's, and the compiled loop (its differential test is this one)."""
+    compiled = CompiledReferenceBatch.for_model(model)
+    assert compiled is not None
+    return [kernel_of(model), compiled]
+
+
 @pytest.mark.parametrize("policy", policy_names())
 @pytest.mark.parametrize("point", [(1, 1, 0), (2, 1, 0), (2, 1, 2), (3, 1, 0)])
 def test_batch_successors_are_the_models_on_small_worlds(point, policy):
     model = CowWorld.reference(*point).model(policy, CHECKS)
-    assert mismatches(model, kernel_of(model)) == []
+    assert mismatches(model, kernels_of(model)) == []
 
 
 @pytest.mark.parametrize("point, policy", [((2, 2, 0), "mapcount"), ((2, 2, 0), "page_count"),
@@ -75,7 +87,7 @@ def test_batch_successors_are_the_models_on_small_worlds(point, policy):
                                            ((3, 1, 1), "andrea_cor"), ((3, 1, 1), "page_count_fork_copy")])
 def test_batch_successors_are_the_models_on_larger_worlds(point, policy):
     model = CowWorld.reference(*point).model(policy, CHECKS + ("no_leak_to_child", "no_leak_to_parent"))
-    assert mismatches(model, kernel_of(model)) == []
+    assert mismatches(model, kernels_of(model)) == []
 
 
 @pytest.mark.slow
@@ -83,7 +95,7 @@ def test_batch_successors_are_the_models_on_larger_worlds(point, policy):
 @pytest.mark.parametrize("point", [(2, 2, 0), (3, 1, 1), (2, 2, 1)])
 def test_batch_successors_are_the_models_everywhere(point, policy):
     model = CowWorld.reference(*point).model(policy, CHECKS)
-    assert mismatches(model, kernel_of(model)) == []
+    assert mismatches(model, kernels_of(model)) == []
 
 
 @pytest.mark.parametrize("actions", [{"write", "read", "fork", "munmap"}, {"write", "fork", "vmsplice", "pipe_read"},
@@ -91,12 +103,13 @@ def test_batch_successors_are_the_models_everywhere(point, policy):
 def test_narrowed_worlds_too(actions):
     for policy in ("mapcount", "page_count", "anon_exclusive"):
         model = CowWorld(processes=2, addresses=2, speculative=1, actions=frozenset(actions)).model(policy, CHECKS)
-        assert mismatches(model, kernel_of(model)) == [], (actions, policy)
+        assert mismatches(model, kernels_of(model)) == [], (actions, policy)
 
 
-def test_the_comparison_catches_a_wrong_rule():
+@pytest.mark.parametrize("form", [ReferenceBatch, CompiledReferenceBatch], ids=lambda f: f.__name__)
+def test_the_comparison_catches_a_wrong_rule(form):
     model = CowWorld.reference(2, 1, 0).model("page_count", CHECKS)
-    kernel = kernel_of(model)
+    kernel = form.for_model(model)
     kernel._write_fault[:] = 0  # always reuse: the mapcount era's leak, not page_count's rule
     assert mismatches(model, kernel) != []
 
@@ -113,8 +126,25 @@ def test_a_default_run_of_the_reference_world_uses_the_batch_form_and_counts_the
     model = CowWorld.reference(2, 2, 0).model("page_count", ["no_leak_across_fork"])
     fast = check(model, SearchOptions(stop_at_first=False))
     plain = check(model, SearchOptions(stop_at_first=False, store="dict"))
-    assert fast.figures["store"] == "compact" and plain.figures["store"] == "dict"
-    assert (fast.stats.states, fast.stats.transitions, fast.counts) == (17352, 175748, plain.counts)
+    numpy = check(model, SearchOptions(stop_at_first=False, store="compact"))
+    assert fast.figures["store"] == "compiled" and plain.figures["store"] == "dict"
+    assert fast.figures["batched"] and numpy.figures["batched"]
+    assert isinstance(model.batch_successors(compiled=True), CompiledReferenceBatch)
+    assert type(model.batch_successors()) is ReferenceBatch
+    for run in (fast, numpy):
+        assert (run.stats.states, run.stats.transitions, run.counts) == (17352, 175748, plain.counts)
+
+
+def test_without_numba_the_default_is_the_numpy_path(monkeypatch):
+    from modelcheck.cow import compiled_batch
+    from modelcheck.engine import compiled_store
+
+    monkeypatch.setattr(compiled_store, "available", lambda: False)
+    monkeypatch.setattr(compiled_batch, "numba_present", lambda: False)
+    model = CowWorld.reference(2, 1, 0).model("page_count", ["no_leak_across_fork"])
+    run = check(model, SearchOptions(stop_at_first=False))
+    assert run.figures["store"] == "compact" and run.figures["batched"]
+    assert type(model.batch_successors(compiled=True)) is ReferenceBatch
 
 
 # -- branches no shipped policy takes in the reference world, by policies made up for the test -------------
@@ -148,7 +178,7 @@ class _WaitsWhenShared(PageCountPolicy):
 def test_every_branch_of_the_batch_form(policy):
     model = CowWorld.reference(2, 1, 1).model(policy, CHECKS)
     assert isinstance(model, Batched)
-    assert mismatches(model, kernel_of(model)) == []
+    assert mismatches(model, kernels_of(model)) == []
     fired = check(model, SearchOptions(stop_at_first=False)).covered
     assert {"test_fork_copy": {"fork_copy"}, "test_unshare": {"unshare_copy", "unshare_keep"},
             "test_wait": {"copy"}}[policy.name] <= set(fired)

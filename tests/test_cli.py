@@ -326,12 +326,12 @@ def test_help_cites_only_documents_of_the_repository_and_says_the_default_store(
             assert (ROOT / cited).exists() or cited in ("matrix.md",), f"--help cites {cited}, not in the repository"
     with pytest.raises(SystemExit):
         main(["--help"])
-    assert "default: compact where the world offers batch successors" in " ".join(capsys.readouterr().out.split())
+    assert "default: compiled where the world offers batch successors" in " ".join(capsys.readouterr().out.split())
     stores = {}
     for spec in (REFERENCE, str(ROOT / "specs" / "c1_basic_cow.py")):
         code, out, _ = cli(capsys, spec, "--quiet", "--json", "--policy", "page_count")
         stores[Path(spec).name] = json.loads(out)["results"][0]["store"]
-    assert stores == {"reference.py": "compact", "c1_basic_cow.py": "dict"}
+    assert stores == {"reference.py": "compiled", "c1_basic_cow.py": "dict"}
 
 
 @pytest.mark.parametrize("output", [(), ("--json",)])

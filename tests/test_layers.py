@@ -26,7 +26,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # dask, distributed and the cloudpickle they bring: a search on a cluster, imported only when one is asked for
     # networkx: the whole reachable state graph of a small model (--graph)
     "modelcheck.engine": ("numpy", "numba", "z3", "tqdm", "networkx", "dask", "distributed", "cloudpickle"),
-    "modelcheck.cow": ("numpy", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
+    # numba: the compiled loop of the open reference world's batch form (cow.compiled_loop)
+    "modelcheck.cow": ("numpy", "numba", "z3", "modelcheck.engine.symbolic", "modelcheck.engine.model", "modelcheck.engine.footprint"),
     # the selftest catalogue: data about the kernel's selftests, read by specs (their mirrors) and the faces
     "modelcheck.selftests": (),
     "modelcheck.spec": ("modelcheck.selftests",),

@@ -234,3 +234,16 @@ def test_the_compiled_row_fingerprints_are_the_numpy_ones(width):
     rows[0] = 0  # a row whose mix may come out 0 is moved to 1 by both
     assert compiled_row_fingerprints(rows).tolist() == row_fingerprints(rows).tolist()
     assert compiled_row_fingerprints(rows.astype(np.int64)).tolist() == row_fingerprints(rows).tolist()
+
+
+def test_the_compiled_store_skips_exactly_the_successors_equal_to_their_parents():
+    from modelcheck.engine.compiled_store import CompiledStore
+
+    rng = np.random.default_rng(11)
+    before = rng.integers(0, 4, size=(50, 9)).astype(np.uint16)
+    parents = rng.integers(0, 50, size=2000)
+    after = before[parents].copy()
+    changed = rng.random(2000) < 0.6
+    rows = np.flatnonzero(changed)
+    after[rows, rng.integers(0, 9, size=rows.size)] += 1
+    assert CompiledStore.moved_rows(after, before, parents).tolist() == rows.tolist()

@@ -70,8 +70,17 @@ class OffersBatch:
     """``Batched``: the batch form, built on first use (numpy is loaded only by the runs that use it)."""
 
     _batch: ReferenceBatch | None = None
+    _compiled_batch: ReferenceBatch | None = None
 
-    def batch_successors(self) -> ReferenceBatch:
+    def batch_successors(self, compiled: bool = False) -> ReferenceBatch:
+        """The numpy form; or, for a run of compiled loops where numba is present, the compiled one."""
+        if compiled and self._compiled_batch is None:
+            from modelcheck.cow.compiled_batch import CompiledReferenceBatch, numba_present
+
+            if numba_present():
+                self._compiled_batch = CompiledReferenceBatch.for_model(cast(CowModel, self))
+        if compiled and self._compiled_batch is not None:
+            return self._compiled_batch
         if self._batch is None:
             from modelcheck.cow.batch import ReferenceBatch
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from modelcheck.engine.errors import NotSearchable
-from modelcheck.engine.stores import _GROWTH, _KEY_BLOCK, _MAX_LOAD, STORES, CompactStore, _row_keys
+from modelcheck.engine.stores import _GROWTH, _KEY_BLOCK, _MAX_LOAD, STORES, CompactStore, _row_keys, \
+    row_fingerprints
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +25,7 @@ else:
     from modelcheck.engine._lazy import numpy as np
 
 _KERNELS: dict[str, Callable[..., Any]] = {}
+WARM = 1024  # rows whose slots are touched before they are inserted (a few hundred KiB: within a core's cache)
 
 
 def _kernels() -> dict[str, Callable[..., Any]]:
@@ -36,37 +38,56 @@ def _kernels() -> dict[str, Callable[..., Any]]:
     except ImportError:
         raise NotSearchable("the compiled store needs numba (pip install numba); use --store compact") from None
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def home(fp: Any, cap: Any) -> Any:
+        """A fingerprint's first slot: its top 32 bits scaled to the table (a multiply, not a division)."""
+        return real_np.int64(((fp >> real_np.uint64(32)) * cap) >> real_np.uint64(32))
+
     @numba.njit(cache=True, nogil=True)
-    def insert(hashes: Any, where: Any, log: Any, log_count: int, fps: Any, rows: Any, new: Any) -> int:
+    def insert(hashes: Any, where: Any, log: Any, log_count: int, fps: Any, rows: Any, new: Any,
+               sink: Any) -> int:
         """Insert each row of ``rows`` (fingerprints ``fps``) not yet in the table; its log index is the next
-        free row of ``log``. Marks ``new``; returns the rows in the log now. The caller leaves room for all."""
+        free row of ``log``. Marks ``new``; returns the rows in the log now. The caller leaves room for all.
+        ``sink`` takes a sum of the touched words, so that the compiler keeps the loads that touch them.
+
+        A block of rows at a time: first every row's slot, its log index and the row that names are touched
+        (loads that do not wait on each other, so the memory system fetches them side by side), then the
+        rows are inserted in order, now mostly from the cache."""
         cap = real_np.uint64(hashes.shape[0])
         width = rows.shape[1]
-        for i in range(fps.shape[0]):
-            fp = fps[i]
-            slot = real_np.int64(fp % cap)
-            while True:
-                here = hashes[slot]
-                if here == 0:
-                    hashes[slot] = fp
-                    where[slot] = log_count
-                    for c in range(width):
-                        log[log_count, c] = rows[i, c]
-                    log_count += 1
-                    new[i] = True
-                    break
-                if here == fp:
-                    at = real_np.int64(where[slot])
-                    same = True
-                    for c in range(width):
-                        if log[at, c] != rows[i, c]:
-                            same = False
-                            break
-                    if same:
+        n = fps.shape[0]
+        touched = real_np.uint64(0)
+        for start in range(0, n, WARM):
+            stop = min(n, start + WARM)
+            for i in range(start, stop):
+                slot = home(fps[i], cap)
+                touched += hashes[slot] + log[where[slot], 0]
+            for i in range(start, stop):
+                fp = fps[i]
+                slot = home(fp, cap)
+                while True:
+                    here = hashes[slot]
+                    if here == 0:
+                        hashes[slot] = fp
+                        where[slot] = log_count
+                        for c in range(width):
+                            log[log_count, c] = rows[i, c]
+                        log_count += 1
+                        new[i] = True
                         break
-                slot += 1
-                if slot == hashes.shape[0]:
-                    slot = real_np.int64(0)
+                    if here == fp:
+                        at = real_np.int64(where[slot])
+                        same = True
+                        for c in range(width):
+                            if log[at, c] != rows[i, c]:
+                                same = False
+                                break
+                        if same:
+                            break
+                    slot += 1
+                    if slot == hashes.shape[0]:
+                        slot = real_np.int64(0)
+        sink[0] += touched
         return log_count
 
     @numba.njit(cache=True, nogil=True)
@@ -77,7 +98,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
             fp = old_hashes[i]
             if fp == 0:
                 continue
-            slot = real_np.int64(fp % cap)
+            slot = home(fp, cap)
             while hashes[slot] != 0:
                 slot += 1
                 if slot == hashes.shape[0]:
@@ -112,16 +133,51 @@ def _kernels() -> dict[str, Callable[..., Any]]:
             x = x ^ (x >> real_np.uint64(31))
             out[i] = x if x != 0 else real_np.uint64(1)
 
-    _KERNELS.update(insert=insert, rehash=rehash, fingerprint=fingerprint)
+    @numba.njit(cache=True, nogil=True)
+    def moved(after: Any, before: Any, parents: Any, keep: Any) -> int:
+        """The successors that differ from the state they came from (row ``parents[i]`` of ``before``), in
+        ``keep``; returns how many."""
+        n = 0
+        for i in range(after.shape[0]):
+            p = parents[i]
+            for c in range(after.shape[1]):
+                if after[i, c] != before[p, c]:
+                    keep[n] = i
+                    n += 1
+                    break
+        return n
+
+    _KERNELS.update(insert=insert, rehash=rehash, fingerprint=fingerprint, moved=moved)
     return _KERNELS
 
 
+def available() -> bool:
+    """Whether numba can be imported here (else the numpy stores serve)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def compiled_row_fingerprints(rows: np.ndarray) -> np.ndarray:
-    """``stores.row_fingerprints``, compiled (the same values)."""
+    """``stores.row_fingerprints``, compiled (the same values). The loop is compiled for 16-bit rows, which
+    is what the packed stores keep; other rows are narrowed first, or fingerprinted by numpy if they do not fit."""
+    if rows.dtype != np.uint16:
+        if rows.size and (rows.min() < 0 or rows.max() > 0xFFFF):
+            return row_fingerprints(rows)
+        rows = rows.astype(np.uint16)
     keys = _row_keys(-(-rows.shape[1] // _KEY_BLOCK))
     out = np.empty(len(rows), dtype=np.uint64)
     _kernels()["fingerprint"](np.ascontiguousarray(rows), keys, out)
     return out
+
+
+def compiled_moved(after: np.ndarray, before: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """``stores.moved_rows``, compiled."""
+    keep = np.empty(len(after), dtype=np.int64)
+    n = _kernels()["moved"](after, before, parents, keep)
+    return keep[:n]
 
 
 class _FlatLog:
@@ -144,6 +200,9 @@ class _FlatLog:
     def rows(self, indices: np.ndarray) -> np.ndarray:
         return self.array[indices]
 
+    def span(self, start: int, end: int) -> np.ndarray:
+        return self.array[start:end].copy()
+
     @property
     def nbytes(self) -> int:
         return self.count * self.row_bytes
@@ -154,12 +213,15 @@ class CompiledStore(CompactStore):
     """Exact: ``CompactStore``'s table and log, filled by one compiled loop per batch."""
 
     name = "compiled"
+    compiled = True
     fingerprint_rows = staticmethod(compiled_row_fingerprints)  # the batch form's rows, fingerprinted compiled
+    moved_rows = staticmethod(compiled_moved)
 
     def __init__(self, key_bytes: int, capacity: int = 1 << 10) -> None:
         super().__init__(key_bytes, capacity)
         self.kernels = _kernels()
         self.log = _FlatLog(key_bytes)  # type: ignore[assignment]
+        self._sink = np.zeros(1, dtype=np.uint64)
 
     def insert(self, fps: np.ndarray, packed: bytes) -> np.ndarray:
         n = len(fps)
@@ -186,7 +248,7 @@ class CompiledStore(CompactStore):
             log.reserve(end - at)
             before = log.count
             log.count = self.kernels["insert"](self.hashes, self.where, log.array, before, fps[at:end],
-                                               rows[at:end], new[at:end])
+                                               rows[at:end], new[at:end], self._sink)
             self.count += log.count - before
             at = end
         return new

@@ -123,7 +123,9 @@ class BatchForm(Protocol):
     search uses it only if that covers all of the model's); ``actions``: its
     action objects, indexed; ``expand(rows)``: per transition the parent row,
     the action index and the successor row, with the indices of the
-    transitions that violate each check and the matches of each count.
+    transitions that violate each check and the matches of each count. The
+    successor rows may come as 16-bit unsigned ints (a compiled form's, which
+    has checked that they fit) or as any integers.
     """
 
     checks: frozenset[str]
@@ -143,8 +145,9 @@ class SymmetricBatchForm(BatchForm, Protocol):
 class Batched(Protocol):
     """The model's transitions as array operations on batches of states (``BatchForm``)."""
 
-    def batch_successors(self) -> BatchForm | None:
-        """The batch form; None when, for this model's properties or features, it does not apply."""
+    def batch_successors(self, compiled: bool = False) -> BatchForm | None:
+        """The batch form; None when, for this model's properties or features, it does not apply.
+        ``compiled``: the run's loops are compiled (a compiled store), so a compiled form serves best."""
         ...
 
 
@@ -241,12 +244,12 @@ class Decisive(Protocol):
         ...
 
 
-def batch_form(model: Any, reduce: bool = False) -> BatchForm | None:
+def batch_form(model: Any, reduce: bool = False, compiled: bool = False) -> BatchForm | None:
     """The model's batch form, if it offers one that serves this run (under ``reduce``, one that maps rows to
-    representatives too)."""
+    representatives too; ``compiled``: a run of compiled loops)."""
     if not isinstance(model, Batched):
         return None
-    form = model.batch_successors()
+    form = model.batch_successors(compiled)
     if form is None or (reduce and not isinstance(form, SymmetricBatchForm)):
         return None
     return form

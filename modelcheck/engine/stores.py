@@ -52,6 +52,7 @@ class Store(Protocol):
     name: ClassVar[str]
     packed: ClassVar[bool]  # states are rows of small ints, inserted a batch at a time (numpy)
     exact: ClassVar[bool]   # never takes two different states for one
+    compiled: ClassVar[bool]  # a run over it uses compiled loops (the model's compiled batch form, if any)
 
     def __len__(self) -> int: ...
 
@@ -71,6 +72,7 @@ class DictStore:
     name = "dict"
     packed = False
     exact = True
+    compiled = False
 
     def __init__(self) -> None:
         self.index: dict[Hashable, int] = {}
@@ -186,6 +188,10 @@ class _Table(ABC):
     slot_bytes: ClassVar[int] = 8
     # how a run over this store fingerprints the batch form's rows (a store may compute the same values its own way)
     fingerprint_rows = staticmethod(row_fingerprints)
+    # which successors differ from the state they came from (a successor equal to its parent is stored
+    # already and needs no lookup), for a store that finds them cheaply; None: every successor is looked up
+    moved_rows: Any = None  # (after, before, parents) -> indices, as a staticmethod
+    compiled: ClassVar[bool] = False
     budget: int | None = None  # the bytes this process may hold: a table that would grow past it says so first
 
     def __init__(self, capacity: int = 1 << 10) -> None:
@@ -347,6 +353,10 @@ class StateLog:
             done += take
             self.count += take
         return np.arange(first, self.count, dtype=np.int64)
+
+    def span(self, start: int, end: int) -> np.ndarray:
+        """The rows ``start`` to ``end`` (a copy)."""
+        return self.rows(np.arange(start, end, dtype=np.int64))
 
     def rows(self, indices: np.ndarray) -> np.ndarray:
         """The rows at ``indices`` (any order)."""

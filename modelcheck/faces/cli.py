@@ -89,9 +89,11 @@ def _check_parser() -> argparse.ArgumentParser:
     p.set_defaults(reduce=False)
     p.add_argument("--store", choices=list(STORES),
                    help="visited states: dict (exact, keeps the way back to each state), compact (exact, "
-                        "packed) or fingerprint (8 bytes a state; may miss states, and says how likely that "
-                        "is); default: compact where the world offers batch successors (the open reference "
-                        "world) or with several workers, else dict; compact and fingerprint need --bfs")
+                        "packed; numpy), compiled (compact's table and the world's successors in numba-compiled "
+                        "loops) or fingerprint (8 bytes a state; may miss states, and says how likely that "
+                        "is); default: compiled where the world offers batch successors (the open reference "
+                        "world), or compact there if numba is absent; compact with several workers; else dict; "
+                        "all but dict need --bfs")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes forked on this machine, each owning a hash partition of the store "
                         "(breadth-first)")

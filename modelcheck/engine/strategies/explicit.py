@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelcheck.engine import compiled_store
 from modelcheck.engine.errors import StopReason, Stopped
 from modelcheck.engine.model import Action, Model, State, TransitionCheck, batch_form
 from modelcheck.engine.options import SearchOptions
@@ -204,12 +205,13 @@ def stop_after_level(run: Run, found: Any) -> None:
 
 
 def store_for(options: SearchOptions, model: Model | None = None) -> str:
-    """The store a breadth-first run uses: the one asked for; else compact in several processes, or in one
-    when the model offers batch successors (the fastest exact form); else dict (back-pointers)."""
+    """The store a breadth-first run uses: the one asked for; else, where the model offers batch successors,
+    the compiled store (its loops and the model's compiled form) if numba is present, compact if not; else
+    compact in several processes, dict (back-pointers) in one."""
     if options.store is not None:
         return options.store
-    if options.workers > 1 or options.on_cluster:
-        return "compact"
     form = batch_form(model, options.reduce) if model is not None else None
-    return "compact" if form is not None else DictStore.name
+    if form is not None:
+        return "compiled" if compiled_store.available() else "compact"
+    return "compact" if options.workers > 1 or options.on_cluster else DictStore.name
 

@@ -62,13 +62,14 @@ class LevelWorker:
         self.store_class = STORES[store]
         # a store may fingerprint rows its own way, to the same values (the compiled store's loop)
         self.row_fingerprints = self.store_class.fingerprint_rows
+        self.moved_rows = self.store_class.moved_rows
         self.fingerprints_only = not self.store_class.exact
         self.logged = not self.fingerprints_only  # the store keeps every state in a log
         self.store: Any = None  # opened by ``seed``, when the width of a state is known
         self.row: Any = None    # struct.Struct of a packed state, likewise
         # packed states of the level being expanded, and of the next; a compact store's log holds
         # them already, in the order they were stored, so there the frontier is a range of the log
-        self.frontier: Iterable[bytes] = []
+        self.frontier: Iterable[Any] = []  # bytes, or arrays of packed rows
         self.next: list[bytes] = []
         self.next_from = 0
         self.frontier_size = 0
@@ -77,7 +78,7 @@ class LevelWorker:
         # a model may offer its successors a batch of states at a time, as array operations (``Batched``);
         # used when it judges every transition property the model has
         self.form: Any = None
-        form = batch_form(self.model, self.canonical is not None)
+        form = batch_form(self.model, self.canonical is not None, self.store_class.compiled)
         if form is not None and {c.name for c in run.checks} <= form.checks:
             self.form = form
         self.fired_ids: set[int] = set()
@@ -227,11 +228,12 @@ class LevelWorker:
             self.frontier, self.next = self.next, []
         self.frontier_size, self.next_size = self.next_size, 0
 
-    def _log_chunks(self, start: int, end: int) -> Iterable[bytes]:
-        """The packed states start..end of the store's log, a batch at a time."""
+    def _log_chunks(self, start: int, end: int) -> Iterable[np.ndarray]:
+        """The packed states start..end of the store's log, a batch at a time (copies: the log may grow
+        while they are expanded)."""
         log = self.store.log
         for at in range(start, end, BATCH):
-            yield log.rows(np.arange(at, min(at + BATCH, end))).tobytes()
+            yield log.span(at, min(at + BATCH, end))
 
     def expand(self, depth: int, forward: Callable[[int, bytes, bytes], None] | None = None,
                between: Callable[[], None] = lambda: None) -> None:
@@ -270,16 +272,21 @@ class LevelWorker:
                 part = rows[at:at + BATCH]
                 out = form.expand(part)
                 self.run.transitions += len(out.parents)
-                self.fired_ids.update(np.unique(out.actions).tolist())
+                self.fired_ids.update(np.flatnonzero(np.bincount(out.actions)).tolist())
                 for name, n in out.counted.items():
                     self.run.counters[name] += n
                 for name, where in out.failed.items():
                     if where.size:
                         self.violation(name, int(where.size), depth + 1)
                 succ = out.states if self.canonical is None else form.canonical_rows(out.states)
-                if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
-                    raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
-                after = succ.astype(np.uint16)
+                if succ.dtype != np.uint16:  # (a form that makes 16-bit rows has checked that they fit)
+                    if len(succ) and (succ.min() < 0 or succ.max() > 0xFFFF):
+                        raise ValueError("a compact store needs every state to be a flat tuple of ints in "
+                                         "0..65535")
+                    succ = succ.astype(np.uint16)
+                after = np.ascontiguousarray(succ)
+                if self.moved_rows is not None:  # (its parent, stored already: under symmetry too)
+                    after = after[self.moved_rows(after, part, out.parents)]
                 self._dispatch(self.row_fingerprints(after), None, after.view(np.uint8), depth + 1, forward)
                 between()
                 self._check_limits()
@@ -298,7 +305,7 @@ class LevelWorker:
         """
         owners = self.owners(fps)
         if owners is None:
-            self.admit(states, fps, None if rows is None else rows.tobytes(), depth)
+            self.admit(states, fps, rows, depth)
             return
         for owner in range(self.partitions):
             picked = np.flatnonzero(owners == owner)
@@ -340,13 +347,18 @@ class LevelWorker:
         return self.store.nbytes if self.store is not None else 0
 
 
-def _regroup(chunks: Iterable[bytes], size: int) -> Iterable[bytes]:
-    """The same bytes in pieces of about ``size`` (small pieces joined, so a batch is worth its call)."""
-    pending: list[bytes] = []
+def _regroup(chunks: Iterable[Any], size: int) -> Iterable[Any]:
+    """The same bytes in pieces of about ``size`` (small pieces joined, so a batch is worth its call); a
+    piece big enough alone is passed on as it is. A piece is bytes or a contiguous array of rows."""
+    pending: list[Any] = []
     held = 0
     for chunk in chunks:
+        nbytes = memoryview(chunk).nbytes
+        if not pending and nbytes >= size:
+            yield chunk
+            continue
         pending.append(chunk)
-        held += len(chunk)
+        held += nbytes
         if held >= size:
             yield b"".join(pending)
             pending, held = [], 0
