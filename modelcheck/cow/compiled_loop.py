@@ -36,6 +36,7 @@ aW, aREUSE, aCOPY, aREAD, aUNMAP, aGUP, aBREAK_REUSE, aBREAK_COPY, aKEEP, aUNSHA
 PIPE_READ, FORK_SHARE, FORK_COPY = 0, 1, 2
 
 jit = numba.njit(cache=True, nogil=True)
+NO_FLAGS = np.int64(0)  # a transition that violates no check (typed as the flags are: one compiled emit)
 
 
 @jit
@@ -46,32 +47,26 @@ def copy_row(w: Any, s: Any) -> None:
 
 
 @jit
-def mapcount(w: Any, cfg: Any, page: int) -> int:
-    """ReferenceBatch._mapcount: the PTEs that map ``page``."""
-    n = 0
+def counters(w: Any, cfg: Any, page: int) -> tuple[int, int, int]:
+    """ReferenceBatch._info: (mapcount, refcount, exclusive) of ``page``. The mappings are the PTEs that
+    map it (_mapcount); the references those, the pipes holding it and its speculative references
+    (_refcount); exclusive is PG_anon_exclusive where it is tracked (_exclusive)."""
+    maps = 0
     for c in range(cfg[ipte], cfg[ipipe]):
         if (w[c] >> PTE_SHIFT_) == page + 1:
-            n += 1
-    return n
-
-@jit
-def refcount(w: Any, cfg: Any, page: int, maps: int) -> int:
-    """ReferenceBatch._refcount: its mappings, the pipes holding it, its speculative references."""
-    n = maps
+            maps += 1
+    refs = maps
     if cfg[ipipes]:
         for c in range(cfg[ipipe], cfg[ivalue]):
             if w[c] == page + 1:
-                n += 1
+                refs += 1
     if cfg[iS]:
-        n += w[cfg[ispec] + page]
-    return n
+        refs += w[cfg[ispec] + page]
+    ex = 0
+    if cfg[iexcl] and (w[cfg[iflags] + page] & EXCL) != 0:
+        ex = 1
+    return maps, refs, ex
 
-@jit
-def exclusive(w: Any, cfg: Any, page: int) -> int:
-    """ReferenceBatch._exclusive."""
-    if not cfg[iexcl]:
-        return 0
-    return 1 if (w[cfg[iflags] + page] & EXCL) != 0 else 0
 
 @jit
 def set_exclusive(w: Any, cfg: Any, page: int, on: bool) -> None:
@@ -82,13 +77,15 @@ def set_exclusive(w: Any, cfg: Any, page: int, on: bool) -> None:
         else:
             w[cfg[iflags] + page] &= ~EXCL
 
+
 @jit
 def release(w: Any, cfg: Any, page: int) -> None:
     """ReferenceBatch._release: free ``page`` where nothing references it any more."""
-    if refcount(w, cfg, page, mapcount(w, cfg, page)) == 0:
+    if counters(w, cfg, page)[1] == 0:
         w[cfg[ivalue] + page] = 0
         if cfg[iexcl]:
             w[cfg[iflags] + page] = 0
+
 
 @jit
 def copy_page(w: Any, cfg: Any, source: int) -> int:
@@ -101,14 +98,13 @@ def copy_page(w: Any, cfg: Any, source: int) -> int:
             return new
     raise RuntimeError("no free page slot: the world's page budget is too small")
 
+
 @jit
 def write_fault(w: Any, cfg: Any, k: int, wf: Any) -> tuple[int, bool]:
     """ReferenceBatch._write_fault_on, one state: (decision, spurious); a WAIT leaves ``w`` as it was."""
     pte = w[k]
     page = (pte >> PTE_SHIFT_) - 1
-    mc = mapcount(w, cfg, page)
-    rc = refcount(w, cfg, page, mc)
-    ex = exclusive(w, cfg, page)
+    mc, rc, ex = counters(w, cfg, page)
     decision = wf[mc, rc, ex]
     spec = w[cfg[ispec] + page] if cfg[iS] else 0
     spurious = mc == 1 and rc - spec == 1 and decision == COPY
@@ -120,6 +116,7 @@ def write_fault(w: Any, cfg: Any, k: int, wf: Any) -> tuple[int, bool]:
         w[k] = ((new + 1) << PTE_SHIFT_) | PTE_WRITE_
         release(w, cfg, page)
     return decision, spurious
+
 
 @jit
 def emit(w: Any, out: Any, parents: Any, actions: Any, flags: Any, n: int, parent: int, act: int,
@@ -135,6 +132,7 @@ def emit(w: Any, out: Any, parents: Any, actions: Any, flags: Any, n: int, paren
     flags[n] = bits
     return n + 1
 
+
 @jit
 def observed(cfg: Any, allowed: Any, observer: int, value: int) -> int:
     """ReferenceBatch._observe's flags: the bit of each leak check the value seen violates."""
@@ -144,6 +142,7 @@ def observed(cfg: Any, allowed: Any, observer: int, value: int) -> int:
             bits |= 1 << i
     return bits
 
+
 @jit
 def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare_keep: Any, tags: Any,
            allowed: Any, at_ids: Any, ids: Any, spec_ids: Any, out: Any, parents: Any, actions: Any,
@@ -151,10 +150,10 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
     """ReferenceBatch.expand, a state at a time, in its order of families: per process and address
     the write, read, unmap and vmsplice; the process's pipe read; the fork; the speculative references."""
     P, M, S, pages, width = cfg[iP], cfg[iM], cfg[iS], cfg[ipages], cfg[iwidth]
-    spur = 1 << cfg[ispur]
+    spur = np.int64(1) << cfg[ispur]
     s = np.empty(width, dtype=np.int64)
     w = np.empty(width, dtype=np.int64)
-    n = 0
+    n = np.int64(0)
     for r in range(rows.shape[0]):
         for c in range(width):
             s[c] = np.int64(rows[r, c])
@@ -173,14 +172,14 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                     copy_row(w, s)
                     if pte & PTE_WRITE_:
                         w[cfg[ivalue] + page] = tag
-                        n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, aW], 0)
+                        n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, aW], NO_FLAGS)
                     else:
                         decision, spurious = write_fault(w, cfg, k, wf)
                         if decision == REUSE or decision == COPY:
                             w[cfg[ivalue] + (w[k] >> PTE_SHIFT_) - 1] = tag
                             branch = aREUSE if decision == REUSE else aCOPY
                             n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, branch],
-                                     spur if spurious else 0)
+                                     spur if spurious else NO_FLAGS)
                 if cfg[iread]:
                     bits = observed(cfg, allowed, p, s[cfg[ivalue] + page])
                     n = emit(s, out, parents, actions, flags, n, r, at_ids[p, a, aREAD], bits)
@@ -188,19 +187,17 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                     copy_row(w, s)
                     w[k] = 0
                     release(w, cfg, page)
-                    n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, aUNMAP], 0)
+                    n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, aUNMAP], NO_FLAGS)
                 if cfg[ivms] and cfg[ipipes] and s[cfg[ipipe] + p] == 0:
                     copy_row(w, s)
-                    mc = mapcount(w, cfg, page)
-                    rc = refcount(w, cfg, page, mc)
-                    ex = exclusive(w, cfg, page)
+                    mc, rc, ex = counters(w, cfg, page)
                     first = NOTHING if pte & PTE_WRITE_ else gup_first[mc, rc, ex]
                     branch = aGUP
-                    bits = 0
+                    bits = NO_FLAGS
                     if first == FAULT:
                         decision, spurious = write_fault(w, cfg, k, wf)
                         branch = aBREAK_REUSE if decision == REUSE else aBREAK_COPY
-                        bits = spur if decision == COPY and spurious else 0
+                        bits = spur if decision == COPY and spurious else NO_FLAGS
                         if decision != REUSE and decision != COPY:
                             branch = -1  # it waits: no transition
                     elif first == UNSHARE:
@@ -232,9 +229,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                 if pte == 0:
                     continue
                 page = (pte >> PTE_SHIFT_) - 1
-                mc = mapcount(w, cfg, page)
-                rc = refcount(w, cfg, page, mc)
-                ex = exclusive(w, cfg, page)
+                mc, rc, ex = counters(w, cfg, page)
                 if fork_copy[mc, rc, ex]:
                     new = copy_page(w, cfg, page)
                     w[1 + child * M + a] = ((new + 1) << PTE_SHIFT_) | PTE_WRITE_
@@ -244,7 +239,8 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                     w[1 + a] = shared
                     w[1 + child * M + a] = shared
                     set_exclusive(w, cfg, page, False)
-            n = emit(w, out, parents, actions, flags, n, r, ids[0, FORK_COPY if copied else FORK_SHARE], 0)
+            branch = FORK_COPY if copied else FORK_SHARE
+            n = emit(w, out, parents, actions, flags, n, r, ids[0, branch], NO_FLAGS)
         if S:
             held = 0
             for g in range(pages):
@@ -253,10 +249,10 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                 if cfg[isg] and held < S and s[cfg[ivalue] + g] != 0:
                     copy_row(w, s)
                     w[cfg[ispec] + g] += 1
-                    n = emit(w, out, parents, actions, flags, n, r, spec_ids[g, 0], 0)
+                    n = emit(w, out, parents, actions, flags, n, r, spec_ids[g, 0], NO_FLAGS)
                 if cfg[isp] and s[cfg[ispec] + g] > 0:
                     copy_row(w, s)
                     w[cfg[ispec] + g] -= 1
                     release(w, cfg, g)
-                    n = emit(w, out, parents, actions, flags, n, r, spec_ids[g, 1], 0)
+                    n = emit(w, out, parents, actions, flags, n, r, spec_ids[g, 1], NO_FLAGS)
     return n
