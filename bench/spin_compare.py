@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,17 +38,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POINTS = ["2,2,0", "3,1,1", "2,2,1", "4,1,0", "2,3,0", "3,2,0"]
 POLICIES = ("mapcount", "page_count")
-# name, store, workers, reduce: every reduction off first (the counts of reference-world.md), then on
+# name, store, workers, reduce, cold: every reduction off first (the counts of reference-world.md), then on.
+# compact is the numpy path (the default before the compiled one); compiled is the default where numba is
+# present, run once on a cold cache (numba compiles every loop, as a machine's first run does) and once warm
 CONFIGS = [
-    ("dict", "dict", 1, False),
-    ("compact", "compact", 1, False),
-    ("compiled", "compiled", 1, False),
-    ("compact x2", "compact", 2, False),
-    ("compiled x2", "compiled", 2, False),
-    ("fingerprint x2", "fingerprint", 2, False),
-    ("dict +symmetry", "dict", 1, True),
-    ("compact +symmetry", "compact", 1, True),
-    ("compact x2 +symmetry", "compact", 2, True),
+    ("dict", "dict", 1, False, False),
+    ("compact", "compact", 1, False, False),
+    ("compiled cold", "compiled", 1, False, True),
+    ("compiled", "compiled", 1, False, False),
+    ("compact x2", "compact", 2, False, False),
+    ("compiled x2", "compiled", 2, False, False),
+    ("fingerprint x2", "fingerprint", 2, False, False),
+    ("dict +symmetry", "dict", 1, True, False),
+    ("compact +symmetry", "compact", 1, True, False),
+    ("compact x2 +symmetry", "compact", 2, True, False),
 ]
 
 
@@ -67,10 +71,18 @@ def peer_copy(peer: Path, into: Path) -> tuple[Path, str]:
     return into, "" if fixed == text else "transitions read as int(float(...))"
 
 
+def spin_hash_bits(P: int, M: int) -> int | None:
+    """pan's hash table size for a point: 2**26 slots where the peer's notes ask for it (tens of millions of
+    states: W(3,2,0) and larger), else the peer's default (2**24)."""
+    return 26 if P >= 3 and P * M >= 6 else None
+
+
 def run_spin(peer: Path, P: int, M: int, S: int, policy: str) -> dict:
     cmd = ["bash", str(peer / "spin-point"), str(P), str(M), str(S), policy, "dfs"]
+    bits = spin_hash_bits(P, M)
+    env = dict(os.environ, SPIN_HASH_BITS=str(bits)) if bits and "SPIN_HASH_BITS" not in os.environ else None
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not proc.stdout.strip():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -81,13 +93,17 @@ def run_spin(peer: Path, P: int, M: int, S: int, policy: str) -> dict:
 
 
 def run_modelcheck(P: int, M: int, S: int, policy: str, time_limit: float, store: str, workers: int,
-                   reduce: bool, tree: Path = ROOT, python: str = sys.executable) -> dict:
+                   reduce: bool, tree: Path = ROOT, python: str = sys.executable, cold: bool = False) -> dict:
+    """One configuration in a fresh process; ``cold``: with an empty numba cache of its own, so that every
+    compiled loop is compiled in the run (a warm run loads them from the cache beside the modules)."""
     cmd = [python, str(tree / "bench" / "reference.py"), "--point", str(P), str(M), str(S), policy,
            "--time-limit", str(time_limit), "--store", store, "--workers", str(workers)]
     cmd += ["--reduce"] if reduce else []
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache) if cold else None
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env=env)
+        wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"modelcheck failed on W({P},{M},{S}) {policy}: {proc.stderr.strip()[-300:]}")
     row = json.loads(proc.stdout)
@@ -125,6 +141,7 @@ def main() -> int:
         print("spin_compare: needs Debian's spin package and gcc (apt-get install spin gcc)", file=sys.stderr)
         return 2
     configs = [c for c in CONFIGS if c[0] in args.configs]
+    jit_rows: list[str] = []
     head = ("| world | policy | run | states | seconds | vs SPIN | vs 1 process | bytes/state | "
             "store B/state | miss probability |" + (" vs @before |" if len(trees) > 1 else ""))
     lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if len(trees) > 1 else "")]
@@ -137,6 +154,9 @@ def main() -> int:
         print(line, flush=True)
         lines.append(line)
 
+    if any(c[1] == "compiled" and not c[4] for c in configs):
+        for tree_label, tree, python in trees:  # fill the cache beside the modules, which the warm rows load
+            run_modelcheck(1, 1, 0, "page_count", args.time_limit, "compiled", 2, False, tree, python)
     with tempfile.TemporaryDirectory() as scratch:
         peer, note = peer_copy(args.peer, Path(scratch))
         if note:
@@ -155,7 +175,8 @@ def main() -> int:
                     emit(f"| {world} | {policy} | SPIN dfs | {spin['states']:,} | {spin['wall']:.2f} | 1.00x | - | "
                          + (f"{spin_bps:,.1f}" if spin_bps else "-") + " | - | - |" + more)
                 one_process: dict[tuple[str, str, bool], float] = {}
-                for name, store, workers, reduce in configs:
+                cold_wall: dict[str, float] = {}
+                for name, store, workers, reduce, cold in configs:
                     if store == "dict" and not reduce and (spin is None or spin["states"] > args.dict_up_to):
                         emit(f"| {world} | {policy} | {name} | not run (memory) | - | - | - | - | - | - |{more}")
                         continue
@@ -163,13 +184,19 @@ def main() -> int:
                     for label, tree, python in trees:
                         try:
                             row = run_modelcheck(P, M, S, policy, args.time_limit, store, workers, reduce, tree,
-                                                 python)
+                                                 python, cold)
                         except RuntimeError as err:
                             print(f"  {err}", file=sys.stderr)
                             emit(f"| {world} | {policy} | {name}{label} | failed | - | - | - | - | - | - |{more}")
                             continue
-                        if workers == 1:
+                        if workers == 1 and not cold:
                             one_process[(label, store, reduce)] = row["wall"]
+                        if store == "compiled" and workers == 1 and not reduce:
+                            if cold:
+                                cold_wall[label] = row["wall"]
+                            elif label in cold_wall:
+                                jit_rows.append(f"| {world} | {policy}{label} | {cold_wall[label]:.2f} | "
+                                                f"{row['wall']:.2f} | {cold_wall[label] - row['wall']:.2f} |")
                         base = one_process.get((label, store, reduce))
                         states = f"{row['states']:,}"
                         if row["verdict"] == "incomplete":
@@ -191,6 +218,7 @@ def main() -> int:
     text = (f"# modelcheck beside SPIN on the reference world\n\n"
             f"Written by `python bench/spin_compare.py` on {date.today()} in {time.time() - started:.0f} s. "
             f"Full exploration. SPIN 6.5 depth-first with partial-order reduction off (compile included; "
+            f"pan's hash table 2^26 slots from W(3,2,0) on, 2^24 below; "
             f"bytes/state from pan's memory report, hash table included"
             + (f"; {', '.join(sorted(notes))}" if notes else "") + "). "
             "modelcheck breadth-first (interpreter start-up included): `dict` is the exact store with "
@@ -201,7 +229,13 @@ def main() -> int:
             "over SPIN's on the same point; vs 1 process is the one-process run of the same store over this "
             "one." + (f" Rows marked @before ran from a checkout of another revision ({args.before.name}) right "
                       "after this tree's run of the same configuration; vs @before is this tree's wall time over "
-                      "its." if len(trees) > 1 else "") + "\n\n" + "\n".join(lines) + "\n")
+                      "its." if len(trees) > 1 else "") + " `compiled cold` runs with an empty numba cache of "
+            "its own, so every compiled loop is compiled in the run, as on a machine's first run; the other "
+            "compiled rows load them from the cache.\n\n" + "\n".join(lines) + "\n"
+            + ("\n## The compiled loops: cold and warm cache\n\nWall seconds of one process; the difference is "
+               "the compilation (and the cache's loading) a first run pays.\n\n"
+               "| world | policy | cold | warm | difference |\n|---|---|---:|---:|---:|\n"
+               + "\n".join(jit_rows) + "\n" if jit_rows else ""))
     Path(args.out).write_text(text)
     print(f"\nwrote {args.out}")
     return 0
