@@ -221,3 +221,19 @@ def test_every_batch_routine_is_the_twin_a_mechanism_names():
         assert hasattr(getattr(batch, owner) if owner else batch, name), f"{twin} is named but not in batch.py"
     assert routines - batch.NOT_TWINS == claimed, (routines - batch.NOT_TWINS) ^ claimed
     assert not claimed & batch.NOT_TWINS
+
+
+def test_the_compiled_loop_mirrors_every_batch_routine_a_mechanism_names():
+    """Each routine of the numpy form that restates a mechanism (registry.batch_twin) is mirrored in the
+    compiled loop, which names it where it does; symmetry and the leak tables the compiled form takes from
+    the numpy form as they are (it inherits canonical_rows and the tables its __init__ builds)."""
+    import inspect
+
+    from modelcheck.cow import capabilities, compiled_loop  # noqa: F401  (every declaration)
+    from modelcheck.cow.registry import BATCH_TWINS
+
+    inherited = {"ReferenceBatch.canonical_rows", "page_order", "ReferenceBatch._leak_table"}
+    claimed = {twin for twins in BATCH_TWINS.values() for twin in twins} - inherited
+    text = inspect.getsource(compiled_loop)
+    assert claimed and not {twin for twin in claimed if twin.rpartition(".")[2] not in text}
+    assert not {name for name in ("canonical_rows", "_leak_table") if name in vars(CompiledReferenceBatch)}

@@ -46,6 +46,7 @@ def _same_search(one, other) -> None:
 
 
 @pytest.mark.parametrize("policy, store, stop", [("page_count", "compact", False), ("page_count", "fingerprint", False),
+                                                 ("page_count", "compiled", False),
                                                  ("mapcount", "compact", True), ("mapcount", "compact", False)])
 def test_a_search_on_two_shards_is_the_search_in_one_process(scheduler, policy, store, stop):
     serial = check(_reference((2, 2, 0), policy), SearchOptions(stop_at_first=stop, store=store))
@@ -59,6 +60,7 @@ def test_a_search_on_two_shards_is_the_search_in_one_process(scheduler, policy, 
 
 def test_the_levels_say_what_was_shuffled_between_shards(scheduler):
     result = check(_reference((2, 2, 0), "page_count"), SearchOptions(stop_at_first=False, scheduler=scheduler))
+    assert result.figures["store"] == "compiled"  # the shards run the compiled loops by default, as one process does
     levels = result.figures["levels"]
     assert [lv["level"] for lv in levels] == list(range(len(levels))) and len(levels) == result.stats.depth + 1
     assert sum(lv["frontier"] for lv in levels) == result.stats.states

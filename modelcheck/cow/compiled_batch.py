@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modelcheck.cow.batch import _SPURIOUS, BatchExpansion, ReferenceBatch
+from modelcheck.cow.batch_scope import batch_applies
 
 if TYPE_CHECKING:
     from modelcheck.cow.model import CowModel
@@ -47,8 +48,9 @@ class CompiledReferenceBatch(ReferenceBatch):
 
     @staticmethod
     def for_model(model: "CowModel") -> "CompiledReferenceBatch | None":  # type: ignore[override]
-        form = ReferenceBatch.for_model(model)
-        return None if form is None else CompiledReferenceBatch(model)
+        """The compiled form of ``model``, where the numpy form applies (the same scope), else None."""
+        names = frozenset(p.name for p in model.properties())
+        return CompiledReferenceBatch(model) if batch_applies(model.kernel, model.policy, names) else None
 
     def __init__(self, model: "CowModel") -> None:
         super().__init__(model)
@@ -58,6 +60,7 @@ class CompiledReferenceBatch(ReferenceBatch):
         at, config = {name: i for i, name in enumerate(loop.AT)}, loop.CONFIG
         L = self.layout
         leak_names = sorted(self._allowed)
+        assert len(leak_names) < 8, "a transition's flags are one byte: a bit a leak check, and one for spurious"
         self._leak_names = leak_names
         on = self.on
         values = dict(P=self.P, M=self.M, S=self.S, pages=self.pages, width=L.size, pte_base=L.pte_base,

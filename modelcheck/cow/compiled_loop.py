@@ -35,7 +35,7 @@ aW, aREUSE, aCOPY, aREAD, aUNMAP, aGUP, aBREAK_REUSE, aBREAK_COPY, aKEEP, aUNSHA
 # the rest: per process its pipe read, the two fork branches; per page slot a speculative get and put
 PIPE_READ, FORK_SHARE, FORK_COPY = 0, 1, 2
 
-jit = numba.njit(cache=True, nogil=True)
+jit = numba.njit(cache=True, nogil=True)  # (the loops' hints say Any: numba types them from the arguments)
 NO_FLAGS = np.int64(0)  # a transition that violates no check (typed as the flags are: one compiled emit)
 
 
@@ -47,7 +47,7 @@ def copy_row(w: Any, s: Any) -> None:
 
 
 @jit
-def counters(w: Any, cfg: Any, page: int) -> tuple[int, int, int]:
+def counters(w: Any, cfg: Any, page: Any) -> Any:
     """ReferenceBatch._info: (mapcount, refcount, exclusive) of ``page``. The mappings are the PTEs that
     map it (_mapcount); the references those, the pipes holding it and its speculative references
     (_refcount); exclusive is PG_anon_exclusive where it is tracked (_exclusive)."""
@@ -69,7 +69,7 @@ def counters(w: Any, cfg: Any, page: int) -> tuple[int, int, int]:
 
 
 @jit
-def set_exclusive(w: Any, cfg: Any, page: int, on: bool) -> None:
+def set_exclusive(w: Any, cfg: Any, page: Any, on: Any) -> None:
     """ReferenceBatch._set_exclusive."""
     if cfg[iexcl]:
         if on:
@@ -79,7 +79,7 @@ def set_exclusive(w: Any, cfg: Any, page: int, on: bool) -> None:
 
 
 @jit
-def release(w: Any, cfg: Any, page: int) -> None:
+def release(w: Any, cfg: Any, page: Any) -> None:
     """ReferenceBatch._release: free ``page`` where nothing references it any more."""
     if counters(w, cfg, page)[1] == 0:
         w[cfg[ivalue] + page] = 0
@@ -88,7 +88,7 @@ def release(w: Any, cfg: Any, page: int) -> None:
 
 
 @jit
-def copy_page(w: Any, cfg: Any, source: int) -> int:
+def copy_page(w: Any, cfg: Any, source: Any) -> Any:
     """ReferenceBatch._copy_page: the lowest free slot takes a copy; a fresh page is exclusive."""
     for new in range(cfg[ipages]):
         if w[cfg[ivalue] + new] == 0:
@@ -100,12 +100,13 @@ def copy_page(w: Any, cfg: Any, source: int) -> int:
 
 
 @jit
-def write_fault(w: Any, cfg: Any, k: int, wf: Any) -> tuple[int, bool]:
+def write_fault(w: Any, cfg: Any, k: Any, wf: Any) -> Any:
     """ReferenceBatch._write_fault_on, one state: (decision, spurious); a WAIT leaves ``w`` as it was."""
     pte = w[k]
     page = (pte >> PTE_SHIFT_) - 1
     mc, rc, ex = counters(w, cfg, page)
     decision = wf[mc, rc, ex]
+    # (ReferenceBatch._spec: the speculative references, which a spurious copy does not count)
     spec = w[cfg[ispec] + page] if cfg[iS] else 0
     spurious = mc == 1 and rc - spec == 1 and decision == COPY
     if decision == REUSE:
@@ -119,8 +120,8 @@ def write_fault(w: Any, cfg: Any, k: int, wf: Any) -> tuple[int, bool]:
 
 
 @jit
-def emit(w: Any, out: Any, parents: Any, actions: Any, flags: Any, n: int, parent: int, act: int,
-         bits: int) -> int:
+def emit(w: Any, out: Any, parents: Any, actions: Any, flags: Any, n: Any, parent: Any, act: Any,
+         bits: Any) -> Any:
     """One transition into the outputs (16 bits a column; a value that does not fit is an error)."""
     for c in range(w.shape[0]):
         v = w[c]
@@ -134,7 +135,7 @@ def emit(w: Any, out: Any, parents: Any, actions: Any, flags: Any, n: int, paren
 
 
 @jit
-def observed(cfg: Any, allowed: Any, observer: int, value: int) -> int:
+def observed(cfg: Any, allowed: Any, observer: Any, value: Any) -> Any:
     """ReferenceBatch._observe's flags: the bit of each leak check the value seen violates."""
     bits = 0
     for i in range(cfg[ileaks]):
@@ -146,7 +147,7 @@ def observed(cfg: Any, allowed: Any, observer: int, value: int) -> int:
 @jit
 def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare_keep: Any, tags: Any,
            allowed: Any, at_ids: Any, ids: Any, spec_ids: Any, out: Any, parents: Any, actions: Any,
-           flags: Any) -> int:
+           flags: Any) -> Any:
     """ReferenceBatch.expand, a state at a time, in its order of families: per process and address
     the write, read, unmap and vmsplice; the process's pipe read; the fork; the speculative references."""
     P, M, S, pages, width = cfg[iP], cfg[iM], cfg[iS], cfg[ipages], cfg[iwidth]
@@ -168,6 +169,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                 if pte == 0:
                     continue
                 page = (pte >> PTE_SHIFT_) - 1
+                # ReferenceBatch._writes: a store through a writable PTE, or a write fault first
                 if cfg[iwrite]:
                     copy_row(w, s)
                     if pte & PTE_WRITE_:
@@ -180,14 +182,17 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                             branch = aREUSE if decision == REUSE else aCOPY
                             n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, branch],
                                      spur if spurious else NO_FLAGS)
+                # the read of ReferenceBatch.expand, judged as ReferenceBatch._observe judges it
                 if cfg[iread]:
                     bits = observed(cfg, allowed, p, s[cfg[ivalue] + page])
                     n = emit(s, out, parents, actions, flags, n, r, at_ids[p, a, aREAD], bits)
+                # the munmap of ReferenceBatch.expand
                 if cfg[imunmap]:
                     copy_row(w, s)
                     w[k] = 0
                     release(w, cfg, page)
                     n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, aUNMAP], NO_FLAGS)
+                # ReferenceBatch._vmsplice: a read FOLL_GET the pipe holds; COW broken or unshared first
                 if cfg[ivms] and cfg[ipipes] and s[cfg[ipipe] + p] == 0:
                     copy_row(w, s)
                     mc, rc, ex = counters(w, cfg, page)
@@ -212,6 +217,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                     if branch >= 0:
                         w[cfg[ipipe] + p] = w[k] >> PTE_SHIFT_  # the page now mapped, plus one
                         n = emit(w, out, parents, actions, flags, n, r, at_ids[p, a, branch], bits)
+            # the pipe read of ReferenceBatch.expand
             if cfg[ipr] and cfg[ipipes] and s[cfg[ipipe] + p] != 0:
                 copy_row(w, s)
                 page = w[cfg[ipipe] + p] - 1
@@ -219,6 +225,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                 release(w, cfg, page)
                 bits = observed(cfg, allowed, p, s[cfg[ivalue] + page])
                 n = emit(w, out, parents, actions, flags, n, r, ids[p, PIPE_READ], bits)
+        # ReferenceBatch._fork: the parent forks child nforks+1
         if cfg[ifork] and nforks < P - 1:
             copy_row(w, s)
             child = nforks + 1
@@ -241,6 +248,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                     set_exclusive(w, cfg, page, False)
             branch = FORK_COPY if copied else FORK_SHARE
             n = emit(w, out, parents, actions, flags, n, r, ids[0, branch], NO_FLAGS)
+        # ReferenceBatch._speculative: get_page_unless_zero, or the put of one held
         if S:
             held = 0
             for g in range(pages):
