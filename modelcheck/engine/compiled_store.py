@@ -4,8 +4,12 @@
 call whose overhead a batch of a few thousand rows does not pay back, and a probe that collides goes round
 again as a whole batch. Here one loop per batch takes each state to its slot, compares it with the row the
 slot names in the log, and appends it if it is new; a batch's equal states are found as in ``CompactStore``
-(the first is new, the later ones find it). The table is the same: a 64-bit hash and a 32-bit log index a
-slot, linear probing, grown by 1.6x at 80% load, so the bytes a state are the same too.
+(the first is new, the later ones find it). The table is laid out the same: a 64-bit hash and a 32-bit log
+index a slot, linear probing, grown by 1.6x at 80% load, so the bytes a state are the same too (only a
+slot's home differs: the hash's low 32 bits scaled to the table, a multiply where numpy divides).
+
+The store also offers the level search two compiled steps of its own: the batch form's rows fingerprinted
+(to ``row_fingerprints``' values) and the successors equal to their parents found (``moved_rows``).
 
 numba compiles the loops on first use and caches the machine code beside this file (``cache=True``), so
 only the first run on a machine pays the compilation. Without numba the store says so when it is opened.
@@ -40,8 +44,10 @@ def _kernels() -> dict[str, Callable[..., Any]]:
 
     @numba.njit(cache=True, nogil=True, inline="always")
     def home(fp: Any, cap: Any) -> Any:
-        """A fingerprint's first slot: its top 32 bits scaled to the table (a multiply, not a division)."""
-        return real_np.int64(((fp >> real_np.uint64(32)) * cap) >> real_np.uint64(32))
+        """A fingerprint's first slot: its low 32 bits scaled to the table (a multiply, not a division). Not
+        the high bits, which choose the worker that owns it (``stores.owner_of``): in a worker's table they
+        are not uniform."""
+        return real_np.int64(((fp & real_np.uint64(0xFFFFFFFF)) * cap) >> real_np.uint64(32))
 
     @numba.njit(cache=True, nogil=True)
     def insert(hashes: Any, where: Any, log: Any, log_count: int, fps: Any, rows: Any, new: Any,
@@ -174,7 +180,8 @@ def compiled_row_fingerprints(rows: np.ndarray) -> np.ndarray:
 
 
 def compiled_moved(after: np.ndarray, before: np.ndarray, parents: np.ndarray) -> np.ndarray:
-    """``stores.moved_rows``, compiled."""
+    """The indices of the successor rows ``after`` that differ from the row of ``before`` each came from
+    (``parents``): the others are their parents, stored already, and need no lookup."""
     keep = np.empty(len(after), dtype=np.int64)
     n = _kernels()["moved"](after, before, parents, keep)
     return keep[:n]

@@ -285,7 +285,8 @@ class LevelWorker:
                                          "0..65535")
                     succ = succ.astype(np.uint16)
                 after = np.ascontiguousarray(succ)
-                if self.moved_rows is not None:  # (its parent, stored already: under symmetry too)
+                if self.moved_rows is not None:  # a successor equal to its parent is stored already (under
+                    # symmetry too: the parent is a representative, and so is the successor now)
                     after = after[self.moved_rows(after, part, out.parents)]
                 self._dispatch(self.row_fingerprints(after), None, after.view(np.uint8), depth + 1, forward)
                 between()
