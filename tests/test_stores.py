@@ -14,6 +14,7 @@ import pytest
 from modelcheck.cow import CowWorld
 from modelcheck.engine import SearchOptions, check
 from modelcheck.engine import WorkerFailed
+from modelcheck.engine.errors import NotSearchable
 from modelcheck.engine.compiled_store import CompiledStore
 from modelcheck.engine.stores import (CompactStore, FingerprintStore, StateLog, fingerprints, owner_of,
                                       row_fingerprints)
@@ -247,3 +248,21 @@ def test_the_compiled_store_skips_exactly_the_successors_equal_to_their_parents(
     rows = np.flatnonzero(changed)
     after[rows, rng.integers(0, 9, size=rows.size)] += 1
     assert CompiledStore.moved_rows(after, before, parents).tolist() == rows.tolist()
+
+
+def test_the_compiled_store_keeps_a_tag_and_an_index_in_one_word_a_slot_and_resumes_from_the_tags():
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 1 << 16, size=(5000, 3)).astype(np.uint16)
+    rows = np.unique(rows, axis=0)
+    fps = row_fingerprints(rows)
+    fps[:40] = fps[:40] & np.uint64(0xFFFF)  # equal tags above different high bits: told apart by the rows
+    fps[40:80] = fps[:40] | np.uint64(1 << 40)
+    store = CompiledStore(key_bytes=6, capacity=16)
+    assert store.insert(fps, rows.tobytes()).all() and store.count == len(rows)
+    assert store.slots.dtype == np.uint64 and store.nbytes == store.capacity * 8 + len(rows) * 6
+    upto = len(rows) // 2  # a checkpoint at a level boundary: the later states belong to the level under way
+    again = CompiledStore.restored(6, store.saved(upto, store.lookups))
+    assert again.count == upto and again.lookups == store.lookups
+    assert again.insert(fps, rows.tobytes()).tolist() == [False] * upto + [True] * (len(rows) - upto)
+    with pytest.raises(NotSearchable, match="saved by another store"):
+        CompactStore.restored(6, store.saved(upto, 0))

@@ -122,7 +122,8 @@ class CompiledReferenceBatch(ReferenceBatch):
             if rows.size and (rows.min() < 0 or rows.max() > 0xFFFF):
                 raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
             rows = rows.astype(np.uint16)
-        rows = np.ascontiguousarray(rows)
+        if not rows.flags.c_contiguous or not rows.flags.writeable:  # (a read-only array is another
+            rows = np.array(rows)  # type to numba: the loop would be compiled twice)
         n, width = rows.shape
         room = n * self.most_successors()
         out = np.empty((room, width), dtype=np.uint16)

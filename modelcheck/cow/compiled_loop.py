@@ -37,6 +37,7 @@ PIPE_READ, FORK_SHARE, FORK_COPY = 0, 1, 2
 
 jit = numba.njit(cache=True, nogil=True)  # (the loops' hints say Any: numba types them from the arguments)
 NO_FLAGS = np.int64(0)  # a transition that violates no check (typed as the flags are: one compiled emit)
+ON, OFF = np.int64(1), np.int64(0)  # set_exclusive's switch, typed once (a literal True would compile a variant)
 
 
 @jit
@@ -111,7 +112,7 @@ def write_fault(w: Any, cfg: Any, k: Any, wf: Any) -> Any:
     spurious = mc == 1 and rc - spec == 1 and decision == COPY
     if decision == REUSE:
         w[k] = pte | PTE_WRITE_
-        set_exclusive(w, cfg, page, True)
+        set_exclusive(w, cfg, page, ON)
     elif decision == COPY:
         new = copy_page(w, cfg, page)
         w[k] = ((new + 1) << PTE_SHIFT_) | PTE_WRITE_
@@ -207,7 +208,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                             branch = -1  # it waits: no transition
                     elif first == UNSHARE:
                         if unshare_keep[mc, rc, ex]:
-                            set_exclusive(w, cfg, page, True)
+                            set_exclusive(w, cfg, page, ON)
                             branch = aKEEP
                         else:
                             new = copy_page(w, cfg, page)
@@ -245,7 +246,7 @@ def expand(rows: Any, cfg: Any, wf: Any, fork_copy: Any, gup_first: Any, unshare
                     shared = pte & ~PTE_WRITE_
                     w[1 + a] = shared
                     w[1 + child * M + a] = shared
-                    set_exclusive(w, cfg, page, False)
+                    set_exclusive(w, cfg, page, OFF)
             branch = FORK_COPY if copied else FORK_SHARE
             n = emit(w, out, parents, actions, flags, n, r, ids[0, branch], NO_FLAGS)
         # ReferenceBatch._speculative: get_page_unless_zero, or the put of one held

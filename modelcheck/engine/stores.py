@@ -30,7 +30,7 @@ from abc import ABC, abstractmethod
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Protocol, Sequence
 
-from modelcheck.engine.errors import StopReason, Stopped
+from modelcheck.engine.errors import NotSearchable, StopReason, Stopped
 from modelcheck.engine.memory import mib, resident_bytes
 from modelcheck.engine.registry import Registry
 
@@ -445,6 +445,8 @@ class CompactStore(_Table):
     @classmethod
     def restored(cls, row_bytes: int, saved: dict[str, Any]) -> "CompactStore":
         store = cls(row_bytes)
+        if "hashes" not in saved:
+            raise NotSearchable("this checkpoint was saved by another store; resume it with that --store")
         rows, hashes = saved["rows"], saved["hashes"]
         if len(rows):
             store.log.append(rows)
