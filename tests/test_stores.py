@@ -6,6 +6,9 @@ exactly the same number of states and transitions.
 """
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -238,8 +241,6 @@ def test_the_compiled_row_fingerprints_are_the_numpy_ones(width):
 
 
 def test_the_compiled_store_skips_exactly_the_successors_equal_to_their_parents():
-    from modelcheck.engine.compiled_store import CompiledStore
-
     rng = np.random.default_rng(11)
     before = rng.integers(0, 4, size=(50, 9)).astype(np.uint16)
     parents = rng.integers(0, 50, size=2000)
@@ -247,7 +248,10 @@ def test_the_compiled_store_skips_exactly_the_successors_equal_to_their_parents(
     changed = rng.random(2000) < 0.6
     rows = np.flatnonzero(changed)
     after[rows, rng.integers(0, 9, size=rows.size)] += 1
-    assert CompiledStore.moved_rows(after, before, parents).tolist() == rows.tolist()
+    kept, fps = CompiledStore.successors_to_look_up(after, before, parents)
+    assert kept.tolist() == after[rows].tolist() and fps.tolist() == row_fingerprints(after[rows]).tolist()
+    kept, fps = CompactStore.successors_to_look_up(after, before, parents)  # the numpy store looks up all
+    assert kept.tolist() == after.tolist() and fps.tolist() == row_fingerprints(after).tolist()
 
 
 def test_the_compiled_store_keeps_a_tag_and_an_index_in_one_word_a_slot_and_resumes_from_the_tags():
@@ -266,3 +270,20 @@ def test_the_compiled_store_keeps_a_tag_and_an_index_in_one_word_a_slot_and_resu
     assert again.insert(fps, rows.tobytes()).tolist() == [False] * upto + [True] * (len(rows) - upto)
     with pytest.raises(NotSearchable, match="saved by another store"):
         CompactStore.restored(6, store.saved(upto, 0))
+
+
+def test_on_a_cold_cache_the_store_compiles_its_loops_in_another_process_for_this_one_to_load(tmp_path):
+    program = "\n".join([
+        "from modelcheck.engine.compiled_store import CompiledStore, _cold, _kernels, warm_up",
+        "k = _kernels()",
+        "assert _cold(k)",
+        "aside = CompiledStore.compile_aside(30)",
+        "assert aside is not None and aside.wait() == 0 and not _cold(k)",
+        "assert CompiledStore.compile_aside(30) is None  # warm: nothing to start",
+        "warm_up(30)",
+        "loops = (k.insert, k.rehash, k.fingerprint, k.moved_fingerprints)",
+        "assert all(loop.stats.cache_hits and not loop.stats.cache_misses for loop in loops), "
+        "[loop.stats for loop in loops]",
+    ])
+    subprocess.run([sys.executable, "-c", program], env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)), check=True,
+                   timeout=300)

@@ -8,6 +8,7 @@ text is one line, for the command line to print as a usage error.
 
 from __future__ import annotations
 
+import gc
 import logging
 import warnings
 from contextlib import contextmanager
@@ -47,12 +48,17 @@ def cluster_client(workers: int | None = None, scheduler: str | None = None,
             client = Client(scheduler, timeout=timeout)
         except (OSError, ValueError, TypeError, TimeoutError) as err:
             reason = " ".join(str(err).split()) or type(err).__name__
-            raise ClusterUnavailable(f"cannot reach the Dask scheduler at {scheduler!r}: {reason}") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
+        else:
+            try:
+                yield client
+            finally:
+                client.close()
+            return
+        # The half-made Client lies in reference cycles. Collected now, its __del__ (a close, which takes its
+        # event loop's lock) runs here; left to the collector, it may run inside the next Client's start,
+        # which holds that lock, and hang the process.
+        gc.collect()
+        raise ClusterUnavailable(f"cannot reach the Dask scheduler at {scheduler!r}: {reason}")
     try:
         with dask.config.set(_lean_workers(dask.config.get("distributed.nanny.pre-spawn-environ", {}))), \
                 warnings.catch_warnings():

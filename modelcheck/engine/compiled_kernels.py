@@ -105,44 +105,54 @@ def tags_by_row(slots: Any, upto: int, tags: Any) -> None:
             tags[at] = entry >> SHIFT
 
 
+_HELPER: dict[str, Any] = dict(cache=True, nogil=True, no_cpython_wrapper=True)
+helper = numba.njit(**_HELPER)  # called from the loops only: no wrapper for Python to call it by
+
+
+@helper
+def _mix(x: Any) -> Any:
+    """The splitmix64 finaliser (``stores._mix``)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@helper
+def _fingerprint_of(rows: Any, i: Any, keys: Any) -> Any:
+    """``stores.row_fingerprints`` of row ``i``, bit for bit: two keyed sums, mixed (so a worker of another
+    store, or a checkpoint, agrees with it)."""
+    a = np.uint64(0)
+    b = np.uint64(0)
+    for c in range(rows.shape[1]):
+        v = np.uint64(rows[i, c])
+        a += v * keys[0, c]
+        b += v * keys[1, c]
+    a = _mix(a)
+    b = _mix(b ^ np.uint64(0x9E3779B97F4A7C15))
+    x = _mix(a ^ ((b << SHIFT) | (b >> SHIFT)))
+    return x if x != 0 else np.uint64(1)
+
+
 @jit
 def fingerprint(rows: Any, keys: Any, out: Any) -> None:
-    """``stores.row_fingerprints`` of each row, in one pass: the same two keyed sums and mixes, bit for bit (so
-    a worker of another store, or a checkpoint, agrees with it)."""
-    m1 = np.uint64(0xBF58476D1CE4E5B9)
-    m2 = np.uint64(0x94D049BB133111EB)
-    golden = np.uint64(0x9E3779B97F4A7C15)
+    """``stores.row_fingerprints`` of each row."""
     for i in range(rows.shape[0]):
-        a = np.uint64(0)
-        b = np.uint64(0)
-        for c in range(rows.shape[1]):
-            v = np.uint64(rows[i, c])
-            a += v * keys[0, c]
-            b += v * keys[1, c]
-        a = (a ^ (a >> np.uint64(30))) * m1
-        a = (a ^ (a >> np.uint64(27))) * m2
-        a = a ^ (a >> np.uint64(31))
-        b = b ^ golden
-        b = (b ^ (b >> np.uint64(30))) * m1
-        b = (b ^ (b >> np.uint64(27))) * m2
-        b = b ^ (b >> np.uint64(31))
-        x = a ^ ((b << SHIFT) | (b >> SHIFT))
-        x = (x ^ (x >> np.uint64(30))) * m1
-        x = (x ^ (x >> np.uint64(27))) * m2
-        x = x ^ (x >> np.uint64(31))
-        out[i] = x if x != 0 else np.uint64(1)
+        out[i] = _fingerprint_of(rows, i, keys)
 
 
 @jit
-def moved(after: Any, before: Any, parents: Any, keep: Any) -> int:
-    """The successors that differ from the state they came from (row ``parents[i]`` of ``before``), in
-    ``keep``; returns how many."""
+def moved_fingerprints(after: Any, before: Any, parents: Any, keys: Any, rows: Any, fps: Any) -> int:
+    """The successors that differ from the state they came from (row ``parents[i]`` of ``before``), copied to
+    ``rows`` with their fingerprints in ``fps``, in one pass; returns how many. A successor equal to its parent
+    is stored already and needs no look-up."""
     n = 0
     for i in range(after.shape[0]):
         p = parents[i]
         for c in range(after.shape[1]):
             if after[i, c] != before[p, c]:
-                keep[n] = i
+                for d in range(after.shape[1]):
+                    rows[n, d] = after[i, d]
+                fps[n] = _fingerprint_of(after, i, keys)
                 n += 1
                 break
     return n

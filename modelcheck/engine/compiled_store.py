@@ -9,7 +9,8 @@ index a slot, linear probing, grown by 1.6x at 80% load, so the bytes a state ar
 slot's home differs: the hash's low 32 bits scaled to the table, a multiply where numpy divides).
 
 The store also offers the level search two compiled steps of its own: the batch form's rows fingerprinted
-(to ``row_fingerprints``' values) and the successors equal to their parents found (``moved_rows``).
+(to ``row_fingerprints``' values), and the successors to look up found and fingerprinted in one pass
+(``successors_to_look_up``).
 
 numba compiles the loops on first use and caches the machine code beside this file (``cache=True``), so
 only the first run on a machine pays the compilation. Without numba the store says so when it is opened.
@@ -17,7 +18,11 @@ only the first run on a machine pays the compilation. Without numba the store sa
 
 from __future__ import annotations
 
+import mmap
+import subprocess
+import sys
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelcheck.engine.errors import NotSearchable
@@ -40,6 +45,26 @@ def _kernels() -> Any:
     return compiled_kernels
 
 
+def warm_up(row_bytes: int) -> None:
+    """Compile (or load) every loop of the store for rows of ``row_bytes``, with the array types a run passes:
+    its own functions on a few made-up rows (what ``CompiledStore.compile_aside``'s process runs)."""
+    width = row_bytes // 2
+    rows = np.arange(8 * width, dtype=np.uint16).reshape(8, width)
+    compiled_row_fingerprints(rows)
+    after, fps = compiled_successors_to_look_up(rows[::-1].copy(), rows, np.arange(8, dtype=np.int64))
+    store = CompiledStore(row_bytes, capacity=8)  # 8 slots: the rows fill them past the load limit (a rehash)
+    store._insert_rows(fps, np.zeros((len(fps), row_bytes), dtype=np.uint8))
+
+
+def _cold(kernels: Any) -> bool:
+    """Whether numba's cache has none of the store's loops yet (a machine's first run, or a new version)."""
+    try:
+        return not any(Path(loop._cache._cache_file._index_path).exists()
+                       for loop in (kernels.insert, kernels.rehash, kernels.fingerprint, kernels.moved_fingerprints))
+    except AttributeError:  # (another numba's cache: compile in the run, as on a warm one)
+        return False
+
+
 def available() -> bool:
     """Whether numba can be imported here (else the numpy stores serve)."""
     try:
@@ -47,6 +72,13 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _word(row_bytes: int) -> Any:
+    """The widest unsigned word that divides a row: the loop compares and copies rows a word at a time (a row
+    of 38 bytes in 19 steps, not 38)."""
+    return next(np.dtype(w) for w in (np.uint64, np.uint32, np.uint16, np.uint8)
+                if row_bytes % np.dtype(w).itemsize == 0)
 
 
 def _writable(rows: np.ndarray) -> np.ndarray:
@@ -70,31 +102,72 @@ def compiled_row_fingerprints(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def compiled_moved(after: np.ndarray, before: np.ndarray, parents: np.ndarray) -> np.ndarray:
-    """The indices of the successor rows ``after`` that differ from the row of ``before`` each came from
-    (``parents``): the others are their parents, stored already, and need no lookup."""
-    keep = np.empty(len(after), dtype=np.int64)
+def compiled_successors_to_look_up(after: np.ndarray, before: np.ndarray,
+                                   parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_Table.successors_to_look_up`` in one compiled pass: the successor rows ``after`` that differ from the
+    row of ``before`` each came from (``parents``), and their fingerprints."""
     after, before = _writable(after), _writable(before)
-    n = _kernels().moved(after, before, parents, keep)
-    return keep[:n]
+    if after.dtype != np.uint16 or before.dtype != np.uint16:
+        return CompactStore.successors_to_look_up(after, before, parents)
+    rows = np.empty_like(after)
+    fps = np.empty(len(after), dtype=np.uint64)
+    keys = _row_keys(-(-after.shape[1] // _KEY_BLOCK))
+    parents = np.ascontiguousarray(parents, dtype=np.int64)
+    n = _kernels().moved_fingerprints(after, before, parents, keys, rows, fps)
+    return rows[:n], fps[:n]
+
+
+def _anonymous(nbytes: int) -> mmap.mmap:
+    """Zeroed private anonymous memory of ``nbytes``, asked to be backed by 2 MiB mappings where the host's
+    transparent huge mappings allow it (MADV_HUGEPAGE; ignored where they are off). A probe lands anywhere in a
+    table of tens of MiB, so with 4 KiB mappings nearly every probe would also miss the TLB."""
+    memory = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE)
+    _advise(memory)
+    return memory
+
+
+def _advise(memory: mmap.mmap) -> None:
+    if len(memory) >= _LARGE:
+        try:
+            memory.madvise(mmap.MADV_HUGEPAGE)
+        except (AttributeError, OSError):  # (a system without them: 4 KiB mappings serve)
+            pass
+
+
+_LARGE = 1 << 21  # (smaller mappings would gain nothing)
+
+
+def _zeros(n: int, dtype: Any) -> np.ndarray:
+    """``np.zeros(n, dtype)`` in ``_anonymous`` memory (the array keeps the mapping alive)."""
+    return np.frombuffer(_anonymous(n * np.dtype(dtype).itemsize), dtype=dtype, count=n)
 
 
 class _FlatLog:
     """The states in the order they were stored, as one array grown by 1.6x in place (the compiled loop appends
-    to it directly); the interface of ``stores.StateLog``. ``ndarray.resize`` reallocates: for a large array the
-    C library remaps its memory (mremap) instead of copying it, so growing needs no second copy of the log. No
-    view of the array outlives a call (``rows`` copies), as that requires."""
+    to it directly); the interface of ``stores.StateLog``. The array lies in one anonymous mapping which grows
+    by mremap (``mmap.resize``): the system moves the mapping instead of copying the rows, so growing needs no
+    second copy of the log. No view of the array outlives a call (``rows`` and ``span`` copy), as that
+    requires."""
 
     def __init__(self, row_bytes: int, capacity: int = 1 << 10) -> None:
         self.row_bytes = row_bytes
-        self.array = np.empty((capacity, row_bytes), dtype=np.uint8)
+        self.memory = _anonymous(capacity * row_bytes)
+        self.array = self._view(capacity)
         self.count = 0
+
+    def _view(self, capacity: int) -> np.ndarray:
+        return np.frombuffer(self.memory, dtype=np.uint8, count=capacity * self.row_bytes).reshape(
+            capacity, self.row_bytes)
 
     def reserve(self, more: int) -> None:
         """Room for ``more`` rows beyond those stored."""
         need = self.count + more
         if need > len(self.array):
-            self.array.resize((max(need, int(len(self.array) * _GROWTH) + 1), self.row_bytes), refcheck=False)
+            capacity = max(need, int(len(self.array) * _GROWTH) + 1)
+            del self.array
+            self.memory.resize(capacity * self.row_bytes)
+            _advise(self.memory)
+            self.array = self._view(capacity)
 
     def rows(self, indices: np.ndarray) -> np.ndarray:
         return self.array[indices]
@@ -116,15 +189,26 @@ class CompiledStore(CompactStore):
     compiled = True
     slot_bytes = 8
     fingerprint_rows = staticmethod(compiled_row_fingerprints)  # the batch form's rows, fingerprinted compiled
-    moved_rows = staticmethod(compiled_moved)
+    successors_to_look_up = staticmethod(compiled_successors_to_look_up)
 
     def __init__(self, key_bytes: int, capacity: int = 1 << 10) -> None:
         self.kernels = _kernels()
         self.capacity, self.count, self.lookups = capacity, 0, 0
         self.key_bytes = key_bytes
-        self.slots = np.zeros(capacity, dtype=np.uint64)
+        self.word = _word(key_bytes)
+        self.slots = _zeros(capacity, np.uint64)
         self.log = _FlatLog(key_bytes)  # type: ignore[assignment]
         self._sink = np.zeros(1, dtype=np.uint64)
+
+    @classmethod
+    def compile_aside(cls, row_bytes: int) -> subprocess.Popen[bytes] | None:
+        """On a cold cache, a process that compiles the store's loops into it while this one compiles the
+        world's (on another core: together they take the time of the longer); None on a warm cache."""
+        if not _cold(_kernels()):
+            return None
+        program = f"from modelcheck.engine.compiled_store import warm_up; warm_up({int(row_bytes)})"
+        return subprocess.Popen([sys.executable, "-c", program], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def insert(self, fps: np.ndarray, packed: bytes) -> np.ndarray:
         n = len(fps)
@@ -137,7 +221,7 @@ class CompiledStore(CompactStore):
         n = len(fps)
         self.lookups += n
         new = np.zeros(n, dtype=bool)
-        rows = _writable(rows)
+        words = _writable(rows).view(self.word)
         log = self.log
         assert isinstance(log, _FlatLog)
         at = 0
@@ -153,15 +237,15 @@ class CompiledStore(CompactStore):
                 raise NotSearchable(f"the compiled store names at most {self.kernels.MAX_ROWS:,} states")
             log.reserve(end - at)
             before = log.count
-            log.count = self.kernels.insert(self.slots, log.array, before, fps[at:end], rows[at:end],
-                                            new[at:end], self._sink)
+            log.count = self.kernels.insert(self.slots, log.array.view(self.word), before, fps[at:end],
+                                            words[at:end], new[at:end], self._sink)
             self.count += log.count - before
             at = end
         return new
 
     def _resize(self, capacity: int) -> None:
         old = self.slots
-        self.slots = np.zeros(capacity, dtype=np.uint64)
+        self.slots = _zeros(capacity, np.uint64)
         self.capacity = capacity
         self.kernels.rehash(old, self.slots)
 

@@ -188,9 +188,20 @@ class _Table(ABC):
     slot_bytes: ClassVar[int] = 8
     # how a run over this store fingerprints the batch form's rows (a store may compute the same values its own way)
     fingerprint_rows = staticmethod(row_fingerprints)
-    # which successors differ from the state they came from (a successor equal to its parent is stored
-    # already and needs no lookup), for a store that finds them cheaply; None: every successor is looked up
-    moved_rows: Any = None  # (after, before, parents) -> indices, as a staticmethod
+
+    @classmethod
+    def compile_aside(cls, row_bytes: int) -> Any:
+        """A process compiling this store's code while the run compiles the world's (``wait()`` for it), or
+        None: nothing to compile."""
+        return None
+
+    @staticmethod
+    def successors_to_look_up(after: np.ndarray, before: np.ndarray,
+                              parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The batch form's successor rows ``after`` (of the rows ``before``, row ``parents[i]`` the parent of
+        ``after[i]``) to look up, and their fingerprints: here all of them. A store that can do it cheaply
+        leaves out those equal to their parents, which are stored already."""
+        return after, row_fingerprints(after)
     compiled: ClassVar[bool] = False
     budget: int | None = None  # the bytes this process may hold: a table that would grow past it says so first
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -62,7 +63,6 @@ class LevelWorker:
         self.store_class = STORES[store]
         # a store may fingerprint rows its own way, to the same values (the compiled store's loop)
         self.row_fingerprints = self.store_class.fingerprint_rows
-        self.moved_rows = self.store_class.moved_rows
         self.fingerprints_only = not self.store_class.exact
         self.logged = not self.fingerprints_only  # the store keeps every state in a log
         self.store: Any = None  # opened by ``seed``, when the width of a state is known
@@ -153,7 +153,23 @@ class LevelWorker:
         if not all(isinstance(s, tuple) for s in states):
             raise ValueError("a compact store needs every state to be a flat tuple of ints in 0..65535")
         self._open_store(len(states[0]))
+        if self.form is not None and self.partitions == 1:
+            self._compile_ahead()
         self._dispatch(self.fingerprints(states), states, self._rows(self.pack(states)), 0, lambda *_: None)
+
+    def _compile_ahead(self) -> None:
+        """Where the store has code to compile (a cold cache), it compiles in another process while this one
+        compiles the batch form's, by expanding no states; workers each compile their own."""
+        aside = self.store_class.compile_aside(self.row.size)
+        if aside is None:
+            return
+        try:
+            self.form.expand(np.zeros((0, self.row.size // 2), dtype=np.uint16))
+        finally:
+            try:
+                aside.wait(timeout=600)
+            except subprocess.TimeoutExpired:  # (the run's first calls compile what it has not)
+                aside.kill()
 
     def violation(self, name: str, count: int, length: int) -> None:
         """Count a violation; the level is still finished (the caller stops at its end, if it stops)."""
@@ -284,11 +300,10 @@ class LevelWorker:
                         raise ValueError("a compact store needs every state to be a flat tuple of ints in "
                                          "0..65535")
                     succ = succ.astype(np.uint16)
-                after = np.ascontiguousarray(succ)
-                if self.moved_rows is not None:  # a successor equal to its parent is stored already (under
-                    # symmetry too: the parent is a representative, and so is the successor now)
-                    after = after[self.moved_rows(after, part, out.parents)]
-                self._dispatch(self.row_fingerprints(after), None, after.view(np.uint8), depth + 1, forward)
+                # (a store may leave out the successors equal to their parents, stored already; under symmetry
+                # too: the parent is a representative, and so is the successor now)
+                after, fps = self.store_class.successors_to_look_up(np.ascontiguousarray(succ), part, out.parents)
+                self._dispatch(fps, None, after.view(np.uint8), depth + 1, forward)
                 between()
                 self._check_limits()
 
