@@ -4,16 +4,17 @@
 call whose overhead a batch of a few thousand rows does not pay back, and a probe that collides goes round
 again as a whole batch. Here one loop per batch takes each state to its slot, compares it with the row the
 slot names in the log, and appends it if it is new; a batch's equal states are found as in ``CompactStore``
-(the first is new, the later ones find it). The table is laid out the same: a 64-bit hash and a 32-bit log
-index a slot, linear probing, grown by 1.6x at 80% load, so the bytes a state are the same too (only a
-slot's home differs: the hash's low 32 bits scaled to the table, a multiply where numpy divides).
+(the first is new, the later ones find it). A slot is one 64-bit word, a tag of the fingerprint and the
+state's index in the log (``compiled_kernels``): 8 bytes where ``CompactStore`` keeps 12. Linear probing,
+grown by 1.6x at 80% load, as there.
 
 The store also offers the level search two compiled steps of its own: the batch form's rows fingerprinted
 (to ``row_fingerprints``' values), and the successors to look up found and fingerprinted in one pass
 (``successors_to_look_up``).
 
-numba compiles the loops on first use and caches the machine code beside this file (``cache=True``), so
-only the first run on a machine pays the compilation. Without numba the store says so when it is opened.
+numba compiles the loops on first use and caches the machine code beside ``compiled_kernels`` (``cache=True``),
+so only the first run on a machine pays the compilation; on that run they compile in a second process while
+the run compiles the world's loops (``compile_aside``). Without numba the store says so when it is opened.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
 else:
     from modelcheck.engine._lazy import numpy as np
+
 
 @cache
 def _kernels() -> Any:
@@ -120,7 +122,7 @@ def compiled_successors_to_look_up(after: np.ndarray, before: np.ndarray,
 def _anonymous(nbytes: int) -> mmap.mmap:
     """Zeroed private anonymous memory of ``nbytes``, asked to be backed by 2 MiB mappings where the host's
     transparent huge mappings allow it (MADV_HUGEPAGE; ignored where they are off). A probe lands anywhere in a
-    table of tens of MiB, so with 4 KiB mappings nearly every probe would also miss the TLB."""
+    table of tens of MiB, so with 4 KiB mappings a probe may miss the TLB as well."""
     memory = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE)
     _advise(memory)
     return memory

@@ -188,6 +188,8 @@ class _Table(ABC):
     slot_bytes: ClassVar[int] = 8
     # how a run over this store fingerprints the batch form's rows (a store may compute the same values its own way)
     fingerprint_rows = staticmethod(row_fingerprints)
+    compiled: ClassVar[bool] = False
+    budget: int | None = None  # the bytes this process may hold: a table that would grow past it says so first
 
     @classmethod
     def compile_aside(cls, row_bytes: int) -> Any:
@@ -202,8 +204,6 @@ class _Table(ABC):
         ``after[i]``) to look up, and their fingerprints: here all of them. A store that can do it cheaply
         leaves out those equal to their parents, which are stored already."""
         return after, row_fingerprints(after)
-    compiled: ClassVar[bool] = False
-    budget: int | None = None  # the bytes this process may hold: a table that would grow past it says so first
 
     def __init__(self, capacity: int = 1 << 10) -> None:
         self.capacity = capacity
