@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelcheck.engine.errors import NotSearchable
-from modelcheck.engine.stores import _GROWTH, _KEY_BLOCK, _MAX_LOAD, STORES, CompactStore, _row_keys, \
-    row_fingerprints
+from modelcheck.engine.stores import _GROWTH, _MAX_LOAD, STORES, CompactStore, _keys_for, row_fingerprints
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,7 +52,7 @@ def warm_up(row_bytes: int) -> None:
     width = row_bytes // 2
     rows = np.arange(8 * width, dtype=np.uint16).reshape(8, width)
     compiled_row_fingerprints(rows)
-    after, fps = compiled_successors_to_look_up(rows[::-1].copy(), rows, np.arange(8, dtype=np.int64))
+    _, fps = compiled_successors_to_look_up(rows[::-1].copy(), rows, np.arange(8, dtype=np.int64))
     store = CompiledStore(row_bytes, capacity=8)  # 8 slots: the rows fill them past the load limit (a rehash)
     store._insert_rows(fps, np.zeros((len(fps), row_bytes), dtype=np.uint8))
 
@@ -98,7 +97,7 @@ def compiled_row_fingerprints(rows: np.ndarray) -> np.ndarray:
         if rows.size and (rows.min() < 0 or rows.max() > 0xFFFF):
             return row_fingerprints(rows)
         rows = rows.astype(np.uint16)
-    keys = _row_keys(-(-rows.shape[1] // _KEY_BLOCK))
+    keys = _keys_for(rows.shape[1])
     out = np.empty(len(rows), dtype=np.uint64)
     _kernels().fingerprint(_writable(rows), keys, out)
     return out
@@ -113,10 +112,13 @@ def compiled_successors_to_look_up(after: np.ndarray, before: np.ndarray,
         return CompactStore.successors_to_look_up(after, before, parents)
     rows = np.empty_like(after)
     fps = np.empty(len(after), dtype=np.uint64)
-    keys = _row_keys(-(-after.shape[1] // _KEY_BLOCK))
+    keys = _keys_for(after.shape[1])
     parents = np.ascontiguousarray(parents, dtype=np.int64)
     n = _kernels().moved_fingerprints(after, before, parents, keys, rows, fps)
     return rows[:n], fps[:n]
+
+
+_LARGE = 1 << 21  # mappings smaller than one 2 MiB mapping are not advised (they would gain nothing)
 
 
 def _anonymous(nbytes: int) -> mmap.mmap:
@@ -135,8 +137,6 @@ def _advise(memory: mmap.mmap) -> None:
         except (AttributeError, OSError):  # (a system without them: 4 KiB mappings serve)
             pass
 
-
-_LARGE = 1 << 21  # (smaller mappings would gain nothing)
 
 
 def _zeros(n: int, dtype: Any) -> np.ndarray:
@@ -269,6 +269,6 @@ class CompiledStore(CompactStore):
             raise NotSearchable("this checkpoint was saved by another store; resume it with that --store")
         rows = saved["rows"]
         if len(rows):
-            store._insert_rows(saved["tags"], np.ascontiguousarray(rows))
+            store._insert_rows(saved["tags"], rows)
         store.lookups = saved["lookups"]
         return store

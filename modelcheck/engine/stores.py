@@ -138,6 +138,11 @@ def _row_keys(blocks: int) -> Any:
     return np.concatenate(parts, axis=1) | np.uint64(1)
 
 
+def _keys_for(width: int) -> Any:
+    """The keys of rows ``width`` columns wide (whole blocks of them)."""
+    return _row_keys(-(-width // _KEY_BLOCK))
+
+
 def row_fingerprints(rows: np.ndarray) -> np.ndarray:
     """64-bit fingerprints of states given as rows of small non-negative ints (any number of columns).
 
@@ -149,7 +154,7 @@ def row_fingerprints(rows: np.ndarray) -> np.ndarray:
     x = rows.astype(np.uint64, copy=False)
     width = x.shape[1]
     with np.errstate(over="ignore"):
-        keys = _row_keys(-(-width // _KEY_BLOCK))
+        keys = _keys_for(width)
         a = (x * keys[0, :width]).sum(axis=1, dtype=np.uint64)
         b = (x * keys[1, :width]).sum(axis=1, dtype=np.uint64)
         a = _mix(a)

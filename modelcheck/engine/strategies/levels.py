@@ -365,7 +365,9 @@ class LevelWorker:
 
 def _regroup(chunks: Iterable[Any], size: int) -> Iterable[Any]:
     """The same bytes in pieces of about ``size`` (small pieces joined, so a batch is worth its call); a
-    piece big enough alone is passed on as it is. A piece is bytes or a contiguous array of rows."""
+    piece big enough alone is passed on as it is. A piece is bytes or a contiguous array of rows; joined
+    pieces are a bytearray, so the rows over them are writable (a compiled loop takes read-only rows as
+    another type, and its caller would copy them)."""
     pending: list[Any] = []
     held = 0
     for chunk in chunks:
@@ -376,10 +378,10 @@ def _regroup(chunks: Iterable[Any], size: int) -> Iterable[Any]:
         pending.append(chunk)
         held += nbytes
         if held >= size:
-            yield b"".join(pending)
+            yield bytearray().join(pending)
             pending, held = [], 0
     if pending:
-        yield b"".join(pending)
+        yield bytearray().join(pending)
 
 
 def first_violations(model: Model, canonical: Callable[[Any], Any] | None, invariants: Sequence[Invariant],
